@@ -1,0 +1,21 @@
+//! The graph engine: sharded storage, native attribute values, batches and
+//! statistics. Nothing here names Python; the binding supplies the opaque
+//! payload type `O` for attribute values the engine does not model.
+
+pub mod counters;
+pub mod id;
+pub mod store;
+pub mod value;
+
+mod batch;
+
+pub use batch::Op;
+pub use id::{NodeId, NodeRef};
+pub use store::{EdgeRecord, Graph, Ix, ResolvedEdges};
+pub use value::{intern, name_of, AttrId, AttrMap, Attrs, Value};
+
+/// What the engine needs of an opaque attribute value: sharing across threads.
+/// Cloning must be cheap and must not need the Python runtime (the binding
+/// wraps Python objects in an `Arc`).
+pub trait Payload: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> Payload for T {}

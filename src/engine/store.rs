@@ -1,0 +1,1239 @@
+//! Sharded, lock-striped graph storage.
+//!
+//! Node ids are interned to dense indices ([`Ix`]) handed out by one atomic
+//! counter, so index order is insertion order: iteration, results and the
+//! comparison with the reference backend all follow it, and it survives
+//! removals (a removed index is never reused; `clear` starts a fresh range).
+//! Index `ix` lives in shard `ix & mask`, slot `(ix >> bits) - base`.
+//!
+//! ## Lock order
+//!
+//! Every method follows these rules; the loom models in `loom-tests/` check
+//! the protocols built on them.
+//!
+//! 1. **Shard locks** (`Graph::shards`, parking_lot `RwLock`s) are taken in
+//!    ascending shard index. A method that needs several shards computes the
+//!    whole set first and locks it ascending (`lock_set`); it never waits for a
+//!    lower shard while holding a higher one. If what it finds under the locks
+//!    needs more shards (a node gained an edge meanwhile), it releases
+//!    everything and starts over.
+//! 2. **Key maps** (`ints`, `strs`: dashmap) are leaves: a key-map call takes
+//!    and releases one internal dashmap lock, possibly while shard locks are
+//!    held, and never holds it while waiting for a shard lock. A key-map entry
+//!    is inserted and removed only while the shard lock of its index is held,
+//!    so "entry present" and "record present" agree under that lock.
+//! 3. **The attribute-name interner** (`value::intern`) is a leaf too.
+//!
+//! No engine lock is held when control returns to the caller, and the engine
+//! never calls back into its caller while holding one: read results are
+//! copied (or `Arc`-shared) out first. The Python binding relies on this to
+//! never hold a shard lock while running Python code.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc as StdArc;
+
+use super::id::{NodeId, NodeRef};
+use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
+use super::Payload;
+use crate::error::{GraphError, Result};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, KeyMap, Ordering, ReadGuard, RwLock, WriteGuard};
+
+/// Dense node index. Insertion order is index order.
+pub type Ix = u32;
+
+/// Above this out-degree a node keeps a hash set of its out-neighbours, so
+/// duplicate-edge checks on hubs stay O(1).
+const HUB_DEGREE: usize = 32;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
+pub(crate) struct NodeRec<O> {
+    pub(crate) key: NodeId,
+    pub(crate) attrs: Attrs<O>,
+    /// Directed: out-neighbours (`..n_out`) then in-neighbours, each in edge
+    /// insertion order. Undirected: all neighbours (`n_out == adj.len()`), a
+    /// self-loop once. One allocation per node instead of two.
+    pub(crate) adj: Vec<Ix>,
+    pub(crate) n_out: u32,
+    pub(crate) ext: Option<Box<NodeExt<O>>>,
+}
+
+/// The rarely needed parts of a node, boxed so that plain nodes stay small.
+pub(crate) struct NodeExt<O> {
+    /// Attributes of the edges this node owns (directed: its out-edges;
+    /// undirected: edges to neighbours with a higher index), by other endpoint.
+    edge_attrs: FastMap<Ix, Arc<AttrMap<O>>>,
+    /// Out-neighbour set, kept once the out-degree passes `HUB_DEGREE`.
+    hub: Option<FastSet<Ix>>,
+}
+
+impl<O> NodeRec<O> {
+    fn new(key: NodeId, attrs: Attrs<O>) -> Self {
+        Self { key, attrs, adj: Vec::new(), n_out: 0, ext: None }
+    }
+
+    #[inline]
+    pub(crate) fn out(&self) -> &[Ix] {
+        &self.adj[..self.n_out as usize]
+    }
+
+    #[inline]
+    pub(crate) fn inn(&self) -> &[Ix] {
+        &self.adj[self.n_out as usize..]
+    }
+
+    #[inline]
+    fn has_out(&self, t: Ix) -> bool {
+        match self.ext.as_ref().and_then(|e| e.hub.as_ref()) {
+            Some(hub) => hub.contains(&t),
+            None => self.out().contains(&t),
+        }
+    }
+
+    fn ext_mut(&mut self) -> &mut NodeExt<O> {
+        self.ext.get_or_insert_with(|| {
+            Box::new(NodeExt { edge_attrs: FastMap::default(), hub: None })
+        })
+    }
+
+    fn push_out(&mut self, t: Ix) {
+        self.adj.insert(self.n_out as usize, t);
+        self.n_out += 1;
+        let n_out = self.n_out as usize;
+        if let Some(hub) = self.ext.as_mut().and_then(|e| e.hub.as_mut()) {
+            hub.insert(t);
+        } else if n_out > HUB_DEGREE {
+            let set: FastSet<Ix> = self.out().iter().copied().collect();
+            self.ext_mut().hub = Some(set);
+        }
+    }
+
+    #[inline]
+    fn push_in(&mut self, s: Ix) {
+        self.adj.push(s);
+    }
+
+    fn remove_out(&mut self, t: Ix) -> bool {
+        let Some(pos) = self.out().iter().position(|&x| x == t) else { return false };
+        self.adj.remove(pos);
+        self.n_out -= 1;
+        if let Some(ext) = self.ext.as_mut() {
+            if let Some(hub) = ext.hub.as_mut() {
+                hub.remove(&t);
+            }
+            ext.edge_attrs.remove(&t);
+        }
+        true
+    }
+
+    fn remove_in(&mut self, s: Ix) -> bool {
+        let n_out = self.n_out as usize;
+        match self.inn().iter().position(|&x| x == s) {
+            Some(pos) => {
+                self.adj.remove(n_out + pos);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn edge_attrs(&self, other: Ix) -> Option<&Arc<AttrMap<O>>> {
+        self.ext.as_ref().and_then(|e| e.edge_attrs.get(&other))
+    }
+}
+
+pub(crate) struct Shard<O> {
+    /// Slot `i` holds index `((base + i) << bits) | shard`.
+    slots: Vec<Option<NodeRec<O>>>,
+    base: u32,
+    /// Bumped by every write to this shard (read views key their caches on it).
+    pub(crate) version: u64,
+}
+
+impl<O> Shard<O> {
+    #[inline]
+    fn slot_of(&self, ix: Ix, bits: u32) -> Option<usize> {
+        ((ix >> bits) as usize).checked_sub(self.base as usize)
+    }
+
+    #[inline]
+    fn get(&self, ix: Ix, bits: u32) -> Option<&NodeRec<O>> {
+        self.slot_of(ix, bits).and_then(|i| self.slots.get(i)).and_then(Option::as_ref)
+    }
+
+    #[inline]
+    fn get_mut(&mut self, ix: Ix, bits: u32) -> Option<&mut NodeRec<O>> {
+        self.slot_of(ix, bits).and_then(|i| self.slots.get_mut(i)).and_then(Option::as_mut)
+    }
+
+    /// Stores `rec` at `ix`; false (and nothing stored) if `ix` predates this
+    /// shard's range (a `clear` happened since it was allocated) or is taken.
+    fn put(&mut self, ix: Ix, bits: u32, rec: NodeRec<O>) -> bool {
+        let Some(i) = self.slot_of(ix, bits) else { return false };
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if self.slots[i].is_some() {
+            return false;
+        }
+        self.slots[i] = Some(rec);
+        true
+    }
+
+    fn take(&mut self, ix: Ix, bits: u32) -> Option<NodeRec<O>> {
+        let i = self.slot_of(ix, bits)?;
+        let rec = self.slots.get_mut(i)?.take();
+        // Trailing holes cost memory and iteration time: trim them.
+        while matches!(self.slots.last(), Some(None)) {
+            self.slots.pop();
+        }
+        rec
+    }
+}
+
+/// One edge as read out of the graph.
+pub struct EdgeRecord<O> {
+    pub source: NodeId,
+    pub target: NodeId,
+    pub attrs: Attrs<O>,
+}
+
+/// Edges whose endpoints were resolved to indices before the batch locked the
+/// graph. `epoch` is [`Graph::removal_epoch`] at resolution time: if a node was
+/// removed since, the indices may be stale and the batch must be resolved again.
+pub struct ResolvedEdges<O> {
+    pub epoch: u64,
+    pub pairs: Vec<(Ix, Ix)>,
+    /// `(position in pairs, attributes)` for the edges that carry attributes, ascending.
+    pub attrs: Vec<(usize, AttrMap<O>)>,
+}
+
+/// Outcome of a resolved edge batch that could not be applied.
+#[derive(Debug)]
+pub enum EdgeBatchError {
+    /// A node was removed after resolution: resolve again and retry.
+    Stale,
+    Graph(GraphError),
+}
+
+/// A sharded graph. `O` is the opaque attribute payload supplied by the binding.
+pub struct Graph<O> {
+    directed: bool,
+    bits: u32,
+    shards: Box<[RwLock<Shard<O>>]>,
+    ints: KeyMap<i64, Ix>,
+    strs: KeyMap<StdArc<str>, Ix>,
+    next_ix: AtomicU64,
+    n_nodes: AtomicUsize,
+    n_edges: AtomicUsize,
+    /// Bumped by every node removal and by `clear` (see [`ResolvedEdges`]).
+    removals: AtomicU64,
+}
+
+/// Default shard count: a power of two, at least 4 × the cores and at least 8.
+pub fn default_shards() -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    (4 * cores).next_power_of_two().max(8)
+}
+
+/// Write guards over a set of shards, ascending; the only way to mutate.
+struct Locked<'g, O> {
+    g: &'g Graph<O>,
+    guards: Vec<(usize, WriteGuard<'g, Shard<O>>)>,
+}
+
+/// Read guards over every shard: a consistent view for multi-shard reads.
+pub(crate) struct ReadAll<'g, O> {
+    bits: u32,
+    guards: Vec<ReadGuard<'g, Shard<O>>>,
+}
+
+impl<O> ReadAll<'_, O> {
+    #[inline]
+    pub(crate) fn rec(&self, ix: Ix) -> Option<&NodeRec<O>> {
+        let mask = (1u32 << self.bits) - 1;
+        self.guards[(ix & mask) as usize].get(ix, self.bits)
+    }
+
+    /// Live records in insertion (index) order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Ix, &NodeRec<O>)> + '_ {
+        let n = self.guards.len();
+        let base = self.guards.first().map_or(0, |g| g.base);
+        let rows = self.guards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
+        (0..rows).flat_map(move |row| {
+            (0..n).filter_map(move |s| {
+                let rec = self.guards[s].slots.get(row)?.as_ref()?;
+                Some(((((base as usize + row) << self.bits) | s) as Ix, rec))
+            })
+        })
+    }
+}
+
+impl<'g, O: Payload> Locked<'g, O> {
+    #[inline]
+    fn shard(&mut self, s: usize) -> &mut Shard<O> {
+        if self.guards.len() == self.g.shards.len() {
+            return &mut self.guards[s].1;
+        }
+        let pos = self.guards.iter().position(|(i, _)| *i == s).expect("shard not locked");
+        &mut self.guards[pos].1
+    }
+
+    #[inline]
+    fn rec(&mut self, ix: Ix) -> Option<&mut NodeRec<O>> {
+        let bits = self.g.bits;
+        self.shard(self.g.shard_of(ix)).get_mut(ix, bits)
+    }
+
+    #[inline]
+    fn rec_ref(&self, ix: Ix) -> Option<&NodeRec<O>> {
+        let s = self.g.shard_of(ix);
+        let guard = if self.guards.len() == self.g.shards.len() {
+            &self.guards[s].1
+        } else {
+            &self.guards.iter().find(|(i, _)| *i == s)?.1
+        };
+        guard.get(ix, self.g.bits)
+    }
+
+    fn touch(&mut self, ix: Ix) {
+        self.shard(self.g.shard_of(ix)).version += 1;
+    }
+
+    /// The live index of `id` (the caller holds the shard lock of the answer
+    /// if it then reads the record; see the lock-order rules).
+    fn live(&self, id: NodeRef<'_>) -> Option<Ix> {
+        let ix = self.g.resolve(id)?;
+        self.rec_ref(ix).filter(|r| r.key.as_ref() == id).map(|_| ix)
+    }
+
+    fn has_edge_ix(&self, s: Ix, t: Ix) -> bool {
+        self.rec_ref(s).is_some_and(|r| r.has_out(t))
+    }
+
+    /// The node that stores an edge's attributes, and the key they are under.
+    #[inline]
+    fn owner(&self, s: Ix, t: Ix) -> (Ix, Ix) {
+        if self.g.directed || s <= t {
+            (s, t)
+        } else {
+            (t, s)
+        }
+    }
+
+    /// Inserts an edge known to be absent between live nodes.
+    fn insert_edge(&mut self, s: Ix, t: Ix, attrs: Attrs<O>) {
+        let directed = self.g.directed;
+        self.rec(s).expect("live source").push_out(t);
+        if directed {
+            self.rec(t).expect("live target").push_in(s);
+        } else if s != t {
+            self.rec(t).expect("live target").push_out(s);
+        }
+        if let Some(a) = attrs {
+            let (o, k) = self.owner(s, t);
+            self.rec(o).expect("live owner").ext_mut().edge_attrs.insert(k, a);
+        }
+        self.touch(s);
+        self.touch(t);
+    }
+
+    /// Removes an edge; false if it is absent.
+    fn remove_edge_ix(&mut self, s: Ix, t: Ix) -> bool {
+        let (o, k) = self.owner(s, t);
+        if let Some(ext) = self.rec(o).and_then(|r| r.ext.as_mut()) {
+            ext.edge_attrs.remove(&k);
+        }
+        if !self.rec(s).is_some_and(|r| r.remove_out(t)) {
+            return false;
+        }
+        if self.g.directed {
+            self.rec(t).expect("live target").remove_in(s);
+        } else if s != t {
+            self.rec(t).expect("live target").remove_out(s);
+        }
+        self.touch(s);
+        self.touch(t);
+        true
+    }
+
+    /// Shards that must be locked to remove node `x` (its own and its neighbours').
+    fn remove_node_ix(&mut self, x: Ix) -> usize {
+        let directed = self.g.directed;
+        let bits = self.g.bits;
+        let rec = self.shard(self.g.shard_of(x)).take(x, bits).expect("live node");
+        let mut removed = 0usize;
+        for &t in rec.out() {
+            removed += 1;
+            if t == x {
+                continue;
+            }
+            let (o, k) = self.owner(x, t);
+            let r = self.rec(t).expect("live neighbour");
+            if directed {
+                r.remove_in(x);
+            } else {
+                r.remove_out(x);
+                if o == t {
+                    if let Some(ext) = r.ext.as_mut() {
+                        ext.edge_attrs.remove(&k);
+                    }
+                }
+            }
+            self.touch(t);
+        }
+        if directed {
+            for &u in rec.inn() {
+                if u == x {
+                    continue; // the self-loop was counted with the out-edges
+                }
+                removed += 1;
+                self.rec(u).expect("live neighbour").remove_out(x);
+                self.touch(u);
+            }
+        }
+        self.touch(x);
+        self.g.key_remove(rec.key.as_ref());
+        self.g.n_nodes.fetch_sub(1, Ordering::Relaxed);
+        self.g.n_edges.fetch_sub(removed, Ordering::Relaxed);
+        self.g.removals.fetch_add(1, Ordering::Release);
+        removed
+    }
+
+    /// Adds node `id` or merges `attrs` into it (under these locks; used by batches
+    /// that hold every shard).
+    fn add_node_all_locked(&mut self, id: NodeId, attrs: AttrMap<O>) -> Result<Ix> {
+        if let Some(ix) = self.live(id.as_ref()) {
+            merge_attrs(&mut self.rec(ix).expect("live").attrs, attrs);
+            self.touch(ix);
+            return Ok(ix);
+        }
+        let ix = self.g.alloc(1)?;
+        self.create(ix, id, attrs_from(attrs));
+        Ok(ix)
+    }
+
+    /// Creates a record at a fresh index; every shard is locked, so it cannot race.
+    fn create(&mut self, ix: Ix, id: NodeId, attrs: Attrs<O>) {
+        let bits = self.g.bits;
+        let inserted = self.g.key_insert(&id, ix);
+        debug_assert!(inserted.is_ok(), "key present while every shard is locked");
+        let stored = self.shard(self.g.shard_of(ix)).put(ix, bits, NodeRec::new(id, attrs));
+        debug_assert!(stored, "fresh index already taken");
+        self.touch(ix);
+        self.g.n_nodes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn node_err(&self, ix: Ix) -> NodeId {
+        self.rec_ref(ix).map(|r| r.key.clone()).expect("live node")
+    }
+}
+
+impl<O: Payload> Graph<O> {
+    /// A graph with the default number of shards ([`default_shards`]).
+    pub fn new(directed: bool) -> Self {
+        Self::with_shards(directed, default_shards())
+    }
+
+    /// A graph with `shards` shards (rounded up to a power of two, at least 1).
+    pub fn with_shards(directed: bool, shards: usize) -> Self {
+        let n = shards.max(1).next_power_of_two();
+        let shards = (0..n)
+            .map(|_| RwLock::new(Shard { slots: Vec::new(), base: 0, version: 0 }))
+            .collect();
+        Self {
+            directed,
+            bits: n.trailing_zeros(),
+            shards,
+            ints: KeyMap::new(n),
+            strs: KeyMap::new(n),
+            next_ix: AtomicU64::new(0),
+            n_nodes: AtomicUsize::new(0),
+            n_edges: AtomicUsize::new(0),
+            removals: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    pub fn is_directed(&self) -> bool {
+        self.directed
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[inline]
+    fn shard_of(&self, ix: Ix) -> usize {
+        (ix & ((1u32 << self.bits) - 1)) as usize
+    }
+
+    #[inline]
+    pub fn node_count(&self) -> usize {
+        self.n_nodes.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub fn edge_count(&self) -> usize {
+        self.n_edges.load(Ordering::Relaxed)
+    }
+
+    /// See [`ResolvedEdges`].
+    pub fn removal_epoch(&self) -> u64 {
+        self.removals.load(Ordering::Acquire)
+    }
+
+    /// The index the key maps currently give `id` (the record may be gone by
+    /// the time the caller locks its shard: always re-check under the lock).
+    #[inline]
+    pub fn resolve(&self, id: NodeRef<'_>) -> Option<Ix> {
+        match id {
+            NodeRef::Int(i) => self.ints.get(&i),
+            NodeRef::Str(s) => self.strs.get(s),
+        }
+    }
+
+    fn key_insert(&self, id: &NodeId, ix: Ix) -> std::result::Result<(), Ix> {
+        match id {
+            NodeId::Int(i) => self.ints.insert_if_absent(*i, ix),
+            NodeId::Str(s) => self.strs.insert_if_absent(s.clone(), ix),
+        }
+    }
+
+    fn key_remove(&self, id: NodeRef<'_>) {
+        match id {
+            NodeRef::Int(i) => self.ints.remove(&i),
+            NodeRef::Str(s) => self.strs.remove(s),
+        };
+    }
+
+    /// Reserves `n` consecutive fresh indices.
+    fn alloc(&self, n: usize) -> Result<Ix> {
+        let start = self.next_ix.fetch_add(n as u64, Ordering::Relaxed);
+        if start + n as u64 > Ix::MAX as u64 {
+            return Err(GraphError::Capacity(
+                "graph index space exhausted (2^32 node insertions since the last clear())"
+                    .into(),
+            ));
+        }
+        Ok(start as Ix)
+    }
+
+    /// Locks `shards` (any order, duplicates allowed) for writing, ascending.
+    fn lock_set(&self, mut shards: Vec<usize>) -> Locked<'_, O> {
+        shards.sort_unstable();
+        shards.dedup();
+        let guards = shards.into_iter().map(|s| (s, self.shards[s].write())).collect();
+        Locked { g: self, guards }
+    }
+
+    fn lock_all(&self) -> Locked<'_, O> {
+        Locked { g: self, guards: self.shards.iter().map(|s| s.write()).enumerate().collect() }
+    }
+
+    /// Read-locks every shard, ascending: a consistent picture of the graph.
+    ///
+    /// **Locking behaviour:** blocks writers of every shard until dropped; keep
+    /// it short and never call into the caller's runtime while holding it.
+    pub(crate) fn read_all(&self) -> ReadAll<'_, O> {
+        ReadAll { bits: self.bits, guards: self.shards.iter().map(|s| s.read()).collect() }
+    }
+
+    /// Runs `f` on `id`'s record under its shard's read lock.
+    fn with_node<R>(&self, id: NodeRef<'_>, f: impl FnOnce(&NodeRec<O>) -> R) -> Result<R> {
+        if let Some(ix) = self.resolve(id) {
+            let shard = self.shards[self.shard_of(ix)].read();
+            if let Some(rec) = shard.get(ix, self.bits).filter(|r| r.key.as_ref() == id) {
+                return Ok(f(rec));
+            }
+        }
+        Err(GraphError::NodeNotFound(id.to_owned_id()))
+    }
+
+    // ----------------------------------------------------------------- writes
+
+    /// Adds `id`, or merges `attrs` into it when present.
+    ///
+    /// **Locking behaviour:** write-locks the node's one shard.
+    pub fn add_node(&self, id: NodeId, attrs: AttrMap<O>) -> Result<()> {
+        let mut attrs = Some(attrs);
+        loop {
+            if let Some(ix) = self.resolve(id.as_ref()) {
+                let mut shard = self.shards[self.shard_of(ix)].write();
+                if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| r.key == id) {
+                    merge_attrs(&mut rec.attrs, attrs.take().expect("attrs used once"));
+                    shard.version += 1;
+                    return Ok(());
+                }
+                // Removed since the lookup: create it afresh below.
+            }
+            let ix = self.alloc(1)?;
+            let mut shard = self.shards[self.shard_of(ix)].write();
+            // Under the lock of `ix`'s shard the key map cannot gain `id` at `ix`;
+            // if another thread created `id` meanwhile, merge into theirs instead.
+            if self.key_insert(&id, ix).is_err() {
+                continue;
+            }
+            let rec = NodeRec::new(id.clone(), None);
+            if !shard.put(ix, self.bits, rec) {
+                // `clear()` ran since `alloc`: this index is no longer ours.
+                self.key_remove(id.as_ref());
+                continue;
+            }
+            let rec = shard.get_mut(ix, self.bits).expect("just stored");
+            rec.attrs = attrs_from(attrs.take().expect("attrs used once"));
+            shard.version += 1;
+            self.n_nodes.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+    }
+
+    /// Merges `attrs` into an existing node.
+    ///
+    /// **Locking behaviour:** write-locks the node's one shard.
+    pub fn update_node(&self, id: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
+        if let Some(ix) = self.resolve(id) {
+            let mut shard = self.shards[self.shard_of(ix)].write();
+            if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| r.key.as_ref() == id) {
+                merge_attrs(&mut rec.attrs, attrs);
+                shard.version += 1;
+                return Ok(());
+            }
+        }
+        Err(GraphError::NodeNotFound(id.to_owned_id()))
+    }
+
+    /// Locks the shards of both endpoints and runs `f` with their live indices.
+    fn with_endpoints<R>(
+        &self,
+        s: NodeRef<'_>,
+        t: NodeRef<'_>,
+        missing: impl Fn() -> GraphError,
+        f: impl FnOnce(&mut Locked<'_, O>, Ix, Ix) -> Result<R>,
+    ) -> Result<R> {
+        loop {
+            let (Some(si), Some(ti)) = (self.resolve(s), self.resolve(t)) else {
+                return Err(missing());
+            };
+            let mut locked = self.lock_set(vec![self.shard_of(si), self.shard_of(ti)]);
+            match (locked.live(s), locked.live(t)) {
+                (Some(a), Some(b)) if a == si && b == ti => return f(&mut locked, si, ti),
+                // Re-resolved to other indices: removed and re-added meanwhile.
+                (Some(_), Some(_)) => continue,
+                _ => return Err(missing()),
+            }
+        }
+    }
+
+    /// Adds the edge `s -> t` (undirected: `s -- t`).
+    ///
+    /// **Locking behaviour:** write-locks the (one or two) endpoint shards, ascending.
+    pub fn add_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
+        let missing = || {
+            let absent = if self.resolve(s).is_none() { s } else { t };
+            GraphError::NodeNotFound(absent.to_owned_id())
+        };
+        self.with_endpoints(s, t, missing, |locked, si, ti| {
+            if locked.has_edge_ix(si, ti) {
+                return Err(GraphError::EdgeExists(s.to_owned_id(), t.to_owned_id()));
+            }
+            locked.insert_edge(si, ti, attrs_from(attrs));
+            self.n_edges.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+
+    fn edge_missing<'a>(s: NodeRef<'a>, t: NodeRef<'a>) -> impl Fn() -> GraphError + 'a {
+        move || GraphError::EdgeNotFound(s.to_owned_id(), t.to_owned_id())
+    }
+
+    /// Merges `attrs` into the edge's attributes.
+    ///
+    /// **Locking behaviour:** write-locks the endpoint shards, ascending.
+    pub fn update_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
+        self.with_endpoints(s, t, Self::edge_missing(s, t), |locked, si, ti| {
+            if !locked.has_edge_ix(si, ti) {
+                return Err(Self::edge_missing(s, t)());
+            }
+            let (o, k) = locked.owner(si, ti);
+            if !attrs.is_empty() {
+                let ext = locked.rec(o).expect("live owner").ext_mut();
+                let mut slot = ext.edge_attrs.remove(&k);
+                merge_attrs(&mut slot, attrs);
+                ext.edge_attrs.insert(k, slot.expect("non-empty merge"));
+                locked.touch(o);
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes the edge.
+    ///
+    /// **Locking behaviour:** write-locks the endpoint shards, ascending.
+    pub fn remove_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> Result<()> {
+        self.with_endpoints(s, t, Self::edge_missing(s, t), |locked, si, ti| {
+            if !locked.remove_edge_ix(si, ti) {
+                return Err(Self::edge_missing(s, t)());
+            }
+            self.n_edges.fetch_sub(1, Ordering::Relaxed);
+            Ok(())
+        })
+    }
+
+    /// Removes a node and its edges.
+    ///
+    /// **Locking behaviour:** write-locks the node's shard and its neighbours'
+    /// shards, ascending (all shards for a node with neighbours everywhere).
+    pub fn remove_node(&self, id: NodeRef<'_>) -> Result<()> {
+        loop {
+            let (ix, shards) = self.with_node(id, |rec| {
+                rec.adj.iter().map(|&n| self.shard_of(n)).collect::<Vec<_>>()
+            })
+            .map(|s| (self.resolve(id), s))?;
+            let Some(ix) = ix else { return Err(GraphError::NodeNotFound(id.to_owned_id())) };
+            let mut want = shards;
+            want.push(self.shard_of(ix));
+            let mut locked = self.lock_set(want);
+            let Some(live) = locked.live(id) else {
+                return Err(GraphError::NodeNotFound(id.to_owned_id()));
+            };
+            let rec = locked.rec_ref(live).expect("live");
+            let complete = rec.adj.iter().all(|&n| {
+                let s = self.shard_of(n);
+                locked.guards.iter().any(|(i, _)| *i == s)
+            });
+            if live != ix || !complete {
+                continue; // it gained neighbours in other shards: lock those too
+            }
+            locked.remove_node_ix(ix);
+            return Ok(());
+        }
+    }
+
+    /// Removes every node and edge. Insertion order restarts.
+    ///
+    /// **Locking behaviour:** write-locks every shard.
+    pub fn clear(&self) {
+        let mut locked = self.lock_all();
+        // Start a fresh index range aligned to the shard count, so slot 0 of
+        // every shard is the first index after the clear.
+        let n = self.shards.len() as u64;
+        let next = self.next_ix.load(Ordering::Relaxed).div_ceil(n) * n;
+        self.next_ix.fetch_max(next, Ordering::Relaxed);
+        let base = (next / n) as u32;
+        for (_, shard) in locked.guards.iter_mut() {
+            shard.slots = Vec::new();
+            shard.base = base;
+            shard.version += 1;
+        }
+        self.ints.clear();
+        self.strs.clear();
+        self.n_nodes.store(0, Ordering::Relaxed);
+        self.n_edges.store(0, Ordering::Relaxed);
+        self.removals.fetch_add(1, Ordering::Release);
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    /// Adds (or merges into) every node of `items`, all under one lock of every
+    /// shard: readers see all of them or none. Returns `items.len()`.
+    ///
+    /// **Locking behaviour:** write-locks every shard for the duration.
+    pub fn batch_add_nodes(&self, items: Vec<(NodeId, AttrMap<O>)>) -> Result<usize> {
+        let n = items.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut locked = self.lock_all();
+        let start = self.alloc(n)?;
+        // Pre-size every shard for the indices this batch may use.
+        let bits = self.bits;
+        let end = start as usize + n;
+        for (s, shard) in locked.guards.iter_mut() {
+            let last = (end.saturating_sub(1 + *s) >> bits) + 1;
+            let want = last.saturating_sub(shard.base as usize);
+            let have = shard.slots.len();
+            if want > have {
+                shard.slots.reserve(want - have);
+            }
+        }
+        let mut next = start;
+        let mut created = 0usize;
+        for (id, attrs) in items {
+            match self.key_insert(&id, next) {
+                Ok(()) => {
+                    let shard = locked.shard(self.shard_of(next));
+                    let stored = shard.put(next, bits, NodeRec::new(id, attrs_from(attrs)));
+                    debug_assert!(stored, "fresh index already taken");
+                    next += 1;
+                    created += 1;
+                }
+                Err(ix) => {
+                    let rec = locked.rec(ix).expect("key map entry without a record");
+                    merge_attrs(&mut rec.attrs, attrs);
+                }
+            }
+        }
+        // Hand back the unused tail when no one allocated after us.
+        let _ = self.next_ix.compare_exchange(
+            end as u64,
+            next as u64,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        for (_, shard) in locked.guards.iter_mut() {
+            shard.version += 1;
+        }
+        self.n_nodes.fetch_add(created, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Adds every edge of `edges` or none: a missing endpoint (resolution is the
+    /// caller's), an existing edge or a duplicate within the batch fails the
+    /// whole batch and leaves the graph as it was.
+    ///
+    /// **Locking behaviour:** write-locks every shard for the duration.
+    pub fn batch_add_edges(
+        &self,
+        edges: ResolvedEdges<O>,
+    ) -> std::result::Result<usize, EdgeBatchError> {
+        let ResolvedEdges { epoch, pairs, attrs } = edges;
+        if pairs.is_empty() {
+            return Ok(0);
+        }
+        let mut locked = self.lock_all();
+        if self.removals.load(Ordering::Acquire) != epoch {
+            return Err(EdgeBatchError::Stale);
+        }
+        // Reserve exactly what each node gains, so adjacency carries no slack.
+        let mut gain: FastMap<Ix, usize> = FastMap::default();
+        for &(s, t) in &pairs {
+            *gain.entry(s).or_default() += 1;
+            if s != t {
+                *gain.entry(t).or_default() += 1;
+            }
+        }
+        for (&ix, &k) in &gain {
+            match locked.rec(ix) {
+                Some(rec) => rec.adj.reserve_exact(k),
+                None => {
+                    return Err(EdgeBatchError::Graph(GraphError::Capacity(format!(
+                        "node index {ix} is not live (internal resolution error)"
+                    ))))
+                }
+            }
+        }
+        drop(gain);
+        let mut attrs = attrs.into_iter().peekable();
+        for (k, &(s, t)) in pairs.iter().enumerate() {
+            if locked.has_edge_ix(s, t) {
+                let err = GraphError::EdgeExists(locked.node_err(s), locked.node_err(t));
+                // Undo in reverse: each undo removes the most recent insertion.
+                for &(s2, t2) in pairs[..k].iter().rev() {
+                    locked.remove_edge_ix(s2, t2);
+                }
+                return Err(EdgeBatchError::Graph(err));
+            }
+            let a = match attrs.peek() {
+                Some((pos, _)) if *pos == k => attrs_from(attrs.next().expect("peeked").1),
+                _ => None,
+            };
+            locked.insert_edge(s, t, a);
+        }
+        self.n_edges.fetch_add(pairs.len(), Ordering::Relaxed);
+        Ok(pairs.len())
+    }
+
+    /// Applies `ops` in order, atomically: all of them or, on the first invalid
+    /// one, none (its error is returned).
+    ///
+    /// **Locking behaviour:** write-locks every shard for the duration.
+    pub fn apply(&self, ops: Vec<super::Op<O>>) -> Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut locked = self.lock_all();
+        super::batch::validate(self.directed, &ops, |id| locked.live(id).is_some(), |s, t| {
+            match (locked.live(s), locked.live(t)) {
+                (Some(a), Some(b)) => locked.has_edge_ix(a, b),
+                _ => false,
+            }
+        })?;
+        for op in ops {
+            use super::Op::*;
+            match op {
+                AddNode(id, attrs) => {
+                    locked.add_node_all_locked(id, attrs)?;
+                }
+                UpdateNode(id, attrs) => {
+                    let ix = locked.live(id.as_ref()).expect("validated");
+                    merge_attrs(&mut locked.rec(ix).expect("live").attrs, attrs);
+                    locked.touch(ix);
+                }
+                RemoveNode(id) => {
+                    let ix = locked.live(id.as_ref()).expect("validated");
+                    locked.remove_node_ix(ix);
+                }
+                AddEdge(s, t, attrs) => {
+                    let (a, b) = (locked.live(s.as_ref()), locked.live(t.as_ref()));
+                    locked.insert_edge(a.expect("validated"), b.expect("validated"), attrs_from(attrs));
+                    self.n_edges.fetch_add(1, Ordering::Relaxed);
+                }
+                UpdateEdge(s, t, attrs) => {
+                    let (a, b) = (locked.live(s.as_ref()), locked.live(t.as_ref()));
+                    let (o, k) = locked.owner(a.expect("validated"), b.expect("validated"));
+                    if !attrs.is_empty() {
+                        let ext = locked.rec(o).expect("live").ext_mut();
+                        let mut slot = ext.edge_attrs.remove(&k);
+                        merge_attrs(&mut slot, attrs);
+                        ext.edge_attrs.insert(k, slot.expect("non-empty merge"));
+                        locked.touch(o);
+                    }
+                }
+                RemoveEdge(s, t) => {
+                    let (a, b) = (locked.live(s.as_ref()), locked.live(t.as_ref()));
+                    let removed = locked.remove_edge_ix(a.expect("validated"), b.expect("validated"));
+                    debug_assert!(removed);
+                    self.n_edges.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// `id` is a live node.
+    ///
+    /// **Locking behaviour:** read-locks the node's one shard.
+    pub fn contains(&self, id: NodeRef<'_>) -> bool {
+        self.with_node(id, |_| ()).is_ok()
+    }
+
+    /// The node's attributes (shared, immutable).
+    ///
+    /// **Locking behaviour:** read-locks the node's one shard.
+    pub fn node_attrs(&self, id: NodeRef<'_>) -> Result<Attrs<O>> {
+        self.with_node(id, |rec| rec.attrs.clone())
+    }
+
+    /// Attributes of many nodes, read under one consistent lock of every shard.
+    /// Fails on the first missing id.
+    pub fn nodes_attrs(&self, ids: &[NodeRef<'_>]) -> Result<Vec<Attrs<O>>> {
+        let all = self.read_all();
+        ids.iter()
+            .map(|&id| {
+                self.resolve(id)
+                    .and_then(|ix| all.rec(ix))
+                    .filter(|r| r.key.as_ref() == id)
+                    .map(|r| r.attrs.clone())
+                    .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
+            })
+            .collect()
+    }
+
+    /// `s -> t` is an edge (never fails: a missing endpoint means no edge).
+    ///
+    /// **Locking behaviour:** read-locks the source's shard.
+    pub fn has_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> bool {
+        let Some(ti) = self.resolve(t) else { return false };
+        self.with_node(s, |rec| rec.has_out(ti)).unwrap_or(false)
+    }
+
+    /// The edge's attributes.
+    ///
+    /// **Locking behaviour:** read-locks every shard (briefly).
+    pub fn edge_attrs(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> Result<Attrs<O>> {
+        let all = self.read_all();
+        let live = |id: NodeRef<'_>| {
+            self.resolve(id).filter(|&ix| all.rec(ix).is_some_and(|r| r.key.as_ref() == id))
+        };
+        if let (Some(a), Some(b)) = (live(s), live(t)) {
+            if all.rec(a).is_some_and(|r| r.has_out(b)) {
+                let (o, k) = if self.directed || a <= b { (a, b) } else { (b, a) };
+                return Ok(all.rec(o).and_then(|r| r.edge_attrs(k)).cloned());
+            }
+        }
+        Err(GraphError::EdgeNotFound(s.to_owned_id(), t.to_owned_id()))
+    }
+
+    /// Every node id (and attributes) in insertion order, from one consistent
+    /// lock of every shard.
+    pub fn nodes(&self) -> Vec<(NodeId, Attrs<O>)> {
+        let all = self.read_all();
+        let mut out = Vec::with_capacity(self.node_count());
+        out.extend(all.iter().map(|(_, r)| (r.key.clone(), r.attrs.clone())));
+        out
+    }
+
+    /// Every node id in insertion order.
+    pub fn node_ids(&self) -> Vec<NodeId> {
+        let all = self.read_all();
+        let mut out = Vec::with_capacity(self.node_count());
+        out.extend(all.iter().map(|(_, r)| r.key.clone()));
+        out
+    }
+
+    /// Every edge, in NetworkX's order: by source in node order, then by edge
+    /// insertion; undirected edges once, from their earlier endpoint.
+    pub fn edges(&self, with_attrs: bool) -> Vec<EdgeRecord<O>> {
+        let all = self.read_all();
+        let mut out = Vec::with_capacity(self.edge_count());
+        for (ix, rec) in all.iter() {
+            for &t in rec.out() {
+                if !self.directed && t < ix {
+                    continue;
+                }
+                let target = all.rec(t).expect("live neighbour");
+                let attrs = if with_attrs { rec.edge_attrs(t).cloned() } else { None };
+                out.push(EdgeRecord { source: rec.key.clone(), target: target.key.clone(), attrs });
+            }
+        }
+        out
+    }
+
+    /// Neighbour ids of `id` as selected by `pick` (out, in, or all).
+    fn neighbour_ids(&self, id: NodeRef<'_>, pick: Side) -> Result<Vec<NodeId>> {
+        let all = self.read_all();
+        let rec = self
+            .resolve(id)
+            .and_then(|ix| all.rec(ix))
+            .filter(|r| r.key.as_ref() == id)
+            .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))?;
+        let list = match (pick, self.directed) {
+            (Side::In, true) => rec.inn(),
+            _ => rec.out(),
+        };
+        Ok(list.iter().map(|&n| all.rec(n).expect("live neighbour").key.clone()).collect())
+    }
+
+    /// Successors (directed) or neighbours (undirected), in edge insertion order.
+    pub fn successors(&self, id: NodeRef<'_>) -> Result<Vec<NodeId>> {
+        self.neighbour_ids(id, Side::Out)
+    }
+
+    /// Predecessors (directed) or neighbours (undirected), in edge insertion order.
+    pub fn predecessors(&self, id: NodeRef<'_>) -> Result<Vec<NodeId>> {
+        self.neighbour_ids(id, Side::In)
+    }
+
+    /// `(in_degree, out_degree)`; undirected: both equal the degree, where a
+    /// self-loop counts twice (as NetworkX).
+    ///
+    /// **Locking behaviour:** read-locks the node's one shard.
+    pub fn degrees(&self, id: NodeRef<'_>) -> Result<(usize, usize)> {
+        self.with_node(id, |rec| {
+            if self.directed {
+                (rec.inn().len(), rec.out().len())
+            } else {
+                let mut d = rec.adj.len();
+                if let Some(ix) = self.resolve(id) {
+                    d += rec.adj.contains(&ix) as usize;
+                }
+                (d, d)
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Out,
+    In,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::value::{intern, Value};
+
+    type G = Graph<()>;
+
+    fn ids(g: &G) -> Vec<NodeId> {
+        g.node_ids()
+    }
+
+    fn attrs(pairs: &[(&str, i64)]) -> AttrMap<()> {
+        let mut m = AttrMap::new();
+        for (k, v) in pairs {
+            m.insert(intern(k), Value::Int(*v));
+        }
+        m
+    }
+
+    fn n(s: &str) -> NodeRef<'_> {
+        NodeRef::Str(s)
+    }
+
+    #[test]
+    fn insertion_order_survives_removal() {
+        let g = G::with_shards(true, 4);
+        for i in 0..10 {
+            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+        }
+        g.remove_node(NodeRef::Int(3)).unwrap();
+        g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
+        let want: Vec<NodeId> = [0, 1, 2, 4, 5, 6, 7, 8, 9, 3].map(NodeId::Int).to_vec();
+        assert_eq!(ids(&g), want);
+        assert_eq!(g.node_count(), 10);
+    }
+
+    #[test]
+    fn int_and_str_ids_differ() {
+        let g = G::new(true);
+        g.add_node(NodeId::Int(1), AttrMap::new()).unwrap();
+        assert!(g.contains(NodeRef::Int(1)));
+        assert!(!g.contains(n("1")));
+    }
+
+    #[test]
+    fn edges_and_errors() {
+        let g = G::with_shards(true, 4);
+        for k in ["a", "b", "c"] {
+            g.add_node(k.into(), AttrMap::new()).unwrap();
+        }
+        g.add_edge(n("a"), n("b"), attrs(&[("w", 2)])).unwrap();
+        g.add_edge(n("b"), n("c"), AttrMap::new()).unwrap();
+        assert_eq!(
+            g.add_edge(n("a"), n("b"), AttrMap::new()),
+            Err(GraphError::EdgeExists("a".into(), "b".into()))
+        );
+        assert_eq!(
+            g.add_edge(n("a"), n("zed"), AttrMap::new()),
+            Err(GraphError::NodeNotFound("zed".into()))
+        );
+        assert_eq!(g.edge_count(), 2);
+        assert!(g.has_edge(n("a"), n("b")) && !g.has_edge(n("b"), n("a")));
+        let a = g.edge_attrs(n("a"), n("b")).unwrap().unwrap();
+        assert_eq!(a.get(intern("w")), Some(&Value::Int(2)));
+        g.remove_node(n("b")).unwrap();
+        assert_eq!(g.edge_count(), 0);
+        assert_eq!(g.successors(n("a")).unwrap(), vec![]);
+        assert_eq!(
+            g.remove_edge(n("a"), n("b")),
+            Err(GraphError::EdgeNotFound("a".into(), "b".into()))
+        );
+    }
+
+    #[test]
+    fn undirected_pairs_are_unordered() {
+        let g = G::with_shards(false, 4);
+        for i in 0..3 {
+            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+        }
+        g.add_edge(NodeRef::Int(2), NodeRef::Int(0), attrs(&[("w", 1)])).unwrap();
+        assert!(g.add_edge(NodeRef::Int(0), NodeRef::Int(2), AttrMap::new()).is_err());
+        g.add_edge(NodeRef::Int(1), NodeRef::Int(1), AttrMap::new()).unwrap();
+        assert_eq!(g.degrees(NodeRef::Int(1)).unwrap(), (2, 2));
+        assert!(g.edge_attrs(NodeRef::Int(0), NodeRef::Int(2)).unwrap().is_some());
+        let e: Vec<_> = g.edges(false).into_iter().map(|e| (e.source, e.target)).collect();
+        assert_eq!(e, vec![(NodeId::Int(0), NodeId::Int(2)), (NodeId::Int(1), NodeId::Int(1))]);
+        g.remove_node(NodeRef::Int(0)).unwrap();
+        assert_eq!(g.edge_count(), 1);
+        assert_eq!(g.successors(NodeRef::Int(2)).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn hub_index_tracks_edges() {
+        let g = G::with_shards(true, 4);
+        for i in 0..100 {
+            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+        }
+        for i in 1..100 {
+            g.add_edge(NodeRef::Int(0), NodeRef::Int(i), AttrMap::new()).unwrap();
+        }
+        assert!(g.add_edge(NodeRef::Int(0), NodeRef::Int(50), AttrMap::new()).is_err());
+        g.remove_edge(NodeRef::Int(0), NodeRef::Int(50)).unwrap();
+        assert!(!g.has_edge(NodeRef::Int(0), NodeRef::Int(50)));
+        g.add_edge(NodeRef::Int(0), NodeRef::Int(50), AttrMap::new()).unwrap();
+        assert_eq!(g.degrees(NodeRef::Int(0)).unwrap(), (0, 99));
+    }
+
+    #[test]
+    fn edge_batch_is_all_or_nothing() {
+        let g = G::with_shards(true, 4);
+        g.batch_add_nodes((0..5).map(|i| (NodeId::Int(i), AttrMap::new())).collect()).unwrap();
+        g.add_edge(NodeRef::Int(3), NodeRef::Int(4), AttrMap::new()).unwrap();
+        let resolve = |pairs: &[(i64, i64)]| ResolvedEdges::<()> {
+            epoch: g.removal_epoch(),
+            pairs: pairs
+                .iter()
+                .map(|&(s, t)| {
+                    (g.resolve(NodeRef::Int(s)).unwrap(), g.resolve(NodeRef::Int(t)).unwrap())
+                })
+                .collect(),
+            attrs: vec![],
+        };
+        let bad = resolve(&[(0, 1), (1, 2), (0, 1)]);
+        assert!(matches!(g.batch_add_edges(bad), Err(EdgeBatchError::Graph(_))));
+        assert_eq!(g.edge_count(), 1);
+        assert_eq!(g.successors(NodeRef::Int(0)).unwrap(), vec![]);
+        assert_eq!(g.predecessors(NodeRef::Int(1)).unwrap(), vec![]);
+        let stale = resolve(&[(0, 1)]);
+        g.remove_node(NodeRef::Int(2)).unwrap();
+        assert!(matches!(g.batch_add_edges(stale), Err(EdgeBatchError::Stale)));
+        assert_eq!(g.batch_add_edges(resolve(&[(0, 1), (1, 0), (4, 3)])).unwrap(), 3);
+        assert_eq!(g.edge_count(), 4);
+    }
+
+    #[test]
+    fn batch_nodes_merge_duplicates_and_keep_order() {
+        let g = G::with_shards(true, 4);
+        g.add_node(NodeId::Int(7), attrs(&[("a", 1)])).unwrap();
+        let items = vec![
+            (NodeId::Int(1), AttrMap::new()),
+            (NodeId::Int(7), attrs(&[("b", 2)])),
+            (NodeId::Int(1), attrs(&[("c", 3)])),
+            (NodeId::Int(2), AttrMap::new()),
+        ];
+        assert_eq!(g.batch_add_nodes(items).unwrap(), 4);
+        assert_eq!(ids(&g), vec![NodeId::Int(7), NodeId::Int(1), NodeId::Int(2)]);
+        assert_eq!(g.node_attrs(NodeRef::Int(7)).unwrap().unwrap().len(), 2);
+        assert_eq!(g.node_attrs(NodeRef::Int(1)).unwrap().unwrap().len(), 1);
+        g.add_node(NodeId::Int(9), AttrMap::new()).unwrap();
+        assert_eq!(ids(&g).last(), Some(&NodeId::Int(9)));
+    }
+
+    #[test]
+    fn clear_restarts_order() {
+        let g = G::with_shards(true, 4);
+        for i in 0..7 {
+            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+        }
+        g.clear();
+        assert_eq!(g.node_count(), 0);
+        g.add_node(NodeId::Int(5), AttrMap::new()).unwrap();
+        g.add_node(NodeId::Int(1), AttrMap::new()).unwrap();
+        assert_eq!(ids(&g), vec![NodeId::Int(5), NodeId::Int(1)]);
+        assert!(!g.contains(NodeRef::Int(0)));
+    }
+
+    #[test]
+    fn concurrent_writers_stay_consistent() {
+        let g = std::sync::Arc::new(G::with_shards(true, 8));
+        for i in 0..64 {
+            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+        }
+        std::thread::scope(|s| {
+            for t in 0..4i64 {
+                let g = &g;
+                s.spawn(move || {
+                    for i in 0..64 {
+                        let (a, b) = ((i * 7 + t) % 64, (i * 13 + 3 * t) % 64);
+                        let _ = g.add_edge(NodeRef::Int(a), NodeRef::Int(b), AttrMap::new());
+                        if i % 9 == 0 {
+                            let _ = g.remove_node(NodeRef::Int((i + t) % 64));
+                            g.add_node(NodeId::Int((i + t) % 64), AttrMap::new()).unwrap();
+                        }
+                    }
+                });
+            }
+        });
+        let out: usize = g.nodes().iter().map(|(id, _)| g.degrees(id.as_ref()).unwrap().1).sum();
+        assert_eq!(out, g.edge_count());
+        for e in g.edges(false) {
+            assert!(g.contains(e.source.as_ref()) && g.contains(e.target.as_ref()));
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Native attribute values and attribute maps.
+//!
+//! Values the engine understands (str, i64, f64, bool, None, lists, dicts with
+//! str keys) are stored natively so Rust can read them without Python; any
+//! other value is an opaque payload `O` supplied by the binding.
+//! Attribute names are interned process-wide to dense `AttrId`s: a node stores
+//! 4 bytes per name, and `where` filters and columns compare integers.
+
+use std::collections::HashMap;
+
+use crate::sync::{Arc, LeafRwLock};
+
+/// A value stored in the engine. 24 bytes: containers are boxed slices.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<O> {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Box<str>),
+    List(Box<[Value<O>]>),
+    Dict(Box<[(Box<str>, Value<O>)]>),
+    Opaque(O),
+}
+
+impl<O> Value<O> {
+    /// The value as f64 when it is numeric (int or float, never bool).
+    #[inline]
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+}
+
+/// Dense id of an interned attribute name.
+pub type AttrId = u32;
+
+/// One node's (or edge's) attributes, in insertion order (Python dict order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrMap<O> {
+    entries: Vec<(AttrId, Value<O>)>,
+}
+
+/// Attributes as a record holds them: absent when empty, shared with read
+/// views through the `Arc` and copied on write only while a view holds them.
+pub type Attrs<O> = Option<Arc<AttrMap<O>>>;
+
+impl<O> Default for AttrMap<O> {
+    fn default() -> Self {
+        Self { entries: Vec::new() }
+    }
+}
+
+impl<O: Clone> AttrMap<O> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        Self { entries: Vec::with_capacity(n) }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
+    pub fn get(&self, name: AttrId) -> Option<&Value<O>> {
+        self.entries.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (AttrId, &Value<O>)> {
+        self.entries.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Sets `name` (dict assignment: an existing key keeps its position).
+    pub fn insert(&mut self, name: AttrId, value: Value<O>) {
+        match self.entries.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    /// Appends without checking for an existing key: for building a map from a
+    /// source whose keys are known to be distinct (a Python dict).
+    #[inline]
+    pub fn push_unique(&mut self, name: AttrId, value: Value<O>) {
+        self.entries.push((name, value));
+    }
+
+    /// `dict.update`: merges `other` into `self`.
+    pub fn merge(&mut self, other: AttrMap<O>) {
+        if self.entries.is_empty() {
+            self.entries = other.entries;
+            return;
+        }
+        if self.entries.len() * other.entries.len() <= 256 {
+            for (k, v) in other.entries {
+                self.insert(k, v);
+            }
+            return;
+        }
+        // Large merges: index positions once instead of scanning per key.
+        let mut pos: HashMap<AttrId, usize, foldhash::fast::RandomState> =
+            self.entries.iter().enumerate().map(|(i, (k, _))| (*k, i)).collect();
+        for (k, v) in other.entries {
+            match pos.get(&k) {
+                Some(&i) => self.entries[i].1 = v,
+                None => {
+                    pos.insert(k, self.entries.len());
+                    self.entries.push((k, v));
+                }
+            }
+        }
+    }
+}
+
+/// Merges `new` into a record's attributes, copying the shared map only if a
+/// read view still holds it.
+pub fn merge_attrs<O: Clone>(slot: &mut Attrs<O>, new: AttrMap<O>) {
+    if new.is_empty() {
+        return;
+    }
+    match slot {
+        None => *slot = Some(Arc::new(new)),
+        Some(arc) => arc_make_mut(arc).merge(new),
+    }
+}
+
+/// Wraps a freshly built map as record attributes (`None` when empty).
+#[inline]
+pub fn attrs_from<O>(map: AttrMap<O>) -> Attrs<O> {
+    if map.entries.is_empty() {
+        None
+    } else {
+        Some(Arc::new(map))
+    }
+}
+
+#[cfg(not(loom))]
+#[inline]
+fn arc_make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
+    Arc::make_mut(arc)
+}
+
+#[cfg(loom)]
+fn arc_make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
+    // loom's Arc has no make_mut: always copy (models never measure this).
+    *arc = Arc::new((**arc).clone());
+    Arc::get_mut(arc).expect("fresh Arc is unique")
+}
+
+// ---------------------------------------------------------------------------
+// The attribute-name interner (process-wide, append-only).
+
+struct NameTable {
+    ids: HashMap<Box<str>, AttrId, foldhash::fast::RandomState>,
+    names: Vec<std::sync::Arc<str>>,
+}
+
+static NAMES: LeafRwLock<Option<NameTable>> = LeafRwLock::new(None);
+
+/// The id of attribute name `name`, interning it on first sight.
+///
+/// **Locking behaviour:** takes the interner's leaf lock (read, or write for a
+/// new name) for one hash-map operation. Safe to call while holding shard
+/// locks; never call it while holding the interner lock (it is not reentrant).
+pub fn intern(name: &str) -> AttrId {
+    if let Some(table) = NAMES.read().as_ref() {
+        if let Some(&id) = table.ids.get(name) {
+            return id;
+        }
+    }
+    let mut guard = NAMES.write();
+    let table = guard.get_or_insert_with(|| NameTable {
+        ids: HashMap::default(),
+        names: Vec::new(),
+    });
+    if let Some(&id) = table.ids.get(name) {
+        return id;
+    }
+    let id = AttrId::try_from(table.names.len()).expect("more than 2^32 attribute names");
+    table.ids.insert(name.into(), id);
+    table.names.push(std::sync::Arc::from(name));
+    id
+}
+
+/// The id of `name` if it was ever interned (a name never seen matches nothing).
+pub fn lookup_name(name: &str) -> Option<AttrId> {
+    NAMES.read().as_ref().and_then(|t| t.ids.get(name).copied())
+}
+
+/// The name of an interned id.
+pub fn name_of(id: AttrId) -> std::sync::Arc<str> {
+    NAMES.read().as_ref().expect("no names interned yet").names[id as usize].clone()
+}
+
+/// Names with ids `from..`: lets a binding extend its own cache in one lock.
+pub fn names_from(from: usize) -> Vec<std::sync::Arc<str>> {
+    NAMES.read().as_ref().map(|t| t.names[from.min(t.names.len())..].to_vec()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_stable() {
+        let a = intern("alpha_test");
+        assert_eq!(intern("alpha_test"), a);
+        assert_ne!(intern("beta_test"), a);
+        assert_eq!(&*name_of(a), "alpha_test");
+        assert_eq!(lookup_name("alpha_test"), Some(a));
+        assert_eq!(lookup_name("never-seen-name"), None);
+    }
+
+    #[test]
+    fn merge_keeps_dict_order() {
+        let (a, b, c) = (intern("m_a"), intern("m_b"), intern("m_c"));
+        let mut m: AttrMap<()> = AttrMap::new();
+        m.insert(a, Value::Int(1));
+        m.insert(b, Value::Int(2));
+        let mut n = AttrMap::new();
+        n.insert(c, Value::Int(3));
+        n.insert(a, Value::Int(10));
+        m.merge(n);
+        let got: Vec<_> = m.iter().map(|(k, v)| (k, v.clone())).collect();
+        assert_eq!(got, vec![(a, Value::Int(10)), (b, Value::Int(2)), (c, Value::Int(3))]);
+    }
+
+    #[test]
+    fn large_merge_matches_small_merge() {
+        let ids: Vec<AttrId> = (0..40).map(|i| intern(&format!("lm_{i}"))).collect();
+        let mut big: AttrMap<()> = AttrMap::new();
+        for (i, id) in ids.iter().enumerate().take(30) {
+            big.insert(*id, Value::Int(i as i64));
+        }
+        let mut upd = AttrMap::new();
+        for (i, id) in ids.iter().enumerate().skip(20) {
+            upd.insert(*id, Value::Int(100 + i as i64));
+        }
+        big.merge(upd);
+        assert_eq!(big.len(), 40);
+        assert_eq!(big.get(ids[25]), Some(&Value::Int(125)));
+        assert_eq!(big.get(ids[5]), Some(&Value::Int(5)));
+        assert_eq!(big.iter().map(|(k, _)| k).collect::<Vec<_>>(), ids);
+    }
+}

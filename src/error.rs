@@ -1,0 +1,48 @@
+//! The engine's one error type. `Display` names the offending value, in
+//! Python's `repr` spelling, because these messages reach Python users as is.
+
+use std::fmt;
+
+use crate::engine::NodeId;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphError {
+    /// `Node 'alice' not found`
+    NodeNotFound(NodeId),
+    /// `Edge 'a' -> 'b' not found`
+    EdgeNotFound(NodeId, NodeId),
+    /// `Edge 'a' -> 'b' already exists`
+    EdgeExists(NodeId, NodeId),
+    /// `No path from 'a' to 'b'`
+    NoPath(NodeId, NodeId),
+    /// An iterative algorithm ran out of iterations.
+    Convergence(String),
+    /// A bad argument value (Python `ValueError`).
+    InvalidValue(String),
+    /// A bad argument type (Python `TypeError`).
+    InvalidType(String),
+    /// The work was interrupted (Ctrl-C) or cancelled.
+    Interrupted,
+    /// The graph's index space or another hard limit is exhausted.
+    Capacity(String),
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GraphError::NodeNotFound(n) => write!(f, "Node {n} not found"),
+            GraphError::EdgeNotFound(s, t) => write!(f, "Edge {s} -> {t} not found"),
+            GraphError::EdgeExists(s, t) => write!(f, "Edge {s} -> {t} already exists"),
+            GraphError::NoPath(s, t) => write!(f, "No path from {s} to {t}"),
+            GraphError::Convergence(m)
+            | GraphError::InvalidValue(m)
+            | GraphError::InvalidType(m)
+            | GraphError::Capacity(m) => f.write_str(m),
+            GraphError::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+pub type Result<T, E = GraphError> = std::result::Result<T, E>;

@@ -1,0 +1,198 @@
+//! The one module that names locks, atomics, the key map and `ArcSwap`.
+//!
+//! Everything concurrent in the engine imports its primitives from here, so
+//! that `--cfg loom` can swap them all for loom's model-checked versions
+//! (tokio's `src/loom/`, crossbeam's `primitive`). Both configurations offer
+//! the same parking_lot-shaped API: `read()` / `write()` / `lock()` return
+//! guards directly, never `Result`s.
+//!
+//! Two kinds of state stay on std/parking_lot even under loom, on purpose:
+//! statistics counters ([`StatCell`]) and the attribute-name interner lock
+//! ([`LeafRwLock`]). Neither takes part in a graph protocol: counters are
+//! owner-written cells, and the interner lock is a leaf held for a hash-map
+//! operation with no loom operation inside, so a model can never switch
+//! threads while it is held.
+
+#[cfg(not(loom))]
+mod imp {
+    pub use arc_swap::ArcSwap;
+    pub use parking_lot::{
+        Mutex, MutexGuard, RwLock, RwLockReadGuard as ReadGuard,
+        RwLockWriteGuard as WriteGuard,
+    };
+    pub use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub use std::sync::Arc;
+
+    use std::borrow::Borrow;
+    use std::hash::Hash;
+
+    /// The sharded key → dense-index map (dashmap, foldhash-hashed).
+    ///
+    /// **Locking behaviour:** each call takes and releases one dashmap shard
+    /// lock internally; no reference into the map escapes, so it is a leaf
+    /// in the lock order (see `engine::store`).
+    pub struct KeyMap<K: Eq + Hash, V> {
+        inner: dashmap::DashMap<K, V, foldhash::fast::RandomState>,
+    }
+
+    impl<K: Eq + Hash, V: Copy> KeyMap<K, V> {
+        pub fn new(shards: usize) -> Self {
+            Self {
+                inner: dashmap::DashMap::with_hasher_and_shard_amount(
+                    foldhash::fast::RandomState::default(),
+                    shards.next_power_of_two().max(4),
+                ),
+            }
+        }
+
+        #[inline]
+        pub fn get<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            self.inner.get(key).map(|r| *r)
+        }
+
+        /// Inserts `key → value` unless the key is present; returns the present value then.
+        #[inline]
+        pub fn insert_if_absent(&self, key: K, value: V) -> Result<(), V> {
+            match self.inner.entry(key) {
+                dashmap::Entry::Occupied(o) => Err(*o.get()),
+                dashmap::Entry::Vacant(v) => {
+                    v.insert(value);
+                    Ok(())
+                }
+            }
+        }
+
+        #[inline]
+        pub fn remove<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            self.inner.remove(key).map(|(_, v)| v)
+        }
+
+        pub fn clear(&self) {
+            self.inner.clear();
+            self.inner.shrink_to_fit();
+        }
+
+        pub fn reserve(&self, _additional: usize) {}
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub use loom::sync::Arc;
+
+    use std::borrow::Borrow;
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    pub type ReadGuard<'a, T> = loom::sync::RwLockReadGuard<'a, T>;
+    pub type WriteGuard<'a, T> = loom::sync::RwLockWriteGuard<'a, T>;
+    pub type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    /// parking_lot-shaped wrapper over loom's `RwLock`.
+    #[derive(Debug)]
+    pub struct RwLock<T>(loom::sync::RwLock<T>);
+
+    impl<T> RwLock<T> {
+        pub fn new(value: T) -> Self {
+            Self(loom::sync::RwLock::new(value))
+        }
+        pub fn read(&self) -> ReadGuard<'_, T> {
+            self.0.read().expect("loom rwlock poisoned")
+        }
+        pub fn write(&self) -> WriteGuard<'_, T> {
+            self.0.write().expect("loom rwlock poisoned")
+        }
+    }
+
+    /// parking_lot-shaped wrapper over loom's `Mutex`.
+    #[derive(Debug)]
+    pub struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub fn new(value: T) -> Self {
+            Self(loom::sync::Mutex::new(value))
+        }
+        pub fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().expect("loom mutex poisoned")
+        }
+    }
+
+    /// `ArcSwap` modelled as a loom `RwLock<Arc<T>>`: loads clone the `Arc`
+    /// under a read lock, stores swap it under a write lock.
+    pub struct ArcSwap<T>(loom::sync::RwLock<Arc<T>>);
+
+    impl<T> ArcSwap<T> {
+        pub fn new(value: Arc<T>) -> Self {
+            Self(loom::sync::RwLock::new(value))
+        }
+        pub fn from_pointee(value: T) -> Self {
+            Self::new(Arc::new(value))
+        }
+        pub fn load_full(&self) -> Arc<T> {
+            self.0.read().expect("poisoned").clone()
+        }
+        pub fn store(&self, value: Arc<T>) {
+            *self.0.write().expect("poisoned") = value;
+        }
+        pub fn swap(&self, value: Arc<T>) -> Arc<T> {
+            std::mem::replace(&mut *self.0.write().expect("poisoned"), value)
+        }
+    }
+
+    /// The key map as one loom mutex around a `HashMap` (dashmap is invisible to loom).
+    pub struct KeyMap<K, V> {
+        inner: loom::sync::Mutex<HashMap<K, V>>,
+    }
+
+    impl<K: Eq + Hash, V: Copy> KeyMap<K, V> {
+        pub fn new(_shards: usize) -> Self {
+            Self { inner: loom::sync::Mutex::new(HashMap::new()) }
+        }
+        pub fn get<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            self.inner.lock().unwrap().get(key).copied()
+        }
+        pub fn insert_if_absent(&self, key: K, value: V) -> Result<(), V> {
+            let mut map = self.inner.lock().unwrap();
+            if let Some(v) = map.get(&key) {
+                return Err(*v);
+            }
+            map.insert(key, value);
+            Ok(())
+        }
+        pub fn remove<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            self.inner.lock().unwrap().remove(key)
+        }
+        pub fn clear(&self) {
+            self.inner.lock().unwrap().clear();
+        }
+        pub fn reserve(&self, _additional: usize) {}
+    }
+}
+
+pub use imp::*;
+
+/// A leaf lock that stays parking_lot under loom (see the module docs).
+pub type LeafRwLock<T> = parking_lot::RwLock<T>;
+/// A leaf mutex that stays parking_lot under loom (see the module docs).
+pub type LeafMutex<T> = parking_lot::Mutex<T>;
+/// A statistics cell: written only by its owning thread, read by anyone.
+pub type StatCell = std::sync::atomic::AtomicU64;
+/// Orderings for [`StatCell`].
+pub use std::sync::atomic::Ordering as StatOrdering;

@@ -11,7 +11,7 @@ mod batch;
 
 pub use batch::Op;
 pub use id::{NodeId, NodeRef};
-pub use store::{EdgeRecord, Graph, Ix, ResolvedEdges};
+pub use store::{default_shards, EdgeBatchError, EdgeRecord, Graph, Ix, ResolvedEdges};
 pub use value::{intern, name_of, AttrId, AttrMap, Attrs, Value};
 
 /// What the engine needs of an opaque attribute value: sharing across threads.

@@ -210,10 +210,10 @@ pub struct ResolvedEdges<O> {
 }
 
 /// Outcome of a resolved edge batch that could not be applied.
-#[derive(Debug)]
-pub enum EdgeBatchError {
-    /// A node was removed after resolution: resolve again and retry.
-    Stale,
+pub enum EdgeBatchError<O> {
+    /// A node was removed after resolution: resolve `pairs` again and retry
+    /// (the batch is handed back untouched).
+    Stale(ResolvedEdges<O>),
     Graph(GraphError),
 }
 
@@ -797,15 +797,15 @@ impl<O: Payload> Graph<O> {
     pub fn batch_add_edges(
         &self,
         edges: ResolvedEdges<O>,
-    ) -> std::result::Result<usize, EdgeBatchError> {
-        let ResolvedEdges { epoch, pairs, attrs } = edges;
-        if pairs.is_empty() {
+    ) -> std::result::Result<usize, EdgeBatchError<O>> {
+        if edges.pairs.is_empty() {
             return Ok(0);
         }
         let mut locked = self.lock_all();
-        if self.removals.load(Ordering::Acquire) != epoch {
-            return Err(EdgeBatchError::Stale);
+        if self.removals.load(Ordering::Acquire) != edges.epoch {
+            return Err(EdgeBatchError::Stale(edges));
         }
+        let ResolvedEdges { pairs, attrs, .. } = edges;
         // Reserve exactly what each node gains, so adjacency carries no slack.
         let mut gain: FastMap<Ix, usize> = FastMap::default();
         for &(s, t) in &pairs {
@@ -1172,7 +1172,7 @@ mod tests {
         assert_eq!(g.predecessors(NodeRef::Int(1)).unwrap(), vec![]);
         let stale = resolve(&[(0, 1)]);
         g.remove_node(NodeRef::Int(2)).unwrap();
-        assert!(matches!(g.batch_add_edges(stale), Err(EdgeBatchError::Stale)));
+        assert!(matches!(g.batch_add_edges(stale), Err(EdgeBatchError::Stale(_))));
         assert_eq!(g.batch_add_edges(resolve(&[(0, 1), (1, 0), (4, 3)])).unwrap(), 3);
         assert_eq!(g.edge_count(), 4);
     }

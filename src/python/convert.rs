@@ -1,0 +1,265 @@
+//! Conversions between Python objects and engine values.
+//!
+//! Everything here runs attached; nothing here takes an engine lock.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::engine::{self, AttrId, AttrMap, NodeId, NodeRef, Value};
+
+/// The opaque payload: a Python object the engine does not model. The `Arc`
+/// makes engine-side clones free of the interpreter; the last drop of a
+/// `Py` while detached is deferred by PyO3 to the next attach.
+pub(crate) type PyPayload = Arc<Py<PyAny>>;
+pub(crate) type PyValue = Value<PyPayload>;
+pub(crate) type PyAttrMap = AttrMap<PyPayload>;
+
+/// Native containers nest at most this deep (guards against recursive lists).
+pub(crate) const MAX_DEPTH: u32 = 100;
+
+// ------------------------------------------------------------------ node ids
+
+fn bad_id_type(obj: &Bound<'_, PyAny>) -> PyErr {
+    let name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    PyTypeError::new_err(format!("node id must be str or int, not {name}"))
+}
+
+/// Borrows a node id from `obj` without allocating. `bool` is rejected; int
+/// and str subclasses are accepted.
+#[inline]
+pub(crate) fn node_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(NodeRef::Str(s.to_str()?));
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return match obj.extract::<i64>() {
+            Ok(i) => Ok(NodeRef::Int(i)),
+            Err(_) => Err(PyOverflowError::new_err(format!(
+                "node id {} does not fit in a signed 64-bit integer",
+                obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))),
+        };
+    }
+    Err(bad_id_type(obj))
+}
+
+/// `node_ref` for lookups that never raise: `None` is "cannot be a node".
+#[inline]
+pub(crate) fn node_ref_lenient<'a>(obj: &'a Bound<'_, PyAny>) -> Option<NodeRef<'a>> {
+    node_ref(obj).ok()
+}
+
+#[inline]
+pub(crate) fn node_id(obj: &Bound<'_, PyAny>) -> PyResult<NodeId> {
+    Ok(node_ref(obj)?.to_owned_id())
+}
+
+/// The Python object for an id.
+#[inline]
+pub(crate) fn id_to_py<'py>(py: Python<'py>, id: &NodeId) -> Bound<'py, PyAny> {
+    match id {
+        NodeId::Int(i) => i.into_pyobject(py).expect("int conversion").into_any(),
+        NodeId::Str(s) => PyString::new(py, s).into_any(),
+    }
+}
+
+/// `str(id)` as Python prints it.
+pub(crate) fn id_str(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(obj.str()?.to_str()?.to_owned())
+}
+
+// --------------------------------------------------------- attribute names
+
+thread_local! {
+    // Per-thread name → id cache in front of the global interner: the common
+    // case (a name seen before) takes no lock and touches no shared line.
+    static NAME_IDS: RefCell<HashMap<Box<str>, AttrId, foldhash::fast::RandomState>> =
+        RefCell::new(HashMap::default());
+}
+
+/// The interned id of an attribute name.
+#[inline]
+pub(crate) fn name_id(name: &str) -> AttrId {
+    NAME_IDS.with(|cache| {
+        if let Some(&id) = cache.borrow().get(name) {
+            return id;
+        }
+        let id = engine::intern(name);
+        cache.borrow_mut().insert(name.into(), id);
+        id
+    })
+}
+
+/// Python `str` objects of interned names, indexed by id, shared by all threads.
+/// Only ever appended to; the lock is never held while creating Python objects.
+static PY_NAMES: RwLock<Vec<Py<PyString>>> = RwLock::new(Vec::new());
+
+/// Runs `f` with a table that holds the Python name of every id up to `max_id`.
+pub(crate) fn with_py_names<R>(
+    py: Python<'_>,
+    max_id: AttrId,
+    f: impl FnOnce(&[Py<PyString>]) -> R,
+) -> R {
+    {
+        let names = PY_NAMES.read();
+        if (max_id as usize) < names.len() {
+            return f(&names);
+        }
+    }
+    let have = PY_NAMES.read().len();
+    let fresh: Vec<Py<PyString>> =
+        engine::value::names_from(have).iter().map(|n| PyString::intern(py, n).unbind()).collect();
+    {
+        let mut names = PY_NAMES.write();
+        // Another thread may have extended the table meanwhile: append only what is new.
+        let len = names.len();
+        if len < have + fresh.len() {
+            names.extend(fresh.into_iter().skip(len - have));
+        }
+    }
+    f(&PY_NAMES.read())
+}
+
+// ------------------------------------------------------------------- values
+
+fn nested_too_deep(name: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "attribute '{name}' is nested more than {MAX_DEPTH} levels deep (a recursive structure?)"
+    ))
+}
+
+/// Converts an attribute value: native when the engine models its type, opaque otherwise.
+pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResult<PyValue> {
+    if obj.is_none() {
+        return Ok(Value::None);
+    }
+    if obj.is_exact_instance_of::<PyString>() {
+        // SAFETY-free: exact str checked above.
+        let s = obj.cast::<PyString>().expect("exact str");
+        return Ok(Value::Str(s.to_str()?.into()));
+    }
+    if obj.is_exact_instance_of::<PyBool>() {
+        return Ok(Value::Bool(obj.is_truthy()?));
+    }
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return Ok(Value::Float(obj.cast::<PyFloat>().expect("exact float").value()));
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Value::Int(i));
+        }
+        return Ok(opaque(obj)); // beyond 64 bits: keep the very object
+    }
+    if let Ok(list) = obj.cast_exact::<PyList>() {
+        if depth >= MAX_DEPTH {
+            return Err(nested_too_deep(name));
+        }
+        let mut items = Vec::with_capacity(list.len());
+        for item in list.iter() {
+            items.push(value_from_py(&item, name, depth + 1)?);
+        }
+        return Ok(Value::List(items.into_boxed_slice()));
+    }
+    if let Ok(dict) = obj.cast_exact::<PyDict>() {
+        if dict.keys().iter().all(|k| k.is_instance_of::<PyString>()) {
+            if depth >= MAX_DEPTH {
+                return Err(nested_too_deep(name));
+            }
+            let mut items = Vec::with_capacity(dict.len());
+            for (k, v) in dict.iter() {
+                let k = k.cast::<PyString>().expect("checked str key").to_str()?.into();
+                items.push((k, value_from_py(&v, name, depth + 1)?));
+            }
+            return Ok(Value::Dict(items.into_boxed_slice()));
+        }
+    }
+    Ok(opaque(obj))
+}
+
+#[inline]
+fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
+    Value::Opaque(Arc::new(obj.clone().unbind()))
+}
+
+/// Converts a `dict` of attributes (from `**kwargs` or a batch item).
+pub(crate) fn attrs_from_dict(dict: Option<&Bound<'_, PyDict>>) -> PyResult<PyAttrMap> {
+    let Some(dict) = dict else { return Ok(AttrMap::new()) };
+    let mut map = AttrMap::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        let key = k.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "attribute names must be str, not {}",
+                k.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let name = key.to_str()?;
+        // A dict's keys are distinct, so no duplicate check is needed.
+        map.push_unique(name_id(name), value_from_py(&v, name, 0)?);
+    }
+    Ok(map)
+}
+
+/// Converts an attrs argument that must be a dict.
+pub(crate) fn attrs_from_obj(obj: &Bound<'_, PyAny>, what: impl Fn() -> String) -> PyResult<PyAttrMap> {
+    match obj.cast::<PyDict>() {
+        Ok(d) => attrs_from_dict(Some(d)),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{}: attributes must be a dict, not {}",
+            what(),
+            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))),
+    }
+}
+
+pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &PyValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::None => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::Float(x) => PyFloat::new(py, *x).into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::List(items) => {
+            let list = PyList::empty(py);
+            for item in items.iter() {
+                list.append(value_to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Dict(items) => {
+            let dict = PyDict::new(py);
+            for (k, item) in items.iter() {
+                dict.set_item(PyString::new(py, k), value_to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+        Value::Opaque(o) => o.bind(py).clone(),
+    })
+}
+
+/// A fresh `dict` of the attributes.
+pub(crate) fn attrs_to_dict<'py>(
+    py: Python<'py>,
+    attrs: Option<&PyAttrMap>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    let Some(attrs) = attrs else { return Ok(dict) };
+    let max = attrs.iter().map(|(k, _)| k).max().unwrap_or(0);
+    with_py_names(py, max, |names| -> PyResult<()> {
+        for (k, v) in attrs.iter() {
+            dict.set_item(names[k as usize].bind(py), value_to_py(py, v)?)?;
+        }
+        Ok(())
+    })?;
+    Ok(dict)
+}
+
+/// Items of a `(s, t)` / `(s, t, attrs)` batch, or `(id, attrs)`: the tuple and its length.
+pub(crate) fn as_tuple<'a, 'py>(item: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, PyTuple>> {
+    item.cast::<PyTuple>().ok()
+}

@@ -1,0 +1,31 @@
+//! The one conversion from engine errors to Python exceptions. The exception
+//! classes are defined once, in `gli/exceptions.py`, and imported here.
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::error::GraphError;
+
+pyo3::import_exception!(gli.exceptions, GLIError);
+pyo3::import_exception!(gli.exceptions, NodeNotFoundError);
+pyo3::import_exception!(gli.exceptions, EdgeNotFoundError);
+pyo3::import_exception!(gli.exceptions, EdgeAlreadyExistsError);
+pyo3::import_exception!(gli.exceptions, NoPathError);
+pyo3::import_exception!(gli.exceptions, ConvergenceError);
+
+impl From<GraphError> for PyErr {
+    fn from(err: GraphError) -> PyErr {
+        let msg = err.to_string();
+        match err {
+            GraphError::NodeNotFound(_) => NodeNotFoundError::new_err(msg),
+            GraphError::EdgeNotFound(..) => EdgeNotFoundError::new_err(msg),
+            GraphError::EdgeExists(..) => EdgeAlreadyExistsError::new_err(msg),
+            GraphError::NoPath(..) => NoPathError::new_err(msg),
+            GraphError::Convergence(_) => ConvergenceError::new_err(msg),
+            GraphError::InvalidValue(_) => PyValueError::new_err(msg),
+            GraphError::InvalidType(_) => PyTypeError::new_err(msg),
+            GraphError::Interrupted => PyKeyboardInterrupt::new_err(msg),
+            GraphError::Capacity(_) => GLIError::new_err(msg),
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! `gli._core.Graph`: a frozen pyclass sharing an `Arc` of the engine graph.
+//!
+//! Frozen means PyO3 never takes a borrow flag: any number of threads may call
+//! any method at once (rustworkx's `&mut self` graph raises "Already borrowed"
+//! under threads). Every method takes `&self`; the engine's shard locks do the
+//! rest. No method holds an engine lock while it creates Python objects: the
+//! engine copies (or `Arc`-shares) results out before returning.
+//!
+//! O(1) methods stay attached (detaching costs more than they do); batch
+//! methods convert their input attached, then apply it detached.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use super::convert::{
+    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_ref,
+    node_ref_lenient, PyAttrMap, PyPayload,
+};
+use crate::engine::counters::{bump, Counter};
+use crate::engine::{EdgeBatchError, Graph, NodeId, Op, ResolvedEdges};
+use crate::error::GraphError;
+
+type Engine = Graph<PyPayload>;
+
+#[inline(always)]
+fn ffi() {
+    bump(Counter::FfiCalls);
+}
+
+/// A bounded number of re-resolutions when concurrent node removals keep
+/// invalidating an edge batch's resolved endpoints.
+const EDGE_BATCH_ATTEMPTS: usize = 16;
+
+#[pyclass(name = "Graph", module = "gli._core", frozen, subclass)]
+pub struct PyGraph {
+    pub(crate) inner: Arc<Engine>,
+}
+
+impl PyGraph {
+    fn item_error(method: &str, index: usize, what: &str) -> PyErr {
+        PyTypeError::new_err(format!("{method}: item {index}: {what}"))
+    }
+
+    /// Resolves the endpoints of `items` against the graph as it is now.
+    fn resolve_edges(
+        &self,
+        ends: &[(Bound<'_, PyAny>, Bound<'_, PyAny>)],
+        pairs: &mut Vec<(u32, u32)>,
+    ) -> PyResult<u64> {
+        let epoch = self.inner.removal_epoch();
+        pairs.clear();
+        pairs.reserve(ends.len());
+        for (s, t) in ends {
+            let (sr, tr) = (node_ref(s)?, node_ref(t)?);
+            match (self.inner.resolve(sr), self.inner.resolve(tr)) {
+                (Some(a), Some(b)) => pairs.push((a, b)),
+                (None, _) => return Err(GraphError::NodeNotFound(sr.to_owned_id()).into()),
+                (_, None) => return Err(GraphError::NodeNotFound(tr.to_owned_id()).into()),
+            }
+        }
+        Ok(epoch)
+    }
+
+    fn op_from_tuple(item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
+        let err = |what: &str| Self::item_error("_apply_ops", index, what);
+        let t = as_tuple(item).ok_or_else(|| err("expected a tuple"))?;
+        if t.is_empty() {
+            return Err(err("empty operation"));
+        }
+        let code = t.get_item(0)?;
+        let code = code.cast::<PyString>().map_err(|_| err("opcode must be a str"))?.to_str()?.to_owned();
+        let arg = |i: usize| t.get_item(i);
+        let attrs = |i: usize| -> PyResult<PyAttrMap> {
+            attrs_from_obj(&arg(i)?, || format!("operation {index} ({code})"))
+        };
+        let want = |n: usize| -> PyResult<()> {
+            if t.len() != n {
+                return Err(PyValueError::new_err(format!(
+                    "_apply_ops: item {index}: {code} takes {} fields, got {}",
+                    n - 1,
+                    t.len() - 1
+                )));
+            }
+            Ok(())
+        };
+        Ok(match code.as_str() {
+            "add_node" => {
+                want(3)?;
+                Op::AddNode(node_id(&arg(1)?)?, attrs(2)?)
+            }
+            "update_node" => {
+                want(3)?;
+                Op::UpdateNode(node_id(&arg(1)?)?, attrs(2)?)
+            }
+            "remove_node" => {
+                want(2)?;
+                Op::RemoveNode(node_id(&arg(1)?)?)
+            }
+            "add_edge" => {
+                want(4)?;
+                Op::AddEdge(node_id(&arg(1)?)?, node_id(&arg(2)?)?, attrs(3)?)
+            }
+            "update_edge" => {
+                want(4)?;
+                Op::UpdateEdge(node_id(&arg(1)?)?, node_id(&arg(2)?)?, attrs(3)?)
+            }
+            "remove_edge" => {
+                want(3)?;
+                Op::RemoveEdge(node_id(&arg(1)?)?, node_id(&arg(2)?)?)
+            }
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "_apply_ops: item {index}: unknown operation {other:?}"
+                )))
+            }
+        })
+    }
+
+    fn ids_to_list<'py>(py: Python<'py>, ids: &[NodeId]) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, ids.iter().map(|id| id_to_py(py, id)))
+    }
+}
+
+#[pymethods]
+impl PyGraph {
+    #[new]
+    #[pyo3(signature = (directed = true, backend = "rust"))]
+    fn new(directed: bool, backend: &str) -> PyResult<Self> {
+        ffi();
+        if backend != "rust" {
+            return Err(PyValueError::new_err(format!(
+                "unknown backend {backend:?}: expected 'rust' or 'python'"
+            )));
+        }
+        Ok(Self { inner: Arc::new(Graph::new(directed)) })
+    }
+
+    /// True for a directed graph.
+    #[getter]
+    fn directed(&self) -> bool {
+        self.inner.is_directed()
+    }
+
+    /// Always ``"rust"`` for this class.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        "rust"
+    }
+
+    fn is_directed(&self) -> bool {
+        ffi();
+        self.inner.is_directed()
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let this = slf.get();
+        let name = slf.get_type().qualname()?;
+        Ok(format!(
+            "<gli.{name} directed={} nodes={} edges={} backend='rust'>",
+            if this.inner.is_directed() { "True" } else { "False" },
+            this.inner.node_count(),
+            this.inner.edge_count()
+        ))
+    }
+
+    // ------------------------------------------------------------ mutation
+
+    /// Adds a node, or merges ``attrs`` into it. Returns the id.
+    ///
+    /// Locks the node's one shard.
+    #[pyo3(signature = (node_id, /, **attrs))]
+    fn add_node<'py>(
+        &self,
+        node_id: Bound<'py, PyAny>,
+        attrs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        ffi();
+        let id = node_ref(&node_id)?.to_owned_id();
+        let attrs = attrs_from_dict(attrs)?;
+        self.inner.add_node(id, attrs)?;
+        Ok(node_id)
+    }
+
+    /// Adds an edge; returns ``"source->target"``.
+    ///
+    /// Locks the endpoints' shards, ascending.
+    #[pyo3(signature = (source, target, /, **attrs))]
+    fn add_edge(
+        &self,
+        source: &Bound<'_, PyAny>,
+        target: &Bound<'_, PyAny>,
+        attrs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<String> {
+        ffi();
+        let (s, t) = (node_ref(source)?, node_ref(target)?);
+        let attrs = attrs_from_dict(attrs)?;
+        self.inner.add_edge(s, t, attrs)?;
+        Ok(format!("{}->{}", id_str(source)?, id_str(target)?))
+    }
+
+    #[pyo3(signature = (node_id, /, **attrs))]
+    fn update_node(&self, node_id: &Bound<'_, PyAny>, attrs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        ffi();
+        let id = node_ref(node_id)?;
+        let attrs = attrs_from_dict(attrs)?;
+        Ok(self.inner.update_node(id, attrs)?)
+    }
+
+    #[pyo3(signature = (source, target, /, **attrs))]
+    fn update_edge(
+        &self,
+        source: &Bound<'_, PyAny>,
+        target: &Bound<'_, PyAny>,
+        attrs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        ffi();
+        let (s, t) = (node_ref(source)?, node_ref(target)?);
+        let attrs = attrs_from_dict(attrs)?;
+        Ok(self.inner.update_edge(s, t, attrs)?)
+    }
+
+    /// Removes a node and its edges. Locks its shard and its neighbours' shards.
+    #[pyo3(signature = (node_id, /))]
+    fn remove_node(&self, py: Python<'_>, node_id: &Bound<'_, PyAny>) -> PyResult<()> {
+        ffi();
+        let id = node_ref(node_id)?.to_owned_id();
+        // A hub may need every shard: wait for them detached.
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.remove_node(id.as_ref()))?)
+    }
+
+    #[pyo3(signature = (source, target, /))]
+    fn remove_edge(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> PyResult<()> {
+        ffi();
+        Ok(self.inner.remove_edge(node_ref(source)?, node_ref(target)?)?)
+    }
+
+    /// Removes every node and edge (locks every shard, detached).
+    fn clear(&self, py: Python<'_>) {
+        ffi();
+        let inner = &self.inner;
+        py.detach(|| inner.clear());
+    }
+
+    /// Adds every item (``id`` or ``(id, attrs)``) in one call, atomically.
+    /// Converts attached, then applies detached under every shard's lock.
+    #[pyo3(signature = (items, /))]
+    fn batch_add_nodes(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
+        ffi();
+        let mut batch: Vec<(NodeId, PyAttrMap)> = Vec::with_capacity(items.len().unwrap_or(0));
+        for (index, item) in items.try_iter()?.enumerate() {
+            let item = item?;
+            if let Some(t) = as_tuple(&item) {
+                if t.len() != 2 {
+                    return Err(PyValueError::new_err(format!(
+                        "batch_add_nodes: item {index}: expected (id, attrs), got a tuple of length {}",
+                        t.len()
+                    )));
+                }
+                // SAFETY: the length was checked just above.
+                let (id, attrs) = unsafe { (t.get_borrowed_item_unchecked(0), t.get_borrowed_item_unchecked(1)) };
+                let attrs = attrs_from_obj(&attrs, || format!("batch_add_nodes: item {index}"))?;
+                batch.push((node_id(&id)?, attrs));
+            } else {
+                batch.push((node_id(&item)?, PyAttrMap::new()));
+            }
+        }
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.batch_add_nodes(batch))?)
+    }
+
+    /// Adds every ``(s, t)`` / ``(s, t, attrs)`` in one call, atomically.
+    #[pyo3(signature = (items, /))]
+    fn batch_add_edges(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
+        ffi();
+        let hint = items.len().unwrap_or(0);
+        let mut ends = Vec::with_capacity(hint);
+        let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
+        for (index, item) in items.try_iter()?.enumerate() {
+            let item = item?;
+            let t = as_tuple(&item).ok_or_else(|| {
+                Self::item_error("batch_add_edges", index, "expected a (source, target[, attrs]) tuple")
+            })?;
+            match t.len() {
+                2 | 3 => {}
+                n => {
+                    return Err(PyValueError::new_err(format!(
+                        "batch_add_edges: item {index}: expected (source, target[, attrs]), got a tuple of length {n}"
+                    )))
+                }
+            }
+            if t.len() == 3 {
+                let a = attrs_from_obj(&t.get_item(2)?, || format!("batch_add_edges: item {index}"))?;
+                if !a.is_empty() {
+                    attrs.push((index, a));
+                }
+            }
+            ends.push((t.get_item(0)?, t.get_item(1)?));
+        }
+        let mut pairs = Vec::new();
+        let epoch = self.resolve_edges(&ends, &mut pairs)?;
+        let mut batch = ResolvedEdges { epoch, pairs, attrs };
+        let inner = &self.inner;
+        for _ in 0..EDGE_BATCH_ATTEMPTS {
+            match py.detach(|| inner.batch_add_edges(batch)) {
+                Ok(n) => return Ok(n),
+                Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
+                Err(EdgeBatchError::Stale(back)) => {
+                    batch = back;
+                    batch.epoch = self.resolve_edges(&ends, &mut batch.pairs)?;
+                }
+            }
+        }
+        Err(GraphError::Capacity(format!(
+            "batch_add_edges: concurrent node removals invalidated the batch {EDGE_BATCH_ATTEMPTS} times; nothing was applied"
+        ))
+        .into())
+    }
+
+    /// Applies recorded operations atomically (``Graph.batch_operations()``).
+    #[pyo3(signature = (ops, /))]
+    fn _apply_ops(&self, py: Python<'_>, ops: &Bound<'_, PyAny>) -> PyResult<()> {
+        ffi();
+        let mut batch = Vec::new();
+        for (index, item) in ops.try_iter()?.enumerate() {
+            batch.push(Self::op_from_tuple(&item?, index)?);
+        }
+        let inner = &self.inner;
+        Ok(py.detach(|| inner.apply(batch))?)
+    }
+
+    // ------------------------------------------------------- point queries
+
+    /// True if the node exists. Never raises. Locks the node's one shard (read).
+    #[pyo3(signature = (node_id, /))]
+    fn has_node(&self, node_id: &Bound<'_, PyAny>) -> bool {
+        ffi();
+        node_ref_lenient(node_id).is_some_and(|id| self.inner.contains(id))
+    }
+
+    fn __contains__(&self, node_id: &Bound<'_, PyAny>) -> bool {
+        ffi();
+        node_ref_lenient(node_id).is_some_and(|id| self.inner.contains(id))
+    }
+
+    fn __len__(&self) -> usize {
+        ffi();
+        self.inner.node_count()
+    }
+
+    fn node_count(&self) -> usize {
+        ffi();
+        self.inner.node_count()
+    }
+
+    fn edge_count(&self) -> usize {
+        ffi();
+        self.inner.edge_count()
+    }
+
+    /// True if the edge exists. Never raises.
+    #[pyo3(signature = (source, target, /))]
+    fn has_edge(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> bool {
+        ffi();
+        match (node_ref_lenient(source), node_ref_lenient(target)) {
+            (Some(s), Some(t)) => self.inner.has_edge(s, t),
+            _ => false,
+        }
+    }
+
+    /// A fresh dict of the node's attributes.
+    #[pyo3(signature = (node_id, /))]
+    fn get_node<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        ffi();
+        let attrs = self.inner.node_attrs(node_ref(node_id)?)?;
+        attrs_to_dict(py, attrs.as_deref())
+    }
+
+    /// A fresh dict of the edge's attributes.
+    #[pyo3(signature = (source, target, /))]
+    fn get_edge<'py>(
+        &self,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+        target: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        ffi();
+        let attrs = self.inner.edge_attrs(node_ref(source)?, node_ref(target)?)?;
+        attrs_to_dict(py, attrs.as_deref())
+    }
+
+    /// Attribute dicts of many nodes, read from one consistent state.
+    #[pyo3(signature = (ids, /))]
+    fn get_nodes_batch<'py>(&self, py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
+        let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
+        let attrs = self.inner.nodes_attrs(&refs)?;
+        let out = PyList::empty(py);
+        for a in &attrs {
+            out.append(attrs_to_dict(py, a.as_deref())?)?;
+        }
+        Ok(out)
+    }
+
+    /// Same as ``get_nodes_batch``.
+    #[pyo3(signature = (ids, /))]
+    fn batch_query_nodes<'py>(&self, py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        self.get_nodes_batch(py, ids)
+    }
+
+    /// Node ids in insertion order; ``data=True`` gives ``(id, dict)`` pairs.
+    #[pyo3(signature = (data = false))]
+    fn nodes<'py>(&self, py: Python<'py>, data: bool) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        if !data {
+            let ids = self.inner.node_ids();
+            return Self::ids_to_list(py, &ids);
+        }
+        let nodes = self.inner.nodes();
+        let out = PyList::empty(py);
+        for (id, attrs) in &nodes {
+            out.append(PyTuple::new(py, [id_to_py(py, id), attrs_to_dict(py, attrs.as_deref())?.into_any()])?)?;
+        }
+        Ok(out)
+    }
+
+    /// Edges as ``(s, t)``; ``data=True`` gives ``(s, t, dict)``.
+    #[pyo3(signature = (data = false))]
+    fn edges<'py>(&self, py: Python<'py>, data: bool) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let edges = self.inner.edges(data);
+        let out = PyList::empty(py);
+        for e in &edges {
+            let (s, t) = (id_to_py(py, &e.source), id_to_py(py, &e.target));
+            if data {
+                out.append(PyTuple::new(py, [s, t, attrs_to_dict(py, e.attrs.as_deref())?.into_any()])?)?;
+            } else {
+                out.append(PyTuple::new(py, [s, t])?)?;
+            }
+        }
+        Ok(out)
+    }
+
+    #[pyo3(signature = (node_id, /))]
+    fn successors<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let ids = self.inner.successors(node_ref(node_id)?)?;
+        Self::ids_to_list(py, &ids)
+    }
+
+    #[pyo3(signature = (node_id, /))]
+    fn predecessors<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let ids = self.inner.predecessors(node_ref(node_id)?)?;
+        Self::ids_to_list(py, &ids)
+    }
+
+    /// Directed: successors (as NetworkX); undirected: all adjacent nodes.
+    #[pyo3(signature = (node_id, /))]
+    fn neighbors<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        self.successors(py, node_id)
+    }
+
+    /// Directed: in + out; undirected: incident edge ends (a self-loop counts 2).
+    #[pyo3(signature = (node_id, /))]
+    fn degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
+        ffi();
+        let (i, o) = self.inner.degrees(node_ref(node_id)?)?;
+        Ok(if self.inner.is_directed() { i + o } else { o })
+    }
+
+    #[pyo3(signature = (node_id, /))]
+    fn in_degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
+        ffi();
+        Ok(self.inner.degrees(node_ref(node_id)?)?.0)
+    }
+
+    #[pyo3(signature = (node_id, /))]
+    fn out_degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
+        ffi();
+        Ok(self.inner.degrees(node_ref(node_id)?)?.1)
+    }
+}

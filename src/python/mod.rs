@@ -1,0 +1,31 @@
+//! The PyO3 binding: the module `gli._core`. The only code that names Python.
+
+mod convert;
+mod errors;
+mod graph;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::engine::counters as stats;
+
+/// `gli.counters()`: process-wide event counters, summed over threads.
+#[pyfunction]
+fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    stats::bump(stats::Counter::FfiCalls);
+    let dict = PyDict::new(py);
+    for (name, value) in stats::snapshot() {
+        dict.set_item(name, value)?;
+    }
+    Ok(dict)
+}
+
+/// The native module. It declares itself free-threading safe: every pyclass
+/// is frozen and shares an `Arc` of the engine, whose own locks protect it.
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<graph::PyGraph>()?;
+    m.add_function(wrap_pyfunction!(counters, m)?)?;
+    Ok(())
+}

@@ -17,8 +17,7 @@
 mod imp {
     pub use arc_swap::ArcSwap;
     pub use parking_lot::{
-        Mutex, MutexGuard, RwLock, RwLockReadGuard as ReadGuard,
-        RwLockWriteGuard as WriteGuard,
+        Mutex, MutexGuard, RwLock, RwLockReadGuard as ReadGuard, RwLockWriteGuard as WriteGuard,
     };
     pub use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
     pub use std::sync::Arc;
@@ -155,7 +154,9 @@ mod imp {
 
     impl<K: Eq + Hash, V: Copy> KeyMap<K, V> {
         pub fn new(_shards: usize) -> Self {
-            Self { inner: loom::sync::Mutex::new(HashMap::new()) }
+            Self {
+                inner: loom::sync::Mutex::new(HashMap::new()),
+            }
         }
         pub fn get<Q>(&self, key: &Q) -> Option<V>
         where

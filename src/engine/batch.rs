@@ -133,7 +133,8 @@ mod tests {
         for n in 0..3 {
             g.add_node(i(n), AttrMap::new()).unwrap();
         }
-        g.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new()).unwrap();
+        g.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new())
+            .unwrap();
         let ops = vec![
             Op::RemoveNode(i(1)),
             Op::AddNode(i(1), AttrMap::new()),

@@ -47,14 +47,21 @@ struct Registry {
 
 fn registry() -> &'static LeafMutex<Registry> {
     static REG: OnceLock<LeafMutex<Registry>> = OnceLock::new();
-    REG.get_or_init(|| LeafMutex::new(Registry { live: Vec::new(), retired: [0; N] }))
+    REG.get_or_init(|| {
+        LeafMutex::new(Registry {
+            live: Vec::new(),
+            retired: [0; N],
+        })
+    })
 }
 
 struct Local(std::sync::Arc<Block>);
 
 impl Local {
     fn new() -> Self {
-        let block = std::sync::Arc::new(Block { cells: Default::default() });
+        let block = std::sync::Arc::new(Block {
+            cells: Default::default(),
+        });
         registry().lock().live.push(block.clone());
         Local(block)
     }

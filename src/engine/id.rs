@@ -57,7 +57,11 @@ impl<'a> From<&'a NodeId> for NodeRef<'a> {
 
 /// Writes `s` the way Python's `repr(str)` does (quotes chosen like CPython's).
 pub fn write_py_repr(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     f.write_char(quote)?;
     for c in s.chars() {
         match c {

@@ -70,7 +70,13 @@ pub(crate) struct NodeExt<O> {
 
 impl<O> NodeRec<O> {
     fn new(key: NodeId, attrs: Attrs<O>) -> Self {
-        Self { key, attrs, adj: Vec::new(), n_out: 0, ext: None }
+        Self {
+            key,
+            attrs,
+            adj: Vec::new(),
+            n_out: 0,
+            ext: None,
+        }
     }
 
     #[inline]
@@ -93,7 +99,10 @@ impl<O> NodeRec<O> {
 
     fn ext_mut(&mut self) -> &mut NodeExt<O> {
         self.ext.get_or_insert_with(|| {
-            Box::new(NodeExt { edge_attrs: FastMap::default(), hub: None })
+            Box::new(NodeExt {
+                edge_attrs: FastMap::default(),
+                hub: None,
+            })
         })
     }
 
@@ -109,13 +118,39 @@ impl<O> NodeRec<O> {
         }
     }
 
+    /// Appends new out-neighbours `outs` and in-neighbours `ins` (directed;
+    /// undirected passes all neighbours as `outs`) with one exact allocation.
+    fn extend_adj(&mut self, outs: &[Ix], ins: &[Ix]) {
+        let n_out = self.n_out as usize;
+        if ins.is_empty() && n_out == self.adj.len() {
+            self.adj.reserve_exact(outs.len());
+            self.adj.extend_from_slice(outs);
+        } else {
+            let mut adj = Vec::with_capacity(self.adj.len() + outs.len() + ins.len());
+            adj.extend_from_slice(&self.adj[..n_out]);
+            adj.extend_from_slice(outs);
+            adj.extend_from_slice(&self.adj[n_out..]);
+            adj.extend_from_slice(ins);
+            self.adj = adj;
+        }
+        self.n_out += outs.len() as u32;
+        if let Some(hub) = self.ext.as_mut().and_then(|e| e.hub.as_mut()) {
+            hub.extend(outs.iter().copied());
+        } else if self.n_out as usize > HUB_DEGREE {
+            let set: FastSet<Ix> = self.out().iter().copied().collect();
+            self.ext_mut().hub = Some(set);
+        }
+    }
+
     #[inline]
     fn push_in(&mut self, s: Ix) {
         self.adj.push(s);
     }
 
     fn remove_out(&mut self, t: Ix) -> bool {
-        let Some(pos) = self.out().iter().position(|&x| x == t) else { return false };
+        let Some(pos) = self.out().iter().position(|&x| x == t) else {
+            return false;
+        };
         self.adj.remove(pos);
         self.n_out -= 1;
         if let Some(ext) = self.ext.as_mut() {
@@ -159,18 +194,24 @@ impl<O> Shard<O> {
 
     #[inline]
     fn get(&self, ix: Ix, bits: u32) -> Option<&NodeRec<O>> {
-        self.slot_of(ix, bits).and_then(|i| self.slots.get(i)).and_then(Option::as_ref)
+        self.slot_of(ix, bits)
+            .and_then(|i| self.slots.get(i))
+            .and_then(Option::as_ref)
     }
 
     #[inline]
     fn get_mut(&mut self, ix: Ix, bits: u32) -> Option<&mut NodeRec<O>> {
-        self.slot_of(ix, bits).and_then(|i| self.slots.get_mut(i)).and_then(Option::as_mut)
+        self.slot_of(ix, bits)
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
     }
 
     /// Stores `rec` at `ix`; false (and nothing stored) if `ix` predates this
     /// shard's range (a `clear` happened since it was allocated) or is taken.
     fn put(&mut self, ix: Ix, bits: u32, rec: NodeRec<O>) -> bool {
-        let Some(i) = self.slot_of(ix, bits) else { return false };
+        let Some(i) = self.slot_of(ix, bits) else {
+            return false;
+        };
         if i >= self.slots.len() {
             self.slots.resize_with(i + 1, || None);
         }
@@ -209,6 +250,15 @@ pub struct ResolvedEdges<O> {
     pub attrs: Vec<(usize, AttrMap<O>)>,
 }
 
+impl<O> std::fmt::Debug for EdgeBatchError<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EdgeBatchError::Stale(_) => f.write_str("Stale"),
+            EdgeBatchError::Graph(e) => write!(f, "Graph({e})"),
+        }
+    }
+}
+
 /// Outcome of a resolved edge batch that could not be applied.
 pub enum EdgeBatchError<O> {
     /// A node was removed after resolution: resolve `pairs` again and retry
@@ -233,7 +283,9 @@ pub struct Graph<O> {
 
 /// Default shard count: a power of two, at least 4 × the cores and at least 8.
 pub fn default_shards() -> usize {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     (4 * cores).next_power_of_two().max(8)
 }
 
@@ -276,7 +328,11 @@ impl<'g, O: Payload> Locked<'g, O> {
         if self.guards.len() == self.g.shards.len() {
             return &mut self.guards[s].1;
         }
-        let pos = self.guards.iter().position(|(i, _)| *i == s).expect("shard not locked");
+        let pos = self
+            .guards
+            .iter()
+            .position(|(i, _)| *i == s)
+            .expect("shard not locked");
         &mut self.guards[pos].1
     }
 
@@ -305,7 +361,9 @@ impl<'g, O: Payload> Locked<'g, O> {
     /// if it then reads the record; see the lock-order rules).
     fn live(&self, id: NodeRef<'_>) -> Option<Ix> {
         let ix = self.g.resolve(id)?;
-        self.rec_ref(ix).filter(|r| r.key.as_ref() == id).map(|_| ix)
+        self.rec_ref(ix)
+            .filter(|r| r.key.as_ref() == id)
+            .map(|_| ix)
     }
 
     fn has_edge_ix(&self, s: Ix, t: Ix) -> bool {
@@ -333,7 +391,11 @@ impl<'g, O: Payload> Locked<'g, O> {
         }
         if let Some(a) = attrs {
             let (o, k) = self.owner(s, t);
-            self.rec(o).expect("live owner").ext_mut().edge_attrs.insert(k, a);
+            self.rec(o)
+                .expect("live owner")
+                .ext_mut()
+                .edge_attrs
+                .insert(k, a);
         }
         self.touch(s);
         self.touch(t);
@@ -362,7 +424,10 @@ impl<'g, O: Payload> Locked<'g, O> {
     fn remove_node_ix(&mut self, x: Ix) -> usize {
         let directed = self.g.directed;
         let bits = self.g.bits;
-        let rec = self.shard(self.g.shard_of(x)).take(x, bits).expect("live node");
+        let rec = self
+            .shard(self.g.shard_of(x))
+            .take(x, bits)
+            .expect("live node");
         let mut removed = 0usize;
         for &t in rec.out() {
             removed += 1;
@@ -419,7 +484,9 @@ impl<'g, O: Payload> Locked<'g, O> {
         let bits = self.g.bits;
         let inserted = self.g.key_insert(&id, ix);
         debug_assert!(inserted.is_ok(), "key present while every shard is locked");
-        let stored = self.shard(self.g.shard_of(ix)).put(ix, bits, NodeRec::new(id, attrs));
+        let stored = self
+            .shard(self.g.shard_of(ix))
+            .put(ix, bits, NodeRec::new(id, attrs));
         debug_assert!(stored, "fresh index already taken");
         self.touch(ix);
         self.g.n_nodes.fetch_add(1, Ordering::Relaxed);
@@ -428,6 +495,128 @@ impl<'g, O: Payload> Locked<'g, O> {
     fn node_err(&self, ix: Ix) -> NodeId {
         self.rec_ref(ix).map(|r| r.key.clone()).expect("live node")
     }
+}
+
+/// Edge batches at least this large (and dense enough in index space) are
+/// merged in bulk rather than one edge at a time.
+const BULK_MIN_EDGES: usize = 4096;
+
+/// Groups `vals[k]` by `keys[k] - lo` stably (counting sort): returns the
+/// bucket offsets (`span + 1` of them) and the grouped values.
+fn group_by_node(
+    entries: impl Iterator<Item = (Ix, Ix)> + Clone,
+    lo: Ix,
+    span: usize,
+) -> (Vec<u32>, Vec<Ix>) {
+    let mut start = vec![0u32; span + 1];
+    for (node, _) in entries.clone() {
+        start[(node - lo) as usize + 1] += 1;
+    }
+    for i in 0..span {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut vals = vec![0 as Ix; start[span] as usize];
+    for (node, val) in entries {
+        let slot = &mut fill[(node - lo) as usize];
+        vals[*slot as usize] = val;
+        *slot += 1;
+    }
+    (start, vals)
+}
+
+/// Merges a large edge batch: groups the new adjacency by node (keeping batch
+/// order within each node), checks every edge before changing anything, then
+/// rebuilds each touched node's adjacency once, exactly sized. All endpoints
+/// are live (checked by the caller) and every shard is locked.
+fn bulk_add_edges<O: Payload>(
+    locked: &mut Locked<'_, O>,
+    pairs: &[(Ix, Ix)],
+    attrs: Vec<(usize, AttrMap<O>)>,
+    lo: Ix,
+    span: usize,
+) -> Result<()> {
+    let directed = locked.g.directed;
+    let (out_start, outs) = if directed {
+        group_by_node(pairs.iter().copied(), lo, span)
+    } else {
+        // Undirected: each edge is a neighbour of both ends (a self-loop once).
+        let both = pairs
+            .iter()
+            .flat_map(|&(s, t)| std::iter::once((s, t)).chain((s != t).then_some((t, s))));
+        group_by_node(both, lo, span)
+    };
+    // Duplicates, against the graph and within the batch, before any change.
+    let mut seen: FastSet<Ix> = FastSet::default();
+    let mut dup = false;
+    'nodes: for i in 0..span {
+        let new = &outs[out_start[i] as usize..out_start[i + 1] as usize];
+        if new.is_empty() {
+            continue;
+        }
+        let rec = locked.rec_ref(lo + i as Ix).expect("live endpoint");
+        if new.len() <= 16 {
+            for (j, &t) in new.iter().enumerate() {
+                if rec.has_out(t) || new[..j].contains(&t) {
+                    dup = true;
+                    break 'nodes;
+                }
+            }
+        } else {
+            seen.clear();
+            for &t in new {
+                if rec.has_out(t) || !seen.insert(t) {
+                    dup = true;
+                    break 'nodes;
+                }
+            }
+        }
+    }
+    if dup {
+        // Report the first offending edge in batch order, as the one-by-one path would.
+        let mut batch: FastSet<(Ix, Ix)> = FastSet::default();
+        for &(s, t) in pairs {
+            let key = if directed || s <= t { (s, t) } else { (t, s) };
+            if locked.has_edge_ix(s, t) || !batch.insert(key) {
+                return Err(GraphError::EdgeExists(
+                    locked.node_err(s),
+                    locked.node_err(t),
+                ));
+            }
+        }
+        unreachable!("a duplicate was found by node but not in batch order");
+    }
+    let (in_start, ins) = if directed {
+        group_by_node(pairs.iter().map(|&(s, t)| (t, s)), lo, span)
+    } else {
+        (vec![0u32; span + 1], Vec::new())
+    };
+    for i in 0..span {
+        let new_out = &outs[out_start[i] as usize..out_start[i + 1] as usize];
+        let new_in = &ins[in_start[i] as usize..in_start[i + 1] as usize];
+        if new_out.is_empty() && new_in.is_empty() {
+            continue;
+        }
+        let ix = lo + i as Ix;
+        locked
+            .rec(ix)
+            .expect("live endpoint")
+            .extend_adj(new_out, new_in);
+        locked.touch(ix);
+    }
+    for (pos, map) in attrs {
+        let (s, t) = pairs[pos];
+        if let Some(a) = attrs_from(map) {
+            let (o, k) = locked.owner(s, t);
+            locked
+                .rec(o)
+                .expect("live owner")
+                .ext_mut()
+                .edge_attrs
+                .insert(k, a);
+        }
+    }
+    Ok(())
 }
 
 impl<O: Payload> Graph<O> {
@@ -440,7 +629,13 @@ impl<O: Payload> Graph<O> {
     pub fn with_shards(directed: bool, shards: usize) -> Self {
         let n = shards.max(1).next_power_of_two();
         let shards = (0..n)
-            .map(|_| RwLock::new(Shard { slots: Vec::new(), base: 0, version: 0 }))
+            .map(|_| {
+                RwLock::new(Shard {
+                    slots: Vec::new(),
+                    base: 0,
+                    version: 0,
+                })
+            })
             .collect();
         Self {
             directed,
@@ -513,8 +708,7 @@ impl<O: Payload> Graph<O> {
         let start = self.next_ix.fetch_add(n as u64, Ordering::Relaxed);
         if start + n as u64 > Ix::MAX as u64 {
             return Err(GraphError::Capacity(
-                "graph index space exhausted (2^32 node insertions since the last clear())"
-                    .into(),
+                "graph index space exhausted (2^32 node insertions since the last clear())".into(),
             ));
         }
         Ok(start as Ix)
@@ -524,12 +718,18 @@ impl<O: Payload> Graph<O> {
     fn lock_set(&self, mut shards: Vec<usize>) -> Locked<'_, O> {
         shards.sort_unstable();
         shards.dedup();
-        let guards = shards.into_iter().map(|s| (s, self.shards[s].write())).collect();
+        let guards = shards
+            .into_iter()
+            .map(|s| (s, self.shards[s].write()))
+            .collect();
         Locked { g: self, guards }
     }
 
     fn lock_all(&self) -> Locked<'_, O> {
-        Locked { g: self, guards: self.shards.iter().map(|s| s.write()).enumerate().collect() }
+        Locked {
+            g: self,
+            guards: self.shards.iter().map(|s| s.write()).enumerate().collect(),
+        }
     }
 
     /// Read-locks every shard, ascending: a consistent picture of the graph.
@@ -537,7 +737,10 @@ impl<O: Payload> Graph<O> {
     /// **Locking behaviour:** blocks writers of every shard until dropped; keep
     /// it short and never call into the caller's runtime while holding it.
     pub(crate) fn read_all(&self) -> ReadAll<'_, O> {
-        ReadAll { bits: self.bits, guards: self.shards.iter().map(|s| s.read()).collect() }
+        ReadAll {
+            bits: self.bits,
+            guards: self.shards.iter().map(|s| s.read()).collect(),
+        }
     }
 
     /// Runs `f` on `id`'s record under its shard's read lock.
@@ -595,7 +798,10 @@ impl<O: Payload> Graph<O> {
     pub fn update_node(&self, id: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
         if let Some(ix) = self.resolve(id) {
             let mut shard = self.shards[self.shard_of(ix)].write();
-            if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| r.key.as_ref() == id) {
+            if let Some(rec) = shard
+                .get_mut(ix, self.bits)
+                .filter(|r| r.key.as_ref() == id)
+            {
                 merge_attrs(&mut rec.attrs, attrs);
                 shard.version += 1;
                 return Ok(());
@@ -687,11 +893,17 @@ impl<O: Payload> Graph<O> {
     /// shards, ascending (all shards for a node with neighbours everywhere).
     pub fn remove_node(&self, id: NodeRef<'_>) -> Result<()> {
         loop {
-            let (ix, shards) = self.with_node(id, |rec| {
-                rec.adj.iter().map(|&n| self.shard_of(n)).collect::<Vec<_>>()
-            })
-            .map(|s| (self.resolve(id), s))?;
-            let Some(ix) = ix else { return Err(GraphError::NodeNotFound(id.to_owned_id())) };
+            let (ix, shards) = self
+                .with_node(id, |rec| {
+                    rec.adj
+                        .iter()
+                        .map(|&n| self.shard_of(n))
+                        .collect::<Vec<_>>()
+                })
+                .map(|s| (self.resolve(id), s))?;
+            let Some(ix) = ix else {
+                return Err(GraphError::NodeNotFound(id.to_owned_id()));
+            };
             let mut want = shards;
             want.push(self.shard_of(ix));
             let mut locked = self.lock_set(want);
@@ -806,40 +1018,36 @@ impl<O: Payload> Graph<O> {
             return Err(EdgeBatchError::Stale(edges));
         }
         let ResolvedEdges { pairs, attrs, .. } = edges;
-        // Reserve exactly what each node gains, so adjacency carries no slack.
-        let mut gain: FastMap<Ix, usize> = FastMap::default();
         for &(s, t) in &pairs {
-            *gain.entry(s).or_default() += 1;
-            if s != t {
-                *gain.entry(t).or_default() += 1;
+            if locked.rec_ref(s).is_none() || locked.rec_ref(t).is_none() {
+                return Err(EdgeBatchError::Graph(GraphError::Capacity(format!(
+                    "node index {s} or {t} is not live (internal resolution error)"
+                ))));
             }
         }
-        for (&ix, &k) in &gain {
-            match locked.rec(ix) {
-                Some(rec) => rec.adj.reserve_exact(k),
-                None => {
-                    return Err(EdgeBatchError::Graph(GraphError::Capacity(format!(
-                        "node index {ix} is not live (internal resolution error)"
-                    ))))
+        let (lo, hi) = pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
+            (lo.min(s).min(t), hi.max(s).max(t))
+        });
+        let span = (hi - lo) as usize + 1;
+        if pairs.len() >= BULK_MIN_EDGES && span <= 8 * pairs.len() {
+            bulk_add_edges(&mut locked, &pairs, attrs, lo, span).map_err(EdgeBatchError::Graph)?;
+        } else {
+            let mut attrs = attrs.into_iter().peekable();
+            for (k, &(s, t)) in pairs.iter().enumerate() {
+                if locked.has_edge_ix(s, t) {
+                    let err = GraphError::EdgeExists(locked.node_err(s), locked.node_err(t));
+                    // Undo in reverse: each undo removes the most recent insertion.
+                    for &(s2, t2) in pairs[..k].iter().rev() {
+                        locked.remove_edge_ix(s2, t2);
+                    }
+                    return Err(EdgeBatchError::Graph(err));
                 }
+                let a = match attrs.peek() {
+                    Some((pos, _)) if *pos == k => attrs_from(attrs.next().expect("peeked").1),
+                    _ => None,
+                };
+                locked.insert_edge(s, t, a);
             }
-        }
-        drop(gain);
-        let mut attrs = attrs.into_iter().peekable();
-        for (k, &(s, t)) in pairs.iter().enumerate() {
-            if locked.has_edge_ix(s, t) {
-                let err = GraphError::EdgeExists(locked.node_err(s), locked.node_err(t));
-                // Undo in reverse: each undo removes the most recent insertion.
-                for &(s2, t2) in pairs[..k].iter().rev() {
-                    locked.remove_edge_ix(s2, t2);
-                }
-                return Err(EdgeBatchError::Graph(err));
-            }
-            let a = match attrs.peek() {
-                Some((pos, _)) if *pos == k => attrs_from(attrs.next().expect("peeked").1),
-                _ => None,
-            };
-            locked.insert_edge(s, t, a);
         }
         self.n_edges.fetch_add(pairs.len(), Ordering::Relaxed);
         Ok(pairs.len())
@@ -854,12 +1062,15 @@ impl<O: Payload> Graph<O> {
             return Ok(());
         }
         let mut locked = self.lock_all();
-        super::batch::validate(self.directed, &ops, |id| locked.live(id).is_some(), |s, t| {
-            match (locked.live(s), locked.live(t)) {
+        super::batch::validate(
+            self.directed,
+            &ops,
+            |id| locked.live(id).is_some(),
+            |s, t| match (locked.live(s), locked.live(t)) {
                 (Some(a), Some(b)) => locked.has_edge_ix(a, b),
                 _ => false,
-            }
-        })?;
+            },
+        )?;
         for op in ops {
             use super::Op::*;
             match op {
@@ -877,7 +1088,11 @@ impl<O: Payload> Graph<O> {
                 }
                 AddEdge(s, t, attrs) => {
                     let (a, b) = (locked.live(s.as_ref()), locked.live(t.as_ref()));
-                    locked.insert_edge(a.expect("validated"), b.expect("validated"), attrs_from(attrs));
+                    locked.insert_edge(
+                        a.expect("validated"),
+                        b.expect("validated"),
+                        attrs_from(attrs),
+                    );
                     self.n_edges.fetch_add(1, Ordering::Relaxed);
                 }
                 UpdateEdge(s, t, attrs) => {
@@ -893,7 +1108,8 @@ impl<O: Payload> Graph<O> {
                 }
                 RemoveEdge(s, t) => {
                     let (a, b) = (locked.live(s.as_ref()), locked.live(t.as_ref()));
-                    let removed = locked.remove_edge_ix(a.expect("validated"), b.expect("validated"));
+                    let removed =
+                        locked.remove_edge_ix(a.expect("validated"), b.expect("validated"));
                     debug_assert!(removed);
                     self.n_edges.fetch_sub(1, Ordering::Relaxed);
                 }
@@ -937,7 +1153,9 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** read-locks the source's shard.
     pub fn has_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> bool {
-        let Some(ti) = self.resolve(t) else { return false };
+        let Some(ti) = self.resolve(t) else {
+            return false;
+        };
         self.with_node(s, |rec| rec.has_out(ti)).unwrap_or(false)
     }
 
@@ -947,11 +1165,16 @@ impl<O: Payload> Graph<O> {
     pub fn edge_attrs(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> Result<Attrs<O>> {
         let all = self.read_all();
         let live = |id: NodeRef<'_>| {
-            self.resolve(id).filter(|&ix| all.rec(ix).is_some_and(|r| r.key.as_ref() == id))
+            self.resolve(id)
+                .filter(|&ix| all.rec(ix).is_some_and(|r| r.key.as_ref() == id))
         };
         if let (Some(a), Some(b)) = (live(s), live(t)) {
             if all.rec(a).is_some_and(|r| r.has_out(b)) {
-                let (o, k) = if self.directed || a <= b { (a, b) } else { (b, a) };
+                let (o, k) = if self.directed || a <= b {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
                 return Ok(all.rec(o).and_then(|r| r.edge_attrs(k)).cloned());
             }
         }
@@ -986,8 +1209,16 @@ impl<O: Payload> Graph<O> {
                     continue;
                 }
                 let target = all.rec(t).expect("live neighbour");
-                let attrs = if with_attrs { rec.edge_attrs(t).cloned() } else { None };
-                out.push(EdgeRecord { source: rec.key.clone(), target: target.key.clone(), attrs });
+                let attrs = if with_attrs {
+                    rec.edge_attrs(t).cloned()
+                } else {
+                    None
+                };
+                out.push(EdgeRecord {
+                    source: rec.key.clone(),
+                    target: target.key.clone(),
+                    attrs,
+                });
             }
         }
         out
@@ -1005,7 +1236,10 @@ impl<O: Payload> Graph<O> {
             (Side::In, true) => rec.inn(),
             _ => rec.out(),
         };
-        Ok(list.iter().map(|&n| all.rec(n).expect("live neighbour").key.clone()).collect())
+        Ok(list
+            .iter()
+            .map(|&n| all.rec(n).expect("live neighbour").key.clone())
+            .collect())
     }
 
     /// Successors (directed) or neighbours (undirected), in edge insertion order.
@@ -1122,13 +1356,30 @@ mod tests {
         for i in 0..3 {
             g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
         }
-        g.add_edge(NodeRef::Int(2), NodeRef::Int(0), attrs(&[("w", 1)])).unwrap();
-        assert!(g.add_edge(NodeRef::Int(0), NodeRef::Int(2), AttrMap::new()).is_err());
-        g.add_edge(NodeRef::Int(1), NodeRef::Int(1), AttrMap::new()).unwrap();
+        g.add_edge(NodeRef::Int(2), NodeRef::Int(0), attrs(&[("w", 1)]))
+            .unwrap();
+        assert!(g
+            .add_edge(NodeRef::Int(0), NodeRef::Int(2), AttrMap::new())
+            .is_err());
+        g.add_edge(NodeRef::Int(1), NodeRef::Int(1), AttrMap::new())
+            .unwrap();
         assert_eq!(g.degrees(NodeRef::Int(1)).unwrap(), (2, 2));
-        assert!(g.edge_attrs(NodeRef::Int(0), NodeRef::Int(2)).unwrap().is_some());
-        let e: Vec<_> = g.edges(false).into_iter().map(|e| (e.source, e.target)).collect();
-        assert_eq!(e, vec![(NodeId::Int(0), NodeId::Int(2)), (NodeId::Int(1), NodeId::Int(1))]);
+        assert!(g
+            .edge_attrs(NodeRef::Int(0), NodeRef::Int(2))
+            .unwrap()
+            .is_some());
+        let e: Vec<_> = g
+            .edges(false)
+            .into_iter()
+            .map(|e| (e.source, e.target))
+            .collect();
+        assert_eq!(
+            e,
+            vec![
+                (NodeId::Int(0), NodeId::Int(2)),
+                (NodeId::Int(1), NodeId::Int(1))
+            ]
+        );
         g.remove_node(NodeRef::Int(0)).unwrap();
         assert_eq!(g.edge_count(), 1);
         assert_eq!(g.successors(NodeRef::Int(2)).unwrap(), vec![]);
@@ -1141,40 +1392,157 @@ mod tests {
             g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
         }
         for i in 1..100 {
-            g.add_edge(NodeRef::Int(0), NodeRef::Int(i), AttrMap::new()).unwrap();
+            g.add_edge(NodeRef::Int(0), NodeRef::Int(i), AttrMap::new())
+                .unwrap();
         }
-        assert!(g.add_edge(NodeRef::Int(0), NodeRef::Int(50), AttrMap::new()).is_err());
+        assert!(g
+            .add_edge(NodeRef::Int(0), NodeRef::Int(50), AttrMap::new())
+            .is_err());
         g.remove_edge(NodeRef::Int(0), NodeRef::Int(50)).unwrap();
         assert!(!g.has_edge(NodeRef::Int(0), NodeRef::Int(50)));
-        g.add_edge(NodeRef::Int(0), NodeRef::Int(50), AttrMap::new()).unwrap();
+        g.add_edge(NodeRef::Int(0), NodeRef::Int(50), AttrMap::new())
+            .unwrap();
         assert_eq!(g.degrees(NodeRef::Int(0)).unwrap(), (0, 99));
     }
 
     #[test]
     fn edge_batch_is_all_or_nothing() {
         let g = G::with_shards(true, 4);
-        g.batch_add_nodes((0..5).map(|i| (NodeId::Int(i), AttrMap::new())).collect()).unwrap();
-        g.add_edge(NodeRef::Int(3), NodeRef::Int(4), AttrMap::new()).unwrap();
+        g.batch_add_nodes((0..5).map(|i| (NodeId::Int(i), AttrMap::new())).collect())
+            .unwrap();
+        g.add_edge(NodeRef::Int(3), NodeRef::Int(4), AttrMap::new())
+            .unwrap();
         let resolve = |pairs: &[(i64, i64)]| ResolvedEdges::<()> {
             epoch: g.removal_epoch(),
             pairs: pairs
                 .iter()
                 .map(|&(s, t)| {
-                    (g.resolve(NodeRef::Int(s)).unwrap(), g.resolve(NodeRef::Int(t)).unwrap())
+                    (
+                        g.resolve(NodeRef::Int(s)).unwrap(),
+                        g.resolve(NodeRef::Int(t)).unwrap(),
+                    )
                 })
                 .collect(),
             attrs: vec![],
         };
         let bad = resolve(&[(0, 1), (1, 2), (0, 1)]);
-        assert!(matches!(g.batch_add_edges(bad), Err(EdgeBatchError::Graph(_))));
+        assert!(matches!(
+            g.batch_add_edges(bad),
+            Err(EdgeBatchError::Graph(_))
+        ));
         assert_eq!(g.edge_count(), 1);
         assert_eq!(g.successors(NodeRef::Int(0)).unwrap(), vec![]);
         assert_eq!(g.predecessors(NodeRef::Int(1)).unwrap(), vec![]);
         let stale = resolve(&[(0, 1)]);
         g.remove_node(NodeRef::Int(2)).unwrap();
-        assert!(matches!(g.batch_add_edges(stale), Err(EdgeBatchError::Stale(_))));
-        assert_eq!(g.batch_add_edges(resolve(&[(0, 1), (1, 0), (4, 3)])).unwrap(), 3);
+        assert!(matches!(
+            g.batch_add_edges(stale),
+            Err(EdgeBatchError::Stale(_))
+        ));
+        assert_eq!(
+            g.batch_add_edges(resolve(&[(0, 1), (1, 0), (4, 3)]))
+                .unwrap(),
+            3
+        );
         assert_eq!(g.edge_count(), 4);
+    }
+
+    /// The bulk merge and the one-by-one path build identical graphs and
+    /// fail identically.
+    #[test]
+    fn bulk_edge_merge_matches_one_by_one() {
+        for directed in [true, false] {
+            let n = 300i64;
+            let mut seed = 0x9e3779b97f4a7c15u64;
+            let mut rnd = |m: i64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed % m as u64) as i64
+            };
+            let mut pairs = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            while pairs.len() < BULK_MIN_EDGES + 100 {
+                let (s, t) = (rnd(n), rnd(n));
+                let key = if directed || s <= t { (s, t) } else { (t, s) };
+                if seen.insert(key) {
+                    pairs.push((s, t));
+                }
+            }
+            let build = |bulk: bool, pairs: &[(i64, i64)]| {
+                let g = G::with_shards(directed, 4);
+                g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), AttrMap::new())).collect())
+                    .unwrap();
+                g.add_edge(NodeRef::Int(1), NodeRef::Int(2), AttrMap::new())
+                    .ok();
+                let res: Vec<(Ix, Ix)> = pairs
+                    .iter()
+                    .map(|&(s, t)| {
+                        (
+                            g.resolve(NodeRef::Int(s)).unwrap(),
+                            g.resolve(NodeRef::Int(t)).unwrap(),
+                        )
+                    })
+                    .collect();
+                let r = if bulk {
+                    g.batch_add_edges(ResolvedEdges {
+                        epoch: g.removal_epoch(),
+                        pairs: res,
+                        attrs: vec![],
+                    })
+                    .map_err(|e| match e {
+                        EdgeBatchError::Graph(e) => e,
+                        _ => panic!("stale"),
+                    })
+                } else {
+                    let mut r = Ok(0);
+                    // Small chunks take the one-by-one path; emulate atomicity by checking first.
+                    for chunk in res.chunks(BULK_MIN_EDGES / 2) {
+                        r = g
+                            .batch_add_edges(ResolvedEdges {
+                                epoch: g.removal_epoch(),
+                                pairs: chunk.to_vec(),
+                                attrs: vec![],
+                            })
+                            .map_err(|e| match e {
+                                EdgeBatchError::Graph(e) => e,
+                                _ => panic!("stale"),
+                            });
+                        if r.is_err() {
+                            break;
+                        }
+                    }
+                    r
+                };
+                let succ: Vec<_> = (0..n)
+                    .map(|i| {
+                        (
+                            g.successors(NodeRef::Int(i)).unwrap(),
+                            g.predecessors(NodeRef::Int(i)).unwrap(),
+                        )
+                    })
+                    .collect();
+                (r.map(|_| ()), g.edge_count(), succ)
+            };
+            let clean: Vec<_> = pairs
+                .iter()
+                .copied()
+                .filter(|&(s, t)| !((s, t) == (1, 2) || (!directed && (s, t) == (2, 1))))
+                .collect();
+            let a = build(true, &clean);
+            let b = build(false, &clean);
+            assert!(a.0.is_ok(), "{:?}", a.0);
+            assert_eq!(a, b);
+            // With a duplicate of an existing edge: the bulk path fails whole.
+            let mut bad = clean.clone();
+            bad.insert(BULK_MIN_EDGES / 2, (1, 2));
+            let (r, count, _) = build(true, &bad);
+            assert_eq!(
+                r,
+                Err(GraphError::EdgeExists(NodeId::Int(1), NodeId::Int(2)))
+            );
+            assert_eq!(count, 1);
+        }
     }
 
     #[test]
@@ -1188,7 +1556,10 @@ mod tests {
             (NodeId::Int(2), AttrMap::new()),
         ];
         assert_eq!(g.batch_add_nodes(items).unwrap(), 4);
-        assert_eq!(ids(&g), vec![NodeId::Int(7), NodeId::Int(1), NodeId::Int(2)]);
+        assert_eq!(
+            ids(&g),
+            vec![NodeId::Int(7), NodeId::Int(1), NodeId::Int(2)]
+        );
         assert_eq!(g.node_attrs(NodeRef::Int(7)).unwrap().unwrap().len(), 2);
         assert_eq!(g.node_attrs(NodeRef::Int(1)).unwrap().unwrap().len(), 1);
         g.add_node(NodeId::Int(9), AttrMap::new()).unwrap();
@@ -1224,13 +1595,18 @@ mod tests {
                         let _ = g.add_edge(NodeRef::Int(a), NodeRef::Int(b), AttrMap::new());
                         if i % 9 == 0 {
                             let _ = g.remove_node(NodeRef::Int((i + t) % 64));
-                            g.add_node(NodeId::Int((i + t) % 64), AttrMap::new()).unwrap();
+                            g.add_node(NodeId::Int((i + t) % 64), AttrMap::new())
+                                .unwrap();
                         }
                     }
                 });
             }
         });
-        let out: usize = g.nodes().iter().map(|(id, _)| g.degrees(id.as_ref()).unwrap().1).sum();
+        let out: usize = g
+            .nodes()
+            .iter()
+            .map(|(id, _)| g.degrees(id.as_ref()).unwrap().1)
+            .sum();
         assert_eq!(out, g.edge_count());
         for e in g.edges(false) {
             assert!(g.contains(e.source.as_ref()) && g.contains(e.target.as_ref()));

@@ -50,7 +50,9 @@ pub type Attrs<O> = Option<Arc<AttrMap<O>>>;
 
 impl<O> Default for AttrMap<O> {
     fn default() -> Self {
-        Self { entries: Vec::new() }
+        Self {
+            entries: Vec::new(),
+        }
     }
 }
 
@@ -60,7 +62,9 @@ impl<O: Clone> AttrMap<O> {
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        Self { entries: Vec::with_capacity(n) }
+        Self {
+            entries: Vec::with_capacity(n),
+        }
     }
 
     #[inline]
@@ -75,7 +79,10 @@ impl<O: Clone> AttrMap<O> {
 
     #[inline]
     pub fn get(&self, name: AttrId) -> Option<&Value<O>> {
-        self.entries.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (AttrId, &Value<O>)> {
@@ -110,8 +117,12 @@ impl<O: Clone> AttrMap<O> {
             return;
         }
         // Large merges: index positions once instead of scanning per key.
-        let mut pos: HashMap<AttrId, usize, foldhash::fast::RandomState> =
-            self.entries.iter().enumerate().map(|(i, (k, _))| (*k, i)).collect();
+        let mut pos: HashMap<AttrId, usize, foldhash::fast::RandomState> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (*k, i))
+            .collect();
         for (k, v) in other.entries {
             match pos.get(&k) {
                 Some(&i) => self.entries[i].1 = v,
@@ -206,7 +217,11 @@ pub fn name_of(id: AttrId) -> std::sync::Arc<str> {
 
 /// Names with ids `from..`: lets a binding extend its own cache in one lock.
 pub fn names_from(from: usize) -> Vec<std::sync::Arc<str>> {
-    NAMES.read().as_ref().map(|t| t.names[from.min(t.names.len())..].to_vec()).unwrap_or_default()
+    NAMES
+        .read()
+        .as_ref()
+        .map(|t| t.names[from.min(t.names.len())..].to_vec())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -234,7 +249,10 @@ mod tests {
         n.insert(a, Value::Int(10));
         m.merge(n);
         let got: Vec<_> = m.iter().map(|(k, v)| (k, v.clone())).collect();
-        assert_eq!(got, vec![(a, Value::Int(10)), (b, Value::Int(2)), (c, Value::Int(3))]);
+        assert_eq!(
+            got,
+            vec![(a, Value::Int(10)), (b, Value::Int(2)), (c, Value::Int(3))]
+        );
     }
 
     #[test]

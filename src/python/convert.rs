@@ -26,7 +26,11 @@ pub(crate) const MAX_DEPTH: u32 = 100;
 // ------------------------------------------------------------------ node ids
 
 fn bad_id_type(obj: &Bound<'_, PyAny>) -> PyErr {
-    let name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let name = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
     PyTypeError::new_err(format!("node id must be str or int, not {name}"))
 }
 
@@ -34,6 +38,18 @@ fn bad_id_type(obj: &Bound<'_, PyAny>) -> PyErr {
 /// and str subclasses are accepted.
 #[inline]
 pub(crate) fn node_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
+    // Fast path for exact ints, the common id type of bulk loads.
+    // SAFETY: `obj` is a live object (we hold a reference) and we are attached.
+    unsafe {
+        let ptr = obj.as_ptr();
+        if pyo3::ffi::PyLong_CheckExact(ptr) != 0 {
+            let mut overflow = 0;
+            let v = pyo3::ffi::PyLong_AsLongLongAndOverflow(ptr, &mut overflow);
+            if overflow == 0 {
+                return Ok(NodeRef::Int(v));
+            }
+        }
+    }
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(NodeRef::Str(s.to_str()?));
     }
@@ -113,8 +129,10 @@ pub(crate) fn with_py_names<R>(
         }
     }
     let have = PY_NAMES.read().len();
-    let fresh: Vec<Py<PyString>> =
-        engine::value::names_from(have).iter().map(|n| PyString::intern(py, n).unbind()).collect();
+    let fresh: Vec<Py<PyString>> = engine::value::names_from(have)
+        .iter()
+        .map(|n| PyString::intern(py, n).unbind())
+        .collect();
     {
         let mut names = PY_NAMES.write();
         // Another thread may have extended the table meanwhile: append only what is new.
@@ -148,7 +166,9 @@ pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> P
         return Ok(Value::Bool(obj.is_truthy()?));
     }
     if obj.is_exact_instance_of::<PyFloat>() {
-        return Ok(Value::Float(obj.cast::<PyFloat>().expect("exact float").value()));
+        return Ok(Value::Float(
+            obj.cast::<PyFloat>().expect("exact float").value(),
+        ));
     }
     if obj.is_exact_instance_of::<PyInt>() {
         if let Ok(i) = obj.extract::<i64>() {
@@ -173,7 +193,11 @@ pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> P
             }
             let mut items = Vec::with_capacity(dict.len());
             for (k, v) in dict.iter() {
-                let k = k.cast::<PyString>().expect("checked str key").to_str()?.into();
+                let k = k
+                    .cast::<PyString>()
+                    .expect("checked str key")
+                    .to_str()?
+                    .into();
                 items.push((k, value_from_py(&v, name, depth + 1)?));
             }
             return Ok(Value::Dict(items.into_boxed_slice()));
@@ -189,13 +213,18 @@ fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
 
 /// Converts a `dict` of attributes (from `**kwargs` or a batch item).
 pub(crate) fn attrs_from_dict(dict: Option<&Bound<'_, PyDict>>) -> PyResult<PyAttrMap> {
-    let Some(dict) = dict else { return Ok(AttrMap::new()) };
+    let Some(dict) = dict else {
+        return Ok(AttrMap::new());
+    };
     let mut map = AttrMap::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let key = k.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "attribute names must be str, not {}",
-                k.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                k.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
             ))
         })?;
         let name = key.to_str()?;
@@ -206,13 +235,19 @@ pub(crate) fn attrs_from_dict(dict: Option<&Bound<'_, PyDict>>) -> PyResult<PyAt
 }
 
 /// Converts an attrs argument that must be a dict.
-pub(crate) fn attrs_from_obj(obj: &Bound<'_, PyAny>, what: impl Fn() -> String) -> PyResult<PyAttrMap> {
+pub(crate) fn attrs_from_obj(
+    obj: &Bound<'_, PyAny>,
+    what: impl Fn() -> String,
+) -> PyResult<PyAttrMap> {
     match obj.cast::<PyDict>() {
         Ok(d) => attrs_from_dict(Some(d)),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{}: attributes must be a dict, not {}",
             what(),
-            obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
         ))),
     }
 }

@@ -44,24 +44,22 @@ impl PyGraph {
         PyTypeError::new_err(format!("{method}: item {index}: {what}"))
     }
 
-    /// Resolves the endpoints of `items` against the graph as it is now.
-    fn resolve_edges(
-        &self,
-        ends: &[(Bound<'_, PyAny>, Bound<'_, PyAny>)],
-        pairs: &mut Vec<(u32, u32)>,
-    ) -> PyResult<u64> {
-        let epoch = self.inner.removal_epoch();
-        pairs.clear();
-        pairs.reserve(ends.len());
-        for (s, t) in ends {
-            let (sr, tr) = (node_ref(s)?, node_ref(t)?);
-            match (self.inner.resolve(sr), self.inner.resolve(tr)) {
-                (Some(a), Some(b)) => pairs.push((a, b)),
-                (None, _) => return Err(GraphError::NodeNotFound(sr.to_owned_id()).into()),
-                (_, None) => return Err(GraphError::NodeNotFound(tr.to_owned_id()).into()),
-            }
+    /// Resolves one edge item's endpoints against the graph as it is now.
+    #[inline]
+    fn resolve_pair(&self, t: &Bound<'_, PyTuple>) -> PyResult<(u32, u32)> {
+        // SAFETY: callers checked that `t` has at least two items.
+        let (s, d) = unsafe {
+            (
+                t.get_borrowed_item_unchecked(0),
+                t.get_borrowed_item_unchecked(1),
+            )
+        };
+        let (sr, tr) = (node_ref(&s)?, node_ref(&d)?);
+        match (self.inner.resolve(sr), self.inner.resolve(tr)) {
+            (Some(a), Some(b)) => Ok((a, b)),
+            (None, _) => Err(GraphError::NodeNotFound(sr.to_owned_id()).into()),
+            (_, None) => Err(GraphError::NodeNotFound(tr.to_owned_id()).into()),
         }
-        Ok(epoch)
     }
 
     fn op_from_tuple(item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
@@ -71,7 +69,11 @@ impl PyGraph {
             return Err(err("empty operation"));
         }
         let code = t.get_item(0)?;
-        let code = code.cast::<PyString>().map_err(|_| err("opcode must be a str"))?.to_str()?.to_owned();
+        let code = code
+            .cast::<PyString>()
+            .map_err(|_| err("opcode must be a str"))?
+            .to_str()?
+            .to_owned();
         let arg = |i: usize| t.get_item(i);
         let attrs = |i: usize| -> PyResult<PyAttrMap> {
             attrs_from_obj(&arg(i)?, || format!("operation {index} ({code})"))
@@ -135,7 +137,9 @@ impl PyGraph {
                 "unknown backend {backend:?}: expected 'rust' or 'python'"
             )));
         }
-        Ok(Self { inner: Arc::new(Graph::new(directed)) })
+        Ok(Self {
+            inner: Arc::new(Graph::new(directed)),
+        })
     }
 
     /// True for a directed graph.
@@ -160,7 +164,11 @@ impl PyGraph {
         let name = slf.get_type().qualname()?;
         Ok(format!(
             "<gli.{name} directed={} nodes={} edges={} backend='rust'>",
-            if this.inner.is_directed() { "True" } else { "False" },
+            if this.inner.is_directed() {
+                "True"
+            } else {
+                "False"
+            },
             this.inner.node_count(),
             this.inner.edge_count()
         ))
@@ -202,7 +210,11 @@ impl PyGraph {
     }
 
     #[pyo3(signature = (node_id, /, **attrs))]
-    fn update_node(&self, node_id: &Bound<'_, PyAny>, attrs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    fn update_node(
+        &self,
+        node_id: &Bound<'_, PyAny>,
+        attrs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
         ffi();
         let id = node_ref(node_id)?;
         let attrs = attrs_from_dict(attrs)?;
@@ -235,7 +247,9 @@ impl PyGraph {
     #[pyo3(signature = (source, target, /))]
     fn remove_edge(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> PyResult<()> {
         ffi();
-        Ok(self.inner.remove_edge(node_ref(source)?, node_ref(target)?)?)
+        Ok(self
+            .inner
+            .remove_edge(node_ref(source)?, node_ref(target)?)?)
     }
 
     /// Removes every node and edge (locks every shard, detached).
@@ -261,7 +275,12 @@ impl PyGraph {
                     )));
                 }
                 // SAFETY: the length was checked just above.
-                let (id, attrs) = unsafe { (t.get_borrowed_item_unchecked(0), t.get_borrowed_item_unchecked(1)) };
+                let (id, attrs) = unsafe {
+                    (
+                        t.get_borrowed_item_unchecked(0),
+                        t.get_borrowed_item_unchecked(1),
+                    )
+                };
                 let attrs = attrs_from_obj(&attrs, || format!("batch_add_nodes: item {index}"))?;
                 batch.push((node_id(&id)?, attrs));
             } else {
@@ -277,32 +296,42 @@ impl PyGraph {
     fn batch_add_edges(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         ffi();
         let hint = items.len().unwrap_or(0);
-        let mut ends = Vec::with_capacity(hint);
+        // The tuples are kept (one reference each) in case concurrent removals
+        // force a re-resolution; endpoints are resolved in this same pass.
+        let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::with_capacity(hint);
+        let mut pairs = Vec::with_capacity(hint);
         let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
+        let epoch = self.inner.removal_epoch();
         for (index, item) in items.try_iter()?.enumerate() {
             let item = item?;
-            let t = as_tuple(&item).ok_or_else(|| {
-                Self::item_error("batch_add_edges", index, "expected a (source, target[, attrs]) tuple")
+            let t = item.cast_into::<PyTuple>().map_err(|_| {
+                Self::item_error(
+                    "batch_add_edges",
+                    index,
+                    "expected a (source, target[, attrs]) tuple",
+                )
             })?;
-            match t.len() {
-                2 | 3 => {}
-                n => {
-                    return Err(PyValueError::new_err(format!(
-                        "batch_add_edges: item {index}: expected (source, target[, attrs]), got a tuple of length {n}"
-                    )))
-                }
+            let n = t.len();
+            if n != 2 && n != 3 {
+                return Err(PyValueError::new_err(format!(
+                    "batch_add_edges: item {index}: expected (source, target[, attrs]), got a tuple of length {n}"
+                )));
             }
-            if t.len() == 3 {
-                let a = attrs_from_obj(&t.get_item(2)?, || format!("batch_add_edges: item {index}"))?;
+            if n == 3 {
+                let a =
+                    attrs_from_obj(&t.get_item(2)?, || format!("batch_add_edges: item {index}"))?;
                 if !a.is_empty() {
                     attrs.push((index, a));
                 }
             }
-            ends.push((t.get_item(0)?, t.get_item(1)?));
+            pairs.push(self.resolve_pair(&t)?);
+            tuples.push(t);
         }
-        let mut pairs = Vec::new();
-        let epoch = self.resolve_edges(&ends, &mut pairs)?;
-        let mut batch = ResolvedEdges { epoch, pairs, attrs };
+        let mut batch = ResolvedEdges {
+            epoch,
+            pairs,
+            attrs,
+        };
         let inner = &self.inner;
         for _ in 0..EDGE_BATCH_ATTEMPTS {
             match py.detach(|| inner.batch_add_edges(batch)) {
@@ -310,7 +339,11 @@ impl PyGraph {
                 Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
                 Err(EdgeBatchError::Stale(back)) => {
                     batch = back;
-                    batch.epoch = self.resolve_edges(&ends, &mut batch.pairs)?;
+                    batch.epoch = self.inner.removal_epoch();
+                    batch.pairs.clear();
+                    for t in &tuples {
+                        batch.pairs.push(self.resolve_pair(t)?);
+                    }
                 }
             }
         }
@@ -373,7 +406,11 @@ impl PyGraph {
 
     /// A fresh dict of the node's attributes.
     #[pyo3(signature = (node_id, /))]
-    fn get_node<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    fn get_node<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         ffi();
         let attrs = self.inner.node_attrs(node_ref(node_id)?)?;
         attrs_to_dict(py, attrs.as_deref())
@@ -388,13 +425,19 @@ impl PyGraph {
         target: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         ffi();
-        let attrs = self.inner.edge_attrs(node_ref(source)?, node_ref(target)?)?;
+        let attrs = self
+            .inner
+            .edge_attrs(node_ref(source)?, node_ref(target)?)?;
         attrs_to_dict(py, attrs.as_deref())
     }
 
     /// Attribute dicts of many nodes, read from one consistent state.
     #[pyo3(signature = (ids, /))]
-    fn get_nodes_batch<'py>(&self, py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn get_nodes_batch<'py>(
+        &self,
+        py: Python<'py>,
+        ids: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         ffi();
         let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
@@ -408,7 +451,11 @@ impl PyGraph {
 
     /// Same as ``get_nodes_batch``.
     #[pyo3(signature = (ids, /))]
-    fn batch_query_nodes<'py>(&self, py: Python<'py>, ids: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn batch_query_nodes<'py>(
+        &self,
+        py: Python<'py>,
+        ids: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         self.get_nodes_batch(py, ids)
     }
 
@@ -423,7 +470,13 @@ impl PyGraph {
         let nodes = self.inner.nodes();
         let out = PyList::empty(py);
         for (id, attrs) in &nodes {
-            out.append(PyTuple::new(py, [id_to_py(py, id), attrs_to_dict(py, attrs.as_deref())?.into_any()])?)?;
+            out.append(PyTuple::new(
+                py,
+                [
+                    id_to_py(py, id),
+                    attrs_to_dict(py, attrs.as_deref())?.into_any(),
+                ],
+            )?)?;
         }
         Ok(out)
     }
@@ -437,7 +490,10 @@ impl PyGraph {
         for e in &edges {
             let (s, t) = (id_to_py(py, &e.source), id_to_py(py, &e.target));
             if data {
-                out.append(PyTuple::new(py, [s, t, attrs_to_dict(py, e.attrs.as_deref())?.into_any()])?)?;
+                out.append(PyTuple::new(
+                    py,
+                    [s, t, attrs_to_dict(py, e.attrs.as_deref())?.into_any()],
+                )?)?;
             } else {
                 out.append(PyTuple::new(py, [s, t])?)?;
             }
@@ -446,14 +502,22 @@ impl PyGraph {
     }
 
     #[pyo3(signature = (node_id, /))]
-    fn successors<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn successors<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         ffi();
         let ids = self.inner.successors(node_ref(node_id)?)?;
         Self::ids_to_list(py, &ids)
     }
 
     #[pyo3(signature = (node_id, /))]
-    fn predecessors<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn predecessors<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         ffi();
         let ids = self.inner.predecessors(node_ref(node_id)?)?;
         Self::ids_to_list(py, &ids)
@@ -461,7 +525,11 @@ impl PyGraph {
 
     /// Directed: successors (as NetworkX); undirected: all adjacent nodes.
     #[pyo3(signature = (node_id, /))]
-    fn neighbors<'py>(&self, py: Python<'py>, node_id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn neighbors<'py>(
+        &self,
+        py: Python<'py>,
+        node_id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         self.successors(py, node_id)
     }
 

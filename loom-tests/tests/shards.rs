@@ -31,9 +31,11 @@ fn opposite_edges_across_two_shards_do_not_deadlock() {
         let g = two_shard_graph();
         let g2 = g.clone();
         let a = thread::spawn(move || {
-            g2.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new()).unwrap();
+            g2.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new())
+                .unwrap();
         });
-        g.add_edge(NodeRef::Int(1), NodeRef::Int(0), AttrMap::new()).unwrap();
+        g.add_edge(NodeRef::Int(1), NodeRef::Int(0), AttrMap::new())
+            .unwrap();
         a.join().unwrap();
         assert!(g.has_edge(NodeRef::Int(0), NodeRef::Int(1)));
         assert!(g.has_edge(NodeRef::Int(1), NodeRef::Int(0)));
@@ -68,11 +70,17 @@ fn node_batch_is_atomic_for_readers() {
         let g = Arc::new(G::with_shards(true, 2));
         let g2 = g.clone();
         let writer = thread::spawn(move || {
-            let items = vec![(NodeId::Int(10), AttrMap::new()), (NodeId::Int(11), AttrMap::new())];
+            let items = vec![
+                (NodeId::Int(10), AttrMap::new()),
+                (NodeId::Int(11), AttrMap::new()),
+            ];
             g2.batch_add_nodes(items).unwrap();
         });
         let seen = g.node_ids().len();
-        assert!(seen == 0 || seen == 2, "reader saw {seen} of 2 batched nodes");
+        assert!(
+            seen == 0 || seen == 2,
+            "reader saw {seen} of 2 batched nodes"
+        );
         writer.join().unwrap();
         assert_eq!(g.node_count(), 2);
     });

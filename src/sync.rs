@@ -189,6 +189,23 @@ mod imp {
 
 pub use imp::*;
 
+/// `Arc::make_mut`: the copy-on-write step of snapshots. Copies the value
+/// only while another `Arc` (a snapshot) still shares it.
+#[cfg(not(loom))]
+#[inline]
+pub fn make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
+    Arc::make_mut(arc)
+}
+
+/// Under loom `Arc` has no `make_mut`: copy whenever the value is shared.
+#[cfg(loom)]
+pub fn make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
+    if Arc::get_mut(arc).is_none() {
+        *arc = Arc::new((**arc).clone());
+    }
+    Arc::get_mut(arc).expect("unique after copy")
+}
+
 /// A leaf lock that stays parking_lot under loom (see the module docs).
 pub type LeafRwLock<T> = parking_lot::RwLock<T>;
 /// A leaf mutex that stays parking_lot under loom (see the module docs).

@@ -2,6 +2,8 @@
 //! statistics. Nothing here names Python; the binding supplies the opaque
 //! payload type `O` for attribute values the engine does not model.
 
+pub mod algo;
+pub mod cancel;
 pub mod counters;
 pub mod id;
 pub mod store;
@@ -11,7 +13,9 @@ mod batch;
 
 pub use batch::Op;
 pub use id::{NodeId, NodeRef};
-pub use store::{default_shards, EdgeBatchError, EdgeRecord, Graph, Ix, ResolvedEdges};
+pub use store::{
+    default_shards, EdgeBatchError, EdgeRecord, Graph, GraphView, Ix, ResolvedEdges, Snapshot,
+};
 pub use value::{intern, name_of, AttrId, AttrMap, Attrs, Value};
 
 /// What the engine needs of an opaque attribute value: sharing across threads.

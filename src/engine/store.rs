@@ -36,7 +36,9 @@ use super::id::{NodeId, NodeRef};
 use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
-use crate::sync::{Arc, AtomicU64, AtomicUsize, KeyMap, Ordering, ReadGuard, RwLock, WriteGuard};
+use crate::sync::{
+    make_mut, Arc, AtomicU64, AtomicUsize, KeyMap, Ordering, ReadGuard, RwLock, WriteGuard,
+};
 
 /// Dense node index. Insertion order is index order.
 pub type Ix = u32;
@@ -48,6 +50,7 @@ const HUB_DEGREE: usize = 32;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
+#[derive(Clone)]
 pub(crate) struct NodeRec<O> {
     pub(crate) key: NodeId,
     pub(crate) attrs: Attrs<O>,
@@ -60,6 +63,7 @@ pub(crate) struct NodeRec<O> {
 }
 
 /// The rarely needed parts of a node, boxed so that plain nodes stay small.
+#[derive(Clone)]
 pub(crate) struct NodeExt<O> {
     /// Attributes of the edges this node owns (directed: its out-edges;
     /// undirected: edges to neighbours with a higher index), by other endpoint.
@@ -178,6 +182,7 @@ impl<O> NodeRec<O> {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Shard<O> {
     /// Slot `i` holds index `((base + i) << bits) | shard`.
     slots: Vec<Option<NodeRec<O>>>,
@@ -271,7 +276,9 @@ pub enum EdgeBatchError<O> {
 pub struct Graph<O> {
     directed: bool,
     bits: u32,
-    shards: Box<[RwLock<Shard<O>>]>,
+    /// Each shard's data sits behind an `Arc`: a snapshot clones the `Arc`s,
+    /// and a writer copies a shard (`make_mut`) only while a snapshot shares it.
+    shards: Box<[RwLock<Arc<Shard<O>>>]>,
     ints: KeyMap<i64, Ix>,
     strs: KeyMap<StdArc<str>, Ix>,
     next_ix: AtomicU64,
@@ -292,48 +299,160 @@ pub fn default_shards() -> usize {
 /// Write guards over a set of shards, ascending; the only way to mutate.
 struct Locked<'g, O> {
     g: &'g Graph<O>,
-    guards: Vec<(usize, WriteGuard<'g, Shard<O>>)>,
+    guards: Vec<(usize, WriteGuard<'g, Arc<Shard<O>>>)>,
 }
 
-/// Read guards over every shard: a consistent view for multi-shard reads.
+/// Read guards over every shard: a consistent picture for short multi-shard
+/// reads (point queries). Writers wait while it is held: keep it short.
 pub(crate) struct ReadAll<'g, O> {
     bits: u32,
-    guards: Vec<ReadGuard<'g, Shard<O>>>,
+    directed: bool,
+    guards: Vec<ReadGuard<'g, Arc<Shard<O>>>>,
 }
 
 impl<O> ReadAll<'_, O> {
+    pub(crate) fn view(&self) -> GraphView<'_, O> {
+        GraphView {
+            bits: self.bits,
+            directed: self.directed,
+            shards: self.guards.iter().map(|g| &***g).collect(),
+        }
+    }
+}
+
+/// A consistent, immutable snapshot of the whole graph, taken in one step
+/// under every shard's read lock and then held without any lock: writers go
+/// on, copying a shard only while this snapshot still shares it. Long queries
+/// run on snapshots; they never see half of a batch.
+pub struct Snapshot<O> {
+    bits: u32,
+    directed: bool,
+    shards: Vec<Arc<Shard<O>>>,
+    nodes: usize,
+    edges: usize,
+}
+
+impl<O> Snapshot<O> {
+    pub fn view(&self) -> GraphView<'_, O> {
+        GraphView {
+            bits: self.bits,
+            directed: self.directed,
+            shards: self.shards.iter().map(|a| &**a).collect(),
+        }
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edges
+    }
+}
+
+/// Read access to a consistent state of the graph (held locks or a snapshot).
+/// Algorithms work on index space: arrays indexed by `ix - lo()`.
+pub struct GraphView<'a, O> {
+    bits: u32,
+    directed: bool,
+    shards: Vec<&'a Shard<O>>,
+}
+
+impl<'a, O> GraphView<'a, O> {
     #[inline]
-    pub(crate) fn rec(&self, ix: Ix) -> Option<&NodeRec<O>> {
+    pub(crate) fn rec(&self, ix: Ix) -> Option<&'a NodeRec<O>> {
         let mask = (1u32 << self.bits) - 1;
-        self.guards[(ix & mask) as usize].get(ix, self.bits)
+        self.shards[(ix & mask) as usize].get(ix, self.bits)
+    }
+
+    #[inline]
+    pub fn directed(&self) -> bool {
+        self.directed
+    }
+
+    /// First index a live node can have.
+    #[inline]
+    pub fn lo(&self) -> Ix {
+        self.shards.first().map_or(0, |s| s.base << self.bits)
+    }
+
+    /// One past the last index a live node can have.
+    pub fn hi(&self) -> Ix {
+        let rows = self.shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
+        let base = self.shards.first().map_or(0, |s| s.base as usize);
+        ((base + rows) << self.bits) as Ix
+    }
+
+    #[inline]
+    pub fn contains(&self, ix: Ix) -> bool {
+        self.rec(ix).is_some()
+    }
+
+    /// Out-neighbours (undirected: all neighbours), in edge insertion order.
+    #[inline]
+    pub fn out(&self, ix: Ix) -> &'a [Ix] {
+        self.rec(ix).map_or(&[], |r| r.out())
+    }
+
+    /// In-neighbours (undirected: all neighbours).
+    #[inline]
+    pub fn inn(&self, ix: Ix) -> &'a [Ix] {
+        match self.rec(ix) {
+            Some(r) if self.directed => r.inn(),
+            Some(r) => r.out(),
+            None => &[],
+        }
+    }
+
+    pub fn key(&self, ix: Ix) -> &'a NodeId {
+        &self.rec(ix).expect("live node").key
+    }
+
+    pub fn attrs(&self, ix: Ix) -> Option<&'a Arc<AttrMap<O>>> {
+        self.rec(ix).and_then(|r| r.attrs.as_ref())
+    }
+
+    /// Attributes of edge `s -> t` (which must exist).
+    pub fn edge_attrs(&self, s: Ix, t: Ix) -> Option<&'a Arc<AttrMap<O>>> {
+        let (o, k) = if self.directed || s <= t {
+            (s, t)
+        } else {
+            (t, s)
+        };
+        self.rec(o).and_then(|r| r.edge_attrs(k))
     }
 
     /// Live records in insertion (index) order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (Ix, &NodeRec<O>)> + '_ {
-        let n = self.guards.len();
-        let base = self.guards.first().map_or(0, |g| g.base);
-        let rows = self.guards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Ix, &'a NodeRec<O>)> + '_ {
+        let n = self.shards.len();
+        let base = self.shards.first().map_or(0, |g| g.base);
+        let rows = self.shards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
         (0..rows).flat_map(move |row| {
             (0..n).filter_map(move |s| {
-                let rec = self.guards[s].slots.get(row)?.as_ref()?;
+                let rec = self.shards[s].slots.get(row)?.as_ref()?;
                 Some(((((base as usize + row) << self.bits) | s) as Ix, rec))
             })
         })
+    }
+
+    /// Live indices in insertion order.
+    pub fn ixs(&self) -> impl Iterator<Item = Ix> + '_ {
+        self.iter().map(|(ix, _)| ix)
     }
 }
 
 impl<'g, O: Payload> Locked<'g, O> {
     #[inline]
     fn shard(&mut self, s: usize) -> &mut Shard<O> {
-        if self.guards.len() == self.g.shards.len() {
-            return &mut self.guards[s].1;
-        }
-        let pos = self
-            .guards
-            .iter()
-            .position(|(i, _)| *i == s)
-            .expect("shard not locked");
-        &mut self.guards[pos].1
+        let pos = if self.guards.len() == self.g.shards.len() {
+            s
+        } else {
+            self.guards
+                .iter()
+                .position(|(i, _)| *i == s)
+                .expect("shard not locked")
+        };
+        make_mut(&mut self.guards[pos].1)
     }
 
     #[inline]
@@ -630,11 +749,11 @@ impl<O: Payload> Graph<O> {
         let n = shards.max(1).next_power_of_two();
         let shards = (0..n)
             .map(|_| {
-                RwLock::new(Shard {
+                RwLock::new(Arc::new(Shard {
                     slots: Vec::new(),
                     base: 0,
                     version: 0,
-                })
+                }))
             })
             .collect();
         Self {
@@ -739,8 +858,42 @@ impl<O: Payload> Graph<O> {
     pub(crate) fn read_all(&self) -> ReadAll<'_, O> {
         ReadAll {
             bits: self.bits,
+            directed: self.directed,
             guards: self.shards.iter().map(|s| s.read()).collect(),
         }
+    }
+
+    /// A consistent snapshot of the whole graph (see [`Snapshot`]).
+    ///
+    /// **Locking behaviour:** read-locks every shard just long enough to clone
+    /// one `Arc` per shard.
+    pub fn snapshot(&self) -> Snapshot<O> {
+        let guards: Vec<_> = self.shards.iter().map(|s| s.read()).collect();
+        Snapshot {
+            bits: self.bits,
+            directed: self.directed,
+            shards: guards.iter().map(|g| Arc::clone(g)).collect(),
+            nodes: self.node_count(),
+            edges: self.edge_count(),
+        }
+    }
+
+    /// Runs `f` on a consistent view under every shard's read lock (for short
+    /// multi-shard reads such as `k_hop`).
+    ///
+    /// **Locking behaviour:** read-locks every shard for the duration of `f`;
+    /// `f` must not call back into the caller's runtime.
+    pub fn with_view<R>(&self, f: impl FnOnce(&GraphView<'_, O>) -> R) -> R {
+        let guard = self.read_all();
+        let view = guard.view();
+        f(&view)
+    }
+
+    /// The live index of `id` in `view`.
+    pub fn ix_in(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {
+        self.resolve(id)
+            .filter(|&ix| view.rec(ix).is_some_and(|r| r.key.as_ref() == id))
+            .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
     }
 
     /// Runs `f` on `id`'s record under its shard's read lock.
@@ -763,7 +916,8 @@ impl<O: Payload> Graph<O> {
         let mut attrs = Some(attrs);
         loop {
             if let Some(ix) = self.resolve(id.as_ref()) {
-                let mut shard = self.shards[self.shard_of(ix)].write();
+                let mut guard = self.shards[self.shard_of(ix)].write();
+                let shard = make_mut(&mut guard);
                 if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| r.key == id) {
                     merge_attrs(&mut rec.attrs, attrs.take().expect("attrs used once"));
                     shard.version += 1;
@@ -772,7 +926,8 @@ impl<O: Payload> Graph<O> {
                 // Removed since the lookup: create it afresh below.
             }
             let ix = self.alloc(1)?;
-            let mut shard = self.shards[self.shard_of(ix)].write();
+            let mut guard = self.shards[self.shard_of(ix)].write();
+            let shard = make_mut(&mut guard);
             // Under the lock of `ix`'s shard the key map cannot gain `id` at `ix`;
             // if another thread created `id` meanwhile, merge into theirs instead.
             if self.key_insert(&id, ix).is_err() {
@@ -797,7 +952,8 @@ impl<O: Payload> Graph<O> {
     /// **Locking behaviour:** write-locks the node's one shard.
     pub fn update_node(&self, id: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
         if let Some(ix) = self.resolve(id) {
-            let mut shard = self.shards[self.shard_of(ix)].write();
+            let mut guard = self.shards[self.shard_of(ix)].write();
+            let shard = make_mut(&mut guard);
             if let Some(rec) = shard
                 .get_mut(ix, self.bits)
                 .filter(|r| r.key.as_ref() == id)
@@ -934,10 +1090,14 @@ impl<O: Payload> Graph<O> {
         let next = self.next_ix.load(Ordering::Relaxed).div_ceil(n) * n;
         self.next_ix.fetch_max(next, Ordering::Relaxed);
         let base = (next / n) as u32;
-        for (_, shard) in locked.guards.iter_mut() {
-            shard.slots = Vec::new();
-            shard.base = base;
-            shard.version += 1;
+        for (_, guard) in locked.guards.iter_mut() {
+            // A snapshot may still hold the old data: start from a fresh shard.
+            let version = guard.version + 1;
+            **guard = Arc::new(Shard {
+                slots: Vec::new(),
+                base,
+                version,
+            });
         }
         self.ints.clear();
         self.strs.clear();
@@ -962,7 +1122,8 @@ impl<O: Payload> Graph<O> {
         // Pre-size every shard for the indices this batch may use.
         let bits = self.bits;
         let end = start as usize + n;
-        for (s, shard) in locked.guards.iter_mut() {
+        for (s, guard) in locked.guards.iter_mut() {
+            let shard = make_mut(guard);
             let last = (end.saturating_sub(1 + *s) >> bits) + 1;
             let want = last.saturating_sub(shard.base as usize);
             let have = shard.slots.len();
@@ -994,8 +1155,8 @@ impl<O: Payload> Graph<O> {
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
-        for (_, shard) in locked.guards.iter_mut() {
-            shard.version += 1;
+        for (_, guard) in locked.guards.iter_mut() {
+            make_mut(guard).version += 1;
         }
         self.n_nodes.fetch_add(created, Ordering::Relaxed);
         Ok(n)
@@ -1137,7 +1298,8 @@ impl<O: Payload> Graph<O> {
     /// Attributes of many nodes, read under one consistent lock of every shard.
     /// Fails on the first missing id.
     pub fn nodes_attrs(&self, ids: &[NodeRef<'_>]) -> Result<Vec<Attrs<O>>> {
-        let all = self.read_all();
+        let guard = self.read_all();
+        let all = guard.view();
         ids.iter()
             .map(|&id| {
                 self.resolve(id)
@@ -1163,7 +1325,8 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** read-locks every shard (briefly).
     pub fn edge_attrs(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> Result<Attrs<O>> {
-        let all = self.read_all();
+        let guard = self.read_all();
+        let all = guard.view();
         let live = |id: NodeRef<'_>| {
             self.resolve(id)
                 .filter(|&ix| all.rec(ix).is_some_and(|r| r.key.as_ref() == id))
@@ -1184,7 +1347,8 @@ impl<O: Payload> Graph<O> {
     /// Every node id (and attributes) in insertion order, from one consistent
     /// lock of every shard.
     pub fn nodes(&self) -> Vec<(NodeId, Attrs<O>)> {
-        let all = self.read_all();
+        let guard = self.read_all();
+        let all = guard.view();
         let mut out = Vec::with_capacity(self.node_count());
         out.extend(all.iter().map(|(_, r)| (r.key.clone(), r.attrs.clone())));
         out
@@ -1192,7 +1356,8 @@ impl<O: Payload> Graph<O> {
 
     /// Every node id in insertion order.
     pub fn node_ids(&self) -> Vec<NodeId> {
-        let all = self.read_all();
+        let guard = self.read_all();
+        let all = guard.view();
         let mut out = Vec::with_capacity(self.node_count());
         out.extend(all.iter().map(|(_, r)| r.key.clone()));
         out
@@ -1201,7 +1366,8 @@ impl<O: Payload> Graph<O> {
     /// Every edge, in NetworkX's order: by source in node order, then by edge
     /// insertion; undirected edges once, from their earlier endpoint.
     pub fn edges(&self, with_attrs: bool) -> Vec<EdgeRecord<O>> {
-        let all = self.read_all();
+        let guard = self.read_all();
+        let all = guard.view();
         let mut out = Vec::with_capacity(self.edge_count());
         for (ix, rec) in all.iter() {
             for &t in rec.out() {
@@ -1226,7 +1392,8 @@ impl<O: Payload> Graph<O> {
 
     /// Neighbour ids of `id` as selected by `pick` (out, in, or all).
     fn neighbour_ids(&self, id: NodeRef<'_>, pick: Side) -> Result<Vec<NodeId>> {
-        let all = self.read_all();
+        let guard = self.read_all();
+        let all = guard.view();
         let rec = self
             .resolve(id)
             .and_then(|ix| all.rec(ix))

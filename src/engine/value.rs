@@ -56,7 +56,7 @@ impl<O> Default for AttrMap<O> {
     }
 }
 
-impl<O: Clone> AttrMap<O> {
+impl<O> AttrMap<O> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -89,19 +89,21 @@ impl<O: Clone> AttrMap<O> {
         self.entries.iter().map(|(k, v)| (*k, v))
     }
 
+    /// Appends without checking for an existing key: for building a map from a
+    /// source whose keys are known to be distinct (a Python dict).
+    #[inline]
+    pub fn push_unique(&mut self, name: AttrId, value: Value<O>) {
+        self.entries.push((name, value));
+    }
+}
+
+impl<O: Clone> AttrMap<O> {
     /// Sets `name` (dict assignment: an existing key keeps its position).
     pub fn insert(&mut self, name: AttrId, value: Value<O>) {
         match self.entries.iter_mut().find(|(k, _)| *k == name) {
             Some(slot) => slot.1 = value,
             None => self.entries.push((name, value)),
         }
-    }
-
-    /// Appends without checking for an existing key: for building a map from a
-    /// source whose keys are known to be distinct (a Python dict).
-    #[inline]
-    pub fn push_unique(&mut self, name: AttrId, value: Value<O>) {
-        self.entries.push((name, value));
     }
 
     /// `dict.update`: merges `other` into `self`.
@@ -143,7 +145,7 @@ pub fn merge_attrs<O: Clone>(slot: &mut Attrs<O>, new: AttrMap<O>) {
     }
     match slot {
         None => *slot = Some(Arc::new(new)),
-        Some(arc) => arc_make_mut(arc).merge(new),
+        Some(arc) => crate::sync::make_mut(arc).merge(new),
     }
 }
 
@@ -155,19 +157,6 @@ pub fn attrs_from<O>(map: AttrMap<O>) -> Attrs<O> {
     } else {
         Some(Arc::new(map))
     }
-}
-
-#[cfg(not(loom))]
-#[inline]
-fn arc_make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
-    Arc::make_mut(arc)
-}
-
-#[cfg(loom)]
-fn arc_make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
-    // loom's Arc has no make_mut: always copy (models never measure this).
-    *arc = Arc::new((**arc).clone());
-    Arc::get_mut(arc).expect("fresh Arc is unique")
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,550 @@
+//! Read queries over a consistent [`GraphView`].
+//!
+//! Everything works in index space (`ix - view.lo()`), and neighbours are
+//! visited in edge insertion order, which is NetworkX's adjacency order, so
+//! traversal orders match NetworkX's. Long loops poll [`Cancel`].
+//!
+//! `pagerank` runs its per-iteration sweep on the rayon pool when the graph
+//! has at least `PAR_MIN_NODES` nodes (`RAYON_NUM_THREADS` sets the pool size).
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rayon::prelude::*;
+
+use super::cancel::Cancel;
+use super::store::{GraphView, Ix};
+use super::value::{AttrId, Value};
+use crate::error::{GraphError, Result};
+
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// Below this many nodes, parallel sweeps cost more than they save.
+pub const PAR_MIN_NODES: usize = 50_000;
+/// Loops call `Cancel::check` every this many steps.
+const CHECK_EVERY: usize = 4096;
+
+/// Dense per-node scratch, indexed by `ix - lo`.
+struct Dense<T> {
+    lo: Ix,
+    vals: Vec<T>,
+}
+
+impl<T: Clone> Dense<T> {
+    fn new<O>(view: &GraphView<'_, O>, init: T) -> Self {
+        let lo = view.lo();
+        Self {
+            lo,
+            vals: vec![init; (view.hi() - lo) as usize],
+        }
+    }
+    #[inline]
+    fn get(&self, ix: Ix) -> &T {
+        &self.vals[(ix - self.lo) as usize]
+    }
+    #[inline]
+    fn set(&mut self, ix: Ix, v: T) {
+        self.vals[(ix - self.lo) as usize] = v;
+    }
+}
+
+/// Breadth-first order from `src` (included), following out-edges, up to
+/// `depth_limit` hops.
+pub fn bfs<O>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    depth_limit: Option<usize>,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<Ix>> {
+    let mut seen = Dense::new(view, false);
+    seen.set(src, true);
+    let mut order = vec![src];
+    let mut head = 0;
+    let mut depth_end = 1; // `order[..depth_end]` are within the current depth
+    let mut depth = 0;
+    while head < order.len() {
+        if head == depth_end {
+            depth += 1;
+            depth_end = order.len();
+        }
+        if depth_limit.is_some_and(|d| depth >= d) {
+            break;
+        }
+        let u = order[head];
+        head += 1;
+        if head % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
+        for &w in view.out(u) {
+            if !*seen.get(w) {
+                seen.set(w, true);
+                order.push(w);
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// Depth-first preorder from `src`, as NetworkX's `dfs_preorder_nodes`.
+pub fn dfs<O>(view: &GraphView<'_, O>, src: Ix, cancel: &Cancel<'_>) -> Result<Vec<Ix>> {
+    let mut seen = Dense::new(view, false);
+    seen.set(src, true);
+    let mut order = vec![src];
+    // Stack of (node, next neighbour position).
+    let mut stack: Vec<(Ix, usize)> = vec![(src, 0)];
+    let mut steps = 0usize;
+    while let Some(top) = stack.last_mut() {
+        steps += 1;
+        if steps % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
+        let (u, pos) = *top;
+        let nbrs = view.out(u);
+        match nbrs[pos..].iter().position(|&w| !*seen.get(w)) {
+            Some(off) => {
+                let w = nbrs[pos + off];
+                top.1 = pos + off + 1;
+                seen.set(w, true);
+                order.push(w);
+                stack.push((w, 0));
+            }
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// Nodes at distance 1..=k from `src`, in BFS order. Sized for small
+/// neighbourhoods: scratch grows with what it visits, not with the graph.
+pub fn k_hop<O>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    k: usize,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<Ix>> {
+    let mut seen: FastSet<Ix> = FastSet::default();
+    seen.insert(src);
+    let mut out = Vec::new();
+    let mut frontier = vec![src];
+    for _ in 0..k {
+        let mut next = Vec::new();
+        for &u in &frontier {
+            for &w in view.out(u) {
+                if seen.insert(w) {
+                    next.push(w);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        if out.len() > CHECK_EVERY {
+            cancel.check()?;
+        }
+        out.extend_from_slice(&next);
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// The weight of edge `u -> w` under attribute `weight` (1.0 when absent).
+#[inline]
+pub fn edge_weight<O>(view: &GraphView<'_, O>, u: Ix, w: Ix, weight: AttrId) -> Result<f64> {
+    match view.edge_attrs(u, w).and_then(|a| a.get(weight)) {
+        None => Ok(1.0),
+        Some(Value::Int(i)) => Ok(*i as f64),
+        Some(Value::Float(x)) => Ok(*x),
+        Some(other) => Err(GraphError::InvalidType(format!(
+            "edge {} -> {}: weight attribute '{}' is not numeric ({})",
+            view.key(u),
+            view.key(w),
+            super::value::name_of(weight),
+            value_kind(other)
+        ))),
+    }
+}
+
+fn value_kind<O>(v: &Value<O>) -> &'static str {
+    match v {
+        Value::None => "None",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float",
+        Value::Str(_) => "str",
+        Value::List(_) => "list",
+        Value::Dict(_) => "dict",
+        Value::Opaque(_) => "object",
+    }
+}
+
+/// Unweighted single-source distances in BFS order: `(node, hops)`.
+pub fn bfs_lengths<O>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<(Ix, usize)>> {
+    let mut dist = Dense::new(view, u32::MAX);
+    dist.set(src, 0);
+    let mut order = vec![(src, 0usize)];
+    let mut head = 0;
+    while head < order.len() {
+        let (u, d) = order[head];
+        head += 1;
+        if head % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
+        for &w in view.out(u) {
+            if *dist.get(w) == u32::MAX {
+                dist.set(w, (d + 1) as u32);
+                order.push((w, d + 1));
+            }
+        }
+    }
+    Ok(order)
+}
+
+/// Unweighted shortest path `src -> dst` (BFS with parents), `None` if unreachable.
+pub fn bfs_path<O>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    dst: Ix,
+    cancel: &Cancel<'_>,
+) -> Result<Option<Vec<Ix>>> {
+    if src == dst {
+        return Ok(Some(vec![src]));
+    }
+    let mut parent: FastMap<Ix, Ix> = FastMap::default();
+    parent.insert(src, src);
+    let mut queue = VecDeque::from([src]);
+    let mut steps = 0usize;
+    while let Some(u) = queue.pop_front() {
+        steps += 1;
+        if steps % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
+        for &w in view.out(u) {
+            if parent.contains_key(&w) {
+                continue;
+            }
+            parent.insert(w, u);
+            if w == dst {
+                let mut path = vec![dst];
+                let mut cur = dst;
+                while cur != src {
+                    cur = parent[&cur];
+                    path.push(cur);
+                }
+                path.reverse();
+                return Ok(Some(path));
+            }
+            queue.push_back(w);
+        }
+    }
+    Ok(None)
+}
+
+#[derive(PartialEq)]
+struct HeapItem(f64, u64, Ix);
+impl Eq for HeapItem {}
+impl PartialOrd for HeapItem {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for HeapItem {
+    // Min-heap on (distance, push counter), as NetworkX's heapq with a counter.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        other
+            .0
+            .total_cmp(&self.0)
+            .then_with(|| other.1.cmp(&self.1))
+    }
+}
+
+/// Dijkstra from `src` on numeric edge attribute `weight`. Returns settled
+/// `(node, distance)` in settle order and the predecessor of each settled
+/// node; stops early once `target` is settled.
+pub fn dijkstra<O>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    target: Option<Ix>,
+    weight: AttrId,
+    cancel: &Cancel<'_>,
+) -> Result<(Vec<(Ix, f64)>, FastMap<Ix, Ix>)> {
+    let mut best: FastMap<Ix, f64> = FastMap::default();
+    let mut pred: FastMap<Ix, Ix> = FastMap::default();
+    let mut done: FastSet<Ix> = FastSet::default();
+    let mut settled = Vec::new();
+    let mut heap = BinaryHeap::new();
+    let mut counter = 0u64;
+    best.insert(src, 0.0);
+    heap.push(HeapItem(0.0, counter, src));
+    while let Some(HeapItem(d, _, u)) = heap.pop() {
+        if !done.insert(u) {
+            continue;
+        }
+        settled.push((u, d));
+        if settled.len() % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
+        if Some(u) == target {
+            break;
+        }
+        for &w in view.out(u) {
+            let c = edge_weight(view, u, w, weight)?;
+            if c < 0.0 {
+                return Err(GraphError::InvalidValue(format!(
+                    "negative weight {c} on edge {} -> {}",
+                    view.key(u),
+                    view.key(w)
+                )));
+            }
+            let nd = d + c;
+            if done.contains(&w) {
+                continue;
+            }
+            if best.get(&w).is_none_or(|&b| nd < b) {
+                best.insert(w, nd);
+                pred.insert(w, u);
+                counter += 1;
+                heap.push(HeapItem(nd, counter, w));
+            }
+        }
+    }
+    Ok((settled, pred))
+}
+
+/// Connected components (weak when directed): largest first, ties by the
+/// insertion order of their first node; nodes in insertion order.
+pub fn connected_components<O>(
+    view: &GraphView<'_, O>,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<Vec<Ix>>> {
+    const NONE: u32 = u32::MAX;
+    let mut comp = Dense::new(view, NONE);
+    let mut sizes: Vec<usize> = Vec::new();
+    let mut stack = Vec::new();
+    let mut steps = 0usize;
+    for root in view.ixs() {
+        if *comp.get(root) != NONE {
+            continue;
+        }
+        let id = sizes.len() as u32;
+        comp.set(root, id);
+        stack.push(root);
+        let mut size = 0;
+        while let Some(u) = stack.pop() {
+            size += 1;
+            steps += 1;
+            if steps % CHECK_EVERY == 0 {
+                cancel.check()?;
+            }
+            for &w in view
+                .out(u)
+                .iter()
+                .chain(if view.directed() { view.inn(u) } else { &[] })
+            {
+                if *comp.get(w) == NONE {
+                    comp.set(w, id);
+                    stack.push(w);
+                }
+            }
+        }
+        sizes.push(size);
+    }
+    let mut members: Vec<Vec<Ix>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+    for ix in view.ixs() {
+        members[*comp.get(ix) as usize].push(ix);
+    }
+    // Stable sort: equal sizes keep discovery order = first node's insertion order.
+    members.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    Ok(members)
+}
+
+/// PageRank exactly as NetworkX defines it (`nx.pagerank`): uniform start and
+/// teleport, dangling nodes' rank spread uniformly, edge weights from
+/// `weight` (1 when absent), convergence when the L1 change < N * tol.
+/// Returns ranks in node (insertion) order, or `Convergence` after `max_iter`.
+///
+/// This function is multithreaded above `PAR_MIN_NODES` nodes (rayon pool).
+pub fn pagerank<O: Sync>(
+    view: &GraphView<'_, O>,
+    alpha: f64,
+    max_iter: usize,
+    tol: f64,
+    weight: Option<AttrId>,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<(Ix, f64)>> {
+    let ixs: Vec<Ix> = view.ixs().collect();
+    let n = ixs.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut pos = Dense::new(view, u32::MAX);
+    for (p, &ix) in ixs.iter().enumerate() {
+        pos.set(ix, p as u32);
+    }
+    // Out-weight sums.
+    let mut out_sum = vec![0.0f64; n];
+    for (p, &u) in ixs.iter().enumerate() {
+        let mut s = 0.0;
+        for &w in view.out(u) {
+            s += match weight {
+                Some(a) => edge_weight(view, u, w, a)?,
+                None => 1.0,
+            };
+        }
+        out_sum[p] = s;
+    }
+    cancel.check()?;
+    // In-edge CSR over positions with normalised weights w(u,v) / out_sum(u).
+    let mut in_off = Vec::with_capacity(n + 1);
+    let mut in_src: Vec<u32> = Vec::new();
+    let mut in_w: Vec<f64> = Vec::new();
+    in_off.push(0u32);
+    for &v in &ixs {
+        for &u in view.inn(v) {
+            let pu = *pos.get(u);
+            let w = match weight {
+                Some(a) => edge_weight(view, u, v, a)?,
+                None => 1.0,
+            };
+            in_src.push(pu);
+            in_w.push(w / out_sum[pu as usize]);
+        }
+        in_off.push(in_src.len() as u32);
+    }
+    cancel.check()?;
+    let dangling: Vec<u32> = (0..n as u32)
+        .filter(|&p| out_sum[p as usize] == 0.0)
+        .collect();
+    let nf = n as f64;
+    let mut x = vec![1.0 / nf; n];
+    let mut next = vec![0.0; n];
+    let parallel = n >= PAR_MIN_NODES && rayon::current_num_threads() > 1;
+    for _ in 0..max_iter {
+        cancel.check()?;
+        let dsum: f64 = dangling.iter().map(|&p| x[p as usize]).sum();
+        let base = alpha * dsum / nf + (1.0 - alpha) / nf;
+        let row = |v: usize| -> f64 {
+            let (a, b) = (in_off[v] as usize, in_off[v + 1] as usize);
+            let mut acc = 0.0;
+            for k in a..b {
+                acc += x[in_src[k] as usize] * in_w[k];
+            }
+            alpha * acc + base
+        };
+        let err: f64 = if parallel {
+            next.par_iter_mut()
+                .enumerate()
+                .with_min_len(4096)
+                .map(|(v, slot)| {
+                    let nv = row(v);
+                    let e = (nv - x[v]).abs();
+                    *slot = nv;
+                    e
+                })
+                .sum()
+        } else {
+            let mut e = 0.0;
+            for (v, slot) in next.iter_mut().enumerate() {
+                let nv = row(v);
+                e += (nv - x[v]).abs();
+                *slot = nv;
+            }
+            e
+        };
+        std::mem::swap(&mut x, &mut next);
+        if err < nf * tol {
+            return Ok(ixs.into_iter().zip(x).collect());
+        }
+    }
+    Err(GraphError::Convergence(format!(
+        "pagerank did not converge within max_iter={max_iter} iterations (tol={tol})"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::cancel::never;
+    use crate::engine::{AttrMap, Graph, NodeId, NodeRef};
+
+    fn path_graph(directed: bool, n: i64) -> Graph<()> {
+        let g = Graph::with_shards(directed, 4);
+        for i in 0..n {
+            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+        }
+        for i in 0..n - 1 {
+            g.add_edge(NodeRef::Int(i), NodeRef::Int(i + 1), AttrMap::new())
+                .unwrap();
+        }
+        g
+    }
+
+    #[test]
+    fn bfs_respects_depth_and_order() {
+        let g = path_graph(true, 6);
+        let snap = g.snapshot();
+        let v = snap.view();
+        let src = g.resolve(NodeRef::Int(0)).unwrap();
+        let keys = |ixs: Vec<Ix>| {
+            ixs.into_iter()
+                .map(|i| v.key(i).clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(never(|c| bfs(&v, src, Some(2), c)).unwrap()),
+            [0, 1, 2].map(NodeId::Int)
+        );
+        assert_eq!(never(|c| bfs(&v, src, None, c)).unwrap().len(), 6);
+        assert_eq!(
+            keys(never(|c| k_hop(&v, src, 2, c)).unwrap()),
+            [1, 2].map(NodeId::Int)
+        );
+    }
+
+    #[test]
+    fn components_largest_first() {
+        let g = path_graph(false, 3);
+        for i in 10..15 {
+            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+        }
+        for i in 10..14 {
+            g.add_edge(NodeRef::Int(i), NodeRef::Int(i + 1), AttrMap::new())
+                .unwrap();
+        }
+        let snap = g.snapshot();
+        let cc = never(|c| connected_components(&snap.view(), c)).unwrap();
+        assert_eq!(cc.iter().map(Vec::len).collect::<Vec<_>>(), vec![5, 3]);
+    }
+
+    #[test]
+    fn pagerank_sums_to_one_with_dangling_nodes() {
+        let g = path_graph(true, 5);
+        let snap = g.snapshot();
+        let pr = never(|c| pagerank(&snap.view(), 0.85, 100, 1e-10, None, c)).unwrap();
+        let total: f64 = pr.iter().map(|(_, x)| x).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        assert!(
+            pr.windows(2).all(|w| w[0].1 < w[1].1),
+            "rank grows along the path"
+        );
+    }
+
+    #[test]
+    fn cancelled_work_stops() {
+        let g = path_graph(true, 10_000);
+        let snap = g.snapshot();
+        let flag = crate::sync::AtomicBool::new(true);
+        let cancel = Cancel::new(&flag, None);
+        let src = g.resolve(NodeRef::Int(0)).unwrap();
+        assert_eq!(
+            bfs(&snap.view(), src, None, &cancel),
+            Err(GraphError::Interrupted)
+        );
+    }
+}

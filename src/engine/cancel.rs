@@ -1,0 +1,77 @@
+//! Cooperative cancellation for long engine work.
+//!
+//! Every long loop calls [`Cancel::check`] now and then. It reads one atomic
+//! flag (set by Ctrl-C handling, by an async task's cancellation, or by a
+//! failing worker) and, on the thread that started the work, polls an
+//! external hook at most every `POLL` (the binding's hook attaches to Python
+//! and runs `check_signals`). Rayon workers only ever read the flag.
+
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+
+use crate::error::{GraphError, Result};
+use crate::sync::{AtomicBool, AtomicU64, Ordering};
+
+/// How often the owner thread polls the hook: well under the 0.2 s budget for
+/// Ctrl-C, and rare enough to cost nothing measurable.
+const POLL: Duration = Duration::from_millis(25);
+
+pub struct Cancel<'a> {
+    flag: &'a AtomicBool,
+    hook: Option<&'a (dyn Fn() -> bool + Sync)>,
+    owner: ThreadId,
+    start: Instant,
+    last_poll_ns: AtomicU64,
+}
+
+impl<'a> Cancel<'a> {
+    /// A token watching `flag`; `hook` (if any) is polled on this thread and
+    /// returns true to cancel.
+    pub fn new(flag: &'a AtomicBool, hook: Option<&'a (dyn Fn() -> bool + Sync)>) -> Self {
+        Self {
+            flag,
+            hook,
+            owner: std::thread::current().id(),
+            start: Instant::now(),
+            last_poll_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Cancels the work (idempotent).
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::Release);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// `Err(Interrupted)` once the work is cancelled. Cheap: call it every
+    /// few thousand steps of a loop.
+    #[inline]
+    pub fn check(&self) -> Result<()> {
+        if self.flag.load(Ordering::Relaxed) {
+            return Err(GraphError::Interrupted);
+        }
+        if let Some(hook) = self.hook {
+            let now = self.start.elapsed().as_nanos() as u64;
+            let last = self.last_poll_ns.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= POLL.as_nanos() as u64
+                && std::thread::current().id() == self.owner
+            {
+                self.last_poll_ns.store(now, Ordering::Relaxed);
+                if hook() {
+                    self.cancel();
+                    return Err(GraphError::Interrupted);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A token that never cancels (tests, internal callers).
+pub fn never<R>(f: impl FnOnce(&Cancel<'_>) -> R) -> R {
+    let flag = AtomicBool::new(false);
+    f(&Cancel::new(&flag, None))
+}

@@ -412,8 +412,10 @@ pub fn pagerank<O: Sync>(
                 Some(a) => edge_weight(view, u, v, a)?,
                 None => 1.0,
             };
+            let total = out_sum[pu as usize];
             in_src.push(pu);
-            in_w.push(w / out_sum[pu as usize]);
+            // A node whose out-weights sum to 0 is dangling (its row is zero), as in NetworkX.
+            in_w.push(if total == 0.0 { 0.0 } else { w / total });
         }
         in_off.push(in_src.len() as u32);
     }

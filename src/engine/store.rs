@@ -889,6 +889,55 @@ impl<O: Payload> Graph<O> {
         f(&view)
     }
 
+    /// Copies nodes `ids` (in this graph's node order) and the edges among
+    /// them, with their attributes, into `into` (normally empty), from one snapshot.
+    pub fn subgraph_into(&self, ids: &[NodeRef<'_>], into: &Graph<O>) -> Result<()> {
+        let snap = self.snapshot();
+        let view = snap.view();
+        let mut ixs = ids
+            .iter()
+            .map(|&id| self.ix_in(&view, id))
+            .collect::<Result<Vec<_>>>()?;
+        ixs.sort_unstable();
+        ixs.dedup();
+        let keep: FastSet<Ix> = ixs.iter().copied().collect();
+        let nodes = ixs
+            .iter()
+            .map(|&ix| {
+                (
+                    view.key(ix).clone(),
+                    view.attrs(ix).map(|a| (**a).clone()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        into.batch_add_nodes(nodes)?;
+        let new_ix = |ix: Ix| into.resolve(view.key(ix).as_ref()).expect("just added");
+        let (mut pairs, mut attrs) = (Vec::new(), Vec::new());
+        for &u in &ixs {
+            for &w in view.out(u) {
+                if !keep.contains(&w) || (!self.directed && w < u) {
+                    continue;
+                }
+                if let Some(a) = view.edge_attrs(u, w) {
+                    attrs.push((pairs.len(), (**a).clone()));
+                }
+                pairs.push((new_ix(u), new_ix(w)));
+            }
+        }
+        let epoch = into.removal_epoch();
+        match into.batch_add_edges(ResolvedEdges {
+            epoch,
+            pairs,
+            attrs,
+        }) {
+            Ok(_) => Ok(()),
+            Err(EdgeBatchError::Graph(e)) => Err(e),
+            Err(EdgeBatchError::Stale(_)) => Err(GraphError::InvalidValue(
+                "subgraph target was modified while it was being filled".into(),
+            )),
+        }
+    }
+
     /// The live index of `id` in `view`.
     pub fn ix_in(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {
         self.resolve(id)

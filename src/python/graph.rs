@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -19,8 +20,13 @@ use super::convert::{
     as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_ref,
     node_ref_lenient, PyAttrMap, PyPayload,
 };
+use super::detach::run_detached;
+use crate::engine::algo;
 use crate::engine::counters::{bump, Counter};
-use crate::engine::{EdgeBatchError, Graph, NodeId, Op, ResolvedEdges};
+use crate::engine::value::lookup_name;
+use crate::engine::{
+    AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, Op, ResolvedEdges, Value,
+};
 use crate::error::GraphError;
 
 type Engine = Graph<PyPayload>;
@@ -123,6 +129,59 @@ impl PyGraph {
 
     fn ids_to_list<'py>(py: Python<'py>, ids: &[NodeId]) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, ids.iter().map(|id| id_to_py(py, id)))
+    }
+
+    fn ixs_to_list<'py>(
+        py: Python<'py>,
+        view: &GraphView<'_, PyPayload>,
+        ixs: &[Ix],
+    ) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, ixs.iter().map(|&ix| id_to_py(py, view.key(ix))))
+    }
+
+    /// The attribute id of `name`, if any node or edge ever used it.
+    fn weight_id(weight: Option<&str>) -> Option<Option<AttrId>> {
+        // Outer None: no weighting. Inner None: a name never seen, so every edge weighs 1.
+        weight.map(lookup_name)
+    }
+
+    /// Runs a whole-graph query on a fresh snapshot, detached.
+    fn on_snapshot<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(
+                &GraphView<'_, PyPayload>,
+                &crate::engine::cancel::Cancel<'_>,
+            ) -> Result<T, GraphError>
+            + Send,
+    ) -> PyResult<(crate::engine::Snapshot<PyPayload>, T)> {
+        let inner = &self.inner;
+        run_detached(py, None, |cancel| {
+            let snap = inner.snapshot();
+            let out = work(&snap.view(), cancel)?;
+            Ok((snap, out))
+        })
+    }
+
+    /// Numeric value of `attr` for every node in order (`None`: missing or not numeric).
+    fn numeric_column(&self, py: Python<'_>, attr: &str) -> PyResult<Vec<Option<f64>>> {
+        let id = lookup_name(attr);
+        let (_, col) = self.on_snapshot(py, |view, cancel| {
+            let mut col = Vec::new();
+            for (k, ix) in view.ixs().enumerate() {
+                if k % 65536 == 0 {
+                    cancel.check()?;
+                }
+                let v = id.and_then(|a| view.attrs(ix).and_then(|m| m.get(a)));
+                col.push(match v {
+                    Some(Value::Int(i)) => Some(*i as f64),
+                    Some(Value::Float(x)) => Some(*x),
+                    _ => None,
+                });
+            }
+            Ok(col)
+        })?;
+        Ok(col)
     }
 }
 
@@ -551,5 +610,276 @@ impl PyGraph {
     fn out_degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
         ffi();
         Ok(self.inner.degrees(node_ref(node_id)?)?.1)
+    }
+
+    // -------------------------------------------------------- read queries
+    // Each runs its Rust work detached (see `detach.rs`); whole-graph queries
+    // on a snapshot, short ones under the shards' read locks.
+
+    /// Nodes in breadth-first order from ``source`` (included), following
+    /// out-edges, up to ``depth_limit`` hops.
+    #[pyo3(signature = (source, depth_limit = None))]
+    fn bfs<'py>(
+        &self,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+        depth_limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let src = node_ref(source)?;
+        let inner = &self.inner;
+        let (snap, order) = self.on_snapshot(py, |view, c| {
+            algo::bfs(view, inner.ix_in(view, src)?, depth_limit, c)
+        })?;
+        Self::ixs_to_list(py, &snap.view(), &order)
+    }
+
+    /// Nodes in depth-first preorder from ``source``.
+    #[pyo3(signature = (source, /))]
+    fn dfs<'py>(
+        &self,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let src = node_ref(source)?;
+        let inner = &self.inner;
+        let (snap, order) =
+            self.on_snapshot(py, |view, c| algo::dfs(view, inner.ix_in(view, src)?, c))?;
+        Self::ixs_to_list(py, &snap.view(), &order)
+    }
+
+    /// Nodes at distance 1..k from ``source`` (not itself), in BFS order.
+    /// Runs under the shards' read locks (no snapshot), detached.
+    #[pyo3(signature = (source, k))]
+    fn k_hop<'py>(
+        &self,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+        k: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let src = node_ref(source)?;
+        let inner = &self.inner;
+        let ids = run_detached(py, None, |c| {
+            inner.with_view(|view| {
+                let order = algo::k_hop(view, inner.ix_in(view, src)?, k, c)?;
+                Ok(order
+                    .iter()
+                    .map(|&ix| view.key(ix).clone())
+                    .collect::<Vec<_>>())
+            })
+        })?;
+        Self::ids_to_list(py, &ids)
+    }
+
+    /// One shortest path ``source -> target`` (BFS, or Dijkstra on ``weight``).
+    #[pyo3(signature = (source, target, weight = None))]
+    fn shortest_path<'py>(
+        &self,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+        target: &Bound<'py, PyAny>,
+        weight: Option<&str>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let (s, t) = (node_ref(source)?, node_ref(target)?);
+        let (snap, path) = self.path(py, s, t, weight)?;
+        Self::ixs_to_list(py, &snap.view(), &path.0)
+    }
+
+    /// Length of a shortest path (hops, or total weight).
+    #[pyo3(signature = (source, target, weight = None))]
+    fn shortest_path_length<'py>(
+        &self,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+        target: &Bound<'py, PyAny>,
+        weight: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        ffi();
+        let (s, t) = (node_ref(source)?, node_ref(target)?);
+        let (_, (path, dist)) = self.path(py, s, t, weight)?;
+        Ok(match dist {
+            Some(d) => d.into_pyobject(py)?.into_any(),
+            None => (path.len() - 1).into_pyobject(py)?.into_any(),
+        })
+    }
+
+    /// ``{node: distance}`` from ``source`` to every reachable node.
+    #[pyo3(signature = (source, weight = None))]
+    fn shortest_path_lengths<'py>(
+        &self,
+        py: Python<'py>,
+        source: &Bound<'py, PyAny>,
+        weight: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        ffi();
+        let src = node_ref(source)?;
+        let inner = &self.inner;
+        let dict = PyDict::new(py);
+        match Self::weight_id(weight) {
+            None => {
+                let (snap, order) = self.on_snapshot(py, |view, c| {
+                    algo::bfs_lengths(view, inner.ix_in(view, src)?, c)
+                })?;
+                let view = snap.view();
+                for (ix, d) in order {
+                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
+                }
+            }
+            Some(w) => {
+                let (snap, (settled, _)) = self.on_snapshot(py, |view, c| {
+                    let s = inner.ix_in(view, src)?;
+                    match w {
+                        Some(w) => algo::dijkstra(view, s, None, w, c),
+                        None => algo::bfs_lengths(view, s, c).map(|o| {
+                            (
+                                o.into_iter().map(|(ix, d)| (ix, d as f64)).collect(),
+                                Default::default(),
+                            )
+                        }),
+                    }
+                })?;
+                let view = snap.view();
+                for (ix, d) in settled {
+                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
+                }
+            }
+        }
+        Ok(dict)
+    }
+
+    /// Connected components (weakly connected when directed), largest first.
+    fn connected_components<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let (snap, comps) = self.on_snapshot(py, algo::connected_components)?;
+        let view = snap.view();
+        let out = PyList::empty(py);
+        for comp in &comps {
+            out.append(Self::ixs_to_list(py, &view, comp)?)?;
+        }
+        Ok(out)
+    }
+
+    /// PageRank as NetworkX defines it. Multithreaded on large graphs.
+    #[pyo3(signature = (alpha = 0.85, max_iter = 100, tol = 1e-6, weight = None))]
+    fn pagerank<'py>(
+        &self,
+        py: Python<'py>,
+        alpha: f64,
+        max_iter: usize,
+        tol: f64,
+        weight: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        ffi();
+        if !(0.0..=1.0).contains(&alpha) {
+            return Err(PyValueError::new_err(format!(
+                "alpha must be in [0, 1], got {alpha}"
+            )));
+        }
+        let w = Self::weight_id(weight).flatten();
+        let (snap, ranks) = self.on_snapshot(py, |view, c| {
+            algo::pagerank(view, alpha, max_iter, tol, w, c)
+        })?;
+        let view = snap.view();
+        let dict = PyDict::new(py);
+        for (ix, r) in ranks {
+            dict.set_item(id_to_py(py, view.key(ix)), r)?;
+        }
+        Ok(dict)
+    }
+
+    /// A new, independent graph of ``ids`` and the edges among them.
+    #[pyo3(signature = (ids, /))]
+    fn subgraph<'py>(
+        slf: &Bound<'py, Self>,
+        ids: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        ffi();
+        let py = slf.py();
+        let this = slf.get();
+        let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
+        let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
+        let new = slf.get_type().call1((this.inner.is_directed(),))?;
+        let target = new.cast::<PyGraph>()?.get().inner.clone();
+        let inner = &this.inner;
+        run_detached(py, None, |_| inner.subgraph_into(&refs, &target))?;
+        Ok(new)
+    }
+
+    /// numpy float64 array of ``attr`` over the nodes where it is numeric, in node order.
+    #[pyo3(signature = (attr = "value"))]
+    fn get_node_values_as_array<'py>(
+        &self,
+        py: Python<'py>,
+        attr: &str,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        ffi();
+        let col: Vec<f64> = self
+            .numeric_column(py, attr)?
+            .into_iter()
+            .flatten()
+            .collect();
+        Ok(col.into_pyarray(py))
+    }
+
+    /// numpy float64 array of ``attr`` aligned with ``nodes()`` (``default`` where
+    /// missing or not numeric).
+    #[pyo3(signature = (attr, default = f64::NAN))]
+    fn node_attribute_array<'py>(
+        &self,
+        py: Python<'py>,
+        attr: &str,
+        default: f64,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        ffi();
+        let col: Vec<f64> = self
+            .numeric_column(py, attr)?
+            .into_iter()
+            .map(|v| v.unwrap_or(default))
+            .collect();
+        Ok(col.into_pyarray(py))
+    }
+}
+
+impl PyGraph {
+    /// Shortest path and (when weighted) its length, on one snapshot.
+    #[allow(clippy::type_complexity)]
+    fn path(
+        &self,
+        py: Python<'_>,
+        s: crate::engine::NodeRef<'_>,
+        t: crate::engine::NodeRef<'_>,
+        weight: Option<&str>,
+    ) -> PyResult<(crate::engine::Snapshot<PyPayload>, (Vec<Ix>, Option<f64>))> {
+        let inner = &self.inner;
+        let w = Self::weight_id(weight);
+        self.on_snapshot(py, |view, c| {
+            let (a, b) = (inner.ix_in(view, s)?, inner.ix_in(view, t)?);
+            let no_path = || GraphError::NoPath(s.to_owned_id(), t.to_owned_id());
+            match w {
+                Some(Some(w)) => {
+                    let (settled, pred) = algo::dijkstra(view, a, Some(b), w, c)?;
+                    let &(last, d) = settled
+                        .last()
+                        .filter(|(ix, _)| *ix == b)
+                        .ok_or_else(no_path)?;
+                    let mut path = vec![last];
+                    let mut cur = last;
+                    while cur != a {
+                        cur = pred[&cur];
+                        path.push(cur);
+                    }
+                    path.reverse();
+                    Ok((path, Some(d)))
+                }
+                _ => {
+                    let path = algo::bfs_path(view, a, b, c)?.ok_or_else(no_path)?;
+                    let d = w.map(|_| (path.len() - 1) as f64);
+                    Ok((path, d))
+                }
+            }
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! The PyO3 binding: the module `gli._core`. The only code that names Python.
 
 mod convert;
+mod detach;
 mod errors;
 mod graph;
 

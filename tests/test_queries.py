@@ -1,0 +1,169 @@
+"""Read queries against NetworkX on random graphs (directed and undirected,
+weighted and not, with removals), on every backend."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gli
+
+BACKENDS = ["rust", "python"]
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[bool, list[int], list[tuple[int, int, float]], list[int]]:
+    directed = draw(st.booleans())
+    n = draw(st.integers(1, 25))
+    nodes = list(range(n))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))
+    seen: set[tuple[int, int]] = set()
+    edges = []
+    for s, t in pairs:
+        key = (s, t) if directed or s <= t else (t, s)
+        if key in seen:
+            continue
+        seen.add(key)
+        edges.append((s, t, float(draw(st.integers(0, 9)))))
+    removed = draw(st.lists(st.integers(0, n - 1), max_size=3, unique=True))
+    return directed, nodes, edges, removed
+
+
+def build(backend: str, spec: tuple[bool, list[int], list[tuple[int, int, float]], list[int]]) -> tuple[gli.Graph, nx.Graph]:
+    directed, nodes, edges, removed = spec
+    g = gli.Graph(directed=directed, backend=backend)
+    G: nx.Graph = nx.DiGraph() if directed else nx.Graph()
+    for v in nodes:
+        g.add_node(v, value=v * 0.5)
+        G.add_node(v, value=v * 0.5)
+    for s, t, w in edges:
+        g.add_edge(s, t, w=w)
+        G.add_edge(s, t, w=w)
+    for v in removed:
+        g.remove_node(v)
+        G.remove_node(v)
+    return g, G
+
+
+QUICK = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@QUICK
+@given(spec=graphs())
+def test_traversals_match_networkx(backend: str, spec) -> None:  # type: ignore[no-untyped-def]
+    g, G = build(backend, spec)
+    for src in list(G.nodes)[:4]:
+        want_bfs = [src] + [v for _, v in nx.bfs_edges(G, src)]
+        assert g.bfs(src) == want_bfs
+        assert g.bfs(src, depth_limit=1) == [src] + [v for _, v in nx.bfs_edges(G, src, depth_limit=1)]
+        assert g.dfs(src) == list(nx.dfs_preorder_nodes(G, src))
+        lengths = nx.single_source_shortest_path_length(G, src)
+        assert g.shortest_path_lengths(src) == lengths
+        assert g.k_hop(src, 2) == [v for v in want_bfs if 1 <= lengths[v] <= 2]
+        wl = nx.single_source_dijkstra_path_length(G, src, weight="w")
+        got = g.shortest_path_lengths(src, weight="w")
+        assert got.keys() == wl.keys()
+        assert all(math.isclose(got[k], wl[k]) for k in wl)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@QUICK
+@given(spec=graphs())
+def test_paths_match_networkx(backend: str, spec) -> None:  # type: ignore[no-untyped-def]
+    g, G = build(backend, spec)
+    nodes = list(G.nodes)
+    for s in nodes[:3]:
+        for t in nodes[-3:]:
+            if nx.has_path(G, s, t):
+                path = g.shortest_path(s, t)
+                assert path[0] == s and path[-1] == t
+                assert all(G.has_edge(a, b) for a, b in zip(path, path[1:]))
+                assert len(path) - 1 == nx.shortest_path_length(G, s, t)
+                assert g.shortest_path_length(s, t) == nx.shortest_path_length(G, s, t)
+                wpath = g.shortest_path(s, t, weight="w")
+                cost = sum(G.edges[a, b]["w"] for a, b in zip(wpath, wpath[1:]))
+                assert math.isclose(cost, nx.dijkstra_path_length(G, s, t, weight="w"))
+                assert math.isclose(g.shortest_path_length(s, t, weight="w"), cost)
+            else:
+                with pytest.raises(gli.NoPathError):
+                    g.shortest_path(s, t)
+                with pytest.raises(gli.NoPathError):
+                    g.shortest_path_length(s, t, weight="w")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@QUICK
+@given(spec=graphs())
+def test_components_and_pagerank_match_networkx(backend: str, spec) -> None:  # type: ignore[no-untyped-def]
+    g, G = build(backend, spec)
+    comps = g.connected_components()
+    want = list(nx.weakly_connected_components(G) if G.is_directed() else nx.connected_components(G))
+    assert sorted(map(frozenset, comps), key=sorted) == sorted(map(frozenset, want), key=sorted)
+    sizes = [len(c) for c in comps]
+    assert sizes == sorted(sizes, reverse=True)
+    order = {v: i for i, v in enumerate(g.nodes())}
+    for c in comps:
+        assert c == sorted(c, key=order.__getitem__)
+    for weight in (None, "w"):
+        try:
+            want_pr = nx.pagerank(G, weight=weight, tol=1e-10, max_iter=1000)
+        except nx.PowerIterationFailedConvergence:
+            continue
+        got_pr = g.pagerank(weight=weight, tol=1e-10, max_iter=1000)
+        assert list(got_pr) == g.nodes()
+        assert all(math.isclose(got_pr[k], want_pr[k], rel_tol=1e-6, abs_tol=1e-9) for k in want_pr)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_query_errors(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.add_node("a")
+    g.add_node("b")
+    g.add_edge("a", "b", w=-1.0, s="heavy")
+    with pytest.raises(gli.NodeNotFoundError, match="'zed'"):
+        g.bfs("zed")
+    with pytest.raises(gli.NodeNotFoundError):
+        g.k_hop("zed", 2)
+    with pytest.raises(ValueError, match="negative"):
+        g.shortest_path_lengths("a", weight="w")
+    with pytest.raises(TypeError, match="numeric"):
+        g.shortest_path("a", "b", weight="s")
+    with pytest.raises(gli.NoPathError):
+        g.shortest_path("b", "a")
+    with pytest.raises(gli.ConvergenceError):
+        g.pagerank(max_iter=1, tol=1e-300)
+    with pytest.raises(TypeError):
+        g.bfs(1.5)
+    assert issubclass(gli.ConvergenceError, RuntimeError)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_subgraph_and_arrays(backend: str) -> None:
+    import numpy as np
+
+    g = gli.Graph(backend=backend)
+    for i in range(6):
+        g.add_node(i, value=i * 1.5) if i != 3 else g.add_node(i, value="x")
+    g.add_edge(0, 1, w=2)
+    g.add_edge(1, 2)
+    g.add_edge(4, 0)
+    sub = g.subgraph([2, 0, 1])
+    assert type(sub) is type(g)
+    assert sub.nodes() == [0, 1, 2]
+    assert sub.edges(data=True) == [(0, 1, {"w": 2}), (1, 2, {})]
+    sub.add_node(99)
+    assert 99 not in g
+    with pytest.raises(gli.NodeNotFoundError):
+        g.subgraph([0, "nope"])
+    arr = g.get_node_values_as_array("value")
+    assert arr.dtype == np.float64
+    assert arr.tolist() == [0.0, 1.5, 3.0, 6.0, 7.5]
+    aligned = g.node_attribute_array("value")
+    assert len(aligned) == len(g) and math.isnan(aligned[3])
+    assert g.node_attribute_array("value", default=-1.0)[3] == -1.0
+    assert g.node_attribute_array("missing", default=0.0).tolist() == [0.0] * 6

@@ -1,0 +1,254 @@
+"""Read queries of the pure-Python reference backend.
+
+Written against the backend's own public point queries (``nodes``,
+``successors``, ``get_edge`` ...) under its one lock, so a query sees one
+consistent state. Small and obviously correct: it is the oracle the Rust
+backend is compared with, and it follows NetworkX's definitions.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConvergenceError, NoPathError
+
+__all__ = ["PythonQueries"]
+
+NodeId = Any
+
+
+class PythonQueries:
+    """Mixin: needs ``_lock`` (an ``RLock``) and the point-query methods."""
+
+    _lock: threading.RLock
+
+    # the host class provides these
+    def nodes(self, data: bool = False) -> list[Any]: ...  # pragma: no cover
+    def edges(self, data: bool = False) -> list[Any]: ...  # pragma: no cover
+    def successors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
+    def predecessors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
+    def get_node(self, node_id: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
+    def get_edge(self, source: NodeId, target: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
+    def is_directed(self) -> bool: ...  # pragma: no cover
+
+    def _require(self, node_id: NodeId) -> None:
+        self.get_node(node_id)  # TypeError / NodeNotFoundError, as the rust backend
+
+    def _weight(self, u: NodeId, v: NodeId, weight: str) -> float:
+        w = self.get_edge(u, v).get(weight, 1.0)
+        if isinstance(w, bool) or not isinstance(w, (int, float)):
+            raise TypeError(
+                f"edge {u!r} -> {v!r}: weight attribute {weight!r} is not numeric ({type(w).__name__})"
+            )
+        return float(w)
+
+    def bfs(self, source: NodeId, depth_limit: int | None = None) -> list[NodeId]:
+        with self._lock:
+            self._require(source)
+            order, seen, frontier, depth = [source], {source}, [source], 0
+            while frontier and (depth_limit is None or depth < depth_limit):
+                nxt = []
+                for u in frontier:
+                    for w in self.successors(u):
+                        if w not in seen:
+                            seen.add(w)
+                            nxt.append(w)
+                order.extend(nxt)
+                frontier, depth = nxt, depth + 1
+            return order
+
+    def dfs(self, source: NodeId, /) -> list[NodeId]:
+        with self._lock:
+            self._require(source)
+            order, seen = [source], {source}
+            stack = [iter(self.successors(source))]
+            while stack:
+                for w in stack[-1]:
+                    if w not in seen:
+                        seen.add(w)
+                        order.append(w)
+                        stack.append(iter(self.successors(w)))
+                        break
+                else:
+                    stack.pop()
+            return order
+
+    def k_hop(self, source: NodeId, k: int) -> list[NodeId]:
+        with self._lock:
+            return self.bfs(source, depth_limit=k)[1:]
+
+    def _bfs_lengths(self, source: NodeId) -> dict[NodeId, int]:
+        dist = {source: 0}
+        queue = deque([source])
+        while queue:
+            u = queue.popleft()
+            for w in self.successors(u):
+                if w not in dist:
+                    dist[w] = dist[u] + 1
+                    queue.append(w)
+        return dist
+
+    def _dijkstra(
+        self, source: NodeId, target: NodeId | None, weight: str
+    ) -> tuple[dict[NodeId, float], dict[NodeId, NodeId]]:
+        done: dict[NodeId, float] = {}
+        best = {source: 0.0}
+        pred: dict[NodeId, NodeId] = {}
+        counter = itertools.count()
+        heap = [(0.0, next(counter), source)]
+        while heap:
+            d, _, u = heapq.heappop(heap)
+            if u in done:
+                continue
+            done[u] = d
+            if u == target:
+                break
+            for w in self.successors(u):
+                c = self._weight(u, w, weight)
+                if c < 0:
+                    raise ValueError(f"negative weight {c} on edge {u!r} -> {w!r}")
+                if w in done:
+                    continue
+                nd = d + c
+                if w not in best or nd < best[w]:
+                    best[w] = nd
+                    pred[w] = u
+                    heapq.heappush(heap, (nd, next(counter), w))
+        return done, pred
+
+    def _path(self, source: NodeId, target: NodeId, weight: str | None) -> tuple[list[NodeId], float | int]:
+        self._require(source)
+        self._require(target)
+        if weight is None:
+            parent = {source: source}
+            queue = deque([source])
+            while queue and target not in parent:
+                u = queue.popleft()
+                for w in self.successors(u):
+                    if w not in parent:
+                        parent[w] = u
+                        queue.append(w)
+            if target not in parent:
+                raise NoPathError(f"No path from {source!r} to {target!r}")
+            path = [target]
+            while path[-1] != source:
+                path.append(parent[path[-1]])
+            return path[::-1], len(path) - 1
+        done, pred = self._dijkstra(source, target, weight)
+        if target not in done:
+            raise NoPathError(f"No path from {source!r} to {target!r}")
+        path = [target]
+        while path[-1] != source:
+            path.append(pred[path[-1]])
+        return path[::-1], done[target]
+
+    def shortest_path(self, source: NodeId, target: NodeId, weight: str | None = None) -> list[NodeId]:
+        with self._lock:
+            return self._path(source, target, weight)[0]
+
+    def shortest_path_length(
+        self, source: NodeId, target: NodeId, weight: str | None = None
+    ) -> float | int:
+        with self._lock:
+            return self._path(source, target, weight)[1]
+
+    def shortest_path_lengths(self, source: NodeId, weight: str | None = None) -> dict[NodeId, Any]:
+        with self._lock:
+            self._require(source)
+            if weight is None:
+                return self._bfs_lengths(source)
+            return self._dijkstra(source, None, weight)[0]
+
+    def connected_components(self) -> list[list[NodeId]]:
+        with self._lock:
+            order = self.nodes()
+            comp: dict[NodeId, int] = {}
+            count = 0
+            for root in order:
+                if root in comp:
+                    continue
+                comp[root] = count
+                stack = [root]
+                while stack:
+                    u = stack.pop()
+                    nbrs = self.successors(u)
+                    if self.is_directed():
+                        nbrs = nbrs + self.predecessors(u)
+                    for w in nbrs:
+                        if w not in comp:
+                            comp[w] = count
+                            stack.append(w)
+                count += 1
+            members: list[list[NodeId]] = [[] for _ in range(count)]
+            for v in order:
+                members[comp[v]].append(v)
+            return sorted(members, key=len, reverse=True)  # stable: ties keep first-node order
+
+    def pagerank(
+        self,
+        alpha: float = 0.85,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        weight: str | None = None,
+    ) -> dict[NodeId, float]:
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        with self._lock:
+            order = self.nodes()
+            n = len(order)
+            if n == 0:
+                return {}
+            out = {u: [(w, 1.0 if weight is None else self._weight(u, w, weight)) for w in self.successors(u)] for u in order}
+            total = {u: sum(w for _, w in out[u]) for u in order}
+            x = dict.fromkeys(order, 1.0 / n)
+            for _ in range(max_iter):
+                dangling = sum(x[u] for u in order if total[u] == 0)
+                nxt = dict.fromkeys(order, 0.0)
+                for u in order:
+                    if total[u]:
+                        for w, c in out[u]:
+                            nxt[w] += x[u] * c / total[u]
+                for v in order:
+                    nxt[v] = alpha * (nxt[v] + dangling / n) + (1 - alpha) / n
+                err = sum(abs(nxt[v] - x[v]) for v in order)
+                x = nxt
+                if err < n * tol:
+                    return x
+            raise ConvergenceError(
+                f"pagerank did not converge within max_iter={max_iter} iterations (tol={tol})"
+            )
+
+    def subgraph(self, ids: Iterable[NodeId], /) -> Any:
+        with self._lock:
+            wanted = list(ids)
+            for v in wanted:
+                self._require(v)
+            keep = set(wanted)
+            new = type(self)(directed=self.is_directed())  # type: ignore[call-arg]
+            new.batch_add_nodes([(v, d) for v, d in self.nodes(data=True) if v in keep])
+            new.batch_add_edges([(s, t, d) for s, t, d in self.edges(data=True) if s in keep and t in keep])
+            return new
+
+    def _column(self, attr: str) -> list[float | None]:
+        col: list[float | None] = []
+        for _, d in self.nodes(data=True):
+            v = d.get(attr)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            col.append(float(v) if ok else None)
+        return col
+
+    def get_node_values_as_array(self, attr: str = "value") -> np.ndarray:
+        with self._lock:
+            return np.array([v for v in self._column(attr) if v is not None], dtype=np.float64)
+
+    def node_attribute_array(self, attr: str, default: float = float("nan")) -> np.ndarray:
+        with self._lock:
+            return np.array([default if v is None else v for v in self._column(attr)], dtype=np.float64)
+

@@ -1,0 +1,378 @@
+"""The pure-Python reference backend (``Graph(backend="python")``).
+
+Small and obviously correct: it is the oracle the Rust engine is compared
+against. One ``RLock`` guards everything; dicts keep insertion order, which
+gives the node, adjacency and edge orders DESIGN.md fixes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._batch import BatchOperations
+from ._pyalgo import PythonQueries
+from .exceptions import EdgeAlreadyExistsError, EdgeNotFoundError, NodeNotFoundError
+
+__all__ = ["PythonGraph"]
+
+NodeId = Any
+MAX_DEPTH = 100
+
+
+def _check_id(x: object) -> NodeId:
+    if isinstance(x, bool) or not isinstance(x, (int, str)):
+        raise TypeError(f"node id must be str or int, not {type(x).__name__}")
+    if isinstance(x, int) and not -(2**63) <= x < 2**63:
+        raise OverflowError(f"node id {x!r} does not fit in a signed 64-bit integer")
+    return x
+
+
+def _valid_id(x: object) -> bool:
+    try:
+        _check_id(x)
+    except (TypeError, OverflowError):
+        return False
+    return True
+
+
+class _List(list):  # type: ignore[type-arg]
+    """A stored copy of a native list (opaque lists are never wrapped)."""
+
+
+class _Dict(dict):  # type: ignore[type-arg]
+    """A stored copy of a native dict with str keys."""
+
+
+def _store(value: Any, name: str, depth: int = 0) -> Any:
+    """Native containers are copied (recursively); anything else is kept as is."""
+    if type(value) is list:
+        if depth >= MAX_DEPTH:
+            raise ValueError(_too_deep(name))
+        return _List(_store(v, name, depth + 1) for v in value)
+    if type(value) is dict and all(isinstance(k, str) for k in value):
+        if depth >= MAX_DEPTH:
+            raise ValueError(_too_deep(name))
+        return _Dict((str(k), _store(v, name, depth + 1)) for k, v in value.items())
+    return value
+
+
+def _too_deep(name: str) -> str:
+    return f"attribute '{name}' is nested more than {MAX_DEPTH} levels deep (a recursive structure?)"
+
+
+def _read(value: Any) -> Any:
+    """Fresh plain copies of stored native containers; opaque values as they are."""
+    if type(value) is _List:
+        return [_read(v) for v in value]
+    if type(value) is _Dict:
+        return {k: _read(v) for k, v in value.items()}
+    return value
+
+
+def _read_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: _read(v) for k, v in attrs.items()}
+
+
+def _attrs(attrs: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in attrs.items():
+        if not isinstance(k, str):
+            raise TypeError(f"{where}attribute names must be str, not {type(k).__name__}")
+        out[k] = _store(v, k)
+    return out
+
+
+def _attrs_arg(obj: object, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise TypeError(f"{where}: attributes must be a dict, not {type(obj).__name__}")
+    return _attrs(obj, where + ": ")
+
+
+class PythonGraph(PythonQueries):
+    """Pure-Python graph with the same API and semantics as the Rust backend."""
+
+    def __init__(self, directed: bool = True, backend: str = "python") -> None:
+        if backend != "python":
+            raise ValueError(f"unknown backend {backend!r}: expected 'rust' or 'python'")
+        self._directed = bool(directed)
+        self._lock = threading.RLock()
+        self._nodes: dict[NodeId, dict[str, Any]] = {}
+        self._succ: dict[NodeId, dict[NodeId, dict[str, Any]]] = {}
+        self._pred: dict[NodeId, dict[NodeId, dict[str, Any]]] = {}
+        self._edges = 0
+
+    # ------------------------------------------------------------- properties
+    @property
+    def directed(self) -> bool:
+        return self._directed
+
+    @property
+    def backend(self) -> str:
+        return "python"
+
+    def is_directed(self) -> bool:
+        return self._directed
+
+    def __repr__(self) -> str:
+        return (
+            f"<gli.PythonGraph directed={self._directed} nodes={len(self._nodes)} "
+            f"edges={self._edges} backend='python'>"
+        )
+
+    def batch_operations(self) -> BatchOperations:
+        return BatchOperations(self)
+
+    # -------------------------------------------------------------- internals
+    def _node(self, node_id: object) -> NodeId:
+        _check_id(node_id)
+        if node_id not in self._nodes:
+            raise NodeNotFoundError(f"Node {node_id!r} not found")
+        return node_id
+
+    def _has_edge(self, s: NodeId, t: NodeId) -> bool:
+        return s in self._succ and t in self._succ[s]
+
+    def _edge(self, s: object, t: object) -> dict[str, Any]:
+        _check_id(s)
+        _check_id(t)
+        if not self._has_edge(s, t):
+            raise EdgeNotFoundError(f"Edge {s!r} -> {t!r} not found")
+        return self._succ[s][t]
+
+    def _add_node(self, node_id: NodeId, attrs: dict[str, Any]) -> None:
+        if node_id in self._nodes:
+            self._nodes[node_id].update(attrs)
+        else:
+            self._nodes[node_id] = attrs
+            self._succ[node_id] = {}
+            self._pred[node_id] = {} if self._directed else self._succ[node_id]
+
+    def _add_edge(self, s: NodeId, t: NodeId, attrs: dict[str, Any]) -> None:
+        for end in (s, t):
+            self._node(end)
+        if self._has_edge(s, t):
+            raise EdgeAlreadyExistsError(f"Edge {s!r} -> {t!r} already exists")
+        self._succ[s][t] = attrs
+        self._pred[t][s] = attrs  # undirected: _pred is _succ, so t sees s
+        self._edges += 1
+
+    def _remove_edge(self, s: NodeId, t: NodeId) -> None:
+        self._edge(s, t)
+        del self._succ[s][t]
+        if s != t or self._directed:
+            del self._pred[t][s]
+        self._edges -= 1
+
+    def _remove_node(self, node_id: NodeId) -> None:
+        self._node(node_id)
+        for t in list(self._succ[node_id]):
+            self._remove_edge(node_id, t)
+        if self._directed:
+            for s in list(self._pred[node_id]):
+                self._remove_edge(s, node_id)
+        del self._nodes[node_id], self._succ[node_id], self._pred[node_id]
+
+    # --------------------------------------------------------------- mutation
+    def add_node(self, node_id: NodeId, /, **attrs: Any) -> NodeId:
+        _check_id(node_id)
+        new = _attrs(attrs)
+        with self._lock:
+            self._add_node(node_id, new)
+        return node_id
+
+    def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
+        _check_id(source)
+        _check_id(target)
+        new = _attrs(attrs)
+        with self._lock:
+            self._add_edge(source, target, new)
+        return f"{source}->{target}"
+
+    def update_node(self, node_id: NodeId, /, **attrs: Any) -> None:
+        new = _attrs(attrs)
+        with self._lock:
+            self._nodes[self._node(node_id)].update(new)
+
+    def update_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> None:
+        new = _attrs(attrs)
+        with self._lock:
+            self._edge(source, target).update(new)
+
+    def remove_node(self, node_id: NodeId, /) -> None:
+        with self._lock:
+            self._remove_node(node_id)
+
+    def remove_edge(self, source: NodeId, target: NodeId, /) -> None:
+        with self._lock:
+            self._remove_edge(source, target)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._nodes.clear()
+            self._succ.clear()
+            self._pred.clear()
+            self._edges = 0
+
+    def batch_add_nodes(self, items: Iterable[Any], /) -> int:
+        staged = []
+        for i, item in enumerate(items):
+            if isinstance(item, tuple):
+                if len(item) != 2:
+                    raise ValueError(
+                        f"batch_add_nodes: item {i}: expected (id, attrs), got a tuple of length {len(item)}"
+                    )
+                staged.append((_check_id(item[0]), _attrs_arg(item[1], f"batch_add_nodes: item {i}")))
+            else:
+                staged.append((_check_id(item), {}))
+        with self._lock:
+            for node_id, attrs in staged:
+                self._add_node(node_id, attrs)
+        return len(staged)
+
+    def batch_add_edges(self, items: Iterable[Any], /) -> int:
+        staged = []
+        for i, item in enumerate(items):
+            if not isinstance(item, tuple):
+                raise TypeError(f"batch_add_edges: item {i}: expected a (source, target[, attrs]) tuple")
+            if len(item) not in (2, 3):
+                raise ValueError(
+                    f"batch_add_edges: item {i}: expected (source, target[, attrs]), "
+                    f"got a tuple of length {len(item)}"
+                )
+            attrs = _attrs_arg(item[2], f"batch_add_edges: item {i}") if len(item) == 3 else {}
+            staged.append((_check_id(item[0]), _check_id(item[1]), attrs))
+        with self._lock:
+            return self._atomically(lambda: [self._add_edge(s, t, a) for s, t, a in staged] and len(staged))
+
+    def _apply_ops(self, ops: list[tuple[Any, ...]], /) -> None:
+        with self._lock:
+            self._atomically(lambda: self._run_ops(ops))
+
+    def _run_ops(self, ops: list[tuple[Any, ...]]) -> None:
+        for op in ops:
+            code, *args = op
+            if code in ("add_node", "update_node", "add_edge", "update_edge"):
+                *ids, attrs = args
+                for x in ids:
+                    _check_id(x)
+                attrs = _attrs(attrs)
+                if code == "add_node":
+                    self._add_node(ids[0], attrs)
+                elif code == "update_node":
+                    self._nodes[self._node(ids[0])].update(attrs)
+                elif code == "add_edge":
+                    self._add_edge(ids[0], ids[1], attrs)
+                else:
+                    self._edge(ids[0], ids[1]).update(attrs)
+            elif code == "remove_node":
+                self._remove_node(args[0])
+            elif code == "remove_edge":
+                self._remove_edge(args[0], args[1])
+            else:
+                raise ValueError(f"_apply_ops: unknown operation {code!r}")
+
+    def _atomically(self, work: Any) -> Any:
+        """Runs ``work`` on the live state; on any error restores the state as it
+        was. Attribute dicts are copied shallowly (values are never mutated in
+        place) and an edge's one dict stays shared between its two adjacencies."""
+        copies: dict[int, dict[str, Any]] = {}
+
+        def cp(d: dict[str, Any]) -> dict[str, Any]:
+            return copies.setdefault(id(d), dict(d))
+
+        nodes = {n: dict(a) for n, a in self._nodes.items()}
+        succ = {n: {t: cp(a) for t, a in nbrs.items()} for n, nbrs in self._succ.items()}
+        if self._directed:
+            pred = {n: {u: cp(a) for u, a in nbrs.items()} for n, nbrs in self._pred.items()}
+        else:
+            pred = {n: succ[n] for n in succ}
+        edges = self._edges
+        try:
+            return work()
+        except BaseException:
+            self._nodes, self._succ, self._pred, self._edges = nodes, succ, pred, edges
+            raise
+
+    # ----------------------------------------------------------- point queries
+    def has_node(self, node_id: object, /) -> bool:
+        return _valid_id(node_id) and node_id in self._nodes
+
+    def __contains__(self, node_id: object) -> bool:
+        return self.has_node(node_id)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def node_count(self) -> int:
+        return len(self._nodes)
+
+    def edge_count(self) -> int:
+        return self._edges
+
+    def has_edge(self, source: object, target: object, /) -> bool:
+        with self._lock:
+            return _valid_id(source) and _valid_id(target) and self._has_edge(source, target)
+
+    def get_node(self, node_id: NodeId, /) -> dict[str, Any]:
+        with self._lock:
+            return _read_attrs(self._nodes[self._node(node_id)])
+
+    def get_edge(self, source: NodeId, target: NodeId, /) -> dict[str, Any]:
+        with self._lock:
+            return _read_attrs(self._edge(source, target))
+
+    def get_nodes_batch(self, ids: Iterable[NodeId], /) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self.get_node(x) for x in ids]
+
+    batch_query_nodes = get_nodes_batch
+
+    def nodes(self, data: bool = False) -> list[Any]:
+        with self._lock:
+            if data:
+                return [(n, _read_attrs(a)) for n, a in self._nodes.items()]
+            return list(self._nodes)
+
+    def edges(self, data: bool = False) -> list[Any]:
+        with self._lock:
+            out: list[Any] = []
+            done: set[NodeId] = set()
+            for s, nbrs in self._succ.items():
+                for t, attrs in nbrs.items():
+                    if not self._directed and t in done:
+                        continue
+                    out.append((s, t, _read_attrs(attrs)) if data else (s, t))
+                done.add(s)
+            return out
+
+    def successors(self, node_id: NodeId, /) -> list[NodeId]:
+        with self._lock:
+            return list(self._succ[self._node(node_id)])
+
+    def predecessors(self, node_id: NodeId, /) -> list[NodeId]:
+        with self._lock:
+            return list(self._pred[self._node(node_id)])
+
+    def neighbors(self, node_id: NodeId, /) -> list[NodeId]:
+        return self.successors(node_id)
+
+    def in_degree(self, node_id: NodeId, /) -> int:
+        with self._lock:
+            if not self._directed:
+                return self.degree(node_id)
+            return len(self._pred[self._node(node_id)])
+
+    def out_degree(self, node_id: NodeId, /) -> int:
+        with self._lock:
+            if not self._directed:
+                return self.degree(node_id)
+            return len(self._succ[self._node(node_id)])
+
+    def degree(self, node_id: NodeId, /) -> int:
+        with self._lock:
+            n = self._node(node_id)
+            if self._directed:
+                return len(self._succ[n]) + len(self._pred[n])
+            return len(self._succ[n]) + (n in self._succ[n])

@@ -246,6 +246,11 @@ pub fn bfs_path<O>(
     Ok(None)
 }
 
+/// Settled `(node, distance)` pairs, in settle order.
+pub type Settled = Vec<(Ix, f64)>;
+/// The predecessor of each settled node on its shortest path.
+pub type Preds = FastMap<Ix, Ix>;
+
 #[derive(PartialEq)]
 struct HeapItem(f64, u64, Ix);
 impl Eq for HeapItem {}
@@ -273,7 +278,7 @@ pub fn dijkstra<O>(
     target: Option<Ix>,
     weight: AttrId,
     cancel: &Cancel<'_>,
-) -> Result<(Vec<(Ix, f64)>, FastMap<Ix, Ix>)> {
+) -> Result<(Settled, Preds)> {
     let mut best: FastMap<Ix, f64> = FastMap::default();
     let mut pred: FastMap<Ix, Ix> = FastMap::default();
     let mut done: FastSet<Ix> = FastSet::default();

@@ -1,0 +1,69 @@
+# GLI — `make help` lists the targets.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FT_VENV ?= .venv-ft
+FT_PYTHON ?=
+# pyo3's build script must see the venv's interpreter (clippy, cargo check).
+export PYO3_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: help venv develop demo lint fmt cargo-test loom pytest test test-ft bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q maturin pytest pytest-xdist pytest-timeout hypothesis numpy scipy networkx rustworkx
+	touch $@
+
+venv: $(VENV)/.stamp ## create .venv with the build, test and benchmark dependencies
+
+develop: venv ## build the release extension into .venv
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(BIN)):$$PATH $(BIN)/maturin develop --release -q
+
+demo: develop ## build, then run examples/quickstart.py (1M nodes, 2M edges)
+	$(BIN)/python examples/quickstart.py
+
+lint: venv ## cargo fmt --check, clippy on both feature sets, the engine free of pyo3
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --no-default-features -- -D warnings
+	cargo check --no-default-features
+	@if grep -rn "pyo3" src/engine src/sync.rs src/error.rs; then echo "the engine must not name pyo3"; exit 1; fi
+	@if cargo tree -p loom-tests -e normal | grep -q pyo3; then echo "loom-tests must not depend on pyo3"; exit 1; fi
+
+fmt: ## cargo fmt
+	cargo fmt --all
+
+cargo-test: ## the engine's Rust unit tests (built without pyo3)
+	cargo test --no-default-features
+
+loom: ## the loom models of the shard and snapshot protocols
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test -p loom-tests --release
+
+pytest: develop ## the pytest suite, in parallel
+	$(BIN)/python -m pytest -n auto -q
+
+test: lint cargo-test loom pytest ## everything; also the free-threaded lane when FT_PYTHON is set
+ifneq ($(strip $(FT_PYTHON)),)
+	$(MAKE) test-ft FT_PYTHON=$(FT_PYTHON)
+endif
+
+test-ft: ## free-threaded lane: make test-ft FT_PYTHON=/path/to/python3.13t (indicative, see README)
+	@test -n "$(FT_PYTHON)" || { echo "set FT_PYTHON (../shared/tools/free-threaded-python prints one)"; exit 2; }
+	test -x $(FT_VENV)/bin/python || $(FT_PYTHON) -m venv $(FT_VENV)
+	# numpy 2.3 ships cp313t wheels; newer hypothesis embeds PyO3 0.30, which refuses 3.13t.
+	$(FT_VENV)/bin/pip install -q --only-binary=numpy "numpy<2.4" maturin pytest pytest-timeout networkx
+	VIRTUAL_ENV=$(abspath $(FT_VENV)) PATH=$(abspath $(FT_VENV)/bin):$$PATH UNSAFE_PYO3_SKIP_VERSION_CHECK=1 \
+		CARGO_TARGET_DIR=target/ft PYO3_PYTHON=$(abspath $(FT_VENV)/bin/python) $(FT_VENV)/bin/maturin develop --release -q
+	$(FT_VENV)/bin/python -W error::RuntimeWarning -c "import sys, gli; assert not sys._is_gil_enabled(), 'importing gli re-enabled the GIL'; print('free-threaded', sys.version.split()[0] + ': GIL still disabled after import gli')"
+	$(FT_VENV)/bin/python -W error::RuntimeWarning -m pytest -q -p no:cacheprovider tests/test_concurrency.py
+
+bench: develop ## python -m gli.bench (release build)
+	$(BIN)/python -m gli.bench
+
+clean: ## remove build outputs and virtualenvs
+	cargo clean
+	rm -rf $(VENV) $(FT_VENV) python/gli/*.so

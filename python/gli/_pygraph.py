@@ -29,6 +29,13 @@ def _check_id(x: object) -> NodeId:
     return x
 
 
+def _item_id(method: str, index: int, x: object) -> NodeId:
+    try:
+        return _check_id(x)
+    except (TypeError, OverflowError) as e:
+        raise type(e)(f"{method}: item {index}: {e}") from None
+
+
 def _valid_id(x: object) -> bool:
     try:
         _check_id(x)
@@ -223,9 +230,9 @@ class PythonGraph(PythonQueries):
                     raise ValueError(
                         f"batch_add_nodes: item {i}: expected (id, attrs), got a tuple of length {len(item)}"
                     )
-                staged.append((_check_id(item[0]), _attrs_arg(item[1], f"batch_add_nodes: item {i}")))
+                staged.append((_item_id("batch_add_nodes", i, item[0]), _attrs_arg(item[1], f"batch_add_nodes: item {i}")))
             else:
-                staged.append((_check_id(item), {}))
+                staged.append((_item_id("batch_add_nodes", i, item), {}))
         with self._lock:
             for node_id, attrs in staged:
                 self._add_node(node_id, attrs)
@@ -242,7 +249,7 @@ class PythonGraph(PythonQueries):
                     f"got a tuple of length {len(item)}"
                 )
             attrs = _attrs_arg(item[2], f"batch_add_edges: item {i}") if len(item) == 3 else {}
-            staged.append((_check_id(item[0]), _check_id(item[1]), attrs))
+            staged.append((_item_id("batch_add_edges", i, item[0]), _item_id("batch_add_edges", i, item[1]), attrs))
         with self._lock:
             return self._atomically(lambda: [self._add_edge(s, t, a) for s, t, a in staged] and len(staged))
 

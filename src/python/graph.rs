@@ -50,6 +50,32 @@ impl PyGraph {
         PyTypeError::new_err(format!("{method}: item {index}: {what}"))
     }
 
+    /// Prefixes a type or overflow error with the batch item's index (lookup
+    /// errors already name the node).
+    fn with_index(py: Python<'_>, e: PyErr, index: usize) -> PyErr {
+        let msg = format!("batch_add_edges: item {index}: {}", e.value(py));
+        if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(msg)
+        } else if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
+            pyo3::exceptions::PyOverflowError::new_err(msg)
+        } else {
+            e
+        }
+    }
+
+    /// A batch item's node id; a bad one raises naming the item.
+    fn item_id(method: &str, index: usize, obj: &Bound<'_, PyAny>) -> PyResult<NodeId> {
+        node_id(obj).map_err(|e| {
+            let py = obj.py();
+            let msg = format!("{method}: item {index}: {}", e.value(py));
+            if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
+                pyo3::exceptions::PyOverflowError::new_err(msg)
+            } else {
+                PyTypeError::new_err(msg)
+            }
+        })
+    }
+
     /// Resolves one edge item's endpoints against the graph as it is now.
     #[inline]
     fn resolve_pair(&self, t: &Bound<'_, PyTuple>) -> PyResult<(u32, u32)> {
@@ -193,7 +219,7 @@ impl PyGraph {
         ffi();
         if backend != "rust" {
             return Err(PyValueError::new_err(format!(
-                "unknown backend {backend:?}: expected 'rust' or 'python'"
+                "unknown backend '{backend}': expected 'rust' or 'python'"
             )));
         }
         Ok(Self {
@@ -341,9 +367,12 @@ impl PyGraph {
                     )
                 };
                 let attrs = attrs_from_obj(&attrs, || format!("batch_add_nodes: item {index}"))?;
-                batch.push((node_id(&id)?, attrs));
+                batch.push((Self::item_id("batch_add_nodes", index, &id)?, attrs));
             } else {
-                batch.push((node_id(&item)?, PyAttrMap::new()));
+                batch.push((
+                    Self::item_id("batch_add_nodes", index, &item)?,
+                    PyAttrMap::new(),
+                ));
             }
         }
         let inner = &self.inner;
@@ -383,7 +412,10 @@ impl PyGraph {
                     attrs.push((index, a));
                 }
             }
-            pairs.push(self.resolve_pair(&t)?);
+            pairs.push(
+                self.resolve_pair(&t)
+                    .map_err(|e| Self::with_index(py, e, index))?,
+            );
             tuples.push(t);
         }
         let mut batch = ResolvedEdges {

@@ -1,0 +1,264 @@
+"""The API of DESIGN.md (mutation, point queries, errors, introspection) on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+import gli
+
+
+def test_unknown_backend_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown backend 'java'"):
+        gli.Graph(backend="java")
+
+
+def test_rust_graph_is_the_native_class_without_a_wrapper() -> None:
+    g = gli.Graph()
+    assert isinstance(g, gli._core.Graph)
+    assert type(g).node_count is gli._core.Graph.node_count  # no Python frame on the hot path
+    assert g.backend == "rust" and gli.Graph(backend="python").backend == "python"
+
+
+def test_ids_int_and_str_are_distinct_and_bool_rejected(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    assert g.add_node(1) == 1
+    assert g.add_node("1") == "1"
+    assert len(g) == 2 and g.nodes() == [1, "1"]
+    for bad in (True, 1.5, None, (1,), b"x"):
+        with pytest.raises(TypeError, match="node id must be str or int"):
+            g.add_node(bad)
+        assert not g.has_node(bad) and bad not in g
+    with pytest.raises(OverflowError):
+        g.add_node(2**70)
+    assert not g.has_node(2**70)
+    assert g.has_node(1) and 1 in g and "2" not in g
+
+
+def test_add_node_merges_attrs_and_returns_id(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    g.add_node("a", x=1, y=2)
+    g.add_node("a", y=3, z=None)
+    assert g.get_node("a") == {"x": 1, "y": 3, "z": None}
+    assert list(g.get_node("a")) == ["x", "y", "z"]
+    g.update_node("a", x="s")
+    assert g.get_node("a")["x"] == "s"
+    with pytest.raises(gli.NodeNotFoundError, match="Node 'nope' not found"):
+        g.update_node("nope", x=1)
+
+
+def test_attribute_values_round_trip_and_copies(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    opaque, odd_dict, tup = object(), {1: "a"}, (1, 2)
+    big = 2**80
+    g.add_node("n", s="x", i=-5, f=2.5, b=True, none=None, l=[1, [2, "3"]], d={"k": {"j": [1]}},
+               o=opaque, od=odd_dict, t=tup, big=big, **{"class": 1, "with space": 2})
+    got = g.get_node("n")
+    assert got["s"] == "x" and got["i"] == -5 and got["f"] == 2.5 and got["b"] is True and got["none"] is None
+    assert got["l"] == [1, [2, "3"]] and got["d"] == {"k": {"j": [1]}}
+    assert got["o"] is opaque and got["od"] is odd_dict and got["t"] is tup and got["big"] == big
+    assert got["class"] == 1 and got["with space"] == 2
+    got["l"][1].append(99)
+    got["d"]["k"]["j"].append(99)
+    got["new"] = 1
+    again = g.get_node("n")
+    assert again["l"] == [1, [2, "3"]] and again["d"] == {"k": {"j": [1]}} and "new" not in again
+    assert again is not got
+
+
+def test_recursive_attribute_is_rejected(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="nested more than"):
+        g.add_node("x", bad=loop)
+    assert "x" not in g
+
+
+def test_edges_and_errors(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    for v in ("a", "b", "c"):
+        g.add_node(v)
+    assert g.add_edge("a", "b", w=1) == "a->b"
+    assert g.add_edge("b", "c") == "b->c"
+    with pytest.raises(gli.EdgeAlreadyExistsError, match="Edge 'a' -> 'b' already exists"):
+        g.add_edge("a", "b")
+    with pytest.raises(gli.NodeNotFoundError, match="Node 'zed' not found"):
+        g.add_edge("a", "zed")
+    assert g.has_edge("a", "b") and not g.has_edge("b", "a") and not g.has_edge("a", 1.5)
+    assert g.get_edge("a", "b") == {"w": 1}
+    g.update_edge("a", "b", w=2, v=3)
+    assert g.get_edge("a", "b") == {"w": 2, "v": 3}
+    with pytest.raises(gli.EdgeNotFoundError, match="Edge 'b' -> 'a' not found"):
+        g.get_edge("b", "a")
+    with pytest.raises(gli.EdgeNotFoundError):
+        g.update_edge("a", "zed", w=1)
+    with pytest.raises(gli.EdgeNotFoundError):
+        g.remove_edge("c", "a")
+    assert g.edges() == [("a", "b"), ("b", "c")]
+    assert g.edges(data=True) == [("a", "b", {"w": 2, "v": 3}), ("b", "c", {})]
+    g.remove_edge("a", "b")
+    assert g.edge_count() == 1 and g.successors("a") == []
+
+
+def test_degrees_and_neighbours_directed(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    g.batch_add_nodes([0, 1, 2, 3])
+    g.batch_add_edges([(0, 1), (0, 2), (3, 0), (0, 0)])
+    assert g.successors(0) == [1, 2, 0] and g.neighbors(0) == [1, 2, 0]
+    assert g.predecessors(0) == [3, 0]
+    assert (g.out_degree(0), g.in_degree(0), g.degree(0)) == (3, 2, 5)
+    with pytest.raises(gli.NodeNotFoundError):
+        g.degree(42)
+    with pytest.raises(TypeError):
+        g.successors(None)
+
+
+def test_undirected_semantics(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph(directed=False)
+    g.batch_add_nodes(["a", "b", "c"])
+    g.add_edge("b", "a", w=1)
+    with pytest.raises(gli.EdgeAlreadyExistsError):
+        g.add_edge("a", "b")
+    g.add_edge("c", "c")
+    g.add_edge("a", "c")
+    assert g.has_edge("a", "b") and g.has_edge("b", "a")
+    assert g.get_edge("a", "b") == {"w": 1}
+    assert g.neighbors("a") == ["b", "c"] == g.successors("a") == g.predecessors("a")
+    assert g.degree("c") == 3 == g.in_degree("c") == g.out_degree("c")
+    assert g.edges() == [("a", "b"), ("a", "c"), ("c", "c")]
+    assert g.edge_count() == 3
+    g.remove_edge("b", "a")
+    g.remove_node("c")
+    assert g.edge_count() == 0 and g.neighbors("a") == []
+
+
+def test_insertion_order_survives_removals(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    g.batch_add_nodes(range(6))
+    g.remove_node(2)
+    g.add_node(2)
+    g.add_node(0, x=1)
+    assert g.nodes() == [0, 1, 3, 4, 5, 2]
+    g.clear()
+    assert len(g) == 0 and g.edge_count() == 0
+    g.add_node("z")
+    g.add_node(1)
+    assert g.nodes() == ["z", 1]
+
+
+def test_remove_node_removes_its_edges(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    g.batch_add_nodes(range(4))
+    g.batch_add_edges([(0, 1), (1, 2), (2, 1), (3, 1), (1, 1)])
+    g.remove_node(1)
+    assert g.edge_count() == 0 and g.nodes() == [0, 2, 3]
+    assert g.successors(0) == [] and g.predecessors(2) == []
+    with pytest.raises(gli.NodeNotFoundError, match="Node 1 not found"):
+        g.remove_node(1)
+
+
+def test_batches_are_all_or_nothing(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    assert g.batch_add_nodes([1, (2, {"a": 1}), (1, {"b": 2})]) == 3
+    assert g.nodes(data=True) == [(1, {"b": 2}), (2, {"a": 1})]
+    before = (g.nodes(data=True), g.edges(data=True))
+    with pytest.raises(TypeError, match="item 2"):
+        g.batch_add_nodes([3, 4, 5.5])
+    with pytest.raises(ValueError, match="item 1"):
+        g.batch_add_nodes([3, (4, {}, 1)])
+    with pytest.raises(TypeError, match="attributes must be a dict"):
+        g.batch_add_nodes([(3, [1])])
+    assert (g.nodes(data=True), g.edges(data=True)) == before
+    assert g.batch_add_edges([(1, 2, {"w": 1}), (2, 1)]) == 2
+    before = (g.nodes(data=True), g.edges(data=True))
+    with pytest.raises(gli.NodeNotFoundError, match="Node 9 not found"):
+        g.batch_add_edges([(2, 2), (1, 9)])
+    with pytest.raises(gli.EdgeAlreadyExistsError):
+        g.batch_add_edges([(2, 2), (1, 2)])
+    with pytest.raises(gli.EdgeAlreadyExistsError):
+        g.batch_add_edges([(2, 2), (2, 2)])
+    with pytest.raises(TypeError):
+        g.batch_add_edges([(2, 2), [1, 1]])
+    assert (g.nodes(data=True), g.edges(data=True)) == before
+
+
+def test_large_edge_batch_failure_changes_nothing(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    n = 3000
+    g.batch_add_nodes(range(n))
+    g.add_edge(0, 1)
+    edges = [(i, (i * 7 + 3) % n) for i in range(1, n)] + [(i, (i * 11 + 5) % n) for i in range(1, n)]
+    edges = list(dict.fromkeys(edges))
+    with pytest.raises(gli.EdgeAlreadyExistsError, match="Edge 0 -> 1"):
+        g.batch_add_edges(edges + [(0, 1)])
+    assert g.edge_count() == 1
+    assert g.batch_add_edges(edges) == len(edges)
+    assert g.edge_count() == len(edges) + 1
+
+
+def test_batch_operations_commit_and_rollback(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    g.add_node("a")
+    with g.batch_operations() as batch:
+        batch.add_node("b", x=1)
+        batch.add_edge("a", "b", w=2)
+        batch.update_node("a", y=3)
+        batch.update_edge("a", "b", w=4)
+        assert "b" not in g  # nothing applied until exit
+    assert g.get_node("b") == {"x": 1} and g.get_edge("a", "b") == {"w": 4} and g.get_node("a") == {"y": 3}
+    state = (g.nodes(data=True), g.edges(data=True))
+    with pytest.raises(RuntimeError, match="boom"):
+        with g.batch_operations() as batch:
+            batch.remove_node("a")
+            raise RuntimeError("boom")
+    with pytest.raises(gli.EdgeNotFoundError):
+        with g.batch_operations() as batch:
+            batch.remove_edge("a", "b")
+            batch.add_node("c")
+            batch.remove_edge("a", "b")
+    with pytest.raises(TypeError):
+        with g.batch_operations() as batch:
+            batch.add_node("d")
+            batch.add_node(2.5)
+    assert (g.nodes(data=True), g.edges(data=True)) == state
+
+
+def test_get_nodes_batch(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    g.batch_add_nodes([(i, {"v": i}) for i in range(5)])
+    assert g.get_nodes_batch([3, 1]) == [{"v": 3}, {"v": 1}]
+    assert g.batch_query_nodes(iter([0])) == [{"v": 0}]
+    with pytest.raises(gli.NodeNotFoundError, match="Node 7 not found"):
+        g.get_nodes_batch([1, 7])
+
+
+def test_exception_hierarchy() -> None:
+    assert issubclass(gli.NodeNotFoundError, KeyError) and issubclass(gli.NodeNotFoundError, gli.GLIError)
+    assert issubclass(gli.EdgeNotFoundError, KeyError)
+    assert issubclass(gli.EdgeAlreadyExistsError, ValueError)
+    assert issubclass(gli.ConvergenceError, RuntimeError)
+    assert str(gli.NodeNotFoundError("Node 'a' not found")) == "Node 'a' not found"
+    g = gli.Graph()
+    with pytest.raises(KeyError) as info:
+        g.get_node("ghost")
+    assert str(info.value) == "Node 'ghost' not found"
+    assert type(info.value) is gli.NodeNotFoundError
+
+
+def test_counters_count_ffi_calls() -> None:
+    c = gli.counters()
+    assert {"ffi_calls", "gil_reacquisitions", "predicate_calls", "predicate_batches"} <= c.keys()
+    g = gli.Graph()
+    before = gli.counters()["ffi_calls"]
+    for i in range(10):
+        g.add_node(i)
+    g.node_count()
+    after = gli.counters()["ffi_calls"]
+    # 11 calls above plus the counters() call itself; other tests never run in this process concurrently.
+    assert after - before >= 11
+
+
+def test_repr(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    g.add_node(1)
+    assert "nodes=1" in repr(g) and "edges=0" in repr(g)

@@ -250,35 +250,48 @@ class PythonGraph(PythonQueries):
                 )
             attrs = _attrs_arg(item[2], f"batch_add_edges: item {i}") if len(item) == 3 else {}
             staged.append((_item_id("batch_add_edges", i, item[0]), _item_id("batch_add_edges", i, item[1]), attrs))
+        def add_all() -> int:
+            for s, t, a in staged:
+                self._add_edge(s, t, a)
+            return len(staged)
+
         with self._lock:
-            return self._atomically(lambda: [self._add_edge(s, t, a) for s, t, a in staged] and len(staged))
+            return self._atomically(add_all)  # type: ignore[no-any-return]
 
     def _apply_ops(self, ops: list[tuple[Any, ...]], /) -> None:
+        # Like the Rust backend: convert (type-check) every operation first,
+        # then apply them in order; the first failure undoes everything.
+        staged = [self._convert_op(i, op) for i, op in enumerate(ops)]
         with self._lock:
-            self._atomically(lambda: self._run_ops(ops))
+            self._atomically(lambda: self._run_ops(staged))
+
+    @staticmethod
+    def _convert_op(index: int, op: tuple[Any, ...]) -> tuple[Any, ...]:
+        code, *args = op
+        arity = {"add_node": 2, "update_node": 2, "add_edge": 3, "update_edge": 3, "remove_node": 1, "remove_edge": 2}
+        if code not in arity:
+            raise ValueError(f"_apply_ops: item {index}: unknown operation {code!r}")
+        if len(args) != arity[code]:
+            raise ValueError(f"_apply_ops: item {index}: {code} takes {arity[code]} fields, got {len(args)}")
+        if code in ("add_node", "update_node", "add_edge", "update_edge"):
+            *ids, attrs = args
+            return (code, *(_check_id(x) for x in ids), _attrs_arg(attrs, f"operation {index} ({code})"))
+        return (code, *(_check_id(x) for x in args))
 
     def _run_ops(self, ops: list[tuple[Any, ...]]) -> None:
-        for op in ops:
-            code, *args = op
-            if code in ("add_node", "update_node", "add_edge", "update_edge"):
-                *ids, attrs = args
-                for x in ids:
-                    _check_id(x)
-                attrs = _attrs(attrs)
-                if code == "add_node":
-                    self._add_node(ids[0], attrs)
-                elif code == "update_node":
-                    self._nodes[self._node(ids[0])].update(attrs)
-                elif code == "add_edge":
-                    self._add_edge(ids[0], ids[1], attrs)
-                else:
-                    self._edge(ids[0], ids[1]).update(attrs)
+        for code, *args in ops:
+            if code == "add_node":
+                self._add_node(args[0], args[1])
+            elif code == "update_node":
+                self._nodes[self._node(args[0])].update(args[1])
+            elif code == "add_edge":
+                self._add_edge(args[0], args[1], args[2])
+            elif code == "update_edge":
+                self._edge(args[0], args[1]).update(args[2])
             elif code == "remove_node":
                 self._remove_node(args[0])
-            elif code == "remove_edge":
-                self._remove_edge(args[0], args[1])
             else:
-                raise ValueError(f"_apply_ops: unknown operation {code!r}")
+                self._remove_edge(args[0], args[1])
 
     def _atomically(self, work: Any) -> Any:
         """Runs ``work`` on the live state; on any error restores the state as it

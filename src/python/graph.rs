@@ -21,6 +21,7 @@ use super::convert::{
     node_ref_lenient, PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
+use super::errors::NodeNotFoundError;
 use crate::engine::algo;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::value::lookup_name;
@@ -390,6 +391,7 @@ impl PyGraph {
         let mut pairs = Vec::with_capacity(hint);
         let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
         let epoch = self.inner.removal_epoch();
+        let mut missing: Option<PyErr> = None;
         for (index, item) in items.try_iter()?.enumerate() {
             let item = item?;
             let t = item.cast_into::<PyTuple>().map_err(|_| {
@@ -412,11 +414,21 @@ impl PyGraph {
                     attrs.push((index, a));
                 }
             }
-            pairs.push(
-                self.resolve_pair(&t)
-                    .map_err(|e| Self::with_index(py, e, index))?,
-            );
+            // Type errors anywhere in the batch win over a missing node (every
+            // item is converted before any is looked up, as the reference
+            // backend does), so a failed lookup is only remembered here.
+            match self.resolve_pair(&t) {
+                Ok(pair) => pairs.push(pair),
+                Err(e) if e.is_instance_of::<NodeNotFoundError>(py) => {
+                    missing.get_or_insert(e);
+                    pairs.push((0, 0));
+                }
+                Err(e) => return Err(Self::with_index(py, e, index)),
+            }
             tuples.push(t);
+        }
+        if let Some(e) = missing {
+            return Err(e);
         }
         let mut batch = ResolvedEdges {
             epoch,

@@ -1,0 +1,122 @@
+"""Differential test: random operation sequences (invalid ones included)
+drive the Rust and the pure-Python backends at once; return values,
+exception types and final state must be identical."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis.strategies as st
+from hypothesis import settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+import gli
+
+IDS = st.sampled_from([0, 1, 2, 3, "1", "a", "b", "c", -7, 2**40])
+BAD_IDS = st.sampled_from([True, 1.5, None, ("t",)])
+ANY_ID = st.one_of(IDS, IDS, IDS, BAD_IDS)
+VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=4)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=6,
+)
+ATTRS = st.dictionaries(st.sampled_from(["w", "x", "y", "class"]), VALUES, max_size=3)
+
+
+def outcome(fn: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+    try:
+        return ("ok", fn(*args, **kwargs))
+    except Exception as e:  # noqa: BLE001 - the type is what we compare
+        return ("err", type(e))
+
+
+class BothBackends(RuleBasedStateMachine):
+    @initialize(directed=st.booleans())
+    def setup(self, directed: bool) -> None:
+        self.graphs = [gli.Graph(directed=directed, backend=b) for b in ("rust", "python")]
+
+    def both(self, method: str, *args: Any, **kwargs: Any) -> None:
+        results = [outcome(getattr(g, method), *args, **kwargs) for g in self.graphs]
+        assert results[0] == results[1], (method, args, kwargs, results)
+
+    @rule(n=ANY_ID, attrs=ATTRS)
+    def add_node(self, n: Any, attrs: dict[str, Any]) -> None:
+        self.both("add_node", n, **attrs)
+
+    @rule(s=ANY_ID, t=ANY_ID, attrs=ATTRS)
+    def add_edge(self, s: Any, t: Any, attrs: dict[str, Any]) -> None:
+        self.both("add_edge", s, t, **attrs)
+
+    @rule(n=ANY_ID, attrs=ATTRS)
+    def update_node(self, n: Any, attrs: dict[str, Any]) -> None:
+        self.both("update_node", n, **attrs)
+
+    @rule(s=ANY_ID, t=ANY_ID, attrs=ATTRS)
+    def update_edge(self, s: Any, t: Any, attrs: dict[str, Any]) -> None:
+        self.both("update_edge", s, t, **attrs)
+
+    @rule(n=ANY_ID)
+    def remove_node(self, n: Any) -> None:
+        self.both("remove_node", n)
+
+    @rule(s=ANY_ID, t=ANY_ID)
+    def remove_edge(self, s: Any, t: Any) -> None:
+        self.both("remove_edge", s, t)
+
+    @rule(items=st.lists(st.one_of(ANY_ID, st.tuples(IDS, ATTRS)), max_size=5))
+    def batch_add_nodes(self, items: list[Any]) -> None:
+        self.both("batch_add_nodes", items)
+
+    @rule(items=st.lists(st.one_of(st.tuples(IDS, IDS), st.tuples(ANY_ID, IDS, ATTRS)), max_size=5))
+    def batch_add_edges(self, items: list[Any]) -> None:
+        self.both("batch_add_edges", items)
+
+    @rule(
+        ops=st.lists(
+            st.one_of(
+                st.tuples(st.just("add_node"), ANY_ID, ATTRS),
+                st.tuples(st.just("add_edge"), IDS, IDS, ATTRS),
+                st.tuples(st.just("update_node"), IDS, ATTRS),
+                st.tuples(st.just("update_edge"), IDS, IDS, ATTRS),
+                st.tuples(st.just("remove_node"), IDS),
+                st.tuples(st.just("remove_edge"), IDS, IDS),
+            ),
+            max_size=6,
+        )
+    )
+    def batch_operations(self, ops: list[tuple[Any, ...]]) -> None:
+        def run(g: gli.Graph) -> None:
+            with g.batch_operations() as batch:
+                for code, *args in ops:
+                    *ids, last = args
+                    if isinstance(last, dict):
+                        getattr(batch, code)(*ids, **last)
+                    else:
+                        getattr(batch, code)(*ids, last)
+
+        results = [outcome(run, g) for g in self.graphs]
+        assert results[0] == results[1], (ops, results)
+
+    @rule()
+    def clear(self) -> None:
+        self.both("clear")
+
+    @rule(n=ANY_ID)
+    def queries(self, n: Any) -> None:
+        for method in ("has_node", "get_node", "successors", "predecessors", "neighbors", "degree", "in_degree", "out_degree"):
+            self.both(method, n)
+        self.both("has_edge", n, n)
+        self.both("get_edge", n, 0)
+
+    @invariant()
+    def same_state(self) -> None:
+        if not hasattr(self, "graphs"):
+            return
+        rust, py = self.graphs
+        assert rust.nodes(data=True) == py.nodes(data=True)
+        assert rust.edges(data=True) == py.edges(data=True)
+        assert (len(rust), rust.edge_count()) == (len(py), py.edge_count())
+
+
+BothBackends.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+TestBothBackends = BothBackends.TestCase

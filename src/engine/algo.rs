@@ -206,6 +206,18 @@ pub fn bfs_lengths<O>(
     Ok(order)
 }
 
+/// The path `src -> dst` read back from a predecessor map.
+pub fn walk_back(pred: &Preds, src: Ix, dst: Ix) -> Vec<Ix> {
+    let mut path = vec![dst];
+    let mut cur = dst;
+    while cur != src {
+        cur = pred[&cur];
+        path.push(cur);
+    }
+    path.reverse();
+    path
+}
+
 /// Unweighted shortest path `src -> dst` (BFS with parents), `None` if unreachable.
 pub fn bfs_path<O>(
     view: &GraphView<'_, O>,
@@ -231,14 +243,7 @@ pub fn bfs_path<O>(
             }
             parent.insert(w, u);
             if w == dst {
-                let mut path = vec![dst];
-                let mut cur = dst;
-                while cur != src {
-                    cur = parent[&cur];
-                    path.push(cur);
-                }
-                path.reverse();
-                return Ok(Some(path));
+                return Ok(Some(walk_back(&parent, src, dst)));
             }
             queue.push_back(w);
         }

@@ -909,13 +909,7 @@ impl PyGraph {
                         .last()
                         .filter(|(ix, _)| *ix == b)
                         .ok_or_else(no_path)?;
-                    let mut path = vec![last];
-                    let mut cur = last;
-                    while cur != a {
-                        cur = pred[&cur];
-                        path.push(cur);
-                    }
-                    path.reverse();
+                    let path = algo::walk_back(&pred, a, last);
                     Ok((path, Some(d)))
                 }
                 _ => {

@@ -12,10 +12,12 @@ export PYO3_PYTHON := $(abspath $(BIN)/python)
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
 
-$(VENV)/.stamp: pyproject.toml
+# The stamp makes a second `make venv` a no-op; editing pyproject.toml or this
+# Makefile reinstalls (pip skips what is already satisfied). scipy: nx.pagerank needs it.
+$(VENV)/.stamp: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q maturin pytest pytest-xdist pytest-timeout hypothesis numpy scipy networkx rustworkx
+	$(BIN)/pip install -q maturin pytest pytest-xdist pytest-timeout hypothesis numpy scipy networkx rustworkx mypy
 	touch $@
 
 venv: $(VENV)/.stamp ## create .venv with the build, test and benchmark dependencies
@@ -26,17 +28,22 @@ develop: venv ## build the release extension into .venv
 demo: develop ## build, then run examples/quickstart.py (1M nodes, 2M edges)
 	$(BIN)/python examples/quickstart.py
 
+# The loom-tests tree is captured first so that a failing `cargo tree` fails the
+# check instead of passing it as "no pyo3"; --target all also sees cfg(loom) deps.
 lint: venv ## cargo fmt --check, clippy on both feature sets, the engine free of pyo3
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --no-default-features -- -D warnings
 	cargo check --no-default-features
 	@if grep -rn "pyo3" src/engine src/sync.rs src/error.rs; then echo "the engine must not name pyo3"; exit 1; fi
-	@if cargo tree -p loom-tests -e normal | grep -q pyo3; then echo "loom-tests must not depend on pyo3"; exit 1; fi
+	@tree="$$(cargo tree -p loom-tests -e normal --target all)" || { echo "cargo tree -p loom-tests failed"; exit 1; }; \
+	if printf '%s\n' "$$tree" | grep -q pyo3; then echo "loom-tests must not depend on pyo3:"; printf '%s\n' "$$tree" | grep pyo3; exit 1; fi
 
 fmt: ## cargo fmt
 	cargo fmt --all
 
+# Every #[cfg(test)] module is in src/engine, so the no-pyo3 build runs all the
+# Rust unit tests without linking libpython; src/python is exercised by pytest.
 cargo-test: ## the engine's Rust unit tests (built without pyo3)
 	cargo test --no-default-features
 
@@ -46,7 +53,8 @@ loom: ## the loom models of the shard and snapshot protocols
 pytest: develop ## the pytest suite, in parallel
 	$(BIN)/python -m pytest -n auto -q
 
-test: lint cargo-test loom pytest ## everything; also the free-threaded lane when FT_PYTHON is set
+# make runs these prerequisites left to right, each once (develop is also pytest's prerequisite).
+test: venv lint develop cargo-test loom pytest ## everything, from a fresh clone; also the free-threaded lane when FT_PYTHON is set
 ifneq ($(strip $(FT_PYTHON)),)
 	$(MAKE) test-ft FT_PYTHON=$(FT_PYTHON)
 endif

@@ -2,18 +2,27 @@
 
 Measures, in one run and side by side, the rust backend, the pure-Python
 backend, and NetworkX and rustworkx when they are importable, each used as a
-user would. Prints ns per operation (median of repeats) and ratios
-(``x`` = how many times faster the rust backend is). Sizes follow the issues;
-``--quick`` divides them by 20 for a smoke run.
+user would. Prints the median of repeats per operation and ratios (``x`` = how
+many times faster the rust backend is). Sizes follow the issues; ``--quick``
+divides them by 20 for a smoke run. Where the pure-Python backend is slow it
+gets smaller inputs; every figure is per operation, so the columns compare.
+
+Adding a workload: write ``def my_rows(b: Bench) -> None`` that calls
+``b.row(name, unit, {library: timer})`` (a timer returns the figure, ``None``
+means "not measured"), guard any expensive setup with ``b.wants(name)`` so that
+``--only`` stays fast, and append the function to ``SECTIONS``.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import gc
+import importlib
 import json
 import os
+import platform
 import random
 import statistics
 import subprocess
@@ -25,21 +34,33 @@ from typing import Any
 
 import gli
 
-try:
-    import networkx as nx
-except ImportError:  # pragma: no cover - optional
-    nx = None
-try:
-    import rustworkx as rx
-except ImportError:  # pragma: no cover - optional
-    rx = None
+
+def _optional(name: str) -> Any:
+    """The module, or ``None`` when it is not installed: the bench runs with what is there."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+nx: Any = _optional("networkx")
+rx: Any = _optional("rustworkx")
+np: Any = _optional("numpy")
 
 LIBS = ("gli-rust", "gli-python", "networkx", "rustworkx")
-Timer = Callable[[], float]  # returns ns per op
+Timer = Callable[[], float]  # returns the row's figure (ns per op, ms, bytes per edge, ...)
+
+ATTRS5: dict[str, Any] = {"a1": 1, "a2": 2.0, "a3": "x", "a4": True, "a5": None}
+SMALL = 1_000  # every call-overhead row uses a graph of this many nodes, in every library
+MEM_NODES, MEM_EDGES = 200_000, 1_000_000
+PY_SHARE = 10  # the pure-Python backend's inputs are this many times smaller where it is slow
+
+
+# ------------------------------------------------------------------ helpers
 
 
 def _ns(fn: Callable[[], Any], ops: int, repeat: int = 5, setup: Callable[[], Any] | None = None) -> float:
-    """Median ns per op of ``fn`` (which performs ``ops`` operations)."""
+    """Median ns per op of ``fn`` (which performs ``ops`` operations); ``setup`` runs untimed."""
     samples = []
     for _ in range(repeat):
         if setup is not None:
@@ -51,14 +72,57 @@ def _ns(fn: Callable[[], Any], ops: int, repeat: int = 5, setup: Callable[[], An
     return statistics.median(samples)
 
 
+def _calls(f: Callable[..., Any], loops: int, *args: Any) -> Callable[[], None]:
+    """A plain loop of ``loops`` calls ``f(*args)``, with no wrapper frame per call."""
+    if not args:
+
+        def go0() -> None:
+            for _ in range(loops):
+                f()
+
+        return go0
+    (a,) = args
+
+    def go1() -> None:
+        for _ in range(loops):
+            f(a)
+
+    return go1
+
+
 def _rss() -> int:
+    """Resident set size in bytes, after returning freed memory to the OS."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:  # pragma: no cover - not glibc
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
         pass
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _distinct_pairs(n: int, m: int, seed: int) -> list[tuple[int, int]]:
+    """Exactly ``m`` distinct random (source, target) pairs over ``range(n)``, in draw order."""
+    rnd = random.Random(seed)
+    m = min(m, n * n)
+    out: dict[tuple[int, int], None] = {}
+    while len(out) < m:
+        out[(rnd.randrange(n), rnd.randrange(n))] = None
+    return list(out)
+
+
+def machine_info() -> dict[str, Any]:
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return {
+        "gli": gli.__version__,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "gil_enabled": gil,
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "networkx": getattr(nx, "__version__", None),
+        "rustworkx": getattr(rx, "__version__", None),
+    }
 
 
 class Bench:
@@ -71,8 +135,12 @@ class Bench:
     def n(self, full: int) -> int:
         return max(full // self.scale, 10)
 
+    def wants(self, *names: str) -> bool:
+        """Whether ``--only`` selects any of these rows (check before expensive setup)."""
+        return self.only is None or any(self.only in name for name in names)
+
     def row(self, name: str, unit: str, timers: dict[str, Timer | None]) -> None:
-        if self.only and self.only not in name:
+        if not self.wants(name):
             return
         res: dict[str, float | None] = {}
         for lib in LIBS:
@@ -102,246 +170,255 @@ class Bench:
 
     def header(self) -> None:
         print("| workload | unit | gli rust | gli python | networkx | rustworkx | vs python | vs networkx | vs rustworkx |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)
 
 
-# ------------------------------------------------------------------ core ops
+# ------------------------------------------------ call overhead (1,000 nodes)
 
 
-def core(b: Bench) -> None:
+class Small:
+    """The same 1,000-node graph ("n0" … "n999", 5 attributes each) in every library.
+
+    rustworkx indexes nodes by position, so its user keeps an id -> index dict.
+    """
+
+    def __init__(self) -> None:
+        self.rust = self._gli("rust")
+        self.python = self._gli("python")
+        self.nx: Any = None
+        self.rx: Any = None
+        self.rx_index: dict[str, int] = {}
+        if nx is not None:
+            self.nx = nx.DiGraph()
+            self.nx.add_nodes_from((f"n{i}", ATTRS5) for i in range(SMALL))
+        if rx is not None:
+            self.rx = rx.PyDiGraph()
+            idx = self.rx.add_nodes_from([dict(ATTRS5) for _ in range(SMALL)])
+            self.rx_index = {f"n{i}": j for i, j in enumerate(idx)}
+
+    @staticmethod
+    def _gli(backend: str) -> Any:
+        g = gli.Graph(backend=backend)
+        g.batch_add_nodes([(f"n{i}", ATTRS5) for i in range(SMALL)])
+        return g
+
+
+@functools.cache
+def _small() -> Small:
+    return Small()
+
+
+def node_count_rows(b: Bench) -> None:
+    name = "node_count()"
+    if not b.wants(name):
+        return
+    s, loops = _small(), 200_000 // b.scale
+    # Same node count everywhere, so every call returns the same (uncached) int.
+    b.row(name, "ns/call", {
+        "gli-rust": lambda: _ns(_calls(s.rust.node_count, loops), loops),
+        "gli-python": lambda: _ns(_calls(s.python.node_count, loops), loops),
+        "networkx": (lambda: _ns(_calls(s.nx.number_of_nodes, loops), loops)) if nx else None,
+        "rustworkx": (lambda: _ns(_calls(s.rx.num_nodes, loops), loops)) if rx else None,
+    })
+
+
+def has_node_rows(b: Bench) -> None:
+    name = 'has_node("n123")'
+    if not b.wants(name):
+        return
+    s, loops = _small(), 200_000 // b.scale
+
+    def rx_has() -> float:
+        g, idx = s.rx, s.rx_index
+
+        def go() -> None:
+            for _ in range(loops):
+                "n123" in idx and g.has_node(idx["n123"])
+
+        return _ns(go, loops)
+
+    b.row(name, "ns/call", {
+        "gli-rust": lambda: _ns(_calls(s.rust.has_node, loops, "n123"), loops),
+        "gli-python": lambda: _ns(_calls(s.python.has_node, loops, "n123"), loops),
+        "networkx": (lambda: _ns(_calls(s.nx.has_node, loops, "n123"), loops)) if nx else None,
+        "rustworkx": rx_has if rx else None,
+    })
+
+
+def add_node_rows(b: Bench) -> None:
     k = b.n(100_000)
     ids = [f"n{i}" for i in range(k)]
-    attrs5 = {"a1": 1, "a2": 2.0, "a3": "x", "a4": True, "a5": None}
     attrs100 = {f"k{j}": j for j in range(100)}
 
-    def gli_graph(backend: str, n: int = 1000) -> gli.Graph:
-        g = gli.Graph(backend=backend)
-        g.batch_add_nodes([(f"n{i}", attrs5) for i in range(n)])
-        return g
-
-    def counted(make: Callable[[], Any], call: Callable[[Any], Callable[[], Any]], ops: int) -> Timer:
-        return lambda: _ns(call(make()), ops)
-
-    loops = 200_000 // b.scale
-
-    def nc(g: Any, m: str) -> Callable[[], Any]:
-        f = getattr(g, m)
+    def adder(make: Callable[[], Any], attrs: dict[str, Any], n: int) -> Timer:
+        holder: list[Any] = []
 
         def go() -> None:
-            for _ in range(loops):
-                f()
+            f = holder[0].add_node
+            for i in ids[:n]:
+                f(i, **attrs)
 
-        return go
+        return lambda: _ns(go, n, setup=lambda: holder.__setitem__(slice(None), [make()]))
 
-    def nx_graph() -> Any:
-        g = nx.DiGraph()
-        g.add_nodes_from((f"n{i}", attrs5) for i in range(1000))
-        return g
+    def rx_adder(attrs: dict[str, Any], n: int) -> Timer:
+        holder: list[Any] = []
 
-    def rx_graph() -> Any:
-        g = rx.PyDiGraph()
-        g.add_nodes_from([dict(attrs5) for _ in range(1000)])
-        return g
+        def go() -> None:  # the payload is the attribute dict (no id: rustworkx assigns indices)
+            f = holder[0].add_node
+            for _ in ids[:n]:
+                f(dict(attrs) if attrs else None)
 
-    # Every library holds the same 1,000 nodes, so each call returns the same int.
-    b.row("node_count()", "ns/call", {
-        "gli-rust": counted(lambda: gli_graph("rust"), lambda g: nc(g, "node_count"), loops),
-        "gli-python": counted(lambda: gli_graph("python"), lambda g: nc(g, "node_count"), loops),
-        "networkx": nx and counted(nx_graph, lambda g: nc(g, "number_of_nodes"), loops),
-        "rustworkx": rx and counted(rx_graph, lambda g: nc(g, "num_nodes"), loops),
-    })
+        return lambda: _ns(go, n, setup=lambda: holder.__setitem__(slice(None), [rx.PyDiGraph()]))
 
-    def hn(g: Any) -> Callable[[], Any]:
-        f = g.has_node
-
-        def go() -> None:
-            for _ in range(loops):
-                f("n123")
-
-        return go
-
-    b.row('has_node("n123")', "ns/call", {
-        "gli-rust": counted(lambda: gli_graph("rust"), hn, loops),
-        "gli-python": counted(lambda: gli_graph("python"), hn, loops),
-        "networkx": nx and counted(nx_graph, hn, loops),
-        "rustworkx": rx and (lambda: _rx_has_node(loops)),
-    })
-
-    def adder(make: Callable[[], Any], method: str, attrs: dict[str, Any], n: int) -> Timer:
-        def run() -> float:
-            holder: list[Any] = []
-
-            def setup() -> None:
-                holder[:] = [make()]
-
-            def go() -> None:
-                f = getattr(holder[0], method)
-                if method == "add_node" and not isinstance(holder[0], gli._core.Graph) and rx and isinstance(holder[0], rx.PyDiGraph):
-                    for _ in ids[:n]:
-                        f(dict(attrs) if attrs else None)
-                else:
-                    for i in ids[:n]:
-                        f(i, **attrs)
-
-            return _ns(go, n, repeat=5, setup=setup)
-
-        return run
-
-    for label, attrs, n in (("no attributes", {}, k), ("5 attributes", attrs5, k), ("100 attributes", attrs100, max(k // 5, 10))):
+    for label, attrs, n in (("no attributes", {}, k), ("5 attributes", ATTRS5, k), ("100 attributes", attrs100, max(k // 5, 10))):
         b.row(f"add_node, {label}, one call at a time", "ns/call", {
-            "gli-rust": adder(lambda: gli.Graph(), "add_node", attrs, n),
-            "gli-python": adder(lambda: gli.Graph(backend="python"), "add_node", attrs, max(n // 5, 10)),
-            "networkx": nx and adder(nx.DiGraph, "add_node", attrs, max(n // 5, 10)),
-            "rustworkx": rx and adder(rx.PyDiGraph, "add_node", attrs, n),
+            "gli-rust": adder(gli.Graph, attrs, n),
+            "gli-python": adder(lambda: gli.Graph(backend="python"), attrs, max(n // 5, 10)),
+            "networkx": adder(nx.DiGraph, attrs, n) if nx else None,
+            "rustworkx": rx_adder(attrs, n) if rx else None,
         })
 
-    def gn(g: Any) -> Callable[[], Any]:
-        f = g.get_node
 
-        def go() -> None:
+def get_node_rows(b: Bench) -> None:
+    name = "get_node, 5 attributes"
+    if not b.wants(name):
+        return
+    s, loops = _small(), 200_000 // b.scale
+
+    def nx_get() -> float:
+        nodes = s.nx.nodes
+
+        def go() -> None:  # a fresh dict, as get_node returns
             for _ in range(loops):
-                f("n123")
+                dict(nodes["n123"])
 
-        return go
+        return _ns(go, loops)
 
-    b.row("get_node, 5 attributes", "ns/call", {
-        "gli-rust": counted(lambda: gli_graph("rust"), gn, loops),
-        "gli-python": counted(lambda: gli_graph("python"), gn, loops),
-        "networkx": nx and (lambda: _nx_get_node(loops, attrs5)),
-        "rustworkx": rx and (lambda: _rx_get_node(loops, attrs5)),
+    def rx_get() -> float:
+        g, idx = s.rx, s.rx_index
+
+        def go() -> None:  # rustworkx hands back its stored dict: no copy, unlike get_node
+            for _ in range(loops):
+                g[idx["n123"]]
+
+        return _ns(go, loops)
+
+    b.row(name, "ns/call", {
+        "gli-rust": lambda: _ns(_calls(s.rust.get_node, loops, "n123"), loops),
+        "gli-python": lambda: _ns(_calls(s.python.get_node, loops, "n123"), loops),
+        "networkx": nx_get if nx else None,
+        "rustworkx": rx_get if rx else None,
     })
 
+
+def batch_add_nodes_rows(b: Bench) -> None:
     big = b.n(1_000_000)
+    name = f"batch_add_nodes, {big:,} (str id, 2 attrs)"
+    if not b.wants(name):
+        return
     items = [(f"n{i}", {"kind": "a" if i % 2 else "b", "value": i * 0.5}) for i in range(big)]
-    small = items[: max(big // 10, 10)]
+    few = items[: max(big // PY_SHARE, 10)]
 
-    def bulk_nodes(make: Callable[[], Any], add: Callable[[Any, list[Any]], Any], data: list[Any]) -> Timer:
-        return lambda: _ns(lambda: add(make(), data), len(data), repeat=3)
+    def bulk(make: Callable[[], Any], add: Callable[[Any, list[Any]], Any], data: list[Any]) -> Timer:
+        # The graph is made in the untimed setup and freed at the next one: only the insert is timed.
+        holder: list[Any] = []
+        return lambda: _ns(lambda: add(holder[0], data), len(data), repeat=3, setup=lambda: holder.__setitem__(slice(None), [make()]))
 
-    b.row(f"batch_add_nodes, {big:,} (str id, 2 attrs)", "ns/node", {
-        "gli-rust": bulk_nodes(gli.Graph, lambda g, d: g.batch_add_nodes(d), items),
-        "gli-python": bulk_nodes(lambda: gli.Graph(backend="python"), lambda g, d: g.batch_add_nodes(d), small),
-        "networkx": nx and bulk_nodes(nx.DiGraph, lambda g, d: g.add_nodes_from(d), items),
-        "rustworkx": rx and bulk_nodes(rx.PyDiGraph, lambda g, d: g.add_nodes_from([a for _, a in d]), items),
+    b.row(name, "ns/node", {
+        "gli-rust": bulk(gli.Graph, lambda g, d: g.batch_add_nodes(d), items),
+        "gli-python": bulk(lambda: gli.Graph(backend="python"), lambda g, d: g.batch_add_nodes(d), few),
+        "networkx": bulk(nx.DiGraph, lambda g, d: g.add_nodes_from(d), items) if nx else None,
+        "rustworkx": bulk(rx.PyDiGraph, lambda g, d: g.add_nodes_from([a for _, a in d]), items) if rx else None,
     })
-    del items, small
 
+
+def batch_add_edges_rows(b: Bench) -> None:
     nn, ne = b.n(200_000), b.n(2_000_000)
-    rnd = random.Random(1)
-    edges = list(dict.fromkeys((rnd.randrange(nn), rnd.randrange(nn)) for _ in range(int(ne * 1.01))))[:ne]
-    few = edges[: max(ne // 10, 10)]
+    name = f"batch_add_edges, {ne:,} between existing int ids"
+    if not b.wants(name):
+        return
+    edges = _distinct_pairs(nn, ne, seed=1)
+    few = edges[: max(ne // PY_SHARE, 10)]
 
-    def bulk_edges(make: Callable[[], Any], add: Callable[[Any, list[Any]], Any], data: list[Any]) -> Timer:
+    def with_nodes(make: Callable[[], Any], add_nodes: Callable[[Any], Any]) -> Callable[[], Any]:
+        def build() -> Any:
+            g = make()
+            add_nodes(g)
+            return g
+
+        return build
+
+    def bulk(make: Callable[[], Any], add: Callable[[Any, list[Any]], Any], data: list[Any]) -> Timer:
         holder: list[Any] = []
         return lambda: _ns(lambda: add(holder[0], data), len(data), repeat=3, setup=lambda: holder.__setitem__(slice(None), [make()]))
 
     def gli_nodes(backend: str) -> Callable[[], Any]:
-        def make() -> Any:
-            g = gli.Graph(backend=backend)
-            g.batch_add_nodes(range(nn))
-            return g
-        return make
+        return with_nodes(lambda: gli.Graph(backend=backend), lambda g: g.batch_add_nodes(range(nn)))
 
-    def rx_nodes() -> Any:
-        g = rx.PyDiGraph()
-        g.add_nodes_from(range(nn))
-        return g
-
-    def nx_nodes() -> Any:
-        g = nx.DiGraph()
-        g.add_nodes_from(range(nn))
-        return g
-
-    b.row(f"batch_add_edges, {len(edges):,} between existing int ids", "ns/edge", {
-        "gli-rust": bulk_edges(gli_nodes("rust"), lambda g, d: g.batch_add_edges(d), edges),
-        "gli-python": bulk_edges(gli_nodes("python"), lambda g, d: g.batch_add_edges(d), few),
-        "networkx": nx and bulk_edges(nx_nodes, lambda g, d: g.add_edges_from(d), edges),
-        "rustworkx": rx and bulk_edges(rx_nodes, lambda g, d: g.add_edges_from_no_data(d), edges),
-    })
-    del edges, few
-
-    q = [f"n{i}" for i in range(0, 1000, 7)] * 70  # ~10k ids
-
-    def batch_get(g: Any) -> Callable[[], Any]:
-        return lambda: g.get_nodes_batch(q)
-
-    b.row("get_nodes_batch, 10k ids, 5 attributes", "ns/node", {
-        "gli-rust": counted(lambda: gli_graph("rust"), batch_get, len(q)),
-        "gli-python": counted(lambda: gli_graph("python"), batch_get, len(q)),
-        "networkx": nx and (lambda: _nx_get_batch(q, attrs5)),
-        "rustworkx": None,
+    b.row(name, "ns/edge", {
+        "gli-rust": bulk(gli_nodes("rust"), lambda g, d: g.batch_add_edges(d), edges),
+        "gli-python": bulk(gli_nodes("python"), lambda g, d: g.batch_add_edges(d), few),
+        "networkx": bulk(with_nodes(nx.DiGraph, lambda g: g.add_nodes_from(range(nn))),
+                         lambda g, d: g.add_edges_from(d), edges) if nx else None,
+        # rustworkx node indices 0..nn-1 are the ids
+        "rustworkx": bulk(with_nodes(rx.PyDiGraph, lambda g: g.add_nodes_from(range(nn))),
+                          lambda g, d: g.add_edges_from_no_data(d), edges) if rx else None,
     })
 
 
-def _rx_has_node(loops: int) -> float:
-    g = rx.PyDiGraph()
-    idx = {f"n{i}": g.add_node(f"n{i}") for i in range(1000)}  # a user's own id map
-    def go() -> None:
-        for _ in range(loops):
-            "n123" in idx and g.has_node(idx["n123"])
+def get_nodes_batch_rows(b: Bench) -> None:
+    name = "get_nodes_batch, 10k ids, 5 attributes"
+    if not b.wants(name):
+        return
+    s = _small()
+    q = [f"n{i}" for i in range(0, SMALL, 7)] * 70  # 10,010 ids
 
-    return _ns(go, loops)
+    def nx_batch() -> float:
+        nodes = s.nx.nodes
+        return _ns(lambda: [dict(nodes[x]) for x in q], len(q))
 
+    def rx_batch() -> float:
+        g, idx = s.rx, s.rx_index
+        return _ns(lambda: [g[idx[x]] for x in q], len(q))
 
-def _rx_get_node(loops: int, attrs: dict[str, Any]) -> float:
-    g = rx.PyDiGraph()
-    i = g.add_node(dict(attrs))
-
-    def go() -> None:  # rustworkx hands back its stored dict: no copy, unlike get_node
-        for _ in range(loops):
-            g[i]
-
-    return _ns(go, loops)
-
-
-def _nx_get_node(loops: int, attrs: dict[str, Any]) -> float:
-    g = nx.DiGraph()
-    g.add_node("n123", **attrs)
-    nodes = g.nodes
-
-    def go() -> None:
-        for _ in range(loops):
-            dict(nodes["n123"])
-
-    return _ns(go, loops)
-
-
-def _nx_get_batch(q: list[str], attrs: dict[str, Any]) -> float:
-    g = nx.DiGraph()
-    g.add_nodes_from((f"n{i}", attrs) for i in range(1000))
-    nodes = g.nodes
-    return _ns(lambda: [dict(nodes[x]) for x in q], len(q))
+    b.row(name, "ns/node", {
+        "gli-rust": lambda: _ns(lambda: s.rust.get_nodes_batch(q), len(q)),
+        "gli-python": lambda: _ns(lambda: s.python.get_nodes_batch(q), len(q)),
+        "networkx": nx_batch if nx else None,
+        "rustworkx": rx_batch if rx else None,
+    })
 
 
 # ------------------------------------------------------------------- memory
 
-MEM_NODES, MEM_EDGES = 200_000, 1_000_000
-
 
 def _memory_child(lib: str, scale: int) -> None:
+    """Run in a fresh interpreter: build the graph in chunks, print RSS growth per edge as JSON."""
     n, m = MEM_NODES // scale, MEM_EDGES // scale
     rnd = random.Random(5)
     before = _rss()
-    if lib == "gli-rust":
-        g: Any = gli.Graph()
+    g: Any
+    if lib in ("gli-rust", "gli-python"):
+        g = gli.Graph(backend=lib.removeprefix("gli-"))
         g.batch_add_nodes(range(n))
     elif lib == "networkx":
         g = nx.DiGraph()
         g.add_nodes_from(range(n))
-    else:
+    elif lib == "rustworkx":
         g = rx.PyDiGraph()
         g.add_nodes_from([None] * n)
+    else:
+        raise SystemExit(f"unknown library {lib!r}")
     seen: set[tuple[int, int]] = set()
     added = 0
     while added < m:
-        chunk = []
+        chunk: list[tuple[int, int]] = []
         while len(chunk) < min(100_000, m - added):
             e = (rnd.randrange(n), rnd.randrange(n))
             if e not in seen:
                 seen.add(e)
                 chunk.append(e)
-        seen_size = len(seen)
-        if lib == "gli-rust":
+        if lib.startswith("gli-"):
             g.batch_add_edges(chunk)
         elif lib == "networkx":
             g.add_edges_from(chunk)
@@ -349,129 +426,174 @@ def _memory_child(lib: str, scale: int) -> None:
             g.add_edges_from_no_data(chunk)
         added += len(chunk)
         del chunk
-    del seen
-    after = _rss()
-    out = {"per_edge": (after - before) / m, "edges": m, "seen": seen_size}
+    del seen  # the inputs are freed before the reading: only the graph remains
+    out = {"per_edge": (_rss() - before) / m, "edges": m, "nodes": n}
     if lib == "gli-rust":
         g.pagerank()
         out["per_edge_after_pagerank"] = (_rss() - before) / m
     print(json.dumps(out))
 
 
-def memory(b: Bench) -> None:
+def memory_rows(b: Bench) -> None:
+    name = f"memory: RSS growth, {MEM_NODES // b.scale:,} nodes + {MEM_EDGES // b.scale:,} edges"
+    after_name = "memory: same graph after one pagerank (read view built)"
+    if not b.wants(name, after_name):
+        return
     res: dict[str, Timer | None] = {}
     extra: dict[str, float] = {}
-    for lib in ("gli-rust", "networkx", "rustworkx"):
+    for lib in LIBS:
         if (lib == "networkx" and nx is None) or (lib == "rustworkx" and rx is None):
             continue
+        scale = b.scale * (PY_SHARE if lib == "gli-python" else 1)
         proc = subprocess.run(
-            [sys.executable, "-m", "gli.bench", "--_memory", lib, "--_scale", str(b.scale)],
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-m", "gli.bench", "--_memory", lib, "--_scale", str(scale)],
+            capture_output=True, text=True,
         )
+        if proc.returncode != 0:
+            b.notes.append(f"memory / {lib}: child exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+            continue
         data = json.loads(proc.stdout.strip().splitlines()[-1])
-        res[lib] = (lambda v=data["per_edge"]: v)
+        res[lib] = functools.partial(float, data["per_edge"])
         if "per_edge_after_pagerank" in data:
             extra["after"] = data["per_edge_after_pagerank"]
-    b.row(f"memory: RSS growth, {MEM_NODES // b.scale:,} nodes + {MEM_EDGES // b.scale:,} edges", "bytes/edge", res)
+    b.row(name, "bytes/edge", res)
     if "after" in extra:
-        b.row("memory: same graph after one pagerank (read view built)", "bytes/edge", {"gli-rust": lambda: extra["after"]})
+        b.row(after_name, "bytes/edge", {"gli-rust": functools.partial(float, extra["after"])})
+    if "gli-python" in res:
+        b.notes.append(f"memory: gli python built a graph {PY_SHARE}x smaller (same nodes:edges ratio)")
 
 
 # ------------------------------------------------------------ read queries
 
 
-def _random_digraph(n: int, m: int, seed: int = 3) -> list[tuple[int, int]]:
-    rnd = random.Random(seed)
-    return list(dict.fromkeys((rnd.randrange(n), rnd.randrange(n)) for _ in range(int(m * 1.01))))[:m]
+class QueryGraphs:
+    """One random digraph (int ids) loaded into every library."""
+
+    def __init__(self, n: int, m: int) -> None:
+        self.n = n
+        self.edges = _distinct_pairs(n, m, seed=3)
+        self.g = gli.Graph()
+        self.g.batch_add_nodes(range(n))
+        self.g.batch_add_edges(self.edges)
+        self.pg = gli.Graph(backend="python")
+        self.pg.batch_add_nodes(range(n))
+        self.pg.batch_add_edges(self.edges)
+        self.G: Any = None
+        self.R: Any = None
+        if nx is not None:
+            self.G = nx.DiGraph()
+            self.G.add_nodes_from(range(n))
+            self.G.add_edges_from(self.edges)
+        if rx is not None:
+            self.R = rx.PyDiGraph()
+            self.R.add_nodes_from(range(n))
+            self.R.add_edges_from_no_data(self.edges)
+        self.sources = [random.Random(9).randrange(n) for _ in range(2000)]
 
 
-def queries(b: Bench) -> None:
+def _ms(fn: Callable[[], Any], repeat: int = 3) -> float:
+    return _ns(fn, 1, repeat=repeat) / 1e6
+
+
+def query_rows(b: Bench) -> None:
     n, m = b.n(200_000), b.n(1_000_000)
-    edges = _random_digraph(n, m)
-    g = gli.Graph()
-    g.batch_add_nodes(range(n))
-    g.batch_add_edges(edges)
-    pg = gli.Graph(backend="python")
-    pg.batch_add_nodes(range(n))
-    pg.batch_add_edges(edges)
-    G = None
-    if nx is not None:
-        G = nx.DiGraph()
-        G.add_nodes_from(range(n))
-        G.add_edges_from(edges)
-    R = None
-    if rx is not None:
-        R = rx.PyDiGraph()
-        R.add_nodes_from(range(n))
-        R.add_edges_from_no_data(edges)
-    src = 0
-    ms = 1e6  # ns -> ms
+    names = {
+        "bfs": f"bfs(source), {n:,} nodes / {m:,} edges",
+        "cc": "connected_components() (weak)",
+        "pr": "pagerank() (tol 1e-6)",
+        "spl": "shortest_path_lengths(source)",
+        "khop": "k_hop(source, 2)",
+    }
+    if not b.wants(*names.values(), *THREAD_ROWS, *INTERLEAVED_ROWS):
+        return
+    qg = QueryGraphs(n, m)
+    g, pg, G, R, src = qg.g, qg.pg, qg.G, qg.R, 0
 
-    def t(fn: Callable[[], Any], repeat: int = 3) -> float:
-        return _ns(fn, 1, repeat=repeat) / ms
+    def nx_bfs() -> list[int]:
+        return [src] + [v for _, v in nx.bfs_edges(G, src)]
 
-    b.row(f"bfs(source), {n:,} nodes / {len(edges):,} edges", "ms", {
-        "gli-rust": lambda: t(lambda: g.bfs(src)),
-        "gli-python": lambda: t(lambda: pg.bfs(src), 1),
-        "networkx": G is not None and (lambda: t(lambda: [src] + [v for _, v in nx.bfs_edges(G, src)], 1)) or None,
-        "rustworkx": R is not None and (lambda: t(lambda: [src] + [v for _, v in rx.bfs_successors(R, src) for v in v])) or None,
+    def rx_bfs() -> list[int]:
+        return [src] + [w for _, ws in rx.bfs_successors(R, src) for w in ws]
+
+    b.row(names["bfs"], "ms", {
+        "gli-rust": lambda: _ms(lambda: g.bfs(src)),
+        "gli-python": lambda: _ms(lambda: pg.bfs(src), 1),
+        "networkx": (lambda: _ms(nx_bfs, 1)) if G is not None else None,
+        "rustworkx": (lambda: _ms(rx_bfs)) if R is not None else None,
     })
-    b.row("connected_components() (weak)", "ms", {
-        "gli-rust": lambda: t(g.connected_components),
-        "gli-python": lambda: t(pg.connected_components, 1),
-        "networkx": G is not None and (lambda: t(lambda: list(nx.weakly_connected_components(G)), 1)) or None,
-        "rustworkx": R is not None and (lambda: t(lambda: rx.weakly_connected_components(R))) or None,
+    b.row(names["cc"], "ms", {
+        "gli-rust": lambda: _ms(g.connected_components),
+        "gli-python": lambda: _ms(pg.connected_components, 1),
+        "networkx": (lambda: _ms(lambda: list(nx.weakly_connected_components(G)), 1)) if G is not None else None,
+        "rustworkx": (lambda: _ms(lambda: rx.weakly_connected_components(R))) if R is not None else None,
     })
-    b.row("pagerank() (tol 1e-6)", "ms", {
-        "gli-rust": lambda: t(g.pagerank),
-        "gli-python": lambda: t(pg.pagerank, 1),
-        "networkx": G is not None and (lambda: t(lambda: nx.pagerank(G), 1)) or None,
-        "rustworkx": R is not None and (lambda: t(lambda: rx.pagerank(R))) or None,
+    b.row(names["pr"], "ms", {
+        "gli-rust": lambda: _ms(g.pagerank),
+        "gli-python": lambda: _ms(pg.pagerank, 1),
+        "networkx": (lambda: _ms(lambda: nx.pagerank(G), 1)) if G is not None else None,
+        "rustworkx": (lambda: _ms(lambda: rx.pagerank(R))) if R is not None else None,
     })
-    b.row("shortest_path_lengths(source)", "ms", {
-        "gli-rust": lambda: t(lambda: g.shortest_path_lengths(src)),
-        "gli-python": lambda: t(lambda: pg.shortest_path_lengths(src), 1),
-        "networkx": G is not None and (lambda: t(lambda: nx.single_source_shortest_path_length(G, src), 1)) or None,
-        "rustworkx": R is not None and (lambda: t(lambda: rx.dijkstra_shortest_path_lengths(R, src, lambda _: 1.0))) or None,
+    b.row(names["spl"], "ms", {
+        "gli-rust": lambda: _ms(lambda: g.shortest_path_lengths(src)),
+        "gli-python": lambda: _ms(lambda: pg.shortest_path_lengths(src), 1),
+        "networkx": (lambda: _ms(lambda: nx.single_source_shortest_path_length(G, src), 1)) if G is not None else None,
+        "rustworkx": (lambda: _ms(lambda: rx.dijkstra_shortest_path_lengths(R, src, lambda _: 1.0))) if R is not None else None,
     })
-    sources = [random.Random(9).randrange(n) for _ in range(2000)]
+    sources = qg.sources
 
     def khop_gli(graph: Any) -> float:
         return _ns(lambda: [graph.k_hop(s, 2) for s in sources], len(sources)) / 1000
 
     def khop_nx() -> float:
-        return _ns(lambda: [list(nx.single_source_shortest_path_length(G, s, cutoff=2))[1:] for s in sources], len(sources)) / 1000
+        return _ns(lambda: [list(nx.single_source_shortest_path_length(G, s, cutoff=2))[1:] for s in sources],
+                   len(sources)) / 1000
 
     def khop_rx() -> float:
         def one(s: int) -> list[int]:  # two levels of successor_indices, as a user writes it
             seen, out, frontier = {s}, [], [s]
             for _ in range(2):
-                nxt = [w for v in frontier for w in R.successor_indices(v) if w not in seen and not seen.add(w)]
+                nxt = []
+                for v in frontier:
+                    for w in R.successor_indices(v):
+                        if w not in seen:
+                            seen.add(w)
+                            nxt.append(w)
                 out += nxt
                 frontier = nxt
             return out
 
         return _ns(lambda: [one(s) for s in sources], len(sources)) / 1000
 
-    b.row("k_hop(source, 2)", "µs/query", {
+    b.row(names["khop"], "µs/query", {
         "gli-rust": lambda: khop_gli(g),
         "gli-python": lambda: khop_gli(pg),
-        "networkx": G is not None and khop_nx or None,
-        "rustworkx": R is not None and khop_rx or None,
+        "networkx": khop_nx if G is not None else None,
+        "rustworkx": khop_rx if R is not None else None,
     })
-    if G is not None:
-        ok = g.bfs(src) == [src] + [v for _, v in nx.bfs_edges(G, src)]
+    if G is not None and b.wants(*names.values()):
+        ok = g.bfs(src) == nx_bfs()
         ok &= sorted(map(sorted, g.connected_components())) == sorted(map(sorted, nx.weakly_connected_components(G)))
         ok &= g.shortest_path_lengths(src) == nx.single_source_shortest_path_length(G, src)
         pr, want = g.pagerank(), nx.pagerank(G)
         ok &= all(abs(pr[k] - want[k]) <= 1e-9 + 1e-6 * want[k] for k in want)
         b.notes.append(f"results equal to NetworkX's on the benchmark graph: {'yes' if ok else 'NO'}")
-    threads(b, g, sources, n)
-    interleaved(b, g, n)
+    del pg, G, R, qg.pg, qg.G, qg.R  # the rows below use the rust graph only
+    thread_rows(b, g, sources)
+    interleaved_rows(b, g, n)
+
+
+# ------------------------------------------------- threads and interleaving
+
+THREAD_ROWS = (
+    "thread scaling, 2 threads vs 1, full bfs",
+    "thread scaling, 2 threads vs 1, k_hop(·, 2)",
+    "main-thread loop rate kept while another thread runs pagerank",
+)
+INTERLEAVED_ROWS = ("interleaved add_edge + k_hop(·, 2)", "first pagerank right after one write / unchanged graph")
 
 
 def _throughput(work: Callable[[int], Any], items: int, nthreads: int) -> float:
-    """Items per second when `nthreads` threads share `items` calls of `work`."""
+    """Items per second when ``nthreads`` threads share ``items`` calls of ``work``."""
     barrier = threading.Barrier(nthreads + 1)
     per = items // nthreads
 
@@ -490,25 +612,24 @@ def _throughput(work: Callable[[int], Any], items: int, nthreads: int) -> float:
     return per * nthreads / (time.perf_counter() - t0)
 
 
-def threads(b: Bench, g: gli.Graph, sources: list[int], n: int) -> None:
-    def scaling(work: Callable[[int], Any], items: int) -> float:
-        one = statistics.median(_throughput(work, items, 1) for _ in range(3))
-        two = statistics.median(_throughput(work, items, 2) for _ in range(3))
-        return two / one
+def _scaling(work: Callable[[int], Any], items: int) -> float:
+    one = statistics.median(_throughput(work, items, 1) for _ in range(3))
+    two = statistics.median(_throughput(work, items, 2) for _ in range(3))
+    return two / one
 
-    try:
-        import numpy as np
 
+def thread_rows(b: Bench, g: Any, sources: list[int]) -> None:
+    if not b.wants(*THREAD_ROWS):
+        return
+    if np is not None:
         arr = np.random.default_rng(0).random(2_000_000)
-        ceiling = scaling(lambda _: np.sort(arr), 16)  # numpy releases the GIL while sorting
-    except ImportError:  # pragma: no cover
-        ceiling = float("nan")
-    b.notes.append(f"this machine's own 2-thread ceiling (numpy sort, GIL released): {ceiling:.2f}x")
-    b.row("thread scaling, 2 threads vs 1, full bfs", "x throughput", {
-        "gli-rust": lambda: scaling(lambda i: g.bfs(sources[i % len(sources)]), 24),
+        ceiling = _scaling(lambda _: np.sort(arr), 16)  # numpy releases the GIL while sorting
+        b.notes.append(f"this machine's own 2-thread ceiling (numpy sort, GIL released): {ceiling:.2f}x")
+    b.row(THREAD_ROWS[0], "x throughput", {
+        "gli-rust": lambda: _scaling(lambda i: g.bfs(sources[i % len(sources)]), 24),
     })
-    b.row("thread scaling, 2 threads vs 1, k_hop(·, 2)", "x throughput", {
-        "gli-rust": lambda: scaling(lambda i: g.k_hop(sources[i % len(sources)], 2), 20000),
+    b.row(THREAD_ROWS[1], "x throughput", {
+        "gli-rust": lambda: _scaling(lambda i: g.k_hop(sources[i % len(sources)], 2), 20000),
     })
 
     def gil_kept() -> float:
@@ -533,13 +654,15 @@ def threads(b: Bench, g: gli.Graph, sources: list[int], n: int) -> None:
         th.join()
         return busy / idle
 
-    b.row("main-thread loop rate kept while another thread runs pagerank", "share", {"gli-rust": gil_kept})
+    b.row(THREAD_ROWS[2], "share", {"gli-rust": gil_kept})
 
 
-def interleaved(b: Bench, g: gli.Graph, n: int) -> None:
+def interleaved_rows(b: Bench, g: Any, n: int) -> None:
+    if not b.wants(*INTERLEAVED_ROWS):
+        return
     rnd = random.Random(11)
 
-    def pairs(graph: gli.Graph, count: int) -> float:
+    def pairs(graph: Any, count: int) -> float:
         def go() -> None:
             for _ in range(count):
                 s, t = rnd.randrange(n), rnd.randrange(n)
@@ -551,9 +674,9 @@ def interleaved(b: Bench, g: gli.Graph, n: int) -> None:
 
     small = gli.Graph()
     small.batch_add_nodes(range(n))
-    small.batch_add_edges(_random_digraph(n, max(n // 2, 10), seed=4))
-    b.row(f"interleaved add_edge + k_hop(·, 2), {small.edge_count():,} edges", "µs/pair", {"gli-rust": lambda: pairs(small, 2000)})
-    b.row(f"interleaved add_edge + k_hop(·, 2), {g.edge_count():,} edges", "µs/pair", {"gli-rust": lambda: pairs(g, 2000)})
+    small.batch_add_edges(_distinct_pairs(n, max(n // 2, 10), seed=4))
+    b.row(f"{INTERLEAVED_ROWS[0]}, {small.edge_count():,} edges", "µs/pair", {"gli-rust": lambda: pairs(small, 2000)})
+    b.row(f"{INTERLEAVED_ROWS[0]}, {g.edge_count():,} edges", "µs/pair", {"gli-rust": lambda: pairs(g, 2000)})
 
     def after_write() -> float:
         g.pagerank()
@@ -568,34 +691,55 @@ def interleaved(b: Bench, g: gli.Graph, n: int) -> None:
             samples.append(time.perf_counter_ns() - t0)
         return statistics.median(samples) / steady
 
-    b.row("first pagerank right after one write / unchanged graph", "ratio", {"gli-rust": after_write})
+    b.row(INTERLEAVED_ROWS[1], "ratio", {"gli-rust": after_write})
+
+
+# ----------------------------------------------------------------- registry
+
+# In table order. Each section prints its rows as they are measured.
+SECTIONS: list[Callable[[Bench], None]] = [
+    node_count_rows,
+    has_node_rows,
+    add_node_rows,
+    get_node_rows,
+    batch_add_nodes_rows,
+    batch_add_edges_rows,
+    get_nodes_batch_rows,
+    memory_rows,
+    query_rows,  # also the thread and interleaving rows, on the same graph
+]
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m gli.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m gli.bench", description="GLI's benchmark, side by side with NetworkX and rustworkx.")
     p.add_argument("--quick", action="store_true", help="sizes / 20: a smoke run")
-    p.add_argument("--only", help="run only workloads whose name contains this")
-    p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--only", metavar="SUBSTR", help="run only workloads whose name contains SUBSTR")
+    p.add_argument("--json", metavar="PATH", help="also write the results to PATH")
     p.add_argument("--_memory", help=argparse.SUPPRESS)
     p.add_argument("--_scale", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._memory:
         _memory_child(args._memory, args._scale)
         return
-    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
-    print(f"# gli {gli.__version__} bench — Python {sys.version.split()[0]} (GIL {'enabled' if gil else 'disabled'}), "
-          f"{os.cpu_count()} cores, networkx {getattr(nx, '__version__', 'absent')}, rustworkx {getattr(rx, '__version__', 'absent')}"
+    info = machine_info()
+    print(f"# gli {info['gli']} bench — {info['implementation']} {info['python']} "
+          f"(GIL {'enabled' if info['gil_enabled'] else 'disabled'}), {info['cores']} cores, {info['machine']}, "
+          f"networkx {info['networkx'] or 'absent'}, rustworkx {info['rustworkx'] or 'absent'}"
           + (" — QUICK sizes (/20)" if args.quick else ""))
     b = Bench(args.quick, args.only)
+    b.notes.append(f"gli python gets {PY_SHARE}x smaller batch inputs and 5x fewer add_node calls; every figure is per operation")
     b.header()
-    core(b)
-    memory(b)
-    queries(b)
+    t0 = time.perf_counter()
+    for section in SECTIONS:
+        section(b)
+    if not b.rows:
+        b.notes.append(f"no workload name contains {args.only!r}")
     for note in b.notes:
         print(f"- {note}")
+    print(f"- bench time: {time.perf_counter() - t0:.0f} s")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": b.rows, "notes": b.notes}, f, indent=1)
+            json.dump({"machine": info, "quick": args.quick, "rows": b.rows, "notes": b.notes}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -196,3 +196,22 @@ def test_ctrl_c_interrupts_a_long_pagerank() -> None:
     # The latency itself is reported, not asserted (shared, noisy machines):
     print(proc.stdout.strip())
     assert signal.SIGINT  # the child used the default SIGINT handler
+
+
+def test_large_graph_frees_detached_and_releases_opaque_values() -> None:
+    import gc
+    import weakref
+
+    class Payload:
+        pass
+
+    keep = Payload()
+    ref = weakref.ref(keep)
+    g = gli.Graph()
+    g.batch_add_nodes([(i, {"p": keep if i == 7 else i}) for i in range(40_000)])
+    del keep
+    assert ref() is not None
+    del g  # large: freed detached; the Payload's decref is deferred to the next attach
+    gli.Graph().node_count()  # any call into the module attaches and flushes deferred decrefs
+    gc.collect()
+    assert ref() is None

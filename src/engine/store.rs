@@ -520,12 +520,9 @@ impl<'g, O: Payload> Locked<'g, O> {
         self.touch(t);
     }
 
-    /// Removes an edge; false if it is absent.
+    /// Removes an edge; false if it is absent. `remove_out` also drops the
+    /// edge's attributes, whichever endpoint owns them.
     fn remove_edge_ix(&mut self, s: Ix, t: Ix) -> bool {
-        let (o, k) = self.owner(s, t);
-        if let Some(ext) = self.rec(o).and_then(|r| r.ext.as_mut()) {
-            ext.edge_attrs.remove(&k);
-        }
         if !self.rec(s).is_some_and(|r| r.remove_out(t)) {
             return false;
         }
@@ -539,7 +536,8 @@ impl<'g, O: Payload> Locked<'g, O> {
         true
     }
 
-    /// Shards that must be locked to remove node `x` (its own and its neighbours').
+    /// Removes live node `x`, its edges and its key; returns how many edges went.
+    /// Every shard holding `x` or a neighbour must be locked.
     fn remove_node_ix(&mut self, x: Ix) -> usize {
         let directed = self.g.directed;
         let bits = self.g.bits;
@@ -553,17 +551,11 @@ impl<'g, O: Payload> Locked<'g, O> {
             if t == x {
                 continue;
             }
-            let (o, k) = self.owner(x, t);
             let r = self.rec(t).expect("live neighbour");
             if directed {
                 r.remove_in(x);
             } else {
-                r.remove_out(x);
-                if o == t {
-                    if let Some(ext) = r.ext.as_mut() {
-                        ext.edge_attrs.remove(&k);
-                    }
-                }
+                r.remove_out(x); // also drops attributes `t` owned for this edge
             }
             self.touch(t);
         }
@@ -946,11 +938,11 @@ impl<O: Payload> Graph<O> {
     }
 
     /// Runs `f` on `id`'s record under its shard's read lock.
-    fn with_node<R>(&self, id: NodeRef<'_>, f: impl FnOnce(&NodeRec<O>) -> R) -> Result<R> {
+    fn with_node<R>(&self, id: NodeRef<'_>, f: impl FnOnce(Ix, &NodeRec<O>) -> R) -> Result<R> {
         if let Some(ix) = self.resolve(id) {
             let shard = self.shards[self.shard_of(ix)].read();
             if let Some(rec) = shard.get(ix, self.bits).filter(|r| r.key.as_ref() == id) {
-                return Ok(f(rec));
+                return Ok(f(ix, rec));
             }
         }
         Err(GraphError::NodeNotFound(id.to_owned_id()))
@@ -1098,17 +1090,15 @@ impl<O: Payload> Graph<O> {
     /// shards, ascending (all shards for a node with neighbours everywhere).
     pub fn remove_node(&self, id: NodeRef<'_>) -> Result<()> {
         loop {
-            let (ix, shards) = self
-                .with_node(id, |rec| {
+            let (ix, shards) = self.with_node(id, |ix, rec| {
+                (
+                    ix,
                     rec.adj
                         .iter()
                         .map(|&n| self.shard_of(n))
-                        .collect::<Vec<_>>()
-                })
-                .map(|s| (self.resolve(id), s))?;
-            let Some(ix) = ix else {
-                return Err(GraphError::NodeNotFound(id.to_owned_id()));
-            };
+                        .collect::<Vec<_>>(),
+                )
+            })?;
             let mut want = shards;
             want.push(self.shard_of(ix));
             let mut locked = self.lock_set(want);
@@ -1334,14 +1324,14 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** read-locks the node's one shard.
     pub fn contains(&self, id: NodeRef<'_>) -> bool {
-        self.with_node(id, |_| ()).is_ok()
+        self.with_node(id, |_, _| ()).is_ok()
     }
 
     /// The node's attributes (shared, immutable).
     ///
     /// **Locking behaviour:** read-locks the node's one shard.
     pub fn node_attrs(&self, id: NodeRef<'_>) -> Result<Attrs<O>> {
-        self.with_node(id, |rec| rec.attrs.clone())
+        self.with_node(id, |_, rec| rec.attrs.clone())
     }
 
     /// Attributes of many nodes, read under one consistent lock of every shard.
@@ -1367,7 +1357,7 @@ impl<O: Payload> Graph<O> {
         let Some(ti) = self.resolve(t) else {
             return false;
         };
-        self.with_node(s, |rec| rec.has_out(ti)).unwrap_or(false)
+        self.with_node(s, |_, rec| rec.has_out(ti)).unwrap_or(false)
     }
 
     /// The edge's attributes.
@@ -1473,14 +1463,12 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** read-locks the node's one shard.
     pub fn degrees(&self, id: NodeRef<'_>) -> Result<(usize, usize)> {
-        self.with_node(id, |rec| {
+        self.with_node(id, |ix, rec| {
             if self.directed {
                 (rec.inn().len(), rec.out().len())
             } else {
-                let mut d = rec.adj.len();
-                if let Some(ix) = self.resolve(id) {
-                    d += rec.adj.contains(&ix) as usize;
-                }
+                // A self-loop is one neighbour entry but two edge ends.
+                let d = rec.adj.len() + rec.adj.contains(&ix) as usize;
                 (d, d)
             }
         })

@@ -8,6 +8,7 @@ reference backend, which has the same methods and semantics.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _core
@@ -17,6 +18,11 @@ from ._pygraph import PythonGraph
 __all__ = ["Graph", "BACKENDS"]
 
 BACKENDS = ("rust", "python")
+
+# The predicate's attribute views and vectorized batches are native classes;
+# registering them makes isinstance(attrs, Mapping) true, as users expect.
+Mapping.register(_core.AttributeView)
+Sequence.register(_core.AttributeBatch)
 
 
 class Graph(_core.Graph):

@@ -5,6 +5,7 @@
 pub mod algo;
 pub mod cancel;
 pub mod counters;
+pub mod filter;
 pub mod id;
 pub mod store;
 pub mod value;

@@ -112,6 +112,20 @@ pub(crate) fn name_id(name: &str) -> AttrId {
     })
 }
 
+/// The id of `name` if any attribute ever had that name, without interning
+/// it (lookups of arbitrary keys must not grow the name table).
+#[inline]
+pub(crate) fn known_name_id(name: &str) -> Option<AttrId> {
+    NAME_IDS.with(|cache| {
+        if let Some(&id) = cache.borrow().get(name) {
+            return Some(id);
+        }
+        let id = engine::value::lookup_name(name)?;
+        cache.borrow_mut().insert(name.into(), id);
+        Some(id)
+    })
+}
+
 /// Python `str` objects of interned names, indexed by id, shared by all threads.
 /// Only ever appended to; the lock is never held while creating Python objects.
 static PY_NAMES: RwLock<Vec<Py<PyString>>> = RwLock::new(Vec::new());

@@ -21,6 +21,7 @@ use super::convert::{
     node_ref_lenient, PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
+use super::filter;
 use super::errors::NodeNotFoundError;
 use crate::engine::algo;
 use crate::engine::counters::{bump, Counter};
@@ -683,6 +684,46 @@ impl PyGraph {
 
     /// Nodes in breadth-first order from ``source`` (included), following
     /// out-edges, up to ``depth_limit`` hops.
+    /// Ids of the nodes passing `where` and `predicate`, in insertion order.
+    #[pyo3(signature = (predicate = None, *, r#where = None, batch_size = None, vectorized = false))]
+    fn filter_nodes<'py>(
+        &self,
+        py: Python<'py>,
+        predicate: Option<Bound<'py, PyAny>>,
+        r#where: Option<&Bound<'py, PyAny>>,
+        batch_size: Option<&Bound<'py, PyAny>>,
+        vectorized: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let default = if vectorized {
+            filter::DEFAULT_VECTOR_BATCH
+        } else {
+            filter::DEFAULT_BATCH
+        };
+        let args = filter::FilterArgs::parse("filter_nodes", predicate, r#where, batch_size, default)?;
+        filter::filter_nodes(py, &self.inner, args, vectorized)
+    }
+
+    /// `(source, target)` of the edges passing `where` and `predicate`, in `edges()` order.
+    #[pyo3(signature = (predicate = None, *, r#where = None, batch_size = None))]
+    fn filter_edges<'py>(
+        &self,
+        py: Python<'py>,
+        predicate: Option<Bound<'py, PyAny>>,
+        r#where: Option<&Bound<'py, PyAny>>,
+        batch_size: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        ffi();
+        let args = filter::FilterArgs::parse(
+            "filter_edges",
+            predicate,
+            r#where,
+            batch_size,
+            filter::DEFAULT_BATCH,
+        )?;
+        filter::filter_edges(py, &self.inner, args)
+    }
+
     #[pyo3(signature = (source, depth_limit = None))]
     fn bfs<'py>(
         &self,

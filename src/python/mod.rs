@@ -3,6 +3,7 @@
 mod convert;
 mod detach;
 mod errors;
+mod filter;
 mod graph;
 
 use pyo3::prelude::*;
@@ -27,6 +28,8 @@ fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<graph::PyGraph>()?;
+    m.add_class::<filter::AttrView>()?;
+    m.add_class::<filter::AttrBatch>()?;
     m.add_function(wrap_pyfunction!(counters, m)?)?;
     Ok(())
 }

@@ -1,0 +1,772 @@
+//! `filter_nodes` / `filter_edges`: the one place Rust calls back into Python.
+//!
+//! The pipeline: detach; take a snapshot; scan it in Rust (in parallel when
+//! large) applying the `where` conditions; then hand the survivors to the
+//! predicate in batches, attaching once per batch and detaching between them.
+//! No engine lock is held at any point while attached (the snapshot holds
+//! `Arc`s, not locks), so a predicate may read and mutate the same graph.
+//! With the GIL disabled (free-threaded CPython), batches are evaluated by
+//! several threads at once, each attaching per batch; results keep order.
+//!
+//! The predicate sees each node's attributes through an `AttributeView`: a
+//! frozen pyclass holding an `Arc` of the node's attribute map in the
+//! snapshot. Creating one costs the same for 2 or 100 attributes; a value is
+//! converted to Python only when it is read.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyUntypedArrayMethods};
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use super::convert::{attrs_to_dict, id_to_py, known_name_id, value_to_py, with_py_names};
+use super::convert::{PyAttrMap, PyPayload};
+use super::detach::run_detached;
+use crate::engine::counters::{add, bump, Counter};
+use crate::engine::filter::{scan_edges, scan_nodes, Where, WhereVal};
+use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
+
+type Attrs = Option<Arc<PyAttrMap>>;
+
+/// Default batch of per-node predicate calls: a call costs ~50 ns, so a batch
+/// is about a millisecond of Python, while the attach/detach around it costs
+/// ~1 µs. Big enough to make crossings rare, small enough to spread over
+/// threads and to stop soon after an exception.
+pub(crate) const DEFAULT_BATCH: usize = 16_384;
+/// Default batch of a vectorized predicate: numpy work is ~1-5 ns per node,
+/// so a larger batch keeps the per-call overhead under a few percent.
+pub(crate) const DEFAULT_VECTOR_BATCH: usize = 65_536;
+
+// ----------------------------------------------------------- attribute views
+
+fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static ABC: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let m = ABC.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py.import("collections.abc")?.unbind())
+    })?;
+    m.bind(py).getattr(name)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Per-thread caches of attribute reads, in one thread-local (one TLS lookup
+/// per read):
+/// - key objects by address: predicates index with the same constant strings
+///   node after node, so this skips hashing the key's text almost always. An
+///   entry holds a strong reference, so its address cannot be reused by
+///   another object while cached. Names not interned yet are not cached.
+/// - short string values by content: `a["status"] == "active"` over a million
+///   nodes gets the same few string objects back instead of a million fresh
+///   ones (strings are immutable, so sharing them is invisible).
+struct ReadCache {
+    keys: [Option<(Py<PyString>, AttrId)>; KEY_SLOTS],
+    strs: Vec<Option<(u64, Box<str>, Py<PyString>)>>,
+}
+
+const KEY_SLOTS: usize = 16;
+const STR_SLOTS: usize = 256;
+const STR_CACHED_MAX: usize = 32;
+
+thread_local! {
+    static READ_CACHE: std::cell::RefCell<ReadCache> = const {
+        std::cell::RefCell::new(ReadCache { keys: [const { None }; KEY_SLOTS], strs: Vec::new() })
+    };
+}
+
+impl ReadCache {
+    #[inline]
+    fn key_id(&mut self, key: &Bound<'_, PyString>) -> Option<AttrId> {
+        let addr = key.as_ptr() as usize;
+        let slot = (addr >> 4) % KEY_SLOTS;
+        if let Some((cached, id)) = &self.keys[slot] {
+            if cached.as_ptr() as usize == addr {
+                return Some(*id);
+            }
+        }
+        let id = known_name_id(key.to_str().ok()?)?;
+        // The evicted key's decref cannot run Python code (it is a str).
+        self.keys[slot] = Some((key.clone().unbind(), id));
+        Some(id)
+    }
+
+    #[inline]
+    fn str_value<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
+        if text.len() > STR_CACHED_MAX {
+            return PyString::new(py, text).into_any();
+        }
+        use std::hash::BuildHasher;
+        let h = foldhash::fast::FixedState::with_seed(0).hash_one(text);
+        let slot = (h as usize) % STR_SLOTS;
+        if self.strs.is_empty() {
+            self.strs.resize_with(STR_SLOTS, || None);
+        }
+        if let Some((ch, ct, obj)) = &self.strs[slot] {
+            if *ch == h && **ct == *text {
+                return obj.bind(py).clone().into_any();
+            }
+        }
+        let fresh = PyString::new(py, text);
+        self.strs[slot] = Some((h, text.into(), fresh.clone().unbind()));
+        fresh.into_any()
+    }
+}
+
+/// The attribute id a Python key names, if any node or edge ever used it.
+#[inline]
+fn key_id(key: &Bound<'_, PyAny>) -> Option<AttrId> {
+    let s = key.cast::<PyString>().ok()?;
+    READ_CACHE.with(|c| c.borrow_mut().key_id(s))
+}
+
+/// `map[key]` for the predicate: one cache access for key and value; short
+/// strings come from the cache. `Ok(None)`: no such attribute.
+#[inline]
+fn read_attr<'py>(
+    py: Python<'py>,
+    map: Option<&PyAttrMap>,
+    key: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let (Some(map), Ok(key)) = (map, key.cast::<PyString>()) else {
+        return Ok(None);
+    };
+    let found = READ_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let v = map.get(c.key_id(key)?)?;
+        Some(match v {
+            Value::Str(s) => Ok(c.str_value(py, s)),
+            other => Err(other),
+        })
+    });
+    match found {
+        None => Ok(None),
+        Some(Ok(obj)) => Ok(Some(obj)),
+        // Other values convert outside the cache borrow (an opaque value's
+        // conversion is just an incref, but containers allocate).
+        Some(Err(v)) => value_to_py(py, v).map(Some),
+    }
+}
+
+/// A read-only mapping over one node's (or edge's) attributes in a filter's
+/// snapshot. Registered as a `collections.abc.Mapping` by `gli`.
+///
+/// The filter reuses one view object for the next node when the predicate
+/// kept no reference to it (reference count 1: only the filter holds it, so
+/// no other code, on any thread, can reach it). That is the only time the
+/// cell is written.
+#[pyclass(name = "AttributeView", module = "gli._core", frozen, mapping)]
+pub struct AttrView {
+    attrs: std::cell::UnsafeCell<Attrs>,
+}
+
+// SAFETY: the cell is written only by `AttrView::reuse`, which requires the
+// caller's reference to be the object's only one (no concurrent reader can
+// exist); every other access reads.
+unsafe impl Sync for AttrView {}
+
+impl AttrView {
+    fn new(attrs: Attrs) -> Self {
+        Self {
+            attrs: std::cell::UnsafeCell::new(attrs),
+        }
+    }
+
+    #[inline]
+    fn map(&self) -> Option<&PyAttrMap> {
+        // SAFETY: see `reuse`, the only writer.
+        unsafe { (*self.attrs.get()).as_deref() }
+    }
+
+    /// A view of `attrs`: `slot`'s object again when nothing else references
+    /// it, else a new one (left in `slot` for the next node).
+    #[inline]
+    fn reuse<'py>(
+        py: Python<'py>,
+        slot: &mut Option<Bound<'py, AttrView>>,
+        attrs: Attrs,
+    ) -> PyResult<Bound<'py, AttrView>> {
+        if let Some(v) = slot.as_ref() {
+            // SAFETY: `v` is a live object and we are attached.
+            if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1 {
+                // SAFETY: our reference is the only one, so nothing reads the
+                // cell concurrently; the old map is dropped after the write.
+                let old = unsafe { std::mem::replace(&mut *v.get().attrs.get(), attrs) };
+                drop(old);
+                return Ok(v.clone());
+            }
+        }
+        let v = Bound::new(py, AttrView::new(attrs))?;
+        *slot = Some(v.clone());
+        Ok(v)
+    }
+
+    fn get_value(&self, key: &Bound<'_, PyAny>) -> Option<&Value<PyPayload>> {
+        self.map()?.get(key_id(key)?)
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        attrs_to_dict(py, self.map())
+    }
+
+    fn names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let Some(map) = self.map() else {
+            return Ok(PyList::empty(py));
+        };
+        let max = map.iter().map(|(k, _)| k).max().unwrap_or(0);
+        with_py_names(py, max, |names| {
+            PyList::new(py, map.iter().map(|(k, _)| names[k as usize].bind(py)))
+        })
+    }
+}
+
+#[pymethods]
+impl AttrView {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match read_attr(py, self.map(), key)? {
+            Some(v) => Ok(v),
+            None => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match read_attr(py, self.map(), key)? {
+            Some(v) => Ok(v),
+            None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
+        }
+    }
+
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> bool {
+        self.get_value(key).is_some()
+    }
+
+    fn __len__(&self) -> usize {
+        self.map().map_or(0, |m| m.len())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.names(py)?.try_iter()?.into_any())
+    }
+
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        abc(slf.py(), "KeysView")?.call1((slf,))
+    }
+
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        abc(slf.py(), "ValuesView")?.call1((slf,))
+    }
+
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        abc(slf.py(), "ItemsView")?.call1((slf,))
+    }
+
+    fn __richcmp__<'py>(
+        &self,
+        py: Python<'py>,
+        other: &Bound<'py, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let other = if let Ok(v) = other.cast::<AttrView>() {
+            v.get().to_dict(py)?.into_any()
+        } else if other.is_instance(&abc(py, "Mapping")?)? {
+            other.clone()
+        } else {
+            return Ok(py.NotImplemented().into_bound(py));
+        };
+        let mine = self.to_dict(py)?;
+        match op {
+            CompareOp::Eq => Ok(PyBool::new(py, mine.eq(&other)?).to_owned().into_any()),
+            CompareOp::Ne => Ok(PyBool::new(py, !mine.eq(&other)?).to_owned().into_any()),
+            _ => Ok(py.NotImplemented().into_bound(py)),
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("AttributeView({})", self.to_dict(py)?.repr()?))
+    }
+}
+
+/// What a `column` gathers: every value of one attribute across a batch.
+enum Column {
+    Int(Vec<i64>),
+    Bool(Vec<bool>),
+    Float(Vec<f64>),
+    Mixed,
+}
+
+/// The nodes of one vectorized batch: a read-only sequence of attribute views
+/// that also hands out whole columns as numpy arrays built in Rust.
+#[pyclass(name = "AttributeBatch", module = "gli._core", frozen, sequence)]
+pub struct AttrBatch {
+    rows: Vec<Attrs>,
+}
+
+impl AttrBatch {
+    fn classify(&self, id: Option<AttrId>, default: Option<f64>) -> Column {
+        fn get(id: Option<AttrId>, a: &Attrs) -> Option<&Value<PyPayload>> {
+            a.as_deref()?.get(id?)
+        }
+        let get = |a| get(id, a);
+        let n = self.rows.len();
+        if n > 0 && self.rows.iter().all(|a| matches!(get(a), Some(Value::Int(_)))) {
+            return Column::Int(
+                self.rows
+                    .iter()
+                    .map(|a| match get(a) {
+                        Some(Value::Int(i)) => *i,
+                        _ => unreachable!("checked: every row has an int"),
+                    })
+                    .collect(),
+            );
+        }
+        if n > 0 && self.rows.iter().all(|a| matches!(get(a), Some(Value::Bool(_)))) {
+            return Column::Bool(
+                self.rows
+                    .iter()
+                    .map(|a| matches!(get(a), Some(Value::Bool(true))))
+                    .collect(),
+            );
+        }
+        let Some(missing) = default else {
+            return Column::Mixed;
+        };
+        let mut out = Vec::with_capacity(n);
+        for a in &self.rows {
+            out.push(match get(a) {
+                None => missing,
+                Some(Value::Int(i)) => *i as f64,
+                Some(Value::Float(x)) => *x,
+                Some(Value::Bool(b)) => *b as u8 as f64,
+                Some(_) => return Column::Mixed,
+            });
+        }
+        Column::Float(out)
+    }
+}
+
+#[pymethods]
+impl AttrBatch {
+    fn __len__(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn __getitem__(&self, index: isize) -> PyResult<AttrView> {
+        let n = self.rows.len() as isize;
+        let i = if index < 0 { index + n } else { index };
+        if i < 0 || i >= n {
+            return Err(PyIndexError::new_err(format!(
+                "batch index {index} out of range for a batch of {n}"
+            )));
+        }
+        Ok(AttrView::new(self.rows[i as usize].clone()))
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let views = self
+            .rows
+            .iter()
+            .map(|a| Bound::new(py, AttrView::new(a.clone())))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, views)?.try_iter()?.into_any())
+    }
+
+    /// The values of attribute `name` across the batch: int64 when every
+    /// node has an int, bool when every node has a bool, float64 when every
+    /// present value is numeric (missing ones as `default`, NaN when it is
+    /// None), else a list (missing ones as `default`).
+    #[pyo3(signature = (name, default = None))]
+    fn column<'py>(
+        &self,
+        py: Python<'py>,
+        name: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Ok(s) = name.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "column: attribute name must be str, not {}",
+                type_name(name)
+            )));
+        };
+        let id = known_name_id(s.to_str()?);
+        let numeric_default = match &default {
+            None => Some(f64::NAN),
+            Some(d) if d.is_instance_of::<PyInt>() || d.is_instance_of::<PyFloat>() => {
+                Some(d.extract::<f64>()?)
+            }
+            Some(_) => None,
+        };
+        let col = py.detach(|| self.classify(id, numeric_default));
+        Ok(match col {
+            Column::Int(v) => v.into_pyarray(py).into_any(),
+            Column::Bool(v) => v.into_pyarray(py).into_any(),
+            Column::Float(v) => v.into_pyarray(py).into_any(),
+            Column::Mixed => {
+                let dflt = default.unwrap_or_else(|| py.None().into_bound(py));
+                let out = PyList::empty(py);
+                for a in &self.rows {
+                    match id.and_then(|id| a.as_deref().and_then(|m| m.get(id))) {
+                        Some(v) => out.append(value_to_py(py, v)?)?,
+                        None => out.append(&dflt)?,
+                    }
+                }
+                out.into_any()
+            }
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<gli.AttributeBatch of {} nodes>", self.rows.len())
+    }
+}
+
+// ------------------------------------------------------------------ options
+
+/// Validated arguments shared by both filters.
+pub(crate) struct FilterArgs<'py> {
+    pub predicate: Option<Bound<'py, PyAny>>,
+    pub cond: Where,
+    pub batch_size: usize,
+}
+
+fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<WhereVal> {
+    if v.is_none() {
+        return Ok(WhereVal::None);
+    }
+    if let Ok(b) = v.cast::<PyBool>() {
+        return Ok(WhereVal::Bool(b.is_true()));
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(WhereVal::Str(s.to_str()?.into()));
+    }
+    if v.is_instance_of::<PyInt>() {
+        return match v.extract::<i64>() {
+            Ok(i) => Ok(WhereVal::Int(i)),
+            // Beyond 64 bits: no stored int can equal it; floats compare
+            // exactly, so compare as a float only when that is lossless.
+            Err(_) => Ok(WhereVal::Float(f64::NAN)),
+        };
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Ok(WhereVal::Float(f.value()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{method}: where[{name:?}] must be str, int, float, bool or None, not {}",
+        type_name(v)
+    )))
+}
+
+impl<'py> FilterArgs<'py> {
+    pub(crate) fn parse(
+        method: &str,
+        predicate: Option<Bound<'py, PyAny>>,
+        where_: Option<&Bound<'py, PyAny>>,
+        batch_size: Option<&Bound<'py, PyAny>>,
+        default_batch: usize,
+    ) -> PyResult<Self> {
+        let predicate = predicate.filter(|p| !p.is_none());
+        if let Some(p) = &predicate {
+            if !p.is_callable() {
+                return Err(PyTypeError::new_err(format!(
+                    "{method}: predicate must be callable, not {}",
+                    type_name(p)
+                )));
+            }
+        }
+        let batch_size = match batch_size.filter(|b| !b.is_none()) {
+            None => default_batch,
+            Some(b) => {
+                if b.is_instance_of::<PyBool>() || !b.is_instance_of::<PyInt>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "{method}: batch_size must be an int or None, not {}",
+                        type_name(b)
+                    )));
+                }
+                let n: i128 = b.extract().unwrap_or(i128::MAX);
+                if n < 1 {
+                    return Err(PyValueError::new_err(format!(
+                        "{method}: batch_size must be at least 1, got {n}"
+                    )));
+                }
+                n.min(usize::MAX as i128) as usize
+            }
+        };
+        let mut conds = Vec::new();
+        if let Some(w) = where_.filter(|w| !w.is_none()) {
+            let Ok(d) = w.cast::<PyDict>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "{method}: where must be a dict of attribute values, not {}",
+                    type_name(w)
+                )));
+            };
+            for (k, v) in d.iter() {
+                let Ok(ks) = k.cast::<PyString>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "{method}: where keys must be attribute names (str), not {}",
+                        type_name(&k)
+                    )));
+                };
+                let name = ks.to_str()?;
+                conds.push((known_name_id(name), where_value(name, &v, method)?));
+            }
+        }
+        Ok(Self {
+            predicate,
+            cond: Where::new(conds),
+            batch_size,
+        })
+    }
+}
+
+/// Whether this interpreter runs without the GIL right now (free-threaded
+/// build with the GIL not re-enabled).
+fn gil_disabled(py: Python<'_>) -> bool {
+    let Ok(sys) = py.import("sys") else {
+        return false;
+    };
+    match sys.getattr("_is_gil_enabled") {
+        Ok(f) => f.call0().and_then(|r| r.is_truthy()).map_or(false, |on| !on),
+        Err(_) => false,
+    }
+}
+
+// ------------------------------------------------------------- the batches
+
+/// Evaluates `batches` batches, attaching once per batch (`eval` runs
+/// attached and returns the batch's kept items). Called detached. With
+/// `threads > 1` (GIL disabled only), that many threads pull batches; the
+/// calling thread is one of them, so Ctrl-C (delivered to the main thread's
+/// predicate calls) still stops the filter. The first error stops every
+/// thread before its next batch and is returned unchanged.
+fn run_batches<R: Send>(
+    batches: usize,
+    threads: usize,
+    eval: impl Fn(Python<'_>, usize) -> PyResult<Vec<R>> + Sync,
+) -> PyResult<Vec<R>> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let first_err: Mutex<Option<PyErr>> = Mutex::new(None);
+    let slots: Vec<Mutex<Vec<R>>> = (0..batches).map(|_| Mutex::new(Vec::new())).collect();
+    let worker = || {
+        while !stop.load(Ordering::Acquire) {
+            let b = next.fetch_add(1, Ordering::Relaxed);
+            if b >= batches {
+                break;
+            }
+            let res = Python::attach(|py| {
+                bump(Counter::GilReacquisitions);
+                bump(Counter::PredicateBatches);
+                let r = eval(py, b);
+                // Between batches: a Ctrl-C that arrived while Rust ran.
+                r.and_then(|kept| py.check_signals().map(|_| kept))
+            });
+            match res {
+                Ok(kept) => *slots[b].lock() = kept,
+                Err(e) => {
+                    stop.store(true, Ordering::Release);
+                    first_err.lock().get_or_insert(e);
+                    break;
+                }
+            }
+        }
+    };
+    if threads <= 1 || batches <= 1 {
+        worker();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 1..threads.min(batches) {
+                s.spawn(worker);
+            }
+            worker();
+        });
+    }
+    if let Some(e) = first_err.into_inner() {
+        return Err(e);
+    }
+    let mut out = Vec::new();
+    for s in slots {
+        out.extend(s.into_inner());
+    }
+    Ok(out)
+}
+
+fn evaluation_threads(py: Python<'_>) -> usize {
+    if gil_disabled(py) {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    }
+}
+
+/// Judges a vectorized predicate's result: one truth value per batch item.
+fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bool>> {
+    let wrong = |got: usize| {
+        PyValueError::new_err(format!(
+            "{method}: the vectorized predicate returned {got} values for a batch of {n}"
+        ))
+    };
+    if let Ok(arr) = res.cast::<PyArray1<bool>>() {
+        if arr.len() != n {
+            return Err(wrong(arr.len()));
+        }
+        if let Ok(ro) = arr.try_readonly() {
+            if let Ok(s) = ro.as_slice() {
+                return Ok(s.to_vec());
+            }
+        }
+    }
+    let len = res.len().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{method}: the vectorized predicate must return a sequence of truth values, not {}",
+            type_name(res)
+        ))
+    })?;
+    if len != n {
+        return Err(wrong(len));
+    }
+    let mut out = Vec::with_capacity(n);
+    for item in res.try_iter()? {
+        out.push(item?.is_truthy()?);
+    }
+    if out.len() != n {
+        return Err(wrong(out.len()));
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ filters
+
+type Engine = Graph<PyPayload>;
+
+/// Takes a snapshot and scans it, detached: `(snapshot, candidates)`.
+fn scan<T: Send>(
+    py: Python<'_>,
+    graph: &Engine,
+    work: impl FnOnce(&Snapshot<PyPayload>, &crate::engine::cancel::Cancel<'_>) -> crate::error::Result<T>
+        + Send,
+) -> PyResult<(Snapshot<PyPayload>, T)> {
+    run_detached(py, None, |cancel| {
+        let snap = graph.snapshot();
+        let out = work(&snap, cancel)?;
+        Ok((snap, out))
+    })
+}
+
+pub(crate) fn filter_nodes<'py>(
+    py: Python<'py>,
+    graph: &Engine,
+    args: FilterArgs<'py>,
+    vectorized: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    const M: &str = "filter_nodes";
+    if vectorized && args.predicate.is_none() {
+        return Err(PyValueError::new_err(
+            "filter_nodes: vectorized=True needs a predicate",
+        ));
+    }
+    let cond = &args.cond;
+    let (snap, cands) = scan(py, graph, |snap, cancel| scan_nodes(&snap.view(), cond, cancel))?;
+    let view = snap.view();
+    let Some(pred) = args.predicate else {
+        return PyList::new(py, cands.iter().map(|&ix| id_to_py(py, view.key(ix))));
+    };
+    let pred = pred.unbind();
+    let bs = args.batch_size;
+    let batches = cands.len().div_ceil(bs);
+    let threads = evaluation_threads(py);
+    let chunk = |b: usize| &cands[b * bs..((b + 1) * bs).min(cands.len())];
+    let kept: Vec<Py<PyAny>> = py.detach(|| {
+        run_batches(batches, threads, |py, b| {
+            let pred = pred.bind(py);
+            let items = chunk(b);
+            let view = snap.view();
+            if vectorized {
+                add(Counter::PredicateCalls, 1);
+                let ids = PyList::new(py, items.iter().map(|&ix| id_to_py(py, view.key(ix))))?;
+                let rows = items.iter().map(|&ix| view.attrs(ix).cloned()).collect();
+                let batch = Bound::new(py, AttrBatch { rows })?;
+                let res = pred.call1((&ids, batch))?;
+                let mask = truth_mask(&res, items.len(), M)?;
+                let mut out = Vec::new();
+                for (i, keep) in mask.into_iter().enumerate() {
+                    if keep {
+                        out.push(ids.get_item(i)?.unbind());
+                    }
+                }
+                return Ok(out);
+            }
+            add(Counter::PredicateCalls, items.len() as u64);
+            let mut out = Vec::with_capacity(items.len());
+            let mut spare = None;
+            for &ix in items {
+                let id = id_to_py(py, view.key(ix));
+                let attrs = AttrView::reuse(py, &mut spare, view.attrs(ix).cloned())?;
+                if pred.call1((&id, attrs))?.is_truthy()? {
+                    out.push(id.unbind());
+                }
+            }
+            Ok(out)
+        })
+    })?;
+    PyList::new(py, kept)
+}
+
+pub(crate) fn filter_edges<'py>(
+    py: Python<'py>,
+    graph: &Engine,
+    args: FilterArgs<'py>,
+) -> PyResult<Bound<'py, PyList>> {
+    let cond = &args.cond;
+    let (snap, cands) = scan(py, graph, |snap, cancel| scan_edges(&snap.view(), cond, cancel))?;
+    let view = snap.view();
+    let pair = |py: Python<'py>, (s, t): (Ix, Ix)| -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, [id_to_py(py, view.key(s)), id_to_py(py, view.key(t))])
+    };
+    let Some(pred) = args.predicate else {
+        let out = PyList::empty(py);
+        for &e in &cands {
+            out.append(pair(py, e)?)?;
+        }
+        return Ok(out);
+    };
+    let pred = pred.unbind();
+    let bs = args.batch_size;
+    let batches = cands.len().div_ceil(bs);
+    let threads = evaluation_threads(py);
+    let kept: Vec<Py<PyTuple>> = py.detach(|| {
+        run_batches(batches, threads, |py, b| {
+            let pred = pred.bind(py);
+            let view = snap.view();
+            let items = &cands[b * bs..((b + 1) * bs).min(cands.len())];
+            add(Counter::PredicateCalls, items.len() as u64);
+            let mut out = Vec::with_capacity(items.len());
+            let mut spare = None;
+            for &(s, t) in items {
+                let (si, ti) = (id_to_py(py, view.key(s)), id_to_py(py, view.key(t)));
+                let attrs = AttrView::reuse(py, &mut spare, view.edge_attrs(s, t).cloned())?;
+                if pred.call1((&si, &ti, attrs))?.is_truthy()? {
+                    out.push(PyTuple::new(py, [si, ti])?.unbind());
+                }
+            }
+            Ok(out)
+        })
+    })?;
+    PyList::new(py, kept)
+}

@@ -215,3 +215,110 @@ def test_large_graph_frees_detached_and_releases_opaque_values() -> None:
     gli.Graph().node_count()  # any call into the module attaches and flushes deferred decrefs
     gc.collect()
     assert ref() is None
+
+
+# ---------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_filters_while_others_write(backend: str) -> None:
+    """Readers filter while writers add whole batches: every result is a
+    consistent snapshot (whole batches only, in insertion order)."""
+    g = gli.Graph(backend=backend)
+    size, rounds = 200, 15
+    done = threading.Event()
+    bad: list[object] = []
+
+    def writer(w: int) -> None:
+        try:
+            for r in range(rounds):
+                g.batch_add_nodes(
+                    [(f"w{w}r{r}n{i}", {"status": "active", "w": w, "i": i}) for i in range(size)]
+                )
+                g.batch_add_edges([(f"w{w}r{r}n{i}", f"w{w}r{r}n{i + 1}", {"w": w}) for i in range(size - 1)])
+        finally:
+            done.set()
+
+    def reader(i: int) -> None:
+        while not done.is_set():
+            got = g.filter_nodes(lambda n, a: a["i"] >= 0, where={"status": "active"}, batch_size=37)
+            if len(got) % size:
+                bad.append(len(got))
+            vec = g.filter_nodes(lambda ids, b: b.column("i") >= 0, vectorized=True, batch_size=50)
+            if len(vec) % size:
+                bad.append(("vectorized", len(vec)))
+            edges = g.filter_edges(lambda s, t, a: True, where={"w": i % 2})
+            if len(edges) % (size - 1):
+                bad.append(("edges", len(edges)))
+
+    run_threads(5, lambda i: writer(i) if i < 2 else reader(i))
+    assert not bad, f"filters saw partial batches: {bad[:5]}"
+    assert len(g.filter_nodes(where={"status": "active"})) == 2 * rounds * size
+
+
+def test_threads_filtering_at_once_agree() -> None:
+    g = gli.Graph()
+    g.batch_add_nodes((i, {"v": i % 10}) for i in range(50_000))
+    want = [i for i in range(50_000) if i % 10 < 3]
+    results: list[list[int]] = []
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        for _ in range(3):
+            got = g.filter_nodes(lambda n, a: a["v"] < 3, batch_size=1000)
+            with lock:
+                results.append(got)
+
+    run_threads(4, worker)
+    assert len(results) == 12 and all(r == want for r in results)
+
+
+def test_parallel_predicate_evaluation_when_the_gil_is_off() -> None:
+    """Free-threaded CPython: several threads evaluate batches, order is kept.
+    With the GIL, one thread evaluates them all."""
+    g = gli.Graph()
+    g.batch_add_nodes((i, {"v": i}) for i in range(20_000))
+    idents: set[int] = set()
+
+    def pred(n: int, a: object) -> bool:
+        idents.add(threading.get_ident())
+        return n % 3 == 0
+
+    got = g.filter_nodes(pred, batch_size=100)
+    assert got == list(range(0, 20_000, 3))
+    gil_on = getattr(sys, "_is_gil_enabled", lambda: True)()
+    if gil_on or (os.cpu_count() or 1) < 2:
+        assert idents == {threading.get_ident()}
+    else:
+        assert len(idents) >= 2, "batches were not evaluated in parallel"
+
+
+FILTER_INTERRUPT_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    import gli
+    g = gli.Graph()
+    g.batch_add_nodes((i, {"v": i}) for i in range(2_000_000))
+    def fire():
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=fire).start()
+    t0 = time.perf_counter()
+    try:
+        for _ in range(100):
+            g.filter_nodes(lambda n, a: a["v"] >= 0)
+    except KeyboardInterrupt:
+        print(f"interrupted after {time.perf_counter() - t0:.3f}")
+        sys.exit(0)
+    print("not interrupted")
+    sys.exit(1)
+    """
+)
+
+
+def test_ctrl_c_interrupts_a_long_filter() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", FILTER_INTERRUPT_CHILD], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("interrupted after"), proc.stdout

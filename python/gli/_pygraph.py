@@ -13,6 +13,7 @@ from typing import Any
 
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
+from ._pyfilter import PythonFilters
 from .exceptions import EdgeAlreadyExistsError, EdgeNotFoundError, NodeNotFoundError
 
 __all__ = ["PythonGraph"]
@@ -97,7 +98,7 @@ def _attrs_arg(obj: object, where: str) -> dict[str, Any]:
     return _attrs(obj, where + ": ")
 
 
-class PythonGraph(PythonQueries):
+class PythonGraph(PythonQueries, PythonFilters):
     """Pure-Python graph with the same API and semantics as the Rust backend."""
 
     def __init__(self, directed: bool = True, backend: str = "python") -> None:

@@ -345,6 +345,15 @@ impl<O> Snapshot<O> {
         self.nodes
     }
 
+    /// Attributes of live node `ix` (without building a view).
+    #[inline]
+    pub fn attrs(&self, ix: Ix) -> Option<&Arc<AttrMap<O>>> {
+        let mask = (1u32 << self.bits) - 1;
+        self.shards[(ix & mask) as usize]
+            .get(ix, self.bits)
+            .and_then(|r| r.attrs.as_ref())
+    }
+
     pub fn edge_count(&self) -> usize {
         self.edges
     }

@@ -313,77 +313,97 @@ enum Column {
 }
 
 /// The nodes of one vectorized batch: a read-only sequence of attribute views
-/// that also hands out whole columns as numpy arrays built in Rust.
+/// that also hands out whole columns as numpy arrays built in Rust. It shares
+/// the filter's snapshot and candidate list: creating one copies nothing.
 #[pyclass(name = "AttributeBatch", module = "gli._core", frozen, sequence)]
 pub struct AttrBatch {
-    rows: Vec<Attrs>,
+    snap: Arc<Snapshot<PyPayload>>,
+    ixs: Arc<[Ix]>,
+    start: usize,
+    end: usize,
 }
 
 impl AttrBatch {
+    fn rows(&self) -> impl Iterator<Item = Option<&PyAttrMap>> + '_ {
+        self.ixs[self.start..self.end]
+            .iter()
+            .map(|&ix| self.snap.attrs(ix).map(|a| &**a))
+    }
+
     fn classify(&self, id: Option<AttrId>, default: Option<f64>) -> Column {
-        fn get(id: Option<AttrId>, a: &Attrs) -> Option<&Value<PyPayload>> {
-            a.as_deref()?.get(id?)
+        fn get(m: Option<&PyAttrMap>, id: Option<AttrId>) -> Option<&Value<PyPayload>> {
+            m?.get(id?)
         }
-        let get = |a| get(id, a);
-        let n = self.rows.len();
-        if n > 0 && self.rows.iter().all(|a| matches!(get(a), Some(Value::Int(_)))) {
+        let get = |m| get(m, id);
+        let n = self.end - self.start;
+        // One pass decides the kind and fills the float column on the way.
+        let (mut all_int, mut all_bool) = (n > 0, n > 0);
+        let mut floats = Vec::with_capacity(n);
+        let mut numeric = default.is_some();
+        for m in self.rows() {
+            let v = get(m);
+            all_int &= matches!(v, Some(Value::Int(_)));
+            all_bool &= matches!(v, Some(Value::Bool(_)));
+            if numeric {
+                match v {
+                    None => floats.push(default.unwrap_or(f64::NAN)),
+                    Some(Value::Int(i)) => floats.push(*i as f64),
+                    Some(Value::Float(x)) => floats.push(*x),
+                    Some(Value::Bool(b)) => floats.push(*b as u8 as f64),
+                    Some(_) => numeric = false,
+                }
+            }
+            if !(all_int || all_bool || numeric) {
+                return Column::Mixed;
+            }
+        }
+        if all_int {
             return Column::Int(
-                self.rows
-                    .iter()
-                    .map(|a| match get(a) {
+                self.rows()
+                    .map(|m| match get(m) {
                         Some(Value::Int(i)) => *i,
-                        _ => unreachable!("checked: every row has an int"),
+                        _ => 0,
                     })
                     .collect(),
             );
         }
-        if n > 0 && self.rows.iter().all(|a| matches!(get(a), Some(Value::Bool(_)))) {
+        if all_bool {
             return Column::Bool(
-                self.rows
-                    .iter()
-                    .map(|a| matches!(get(a), Some(Value::Bool(true))))
+                self.rows()
+                    .map(|m| matches!(get(m), Some(Value::Bool(true))))
                     .collect(),
             );
         }
-        let Some(missing) = default else {
-            return Column::Mixed;
-        };
-        let mut out = Vec::with_capacity(n);
-        for a in &self.rows {
-            out.push(match get(a) {
-                None => missing,
-                Some(Value::Int(i)) => *i as f64,
-                Some(Value::Float(x)) => *x,
-                Some(Value::Bool(b)) => *b as u8 as f64,
-                Some(_) => return Column::Mixed,
-            });
+        if numeric {
+            Column::Float(floats)
+        } else {
+            Column::Mixed
         }
-        Column::Float(out)
     }
 }
 
 #[pymethods]
 impl AttrBatch {
     fn __len__(&self) -> usize {
-        self.rows.len()
+        self.end - self.start
     }
 
     fn __getitem__(&self, index: isize) -> PyResult<AttrView> {
-        let n = self.rows.len() as isize;
+        let n = (self.end - self.start) as isize;
         let i = if index < 0 { index + n } else { index };
         if i < 0 || i >= n {
             return Err(PyIndexError::new_err(format!(
                 "batch index {index} out of range for a batch of {n}"
             )));
         }
-        Ok(AttrView::new(self.rows[i as usize].clone()))
+        let ix = self.ixs[self.start + i as usize];
+        Ok(AttrView::new(self.snap.attrs(ix).cloned()))
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let views = self
-            .rows
+        let views = self.ixs[self.start..self.end]
             .iter()
-            .map(|a| Bound::new(py, AttrView::new(a.clone())))
+            .map(|&ix| Bound::new(py, AttrView::new(self.snap.attrs(ix).cloned())))
             .collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, views)?.try_iter()?.into_any())
     }
@@ -421,8 +441,8 @@ impl AttrBatch {
             Column::Mixed => {
                 let dflt = default.unwrap_or_else(|| py.None().into_bound(py));
                 let out = PyList::empty(py);
-                for a in &self.rows {
-                    match id.and_then(|id| a.as_deref().and_then(|m| m.get(id))) {
+                for m in self.rows() {
+                    match id.and_then(|id| m.and_then(|m| m.get(id))) {
                         Some(v) => out.append(value_to_py(py, v)?)?,
                         None => out.append(&dflt)?,
                     }
@@ -433,7 +453,7 @@ impl AttrBatch {
     }
 
     fn __repr__(&self) -> String {
-        format!("<gli.AttributeBatch of {} nodes>", self.rows.len())
+        format!("<gli.AttributeBatch of {} nodes>", self.end - self.start)
     }
 }
 
@@ -467,8 +487,10 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
     if let Ok(f) = v.cast::<PyFloat>() {
         return Ok(WhereVal::Float(f.value()));
     }
+    let mut key = String::new();
+    let _ = crate::engine::id::write_py_repr(&mut key, name);
     Err(PyTypeError::new_err(format!(
-        "{method}: where[{name:?}] must be str, int, float, bool or None, not {}",
+        "{method}: where[{key}] must be str, int, float, bool or None, not {}",
         type_name(v)
     )))
 }
@@ -683,10 +705,11 @@ pub(crate) fn filter_nodes<'py>(
     }
     let cond = &args.cond;
     let (snap, cands) = scan(py, graph, |snap, cancel| scan_nodes(&snap.view(), cond, cancel))?;
-    let view = snap.view();
     let Some(pred) = args.predicate else {
+        let view = snap.view();
         return PyList::new(py, cands.iter().map(|&ix| id_to_py(py, view.key(ix))));
     };
+    let (snap, cands): (Arc<_>, Arc<[Ix]>) = (Arc::new(snap), cands.into());
     let pred = pred.unbind();
     let bs = args.batch_size;
     let batches = cands.len().div_ceil(bs);
@@ -700,8 +723,16 @@ pub(crate) fn filter_nodes<'py>(
             if vectorized {
                 add(Counter::PredicateCalls, 1);
                 let ids = PyList::new(py, items.iter().map(|&ix| id_to_py(py, view.key(ix))))?;
-                let rows = items.iter().map(|&ix| view.attrs(ix).cloned()).collect();
-                let batch = Bound::new(py, AttrBatch { rows })?;
+                let start = b * bs;
+                let batch = Bound::new(
+                    py,
+                    AttrBatch {
+                        snap: snap.clone(),
+                        ixs: cands.clone(),
+                        start,
+                        end: start + items.len(),
+                    },
+                )?;
                 let res = pred.call1((&ids, batch))?;
                 let mask = truth_mask(&res, items.len(), M)?;
                 let mut out = Vec::new();

@@ -1,0 +1,240 @@
+"""``filter_nodes`` / ``filter_edges`` of the pure-Python reference backend.
+
+Same semantics as the Rust backend, written for obviousness: the filter takes
+a snapshot under the graph's lock (shallow copies of the attribute dicts, whose
+stored values are never mutated in place), releases the lock, then calls the
+predicate, so a predicate may read and mutate the graph without changing the
+result. ``where`` compares like the engine does: Python ``==`` between native
+scalars (str, int within 64 bits, float, bool, None); anything else never
+matches.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PythonFilters", "AttributeView", "AttributeBatch", "DEFAULT_BATCH", "DEFAULT_VECTOR_BATCH"]
+
+# The Rust backend's defaults (see src/python/filter.rs): the same numbers of
+# vectorized calls on both backends.
+DEFAULT_BATCH = 16_384
+DEFAULT_VECTOR_BATCH = 65_536
+
+_I64 = (-(2**63), 2**63 - 1)
+_MISSING = object()
+
+
+def _is_i64(v: object) -> bool:
+    return type(v) is int and _I64[0] <= v <= _I64[1]
+
+
+def _native_scalar(v: object) -> bool:
+    return v is None or type(v) in (str, bool, float) or _is_i64(v)
+
+
+def _where_value(method: str, name: str, v: object) -> object:
+    if v is None or isinstance(v, (bool, str, float)):
+        return v
+    if isinstance(v, int):
+        # Beyond 64 bits no stored int can equal it; the engine matches nothing.
+        return v if _I64[0] <= v <= _I64[1] else math.nan
+    raise TypeError(
+        f"{method}: where[{name!r}] must be str, int, float, bool or None, not {type(v).__name__}"
+    )
+
+
+def _read(value: Any) -> Any:
+    from ._pygraph import _read as read
+
+    return read(value)
+
+
+class AttributeView(Mapping[str, Any]):
+    """Read-only mapping over one node's (or edge's) attributes in a snapshot."""
+
+    __slots__ = ("_d",)
+
+    def __init__(self, stored: dict[str, Any]) -> None:
+        self._d = stored
+
+    def __getitem__(self, key: str) -> Any:
+        return _read(self._d[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._d))
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._d
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"AttributeView({dict(self.items())!r})"
+
+
+class AttributeBatch(Sequence[AttributeView]):
+    """The nodes of one vectorized batch; ``column(name)`` gives a column."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int) -> AttributeView:  # type: ignore[override]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"batch indices must be integers, not {type(index).__name__}")
+        n = len(self._rows)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(f"batch index {index} out of range for a batch of {n}")
+        return AttributeView(self._rows[i])
+
+    def column(self, name: str, default: Any = None) -> Any:
+        if not isinstance(name, str):
+            raise TypeError(f"column: attribute name must be str, not {type(name).__name__}")
+        vals = [r.get(name, _MISSING) for r in self._rows]
+        if vals and all(_is_i64(v) for v in vals):
+            return np.array(vals, dtype=np.int64)
+        if vals and all(type(v) is bool for v in vals):
+            return np.array(vals, dtype=bool)
+        if default is None or isinstance(default, (int, float)):
+            fill = math.nan if default is None else float(default)
+            numeric = all(
+                v is _MISSING or type(v) in (bool, float) or _is_i64(v) for v in vals
+            )
+            if numeric:
+                return np.array(
+                    [fill if v is _MISSING else float(v) for v in vals], dtype=np.float64
+                )
+        return [default if v is _MISSING else _read(v) for v in vals]
+
+    def __repr__(self) -> str:
+        return f"<gli.AttributeBatch of {len(self._rows)} nodes>"
+
+
+def _type_name(x: object) -> str:
+    return type(x).__name__
+
+
+class PythonFilters:
+    """Mixin: needs ``_lock``, ``_nodes``, ``_succ`` and ``_directed``."""
+
+    _lock: threading.RLock
+    _nodes: dict[Any, dict[str, Any]]
+    _succ: dict[Any, dict[Any, dict[str, Any]]]
+    _directed: bool
+
+    @staticmethod
+    def _filter_args(
+        method: str, predicate: Any, where: Any, batch_size: Any, default_batch: int
+    ) -> tuple[Callable[..., Any] | None, list[tuple[str, object]], int]:
+        if predicate is not None and not callable(predicate):
+            raise TypeError(f"{method}: predicate must be callable, not {_type_name(predicate)}")
+        if batch_size is None:
+            size = default_batch
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            raise TypeError(f"{method}: batch_size must be an int or None, not {_type_name(batch_size)}")
+        elif batch_size < 1:
+            raise ValueError(f"{method}: batch_size must be at least 1, got {batch_size}")
+        else:
+            size = batch_size
+        conds: list[tuple[str, object]] = []
+        if where is not None:
+            if not isinstance(where, dict):
+                raise TypeError(
+                    f"{method}: where must be a dict of attribute values, not {_type_name(where)}"
+                )
+            for k, v in where.items():
+                if not isinstance(k, str):
+                    raise TypeError(
+                        f"{method}: where keys must be attribute names (str), not {_type_name(k)}"
+                    )
+                conds.append((k, _where_value(method, k, v)))
+        return predicate, conds, size
+
+    @staticmethod
+    def _passes(attrs: dict[str, Any], conds: list[tuple[str, object]]) -> bool:
+        for name, want in conds:
+            v = attrs.get(name, _MISSING)
+            if v is _MISSING or not _native_scalar(v) or not v == want:
+                return False
+        return True
+
+    def filter_nodes(
+        self,
+        predicate: Callable[..., Any] | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        batch_size: int | None = None,
+        vectorized: bool = False,
+    ) -> list[Any]:
+        default = DEFAULT_VECTOR_BATCH if vectorized else DEFAULT_BATCH
+        pred, conds, size = self._filter_args("filter_nodes", predicate, where, batch_size, default)
+        if vectorized and pred is None:
+            raise ValueError("filter_nodes: vectorized=True needs a predicate")
+        with self._lock:
+            cands = [(n, dict(a)) for n, a in self._nodes.items() if self._passes(a, conds)]
+        if pred is None:
+            return [n for n, _ in cands]
+        out = []
+        if not vectorized:
+            for n, a in cands:
+                if pred(n, AttributeView(a)):
+                    out.append(n)
+            return out
+        for start in range(0, len(cands), size):
+            chunk = cands[start : start + size]
+            ids = [n for n, _ in chunk]
+            res = pred(ids, AttributeBatch([a for _, a in chunk]))
+            try:
+                got = len(res)
+            except TypeError:
+                raise TypeError(
+                    "filter_nodes: the vectorized predicate must return a sequence of truth "
+                    f"values, not {_type_name(res)}"
+                ) from None
+            if got != len(chunk):
+                raise ValueError(
+                    f"filter_nodes: the vectorized predicate returned {got} values "
+                    f"for a batch of {len(chunk)}"
+                )
+            out.extend(n for n, keep in zip(ids, [bool(x) for x in res]) if keep)
+        return out
+
+    def filter_edges(
+        self,
+        predicate: Callable[..., Any] | None = None,
+        *,
+        where: dict[str, Any] | None = None,
+        batch_size: int | None = None,
+    ) -> list[tuple[Any, Any]]:
+        pred, conds, _ = self._filter_args("filter_edges", predicate, where, batch_size, DEFAULT_BATCH)
+        with self._lock:
+            cands = []
+            done: set[Any] = set()
+            for s, nbrs in self._succ.items():
+                for t, a in nbrs.items():
+                    if not self._directed and t in done:
+                        continue
+                    if self._passes(a, conds):
+                        cands.append((s, t, dict(a)))
+                done.add(s)
+        if pred is None:
+            return [(s, t) for s, t, _ in cands]
+        return [(s, t) for s, t, a in cands if pred(s, t, AttributeView(a))]

@@ -1,0 +1,447 @@
+"""filter_nodes / filter_edges on both backends: semantics, views, vectorized
+predicates, errors, counters, snapshots and leaks."""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gli
+
+GraphFactory = Callable[..., gli.Graph]
+
+
+def people(make_graph: GraphFactory, n: int = 20, directed: bool = True) -> gli.Graph:
+    g = make_graph(directed)
+    g.batch_add_nodes(
+        (i, {"status": "active" if i % 2 else "idle", "value": i / n, "rank": i}) for i in range(n)
+    )
+    return g
+
+
+# ------------------------------------------------------------------ basics
+
+
+def test_predicate_where_and_both(make_graph: GraphFactory) -> None:
+    g = people(make_graph)
+    active = [i for i in range(20) if i % 2]
+    assert g.filter_nodes(lambda n, a: a["status"] == "active") == active
+    assert g.filter_nodes(where={"status": "active"}) == active
+    assert g.filter_nodes(lambda n, a: a["value"] > 0.5, where={"status": "active"}) == [
+        i for i in active if i / 20 > 0.5
+    ]
+    assert g.filter_nodes() == list(range(20))
+    assert g.filter_nodes(where={}) == list(range(20))
+    assert g.filter_nodes(where={"status": "active", "rank": 3}) == [3]
+    assert g.filter_nodes(where={"nobody_has_this": 1}) == []
+    assert make_graph().filter_nodes(lambda n, a: True) == []
+
+
+def test_insertion_order_survives_removals(make_graph: GraphFactory) -> None:
+    g = people(make_graph)
+    g.remove_node(3)
+    g.add_node(3, status="active")
+    assert g.filter_nodes(where={"status": "active"}) == [1, 5, 7, 9, 11, 13, 15, 17, 19, 3]
+
+
+def test_where_uses_python_equality(make_graph: GraphFactory) -> None:
+    g = make_graph()
+    g.add_node("int", x=1)
+    g.add_node("float", x=1.0)
+    g.add_node("true", x=True)
+    g.add_node("str", x="1")
+    g.add_node("none", x=None)
+    g.add_node("nan", x=math.nan)
+    g.add_node("list", x=[1])
+    g.add_node("missing")
+    g.add_node("big", x=2**53 + 1)
+    assert g.filter_nodes(where={"x": 1}) == ["int", "float", "true"]
+    assert g.filter_nodes(where={"x": 1.0}) == ["int", "float", "true"]
+    assert g.filter_nodes(where={"x": True}) == ["int", "float", "true"]
+    assert g.filter_nodes(where={"x": "1"}) == ["str"]
+    assert g.filter_nodes(where={"x": None}) == ["none"]
+    assert g.filter_nodes(where={"x": math.nan}) == []
+    assert g.filter_nodes(where={"x": float(2**53)}) == []  # compared exactly, as Python does
+    assert g.filter_nodes(where={"x": 2**53 + 1}) == ["big"]
+    assert g.filter_nodes(where={"x": 2**80}) == []
+
+
+def test_filter_edges(make_graph: GraphFactory) -> None:
+    for directed in (True, False):
+        g = make_graph(directed)
+        g.batch_add_nodes(range(5))
+        g.batch_add_edges([(3, 1, {"w": 1}), (0, 4, {"w": 2}), (1, 2, {"w": 1}), (4, 4, {"w": 1.0})])
+        g.add_edge(2, 0)
+        assert g.filter_edges() == g.edges()
+        assert g.filter_edges(where={"w": 1}) == [e for e in g.edges() if g.get_edge(*e).get("w") == 1]
+        seen: list[tuple[Any, Any, dict[str, Any]]] = []
+        got = g.filter_edges(lambda s, t, a: seen.append((s, t, dict(a))) or a.get("w", 0) > 1)
+        assert got == [(0, 4)]
+        assert seen == [(s, t, d) for s, t, d in g.edges(data=True)]
+        assert g.filter_edges(lambda s, t, a: True, where={"w": 2}) == [(0, 4)]
+
+
+# ------------------------------------------------------------ attribute views
+
+
+def test_attribute_view_is_a_read_only_mapping(make_graph: GraphFactory) -> None:
+    g = make_graph()
+    g.add_node("a", name="x", n=1, tags=["t"], meta={"k": 2}, obj=frozenset({1}))
+    g.add_node("b")
+    views: list[Any] = []
+    g.filter_nodes(lambda n, a: views.append(a))
+    a, empty = views
+    assert isinstance(a, Mapping)
+    assert a["name"] == "x" and a["tags"] == ["t"] and a["meta"] == {"k": 2}
+    assert a["obj"] == frozenset({1})
+    assert a.get("n") == 1 and a.get("zz") is None and a.get("zz", 5) == 5
+    assert "name" in a and "zz" not in a and 3 not in a
+    assert len(a) == 5 and len(empty) == 0
+    assert list(a) == ["name", "n", "tags", "meta", "obj"]
+    assert list(a.keys()) == list(a) and "n" in a.keys()
+    assert list(a.values())[:2] == ["x", 1]
+    assert ("n", 1) in a.items()
+    assert dict(a) == g.get_node("a")
+    assert a == g.get_node("a") and a != {} and dict(empty) == {} and empty == {}
+    assert repr(a).startswith("AttributeView({'name': 'x'")
+    with pytest.raises(KeyError) as e:
+        a["zz"]
+    assert e.value.args[0] == "zz"
+    with pytest.raises(KeyError):
+        a[3]
+    with pytest.raises(TypeError):
+        a["name"] = "y"  # type: ignore[index]
+    # Values read from a view are fresh copies: mutating one changes nothing.
+    a["tags"].append("u")
+    assert a["tags"] == ["t"] and g.get_node("a")["tags"] == ["t"]
+    with pytest.raises(TypeError):
+        hash(a)
+
+
+def test_views_kept_by_the_predicate_stay_valid(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 50)
+    kept: list[Any] = []
+    g.filter_nodes(lambda n, a: kept.append(a) if n % 7 == 0 else None, batch_size=8)
+    assert [v["rank"] for v in kept] == [n for n in range(50) if n % 7 == 0]
+    g.clear()
+    del g
+    gc.collect()
+    assert [v["status"] for v in kept][:2] == ["idle", "active"]
+
+
+def test_views_show_the_snapshot_not_later_writes(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 10)
+    seen: list[Any] = []
+
+    def pred(n: int, a: Mapping[str, Any]) -> bool:
+        if n == 0:
+            g.update_node(5, status="changed")
+            g.remove_node(9)
+            g.add_node(100, status="active")
+        seen.append(a["status"])
+        return a["status"] == "active"
+
+    assert g.filter_nodes(pred) == [1, 3, 5, 7, 9]
+    assert seen[5] == "active" and len(seen) == 10
+    assert g.get_node(5)["status"] == "changed" and 9 not in g and 100 in g
+
+
+# ------------------------------------------------------------- vectorized
+
+
+def test_vectorized_predicates(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 100)
+    calls: list[int] = []
+
+    def pred(ids: list[Any], batch: Any) -> Any:
+        calls.append(len(ids))
+        assert isinstance(ids, list) and isinstance(batch, Sequence)
+        assert len(batch) == len(ids) and batch[0]["rank"] == ids[0]
+        return batch.column("value") > 0.5
+
+    assert g.filter_nodes(pred, vectorized=True, batch_size=30) == list(range(51, 100))
+    assert calls == [30, 30, 30, 10]
+    # a list of truth values works too, and truthiness decides
+    got = g.filter_nodes(lambda ids, b: [i % 3 for i in ids], vectorized=True, where={"status": "idle"})
+    assert got == [i for i in range(0, 100, 2) if i % 3]
+
+
+def test_columns(make_graph: GraphFactory) -> None:
+    g = make_graph()
+    g.add_node(0, i=1, b=True, f=0.5, s="x", m=1)
+    g.add_node(1, i=2, b=False, f=2, s="y", m="z")
+    g.add_node(2, i=3, b=True, s="z")
+    cols: dict[str, Any] = {}
+
+    def grab(ids: list[Any], b: Any) -> list[bool]:
+        cols.update(
+            i=b.column("i"), b=b.column("b"), f=b.column("f"), f0=b.column("f", 0), s=b.column("s"),
+            m=b.column("m", "?"), none=b.column("nope"), fs=b.column("f", "?"),
+        )
+        return [True] * len(ids)
+
+    g.filter_nodes(grab, vectorized=True)
+    assert cols["i"].dtype == np.int64 and cols["i"].tolist() == [1, 2, 3]
+    assert cols["b"].dtype == np.bool_ and cols["b"].tolist() == [True, False, True]
+    assert cols["f"].dtype == np.float64 and cols["f"][:2].tolist() == [0.5, 2.0]
+    assert math.isnan(cols["f"][2])
+    assert cols["f0"].tolist() == [0.5, 2.0, 0.0]
+    assert cols["s"] == ["x", "y", "z"]
+    assert cols["m"] == [1, "z", "?"]
+    assert cols["none"].dtype == np.float64 and np.isnan(cols["none"]).all()
+    assert cols["fs"] == [0.5, 2, "?"]
+
+
+def test_vectorized_result_checks(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 10)
+    with pytest.raises(ValueError, match="returned 3 values for a batch of 10"):
+        g.filter_nodes(lambda ids, b: [True] * 3, vectorized=True)
+    with pytest.raises(ValueError, match="returned 11 values"):
+        g.filter_nodes(lambda ids, b: np.ones(11, dtype=bool), vectorized=True)
+    with pytest.raises(TypeError, match="sequence of truth values"):
+        g.filter_nodes(lambda ids, b: 42, vectorized=True)
+    with pytest.raises(ValueError, match="needs a predicate"):
+        g.filter_nodes(vectorized=True)
+    with pytest.raises(IndexError, match="out of range"):
+        g.filter_nodes(lambda ids, b: b[10], vectorized=True)
+    assert g.filter_nodes(lambda ids, b: b[-1]["rank"] == 9 and [1] * len(ids), vectorized=True) == list(range(10))
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_bad_arguments(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 5)
+    with pytest.raises(TypeError, match="predicate must be callable, not int"):
+        g.filter_nodes(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="predicate must be callable"):
+        g.filter_edges("x")  # type: ignore[arg-type]
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=f"batch_size must be at least 1, got {bad}"):
+            g.filter_nodes(lambda n, a: True, batch_size=bad)
+        with pytest.raises(ValueError, match="batch_size must be at least 1"):
+            g.filter_edges(lambda s, t, a: True, batch_size=bad)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        g.filter_nodes(lambda n, a: True, batch_size=2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="where must be a dict"):
+        g.filter_nodes(where=[("status", "active")])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="where keys must be attribute names"):
+        g.filter_nodes(where={1: "x"})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match=r"where\['status'\] must be str, int, float, bool or None, not list"):
+        g.filter_nodes(where={"status": ["active"]})
+
+
+def test_first_exception_propagates_unchanged_and_stops(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 100)
+    boom = LookupError("boom at 25")
+    calls: list[int] = []
+
+    def pred(n: int, a: Any) -> bool:
+        calls.append(n)
+        if n == 25:
+            raise boom
+        return True
+
+    with pytest.raises(LookupError) as e:
+        g.filter_nodes(pred, batch_size=10)
+    assert e.value is boom
+    assert calls == list(range(26))  # no further node, no further batch
+
+    class Bad:
+        def __bool__(self) -> bool:
+            raise ZeroDivisionError("no truth")
+
+    with pytest.raises(ZeroDivisionError, match="no truth"):
+        g.filter_nodes(lambda n, a: Bad())
+    with pytest.raises(KeyError):
+        g.filter_nodes(lambda n, a: a["missing"])
+
+
+def test_truthiness(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 6)
+    values: list[Any] = [0, "", [], None, np.bool_(False), 0.0]
+    assert g.filter_nodes(lambda n, a: values[n]) == []
+    values = [1, "x", [0], object(), np.bool_(True), 0.1]
+    assert g.filter_nodes(lambda n, a: values[n]) == list(range(6))
+
+
+# ----------------------------------------------------------------- counters
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, None])
+def test_counters_count_batches(batch_size: int | None) -> None:
+    g = gli.Graph()
+    g.batch_add_nodes((i, {"k": i % 3}) for i in range(1000))
+    candidates = len(g.filter_nodes(where={"k": 1}))
+    before = gli.counters()
+    got = g.filter_nodes(lambda n, a: n % 2 == 0, where={"k": 1}, batch_size=batch_size)
+    after = gli.counters()
+    delta = {k: after[k] - before[k] for k in before}
+    size = batch_size or 16_384
+    batches = -(-candidates // size)
+    assert len(got) == len([n for n in range(1000) if n % 3 == 1 and n % 2 == 0])
+    assert delta["predicate_calls"] == candidates
+    assert delta["predicate_batches"] == batches
+    assert 1 <= delta["gil_reacquisitions"] <= batches + 1
+    assert delta["ffi_calls"] >= 1
+
+    before = gli.counters()
+    g.filter_nodes(lambda ids, b: [True] * len(ids), vectorized=True, batch_size=batch_size or 300)
+    after = gli.counters()
+    vb = -(-1000 // (batch_size or 300))
+    assert after["predicate_calls"] - before["predicate_calls"] == vb
+    assert after["predicate_batches"] - before["predicate_batches"] == vb
+    assert after["gil_reacquisitions"] - before["gil_reacquisitions"] <= vb + 1
+
+
+# ------------------------------------------------------- differential (hypothesis)
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, 1.0, 2.5, math.nan]),
+    st.sampled_from(["a", "b", ""]),
+)
+attr_dicts = st.dictionaries(st.sampled_from(["x", "y", "z"]), scalars, max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    nodes=st.lists(attr_dicts, max_size=30),
+    edges=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29), attr_dicts), max_size=40),
+    removed=st.sets(st.integers(0, 29), max_size=5),
+    where=st.dictionaries(st.sampled_from(["x", "y", "never"]), scalars, max_size=2),
+    batch_size=st.integers(1, 8),
+    directed=st.booleans(),
+)
+def test_backends_agree(
+    nodes: list[dict[str, Any]],
+    edges: list[tuple[int, int, dict[str, Any]]],
+    removed: set[int],
+    where: dict[str, Any],
+    batch_size: int,
+    directed: bool,
+) -> None:
+    graphs = [gli.Graph(directed=directed, backend=b) for b in ("rust", "python")]
+    for g in graphs:
+        g.batch_add_nodes(enumerate(nodes))
+        for s, t, a in edges:
+            if s < len(nodes) and t < len(nodes) and not g.has_edge(s, t):
+                g.add_edge(s, t, **a)
+        for r in removed:
+            if r in g:
+                g.remove_node(r)
+
+    def pred(n: Any, a: Mapping[str, Any]) -> bool:
+        return a.get("y") in (1, "a", None) or len(a) == 0
+
+    def vpred(ids: list[Any], b: Any) -> Any:
+        col = b.column("x", 0)
+        if isinstance(col, list):
+            return [isinstance(v, (int, float)) and v > 0 for v in col]
+        return col > 0
+
+    def epred(s: Any, t: Any, a: Mapping[str, Any]) -> bool:
+        return (s + t) % 2 == 0 or "z" in a
+
+    results = [
+        (
+            g.filter_nodes(where=where),
+            g.filter_nodes(pred, where=where, batch_size=batch_size),
+            g.filter_nodes(vpred, where=where, batch_size=batch_size, vectorized=True),
+            g.filter_edges(where=where),
+            g.filter_edges(epred, where=where, batch_size=batch_size),
+        )
+        for g in graphs
+    ]
+    assert results[0] == results[1]
+
+
+# ------------------------------------------------------- re-entrancy, leaks
+
+
+def test_reentrant_predicate_in_subprocess() -> None:
+    """The predicate reads, filters and mutates the graph it is filtering."""
+    code = textwrap.dedent(
+        """
+        import gli
+        for backend in ("rust", "python"):
+            g = gli.Graph(backend=backend)
+            g.batch_add_nodes((i, {"v": i}) for i in range(5000))
+            g.batch_add_edges((i, i + 1) for i in range(4999))
+            def pred(n, a):
+                assert g.has_node(n) or n % 5 == 1
+                if n % 5 == 0:
+                    g.update_node(n, v=-1)
+                    if n + 1 in g:
+                        g.remove_node(n + 1)
+                    g.add_node(10_000 + n)
+                if n % 1000 == 0:
+                    assert len(g.filter_nodes(where={"v": -1})) >= 1
+                    g.k_hop(n, 2)
+                return a["v"] % 2 == 0
+            got = g.filter_nodes(pred, batch_size=64)
+            assert got == list(range(0, 5000, 2)), backend
+            assert len(g.filter_nodes(where={"v": -1})) == 1000
+        print("ok")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def _rss_kib() -> int:
+    with open(f"/proc/{os.getpid()}/statm") as f:
+        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_raising_filters_do_not_leak() -> None:
+    g = gli.Graph()
+    g.batch_add_nodes((i, {"s": "x" * (i % 5), "v": [i]}) for i in range(200))
+    g.batch_add_edges((i, i + 1, {"w": i}) for i in range(199))
+
+    class Boom(Exception):
+        pass
+
+    def pred(n: int, a: Mapping[str, Any]) -> bool:
+        a.get("v"), a.get("s"), a.get("w")
+        if n == 150:
+            raise Boom(n)
+        return True
+
+    def vpred(ids: list[Any], b: Any) -> Any:
+        b.column("v"), b.column("s")
+        raise Boom(len(ids))
+
+    def run(k: int) -> None:
+        for _ in range(k):
+            for call in (
+                lambda: g.filter_nodes(pred, batch_size=64),
+                lambda: g.filter_nodes(vpred, vectorized=True, batch_size=64),
+                lambda: g.filter_edges(lambda s, t, a: pred(s, a)),
+            ):
+                try:
+                    call()
+                except Boom:
+                    pass
+
+    run(500)  # warm caches and allocator pools
+    gc.collect()
+    refs = sys.getrefcount(pred)
+    before = _rss_kib()
+    run(10_000 // 3)
+    gc.collect()
+    grown = _rss_kib() - before
+    assert sys.getrefcount(pred) == refs
+    assert grown < 4096, f"RSS grew by {grown} KiB over 10k raising filters"

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import math
+from collections.abc import Mapping
+
 import hypothesis.strategies as st
-from hypothesis import settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 import gli
@@ -108,6 +111,15 @@ class BothBackends(RuleBasedStateMachine):
         self.both("has_edge", n, n)
         self.both("get_edge", n, 0)
 
+    @rule(where=st.dictionaries(st.sampled_from(["w", "x", "nope"]), VALUES, max_size=2), size=st.integers(1, 4))
+    def filters(self, where: dict[str, Any], size: int) -> None:
+        # Containers in `where` are a TypeError on both backends.
+        self.both("filter_nodes", where=where)
+        self.both("filter_nodes", lambda n, a: dict(a), where=where, batch_size=size)
+        self.both("filter_nodes", lambda ids, b: [v is not None for v in b.column("x", None)]
+                  if isinstance(b.column("x"), list) else b.column("x") > 0, vectorized=True, batch_size=size)
+        self.both("filter_edges", lambda s, t, a: len(a) > 1, where=where, batch_size=size)
+
     @invariant()
     def same_state(self) -> None:
         if not hasattr(self, "graphs"):
@@ -120,3 +132,64 @@ class BothBackends(RuleBasedStateMachine):
 
 BothBackends.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
 TestBothBackends = BothBackends.TestCase
+
+
+# ------------------------------------------------------- differential (hypothesis)
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, 1.0, 2.5, math.nan]),
+    st.sampled_from(["a", "b", ""]),
+)
+attr_dicts = st.dictionaries(st.sampled_from(["x", "y", "z"]), scalars, max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    nodes=st.lists(attr_dicts, max_size=30),
+    edges=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29), attr_dicts), max_size=40),
+    removed=st.sets(st.integers(0, 29), max_size=5),
+    where=st.dictionaries(st.sampled_from(["x", "y", "never"]), scalars, max_size=2),
+    batch_size=st.integers(1, 8),
+    directed=st.booleans(),
+)
+def test_backends_agree(
+    nodes: list[dict[str, Any]],
+    edges: list[tuple[int, int, dict[str, Any]]],
+    removed: set[int],
+    where: dict[str, Any],
+    batch_size: int,
+    directed: bool,
+) -> None:
+    graphs = [gli.Graph(directed=directed, backend=b) for b in ("rust", "python")]
+    for g in graphs:
+        g.batch_add_nodes(enumerate(nodes))
+        for s, t, a in edges:
+            if s < len(nodes) and t < len(nodes) and not g.has_edge(s, t):
+                g.add_edge(s, t, **a)
+        for r in removed:
+            if r in g:
+                g.remove_node(r)
+
+    def pred(n: Any, a: Mapping[str, Any]) -> bool:
+        return a.get("y") in (1, "a", None) or len(a) == 0
+
+    def vpred(ids: list[Any], b: Any) -> Any:
+        col = b.column("x", 0)
+        if isinstance(col, list):
+            return [isinstance(v, (int, float)) and v > 0 for v in col]
+        return col > 0
+
+    def epred(s: Any, t: Any, a: Mapping[str, Any]) -> bool:
+        return (s + t) % 2 == 0 or "z" in a
+
+    results = [
+        (
+            g.filter_nodes(where=where),
+            g.filter_nodes(pred, where=where, batch_size=batch_size),
+            g.filter_nodes(vpred, where=where, batch_size=batch_size, vectorized=True),
+            g.filter_edges(where=where),
+            g.filter_edges(epred, where=where, batch_size=batch_size),
+        )
+        for g in graphs
+    ]
+    assert results[0] == results[1]

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import gli
 
@@ -303,67 +301,6 @@ def test_counters_count_batches(batch_size: int | None) -> None:
     assert after["predicate_calls"] - before["predicate_calls"] == vb
     assert after["predicate_batches"] - before["predicate_batches"] == vb
     assert after["gil_reacquisitions"] - before["gil_reacquisitions"] <= vb + 1
-
-
-# ------------------------------------------------------- differential (hypothesis)
-
-scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([0.0, 1.0, 2.5, math.nan]),
-    st.sampled_from(["a", "b", ""]),
-)
-attr_dicts = st.dictionaries(st.sampled_from(["x", "y", "z"]), scalars, max_size=3)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    nodes=st.lists(attr_dicts, max_size=30),
-    edges=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29), attr_dicts), max_size=40),
-    removed=st.sets(st.integers(0, 29), max_size=5),
-    where=st.dictionaries(st.sampled_from(["x", "y", "never"]), scalars, max_size=2),
-    batch_size=st.integers(1, 8),
-    directed=st.booleans(),
-)
-def test_backends_agree(
-    nodes: list[dict[str, Any]],
-    edges: list[tuple[int, int, dict[str, Any]]],
-    removed: set[int],
-    where: dict[str, Any],
-    batch_size: int,
-    directed: bool,
-) -> None:
-    graphs = [gli.Graph(directed=directed, backend=b) for b in ("rust", "python")]
-    for g in graphs:
-        g.batch_add_nodes(enumerate(nodes))
-        for s, t, a in edges:
-            if s < len(nodes) and t < len(nodes) and not g.has_edge(s, t):
-                g.add_edge(s, t, **a)
-        for r in removed:
-            if r in g:
-                g.remove_node(r)
-
-    def pred(n: Any, a: Mapping[str, Any]) -> bool:
-        return a.get("y") in (1, "a", None) or len(a) == 0
-
-    def vpred(ids: list[Any], b: Any) -> Any:
-        col = b.column("x", 0)
-        if isinstance(col, list):
-            return [isinstance(v, (int, float)) and v > 0 for v in col]
-        return col > 0
-
-    def epred(s: Any, t: Any, a: Mapping[str, Any]) -> bool:
-        return (s + t) % 2 == 0 or "z" in a
-
-    results = [
-        (
-            g.filter_nodes(where=where),
-            g.filter_nodes(pred, where=where, batch_size=batch_size),
-            g.filter_nodes(vpred, where=where, batch_size=batch_size, vectorized=True),
-            g.filter_edges(where=where),
-            g.filter_edges(epred, where=where, batch_size=batch_size),
-        )
-        for g in graphs
-    ]
-    assert results[0] == results[1]
 
 
 # ------------------------------------------------------- re-entrancy, leaks

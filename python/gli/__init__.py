@@ -23,6 +23,7 @@ __all__ = [
     "PythonGraph",
     "BACKENDS",
     "counters",
+    "set_filter_threads",
     "GLIError",
     "NodeNotFoundError",
     "EdgeNotFoundError",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 __version__: str = _core.__version__
+set_filter_threads = _core.set_filter_threads
 
 
 def counters() -> dict[str, int]:

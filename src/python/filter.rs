@@ -586,28 +586,40 @@ fn run_batches<R: Send>(
     let stop = AtomicBool::new(false);
     let first_err: Mutex<Option<PyErr>> = Mutex::new(None);
     let slots: Vec<Mutex<Vec<R>>> = (0..batches).map(|_| Mutex::new(Vec::new())).collect();
+    let claim = || {
+        if stop.load(Ordering::Acquire) {
+            return None;
+        }
+        let b = next.fetch_add(1, Ordering::Relaxed);
+        (b < batches).then_some(b)
+    };
+    // Each thread attaches for its first batch and detaches between batches
+    // (a brief `detach` lets other threads take the GIL, or lets a
+    // stop-the-world pause proceed, then re-attaches on the same thread
+    // state: cheap, unlike creating a thread state per batch).
     let worker = || {
-        while !stop.load(Ordering::Acquire) {
-            let b = next.fetch_add(1, Ordering::Relaxed);
-            if b >= batches {
-                break;
-            }
-            let res = Python::attach(|py| {
+        let Some(first) = claim() else { return };
+        Python::attach(|py| {
+            let mut b = Some(first);
+            while let Some(i) = b {
                 bump(Counter::GilReacquisitions);
                 bump(Counter::PredicateBatches);
-                let r = eval(py, b);
                 // Between batches: a Ctrl-C that arrived while Rust ran.
-                r.and_then(|kept| py.check_signals().map(|_| kept))
-            });
-            match res {
-                Ok(kept) => *slots[b].lock() = kept,
-                Err(e) => {
-                    stop.store(true, Ordering::Release);
-                    first_err.lock().get_or_insert(e);
-                    break;
+                let res = eval(py, i).and_then(|kept| py.check_signals().map(|_| kept));
+                match res {
+                    Ok(kept) => *slots[i].lock() = kept,
+                    Err(e) => {
+                        stop.store(true, Ordering::Release);
+                        first_err.lock().get_or_insert(e);
+                        return;
+                    }
+                }
+                b = claim();
+                if b.is_some() {
+                    py.detach(|| ());
                 }
             }
-        }
+        })
     };
     if threads <= 1 || batches <= 1 {
         worker();
@@ -629,11 +641,36 @@ fn run_batches<R: Send>(
     Ok(out)
 }
 
+/// Upper bound on predicate-evaluating threads (0: one per core).
+static MAX_EVAL_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// `gli.set_filter_threads(n)`: at most `n` threads evaluate predicate
+/// batches when the GIL is disabled (`None` or 0: one per core). Returns the
+/// previous setting. With the GIL enabled one thread evaluates them anyway.
+#[pyfunction]
+#[pyo3(signature = (n = None))]
+pub(crate) fn set_filter_threads(n: Option<i64>) -> PyResult<Option<usize>> {
+    let n = match n {
+        None => 0,
+        Some(k) if k < 0 => {
+            return Err(PyValueError::new_err(format!(
+                "set_filter_threads: n must be positive or None, got {k}"
+            )))
+        }
+        Some(k) => k as usize,
+    };
+    let old = MAX_EVAL_THREADS.swap(n, Ordering::Relaxed);
+    Ok((old != 0).then_some(old))
+}
+
 fn evaluation_threads(py: Python<'_>) -> usize {
-    if gil_disabled(py) {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        1
+    if !gil_disabled(py) {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match MAX_EVAL_THREADS.load(Ordering::Relaxed) {
+        0 => cores,
+        cap => cap,
     }
 }
 

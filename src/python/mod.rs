@@ -31,5 +31,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<filter::AttrView>()?;
     m.add_class::<filter::AttrBatch>()?;
     m.add_function(wrap_pyfunction!(counters, m)?)?;
+    m.add_function(wrap_pyfunction!(filter::set_filter_threads, m)?)?;
     Ok(())
 }

@@ -694,6 +694,135 @@ def interleaved_rows(b: Bench, g: Any, n: int) -> None:
     b.row(INTERLEAVED_ROWS[1], "ratio", {"gli-rust": after_write})
 
 
+# ------------------------------------------------------------------ filters
+
+FILTER_ROWS = {
+    "pred": "filter_nodes(lambda n, a: a['status'] == 'active')",
+    "where": "filter_nodes(where={'status': 'active'})",
+    "floor": "  ↳ the same predicate / a plain Python loop over prebuilt (id, dict) tuples",
+    "value": "filter_nodes(lambda n, a: a['value'] > 0.5)",
+    "vec": "filter_nodes(lambda ids, b: b.column('value') > 0.5, vectorized=True)",
+    "two": "predicate filter, {n:,} nodes × 2 attributes",
+    "hundred": "predicate filter, {n:,} nodes × 100 attributes",
+    "crossings": "GIL reacquisitions per predicate filter (bound: ⌈candidates / batch⌉ + 1)",
+    "threads": "2 threads each filtering, total time / the two one after the other",
+    "ft": "parallel predicate batches vs one evaluating thread (GIL disabled only)",
+}
+
+
+def _status_nodes(n: int, extra: int = 0) -> Any:
+    """``(id, attrs)`` items: half the nodes ``status == "active"``; ``extra`` more attributes."""
+    pad = {f"x{k}": k for k in range(extra)}
+    for i in range(n):
+        yield i, {"status": "active" if i % 2 else "idle", "value": (i * 7919 % 1000) / 1000, **pad}
+
+
+def filter_rows(b: Bench) -> None:
+    if not b.wants(*FILTER_ROWS.values()):
+        return
+    n = b.n(1_000_000)
+    pn = max(n // PY_SHARE, 10)
+    g = gli.Graph()
+    g.batch_add_nodes(_status_nodes(n))
+    pg = gli.Graph(backend="python")
+    pg.batch_add_nodes(_status_nodes(pn))
+    G: Any = None
+    R: Any = None
+    if nx is not None:
+        G = nx.DiGraph()
+        G.add_nodes_from(_status_nodes(n))
+    if rx is not None:
+        R = rx.PyDiGraph()
+        R.add_nodes_from([a for _, a in _status_nodes(n)])
+
+    def pred(n_: Any, a: Any) -> bool:
+        return a["status"] == "active"
+
+    def per_node(graph: Any, size: int, **kw: Any) -> Timer:
+        return lambda: _ns(lambda: graph.filter_nodes(**kw), size, repeat=3)
+
+    nx_pred = (lambda: _ns(lambda: [v for v, d in G.nodes(data=True) if pred(v, d)], n, repeat=3)) if G is not None else None
+    rx_pred = (lambda: _ns(lambda: R.filter_nodes(lambda d: d["status"] == "active"), n, repeat=3)) if R is not None else None
+    b.row(f"{FILTER_ROWS['pred']}, {n:,} nodes", "ns/node", {
+        "gli-rust": per_node(g, n, predicate=pred),
+        "gli-python": per_node(pg, pn, predicate=pred),
+        "networkx": nx_pred,
+        "rustworkx": rx_pred,
+    })
+    if b.wants(FILTER_ROWS["floor"], FILTER_ROWS["pred"]):
+        items = list(_status_nodes(n))
+        floor = _ns(lambda: [v for v, d in items if pred(v, d)], n, repeat=3)
+        del items
+        mine = _ns(lambda: g.filter_nodes(pred), n, repeat=3)
+        b.notes.append(f"floor (plain Python loop calling the predicate over prebuilt (id, dict) tuples): {floor:.1f} ns/node")
+        b.row(FILTER_ROWS["floor"], "ratio", {"gli-rust": lambda: mine / floor})
+    b.row(FILTER_ROWS["where"], "ns/node", {
+        "gli-rust": per_node(g, n, where={"status": "active"}),
+        "gli-python": per_node(pg, pn, where={"status": "active"}),
+        "networkx": (lambda: _ns(lambda: [v for v, d in G.nodes(data=True) if d.get("status") == "active"], n, repeat=3)) if G is not None else None,
+        "rustworkx": rx_pred,
+    })
+    b.row(FILTER_ROWS["value"], "ns/node", {
+        "gli-rust": per_node(g, n, predicate=lambda v, a: a["value"] > 0.5),
+        "gli-python": per_node(pg, pn, predicate=lambda v, a: a["value"] > 0.5),
+        "networkx": (lambda: _ns(lambda: [v for v, d in G.nodes(data=True) if d["value"] > 0.5], n, repeat=3)) if G is not None else None,
+        "rustworkx": (lambda: _ns(lambda: R.filter_nodes(lambda d: d["value"] > 0.5), n, repeat=3)) if R is not None else None,
+    })
+    if np is not None:
+        vec = {"predicate": lambda ids, bt: bt.column("value") > 0.5, "vectorized": True}
+        b.row(FILTER_ROWS["vec"], "ns/node", {
+            "gli-rust": per_node(g, n, **vec),
+            "gli-python": per_node(pg, pn, **vec),
+        })
+
+    def crossings() -> float:
+        before = gli.counters()["gil_reacquisitions"]
+        g.filter_nodes(pred)
+        got = gli.counters()["gil_reacquisitions"] - before
+        b.notes.append(f"predicate filter over {n:,} candidates, default batch 16,384: {got} GIL reacquisitions (bound {-(-n // 16_384) + 1})")
+        return float(got)
+
+    b.row(FILTER_ROWS["crossings"], "count", {"gli-rust": crossings})
+
+    def two_threads() -> float:
+        one = _ns(lambda: (g.filter_nodes(pred), g.filter_nodes(pred)), 1, repeat=3)
+
+        def both() -> None:
+            ts = [threading.Thread(target=g.filter_nodes, args=(pred,)) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+
+        return _ns(both, 1, repeat=3) / one
+
+    b.row(FILTER_ROWS["threads"], "ratio", {"gli-rust": two_threads})
+
+    def ft_parallel() -> float | None:
+        if getattr(sys, "_is_gil_enabled", lambda: True)():
+            b.notes.append("parallel predicate batches: the GIL is enabled here; run the bench on the free-threaded lane")
+            return None
+        old = gli.set_filter_threads(1)
+        try:
+            one = _ns(lambda: g.filter_nodes(pred), n, repeat=5)
+        finally:
+            gli.set_filter_threads(old)
+        return one / _ns(lambda: g.filter_nodes(pred), n, repeat=5)
+
+    b.row(FILTER_ROWS["ft"], "x speed-up", {"gli-rust": ft_parallel})
+    del g, pg, G, R
+    gc.collect()
+
+    wide = b.n(200_000)
+    two_key, hundred_key = FILTER_ROWS["two"].format(n=wide), FILTER_ROWS["hundred"].format(n=wide)
+    if b.wants(two_key, hundred_key):
+        small2, small100 = gli.Graph(), gli.Graph()
+        small2.batch_add_nodes(_status_nodes(wide))
+        small100.batch_add_nodes(_status_nodes(wide, extra=98))
+        b.row(two_key, "ns/node", {"gli-rust": per_node(small2, wide, predicate=pred)})
+        b.row(hundred_key, "ns/node", {"gli-rust": per_node(small100, wide, predicate=pred)})
+
+
 # ----------------------------------------------------------------- registry
 
 # In table order. Each section prints its rows as they are measured.
@@ -707,6 +836,7 @@ SECTIONS: list[Callable[[Bench], None]] = [
     get_nodes_batch_rows,
     memory_rows,
     query_rows,  # also the thread and interleaving rows, on the same graph
+    filter_rows,
 ]
 
 

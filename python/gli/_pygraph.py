@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
 from ._pyfilter import PythonFilters
@@ -98,7 +99,7 @@ def _attrs_arg(obj: object, where: str) -> dict[str, Any]:
     return _attrs(obj, where + ": ")
 
 
-class PythonGraph(PythonQueries, PythonFilters):
+class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     """Pure-Python graph with the same API and semantics as the Rust backend."""
 
     def __init__(self, directed: bool = True, backend: str = "python") -> None:
@@ -131,6 +132,24 @@ class PythonGraph(PythonQueries, PythonFilters):
 
     def batch_operations(self) -> BatchOperations:
         return BatchOperations(self)
+
+    # pickle / copy: everything but the lock. An edge's one dict stays shared
+    # between its two adjacencies (pickle and deepcopy keep identities).
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
+    def __copy__(self) -> PythonGraph:
+        """An independent graph; attribute values are shared, as ``dict.copy`` does."""
+        with self._lock:
+            g = PythonGraph(self._directed)
+            g._nodes, g._succ, g._pred = self._structure_copy()
+            g._edges = self._edges
+            return g
 
     # -------------------------------------------------------------- internals
     def _node(self, node_id: object) -> NodeId:
@@ -294,10 +313,10 @@ class PythonGraph(PythonQueries, PythonFilters):
             else:
                 self._remove_edge(args[0], args[1])
 
-    def _atomically(self, work: Any) -> Any:
-        """Runs ``work`` on the live state; on any error restores the state as it
-        was. Attribute dicts are copied shallowly (values are never mutated in
-        place) and an edge's one dict stays shared between its two adjacencies."""
+    def _structure_copy(self) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any]]:
+        """Copies of the node, successor and predecessor maps: attribute dicts
+        copied shallowly (stored values are never mutated in place), an edge's
+        one dict still shared between its two adjacencies."""
         copies: dict[int, dict[str, Any]] = {}
 
         def cp(d: dict[str, Any]) -> dict[str, Any]:
@@ -309,6 +328,13 @@ class PythonGraph(PythonQueries, PythonFilters):
             pred = {n: {u: cp(a) for u, a in nbrs.items()} for n, nbrs in self._pred.items()}
         else:
             pred = {n: succ[n] for n in succ}
+        return nodes, succ, pred
+
+    def _atomically(self, work: Any) -> Any:
+        """Runs ``work`` on the live state; on any error restores the state as it
+        was. Attribute dicts are copied shallowly (values are never mutated in
+        place) and an edge's one dict stays shared between its two adjacencies."""
+        nodes, succ, pred = self._structure_copy()
         edges = self._edges
         try:
             return work()

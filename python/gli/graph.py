@@ -8,10 +8,12 @@ reference backend, which has the same methods and semantics.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _core
+from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pygraph import PythonGraph
 
@@ -25,7 +27,7 @@ Mapping.register(_core.AttributeView)
 Sequence.register(_core.AttributeBatch)
 
 
-class Graph(_core.Graph):
+class Graph(_core.Graph, AsyncQueries):
     """A directed or undirected graph whose engine is Rust (or pure Python).
 
     ``Graph(directed=True, backend="rust")``. See the README for the API.
@@ -42,3 +44,27 @@ class Graph(_core.Graph):
     def batch_operations(self) -> BatchOperations:
         """Record mutations in Python; apply them atomically in one call at exit."""
         return BatchOperations(self)
+
+    # pickle / copy: a compact binary image built in Rust from one snapshot,
+    # plus the opaque attribute values (pickled, or copied, by Python).
+    def __reduce__(self) -> tuple[Any, ...]:
+        image, objects = self._dump_state()
+        return (_restore, (type(self), self.directed, image, objects))
+
+    def __copy__(self) -> Any:
+        """An independent graph; opaque attribute values are shared, as ``dict.copy`` does."""
+        image, objects = self._dump_state()
+        return _restore(type(self), self.directed, image, objects)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        image, objects = self._dump_state()
+        g = _restore(type(self), self.directed, image, copy.deepcopy(objects, memo))
+        memo[id(self)] = g
+        return g
+
+
+def _restore(cls: type[Graph], directed: bool, image: bytes, objects: list[Any]) -> Graph:
+    """Unpickles a rust-backend graph (``cls`` is ``Graph`` or a subclass)."""
+    g = cls(directed=directed)
+    g._load_state(image, objects)
+    return g

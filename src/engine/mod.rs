@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod counters;
 pub mod filter;
 pub mod id;
+pub mod state;
 pub mod store;
 pub mod value;
 

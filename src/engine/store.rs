@@ -1210,6 +1210,100 @@ impl<O: Payload> Graph<O> {
         Ok(n)
     }
 
+    /// Loads `img` into this graph, which must be empty and not yet visible
+    /// to other threads (pickle / copy build a fresh graph). The image is
+    /// checked first (adjacency symmetric, no duplicate edge or node, edge
+    /// attributes on existing edges): a corrupt one changes nothing.
+    pub fn restore(&self, img: super::state::Image<O>) -> Result<()> {
+        use super::state::Image;
+        let invalid = |what: &str| GraphError::InvalidValue(format!("corrupt graph state: {what}"));
+        if self.node_count() != 0 {
+            return Err(GraphError::InvalidValue(
+                "restore needs an empty graph".into(),
+            ));
+        }
+        if img.directed != self.directed {
+            return Err(invalid("directedness differs from the target graph"));
+        }
+        let Image {
+            nodes,
+            adj,
+            edge_attrs,
+            ..
+        } = img;
+        // Every edge once as (s, t) from the out-lists; its mirror from the
+        // in-lists (directed) or the other endpoint's list (undirected).
+        let mut fwd: Vec<u64> = Vec::new();
+        let mut back: Vec<u64> = Vec::new();
+        for (p, (out, inn)) in adj.iter().enumerate() {
+            let p = p as u64;
+            for &t in out {
+                if self.directed || t as u64 >= p {
+                    fwd.push(p << 32 | t as u64);
+                }
+                if !self.directed && (t as u64) <= p {
+                    back.push((t as u64) << 32 | p);
+                }
+            }
+            for &s in inn {
+                back.push((s as u64) << 32 | p);
+            }
+        }
+        fwd.sort_unstable();
+        back.sort_unstable();
+        if fwd != back {
+            return Err(invalid("adjacency lists do not mirror each other"));
+        }
+        if fwd.windows(2).any(|w| w[0] == w[1]) {
+            return Err(invalid("duplicate edge"));
+        }
+        for (s, t, _) in &edge_attrs {
+            let (a, b) = if self.directed || s <= t { (*s, *t) } else { (*t, *s) };
+            if fwd.binary_search(&((a as u64) << 32 | b as u64)).is_err() {
+                return Err(invalid("attributes for an edge that does not exist"));
+            }
+        }
+        let keys: Vec<NodeId> = nodes.iter().map(|(k, _)| k.clone()).collect();
+        {
+            let mut seen: HashSet<&NodeId, foldhash::fast::RandomState> = HashSet::default();
+            if !keys.iter().all(|k| seen.insert(k)) {
+                return Err(invalid("duplicate node id"));
+            }
+        }
+        self.batch_add_nodes(nodes)?;
+        let ixs: Vec<Ix> = keys
+            .iter()
+            .map(|k| self.resolve(k.as_ref()).expect("just added"))
+            .collect();
+        let mut locked = self.lock_all();
+        let mut outs = Vec::new();
+        let mut ins = Vec::new();
+        for (p, (out, inn)) in adj.into_iter().enumerate() {
+            outs.clear();
+            ins.clear();
+            outs.extend(out.iter().map(|&q| ixs[q as usize]));
+            ins.extend(inn.iter().map(|&q| ixs[q as usize]));
+            locked
+                .rec(ixs[p])
+                .expect("restored node")
+                .extend_adj(&outs, &ins);
+        }
+        for (s, t, a) in edge_attrs {
+            let (o, k) = locked.owner(ixs[s as usize], ixs[t as usize]);
+            locked
+                .rec(o)
+                .expect("restored node")
+                .ext_mut()
+                .edge_attrs
+                .insert(k, Arc::new(a));
+        }
+        for (_, guard) in locked.guards.iter_mut() {
+            make_mut(guard).version += 1;
+        }
+        self.n_edges.fetch_add(fwd.len(), Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Adds every edge of `edges` or none: a missing endpoint (resolution is the
     /// caller's), an existing edge or a duplicate within the batch fails the
     /// whole batch and leaves the graph as it was.

@@ -6,7 +6,9 @@
 //! and a panic (in this thread or a rayon worker) as an exception, never an
 //! abort.
 
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
@@ -15,18 +17,80 @@ use pyo3::prelude::*;
 use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
 use crate::error::GraphError;
-use crate::sync::AtomicBool;
+use crate::sync::{AtomicBool, Ordering};
+
+thread_local! {
+    /// The cancellation flag of the `CancelToken` entered on this thread, if any.
+    static CURRENT: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
+
+/// The flag of the token entered on this thread (async queries enter one on
+/// their worker thread; cancelling the awaiting task sets it).
+pub(crate) fn current_cancel_flag() -> Option<Arc<AtomicBool>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// `gli._core.CancelToken`: `with token: g.pagerank()` makes every long query
+/// on this thread poll `token`; `token.cancel()` (from any thread) stops it
+/// at its next poll with `KeyboardInterrupt("the query was cancelled")`.
+#[pyclass(name = "CancelToken", module = "gli._core", frozen)]
+pub(crate) struct CancelToken {
+    flag: Arc<AtomicBool>,
+    /// The token that was current before `__enter__`, restored by `__exit__`.
+    saved: Mutex<Vec<Option<Arc<AtomicBool>>>>,
+}
+
+#[pymethods]
+impl CancelToken {
+    #[new]
+    fn new() -> Self {
+        Self {
+            flag: Arc::new(AtomicBool::new(false)),
+            saved: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Asks the query running under this token to stop (idempotent, any thread).
+    fn cancel(&self) {
+        self.flag.store(true, Ordering::Release);
+    }
+
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        let prev = CURRENT.with(|c| c.borrow_mut().replace(slf.flag.clone()));
+        slf.saved.lock().push(prev);
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        let prev = self.saved.lock().pop().flatten();
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        let state = if self.cancelled() { "True" } else { "False" };
+        format!("<gli.CancelToken cancelled={state}>")
+    }
+}
 
 /// Runs `work` detached. The calling thread re-attaches about every 25 ms to
 /// run `check_signals` (a no-op off the main thread), so Ctrl-C interrupts
-/// within ~0.2 s; `cancel_flag` (if given) lets another party cancel too.
+/// within ~0.2 s; `cancel_flag`, or else the thread's current `CancelToken`,
+/// lets another party cancel too.
 pub(crate) fn run_detached<T: Send>(
     py: Python<'_>,
     cancel_flag: Option<&AtomicBool>,
     work: impl FnOnce(&Cancel<'_>) -> Result<T, GraphError> + Send,
 ) -> PyResult<T> {
     let own = AtomicBool::new(false);
-    let flag = cancel_flag.unwrap_or(&own);
+    let token = current_cancel_flag();
+    let flag = cancel_flag.or(token.as_deref()).unwrap_or(&own);
     let pending: Mutex<Option<PyErr>> = Mutex::new(None);
     let poll_signals = || -> bool {
         Python::attach(|py| {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
     as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_ref,
@@ -684,6 +684,50 @@ impl PyGraph {
 
     /// Nodes in breadth-first order from ``source`` (included), following
     /// out-edges, up to ``depth_limit`` hops.
+    /// `(image: bytes, objects: list)`: a compact binary image of the graph
+    /// (taken from one snapshot) and the opaque attribute values it refers to
+    /// by index. For pickle and copy.
+    fn _dump_state<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
+        ffi();
+        let (_, (bytes, objs)) = self.on_snapshot(py, |view, _| {
+            let mut objs: Vec<PyPayload> = Vec::new();
+            let bytes = crate::engine::state::dump(view, &mut |o: &PyPayload| {
+                objs.push(o.clone());
+                (objs.len() - 1) as u32
+            });
+            Ok((bytes, objs))
+        })?;
+        let list = PyList::new(py, objs.iter().map(|o| o.bind(py)))?;
+        Ok((PyBytes::new(py, &bytes), list))
+    }
+
+    /// Loads an image from `_dump_state` into this graph, which must be empty
+    /// and not yet shared with other threads. A corrupt image raises
+    /// `ValueError` and changes nothing.
+    #[pyo3(signature = (image, objects, /))]
+    fn _load_state(
+        &self,
+        py: Python<'_>,
+        image: &Bound<'_, PyBytes>,
+        objects: &Bound<'_, PyList>,
+    ) -> PyResult<()> {
+        ffi();
+        let objs: Vec<PyPayload> = objects.iter().map(|o| Arc::new(o.unbind())).collect();
+        let bytes = image.as_bytes();
+        let inner = &self.inner;
+        run_detached(py, None, |_| {
+            let img = crate::engine::state::load(bytes, &mut |k| {
+                objs.get(k as usize).cloned().ok_or_else(|| {
+                    GraphError::InvalidValue(format!(
+                        "corrupt graph state: opaque value {k} of {}",
+                        objs.len()
+                    ))
+                })
+            })?;
+            inner.restore(img)
+        })
+    }
+
     /// Ids of the nodes passing `where` and `predicate`, in insertion order.
     #[pyo3(signature = (predicate = None, *, r#where = None, batch_size = None, vectorized = false))]
     fn filter_nodes<'py>(

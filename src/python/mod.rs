@@ -29,6 +29,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<graph::PyGraph>()?;
     m.add_class::<filter::AttrView>()?;
+    m.add_class::<detach::CancelToken>()?;
     m.add_class::<filter::AttrBatch>()?;
     m.add_function(wrap_pyfunction!(counters, m)?)?;
     m.add_function(wrap_pyfunction!(filter::set_filter_threads, m)?)?;

@@ -1,0 +1,157 @@
+"""Awaitable queries: same results, the loop keeps running, cancellation stops the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import gli
+
+
+def random_graph(backend: str, n: int = 300, m: int = 1200, seed: int = 5) -> gli.Graph:
+    rnd = random.Random(seed)
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes((i, {"v": i % 7}) for i in range(n))
+    g.batch_add_edges({(rnd.randrange(n), rnd.randrange(n)): None for _ in range(m)}.keys())
+    return g
+
+
+def test_async_forms_match_the_sync_ones(backend: str) -> None:
+    g = random_graph(backend)
+
+    async def main() -> list[Any]:
+        return list(
+            await asyncio.gather(
+                g.bfs_async(0),
+                g.bfs_async(0, 2),
+                g.k_hop_async(0, 2),
+                g.shortest_path_lengths_async(0),
+                g.connected_components_async(),
+                g.pagerank_async(),
+                g.filter_nodes_async(lambda n, a: a["v"] == 3),
+                g.filter_nodes_async(lambda ids, b: b.column("v") > 4, vectorized=True, batch_size=50),
+                g.filter_edges_async(lambda s, t, a: s < t),
+            )
+        )
+
+    got = asyncio.run(main())
+    want = [
+        g.bfs(0), g.bfs(0, 2), g.k_hop(0, 2), g.shortest_path_lengths(0), g.connected_components(),
+        g.pagerank(), g.filter_nodes(lambda n, a: a["v"] == 3),
+        [n for n in g.nodes() if g.get_node(n)["v"] > 4],
+        g.filter_edges(lambda s, t, a: s < t),
+    ]
+    assert got == want
+    target = g.bfs(0)[-1]
+    assert asyncio.run(g.shortest_path_async(0, target)) == g.shortest_path(0, target)
+
+
+def test_async_errors_propagate(backend: str) -> None:
+    g = random_graph(backend, n=10, m=5)
+    with pytest.raises(gli.NodeNotFoundError):
+        asyncio.run(g.bfs_async("missing"))
+    boom = ValueError("from the predicate")
+
+    def pred(n: Any, a: Any) -> bool:
+        raise boom
+
+    with pytest.raises(ValueError) as e:
+        asyncio.run(g.filter_nodes_async(pred))
+    assert e.value is boom
+
+
+def big_graph() -> gli.Graph:
+    g = gli.Graph()
+    n = 100_000
+    g.batch_add_nodes(range(n))
+    rnd = random.Random(3)
+    g.batch_add_edges({(rnd.randrange(n), rnd.randrange(n)): None for _ in range(400_000)}.keys())
+    return g
+
+
+def test_the_loop_keeps_running_during_a_long_pagerank() -> None:
+    g = big_graph()
+
+    async def main() -> tuple[int, float]:
+        ticks = 0
+        done = False
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        t = asyncio.create_task(ticker())
+        t0 = time.perf_counter()
+        for _ in range(3):
+            await g.pagerank_async(tol=1e-10, max_iter=1000)
+        elapsed = time.perf_counter() - t0
+        done = True
+        await t
+        return ticks, elapsed
+
+    ticks, elapsed = asyncio.run(main())
+    # A blocked loop would tick only between the three awaits.
+    assert ticks > 20 and ticks > elapsed * 100, (ticks, elapsed)
+
+
+def test_cancelling_the_task_stops_the_rust_work() -> None:
+    g = big_graph()
+
+    async def main() -> None:
+        task = asyncio.create_task(g.pagerank_async(tol=0.0, max_iter=10**9))
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    # The worker must be idle now: the process uses (almost) no CPU.
+    cpu0 = time.process_time()
+    time.sleep(0.6)
+    assert time.process_time() - cpu0 < 0.3, "the cancelled pagerank is still running"
+    busy = [t.name for t in threading.enumerate() if t.name.startswith("gli-async")]
+    assert busy  # the pool's threads exist, idle
+
+
+def test_cancelling_a_filter_stops_between_batches() -> None:
+    g = gli.Graph()
+    g.batch_add_nodes(range(100_000))
+    calls = 0
+
+    def slow(n: Any, a: Any) -> bool:
+        nonlocal calls
+        calls += 1
+        time.sleep(0.0005)
+        return True
+
+    async def main() -> None:
+        task = asyncio.create_task(g.filter_nodes_async(slow, batch_size=20))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    time.sleep(0.1)
+    seen = calls
+    time.sleep(0.3)
+    assert calls == seen < 100_000
+
+
+def test_cancel_token_directly() -> None:
+    g = big_graph()
+    token = gli._core.CancelToken()
+    assert not token.cancelled and "cancelled=False" in repr(token)
+    threading.Timer(0.2, token.cancel).start()
+    with token, pytest.raises(KeyboardInterrupt, match="cancelled"):
+        g.pagerank(tol=0.0, max_iter=10**9)
+    assert token.cancelled
+    g.pagerank()  # outside the token, queries run normally

@@ -1,0 +1,323 @@
+"""NetworkX interoperability: ``gli._nx`` conversions and the ``"gli"`` dispatch backend.
+
+Dispatch tests need the ``networkx.backends`` entry point (declared in
+pyproject.toml); without it they skip.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+nx = pytest.importorskip("networkx")
+
+import gli  # noqa: E402
+from gli._nx import GLIBackendGraph, backend_interface, from_networkx, to_networkx  # noqa: E402
+
+needs_entry_point = pytest.mark.skipif(
+    "gli" not in nx.utils.backends.backends,
+    reason="the 'gli' networkx.backends entry point is not installed "
+    "(add it to pyproject.toml and reinstall)",
+)
+
+
+class Opaque:
+    """A non-native attribute value: must survive conversions by identity."""
+
+
+def _sample_nx(directed: bool) -> Any:
+    G = nx.DiGraph() if directed else nx.Graph()
+    payload = Opaque()
+    G.add_node("b", label="B", obj=payload)
+    G.add_node(3)
+    G.add_node(-7, weight=1.5, tags=["x", "y"])
+    G.add_edge("b", 3, weight=2.0, obj=payload)
+    G.add_edge(3, -7)
+    G.add_edge(-7, "b", rel={"k": (1, 2)})
+    G.add_edge(3, 3, loop=True)
+    G.add_node("isolated")
+    G.graph["name"] = "dropped"
+    return G
+
+
+def _assert_same_nx(G: Any, H: Any) -> None:
+    assert G.is_directed() == H.is_directed()
+    assert list(G.nodes(data=True)) == list(H.nodes(data=True))
+    assert {(u, v) for u, v in G.edges()} == {(u, v) for u, v in H.edges()}
+    for u, v, d in G.edges(data=True):
+        assert H.edges[u, v] == d
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_round_trip_nx_gli_nx_keeps_everything_but_graph_attrs(backend: str, directed: bool) -> None:
+    G = _sample_nx(directed)
+    g = from_networkx(G, backend=backend)
+    assert g.is_directed() is directed
+    assert g.backend == backend
+    assert g.nodes() == list(G)  # node order kept
+    assert g.node_count() == G.number_of_nodes() and g.edge_count() == G.number_of_edges()
+    assert g.get_node("b")["obj"] is G.nodes["b"]["obj"]  # non-native values by identity
+    assert g.get_edge(-7, "b")["rel"] == {"k": (1, 2)}
+    H = to_networkx(g)
+    assert type(H) is (nx.DiGraph if directed else nx.Graph)
+    _assert_same_nx(G, H)
+    assert H.graph == {}  # graph-level attributes are dropped
+    assert H.nodes["b"]["obj"] is G.nodes["b"]["obj"]
+    assert H.edges["b", 3]["obj"] is G.edges["b", 3]["obj"]
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_round_trip_gli_nx_gli_keeps_order_and_attrs(make_graph: Any, directed: bool) -> None:
+    g = make_graph(directed)
+    payload = Opaque()
+    g.batch_add_nodes([("z", {"a": 1}), 10, ("y", {"obj": payload}), 2])
+    g.batch_add_edges([(10, "z", {"w": 0.5}), ("y", 2), (2, "z", {"obj": payload}), ("z", "y")])
+    G = to_networkx(g)
+    assert G.is_directed() is directed
+    assert list(G.nodes(data=True)) == g.nodes(data=True)
+    assert list(G.edges(data=True)) == g.edges(data=True)  # edge order kept
+    assert G.nodes["y"]["obj"] is payload and G.edges[2, "z"]["obj"] is payload
+    back = from_networkx(G, backend=g.backend)
+    assert back.nodes(data=True) == g.nodes(data=True)
+    assert back.edges(data=True) == g.edges(data=True)
+
+
+def test_to_networkx_attribute_dicts_are_copies(backend: str) -> None:
+    g = gli.Graph(directed=True, backend=backend)
+    g.batch_add_nodes([(1, {"a": 1}), 2])
+    g.batch_add_edges([(1, 2, {"w": 1})])
+    G = to_networkx(g)
+    G.nodes[1]["a"] = 99
+    G.edges[1, 2]["w"] = 99
+    assert g.get_node(1) == {"a": 1} and g.get_edge(1, 2) == {"w": 1}
+
+
+def test_empty_graphs_round_trip(backend: str) -> None:
+    for directed in (True, False):
+        g = from_networkx(nx.DiGraph() if directed else nx.Graph(), backend=backend)
+        assert g.node_count() == 0 and g.is_directed() is directed
+        H = to_networkx(g)
+        assert H.number_of_nodes() == 0 and H.is_directed() is directed
+
+
+@pytest.mark.parametrize("cls", ["MultiGraph", "MultiDiGraph"])
+def test_from_networkx_rejects_multigraphs(cls: str) -> None:
+    G = getattr(nx, cls)([(1, 2), (1, 2)])
+    with pytest.raises(TypeError, match=f"{cls} is a multigraph"):
+        from_networkx(G)
+
+
+@pytest.mark.parametrize("bad", [(1, 2), 1.5, True, b"x", frozenset({1})])
+def test_from_networkx_names_a_bad_node_id(backend: str, bad: Any) -> None:
+    G = nx.Graph()
+    G.add_nodes_from([2, "ok", bad])
+    with pytest.raises(TypeError, match=r"node .* cannot be a GLI node id") as info:
+        from_networkx(G, backend=backend)
+    assert repr(bad) in str(info.value)
+
+
+def test_from_networkx_rejects_non_str_attribute_names(backend: str) -> None:
+    G = nx.Graph()
+    G.add_edge(1, 2)
+    G.edges[1, 2][5] = "x"
+    with pytest.raises(TypeError, match="attribute names must be str"):
+        from_networkx(G, backend=backend)
+
+
+# --------------------------------------------------------------------------- backend interface
+
+
+def test_convert_from_nx_honours_requested_edge_attrs() -> None:
+    G = nx.DiGraph()
+    G.add_edge(1, 2, weight=3, color="red")
+    G.add_edge(2, 3)
+    G.graph["name"] = "kept"
+    wrapped = backend_interface.convert_from_nx(G, edge_attrs={"weight": 1}, preserve_graph_attrs=True)
+    assert isinstance(wrapped, GLIBackendGraph) and wrapped.__networkx_backend__ == "gli"
+    assert wrapped.gli_graph.edges(data=True) == [(1, 2, {"weight": 3}), (2, 3, {"weight": 1})]
+    back = backend_interface.convert_to_nx(wrapped)
+    assert back.graph == {"name": "kept"} and back.edges[2, 3] == {"weight": 1}
+    everything = backend_interface.convert_from_nx(G, preserve_edge_attrs=True)
+    assert everything.gli_graph.get_edge(1, 2) == {"weight": 3, "color": "red"}
+    assert backend_interface.convert_to_nx({"not": "a graph"}) == {"not": "a graph"}
+
+
+def test_convert_from_nx_reports_unconvertible_graphs_as_not_implemented() -> None:
+    for G in (nx.MultiGraph([(1, 2)]), nx.Graph([((0, 0), (0, 1))]), nx.Graph([(2**70, 1)])):
+        with pytest.raises(NotImplementedError, match="cannot convert to a GLI graph"):
+            backend_interface.convert_from_nx(G)
+
+
+def test_can_run_restricts_arguments() -> None:
+    G, D = nx.path_graph(3), nx.path_graph(3, create_using=nx.DiGraph)
+    can_run = backend_interface.can_run
+    assert can_run("pagerank", (G,), {}) is True
+    assert can_run("pagerank", (G,), {"weight": None, "alpha": 0.9}) is True
+    for kwargs in ({"personalization": {0: 1}}, {"nstart": {0: 1}}, {"dangling": {0: 1}}):
+        assert isinstance(can_run("pagerank", (G,), kwargs), str)
+    assert can_run("pagerank", (nx.MultiGraph(G),), {}) == "GLI graphs are not multigraphs"
+    assert can_run("single_source_shortest_path_length", (G, 0), {}) is True
+    assert isinstance(can_run("single_source_shortest_path_length", (G, 0, 2), {}), str)
+    assert can_run("connected_components", (G,), {}) is True
+    assert isinstance(can_run("connected_components", (D,), {}), str)
+    assert can_run("weakly_connected_components", (D,), {}) is True
+    assert isinstance(can_run("weakly_connected_components", (G,), {}), str)
+    assert can_run("shortest_path", (G, 0, 2), {}) is True
+    assert can_run("shortest_path", (G, 0, 2), {"weight": "w"}) is True
+    assert can_run("shortest_path", (G, 0, 2), {"method": "bellman-ford"}) is True
+    for args, kwargs in (
+        ((G, 0), {}),
+        ((G,), {"target": 2}),
+        ((G, 0, 2), {"weight": "w", "method": "bellman-ford"}),
+        ((G, 0, 2), {"weight": lambda u, v, d: 1}),
+        ((G, 0, 2), {"method": "nope"}),
+    ):
+        assert isinstance(can_run("shortest_path", args, kwargs), str)
+
+
+def test_backend_functions_on_a_wrapped_graph_raise_networkx_errors() -> None:
+    G = nx.DiGraph([(1, 2), (3, 4)])
+    wrapped = backend_interface.convert_from_nx(G)
+    assert list(wrapped) == [1, 2, 3, 4] and 1 in wrapped and len(wrapped) == 4
+    with pytest.raises(nx.NodeNotFound, match="Source 9 is not in G"):
+        backend_interface.single_source_shortest_path_length(wrapped, 9)
+    with pytest.raises(nx.NodeNotFound, match="Target 9 is not in G"):
+        backend_interface.shortest_path(wrapped, 1, 9)
+    with pytest.raises(nx.NetworkXNoPath):
+        backend_interface.shortest_path(wrapped, 1, 4)
+    with pytest.raises(nx.PowerIterationFailedConvergence):
+        backend_interface.pagerank(wrapped, max_iter=1)
+    assert list(backend_interface.weakly_connected_components(wrapped)) == [{1, 2}, {3, 4}]
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+@pytest.fixture
+def no_conversion_cache() -> Iterator[None]:
+    # Cached conversions make NetworkX warn (an error under this suite's filterwarnings).
+    with nx.config(cache_converted_graphs=False):
+        yield
+
+
+def _random_graphs(directed: bool, weighted: bool) -> list[Any]:
+    graphs = []
+    for seed, (n, p) in enumerate([(1, 0.0), (30, 0.05), (120, 0.03), (300, 0.01)]):
+        G = nx.gnp_random_graph(n, p, seed=seed, directed=directed)
+        if weighted:
+            rng = random.Random(seed)
+            for u, v, d in G.edges(data=True):
+                if rng.random() < 0.9:  # some edges keep the default weight of 1
+                    d["weight"] = rng.choice([0.5, 1, 2, 3.25, 7])
+        graphs.append(G)
+    return graphs
+
+
+def _assert_shortest_path_ok(G: Any, path: list[Any], source: Any, target: Any, weight: str | None) -> None:
+    assert path[0] == source and path[-1] == target
+    assert all(G.has_edge(u, v) for u, v in zip(path, path[1:]))
+    if weight is None:
+        assert len(path) - 1 == nx.shortest_path_length(G, source, target)
+    else:
+        cost = sum(G.edges[u, v].get(weight, 1) for u, v in zip(path, path[1:]))
+        assert cost == pytest.approx(nx.shortest_path_length(G, source, target, weight=weight))
+
+
+@needs_entry_point
+@pytest.mark.usefixtures("no_conversion_cache")
+@pytest.mark.parametrize("directed", [True, False])
+@pytest.mark.parametrize("weight", [None, "weight"])
+def test_pagerank_dispatch_equals_networkx(directed: bool, weight: str | None) -> None:
+    for G in _random_graphs(directed, weighted=weight is not None):
+        expected = nx.pagerank(G, weight=weight)
+        got = nx.pagerank(G, weight=weight, backend="gli")
+        assert got.keys() == expected.keys()
+        assert all(abs(got[n] - expected[n]) <= 1e-9 for n in expected)
+        got_alpha = nx.pagerank(G, alpha=0.5, tol=1e-10, weight=weight, backend="gli")
+        expected_alpha = nx.pagerank(G, alpha=0.5, tol=1e-10, weight=weight)
+        assert all(abs(got_alpha[n] - expected_alpha[n]) <= 1e-9 for n in expected)
+
+
+@needs_entry_point
+@pytest.mark.usefixtures("no_conversion_cache")
+def test_pagerank_dispatch_errors() -> None:
+    G = nx.gnp_random_graph(50, 0.1, seed=7, directed=True)
+    with pytest.raises(nx.PowerIterationFailedConvergence):
+        nx.pagerank(G, max_iter=1, backend="gli")
+    with pytest.raises(NotImplementedError, match="for the given arguments"):
+        nx.pagerank(G, personalization={0: 1.0}, backend="gli")
+    with pytest.raises(NotImplementedError):
+        nx.pagerank(nx.MultiDiGraph(G), backend="gli")
+    with pytest.raises(NotImplementedError):
+        nx.pagerank(nx.relabel_nodes(G, {0: (0, 0)}), backend="gli")
+
+
+@needs_entry_point
+@pytest.mark.usefixtures("no_conversion_cache")
+@pytest.mark.parametrize("directed", [True, False])
+def test_single_source_shortest_path_length_dispatch(directed: bool) -> None:
+    for G in _random_graphs(directed, weighted=False):
+        for source in list(G)[:5]:
+            expected = nx.single_source_shortest_path_length(G, source)
+            assert nx.single_source_shortest_path_length(G, source, backend="gli") == expected
+    with pytest.raises(nx.NodeNotFound):
+        nx.single_source_shortest_path_length(nx.path_graph(3), 42, backend="gli")
+
+
+@needs_entry_point
+@pytest.mark.usefixtures("no_conversion_cache")
+def test_components_dispatch_equal_networkx_in_order() -> None:
+    for G in _random_graphs(False, weighted=False):
+        expected = list(nx.connected_components(G))
+        got = nx.connected_components(G, backend="gli")
+        assert isinstance(got, Iterator)
+        assert list(got) == expected  # same sets, same order
+    for D in _random_graphs(True, weighted=False):
+        assert list(nx.weakly_connected_components(D, backend="gli")) == list(
+            nx.weakly_connected_components(D)
+        )
+    with pytest.raises(nx.NetworkXNotImplemented):
+        nx.connected_components(nx.DiGraph([(1, 2)]), backend="gli")
+    with pytest.raises(nx.NetworkXNotImplemented):
+        nx.weakly_connected_components(nx.Graph([(1, 2)]), backend="gli")
+
+
+@needs_entry_point
+@pytest.mark.usefixtures("no_conversion_cache")
+@pytest.mark.parametrize("directed", [True, False])
+@pytest.mark.parametrize("weight", [None, "weight"])
+def test_shortest_path_dispatch(directed: bool, weight: str | None) -> None:
+    for G in _random_graphs(directed, weighted=weight is not None):
+        nodes = list(G)
+        pairs = [(nodes[i], nodes[(i * 7 + 3) % len(nodes)]) for i in range(min(len(nodes), 25))]
+        for source, target in pairs:
+            try:
+                nx.shortest_path(G, source, target, weight=weight)
+            except nx.NetworkXNoPath:
+                with pytest.raises(nx.NetworkXNoPath):
+                    nx.shortest_path(G, source, target, weight=weight, backend="gli")
+                continue
+            path = nx.shortest_path(G, source, target, weight=weight, backend="gli")
+            _assert_shortest_path_ok(G, path, source, target, weight)
+    G = nx.path_graph(4)
+    with pytest.raises(nx.NodeNotFound):
+        nx.shortest_path(G, 0, 99, backend="gli")
+    with pytest.raises(nx.NodeNotFound):
+        nx.shortest_path(G, 99, 0, backend="gli")
+    with pytest.raises(NotImplementedError):
+        nx.shortest_path(G, 0, backend="gli")
+
+
+@needs_entry_point
+def test_backend_graph_dispatches_without_conversion() -> None:
+    G = nx.gnp_random_graph(80, 0.05, seed=11)
+    wrapped = GLIBackendGraph(from_networkx(G))
+    assert list(nx.connected_components(wrapped)) == list(nx.connected_components(G))
+    pr, expected = nx.pagerank(wrapped), nx.pagerank(G)
+    assert all(abs(pr[n] - expected[n]) <= 1e-9 for n in expected)

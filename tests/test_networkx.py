@@ -171,13 +171,14 @@ def test_can_run_restricts_arguments() -> None:
     assert can_run("shortest_path", (G, 0, 2), {}) is True
     assert can_run("shortest_path", (G, 0, 2), {"weight": "w"}) is True
     assert can_run("shortest_path", (G, 0, 2), {"method": "bellman-ford"}) is True
-    for args, kwargs in (
+    cases: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
         ((G, 0), {}),
         ((G,), {"target": 2}),
         ((G, 0, 2), {"weight": "w", "method": "bellman-ford"}),
         ((G, 0, 2), {"weight": lambda u, v, d: 1}),
         ((G, 0, 2), {"method": "nope"}),
-    ):
+    ]
+    for args, kwargs in cases:
         assert isinstance(can_run("shortest_path", args, kwargs), str)
 
 

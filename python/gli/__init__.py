@@ -16,6 +16,8 @@ from .exceptions import (
     NodeNotFoundError,
     NoPathError,
 )
+from ._tracing import disable_tracing, enable_tracing, tracing_enabled
+from ._tracing import _from_environment as _trace_from_environment
 from .graph import BACKENDS, Graph
 
 __all__ = [
@@ -24,6 +26,9 @@ __all__ = [
     "BACKENDS",
     "counters",
     "set_filter_threads",
+    "enable_tracing",
+    "disable_tracing",
+    "tracing_enabled",
     "GLIError",
     "NodeNotFoundError",
     "EdgeNotFoundError",
@@ -45,3 +50,6 @@ def counters() -> dict[str, int]:
     summed here, so it never becomes a contention point.
     """
     return _core.counters()
+
+
+_trace_from_environment()

@@ -36,11 +36,6 @@ import inspect
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
-import networkx as nx
-
-from .exceptions import ConvergenceError, NoPathError
-from .graph import Graph
-
 __all__ = [
     "to_networkx",
     "from_networkx",
@@ -50,12 +45,52 @@ __all__ = [
     "get_info",
 ]
 
+
+# Defined before ``import networkx``: importing networkx calls this through the
+# ``networkx.backend_info`` entry point, and when ``gli._nx`` is what imports
+# networkx, this module is still half-initialized at that moment.
+def get_info() -> dict[str, Any]:
+    """Metadata NetworkX reads through the ``networkx.backend_info`` entry point."""
+    return {
+        "backend_name": "gli",
+        "project": "gli",
+        "package": "gli",
+        "short_summary": "Runs algorithms on GLI's Rust graph engine.",
+        "default_config": {},
+        "functions": {
+            "pagerank": {
+                "additional_docs": "personalization, nstart and dangling must be None.",
+            },
+            "single_source_shortest_path_length": {
+                "additional_docs": "cutoff must be None.",
+            },
+            "connected_components": {},
+            "weakly_connected_components": {},
+            "shortest_path": {
+                "additional_docs": (
+                    "Both source and target are required; a weighted search "
+                    "uses method='dijkstra' only."
+                ),
+            },
+        },
+    }
+
+
+import networkx as nx  # type: ignore[import-untyped]  # noqa: E402
+
+from .exceptions import ConvergenceError, NoPathError  # noqa: E402
+from ._pygraph import PythonGraph  # noqa: E402
+from .graph import Graph  # noqa: E402
+
+# A graph of either GLI engine.
+_GLIGraph = Graph | PythonGraph
+
 # Which attributes a conversion copies: True = all, False = none, or a mapping
 # of attribute name -> default (None: no default, a missing value stays missing).
 _AttrSpec = bool | Mapping[str, Any]
 
 
-def to_networkx(g: Any) -> nx.Graph:
+def to_networkx(g: _GLIGraph) -> nx.Graph:
     """Copy a GLI graph (either engine) into a new ``nx.DiGraph`` or ``nx.Graph``.
 
     Directedness, node order, edge order and every node and edge attribute are
@@ -68,7 +103,7 @@ def to_networkx(g: Any) -> nx.Graph:
     return G
 
 
-def from_networkx(G: nx.Graph, backend: str = "rust") -> Any:
+def from_networkx(G: nx.Graph, backend: str = "rust") -> _GLIGraph:
     """Copy a NetworkX ``Graph`` or ``DiGraph`` into a new ``gli.Graph``.
 
     Directedness, node order, edge order and every node and edge attribute are
@@ -97,14 +132,14 @@ def _select(attrs: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]
     return selected
 
 
-def _build(G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrSpec) -> Any:
+def _build(G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrSpec) -> _GLIGraph:
     """Build a GLI graph from ``G`` with one batch call for nodes and one for edges."""
     if G.is_multigraph():
         raise TypeError(
             f"{type(G).__name__} is a multigraph; GLI graphs hold at most one edge per "
             "node pair, so only nx.Graph and nx.DiGraph can be converted"
         )
-    g = Graph(directed=G.is_directed(), backend=backend)
+    g: _GLIGraph = Graph(directed=G.is_directed(), backend=backend)
     nodes: list[Any]
     if node_spec is True:
         nodes = list(G.nodes(data=True))
@@ -144,7 +179,7 @@ class GLIBackendGraph:
     __networkx_backend__ = "gli"
     __slots__ = ("gli_graph", "graph")
 
-    def __init__(self, gli_graph: Any, graph: dict[str, Any] | None = None) -> None:
+    def __init__(self, gli_graph: _GLIGraph, graph: dict[str, Any] | None = None) -> None:
         self.gli_graph = gli_graph
         self.graph: dict[str, Any] = {} if graph is None else graph
 
@@ -171,7 +206,7 @@ class GLIBackendGraph:
         )
 
 
-def _components_in_nx_order(g: Any, components: list[list[Any]]) -> Iterator[set[Any]]:
+def _components_in_nx_order(g: _GLIGraph, components: list[list[Any]]) -> Iterator[set[Any]]:
     """Yield ``components`` as sets in NetworkX's order (by each one's first node)."""
     position = {node: i for i, node in enumerate(g.nodes())}
     ordered = sorted(components, key=lambda comp: min(position[n] for n in comp))
@@ -305,7 +340,7 @@ class BackendInterface:
     @staticmethod
     def single_source_shortest_path_length(
         G: GLIBackendGraph, source: Any, cutoff: int | None = None
-    ) -> dict[Any, int]:
+    ) -> dict[Any, int | float]:
         """Hop counts from ``source`` to every node it reaches (breadth-first)."""
         if source not in G:
             raise nx.NodeNotFound(f"Source {source} is not in G")
@@ -351,36 +386,10 @@ def _attr_spec(
     """Translate NetworkX's ``*_attrs``/``preserve_*_attrs`` arguments to an ``_AttrSpec``."""
     if preserve is True:
         return True
-    if isinstance(preserve, Mapping) and graph_name in preserve:
+    if isinstance(preserve, Mapping) and graph_name is not None and graph_name in preserve:
         return {**preserve[graph_name], **(attrs or {})}
     return attrs or False
 
 
 backend_interface = BackendInterface()
 
-
-def get_info() -> dict[str, Any]:
-    """Metadata NetworkX reads through the ``networkx.backend_info`` entry point."""
-    return {
-        "backend_name": "gli",
-        "project": "gli",
-        "package": "gli",
-        "short_summary": "Runs algorithms on GLI's Rust graph engine.",
-        "default_config": {},
-        "functions": {
-            "pagerank": {
-                "additional_docs": "personalization, nstart and dangling must be None.",
-            },
-            "single_source_shortest_path_length": {
-                "additional_docs": "cutoff must be None.",
-            },
-            "connected_components": {},
-            "weakly_connected_components": {},
-            "shortest_path": {
-                "additional_docs": (
-                    "Both source and target are required; a weighted search "
-                    "uses method='dijkstra' only."
-                ),
-            },
-        },
-    }

@@ -578,7 +578,9 @@ fn gil_disabled(py: Python<'_>) -> bool {
 /// predicate calls) still stops the filter. The first error stops every
 /// thread before its next batch and is returned unchanged.
 fn run_batches<R: Send>(
+    method: &'static str,
     batches: usize,
+    batch_len: impl Fn(usize) -> usize + Sync,
     threads: usize,
     eval: impl Fn(Python<'_>, usize) -> PyResult<Vec<R>> + Sync,
 ) -> PyResult<Vec<R>> {
@@ -613,7 +615,11 @@ fn run_batches<R: Send>(
                 bump(Counter::GilReacquisitions);
                 bump(Counter::PredicateBatches);
                 // Between batches: a Ctrl-C that arrived while Rust ran.
+                let t0 = super::trace::enabled().then(std::time::Instant::now);
                 let res = eval(py, i).and_then(|kept| py.check_signals().map(|_| kept));
+                if let Some(t0) = t0 {
+                    super::trace::batch(method, i, batch_len(i), t0.elapsed());
+                }
                 match res {
                     Ok(kept) => *slots[i].lock() = kept,
                     Err(e) => {
@@ -761,7 +767,7 @@ pub(crate) fn filter_nodes<'py>(
     let threads = evaluation_threads(py);
     let chunk = |b: usize| &cands[b * bs..((b + 1) * bs).min(cands.len())];
     let kept: Vec<Py<PyAny>> = py.detach(|| {
-        run_batches(batches, threads, |py, b| {
+        run_batches("filter_nodes", batches, |b| chunk(b).len(), threads, |py, b| {
             let pred = pred.bind(py);
             let items = chunk(b);
             let view = snap.view();
@@ -827,10 +833,11 @@ pub(crate) fn filter_edges<'py>(
     let batches = cands.len().div_ceil(bs);
     let threads = evaluation_threads(py);
     let kept: Vec<Py<PyTuple>> = py.detach(|| {
-        run_batches(batches, threads, |py, b| {
+        let chunk = |b: usize| &cands[b * bs..((b + 1) * bs).min(cands.len())];
+        run_batches("filter_edges", batches, |b| chunk(b).len(), threads, |py, b| {
             let pred = pred.bind(py);
             let view = snap.view();
-            let items = &cands[b * bs..((b + 1) * bs).min(cands.len())];
+            let items = chunk(b);
             add(Counter::PredicateCalls, items.len() as u64);
             let mut out = Vec::with_capacity(items.len());
             let mut spare = None;

@@ -22,9 +22,9 @@ use super::convert::{
 };
 use super::detach::run_detached;
 use super::filter;
+use super::trace;
 use super::errors::NodeNotFoundError;
 use crate::engine::algo;
-use crate::engine::counters::{bump, Counter};
 use crate::engine::value::lookup_name;
 use crate::engine::{
     AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, Op, ResolvedEdges, Value,
@@ -32,11 +32,6 @@ use crate::engine::{
 use crate::error::GraphError;
 
 type Engine = Graph<PyPayload>;
-
-#[inline(always)]
-fn ffi() {
-    bump(Counter::FfiCalls);
-}
 
 /// A bounded number of re-resolutions when concurrent node removals keep
 /// invalidating an edge batch's resolved endpoints.
@@ -239,7 +234,7 @@ impl PyGraph {
     #[new]
     #[pyo3(signature = (directed = true, backend = "rust"))]
     fn new(directed: bool, backend: &str) -> PyResult<Self> {
-        ffi();
+        let _call = trace::call("new");
         if backend != "rust" {
             return Err(PyValueError::new_err(format!(
                 "unknown backend '{backend}': expected 'rust' or 'python'"
@@ -263,7 +258,7 @@ impl PyGraph {
     }
 
     fn is_directed(&self) -> bool {
-        ffi();
+        let _call = trace::call("is_directed");
         self.inner.is_directed()
     }
 
@@ -293,7 +288,7 @@ impl PyGraph {
         node_id: Bound<'py, PyAny>,
         attrs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        ffi();
+        let _call = trace::call("add_node");
         let id = node_ref(&node_id)?.to_owned_id();
         let attrs = attrs_from_dict(attrs)?;
         self.inner.add_node(id, attrs)?;
@@ -310,7 +305,7 @@ impl PyGraph {
         target: &Bound<'_, PyAny>,
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<String> {
-        ffi();
+        let _call = trace::call("add_edge");
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let attrs = attrs_from_dict(attrs)?;
         self.inner.add_edge(s, t, attrs)?;
@@ -323,7 +318,7 @@ impl PyGraph {
         node_id: &Bound<'_, PyAny>,
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        ffi();
+        let _call = trace::call("update_node");
         let id = node_ref(node_id)?;
         let attrs = attrs_from_dict(attrs)?;
         Ok(self.inner.update_node(id, attrs)?)
@@ -336,7 +331,7 @@ impl PyGraph {
         target: &Bound<'_, PyAny>,
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        ffi();
+        let _call = trace::call("update_edge");
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let attrs = attrs_from_dict(attrs)?;
         Ok(self.inner.update_edge(s, t, attrs)?)
@@ -345,7 +340,7 @@ impl PyGraph {
     /// Removes a node and its edges. Locks its shard and its neighbours' shards.
     #[pyo3(signature = (node_id, /))]
     fn remove_node(&self, py: Python<'_>, node_id: &Bound<'_, PyAny>) -> PyResult<()> {
-        ffi();
+        let _call = trace::call("remove_node");
         let id = node_ref(node_id)?.to_owned_id();
         // A hub may need every shard: wait for them detached.
         let inner = &self.inner;
@@ -354,7 +349,7 @@ impl PyGraph {
 
     #[pyo3(signature = (source, target, /))]
     fn remove_edge(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> PyResult<()> {
-        ffi();
+        let _call = trace::call("remove_edge");
         Ok(self
             .inner
             .remove_edge(node_ref(source)?, node_ref(target)?)?)
@@ -362,7 +357,7 @@ impl PyGraph {
 
     /// Removes every node and edge (locks every shard, detached).
     fn clear(&self, py: Python<'_>) {
-        ffi();
+        let _call = trace::call("clear");
         let inner = &self.inner;
         py.detach(|| inner.clear());
     }
@@ -371,7 +366,7 @@ impl PyGraph {
     /// Converts attached, then applies detached under every shard's lock.
     #[pyo3(signature = (items, /))]
     fn batch_add_nodes(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
-        ffi();
+        let _call = trace::call("batch_add_nodes");
         let mut batch: Vec<(NodeId, PyAttrMap)> = Vec::with_capacity(items.len().unwrap_or(0));
         for (index, item) in items.try_iter()?.enumerate() {
             let item = item?;
@@ -399,13 +394,14 @@ impl PyGraph {
             }
         }
         let inner = &self.inner;
+        _call.items(batch.len());
         Ok(py.detach(|| inner.batch_add_nodes(batch))?)
     }
 
     /// Adds every ``(s, t)`` / ``(s, t, attrs)`` in one call, atomically.
     #[pyo3(signature = (items, /))]
     fn batch_add_edges(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
-        ffi();
+        let _call = trace::call("batch_add_edges");
         let hint = items.len().unwrap_or(0);
         // The tuples are kept (one reference each) in case concurrent removals
         // force a re-resolution; endpoints are resolved in this same pass.
@@ -452,6 +448,7 @@ impl PyGraph {
         if let Some(e) = missing {
             return Err(e);
         }
+        _call.items(pairs.len());
         let mut batch = ResolvedEdges {
             epoch,
             pairs,
@@ -481,11 +478,12 @@ impl PyGraph {
     /// Applies recorded operations atomically (``Graph.batch_operations()``).
     #[pyo3(signature = (ops, /))]
     fn _apply_ops(&self, py: Python<'_>, ops: &Bound<'_, PyAny>) -> PyResult<()> {
-        ffi();
+        let _call = trace::call("_apply_ops");
         let mut batch = Vec::new();
         for (index, item) in ops.try_iter()?.enumerate() {
             batch.push(Self::op_from_tuple(&item?, index)?);
         }
+        _call.items(batch.len());
         let inner = &self.inner;
         Ok(py.detach(|| inner.apply(batch))?)
     }
@@ -495,34 +493,34 @@ impl PyGraph {
     /// True if the node exists. Never raises. Locks the node's one shard (read).
     #[pyo3(signature = (node_id, /))]
     fn has_node(&self, node_id: &Bound<'_, PyAny>) -> bool {
-        ffi();
+        let _call = trace::call("has_node");
         node_ref_lenient(node_id).is_some_and(|id| self.inner.contains(id))
     }
 
     fn __contains__(&self, node_id: &Bound<'_, PyAny>) -> bool {
-        ffi();
+        let _call = trace::call("__contains__");
         node_ref_lenient(node_id).is_some_and(|id| self.inner.contains(id))
     }
 
     fn __len__(&self) -> usize {
-        ffi();
+        let _call = trace::call("__len__");
         self.inner.node_count()
     }
 
     fn node_count(&self) -> usize {
-        ffi();
+        let _call = trace::call("node_count");
         self.inner.node_count()
     }
 
     fn edge_count(&self) -> usize {
-        ffi();
+        let _call = trace::call("edge_count");
         self.inner.edge_count()
     }
 
     /// True if the edge exists. Never raises.
     #[pyo3(signature = (source, target, /))]
     fn has_edge(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> bool {
-        ffi();
+        let _call = trace::call("has_edge");
         match (node_ref_lenient(source), node_ref_lenient(target)) {
             (Some(s), Some(t)) => self.inner.has_edge(s, t),
             _ => false,
@@ -536,7 +534,7 @@ impl PyGraph {
         py: Python<'py>,
         node_id: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        ffi();
+        let _call = trace::call("get_node");
         let attrs = self.inner.node_attrs(node_ref(node_id)?)?;
         attrs_to_dict(py, attrs.as_deref())
     }
@@ -549,7 +547,7 @@ impl PyGraph {
         source: &Bound<'py, PyAny>,
         target: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        ffi();
+        let _call = trace::call("get_edge");
         let attrs = self
             .inner
             .edge_attrs(node_ref(source)?, node_ref(target)?)?;
@@ -563,8 +561,9 @@ impl PyGraph {
         py: Python<'py>,
         ids: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("get_nodes_batch");
         let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
+        _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
         let attrs = self.inner.nodes_attrs(&refs)?;
         let out = PyList::empty(py);
@@ -587,7 +586,7 @@ impl PyGraph {
     /// Node ids in insertion order; ``data=True`` gives ``(id, dict)`` pairs.
     #[pyo3(signature = (data = false))]
     fn nodes<'py>(&self, py: Python<'py>, data: bool) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("nodes");
         if !data {
             let ids = self.inner.node_ids();
             return Self::ids_to_list(py, &ids);
@@ -609,7 +608,7 @@ impl PyGraph {
     /// Edges as ``(s, t)``; ``data=True`` gives ``(s, t, dict)``.
     #[pyo3(signature = (data = false))]
     fn edges<'py>(&self, py: Python<'py>, data: bool) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("edges");
         let edges = self.inner.edges(data);
         let out = PyList::empty(py);
         for e in &edges {
@@ -632,7 +631,7 @@ impl PyGraph {
         py: Python<'py>,
         node_id: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("successors");
         let ids = self.inner.successors(node_ref(node_id)?)?;
         Self::ids_to_list(py, &ids)
     }
@@ -643,7 +642,7 @@ impl PyGraph {
         py: Python<'py>,
         node_id: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("predecessors");
         let ids = self.inner.predecessors(node_ref(node_id)?)?;
         Self::ids_to_list(py, &ids)
     }
@@ -661,20 +660,20 @@ impl PyGraph {
     /// Directed: in + out; undirected: incident edge ends (a self-loop counts 2).
     #[pyo3(signature = (node_id, /))]
     fn degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
-        ffi();
+        let _call = trace::call("degree");
         let (i, o) = self.inner.degrees(node_ref(node_id)?)?;
         Ok(if self.inner.is_directed() { i + o } else { o })
     }
 
     #[pyo3(signature = (node_id, /))]
     fn in_degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
-        ffi();
+        let _call = trace::call("in_degree");
         Ok(self.inner.degrees(node_ref(node_id)?)?.0)
     }
 
     #[pyo3(signature = (node_id, /))]
     fn out_degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
-        ffi();
+        let _call = trace::call("out_degree");
         Ok(self.inner.degrees(node_ref(node_id)?)?.1)
     }
 
@@ -688,7 +687,7 @@ impl PyGraph {
     /// (taken from one snapshot) and the opaque attribute values it refers to
     /// by index. For pickle and copy.
     fn _dump_state<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
-        ffi();
+        let _call = trace::call("_dump_state");
         let (_, (bytes, objs)) = self.on_snapshot(py, |view, _| {
             let mut objs: Vec<PyPayload> = Vec::new();
             let bytes = crate::engine::state::dump(view, &mut |o: &PyPayload| {
@@ -711,7 +710,7 @@ impl PyGraph {
         image: &Bound<'_, PyBytes>,
         objects: &Bound<'_, PyList>,
     ) -> PyResult<()> {
-        ffi();
+        let _call = trace::call("_load_state");
         let objs: Vec<PyPayload> = objects.iter().map(|o| Arc::new(o.unbind())).collect();
         let bytes = image.as_bytes();
         let inner = &self.inner;
@@ -738,7 +737,7 @@ impl PyGraph {
         batch_size: Option<&Bound<'py, PyAny>>,
         vectorized: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("filter_nodes");
         let default = if vectorized {
             filter::DEFAULT_VECTOR_BATCH
         } else {
@@ -757,7 +756,7 @@ impl PyGraph {
         r#where: Option<&Bound<'py, PyAny>>,
         batch_size: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("filter_edges");
         let args = filter::FilterArgs::parse(
             "filter_edges",
             predicate,
@@ -775,7 +774,7 @@ impl PyGraph {
         source: &Bound<'py, PyAny>,
         depth_limit: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("bfs");
         let src = node_ref(source)?;
         let inner = &self.inner;
         let (snap, order) = self.on_snapshot(py, |view, c| {
@@ -791,7 +790,7 @@ impl PyGraph {
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("dfs");
         let src = node_ref(source)?;
         let inner = &self.inner;
         let (snap, order) =
@@ -808,7 +807,7 @@ impl PyGraph {
         source: &Bound<'py, PyAny>,
         k: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("k_hop");
         let src = node_ref(source)?;
         let inner = &self.inner;
         let ids = run_detached(py, None, |c| {
@@ -832,7 +831,7 @@ impl PyGraph {
         target: &Bound<'py, PyAny>,
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("shortest_path");
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let (snap, path) = self.path(py, s, t, weight)?;
         Self::ixs_to_list(py, &snap.view(), &path.0)
@@ -847,7 +846,7 @@ impl PyGraph {
         target: &Bound<'py, PyAny>,
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        ffi();
+        let _call = trace::call("shortest_path_length");
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let (_, (path, dist)) = self.path(py, s, t, weight)?;
         Ok(match dist {
@@ -864,7 +863,7 @@ impl PyGraph {
         source: &Bound<'py, PyAny>,
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        ffi();
+        let _call = trace::call("shortest_path_lengths");
         let src = node_ref(source)?;
         let inner = &self.inner;
         let dict = PyDict::new(py);
@@ -902,7 +901,7 @@ impl PyGraph {
 
     /// Connected components (weakly connected when directed), largest first.
     fn connected_components<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        ffi();
+        let _call = trace::call("connected_components");
         let (snap, comps) = self.on_snapshot(py, algo::connected_components)?;
         let view = snap.view();
         let out = PyList::empty(py);
@@ -922,7 +921,7 @@ impl PyGraph {
         tol: f64,
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        ffi();
+        let _call = trace::call("pagerank");
         if !(0.0..=1.0).contains(&alpha) {
             return Err(PyValueError::new_err(format!(
                 "alpha must be in [0, 1], got {alpha}"
@@ -946,7 +945,8 @@ impl PyGraph {
         slf: &Bound<'py, Self>,
         ids: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        ffi();
+        let _call = trace::call("subgraph");
+        _call.items(ids.len().unwrap_or(0));
         let py = slf.py();
         let this = slf.get();
         let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
@@ -965,7 +965,7 @@ impl PyGraph {
         py: Python<'py>,
         attr: &str,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        ffi();
+        let _call = trace::call("get_node_values_as_array");
         let col: Vec<f64> = self
             .numeric_column(py, attr)?
             .into_iter()
@@ -983,7 +983,7 @@ impl PyGraph {
         attr: &str,
         default: f64,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        ffi();
+        let _call = trace::call("node_attribute_array");
         let col: Vec<f64> = self
             .numeric_column(py, attr)?
             .into_iter()

@@ -5,6 +5,7 @@ mod detach;
 mod errors;
 mod filter;
 mod graph;
+mod trace;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -14,7 +15,7 @@ use crate::engine::counters as stats;
 /// `gli.counters()`: process-wide event counters, summed over threads.
 #[pyfunction]
 fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    stats::bump(stats::Counter::FfiCalls);
+    let _call = trace::call("counters");
     let dict = PyDict::new(py);
     for (name, value) in stats::snapshot() {
         dict.set_item(name, value)?;
@@ -32,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<detach::CancelToken>()?;
     m.add_class::<filter::AttrBatch>()?;
     m.add_function(wrap_pyfunction!(counters, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::_set_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(filter::set_filter_threads, m)?)?;
     Ok(())
 }

@@ -1,0 +1,107 @@
+"""pickle, copy.copy and copy.deepcopy on both backends: independent graphs, nothing lost."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pytest
+
+import gli
+
+
+class Payload:
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Payload) and other.x == self.x
+
+
+class MyGraph(gli.Graph):
+    __slots__ = ()
+
+
+def sample(backend: str, directed: bool) -> gli.Graph:
+    g = gli.Graph(directed=directed, backend=backend)
+    g.add_node("a", p=Payload(1), nested=[1, {"k": [2.5, None]}], big=2**80, flag=True)
+    g.batch_add_nodes([1, 2, (3, {"s": "x"}), "z"])
+    g.add_edge(3, "a", w=1.5)
+    g.add_edge(1, "a")
+    g.add_edge("a", "a", o=Payload(2))
+    g.add_edge(2, 1, w=-1)
+    g.add_edge("z", 2)
+    g.remove_node("z")
+    g.add_node("z", again=1)
+    return g
+
+
+def same(g: gli.Graph, h: gli.Graph) -> None:
+    assert type(h) is type(g) and h.directed == g.directed
+    assert h.nodes(data=True) == g.nodes(data=True)
+    assert h.edges(data=True) == g.edges(data=True)
+    for n in g.nodes():
+        assert h.successors(n) == g.successors(n)
+        assert h.predecessors(n) == g.predecessors(n)
+    assert (h.node_count(), h.edge_count()) == (g.node_count(), g.edge_count())
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_round_trips(backend: str, directed: bool) -> None:
+    g = sample(backend, directed)
+    for proto in (2, pickle.HIGHEST_PROTOCOL):
+        same(g, pickle.loads(pickle.dumps(g, protocol=proto)))
+    shallow, deep = copy.copy(g), copy.deepcopy(g)
+    same(g, shallow)
+    same(g, deep)
+    assert shallow.get_node("a")["p"] is g.get_node("a")["p"]
+    assert deep.get_node("a")["p"] is not g.get_node("a")["p"]
+    for h in (shallow, deep):
+        h.add_node("new")
+        h.update_node("a", flag=False)
+        h.remove_edge(3, "a")
+    assert "new" not in g and g.get_node("a")["flag"] is True and g.has_edge(3, "a")
+    # The copy is a working graph.
+    assert deep.shortest_path(2, "a") == g.shortest_path(2, "a")
+
+
+def test_subclass_and_empty_graphs() -> None:
+    g = MyGraph(directed=False)
+    g.add_node(1)
+    h = pickle.loads(pickle.dumps(g))
+    assert type(h) is MyGraph and h.nodes() == [1] and not h.directed
+    for backend in ("rust", "python"):
+        e = gli.Graph(backend=backend)
+        same(e, pickle.loads(pickle.dumps(e)))
+
+
+def _edge_count(g: gli.Graph) -> tuple[int, Any]:
+    return g.edge_count(), g.pagerank()
+
+
+def test_graphs_cross_process_boundaries() -> None:
+    g = gli.Graph()
+    g.batch_add_nodes(range(2000))
+    g.batch_add_edges((i, (i * 7) % 2000) for i in range(2000) if i != (i * 7) % 2000)
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        count, ranks = pool.submit(_edge_count, g).result(timeout=120)
+    assert count == g.edge_count()
+    assert ranks == pytest.approx(g.pagerank())
+
+
+def test_corrupt_images_are_rejected() -> None:
+    g = sample("rust", True)
+    image, objects = g._dump_state()
+    fresh = gli.Graph()
+    for bad in (image[:-3], b"nope" + image[4:], image[: len(image) // 2]):
+        with pytest.raises(ValueError, match="corrupt graph state"):
+            fresh._load_state(bad, objects)
+        assert fresh.node_count() == 0
+    with pytest.raises(ValueError, match="opaque value"):
+        fresh._load_state(image, [])
+    with pytest.raises(ValueError, match="directedness"):
+        gli.Graph(directed=False)._load_state(image, objects)
+    with pytest.raises(ValueError, match="empty graph"):
+        g._load_state(image, objects)

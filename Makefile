@@ -7,7 +7,7 @@ FT_PYTHON ?=
 # pyo3's build script must see the venv's interpreter (clippy, cargo check).
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv develop demo lint fmt cargo-test loom pytest test test-ft bench clean
+.PHONY: help venv develop demo lint typecheck fmt cargo-test loom pytest test test-ft bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
@@ -39,6 +39,11 @@ lint: venv ## cargo fmt --check, clippy on both feature sets, the engine free of
 	@tree="$$(cargo tree -p loom-tests -e normal --target all)" || { echo "cargo tree -p loom-tests failed"; exit 1; }; \
 	if printf '%s\n' "$$tree" | grep -q pyo3; then echo "loom-tests must not depend on pyo3:"; printf '%s\n' "$$tree" | grep pyo3; exit 1; fi
 
+# stubtest compares the hand-written _core.pyi with the built module.
+typecheck: develop ## stubtest of gli._core, mypy --strict on the package and examples/
+	$(BIN)/python -m mypy.stubtest gli._core
+	$(BIN)/python -m mypy --strict python/gli examples
+
 fmt: ## cargo fmt
 	cargo fmt --all
 
@@ -54,7 +59,7 @@ pytest: develop ## the pytest suite, in parallel
 	$(BIN)/python -m pytest -n auto -q
 
 # make runs these prerequisites left to right, each once (develop is also pytest's prerequisite).
-test: venv lint develop cargo-test loom pytest ## everything, from a fresh clone; also the free-threaded lane when FT_PYTHON is set
+test: venv lint develop typecheck cargo-test loom pytest ## everything, from a fresh clone; also the free-threaded lane when FT_PYTHON is set
 ifneq ($(strip $(FT_PYTHON)),)
 	$(MAKE) test-ft FT_PYTHON=$(FT_PYTHON)
 endif

@@ -182,6 +182,12 @@ def test_can_run_restricts_arguments() -> None:
         assert isinstance(can_run("shortest_path", args, kwargs), str)
 
 
+def test_should_run_leaves_point_to_point_paths_to_networkx() -> None:
+    G = nx.path_graph(3)
+    assert isinstance(backend_interface.should_run("shortest_path", (G, 0, 2), {}), str)
+    assert backend_interface.should_run("pagerank", (G,), {}) is True
+
+
 def test_backend_functions_on_a_wrapped_graph_raise_networkx_errors() -> None:
     G = nx.DiGraph([(1, 2), (3, 4)])
     wrapped = backend_interface.convert_from_nx(G)

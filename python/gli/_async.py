@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -98,7 +98,7 @@ class AsyncQueries:
             self,
             predicate: Callable[..., Any] | None = None,
             *,
-            where: Mapping[str, Any] | None = None,
+            where: dict[str, Any] | None = None,
             batch_size: int | None = None,
             vectorized: bool = False,
         ) -> list[NodeId]: ...  # pragma: no cover
@@ -106,7 +106,7 @@ class AsyncQueries:
             self,
             predicate: Callable[..., Any] | None = None,
             *,
-            where: Mapping[str, Any] | None = None,
+            where: dict[str, Any] | None = None,
             batch_size: int | None = None,
         ) -> list[tuple[NodeId, NodeId]]: ...  # pragma: no cover
 
@@ -138,7 +138,7 @@ class AsyncQueries:
         self,
         predicate: Callable[..., Any] | None = None,
         *,
-        where: Mapping[str, Any] | None = None,
+        where: dict[str, Any] | None = None,
         batch_size: int | None = None,
         vectorized: bool = False,
     ) -> list[NodeId]:
@@ -150,7 +150,7 @@ class AsyncQueries:
         self,
         predicate: Callable[..., Any] | None = None,
         *,
-        where: Mapping[str, Any] | None = None,
+        where: dict[str, Any] | None = None,
         batch_size: int | None = None,
     ) -> list[tuple[NodeId, NodeId]]:
         return await run_async(self.filter_edges, predicate, where=where, batch_size=batch_size)

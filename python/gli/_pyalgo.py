@@ -13,7 +13,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,14 +29,17 @@ class PythonQueries:
 
     _lock: threading.RLock
 
-    # the host class provides these
-    def nodes(self, data: bool = False) -> list[Any]: ...  # pragma: no cover
-    def edges(self, data: bool = False) -> list[Any]: ...  # pragma: no cover
-    def successors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
-    def predecessors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
-    def get_node(self, node_id: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
-    def get_edge(self, source: NodeId, target: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
-    def is_directed(self) -> bool: ...  # pragma: no cover
+    if TYPE_CHECKING:  # the host class provides these (never defined at run time)
+
+        def nodes(self, data: bool = False) -> list[Any]: ...  # pragma: no cover
+        def edges(self, data: bool = False) -> list[Any]: ...  # pragma: no cover
+        def successors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
+        def predecessors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
+        def get_node(self, node_id: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
+        def get_edge(self, source: NodeId, target: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
+        def is_directed(self) -> bool: ...  # pragma: no cover
+        def batch_add_nodes(self, items: Iterable[Any], /) -> int: ...
+        def batch_add_edges(self, items: Iterable[Any], /) -> int: ...
 
     def _require(self, node_id: NodeId) -> None:
         self.get_node(node_id)  # TypeError / NodeNotFoundError, as the rust backend

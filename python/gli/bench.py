@@ -21,6 +21,7 @@ import functools
 import gc
 import importlib
 import json
+import math
 import os
 import platform
 import random
@@ -146,7 +147,8 @@ class Bench:
         for lib in LIBS:
             t = timers.get(lib)
             try:
-                res[lib] = None if t is None else t()
+                v = None if t is None else t()
+                res[lib] = None if v is None or math.isnan(v) else v  # NaN: not measurable here
             except Exception as e:  # noqa: BLE001 - reported, not fatal
                 self.notes.append(f"{name} / {lib}: {type(e).__name__}: {e}")
                 res[lib] = None
@@ -736,7 +738,7 @@ def filter_rows(b: Bench) -> None:
         R.add_nodes_from([a for _, a in _status_nodes(n)])
 
     def pred(n_: Any, a: Any) -> bool:
-        return a["status"] == "active"
+        return bool(a["status"] == "active")
 
     def per_node(graph: Any, size: int, **kw: Any) -> Timer:
         return lambda: _ns(lambda: graph.filter_nodes(**kw), size, repeat=3)
@@ -798,10 +800,10 @@ def filter_rows(b: Bench) -> None:
 
     b.row(FILTER_ROWS["threads"], "ratio", {"gli-rust": two_threads})
 
-    def ft_parallel() -> float | None:
+    def ft_parallel() -> float:
         if getattr(sys, "_is_gil_enabled", lambda: True)():
             b.notes.append("parallel predicate batches: the GIL is enabled here; run the bench on the free-threaded lane")
-            return None
+            return math.nan
         old = gli.set_filter_threads(1)
         try:
             one = _ns(lambda: g.filter_nodes(pred), n, repeat=5)

@@ -65,6 +65,6 @@ class Graph(_core.Graph, AsyncQueries):
 
 def _restore(cls: type[Graph], directed: bool, image: bytes, objects: list[Any]) -> Graph:
     """Unpickles a rust-backend graph (``cls`` is ``Graph`` or a subclass)."""
-    g = cls(directed=directed)
+    g: Graph = cls(directed=directed)
     g._load_state(image, objects)
     return g

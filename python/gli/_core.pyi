@@ -129,7 +129,7 @@ class Graph:
     ) -> list[_NodeId]: ...
     def filter_edges(
         self,
-        predicate: Callable[[Any, Any, AttributeView], object] | None = None,
+        predicate: Callable[..., object] | None = None,
         *,
         where: dict[str, Any] | None = None,
         batch_size: int | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self, cast
 
 from . import _core
 from ._async import AsyncQueries
@@ -35,9 +35,11 @@ class Graph(_core.Graph, AsyncQueries):
 
     __slots__ = ()
 
-    def __new__(cls, directed: bool = True, backend: str = "rust") -> Any:
+    def __new__(cls, directed: bool = True, backend: str = "rust") -> Self:
+        # backend="python" returns the reference backend, which has the same
+        # methods and semantics; it is typed as a Graph for the same reason.
         if backend == "python":
-            return PythonGraph(directed=directed)
+            return cast(Self, PythonGraph(directed=directed))
         # The native constructor validates ``backend`` (ValueError if unknown).
         return super().__new__(cls, directed, backend)
 

@@ -206,6 +206,10 @@ pub fn make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
     Arc::get_mut(arc).expect("unique after copy")
 }
 
+/// A set-once cell (a node's host-side handle; see `engine::store::NodeRec`).
+/// Not modelled by loom: it is written once, attached, by the binding.
+pub type OnceCell<T> = std::sync::OnceLock<T>;
+
 /// A leaf lock that stays parking_lot under loom (see the module docs).
 pub type LeafRwLock<T> = parking_lot::RwLock<T>;
 /// A leaf mutex that stays parking_lot under loom (see the module docs).

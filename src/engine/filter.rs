@@ -5,10 +5,13 @@
 //! Python's `==` between str / int / float / bool / None: `1 == 1.0 == True`,
 //! NaN equals nothing, and a missing attribute never matches.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 
 use super::cancel::Cancel;
-use super::store::{GraphView, Ix};
+use super::store::{GraphView, Ix, Shard};
+use crate::sync::{Arc, LeafMutex};
 use super::value::{AttrId, AttrMap, Value};
 use crate::error::Result;
 
@@ -141,6 +144,219 @@ fn chunked<T: Send>(
     Ok(out)
 }
 
+// ------------------------------------------------------------ column cache
+
+/// A `where` value in canonical form: values Python's `==` calls equal map
+/// to the same key (`True`, `1` and `1.0` are all `Int(1)`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    None,
+    Int(i64),
+    Float(u64),
+    Str(Box<str>),
+}
+
+/// Code of a value no condition can match (NaN, containers, opaque, missing).
+const NO_MATCH: u32 = u32::MAX;
+/// A shard with more distinct values than this is scanned directly instead.
+const MAX_DISTINCT: usize = 1 << 16;
+/// Attributes whose columns are kept (least recently used ones are dropped).
+const MAX_CACHED_ATTRS: usize = 8;
+
+fn canon_num(x: f64) -> Option<Key> {
+    if x.is_nan() {
+        return None;
+    }
+    if x.fract() == 0.0 && x >= i64::MIN as f64 && x < 9_223_372_036_854_775_808.0 {
+        return Some(Key::Int(x as i64));
+    }
+    Some(Key::Float(x.to_bits()))
+}
+
+fn key_of_value<O>(v: &Value<O>) -> Option<Key> {
+    match v {
+        Value::None => Some(Key::None),
+        Value::Bool(b) => Some(Key::Int(*b as i64)),
+        Value::Int(i) => Some(Key::Int(*i)),
+        Value::Float(x) => canon_num(*x),
+        Value::Str(s) => Some(Key::Str(s.clone())),
+        _ => None,
+    }
+}
+
+fn key_of_where(w: &WhereVal) -> Option<Key> {
+    match w {
+        WhereVal::None => Some(Key::None),
+        WhereVal::Bool(b) => Some(Key::Int(*b as i64)),
+        WhereVal::Int(i) => Some(Key::Int(*i)),
+        WhereVal::Float(x) => canon_num(*x),
+        WhereVal::Str(s) => Some(Key::Str(s.clone())),
+    }
+}
+
+/// One attribute's values over one shard's slots, dictionary-encoded.
+struct ShardColumn {
+    version: u64,
+    codes: Vec<u32>,
+    dict: HashMap<Key, u32, foldhash::fast::RandomState>,
+}
+
+impl ShardColumn {
+    /// `None` when the shard has too many distinct values to be worth it.
+    fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
+        let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
+        let mut codes = Vec::with_capacity(shard.slots.len());
+        for slot in &shard.slots {
+            let v = slot.as_ref().and_then(|r| r.attrs.as_deref()).and_then(|a| a.get(attr));
+            let code = match v.and_then(key_of_value) {
+                None => NO_MATCH,
+                Some(k) => {
+                    let next = dict.len() as u32;
+                    let code = *dict.entry(k).or_insert(next);
+                    if dict.len() > MAX_DISTINCT {
+                        return None;
+                    }
+                    code
+                }
+            };
+            codes.push(code);
+        }
+        Some(Self {
+            version: shard.version,
+            codes,
+            dict,
+        })
+    }
+}
+
+#[derive(Default)]
+struct CachedAttr {
+    shards: Vec<Option<Arc<ShardColumn>>>,
+    used: u64,
+}
+
+/// Dictionary-encoded attribute columns, per shard, reused by `where` filters
+/// until the shard changes (its version moves): after a write only the
+/// written shards' columns are rebuilt. The mutex is a leaf: it is held only
+/// to look up or store `Arc`s, never while building a column or scanning.
+#[derive(Default)]
+pub struct ColumnCache {
+    inner: LeafMutex<(u64, HashMap<AttrId, CachedAttr>)>,
+}
+
+impl ColumnCache {
+    /// Columns of `attr` for every shard of `view` (`None` for a shard that is
+    /// not worth encoding), building what is missing or stale.
+    fn columns<O: Send + Sync>(
+        &self,
+        view: &GraphView<'_, O>,
+        attr: AttrId,
+    ) -> Vec<Option<Arc<ShardColumn>>> {
+        let (_, shards) = view.parts();
+        let mut have: Vec<Option<Arc<ShardColumn>>> = {
+            let mut g = self.inner.lock();
+            let (clock, map) = &mut *g;
+            *clock += 1;
+            let tick = *clock;
+            let entry = map.entry(attr).or_default();
+            entry.used = tick;
+            entry.shards.resize(shards.len(), None);
+            entry.shards.clone()
+        };
+        let stale: Vec<usize> = (0..shards.len())
+            .filter(|&i| !matches!(&have[i], Some(c) if c.version == shards[i].version))
+            .collect();
+        if stale.is_empty() {
+            return have;
+        }
+        let built: Vec<(usize, Option<Arc<ShardColumn>>)> = stale
+            .par_iter()
+            .map(|&i| (i, ShardColumn::build(shards[i], attr).map(Arc::new)))
+            .collect();
+        let mut g = self.inner.lock();
+        let (_, map) = &mut *g;
+        let entry = map.entry(attr).or_default();
+        entry.shards.resize(shards.len(), None);
+        for (i, col) in built {
+            // Keep whichever column is newest (another filter may have built one).
+            let newer = match (&entry.shards[i], &col) {
+                (Some(old), Some(new)) => new.version >= old.version,
+                _ => true,
+            };
+            if newer {
+                entry.shards[i] = col.clone();
+            }
+            have[i] = col;
+        }
+        if map.len() > MAX_CACHED_ATTRS {
+            if let Some(oldest) = map.iter().min_by_key(|(_, c)| c.used).map(|(k, _)| *k) {
+                map.remove(&oldest);
+            }
+        }
+        have
+    }
+
+    /// Drops every column (the graph was cleared).
+    pub fn clear(&self) {
+        self.inner.lock().1.clear();
+    }
+}
+
+/// `scan_nodes` through the column cache: each condition compares one `u32`
+/// per node. Falls back to the direct scan for shards without a column.
+pub fn scan_nodes_cached<O: Send + Sync>(
+    view: &GraphView<'_, O>,
+    cond: &Where,
+    cache: &ColumnCache,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<Ix>> {
+    if cond.is_empty() || cond.impossible {
+        return scan_nodes(view, cond, cancel);
+    }
+    // Per condition, per shard: the column and the code to look for
+    // (`None` code: nothing in that shard can match).
+    let mut per_cond = Vec::with_capacity(cond.conds.len());
+    for (attr, want) in &cond.conds {
+        let cols = cache.columns(view, *attr);
+        let key = key_of_where(want);
+        let codes: Vec<Option<u32>> = cols
+            .iter()
+            .map(|c| match (c, &key) {
+                (Some(c), Some(k)) => c.dict.get(k).copied(),
+                _ => None,
+            })
+            .collect();
+        per_cond.push((cols, codes));
+    }
+    cancel.check()?;
+    let (bits, shards) = view.parts();
+    let n = shards.len();
+    let base = shards.first().map_or(0, |s| s.base as usize);
+    let rows = shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
+    let mut out = Vec::new();
+    for row in 0..rows {
+        if row % 4096 == 0 {
+            cancel.check()?;
+        }
+        'shard: for s in 0..n {
+            let Some(Some(rec)) = shards[s].slots.get(row) else {
+                continue;
+            };
+            for (cols, codes) in &per_cond {
+                let ok = match &cols[s] {
+                    Some(col) => codes[s].is_some_and(|c| col.codes[row] == c),
+                    None => cond.matches(rec.attrs.as_deref()),
+                };
+                if !ok {
+                    continue 'shard;
+                }
+            }
+            out.push((((base + row) << bits) | s) as Ix);
+        }
+    }
+    Ok(out)
+}
+
 /// Live nodes passing `cond`, in insertion order.
 pub fn scan_nodes<O: Send + Sync>(
     view: &GraphView<'_, O>,
@@ -249,6 +465,44 @@ mod tests {
         assert!(never(|c| scan_nodes(&view, &none, c)).unwrap().is_empty());
         let all = never(|c| scan_nodes(&view, &Where::default(), c)).unwrap();
         assert_eq!(all.len(), 299_999);
+    }
+
+    #[test]
+    fn cached_scan_equals_direct_scan_across_writes() {
+        let g: Graph<()> = Graph::with_shards(true, 8);
+        let k = intern("filter_test_k");
+        let kv = |i: i64| match i % 5 {
+            0 => Value::Int(1),
+            1 => Value::Float(1.0),
+            2 => Value::Bool(true),
+            3 => Value::Str("1".into()),
+            _ => Value::Float(f64::NAN),
+        };
+        for i in 0..5_000i64 {
+            g.add_node(NodeId::Int(i), attrs(&[("filter_test_k", kv(i))])).unwrap();
+        }
+        let check = |g: &Graph<()>| {
+            for want in [WhereVal::Int(1), WhereVal::Str("1".into()), WhereVal::Float(f64::NAN), WhereVal::None] {
+                let cond = Where::new([(Some(k), want.clone())]);
+                let snap = g.snapshot();
+                let view = snap.view();
+                let direct = never(|c| scan_nodes(&view, &cond, c)).unwrap();
+                let cached = never(|c| scan_nodes_cached(&view, &cond, &g.columns, c)).unwrap();
+                assert_eq!(direct, cached, "{want:?}");
+            }
+        };
+        check(&g);
+        check(&g); // from the cache
+        g.update_node(NodeId::Int(7).as_ref(), attrs(&[("filter_test_k", Value::Int(1))])).unwrap();
+        g.remove_node(NodeId::Int(10).as_ref()).unwrap();
+        g.add_node(NodeId::Int(99_999), attrs(&[("filter_test_k", Value::None)])).unwrap();
+        check(&g); // only the written shards are rebuilt
+        let snap = g.snapshot();
+        let cond = Where::new([(Some(k), WhereVal::Int(1))]);
+        let n = never(|c| scan_nodes_cached(&snap.view(), &cond, &g.columns, c)).unwrap().len();
+        assert_eq!(n, 3 * 1000 - 1); // 1, 1.0 and True match; node 10 left
+        g.clear();
+        check(&g);
     }
 
     #[test]

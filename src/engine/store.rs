@@ -37,7 +37,8 @@ use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
 use crate::sync::{
-    make_mut, Arc, AtomicU64, AtomicUsize, KeyMap, Ordering, ReadGuard, RwLock, WriteGuard,
+    make_mut, Arc, AtomicU64, AtomicUsize, KeyMap, OnceCell, Ordering, ReadGuard, RwLock,
+    WriteGuard,
 };
 
 /// Dense node index. Insertion order is index order.
@@ -60,6 +61,10 @@ pub(crate) struct NodeRec<O> {
     pub(crate) adj: Vec<Ix>,
     pub(crate) n_out: u32,
     pub(crate) ext: Option<Box<NodeExt<O>>>,
+    /// The binding's object for this node's id (its Python `int` or `str`),
+    /// made on first use and shared by every snapshot holding the record, so
+    /// results reuse one object per node instead of creating one per call.
+    pub(crate) handle: OnceCell<O>,
 }
 
 /// The rarely needed parts of a node, boxed so that plain nodes stay small.
@@ -80,6 +85,7 @@ impl<O> NodeRec<O> {
             adj: Vec::new(),
             n_out: 0,
             ext: None,
+            handle: OnceCell::new(),
         }
     }
 
@@ -185,8 +191,8 @@ impl<O> NodeRec<O> {
 #[derive(Clone)]
 pub(crate) struct Shard<O> {
     /// Slot `i` holds index `((base + i) << bits) | shard`.
-    slots: Vec<Option<NodeRec<O>>>,
-    base: u32,
+    pub(crate) slots: Vec<Option<NodeRec<O>>>,
+    pub(crate) base: u32,
     /// Bumped by every write to this shard (read views key their caches on it).
     pub(crate) version: u64,
 }
@@ -286,6 +292,9 @@ pub struct Graph<O> {
     n_edges: AtomicUsize,
     /// Bumped by every node removal and by `clear` (see [`ResolvedEdges`]).
     removals: AtomicU64,
+    /// Attribute columns for `where` filters, per shard and shard version
+    /// (a leaf lock: see [`super::filter::ColumnCache`]).
+    pub(crate) columns: super::filter::ColumnCache,
 }
 
 /// Default shard count: a power of two, at least 4 × the cores and at least 8.
@@ -368,6 +377,11 @@ pub struct GraphView<'a, O> {
 }
 
 impl<'a, O> GraphView<'a, O> {
+    /// Shard bits and the shards themselves (for column scans).
+    pub(crate) fn parts(&self) -> (u32, &[&'a Shard<O>]) {
+        (self.bits, &self.shards)
+    }
+
     #[inline]
     pub(crate) fn rec(&self, ix: Ix) -> Option<&'a NodeRec<O>> {
         let mask = (1u32 << self.bits) - 1;
@@ -415,6 +429,13 @@ impl<'a, O> GraphView<'a, O> {
 
     pub fn key(&self, ix: Ix) -> &'a NodeId {
         &self.rec(ix).expect("live node").key
+    }
+
+    /// The key and the set-once host handle of live node `ix`.
+    #[inline]
+    pub fn key_and_handle(&self, ix: Ix) -> (&'a NodeId, &'a OnceCell<O>) {
+        let rec = self.rec(ix).expect("live node");
+        (&rec.key, &rec.handle)
     }
 
     pub fn attrs(&self, ix: Ix) -> Option<&'a Arc<AttrMap<O>>> {
@@ -767,6 +788,7 @@ impl<O: Payload> Graph<O> {
             n_nodes: AtomicUsize::new(0),
             n_edges: AtomicUsize::new(0),
             removals: AtomicU64::new(0),
+            columns: Default::default(),
         }
     }
 
@@ -1149,6 +1171,7 @@ impl<O: Payload> Graph<O> {
         }
         self.ints.clear();
         self.strs.clear();
+        self.columns.clear();
         self.n_nodes.store(0, Ordering::Relaxed);
         self.n_edges.store(0, Ordering::Relaxed);
         self.removals.fetch_add(1, Ordering::Release);

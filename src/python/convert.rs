@@ -85,6 +85,25 @@ pub(crate) fn id_to_py<'py>(py: Python<'py>, id: &NodeId) -> Bound<'py, PyAny> {
     }
 }
 
+/// The Python object of live node `ix`'s id, made once per node and kept in
+/// its record (every later result reuses it: an incref instead of a new
+/// `int` or `str`). Two threads racing to make it both succeed; one object
+/// is kept.
+#[inline]
+pub(crate) fn node_obj<'py>(
+    py: Python<'py>,
+    view: &engine::GraphView<'_, PyPayload>,
+    ix: engine::Ix,
+) -> Bound<'py, PyAny> {
+    let (key, cell) = view.key_and_handle(ix);
+    if let Some(h) = cell.get() {
+        return h.bind(py).clone();
+    }
+    let obj = id_to_py(py, key);
+    let _ = cell.set(Arc::new(obj.clone().unbind()));
+    obj
+}
+
 /// `str(id)` as Python prints it.
 pub(crate) fn id_str(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(obj.str()?.to_str()?.to_owned())

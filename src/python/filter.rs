@@ -24,11 +24,11 @@ use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::convert::{attrs_to_dict, id_to_py, known_name_id, value_to_py, with_py_names};
+use super::convert::{attrs_to_dict, known_name_id, node_obj, value_to_py, with_py_names};
 use super::convert::{PyAttrMap, PyPayload};
 use super::detach::run_detached;
 use crate::engine::counters::{add, bump, Counter};
-use crate::engine::filter::{scan_edges, scan_nodes, Where, WhereVal};
+use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
 
 type Attrs = Option<Arc<PyAttrMap>>;
@@ -755,10 +755,12 @@ pub(crate) fn filter_nodes<'py>(
         ));
     }
     let cond = &args.cond;
-    let (snap, cands) = scan(py, graph, |snap, cancel| scan_nodes(&snap.view(), cond, cancel))?;
+    let (snap, cands) = scan(py, graph, |snap, cancel| {
+        scan_nodes_cached(&snap.view(), cond, &graph.columns, cancel)
+    })?;
     let Some(pred) = args.predicate else {
         let view = snap.view();
-        return PyList::new(py, cands.iter().map(|&ix| id_to_py(py, view.key(ix))));
+        return PyList::new(py, cands.iter().map(|&ix| node_obj(py, &view, ix)));
     };
     let (snap, cands): (Arc<_>, Arc<[Ix]>) = (Arc::new(snap), cands.into());
     let pred = pred.unbind();
@@ -773,7 +775,7 @@ pub(crate) fn filter_nodes<'py>(
             let view = snap.view();
             if vectorized {
                 add(Counter::PredicateCalls, 1);
-                let ids = PyList::new(py, items.iter().map(|&ix| id_to_py(py, view.key(ix))))?;
+                let ids = PyList::new(py, items.iter().map(|&ix| node_obj(py, &view, ix)))?;
                 let start = b * bs;
                 let batch = Bound::new(
                     py,
@@ -798,7 +800,7 @@ pub(crate) fn filter_nodes<'py>(
             let mut out = Vec::with_capacity(items.len());
             let mut spare = None;
             for &ix in items {
-                let id = id_to_py(py, view.key(ix));
+                let id = node_obj(py, &view, ix);
                 let attrs = AttrView::reuse(py, &mut spare, view.attrs(ix).cloned())?;
                 if pred.call1((&id, attrs))?.is_truthy()? {
                     out.push(id.unbind());
@@ -819,7 +821,7 @@ pub(crate) fn filter_edges<'py>(
     let (snap, cands) = scan(py, graph, |snap, cancel| scan_edges(&snap.view(), cond, cancel))?;
     let view = snap.view();
     let pair = |py: Python<'py>, (s, t): (Ix, Ix)| -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, [id_to_py(py, view.key(s)), id_to_py(py, view.key(t))])
+        PyTuple::new(py, [node_obj(py, &view, s), node_obj(py, &view, t)])
     };
     let Some(pred) = args.predicate else {
         let out = PyList::empty(py);
@@ -842,7 +844,7 @@ pub(crate) fn filter_edges<'py>(
             let mut out = Vec::with_capacity(items.len());
             let mut spare = None;
             for &(s, t) in items {
-                let (si, ti) = (id_to_py(py, view.key(s)), id_to_py(py, view.key(t)));
+                let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
                 let attrs = AttrView::reuse(py, &mut spare, view.edge_attrs(s, t).cloned())?;
                 if pred.call1((&si, &ti, attrs))?.is_truthy()? {
                     out.push(PyTuple::new(py, [si, ti])?.unbind());

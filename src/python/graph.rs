@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
-    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_ref,
+    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_obj, node_ref,
     node_ref_lenient, PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
@@ -180,7 +180,7 @@ impl PyGraph {
         view: &GraphView<'_, PyPayload>,
         ixs: &[Ix],
     ) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, ixs.iter().map(|&ix| id_to_py(py, view.key(ix))))
+        PyList::new(py, ixs.iter().map(|&ix| node_obj(py, view, ix)))
     }
 
     /// The attribute id of `name`, if any node or edge ever used it.
@@ -874,7 +874,7 @@ impl PyGraph {
                 })?;
                 let view = snap.view();
                 for (ix, d) in order {
-                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
+                    dict.set_item(node_obj(py, &view, ix), d)?;
                 }
             }
             Some(w) => {
@@ -892,7 +892,7 @@ impl PyGraph {
                 })?;
                 let view = snap.view();
                 for (ix, d) in settled {
-                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
+                    dict.set_item(node_obj(py, &view, ix), d)?;
                 }
             }
         }
@@ -934,7 +934,7 @@ impl PyGraph {
         let view = snap.view();
         let dict = PyDict::new(py);
         for (ix, r) in ranks {
-            dict.set_item(id_to_py(py, view.key(ix)), r)?;
+            dict.set_item(node_obj(py, &view, ix), r)?;
         }
         Ok(dict)
     }

@@ -194,6 +194,12 @@ fn key_of_where(w: &WhereVal) -> Option<Key> {
     }
 }
 
+/// A per-shard column the cache can hold: built from one shard version.
+trait ShardCol: Sized + Send + Sync {
+    fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self>;
+    fn version(&self) -> u64;
+}
+
 /// One attribute's values over one shard's slots, dictionary-encoded.
 struct ShardColumn {
     version: u64,
@@ -201,7 +207,7 @@ struct ShardColumn {
     dict: HashMap<Key, u32, foldhash::fast::RandomState>,
 }
 
-impl ShardColumn {
+impl ShardCol for ShardColumn {
     /// `None` when the shard has too many distinct values to be worth it.
     fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
@@ -227,60 +233,146 @@ impl ShardColumn {
             dict,
         })
     }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
 }
 
-#[derive(Default)]
-struct CachedAttr {
-    shards: Vec<Option<Arc<ShardColumn>>>,
+/// Kind of a slot's value in a [`NumColumn`].
+pub mod num_kind {
+    pub const MISSING: u8 = 0;
+    pub const INT: u8 = 1;
+    pub const FLOAT: u8 = 2;
+    pub const BOOL: u8 = 3;
+    /// Present but not numeric (str, None, containers, opaque).
+    pub const OTHER: u8 = 4;
+}
+
+/// One attribute's scalar values over one shard's slots: a kind per slot and
+/// the raw 8 bytes (i64, f64 bits or 0/1), for building numpy columns.
+pub struct NumColumn {
+    version: u64,
+    kinds: Vec<u8>,
+    raw: Vec<u64>,
+}
+
+impl ShardCol for NumColumn {
+    fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
+        let n = shard.slots.len();
+        let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for slot in &shard.slots {
+            let v = slot.as_ref().and_then(|r| r.attrs.as_deref()).and_then(|a| a.get(attr));
+            let (k, r) = match v {
+                None => (num_kind::MISSING, 0),
+                Some(Value::Int(i)) => (num_kind::INT, *i as u64),
+                Some(Value::Float(x)) => (num_kind::FLOAT, x.to_bits()),
+                Some(Value::Bool(b)) => (num_kind::BOOL, *b as u64),
+                Some(_) => (num_kind::OTHER, 0),
+            };
+            kinds.push(k);
+            raw.push(r);
+        }
+        Some(Self {
+            version: shard.version,
+            kinds,
+            raw,
+        })
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// The numeric columns of one attribute over every shard of a view.
+pub struct NumColumns {
+    bits: u32,
+    base: usize,
+    shards: Vec<Option<Arc<NumColumn>>>,
+}
+
+impl NumColumns {
+    /// `(kind, raw)` of live node `ix`.
+    #[inline]
+    pub fn get(&self, ix: Ix) -> (u8, u64) {
+        let s = (ix as usize) & ((1 << self.bits) - 1);
+        let row = ((ix as usize) >> self.bits) - self.base;
+        match &self.shards[s] {
+            Some(c) => (c.kinds[row], c.raw[row]),
+            None => (num_kind::MISSING, 0),
+        }
+    }
+}
+
+struct CachedAttr<C> {
+    shards: Vec<Option<Arc<C>>>,
     used: u64,
 }
 
-/// Dictionary-encoded attribute columns, per shard, reused by `where` filters
-/// until the shard changes (its version moves): after a write only the
-/// written shards' columns are rebuilt. The mutex is a leaf: it is held only
-/// to look up or store `Arc`s, never while building a column or scanning.
+impl<C> Default for CachedAttr<C> {
+    fn default() -> Self {
+        Self {
+            shards: Vec::new(),
+            used: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Caches {
+    clock: u64,
+    eq: HashMap<AttrId, CachedAttr<ShardColumn>>,
+    num: HashMap<AttrId, CachedAttr<NumColumn>>,
+}
+
+/// Attribute columns per shard, reused until the shard changes (its version
+/// moves): after a write only the written shards' columns are rebuilt.
+/// Dictionary-encoded ones serve `where`; numeric ones serve vectorized
+/// `batch.column`. The mutex is a leaf: it is held only to look up or store
+/// `Arc`s, never while building a column or scanning.
 #[derive(Default)]
 pub struct ColumnCache {
-    inner: LeafMutex<(u64, HashMap<AttrId, CachedAttr>)>,
+    inner: LeafMutex<Caches>,
 }
 
 impl ColumnCache {
     /// Columns of `attr` for every shard of `view` (`None` for a shard that is
     /// not worth encoding), building what is missing or stale.
-    fn columns<O: Send + Sync>(
+    fn columns<O: Send + Sync, C: ShardCol>(
         &self,
         view: &GraphView<'_, O>,
         attr: AttrId,
-    ) -> Vec<Option<Arc<ShardColumn>>> {
+        pick: fn(&mut Caches) -> &mut HashMap<AttrId, CachedAttr<C>>,
+    ) -> Vec<Option<Arc<C>>> {
         let (_, shards) = view.parts();
-        let mut have: Vec<Option<Arc<ShardColumn>>> = {
+        let mut have: Vec<Option<Arc<C>>> = {
             let mut g = self.inner.lock();
-            let (clock, map) = &mut *g;
-            *clock += 1;
-            let tick = *clock;
-            let entry = map.entry(attr).or_default();
+            g.clock += 1;
+            let tick = g.clock;
+            let entry = pick(&mut g).entry(attr).or_default();
             entry.used = tick;
             entry.shards.resize(shards.len(), None);
             entry.shards.clone()
         };
         let stale: Vec<usize> = (0..shards.len())
-            .filter(|&i| !matches!(&have[i], Some(c) if c.version == shards[i].version))
+            .filter(|&i| !matches!(&have[i], Some(c) if c.version() == shards[i].version))
             .collect();
         if stale.is_empty() {
             return have;
         }
-        let built: Vec<(usize, Option<Arc<ShardColumn>>)> = stale
+        let built: Vec<(usize, Option<Arc<C>>)> = stale
             .par_iter()
-            .map(|&i| (i, ShardColumn::build(shards[i], attr).map(Arc::new)))
+            .map(|&i| (i, C::build(shards[i], attr).map(Arc::new)))
             .collect();
         let mut g = self.inner.lock();
-        let (_, map) = &mut *g;
+        let map = pick(&mut g);
         let entry = map.entry(attr).or_default();
         entry.shards.resize(shards.len(), None);
         for (i, col) in built {
             // Keep whichever column is newest (another filter may have built one).
             let newer = match (&entry.shards[i], &col) {
-                (Some(old), Some(new)) => new.version >= old.version,
+                (Some(old), Some(new)) => new.version() >= old.version(),
                 _ => true,
             };
             if newer {
@@ -296,9 +388,21 @@ impl ColumnCache {
         have
     }
 
+    /// Numeric columns of `attr` over `view`'s shards.
+    pub fn numeric<O: Send + Sync>(&self, view: &GraphView<'_, O>, attr: AttrId) -> NumColumns {
+        let (bits, shards) = view.parts();
+        NumColumns {
+            bits,
+            base: shards.first().map_or(0, |s| s.base as usize),
+            shards: self.columns(view, attr, |c| &mut c.num),
+        }
+    }
+
     /// Drops every column (the graph was cleared).
     pub fn clear(&self) {
-        self.inner.lock().1.clear();
+        let mut g = self.inner.lock();
+        g.eq.clear();
+        g.num.clear();
     }
 }
 
@@ -317,7 +421,7 @@ pub fn scan_nodes_cached<O: Send + Sync>(
     // (`None` code: nothing in that shard can match).
     let mut per_cond = Vec::with_capacity(cond.conds.len());
     for (attr, want) in &cond.conds {
-        let cols = cache.columns(view, *attr);
+        let cols = cache.columns(view, *attr, |c| &mut c.eq);
         let key = key_of_where(want);
         let codes: Vec<Option<u32>> = cols
             .iter()

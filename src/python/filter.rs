@@ -317,6 +317,7 @@ enum Column {
 /// the filter's snapshot and candidate list: creating one copies nothing.
 #[pyclass(name = "AttributeBatch", module = "gli._core", frozen, sequence)]
 pub struct AttrBatch {
+    graph: Arc<Engine>,
     snap: Arc<Snapshot<PyPayload>>,
     ixs: Arc<[Ix]>,
     start: usize,
@@ -330,27 +331,35 @@ impl AttrBatch {
             .map(|&ix| self.snap.attrs(ix).map(|a| &**a))
     }
 
+    /// Decides the column's type and fills it, from the graph's cached
+    /// numeric columns (built once per shard version, shared by batches).
     fn classify(&self, id: Option<AttrId>, default: Option<f64>) -> Column {
-        fn get(m: Option<&PyAttrMap>, id: Option<AttrId>) -> Option<&Value<PyPayload>> {
-            m?.get(id?)
-        }
-        let get = |m| get(m, id);
+        use crate::engine::filter::num_kind as k;
         let n = self.end - self.start;
+        let ixs = &self.ixs[self.start..self.end];
+        let Some(id) = id else {
+            // A name no node ever had: every value is missing.
+            return match default {
+                Some(d) => Column::Float(vec![d; n]),
+                None => Column::Mixed,
+            };
+        };
+        let cols = self.graph.columns.numeric(&self.snap.view(), id);
         // One pass decides the kind and fills the float column on the way.
         let (mut all_int, mut all_bool) = (n > 0, n > 0);
         let mut floats = Vec::with_capacity(n);
         let mut numeric = default.is_some();
-        for m in self.rows() {
-            let v = get(m);
-            all_int &= matches!(v, Some(Value::Int(_)));
-            all_bool &= matches!(v, Some(Value::Bool(_)));
+        for &ix in ixs {
+            let (kind, raw) = cols.get(ix);
+            all_int &= kind == k::INT;
+            all_bool &= kind == k::BOOL;
             if numeric {
-                match v {
-                    None => floats.push(default.unwrap_or(f64::NAN)),
-                    Some(Value::Int(i)) => floats.push(*i as f64),
-                    Some(Value::Float(x)) => floats.push(*x),
-                    Some(Value::Bool(b)) => floats.push(*b as u8 as f64),
-                    Some(_) => numeric = false,
+                match kind {
+                    k::MISSING => floats.push(default.unwrap_or(f64::NAN)),
+                    k::INT => floats.push(raw as i64 as f64),
+                    k::FLOAT => floats.push(f64::from_bits(raw)),
+                    k::BOOL => floats.push(raw as f64),
+                    _ => numeric = false,
                 }
             }
             if !(all_int || all_bool || numeric) {
@@ -358,21 +367,10 @@ impl AttrBatch {
             }
         }
         if all_int {
-            return Column::Int(
-                self.rows()
-                    .map(|m| match get(m) {
-                        Some(Value::Int(i)) => *i,
-                        _ => 0,
-                    })
-                    .collect(),
-            );
+            return Column::Int(ixs.iter().map(|&ix| cols.get(ix).1 as i64).collect());
         }
         if all_bool {
-            return Column::Bool(
-                self.rows()
-                    .map(|m| matches!(get(m), Some(Value::Bool(true))))
-                    .collect(),
-            );
+            return Column::Bool(ixs.iter().map(|&ix| cols.get(ix).1 != 0).collect());
         }
         if numeric {
             Column::Float(floats)
@@ -744,7 +742,7 @@ fn scan<T: Send>(
 
 pub(crate) fn filter_nodes<'py>(
     py: Python<'py>,
-    graph: &Engine,
+    graph: &Arc<Engine>,
     args: FilterArgs<'py>,
     vectorized: bool,
 ) -> PyResult<Bound<'py, PyList>> {
@@ -780,6 +778,7 @@ pub(crate) fn filter_nodes<'py>(
                 let batch = Bound::new(
                     py,
                     AttrBatch {
+                        graph: graph.clone(),
                         snap: snap.clone(),
                         ixs: cands.clone(),
                         start,

@@ -825,6 +825,58 @@ def filter_rows(b: Bench) -> None:
         b.row(hundred_key, "ns/node", {"gli-rust": per_node(small100, wide, predicate=pred)})
 
 
+# ------------------------------------------------------------------ pickle
+
+PICKLE_ROWS = ("pickle.dumps + pickle.loads, {n:,} nodes / {m:,} edges", "pickle size")
+
+
+def pickle_rows(b: Bench) -> None:
+    n, m = b.n(1_000_000), b.n(2_000_000)
+    name = PICKLE_ROWS[0].format(n=n, m=m)
+    if not b.wants(name, PICKLE_ROWS[1]):
+        return
+    import pickle
+
+    edges = _distinct_pairs(n, m, seed=8)
+    pn, pm = max(n // PY_SHARE, 10), max(m // PY_SHARE, 10)
+
+    def gli_graph(backend: str, nodes: int, es: list[tuple[int, int]]) -> Any:
+        g = gli.Graph(backend=backend)
+        g.batch_add_nodes(range(nodes))
+        g.batch_add_edges(es)
+        return g
+
+    def round_trip(obj: Any, count: int) -> float:
+        return _ns(lambda: pickle.loads(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)), count, repeat=3)
+
+    g = gli_graph("rust", n, edges)
+    pg = gli_graph("python", pn, [(s, t) for s, t in edges if s < pn and t < pn][:pm])
+    G: Any = None
+    R: Any = None
+    if nx is not None:
+        G = nx.DiGraph()
+        G.add_nodes_from(range(n))
+        G.add_edges_from(edges)
+    if rx is not None:
+        R = rx.PyDiGraph()
+        R.add_nodes_from(range(n))
+        R.add_edges_from_no_data(edges)
+    b.row(name, "ns/edge", {
+        "gli-rust": lambda: round_trip(g, m),
+        "gli-python": lambda: round_trip(pg, max(pg.edge_count(), 1)),
+        "networkx": (lambda: round_trip(G, m)) if G is not None else None,
+        "rustworkx": (lambda: round_trip(R, m)) if R is not None else None,
+    })
+    size = lambda obj: len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)) / m  # noqa: E731
+    b.row(PICKLE_ROWS[1], "bytes/edge", {
+        "gli-rust": lambda: size(g),
+        "networkx": (lambda: size(G)) if G is not None else None,
+        "rustworkx": (lambda: size(R)) if R is not None else None,
+    })
+    del g, pg, G, R
+    gc.collect()
+
+
 # ----------------------------------------------------------------- registry
 
 # In table order. Each section prints its rows as they are measured.
@@ -839,6 +891,7 @@ SECTIONS: list[Callable[[Bench], None]] = [
     memory_rows,
     query_rows,  # also the thread and interleaving rows, on the same graph
     filter_rows,
+    pickle_rows,
 ]
 
 

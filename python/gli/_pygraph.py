@@ -133,6 +133,19 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def batch_operations(self) -> BatchOperations:
         return BatchOperations(self)
 
+    def to_networkx(self) -> Any:
+        """A new ``networkx.DiGraph`` (or ``Graph``) with every node, edge and attribute."""
+        from ._nx import to_networkx
+
+        return to_networkx(self)
+
+    @classmethod
+    def from_networkx(cls, G: Any, backend: str = "python") -> Any:
+        """A new graph of ``backend`` from a NetworkX ``Graph`` / ``DiGraph``."""
+        from ._nx import from_networkx
+
+        return from_networkx(G, backend)
+
     # pickle / copy: everything but the lock. An edge's one dict stays shared
     # between its two adjacencies (pickle and deepcopy keep identities).
     def __getstate__(self) -> dict[str, Any]:

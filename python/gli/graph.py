@@ -47,6 +47,21 @@ class Graph(_core.Graph, AsyncQueries):
         """Record mutations in Python; apply them atomically in one call at exit."""
         return BatchOperations(self)
 
+    # NetworkX interop (networkx is imported only when these are used)
+    def to_networkx(self) -> Any:
+        """A new ``networkx.DiGraph`` (or ``Graph``) with every node, edge and attribute."""
+        from ._nx import to_networkx
+
+        return to_networkx(self)
+
+    @classmethod
+    def from_networkx(cls, G: Any, backend: str = "rust") -> Graph:
+        """A new GLI graph from a NetworkX ``Graph`` / ``DiGraph`` (attributes kept;
+        ``G.graph`` dropped; multigraphs and non-``str``/``int`` ids raise ``TypeError``)."""
+        from ._nx import from_networkx
+
+        return cast(Graph, from_networkx(G, backend))
+
     # pickle / copy: a compact binary image built in Rust from one snapshot,
     # plus the opaque attribute values (pickled, or copied, by Python).
     def __reduce__(self) -> tuple[Any, ...]:

@@ -11,9 +11,9 @@ use rayon::prelude::*;
 
 use super::cancel::Cancel;
 use super::store::{GraphView, Ix, Shard};
-use crate::sync::{Arc, LeafMutex};
 use super::value::{AttrId, AttrMap, Value};
 use crate::error::Result;
+use crate::sync::{Arc, LeafMutex};
 
 /// A value a `where` condition compares with.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,7 +133,10 @@ fn chunked<T: Send>(
         Ok(out)
     };
     let parts: Vec<Vec<T>> = if hi - lo >= PAR_SCAN_MIN {
-        (0..chunks).into_par_iter().map(run).collect::<Result<_>>()?
+        (0..chunks)
+            .into_par_iter()
+            .map(run)
+            .collect::<Result<_>>()?
     } else {
         (0..chunks).map(run).collect::<Result<_>>()?
     };
@@ -213,7 +216,10 @@ impl ShardCol for ShardColumn {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut codes = Vec::with_capacity(shard.slots.len());
         for slot in &shard.slots {
-            let v = slot.as_ref().and_then(|r| r.attrs.as_deref()).and_then(|a| a.get(attr));
+            let v = slot
+                .as_ref()
+                .and_then(|r| r.attrs.as_deref())
+                .and_then(|a| a.get(attr));
             let code = match v.and_then(key_of_value) {
                 None => NO_MATCH,
                 Some(k) => {
@@ -262,7 +268,10 @@ impl ShardCol for NumColumn {
         let n = shard.slots.len();
         let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for slot in &shard.slots {
-            let v = slot.as_ref().and_then(|r| r.attrs.as_deref()).and_then(|a| a.get(attr));
+            let v = slot
+                .as_ref()
+                .and_then(|r| r.attrs.as_deref())
+                .and_then(|a| a.get(attr));
             let (k, r) = match v {
                 None => (num_kind::MISSING, 0),
                 Some(Value::Int(i)) => (num_kind::INT, *i as u64),
@@ -583,10 +592,16 @@ mod tests {
             _ => Value::Float(f64::NAN),
         };
         for i in 0..5_000i64 {
-            g.add_node(NodeId::Int(i), attrs(&[("filter_test_k", kv(i))])).unwrap();
+            g.add_node(NodeId::Int(i), attrs(&[("filter_test_k", kv(i))]))
+                .unwrap();
         }
         let check = |g: &Graph<()>| {
-            for want in [WhereVal::Int(1), WhereVal::Str("1".into()), WhereVal::Float(f64::NAN), WhereVal::None] {
+            for want in [
+                WhereVal::Int(1),
+                WhereVal::Str("1".into()),
+                WhereVal::Float(f64::NAN),
+                WhereVal::None,
+            ] {
                 let cond = Where::new([(Some(k), want.clone())]);
                 let snap = g.snapshot();
                 let view = snap.view();
@@ -597,13 +612,23 @@ mod tests {
         };
         check(&g);
         check(&g); // from the cache
-        g.update_node(NodeId::Int(7).as_ref(), attrs(&[("filter_test_k", Value::Int(1))])).unwrap();
+        g.update_node(
+            NodeId::Int(7).as_ref(),
+            attrs(&[("filter_test_k", Value::Int(1))]),
+        )
+        .unwrap();
         g.remove_node(NodeId::Int(10).as_ref()).unwrap();
-        g.add_node(NodeId::Int(99_999), attrs(&[("filter_test_k", Value::None)])).unwrap();
+        g.add_node(
+            NodeId::Int(99_999),
+            attrs(&[("filter_test_k", Value::None)]),
+        )
+        .unwrap();
         check(&g); // only the written shards are rebuilt
         let snap = g.snapshot();
         let cond = Where::new([(Some(k), WhereVal::Int(1))]);
-        let n = never(|c| scan_nodes_cached(&snap.view(), &cond, &g.columns, c)).unwrap().len();
+        let n = never(|c| scan_nodes_cached(&snap.view(), &cond, &g.columns, c))
+            .unwrap()
+            .len();
         assert_eq!(n, 3 * 1000 - 1); // 1, 1.0 and True match; node 10 left
         g.clear();
         check(&g);

@@ -218,10 +218,14 @@ impl<O> Reader<'_, '_, O> {
         Ok(self.take(1)?[0])
     }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn str(&mut self) -> Result<&str> {
         let n = self.u32()? as usize;
@@ -379,15 +383,48 @@ mod tests {
         a.insert(intern("state_test_opaque"), Value::Opaque(7));
         a.insert(
             intern("state_test_nested"),
-            Value::List(vec![Value::Int(-3), Value::Dict(vec![("k".into(), Value::Float(0.5))].into())].into()),
+            Value::List(
+                vec![
+                    Value::Int(-3),
+                    Value::Dict(vec![("k".into(), Value::Float(0.5))].into()),
+                ]
+                .into(),
+            ),
         );
         for i in 0..50i64 {
-            let id = if i % 3 == 0 { NodeId::Str(format!("s{i}").into()) } else { NodeId::Int(i) };
-            g.add_node(id, if i % 5 == 0 { a.clone() } else { AttrMap::new() }).unwrap();
+            let id = if i % 3 == 0 {
+                NodeId::Str(format!("s{i}").into())
+            } else {
+                NodeId::Int(i)
+            };
+            g.add_node(
+                id,
+                if i % 5 == 0 {
+                    a.clone()
+                } else {
+                    AttrMap::new()
+                },
+            )
+            .unwrap();
         }
-        let key = |i: i64| if i % 3 == 0 { NodeId::Str(format!("s{i}").into()) } else { NodeId::Int(i) };
+        let key = |i: i64| {
+            if i % 3 == 0 {
+                NodeId::Str(format!("s{i}").into())
+            } else {
+                NodeId::Int(i)
+            }
+        };
         // In-lists in an order different from the source order.
-        for (s, t) in [(40, 1), (2, 1), (30, 1), (1, 1), (7, 8), (8, 7), (4, 49), (49, 4)] {
+        for (s, t) in [
+            (40, 1),
+            (2, 1),
+            (30, 1),
+            (1, 1),
+            (7, 8),
+            (8, 7),
+            (4, 49),
+            (49, 4),
+        ] {
             let mut e = AttrMap::new();
             if s % 2 == 0 {
                 e.insert(intern("state_test_w"), Value::Int(s));
@@ -438,7 +475,10 @@ mod tests {
         let snap = g.snapshot();
         let bytes = dump(&snap.view(), &mut |_| 0);
         for cut in [0, 5, 13, bytes.len() / 2, bytes.len() - 1] {
-            assert!(load::<u32>(&bytes[..cut], &mut |_| Ok(0)).is_err(), "cut at {cut}");
+            assert!(
+                load::<u32>(&bytes[..cut], &mut |_| Ok(0)).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut bad = bytes.clone();
         bad[0] = b'X';

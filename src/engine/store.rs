@@ -1281,7 +1281,11 @@ impl<O: Payload> Graph<O> {
             return Err(invalid("duplicate edge"));
         }
         for (s, t, _) in &edge_attrs {
-            let (a, b) = if self.directed || s <= t { (*s, *t) } else { (*t, *s) };
+            let (a, b) = if self.directed || s <= t {
+                (*s, *t)
+            } else {
+                (*t, *s)
+            };
             if fwd.binary_search(&((a as u64) << 32 | b as u64)).is_err() {
                 return Err(invalid("attributes for an edge that does not exist"));
             }

@@ -70,8 +70,11 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 ///   ones (strings are immutable, so sharing them is invisible).
 struct ReadCache {
     keys: [Option<(Py<PyString>, AttrId)>; KEY_SLOTS],
-    strs: Vec<Option<(u64, Box<str>, Py<PyString>)>>,
+    strs: Vec<Option<CachedStr>>,
 }
+
+/// A cached string value: its hash, its text and its Python object.
+type CachedStr = (u64, Box<str>, Py<PyString>);
 
 const KEY_SLOTS: usize = 16;
 const STR_SLOTS: usize = 256;
@@ -562,7 +565,10 @@ fn gil_disabled(py: Python<'_>) -> bool {
         return false;
     };
     match sys.getattr("_is_gil_enabled") {
-        Ok(f) => f.call0().and_then(|r| r.is_truthy()).map_or(false, |on| !on),
+        Ok(f) => f
+            .call0()
+            .and_then(|r| r.is_truthy())
+            .is_ok_and(|on| !on),
         Err(_) => false,
     }
 }
@@ -767,46 +773,52 @@ pub(crate) fn filter_nodes<'py>(
     let threads = evaluation_threads(py);
     let chunk = |b: usize| &cands[b * bs..((b + 1) * bs).min(cands.len())];
     let kept: Vec<Py<PyAny>> = py.detach(|| {
-        run_batches("filter_nodes", batches, |b| chunk(b).len(), threads, |py, b| {
-            let pred = pred.bind(py);
-            let items = chunk(b);
-            let view = snap.view();
-            if vectorized {
-                add(Counter::PredicateCalls, 1);
-                let ids = PyList::new(py, items.iter().map(|&ix| node_obj(py, &view, ix)))?;
-                let start = b * bs;
-                let batch = Bound::new(
-                    py,
-                    AttrBatch {
-                        graph: graph.clone(),
-                        snap: snap.clone(),
-                        ixs: cands.clone(),
-                        start,
-                        end: start + items.len(),
-                    },
-                )?;
-                let res = pred.call1((&ids, batch))?;
-                let mask = truth_mask(&res, items.len(), M)?;
-                let mut out = Vec::new();
-                for (i, keep) in mask.into_iter().enumerate() {
-                    if keep {
-                        out.push(ids.get_item(i)?.unbind());
+        run_batches(
+            "filter_nodes",
+            batches,
+            |b| chunk(b).len(),
+            threads,
+            |py, b| {
+                let pred = pred.bind(py);
+                let items = chunk(b);
+                let view = snap.view();
+                if vectorized {
+                    add(Counter::PredicateCalls, 1);
+                    let ids = PyList::new(py, items.iter().map(|&ix| node_obj(py, &view, ix)))?;
+                    let start = b * bs;
+                    let batch = Bound::new(
+                        py,
+                        AttrBatch {
+                            graph: graph.clone(),
+                            snap: snap.clone(),
+                            ixs: cands.clone(),
+                            start,
+                            end: start + items.len(),
+                        },
+                    )?;
+                    let res = pred.call1((&ids, batch))?;
+                    let mask = truth_mask(&res, items.len(), M)?;
+                    let mut out = Vec::new();
+                    for (i, keep) in mask.into_iter().enumerate() {
+                        if keep {
+                            out.push(ids.get_item(i)?.unbind());
+                        }
+                    }
+                    return Ok(out);
+                }
+                add(Counter::PredicateCalls, items.len() as u64);
+                let mut out = Vec::with_capacity(items.len());
+                let mut spare = None;
+                for &ix in items {
+                    let id = node_obj(py, &view, ix);
+                    let attrs = AttrView::reuse(py, &mut spare, view.attrs(ix).cloned())?;
+                    if pred.call1((&id, attrs))?.is_truthy()? {
+                        out.push(id.unbind());
                     }
                 }
-                return Ok(out);
-            }
-            add(Counter::PredicateCalls, items.len() as u64);
-            let mut out = Vec::with_capacity(items.len());
-            let mut spare = None;
-            for &ix in items {
-                let id = node_obj(py, &view, ix);
-                let attrs = AttrView::reuse(py, &mut spare, view.attrs(ix).cloned())?;
-                if pred.call1((&id, attrs))?.is_truthy()? {
-                    out.push(id.unbind());
-                }
-            }
-            Ok(out)
-        })
+                Ok(out)
+            },
+        )
     })?;
     PyList::new(py, kept)
 }
@@ -817,7 +829,9 @@ pub(crate) fn filter_edges<'py>(
     args: FilterArgs<'py>,
 ) -> PyResult<Bound<'py, PyList>> {
     let cond = &args.cond;
-    let (snap, cands) = scan(py, graph, |snap, cancel| scan_edges(&snap.view(), cond, cancel))?;
+    let (snap, cands) = scan(py, graph, |snap, cancel| {
+        scan_edges(&snap.view(), cond, cancel)
+    })?;
     let view = snap.view();
     let pair = |py: Python<'py>, (s, t): (Ix, Ix)| -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, [node_obj(py, &view, s), node_obj(py, &view, t)])
@@ -835,22 +849,28 @@ pub(crate) fn filter_edges<'py>(
     let threads = evaluation_threads(py);
     let kept: Vec<Py<PyTuple>> = py.detach(|| {
         let chunk = |b: usize| &cands[b * bs..((b + 1) * bs).min(cands.len())];
-        run_batches("filter_edges", batches, |b| chunk(b).len(), threads, |py, b| {
-            let pred = pred.bind(py);
-            let view = snap.view();
-            let items = chunk(b);
-            add(Counter::PredicateCalls, items.len() as u64);
-            let mut out = Vec::with_capacity(items.len());
-            let mut spare = None;
-            for &(s, t) in items {
-                let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
-                let attrs = AttrView::reuse(py, &mut spare, view.edge_attrs(s, t).cloned())?;
-                if pred.call1((&si, &ti, attrs))?.is_truthy()? {
-                    out.push(PyTuple::new(py, [si, ti])?.unbind());
+        run_batches(
+            "filter_edges",
+            batches,
+            |b| chunk(b).len(),
+            threads,
+            |py, b| {
+                let pred = pred.bind(py);
+                let view = snap.view();
+                let items = chunk(b);
+                add(Counter::PredicateCalls, items.len() as u64);
+                let mut out = Vec::with_capacity(items.len());
+                let mut spare = None;
+                for &(s, t) in items {
+                    let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
+                    let attrs = AttrView::reuse(py, &mut spare, view.edge_attrs(s, t).cloned())?;
+                    if pred.call1((&si, &ti, attrs))?.is_truthy()? {
+                        out.push(PyTuple::new(py, [si, ti])?.unbind());
+                    }
                 }
-            }
-            Ok(out)
-        })
+                Ok(out)
+            },
+        )
     })?;
     PyList::new(py, kept)
 }

@@ -17,13 +17,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
-    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_obj, node_ref,
-    node_ref_lenient, PyAttrMap, PyPayload,
+    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_obj,
+    node_ref, node_ref_lenient, PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
+use super::errors::NodeNotFoundError;
 use super::filter;
 use super::trace;
-use super::errors::NodeNotFoundError;
 use crate::engine::algo;
 use crate::engine::value::lookup_name;
 use crate::engine::{
@@ -686,7 +686,10 @@ impl PyGraph {
     /// `(image: bytes, objects: list)`: a compact binary image of the graph
     /// (taken from one snapshot) and the opaque attribute values it refers to
     /// by index. For pickle and copy.
-    fn _dump_state<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
+    fn _dump_state<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
         let _call = trace::call("_dump_state");
         let (_, (bytes, objs)) = self.on_snapshot(py, |view, _| {
             let mut objs: Vec<PyPayload> = Vec::new();
@@ -743,7 +746,8 @@ impl PyGraph {
         } else {
             filter::DEFAULT_BATCH
         };
-        let args = filter::FilterArgs::parse("filter_nodes", predicate, r#where, batch_size, default)?;
+        let args =
+            filter::FilterArgs::parse("filter_nodes", predicate, r#where, batch_size, default)?;
         filter::filter_nodes(py, &self.inner, args, vectorized)
     }
 

@@ -42,7 +42,11 @@ pub(crate) fn call(name: &'static str) -> Call {
     bump(Counter::FfiCalls);
     Call {
         name,
-        start: if enabled() { Some(Instant::now()) } else { None },
+        start: if enabled() {
+            Some(Instant::now())
+        } else {
+            None
+        },
         items: Cell::new(None),
     }
 }
@@ -62,7 +66,9 @@ impl Drop for Call {
         if let Some(t0) = self.start {
             let us = micros(t0.elapsed());
             match self.items.get() {
-                Some(n) => tracing::debug!(target: "gli", method = self.name, items = n as u64, duration_us = us),
+                Some(n) => {
+                    tracing::debug!(target: "gli", method = self.name, items = n as u64, duration_us = us)
+                }
                 None => tracing::debug!(target: "gli", method = self.name, duration_us = us),
             }
         }
@@ -152,14 +158,20 @@ impl Subscriber for PyLogging {
         let mut f = Fields::default();
         event.record(&mut f);
         let msg = if f.crossing {
-            format!("{} predicate batch ({}) {:.1} µs", f.method, f.rest, f.duration_us)
+            format!(
+                "{} predicate batch ({}) {:.1} µs",
+                f.method, f.rest, f.duration_us
+            )
         } else {
             format!("{}({}) {:.1} µs", f.method, f.rest, f.duration_us)
         };
         Python::attach(|py| {
             static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
             let logger = LOGGER.get_or_try_init(py, || -> PyResult<_> {
-                Ok(py.import("logging")?.call_method1("getLogger", ("gli",))?.unbind())
+                Ok(py
+                    .import("logging")?
+                    .call_method1("getLogger", ("gli",))?
+                    .unbind())
             });
             if let Ok(logger) = logger {
                 let level = LEVEL.load(Ordering::Relaxed);

@@ -7,7 +7,7 @@ FT_PYTHON ?=
 # pyo3's build script must see the venv's interpreter (clippy, cargo check).
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv develop demo lint typecheck fmt cargo-test loom pytest test test-ft bench clean
+.PHONY: help venv develop demo lint typecheck fmt cargo-test loom pytest nx-tests test test-ft bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
@@ -58,8 +58,19 @@ loom: ## the loom models of the shard and snapshot protocols
 pytest: develop ## the pytest suite, in parallel
 	$(BIN)/python -m pytest -n auto -q
 
+# NetworkX's own test modules for the algorithms GLI dispatches, run with GLI
+# as the backend (fallback on: functions GLI lacks, such as generators, run on
+# NetworkX). Run from /tmp so that pytest picks up networkx's conftest only.
+NX_MODULES := networkx.algorithms.link_analysis.tests.test_pagerank \
+	networkx.algorithms.shortest_paths.tests.test_unweighted \
+	networkx.algorithms.shortest_paths.tests.test_weighted \
+	networkx.algorithms.shortest_paths.tests.test_generic \
+	networkx.algorithms.components
+nx-tests: develop ## NetworkX's own tests of the dispatched algorithms, with backend "gli"
+	cd /tmp && NETWORKX_TEST_BACKEND=gli NETWORKX_FALLBACK_TO_NX=True $(abspath $(BIN))/python -m pytest -q -p no:cacheprovider -n auto --pyargs $(NX_MODULES)
+
 # make runs these prerequisites left to right, each once (develop is also pytest's prerequisite).
-test: venv lint develop typecheck cargo-test loom pytest ## everything, from a fresh clone; also the free-threaded lane when FT_PYTHON is set
+test: venv lint develop typecheck cargo-test loom pytest nx-tests ## everything, from a fresh clone; also the free-threaded lane when FT_PYTHON is set
 ifneq ($(strip $(FT_PYTHON)),)
 	$(MAKE) test-ft FT_PYTHON=$(FT_PYTHON)
 endif

@@ -148,6 +148,20 @@ def test_convert_from_nx_honours_requested_edge_attrs() -> None:
     assert backend_interface.convert_to_nx({"not": "a graph"}) == {"not": "a graph"}
 
 
+def test_convert_from_nx_makes_numpy_weights_plain() -> None:
+    np = pytest.importorskip("numpy")
+    G = nx.DiGraph()
+    G.add_edge(1, 2, weight=np.int64(2))
+    G.add_edge(2, 3, weight=np.float32(1.5))
+    G.add_edge(1, 3, weight=np.float64(0.25))
+    G.add_edge(3, 1, weight=True)
+    wrapped = backend_interface.convert_from_nx(G, edge_attrs={"weight": 1})
+    edges = wrapped.gli_graph.edges(data=True)
+    assert edges == [(1, 2, {"weight": 2}), (1, 3, {"weight": 0.25}), (2, 3, {"weight": 1.5}), (3, 1, {"weight": True})]
+    assert [type(d["weight"]) for _, _, d in edges] == [int, float, float, bool]
+    assert backend_interface.shortest_path(wrapped, 1, 3, weight="weight") == [1, 3]
+
+
 def test_convert_from_nx_reports_unconvertible_graphs_as_not_implemented() -> None:
     for G in (nx.MultiGraph([(1, 2)]), nx.Graph([((0, 0), (0, 1))]), nx.Graph([(2**70, 1)])):
         with pytest.raises(NotImplementedError, match="cannot convert to a GLI graph"):
@@ -328,3 +342,26 @@ def test_backend_graph_dispatches_without_conversion() -> None:
     assert list(nx.connected_components(wrapped)) == list(nx.connected_components(G))
     pr, expected = nx.pagerank(wrapped), nx.pagerank(G)
     assert all(abs(pr[n] - expected[n]) <= 1e-9 for n in expected)
+
+
+@needs_entry_point
+@pytest.mark.usefixtures("no_conversion_cache")
+def test_automatic_dispatch_by_backend_priority() -> None:
+    G = nx.gnp_random_graph(60, 0.05, seed=5)
+    G.add_node((9, 9))  # not a GLI id: conversion fails, NetworkX runs instead
+    H = nx.gnp_random_graph(60, 0.05, seed=5)
+    with nx.config.backend_priority(algos=["gli"]):
+        assert list(nx.connected_components(H)) == list(nx.connected_components(H, backend="networkx"))
+        assert len(list(nx.connected_components(G))) == len(list(nx.connected_components(H))) + 1
+        assert nx.shortest_path(H, 0, 0) == [0]
+
+
+def test_inconsistent_directedness_and_tuple_ids_are_refused() -> None:
+    _, embedding = nx.check_planarity(nx.cycle_graph(3))  # DiGraph storage, is_directed() False
+    with pytest.raises(TypeError, match="PlanarEmbedding.is_directed"):
+        from_networkx(embedding)
+    with pytest.raises(NotImplementedError):
+        backend_interface.convert_from_nx(embedding)
+    G = nx.Graph([(("a", "b"), 1)])  # a 2-tuple id must not be read as an (id, attrs) pair
+    with pytest.raises(NotImplementedError, match=r"node \('a', 'b'\)"):
+        backend_interface.convert_from_nx(G)

@@ -24,7 +24,8 @@ arguments GLI runs (``can_run`` answers False otherwise, so NetworkX raises
 * ``shortest_path``: ``source`` and ``target`` both given; ``weight`` None
   (breadth-first) or an edge-attribute name with ``method="dijkstra"``.
 
-Multigraphs and graphs whose node ids are not ``str``/``int`` cannot be
+Multigraphs, graphs whose node ids are not ``str``/``int`` and graphs whose
+``is_directed()`` contradicts their storage (``PlanarEmbedding``) cannot be
 converted; the backend reports them as ``NotImplementedError`` so NetworkX can
 fall back. Errors are NetworkX's: ``NodeNotFound``, ``NetworkXNoPath`` and
 ``PowerIterationFailedConvergence``.
@@ -33,6 +34,7 @@ fall back. Errors are NetworkX's: ``NodeNotFound``, ``NetworkXNoPath`` and
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
@@ -78,8 +80,8 @@ def get_info() -> dict[str, Any]:
 
 import networkx as nx  # type: ignore[import-untyped]  # noqa: E402
 
-from .exceptions import ConvergenceError, NoPathError  # noqa: E402
 from ._pygraph import PythonGraph  # noqa: E402
+from .exceptions import ConvergenceError, NoPathError  # noqa: E402
 from .graph import Graph  # noqa: E402
 
 # A graph of either GLI engine.
@@ -110,9 +112,11 @@ def from_networkx(G: nx.Graph, backend: str = "rust") -> _GLIGraph:
     kept (values are shared, not copied). Graph-level attributes (``G.graph``)
     are dropped: GLI graphs have none.
 
-    Raises ``TypeError`` for a ``MultiGraph``/``MultiDiGraph``, for a node id
-    that is not ``str`` or ``int`` (``bool`` included; the message names the
-    node) and for a non-``str`` attribute name.
+    Raises ``TypeError`` for a ``MultiGraph``/``MultiDiGraph``, for a graph
+    whose ``is_directed()`` contradicts its storage (``PlanarEmbedding``), for a
+    node id that is not ``str`` or ``int`` (``bool`` included; the message
+    names the node) and for a non-``str`` attribute name; ``OverflowError`` for
+    an int id outside 64 bits.
     """
     return _build(G, backend, node_spec=True, edge_spec=True)
 
@@ -121,12 +125,21 @@ def _is_valid_id(node: Hashable) -> bool:
     return isinstance(node, str | int) and not isinstance(node, bool)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy (or other non-builtin) real scalar as the plain int/float GLI's
+    engine reads as a weight (it refuses subclasses such as ``numpy.float64``)."""
+    if type(value) in (int, float, bool) or not isinstance(value, numbers.Real):
+        return value
+    return value.item() if hasattr(value, "item") else float(value)
+
+
 def _select(attrs: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The attributes named by ``spec``, a missing one taking its non-None default."""
+    """The attributes named by ``spec`` (numbers made plain), a missing one taking
+    its non-None default."""
     selected: dict[str, Any] = {}
     for name, default in spec.items():
         if name in attrs:
-            selected[name] = attrs[name]
+            selected[name] = _plain(attrs[name])
         elif default is not None:
             selected[name] = default
     return selected
@@ -139,12 +152,19 @@ def _build(G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrS
             f"{type(G).__name__} is a multigraph; GLI graphs hold at most one edge per "
             "node pair, so only nx.Graph and nx.DiGraph can be converted"
         )
+    if isinstance(G, nx.DiGraph) != G.is_directed():
+        raise TypeError(
+            f"{type(G).__name__}.is_directed() is {G.is_directed()} but its adjacency is "
+            f"{'directed' if isinstance(G, nx.DiGraph) else 'undirected'} (e.g. a "
+            "PlanarEmbedding); GLI cannot tell which edges are meant"
+        )
     g: _GLIGraph = Graph(directed=G.is_directed(), backend=backend)
     nodes: list[Any]
     if node_spec is True:
         nodes = list(G.nodes(data=True))
     elif node_spec is False:
-        nodes = list(G)
+        # Always (id, attrs) pairs: a bare tuple id would read as such a pair.
+        nodes = [(n, {}) for n in G]
     else:
         nodes = [(n, _select(d, node_spec)) for n, d in G.nodes(data=True)]
     try:
@@ -275,11 +295,13 @@ class BackendInterface:
         graph_name: str | None = None,
     ) -> GLIBackendGraph:
         """Convert a NetworkX graph to a Rust-engine GLI graph, copying only the
-        attributes NetworkX asks for (a missing edge weight takes its default).
+        attributes NetworkX asks for (a missing edge weight takes its default;
+        numpy scalars become Python numbers, which GLI's algorithms require).
 
         Raises ``NotImplementedError`` (so NetworkX may fall back) when the
         graph cannot be a GLI graph: multigraphs, node ids not ``str``/``int``
-        (or not 64-bit) and non-``str`` attribute names.
+        (or not 64-bit), non-``str`` attribute names, and graphs whose
+        ``is_directed()`` contradicts their storage (``PlanarEmbedding``).
         """
         try:
             g = _build(

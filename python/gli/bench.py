@@ -867,7 +867,9 @@ def pickle_rows(b: Bench) -> None:
         "networkx": (lambda: round_trip(G, m)) if G is not None else None,
         "rustworkx": (lambda: round_trip(R, m)) if R is not None else None,
     })
-    size = lambda obj: len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)) / m  # noqa: E731
+    def size(obj: Any) -> float:
+        return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)) / m
+
     b.row(PICKLE_ROWS[1], "bytes/edge", {
         "gli-rust": lambda: size(g),
         "networkx": (lambda: size(G)) if G is not None else None,

@@ -377,6 +377,11 @@ pub struct GraphView<'a, O> {
 }
 
 impl<'a, O> GraphView<'a, O> {
+    /// Shard bits and the shard count.
+    pub fn parts_len(&self) -> (u32, usize) {
+        (self.bits, self.shards.len())
+    }
+
     /// Shard bits and the shards themselves (for column scans).
     pub(crate) fn parts(&self) -> (u32, &[&'a Shard<O>]) {
         (self.bits, &self.shards)

@@ -95,13 +95,41 @@ pub(crate) fn node_obj<'py>(
     view: &engine::GraphView<'_, PyPayload>,
     ix: engine::Ix,
 ) -> Bound<'py, PyAny> {
-    let (key, cell) = view.key_and_handle(ix);
+    let (_, cell) = view.key_and_handle(ix);
     if let Some(h) = cell.get() {
         return h.bind(py).clone();
     }
-    let obj = id_to_py(py, key);
-    let _ = cell.set(Arc::new(obj.clone().unbind()));
-    obj
+    fill_block(py, view, ix);
+    let (key, cell) = view.key_and_handle(ix);
+    match cell.get() {
+        Some(h) => h.bind(py).clone(),
+        None => id_to_py(py, key), // unreachable: fill_block set it
+    }
+}
+
+/// Index rows per block of id objects made together (× the shard count).
+const HANDLE_BLOCK_ROWS: u32 = 4;
+
+/// Makes the id objects of the whole block of indices around `ix`, in index
+/// order. Later results walk nodes in index order; objects made in the order
+/// a traversal first met them would sit scattered in memory, and every later
+/// incref would miss the cache.
+#[cold]
+fn fill_block(py: Python<'_>, view: &engine::GraphView<'_, PyPayload>, ix: engine::Ix) {
+    let (bits, shards) = view.parts_len();
+    let first = (ix >> bits) & !(HANDLE_BLOCK_ROWS - 1);
+    for row in first..first + HANDLE_BLOCK_ROWS {
+        for s in 0..shards as u32 {
+            let j = (row << bits) | s;
+            if !view.contains(j) {
+                continue;
+            }
+            let (key, cell) = view.key_and_handle(j);
+            if cell.get().is_none() {
+                let _ = cell.set(Arc::new(id_to_py(py, key).unbind()));
+            }
+        }
+    }
 }
 
 /// `str(id)` as Python prints it.

@@ -180,7 +180,9 @@ impl PyGraph {
         view: &GraphView<'_, PyPayload>,
         ixs: &[Ix],
     ) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, ixs.iter().map(|&ix| node_obj(py, view, ix)))
+        // Traversal order jumps around the index space: fresh objects (made
+        // in cache-hot memory) beat cached ones scattered across the heap.
+        PyList::new(py, ixs.iter().map(|&ix| id_to_py(py, view.key(ix))))
     }
 
     /// The attribute id of `name`, if any node or edge ever used it.
@@ -878,7 +880,7 @@ impl PyGraph {
                 })?;
                 let view = snap.view();
                 for (ix, d) in order {
-                    dict.set_item(node_obj(py, &view, ix), d)?;
+                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
                 }
             }
             Some(w) => {
@@ -896,7 +898,7 @@ impl PyGraph {
                 })?;
                 let view = snap.view();
                 for (ix, d) in settled {
-                    dict.set_item(node_obj(py, &view, ix), d)?;
+                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
                 }
             }
         }

@@ -169,7 +169,7 @@ def test_vectorized_predicates(make_graph: GraphFactory) -> None:
         return batch.column("value") > 0.5
 
     assert g.filter_nodes(pred, vectorized=True, batch_size=30) == list(range(51, 100))
-    assert calls == [30, 30, 30, 10]
+    assert sorted(calls) == [10, 30, 30, 30]  # free-threaded: batches run on several threads
     # a list of truth values works too, and truthiness decides
     got = g.filter_nodes(lambda ids, b: [i % 3 for i in ids], vectorized=True, where={"status": "idle"})
     assert got == [i for i in range(0, 100, 2) if i % 3]

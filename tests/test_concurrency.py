@@ -157,29 +157,39 @@ def test_long_query_releases_the_gil() -> None:
     assert during > 100_000
 
 
-INTERRUPT_CHILD = textwrap.dedent(
+def interrupt_child(setup: str, call: str, delay: float) -> str:
+    """A child script: ``setup``, then SIGINT to itself after ``delay`` s while
+    ``call`` runs; prints the interrupt latency, exits 1 if never interrupted."""
+    return "\n".join([
+        "import os, random, signal, sys, threading, time",
+        "import gli",
+        textwrap.dedent(setup),
+        "sent = []",
+        "def fire():",
+        f"    time.sleep({delay})",
+        "    sent.append(time.perf_counter())",
+        "    os.kill(os.getpid(), signal.SIGINT)",
+        "threading.Thread(target=fire).start()",
+        "try:",
+        textwrap.indent(textwrap.dedent(call), "    "),
+        "except KeyboardInterrupt:",
+        "    print(f'interrupted after {time.perf_counter() - sent[0]:.3f}')",
+        "    sys.exit(0)",
+        "print('not interrupted')",
+        "sys.exit(1)",
+    ])
+
+
+INTERRUPT_CHILD = interrupt_child(
     """
-    import os, random, signal, sys, threading, time
-    import gli
     g = gli.Graph()
     n = 200_000
     g.batch_add_nodes(range(n))
     rnd = random.Random(1)
     g.batch_add_edges(list({(rnd.randrange(n), rnd.randrange(n)) for _ in range(800_000)}))
-    sent = []
-    def fire():
-        time.sleep(0.5)
-        sent.append(time.perf_counter())
-        os.kill(os.getpid(), signal.SIGINT)
-    threading.Thread(target=fire).start()
-    try:
-        g.pagerank(tol=0.0, max_iter=10**9)
-    except KeyboardInterrupt:
-        print(f"interrupted after {time.perf_counter() - sent[0]:.3f}")
-        sys.exit(0)
-    print("not interrupted")
-    sys.exit(1)
-    """
+    """,
+    "g.pagerank(tol=0.0, max_iter=10**9)",
+    delay=0.5,
 )
 
 
@@ -293,26 +303,16 @@ def test_parallel_predicate_evaluation_when_the_gil_is_off() -> None:
         assert len(idents) >= 2, "batches were not evaluated in parallel"
 
 
-FILTER_INTERRUPT_CHILD = textwrap.dedent(
+FILTER_INTERRUPT_CHILD = interrupt_child(
     """
-    import os, signal, sys, threading, time
-    import gli
     g = gli.Graph()
     g.batch_add_nodes((i, {"v": i}) for i in range(2_000_000))
-    def fire():
-        time.sleep(0.3)
-        os.kill(os.getpid(), signal.SIGINT)
-    threading.Thread(target=fire).start()
-    t0 = time.perf_counter()
-    try:
-        for _ in range(100):
-            g.filter_nodes(lambda n, a: a["v"] >= 0)
-    except KeyboardInterrupt:
-        print(f"interrupted after {time.perf_counter() - t0:.3f}")
-        sys.exit(0)
-    print("not interrupted")
-    sys.exit(1)
+    """,
     """
+    for _ in range(100):
+        g.filter_nodes(lambda n, a: a["v"] >= 0)
+    """,
+    delay=0.3,
 )
 
 

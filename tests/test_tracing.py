@@ -36,7 +36,7 @@ def test_calls_and_batches_are_logged(traced: pytest.LogCaptureFixture) -> None:
     g.filter_nodes(lambda n, a: n % 2 == 0, batch_size=4)
     got = messages(traced)
     assert any(m.startswith("batch_add_nodes(items=10) ") and m.endswith("µs") for m in got)
-    assert any(m.startswith("add_edge() ") for m in got)
+    assert any(m.startswith("add_edge(attrs=1) ") for m in got)
     assert any(m.startswith("has_node() ") for m in got)
     crossings = [m for m in got if "predicate batch" in m]
     assert len(crossings) == 3 and "items=4" in crossings[0] and "items=2" in crossings[2]
@@ -88,4 +88,4 @@ def test_gli_trace_environment_variable() -> None:
         env={**os.environ, "GLI_TRACE": "1"},
     )
     assert out.returncode == 0, out.stderr
-    assert "add_node() " in out.stderr and "filter_nodes predicate batch" in out.stderr
+    assert "add_node(attrs=0) " in out.stderr and "filter_nodes predicate batch" in out.stderr

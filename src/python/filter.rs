@@ -31,8 +31,6 @@ use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
 
-type Attrs = Option<Arc<PyAttrMap>>;
-
 /// Default batch of per-node predicate calls: a call costs ~50 ns, so a batch
 /// is about a millisecond of Python, while the attach/detach around it costs
 /// ~1 µs. Big enough to make crossings rare, small enough to spread over
@@ -168,46 +166,59 @@ fn read_attr<'py>(
 /// cell is written.
 #[pyclass(name = "AttributeView", module = "gli._core", frozen, mapping)]
 pub struct AttrView {
-    attrs: std::cell::UnsafeCell<Attrs>,
+    /// Keeps the snapshot, and so the map `map` points into, alive.
+    snap: Arc<Snapshot<PyPayload>>,
+    /// The node's (or edge's) attribute map inside `snap` (null: none).
+    map: std::cell::UnsafeCell<*const PyAttrMap>,
 }
 
-// SAFETY: the cell is written only by `AttrView::reuse`, which requires the
-// caller's reference to be the object's only one (no concurrent reader can
-// exist); every other access reads.
+// SAFETY: `map` points into `snap`, which this view keeps alive and which is
+// immutable (a snapshot's shards are never written: writers copy them). The
+// cell is written only by `AttrView::reuse`, which requires the caller's
+// reference to be the object's only one (no concurrent reader can exist).
+unsafe impl Send for AttrView {}
 unsafe impl Sync for AttrView {}
 
+fn map_ptr(attrs: Option<&Arc<PyAttrMap>>) -> *const PyAttrMap {
+    attrs.map_or(std::ptr::null(), |a| &**a as *const PyAttrMap)
+}
+
 impl AttrView {
-    fn new(attrs: Attrs) -> Self {
+    /// A view of `attrs`, which must live inside `snap`.
+    fn new(snap: &Arc<Snapshot<PyPayload>>, attrs: Option<&Arc<PyAttrMap>>) -> Self {
         Self {
-            attrs: std::cell::UnsafeCell::new(attrs),
+            snap: snap.clone(),
+            map: std::cell::UnsafeCell::new(map_ptr(attrs)),
         }
     }
 
     #[inline]
     fn map(&self) -> Option<&PyAttrMap> {
-        // SAFETY: see `reuse`, the only writer.
-        unsafe { (*self.attrs.get()).as_deref() }
+        // SAFETY: see the `Sync` impl: the pointee lives as long as `snap`.
+        unsafe { (*self.map.get()).as_ref() }
     }
 
-    /// A view of `attrs`: `slot`'s object again when nothing else references
-    /// it, else a new one (left in `slot` for the next node).
+    /// A view of `attrs` (inside `snap`): `slot`'s object again when nothing
+    /// else references it (no reference count touched for the map), else a
+    /// new one, left in `slot` for the next node.
     #[inline]
     fn reuse<'py>(
         py: Python<'py>,
         slot: &mut Option<Bound<'py, AttrView>>,
-        attrs: Attrs,
+        snap: &Arc<Snapshot<PyPayload>>,
+        attrs: Option<&Arc<PyAttrMap>>,
     ) -> PyResult<Bound<'py, AttrView>> {
         if let Some(v) = slot.as_ref() {
             // SAFETY: `v` is a live object and we are attached.
-            if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1 {
+            if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1 && Arc::ptr_eq(&v.get().snap, snap)
+            {
                 // SAFETY: our reference is the only one, so nothing reads the
-                // cell concurrently; the old map is dropped after the write.
-                let old = unsafe { std::mem::replace(&mut *v.get().attrs.get(), attrs) };
-                drop(old);
+                // cell concurrently; `attrs` lives in the view's snapshot.
+                unsafe { *v.get().map.get() = map_ptr(attrs) };
                 return Ok(v.clone());
             }
         }
-        let v = Bound::new(py, AttrView::new(attrs))?;
+        let v = Bound::new(py, AttrView::new(snap, attrs))?;
         *slot = Some(v.clone());
         Ok(v)
     }
@@ -398,13 +409,13 @@ impl AttrBatch {
             )));
         }
         let ix = self.ixs[self.start + i as usize];
-        Ok(AttrView::new(self.snap.attrs(ix).cloned()))
+        Ok(AttrView::new(&self.snap, self.snap.attrs(ix)))
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let views = self.ixs[self.start..self.end]
             .iter()
-            .map(|&ix| Bound::new(py, AttrView::new(self.snap.attrs(ix).cloned())))
+            .map(|&ix| Bound::new(py, AttrView::new(&self.snap, self.snap.attrs(ix))))
             .collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, views)?.try_iter()?.into_any())
     }
@@ -565,10 +576,7 @@ fn gil_disabled(py: Python<'_>) -> bool {
         return false;
     };
     match sys.getattr("_is_gil_enabled") {
-        Ok(f) => f
-            .call0()
-            .and_then(|r| r.is_truthy())
-            .is_ok_and(|on| !on),
+        Ok(f) => f.call0().and_then(|r| r.is_truthy()).is_ok_and(|on| !on),
         Err(_) => false,
     }
 }
@@ -811,7 +819,7 @@ pub(crate) fn filter_nodes<'py>(
                 let mut spare = None;
                 for &ix in items {
                     let id = node_obj(py, &view, ix);
-                    let attrs = AttrView::reuse(py, &mut spare, view.attrs(ix).cloned())?;
+                    let attrs = AttrView::reuse(py, &mut spare, &snap, view.attrs(ix))?;
                     if pred.call1((&id, attrs))?.is_truthy()? {
                         out.push(id.unbind());
                     }
@@ -832,6 +840,7 @@ pub(crate) fn filter_edges<'py>(
     let (snap, cands) = scan(py, graph, |snap, cancel| {
         scan_edges(&snap.view(), cond, cancel)
     })?;
+    let snap = Arc::new(snap);
     let view = snap.view();
     let pair = |py: Python<'py>, (s, t): (Ix, Ix)| -> PyResult<Bound<'py, PyTuple>> {
         PyTuple::new(py, [node_obj(py, &view, s), node_obj(py, &view, t)])
@@ -863,7 +872,7 @@ pub(crate) fn filter_edges<'py>(
                 let mut spare = None;
                 for &(s, t) in items {
                     let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
-                    let attrs = AttrView::reuse(py, &mut spare, view.edge_attrs(s, t).cloned())?;
+                    let attrs = AttrView::reuse(py, &mut spare, &snap, view.edge_attrs(s, t))?;
                     if pred.call1((&si, &ti, attrs))?.is_truthy()? {
                         out.push(PyTuple::new(py, [si, ti])?.unbind());
                     }

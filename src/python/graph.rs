@@ -291,6 +291,9 @@ impl PyGraph {
         attrs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let _call = trace::call("add_node");
+        if trace::enabled() {
+            _call.attrs(attrs.map_or(0, |d| d.len()));
+        }
         let id = node_ref(&node_id)?.to_owned_id();
         let attrs = attrs_from_dict(attrs)?;
         self.inner.add_node(id, attrs)?;
@@ -308,6 +311,9 @@ impl PyGraph {
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<String> {
         let _call = trace::call("add_edge");
+        if trace::enabled() {
+            _call.attrs(attrs.map_or(0, |d| d.len()));
+        }
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let attrs = attrs_from_dict(attrs)?;
         self.inner.add_edge(s, t, attrs)?;
@@ -321,6 +327,9 @@ impl PyGraph {
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let _call = trace::call("update_node");
+        if trace::enabled() {
+            _call.attrs(attrs.map_or(0, |d| d.len()));
+        }
         let id = node_ref(node_id)?;
         let attrs = attrs_from_dict(attrs)?;
         Ok(self.inner.update_node(id, attrs)?)
@@ -334,6 +343,9 @@ impl PyGraph {
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let _call = trace::call("update_edge");
+        if trace::enabled() {
+            _call.attrs(attrs.map_or(0, |d| d.len()));
+        }
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let attrs = attrs_from_dict(attrs)?;
         Ok(self.inner.update_edge(s, t, attrs)?)

@@ -34,7 +34,7 @@ pub(crate) fn enabled() -> bool {
 pub(crate) struct Call {
     name: &'static str,
     start: Option<Instant>,
-    items: Cell<Option<usize>>,
+    size: Cell<Option<(&'static str, usize)>>,
 }
 
 #[inline(always)]
@@ -47,16 +47,28 @@ pub(crate) fn call(name: &'static str) -> Call {
         } else {
             None
         },
-        items: Cell::new(None),
+        size: Cell::new(None),
     }
 }
 
 impl Call {
-    /// Records the size of the call's input (items of a batch, ids, ...).
+    /// Records the size of the call's input (items of a batch, ids,
+    /// attributes of a node, ...).
     #[inline]
     pub(crate) fn items(&self, n: usize) {
+        self.sized("items", n);
+    }
+
+    /// Records the number of attributes the call passes.
+    #[inline]
+    pub(crate) fn attrs(&self, n: usize) {
+        self.sized("attrs", n);
+    }
+
+    #[inline]
+    fn sized(&self, what: &'static str, n: usize) {
         if self.start.is_some() {
-            self.items.set(Some(n));
+            self.size.set(Some((what, n)));
         }
     }
 }
@@ -65,11 +77,15 @@ impl Drop for Call {
     fn drop(&mut self) {
         if let Some(t0) = self.start {
             let us = micros(t0.elapsed());
-            match self.items.get() {
-                Some(n) => {
-                    tracing::debug!(target: "gli", method = self.name, items = n as u64, duration_us = us)
+            let name = self.name;
+            match self.size.get() {
+                Some(("attrs", n)) => {
+                    tracing::debug!(target: "gli", method = name, attrs = n as u64, duration_us = us)
                 }
-                None => tracing::debug!(target: "gli", method = self.name, duration_us = us),
+                Some((_, n)) => {
+                    tracing::debug!(target: "gli", method = name, items = n as u64, duration_us = us)
+                }
+                None => tracing::debug!(target: "gli", method = name, duration_us = us),
             }
         }
     }

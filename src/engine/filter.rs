@@ -446,26 +446,50 @@ pub fn scan_nodes_cached<O: Send + Sync>(
     let n = shards.len();
     let base = shards.first().map_or(0, |s| s.base as usize);
     let rows = shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
-    let mut out = Vec::new();
-    for row in 0..rows {
-        if row % 4096 == 0 {
-            cancel.check()?;
-        }
-        'shard: for s in 0..n {
-            let Some(Some(rec)) = shards[s].slots.get(row) else {
-                continue;
-            };
-            for (cols, codes) in &per_cond {
-                let ok = match &cols[s] {
-                    Some(col) => codes[s].is_some_and(|c| col.codes[row] == c),
-                    None => cond.matches(rec.attrs.as_deref()),
-                };
-                if !ok {
-                    continue 'shard;
+    // Where every condition has a column, only the `u32` codes are read (a
+    // dead slot's code matches nothing); records are touched only for shards
+    // without a column.
+    let scan_rows = |r0: usize, r1: usize, out: &mut Vec<Ix>| {
+        for row in r0..r1 {
+            'shard: for s in 0..n {
+                for (cols, codes) in &per_cond {
+                    let ok = match &cols[s] {
+                        Some(col) => matches!(
+                            (codes[s], col.codes.get(row)),
+                            (Some(want), Some(&have)) if want == have
+                        ),
+                        None => matches!(
+                            shards[s].slots.get(row),
+                            Some(Some(rec)) if cond.matches(rec.attrs.as_deref())
+                        ),
+                    };
+                    if !ok {
+                        continue 'shard;
+                    }
                 }
+                out.push((((base + row) << bits) | s) as Ix);
             }
-            out.push((((base + row) << bits) | s) as Ix);
         }
+    };
+    let step = (CHUNK / n.max(1)).max(1);
+    let chunks = rows.div_ceil(step);
+    let run = |c: usize| -> Result<Vec<Ix>> {
+        cancel.check()?;
+        let mut part = Vec::new();
+        scan_rows(c * step, ((c + 1) * step).min(rows), &mut part);
+        Ok(part)
+    };
+    let parts: Vec<Vec<Ix>> = if rows * n >= PAR_SCAN_MIN {
+        (0..chunks)
+            .into_par_iter()
+            .map(run)
+            .collect::<Result<_>>()?
+    } else {
+        (0..chunks).map(run).collect::<Result<_>>()?
+    };
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for p in parts {
+        out.extend(p);
     }
     Ok(out)
 }

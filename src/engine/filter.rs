@@ -117,22 +117,24 @@ const PAR_SCAN_MIN: usize = 1 << 17;
 /// Index slots per parallel scan chunk (and per cancellation check).
 const CHUNK: usize = 1 << 14;
 
-/// Runs `f` over `[lo, hi)` in chunks, in parallel when the range is large,
-/// and concatenates the chunks' outputs in index order.
-fn chunked<T: Send>(
-    lo: usize,
-    hi: usize,
+/// Runs `f` over `[lo, hi)` in chunks of `step`, in parallel when
+/// `parallel`, checking for cancellation per chunk, and concatenates the
+/// chunks' outputs in order.
+fn chunked_by<T: Send>(
+    (lo, hi, step): (usize, usize, usize),
+    parallel: bool,
     cancel: &Cancel<'_>,
     f: impl Fn(usize, usize, &mut Vec<T>) + Sync,
 ) -> Result<Vec<T>> {
-    let chunks = (hi - lo).div_ceil(CHUNK);
+    let step = step.max(1);
+    let chunks = (hi - lo).div_ceil(step);
     let run = |c: usize| -> Result<Vec<T>> {
         cancel.check()?;
         let mut out = Vec::new();
-        f(lo + c * CHUNK, (lo + (c + 1) * CHUNK).min(hi), &mut out);
+        f(lo + c * step, (lo + (c + 1) * step).min(hi), &mut out);
         Ok(out)
     };
-    let parts: Vec<Vec<T>> = if hi - lo >= PAR_SCAN_MIN {
+    let parts: Vec<Vec<T>> = if parallel {
         (0..chunks)
             .into_par_iter()
             .map(run)
@@ -145,6 +147,16 @@ fn chunked<T: Send>(
         out.extend(p);
     }
     Ok(out)
+}
+
+/// `chunked_by` over index slots, in parallel when the range is large.
+fn chunked<T: Send>(
+    lo: usize,
+    hi: usize,
+    cancel: &Cancel<'_>,
+    f: impl Fn(usize, usize, &mut Vec<T>) + Sync,
+) -> Result<Vec<T>> {
+    chunked_by((lo, hi, CHUNK), hi - lo >= PAR_SCAN_MIN, cancel, f)
 }
 
 // ------------------------------------------------------------ column cache
@@ -512,27 +524,8 @@ pub fn scan_nodes_cached<O: Send + Sync>(
             }
         }
     };
-    let step = (CHUNK / n.max(1)).max(1);
-    let chunks = rows.div_ceil(step);
-    let run = |c: usize| -> Result<Vec<Ix>> {
-        cancel.check()?;
-        let mut part = Vec::new();
-        scan_rows(c * step, ((c + 1) * step).min(rows), &mut part);
-        Ok(part)
-    };
-    let parts: Vec<Vec<Ix>> = if rows * n >= PAR_SCAN_MIN {
-        (0..chunks)
-            .into_par_iter()
-            .map(run)
-            .collect::<Result<_>>()?
-    } else {
-        (0..chunks).map(run).collect::<Result<_>>()?
-    };
-    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for p in parts {
-        out.extend(p);
-    }
-    Ok(out)
+    let step = CHUNK / n.max(1);
+    chunked_by((0, rows, step), rows * n >= PAR_SCAN_MIN, cancel, scan_rows)
 }
 
 /// Every live node, in insertion order, from the cached liveness bits.
@@ -546,33 +539,25 @@ fn scan_live<O: Send + Sync>(
     let n = shards.len();
     let base = shards.first().map_or(0, |s| s.base as usize);
     let rows = shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
-    let step = (CHUNK / n.max(1)).max(1);
-    let run = |c: usize| -> Result<Vec<Ix>> {
-        cancel.check()?;
-        let mut part = Vec::with_capacity(step * n);
-        for row in c * step..((c + 1) * step).min(rows) {
-            for (s, col) in live.iter().enumerate() {
-                let alive = match col {
-                    Some(col) => col.get(row),
-                    None => matches!(shards[s].slots.get(row), Some(Some(_))),
-                };
-                if alive {
-                    part.push((((base + row) << bits) | s) as Ix);
+    let step = CHUNK / n.max(1);
+    chunked_by(
+        (0, rows, step),
+        rows * n >= PAR_SCAN_MIN,
+        cancel,
+        |r0, r1, part| {
+            for row in r0..r1 {
+                for (s, col) in live.iter().enumerate() {
+                    let alive = match col {
+                        Some(col) => col.get(row),
+                        None => matches!(shards[s].slots.get(row), Some(Some(_))),
+                    };
+                    if alive {
+                        part.push((((base + row) << bits) | s) as Ix);
+                    }
                 }
             }
-        }
-        Ok(part)
-    };
-    let chunks = rows.div_ceil(step);
-    let parts: Vec<Vec<Ix>> = if rows * n >= PAR_SCAN_MIN {
-        (0..chunks)
-            .into_par_iter()
-            .map(run)
-            .collect::<Result<_>>()?
-    } else {
-        (0..chunks).map(run).collect::<Result<_>>()?
-    };
-    Ok(parts.concat())
+        },
+    )
 }
 
 /// Live nodes passing `cond`, in insertion order.

@@ -14,9 +14,11 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from . import _pygraph  # circular: its attributes are read at call time
 
 __all__ = ["PythonFilters", "AttributeView", "AttributeBatch", "DEFAULT_BATCH", "DEFAULT_VECTOR_BATCH"]
 
@@ -48,10 +50,6 @@ def _where_value(method: str, name: str, v: object) -> object:
     )
 
 
-def _read(value: Any) -> Any:
-    from ._pygraph import _read as read
-
-    return read(value)
 
 
 class AttributeView(Mapping[str, Any]):
@@ -63,7 +61,7 @@ class AttributeView(Mapping[str, Any]):
         self._d = stored
 
     def __getitem__(self, key: str) -> Any:
-        return _read(self._d[key])
+        return _pygraph._read(self._d[key])
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._d))
@@ -122,7 +120,7 @@ class AttributeBatch(Sequence[AttributeView]):
                 return np.array(
                     [fill if v is _MISSING else float(v) for v in vals], dtype=np.float64
                 )
-        return [default if v is _MISSING else _read(v) for v in vals]
+        return [default if v is _MISSING else _pygraph._read(v) for v in vals]
 
     def __repr__(self) -> str:
         return f"<gli.AttributeBatch of {len(self._rows)} nodes>"
@@ -133,12 +131,14 @@ def _type_name(x: object) -> str:
 
 
 class PythonFilters:
-    """Mixin: needs ``_lock``, ``_nodes``, ``_succ`` and ``_directed``."""
+    """Mixin: needs ``_lock``, ``_nodes`` and ``_edge_items``."""
 
     _lock: threading.RLock
     _nodes: dict[Any, dict[str, Any]]
-    _succ: dict[Any, dict[Any, dict[str, Any]]]
-    _directed: bool
+
+    if TYPE_CHECKING:  # the host class provides it (never defined at run time)
+
+        def _edge_items(self) -> Iterator[tuple[Any, Any, dict[str, Any]]]: ...
 
     @staticmethod
     def _filter_args(
@@ -226,15 +226,7 @@ class PythonFilters:
     ) -> list[tuple[Any, Any]]:
         pred, conds, _ = self._filter_args("filter_edges", predicate, where, batch_size, DEFAULT_BATCH)
         with self._lock:
-            cands = []
-            done: set[Any] = set()
-            for s, nbrs in self._succ.items():
-                for t, a in nbrs.items():
-                    if not self._directed and t in done:
-                        continue
-                    if self._passes(a, conds):
-                        cands.append((s, t, dict(a)))
-                done.add(s)
+            cands = [(s, t, dict(a)) for s, t, a in self._edge_items() if self._passes(a, conds)]
         if pred is None:
             return [(s, t) for s, t, _ in cands]
         return [(s, t) for s, t, a in cands if pred(s, t, AttributeView(a))]

@@ -8,7 +8,7 @@ gives the node, adjacency and edge orders DESIGN.md fixes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ._async import AsyncQueries
@@ -395,17 +395,21 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
                 return [(n, _read_attrs(a)) for n, a in self._nodes.items()]
             return list(self._nodes)
 
+    def _edge_items(self) -> Iterator[tuple[NodeId, NodeId, dict[str, Any]]]:
+        """``(s, t, stored attrs)`` in NetworkX's order: by source in node
+        order, then by insertion; undirected edges once. Hold the lock."""
+        done: set[NodeId] = set()
+        for s, nbrs in self._succ.items():
+            for t, attrs in nbrs.items():
+                if self._directed or t not in done:
+                    yield s, t, attrs
+            done.add(s)
+
     def edges(self, data: bool = False) -> list[Any]:
         with self._lock:
-            out: list[Any] = []
-            done: set[NodeId] = set()
-            for s, nbrs in self._succ.items():
-                for t, attrs in nbrs.items():
-                    if not self._directed and t in done:
-                        continue
-                    out.append((s, t, _read_attrs(attrs)) if data else (s, t))
-                done.add(s)
-            return out
+            if data:
+                return [(s, t, _read_attrs(a)) for s, t, a in self._edge_items()]
+            return [(s, t) for s, t, _ in self._edge_items()]
 
     def successors(self, node_id: NodeId, /) -> list[NodeId]:
         with self._lock:

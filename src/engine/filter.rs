@@ -25,50 +25,69 @@ pub enum WhereVal {
     Str(Box<str>),
 }
 
-/// Exact comparison of an integer with a float, as Python does it (no
-/// rounding of the integer to a float).
-#[inline]
-fn int_eq_float(i: i64, x: f64) -> bool {
-    // i64::MIN as f64 is exact; 2^63 is the first float past i64::MAX.
-    x.fract() == 0.0 && x >= i64::MIN as f64 && x < 9_223_372_036_854_775_808.0 && x as i64 == i
+/// A scalar in canonical form: values Python's `==` calls equal have equal
+/// forms (`True`, `1` and `1.0` are all `Int(1)`; an int never equals a
+/// non-integral float; NaN has no form, so it equals nothing). The one place
+/// the equality rule lives: conditions compare forms, columns encode them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Canon<'a> {
+    None,
+    Int(i64),
+    Float(u64),
+    Str(&'a str),
 }
 
-impl WhereVal {
-    /// Python `==` between a stored value and this one (containers and opaque
-    /// values never match).
-    #[inline]
-    pub fn eq_value<O>(&self, v: &Value<O>) -> bool {
-        use WhereVal as W;
-        let num = |v: &Value<O>| -> Option<Result2> {
-            match v {
-                Value::Bool(b) => Some(Result2::I(*b as i64)),
-                Value::Int(i) => Some(Result2::I(*i)),
-                Value::Float(x) => Some(Result2::F(*x)),
-                _ => None,
-            }
-        };
-        let mine = match self {
-            W::None => return matches!(v, Value::None),
-            W::Str(s) => return matches!(v, Value::Str(t) if **t == **s),
-            W::Bool(b) => Result2::I(*b as i64),
-            W::Int(i) => Result2::I(*i),
-            W::Float(x) => Result2::F(*x),
-        };
-        match (mine, num(v)) {
-            (_, None) => false,
-            (Result2::I(a), Some(Result2::I(b))) => a == b,
-            (Result2::F(a), Some(Result2::F(b))) => a == b,
-            (Result2::I(a), Some(Result2::F(b))) | (Result2::F(b), Some(Result2::I(a))) => {
-                int_eq_float(a, b)
-            }
+impl Canon<'_> {
+    fn of_float(x: f64) -> Option<Canon<'static>> {
+        if x.is_nan() {
+            return None;
+        }
+        // i64::MIN as f64 is exact; 2^63 is the first float past i64::MAX.
+        if x.fract() == 0.0 && x >= i64::MIN as f64 && x < 9_223_372_036_854_775_808.0 {
+            return Some(Canon::Int(x as i64));
+        }
+        Some(Canon::Float(x.to_bits()))
+    }
+
+    /// A stored value's form (containers and opaque values have none).
+    fn of_value<O>(v: &Value<O>) -> Option<Canon<'_>> {
+        match v {
+            Value::None => Some(Canon::None),
+            Value::Bool(b) => Some(Canon::Int(*b as i64)),
+            Value::Int(i) => Some(Canon::Int(*i)),
+            Value::Float(x) => Canon::of_float(*x),
+            Value::Str(s) => Some(Canon::Str(s)),
+            _ => None,
+        }
+    }
+
+    fn to_key(self) -> Key {
+        match self {
+            Canon::None => Key::None,
+            Canon::Int(i) => Key::Int(i),
+            Canon::Float(b) => Key::Float(b),
+            Canon::Str(s) => Key::Str(s.into()),
         }
     }
 }
 
-#[derive(Clone, Copy)]
-enum Result2 {
-    I(i64),
-    F(f64),
+impl WhereVal {
+    fn canon(&self) -> Option<Canon<'_>> {
+        match self {
+            WhereVal::None => Some(Canon::None),
+            WhereVal::Bool(b) => Some(Canon::Int(*b as i64)),
+            WhereVal::Int(i) => Some(Canon::Int(*i)),
+            WhereVal::Float(x) => Canon::of_float(*x),
+            WhereVal::Str(s) => Some(Canon::Str(s)),
+        }
+    }
+
+    /// Python `==` between a stored value and this one (containers and opaque
+    /// values never match).
+    #[inline]
+    pub fn eq_value<O>(&self, v: &Value<O>) -> bool {
+        matches!((self.canon(), Canon::of_value(v)), (Some(a), Some(b)) if a == b)
+    }
 }
 
 /// A conjunction of equality conditions. A condition on a name no node or
@@ -161,8 +180,7 @@ fn chunked<T: Send>(
 
 // ------------------------------------------------------------ column cache
 
-/// A `where` value in canonical form: values Python's `==` calls equal map
-/// to the same key (`True`, `1` and `1.0` are all `Int(1)`).
+/// [`Canon`] with its string owned: a column dictionary's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     None,
@@ -177,37 +195,6 @@ const NO_MATCH: u32 = u32::MAX;
 const MAX_DISTINCT: usize = 1 << 16;
 /// Attributes whose columns are kept (least recently used ones are dropped).
 const MAX_CACHED_ATTRS: usize = 8;
-
-fn canon_num(x: f64) -> Option<Key> {
-    if x.is_nan() {
-        return None;
-    }
-    if x.fract() == 0.0 && x >= i64::MIN as f64 && x < 9_223_372_036_854_775_808.0 {
-        return Some(Key::Int(x as i64));
-    }
-    Some(Key::Float(x.to_bits()))
-}
-
-fn key_of_value<O>(v: &Value<O>) -> Option<Key> {
-    match v {
-        Value::None => Some(Key::None),
-        Value::Bool(b) => Some(Key::Int(*b as i64)),
-        Value::Int(i) => Some(Key::Int(*i)),
-        Value::Float(x) => canon_num(*x),
-        Value::Str(s) => Some(Key::Str(s.clone())),
-        _ => None,
-    }
-}
-
-fn key_of_where(w: &WhereVal) -> Option<Key> {
-    match w {
-        WhereVal::None => Some(Key::None),
-        WhereVal::Bool(b) => Some(Key::Int(*b as i64)),
-        WhereVal::Int(i) => Some(Key::Int(*i)),
-        WhereVal::Float(x) => canon_num(*x),
-        WhereVal::Str(s) => Some(Key::Str(s.clone())),
-    }
-}
 
 /// A per-shard column the cache can hold: built from one shard version.
 trait ShardCol: Sized + Send + Sync {
@@ -232,11 +219,11 @@ impl ShardCol for ShardColumn {
                 .as_ref()
                 .and_then(|r| r.attrs.as_deref())
                 .and_then(|a| a.get(attr));
-            let code = match v.and_then(key_of_value) {
+            let code = match v.and_then(Canon::of_value) {
                 None => NO_MATCH,
                 Some(k) => {
                     let next = dict.len() as u32;
-                    let code = *dict.entry(k).or_insert(next);
+                    let code = *dict.entry(k.to_key()).or_insert(next);
                     if dict.len() > MAX_DISTINCT {
                         return None;
                     }
@@ -484,7 +471,7 @@ pub fn scan_nodes_cached<O: Send + Sync>(
     let mut per_cond = Vec::with_capacity(cond.conds.len());
     for (attr, want) in &cond.conds {
         let cols = cache.columns(view, *attr, |c| &mut c.eq);
-        let key = key_of_where(want);
+        let key = want.canon().map(Canon::to_key);
         let codes: Vec<Option<u32>> = cols
             .iter()
             .map(|c| match (c, &key) {

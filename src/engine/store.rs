@@ -297,6 +297,17 @@ pub struct Graph<O> {
     pub(crate) columns: super::filter::ColumnCache,
 }
 
+/// The endpoint that owns an edge's attributes, then the other one: the
+/// source when directed, the lower of the two when undirected.
+#[inline]
+fn owner<T: Ord>(directed: bool, s: T, t: T) -> (T, T) {
+    if directed || s <= t {
+        (s, t)
+    } else {
+        (t, s)
+    }
+}
+
 /// Default shard count: a power of two, at least 4 × the cores and at least 8.
 pub fn default_shards() -> usize {
     let cores = std::thread::available_parallelism()
@@ -377,11 +388,6 @@ pub struct GraphView<'a, O> {
 }
 
 impl<'a, O> GraphView<'a, O> {
-    /// Shard bits and the shard count.
-    pub fn parts_len(&self) -> (u32, usize) {
-        (self.bits, self.shards.len())
-    }
-
     /// Shard bits and the shards themselves (for column scans).
     pub(crate) fn parts(&self) -> (u32, &[&'a Shard<O>]) {
         (self.bits, &self.shards)
@@ -439,8 +445,13 @@ impl<'a, O> GraphView<'a, O> {
     /// The key and the set-once host handle of live node `ix`.
     #[inline]
     pub fn key_and_handle(&self, ix: Ix) -> (&'a NodeId, &'a OnceCell<O>) {
-        let rec = self.rec(ix).expect("live node");
-        (&rec.key, &rec.handle)
+        self.try_key_and_handle(ix).expect("live node")
+    }
+
+    /// [`Self::key_and_handle`] for an index that may not be live.
+    #[inline]
+    pub fn try_key_and_handle(&self, ix: Ix) -> Option<(&'a NodeId, &'a OnceCell<O>)> {
+        self.rec(ix).map(|rec| (&rec.key, &rec.handle))
     }
 
     pub fn attrs(&self, ix: Ix) -> Option<&'a Arc<AttrMap<O>>> {
@@ -449,11 +460,7 @@ impl<'a, O> GraphView<'a, O> {
 
     /// Attributes of edge `s -> t` (which must exist).
     pub fn edge_attrs(&self, s: Ix, t: Ix) -> Option<&'a Arc<AttrMap<O>>> {
-        let (o, k) = if self.directed || s <= t {
-            (s, t)
-        } else {
-            (t, s)
-        };
+        let (o, k) = owner(self.directed, s, t);
         self.rec(o).and_then(|r| r.edge_attrs(k))
     }
 
@@ -527,11 +534,7 @@ impl<'g, O: Payload> Locked<'g, O> {
     /// The node that stores an edge's attributes, and the key they are under.
     #[inline]
     fn owner(&self, s: Ix, t: Ix) -> (Ix, Ix) {
-        if self.g.directed || s <= t {
-            (s, t)
-        } else {
-            (t, s)
-        }
+        owner(self.g.directed, s, t)
     }
 
     /// Inserts an edge known to be absent between live nodes.
@@ -1285,24 +1288,20 @@ impl<O: Payload> Graph<O> {
         if fwd.windows(2).any(|w| w[0] == w[1]) {
             return Err(invalid("duplicate edge"));
         }
-        for (s, t, _) in &edge_attrs {
-            let (a, b) = if self.directed || s <= t {
-                (*s, *t)
-            } else {
-                (*t, *s)
-            };
+        for &(s, t, _) in &edge_attrs {
+            let (a, b) = owner(self.directed, s, t);
             if fwd.binary_search(&((a as u64) << 32 | b as u64)).is_err() {
                 return Err(invalid("attributes for an edge that does not exist"));
             }
         }
         let keys: Vec<NodeId> = nodes.iter().map(|(k, _)| k.clone()).collect();
-        {
-            let mut seen: HashSet<&NodeId, foldhash::fast::RandomState> = HashSet::default();
-            if !keys.iter().all(|k| seen.insert(k)) {
-                return Err(invalid("duplicate node id"));
-            }
-        }
         self.batch_add_nodes(nodes)?;
+        if self.node_count() != keys.len() {
+            // A repeated id merged into an earlier node: undo (the graph was
+            // empty and is not shared yet).
+            self.clear();
+            return Err(invalid("duplicate node id"));
+        }
         let ixs: Vec<Ix> = keys
             .iter()
             .map(|k| self.resolve(k.as_ref()).expect("just added"))

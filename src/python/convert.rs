@@ -25,13 +25,19 @@ pub(crate) const MAX_DEPTH: u32 = 100;
 
 // ------------------------------------------------------------------ node ids
 
-fn bad_id_type(obj: &Bound<'_, PyAny>) -> PyErr {
-    let name = obj
-        .get_type()
+/// The name of `obj`'s type, for error messages.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
         .name()
         .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into());
-    PyTypeError::new_err(format!("node id must be str or int, not {name}"))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn bad_id_type(obj: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "node id must be str or int, not {}",
+        type_name(obj)
+    ))
 }
 
 /// Borrows a node id from `obj` without allocating. `bool` is rejected; int
@@ -95,15 +101,13 @@ pub(crate) fn node_obj<'py>(
     view: &engine::GraphView<'_, PyPayload>,
     ix: engine::Ix,
 ) -> Bound<'py, PyAny> {
-    let (_, cell) = view.key_and_handle(ix);
-    if let Some(h) = cell.get() {
-        return h.bind(py).clone();
-    }
-    fill_block(py, view, ix);
     let (key, cell) = view.key_and_handle(ix);
+    if cell.get().is_none() {
+        fill_block(py, view, ix);
+    }
     match cell.get() {
         Some(h) => h.bind(py).clone(),
-        None => id_to_py(py, key), // unreachable: fill_block set it
+        None => id_to_py(py, key), // not reached: fill_block set it
     }
 }
 
@@ -116,17 +120,14 @@ const HANDLE_BLOCK_ROWS: u32 = 4;
 /// incref would miss the cache.
 #[cold]
 fn fill_block(py: Python<'_>, view: &engine::GraphView<'_, PyPayload>, ix: engine::Ix) {
-    let (bits, shards) = view.parts_len();
+    let (bits, shards) = view.parts();
     let first = (ix >> bits) & !(HANDLE_BLOCK_ROWS - 1);
     for row in first..first + HANDLE_BLOCK_ROWS {
-        for s in 0..shards as u32 {
-            let j = (row << bits) | s;
-            if !view.contains(j) {
-                continue;
-            }
-            let (key, cell) = view.key_and_handle(j);
-            if cell.get().is_none() {
-                let _ = cell.set(Arc::new(id_to_py(py, key).unbind()));
+        for s in 0..shards.len() as u32 {
+            if let Some((key, cell)) = view.try_key_and_handle((row << bits) | s) {
+                if cell.get().is_none() {
+                    let _ = cell.set(Arc::new(id_to_py(py, key).unbind()));
+                }
             }
         }
     }
@@ -146,15 +147,12 @@ thread_local! {
         RefCell::new(HashMap::default());
 }
 
-/// The interned id of an attribute name.
+/// The interned id of an attribute name (interned now if it is new).
 #[inline]
 pub(crate) fn name_id(name: &str) -> AttrId {
-    NAME_IDS.with(|cache| {
-        if let Some(&id) = cache.borrow().get(name) {
-            return id;
-        }
+    known_name_id(name).unwrap_or_else(|| {
         let id = engine::intern(name);
-        cache.borrow_mut().insert(name.into(), id);
+        NAME_IDS.with(|cache| cache.borrow_mut().insert(name.into(), id));
         id
     })
 }
@@ -282,10 +280,7 @@ pub(crate) fn attrs_from_dict(dict: Option<&Bound<'_, PyDict>>) -> PyResult<PyAt
         let key = k.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "attribute names must be str, not {}",
-                k.get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
+                type_name(&k)
             ))
         })?;
         let name = key.to_str()?;
@@ -305,10 +300,7 @@ pub(crate) fn attrs_from_obj(
         Err(_) => Err(PyTypeError::new_err(format!(
             "{}: attributes must be a dict, not {}",
             what(),
-            obj.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            type_name(obj)
         ))),
     }
 }

@@ -14,8 +14,10 @@ use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 
+use super::convert::PyPayload;
 use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
+use crate::engine::{Graph, GraphView, Snapshot};
 use crate::error::GraphError;
 use crate::sync::{AtomicBool, Ordering};
 
@@ -77,6 +79,21 @@ impl CancelToken {
         let state = if self.cancelled() { "True" } else { "False" };
         format!("<gli.CancelToken cancelled={state}>")
     }
+}
+
+/// Takes a snapshot of `graph` and runs `work` on it, detached (through
+/// [`run_detached`]); returns the snapshot with the result, so that the
+/// caller can read the nodes the result refers to.
+pub(crate) fn on_snapshot<T: Send>(
+    py: Python<'_>,
+    graph: &Graph<PyPayload>,
+    work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
+) -> PyResult<(Snapshot<PyPayload>, T)> {
+    run_detached(py, None, |cancel| {
+        let snap = graph.snapshot();
+        let out = work(&snap.view(), cancel)?;
+        Ok((snap, out))
+    })
 }
 
 /// Runs `work` detached. The calling thread re-attaches about every 25 ms to

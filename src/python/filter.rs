@@ -9,9 +9,9 @@
 //! several threads at once, each attaching per batch; results keep order.
 //!
 //! The predicate sees each node's attributes through an `AttributeView`: a
-//! frozen pyclass holding an `Arc` of the node's attribute map in the
-//! snapshot. Creating one costs the same for 2 or 100 attributes; a value is
-//! converted to Python only when it is read.
+//! frozen pyclass pointing at the node's attribute map inside the snapshot
+//! (which it keeps alive). Creating one costs the same for 2 or 100
+//! attributes; a value is converted to Python only when it is read.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,9 +24,11 @@ use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::convert::{attrs_to_dict, known_name_id, node_obj, value_to_py, with_py_names};
+use super::convert::{
+    attrs_to_dict, known_name_id, node_obj, type_name, value_to_py, with_py_names,
+};
 use super::convert::{PyAttrMap, PyPayload};
-use super::detach::run_detached;
+use super::detach::on_snapshot;
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
@@ -48,13 +50,6 @@ fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
         Ok(py.import("collections.abc")?.unbind())
     })?;
     m.bind(py).getattr(name)
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
 
 /// Per-thread caches of attribute reads, in one thread-local (one TLS lookup
@@ -491,8 +486,8 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
     if v.is_instance_of::<PyInt>() {
         return match v.extract::<i64>() {
             Ok(i) => Ok(WhereVal::Int(i)),
-            // Beyond 64 bits: no stored int can equal it; floats compare
-            // exactly, so compare as a float only when that is lossless.
+            // Beyond 64 bits: no stored int can equal it, so the condition
+            // matches nothing (NaN equals nothing).
             Err(_) => Ok(WhereVal::Float(f64::NAN)),
         };
     }
@@ -583,19 +578,21 @@ fn gil_disabled(py: Python<'_>) -> bool {
 
 // ------------------------------------------------------------- the batches
 
-/// Evaluates `batches` batches, attaching once per batch (`eval` runs
-/// attached and returns the batch's kept items). Called detached. With
-/// `threads > 1` (GIL disabled only), that many threads pull batches; the
-/// calling thread is one of them, so Ctrl-C (delivered to the main thread's
-/// predicate calls) still stops the filter. The first error stops every
-/// thread before its next batch and is returned unchanged.
-fn run_batches<R: Send>(
+/// Evaluates `items` in batches of `size`, attaching once per batch (`eval`
+/// runs attached on the batch's index and items and returns what it keeps).
+/// Called detached. With `threads > 1` (GIL disabled only), that many threads
+/// pull batches; the calling thread is one of them, so Ctrl-C (delivered to
+/// the main thread's predicate calls) still stops the filter. The first
+/// error stops every thread before its next batch and is returned unchanged.
+fn run_batches<T: Sync, R: Send>(
     method: &'static str,
-    batches: usize,
-    batch_len: impl Fn(usize) -> usize + Sync,
+    items: &[T],
+    size: usize,
     threads: usize,
-    eval: impl Fn(Python<'_>, usize) -> PyResult<Vec<R>> + Sync,
+    eval: impl Fn(Python<'_>, usize, &[T]) -> PyResult<Vec<R>> + Sync,
 ) -> PyResult<Vec<R>> {
+    let batches = items.len().div_ceil(size);
+    let batch = |b: usize| &items[b * size..((b + 1) * size).min(items.len())];
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let first_err: Mutex<Option<PyErr>> = Mutex::new(None);
@@ -628,9 +625,9 @@ fn run_batches<R: Send>(
                 bump(Counter::PredicateBatches);
                 // Between batches: a Ctrl-C that arrived while Rust ran.
                 let t0 = super::trace::enabled().then(std::time::Instant::now);
-                let res = eval(py, i).and_then(|kept| py.check_signals().map(|_| kept));
+                let res = eval(py, i, batch(i)).and_then(|kept| py.check_signals().map(|_| kept));
                 if let Some(t0) = t0 {
-                    super::trace::batch(method, i, batch_len(i), t0.elapsed());
+                    super::trace::batch(method, i, batch(i).len(), t0.elapsed());
                 }
                 match res {
                     Ok(kept) => *slots[i].lock() = kept,
@@ -740,18 +737,59 @@ fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bo
 
 type Engine = Graph<PyPayload>;
 
-/// Takes a snapshot and scans it, detached: `(snapshot, candidates)`.
-fn scan<T: Send>(
+/// One vectorized batch: a single `predicate(ids, batch)` call judged by
+/// [`truth_mask`]; keeps the ids whose value is true.
+fn vectorized_batch(
     py: Python<'_>,
-    graph: &Engine,
-    work: impl FnOnce(&Snapshot<PyPayload>, &crate::engine::cancel::Cancel<'_>) -> crate::error::Result<T>
-        + Send,
-) -> PyResult<(Snapshot<PyPayload>, T)> {
-    run_detached(py, None, |cancel| {
-        let snap = graph.snapshot();
-        let out = work(&snap, cancel)?;
-        Ok((snap, out))
-    })
+    pred: &Bound<'_, PyAny>,
+    graph: &Arc<Engine>,
+    snap: &Arc<Snapshot<PyPayload>>,
+    (cands, start, len): (&Arc<[Ix]>, usize, usize),
+) -> PyResult<Vec<Py<PyAny>>> {
+    add(Counter::PredicateCalls, 1);
+    let view = snap.view();
+    let items = &cands[start..start + len];
+    let ids = PyList::new(py, items.iter().map(|&ix| node_obj(py, &view, ix)))?;
+    let batch = Bound::new(
+        py,
+        AttrBatch {
+            graph: graph.clone(),
+            snap: snap.clone(),
+            ixs: cands.clone(),
+            start,
+            end: start + len,
+        },
+    )?;
+    let mask = truth_mask(&pred.call1((&ids, batch))?, len, "filter_nodes")?;
+    let mut out = Vec::new();
+    for (i, keep) in mask.into_iter().enumerate() {
+        if keep {
+            out.push(ids.get_item(i)?.unbind());
+        }
+    }
+    Ok(out)
+}
+
+/// One batch of per-node calls `predicate(id, attributes)`; keeps the ids
+/// whose result is truthy.
+fn per_node_batch(
+    py: Python<'_>,
+    pred: &Bound<'_, PyAny>,
+    snap: &Arc<Snapshot<PyPayload>>,
+    items: &[Ix],
+) -> PyResult<Vec<Py<PyAny>>> {
+    add(Counter::PredicateCalls, items.len() as u64);
+    let view = snap.view();
+    let mut out = Vec::with_capacity(items.len());
+    let mut spare = None;
+    for &ix in items {
+        let id = node_obj(py, &view, ix);
+        let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
+        if pred.call1((&id, attrs))?.is_truthy()? {
+            out.push(id.unbind());
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn filter_nodes<'py>(
@@ -760,15 +798,14 @@ pub(crate) fn filter_nodes<'py>(
     args: FilterArgs<'py>,
     vectorized: bool,
 ) -> PyResult<Bound<'py, PyList>> {
-    const M: &str = "filter_nodes";
     if vectorized && args.predicate.is_none() {
         return Err(PyValueError::new_err(
             "filter_nodes: vectorized=True needs a predicate",
         ));
     }
     let cond = &args.cond;
-    let (snap, cands) = scan(py, graph, |snap, cancel| {
-        scan_nodes_cached(&snap.view(), cond, &graph.columns, cancel)
+    let (snap, cands) = on_snapshot(py, graph, |view, cancel| {
+        scan_nodes_cached(view, cond, &graph.columns, cancel)
     })?;
     let Some(pred) = args.predicate else {
         let view = snap.view();
@@ -777,56 +814,16 @@ pub(crate) fn filter_nodes<'py>(
     let (snap, cands): (Arc<_>, Arc<[Ix]>) = (Arc::new(snap), cands.into());
     let pred = pred.unbind();
     let bs = args.batch_size;
-    let batches = cands.len().div_ceil(bs);
     let threads = evaluation_threads(py);
-    let chunk = |b: usize| &cands[b * bs..((b + 1) * bs).min(cands.len())];
     let kept: Vec<Py<PyAny>> = py.detach(|| {
-        run_batches(
-            "filter_nodes",
-            batches,
-            |b| chunk(b).len(),
-            threads,
-            |py, b| {
-                let pred = pred.bind(py);
-                let items = chunk(b);
-                let view = snap.view();
-                if vectorized {
-                    add(Counter::PredicateCalls, 1);
-                    let ids = PyList::new(py, items.iter().map(|&ix| node_obj(py, &view, ix)))?;
-                    let start = b * bs;
-                    let batch = Bound::new(
-                        py,
-                        AttrBatch {
-                            graph: graph.clone(),
-                            snap: snap.clone(),
-                            ixs: cands.clone(),
-                            start,
-                            end: start + items.len(),
-                        },
-                    )?;
-                    let res = pred.call1((&ids, batch))?;
-                    let mask = truth_mask(&res, items.len(), M)?;
-                    let mut out = Vec::new();
-                    for (i, keep) in mask.into_iter().enumerate() {
-                        if keep {
-                            out.push(ids.get_item(i)?.unbind());
-                        }
-                    }
-                    return Ok(out);
-                }
-                add(Counter::PredicateCalls, items.len() as u64);
-                let mut out = Vec::with_capacity(items.len());
-                let mut spare = None;
-                for &ix in items {
-                    let id = node_obj(py, &view, ix);
-                    let attrs = AttrView::reuse(py, &mut spare, &snap, view.attrs(ix))?;
-                    if pred.call1((&id, attrs))?.is_truthy()? {
-                        out.push(id.unbind());
-                    }
-                }
-                Ok(out)
-            },
-        )
+        run_batches("filter_nodes", &cands, bs, threads, |py, b, items| {
+            let pred = pred.bind(py);
+            if vectorized {
+                vectorized_batch(py, pred, graph, &snap, (&cands, b * bs, items.len()))
+            } else {
+                per_node_batch(py, pred, &snap, items)
+            }
+        })
     })?;
     PyList::new(py, kept)
 }
@@ -837,36 +834,27 @@ pub(crate) fn filter_edges<'py>(
     args: FilterArgs<'py>,
 ) -> PyResult<Bound<'py, PyList>> {
     let cond = &args.cond;
-    let (snap, cands) = scan(py, graph, |snap, cancel| {
-        scan_edges(&snap.view(), cond, cancel)
-    })?;
+    let (snap, cands) = on_snapshot(py, graph, |view, cancel| scan_edges(view, cond, cancel))?;
     let snap = Arc::new(snap);
-    let view = snap.view();
-    let pair = |py: Python<'py>, (s, t): (Ix, Ix)| -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, [node_obj(py, &view, s), node_obj(py, &view, t)])
-    };
     let Some(pred) = args.predicate else {
-        let out = PyList::empty(py);
-        for &e in &cands {
-            out.append(pair(py, e)?)?;
-        }
-        return Ok(out);
+        let view = snap.view();
+        let pairs = cands
+            .iter()
+            .map(|&(s, t)| PyTuple::new(py, [node_obj(py, &view, s), node_obj(py, &view, t)]))
+            .collect::<PyResult<Vec<_>>>()?;
+        return PyList::new(py, pairs);
     };
     let pred = pred.unbind();
-    let bs = args.batch_size;
-    let batches = cands.len().div_ceil(bs);
     let threads = evaluation_threads(py);
     let kept: Vec<Py<PyTuple>> = py.detach(|| {
-        let chunk = |b: usize| &cands[b * bs..((b + 1) * bs).min(cands.len())];
         run_batches(
             "filter_edges",
-            batches,
-            |b| chunk(b).len(),
+            &cands,
+            args.batch_size,
             threads,
-            |py, b| {
+            |py, _, items| {
                 let pred = pred.bind(py);
                 let view = snap.view();
-                let items = chunk(b);
                 add(Counter::PredicateCalls, items.len() as u64);
                 let mut out = Vec::with_capacity(items.len());
                 let mut spare = None;

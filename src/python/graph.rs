@@ -20,14 +20,15 @@ use super::convert::{
     as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_obj,
     node_ref, node_ref_lenient, PyAttrMap, PyPayload,
 };
-use super::detach::run_detached;
+use super::detach::{on_snapshot, run_detached};
 use super::errors::NodeNotFoundError;
 use super::filter;
 use super::trace;
 use crate::engine::algo;
+use crate::engine::cancel::Cancel;
 use crate::engine::value::lookup_name;
 use crate::engine::{
-    AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, Op, ResolvedEdges, Value,
+    AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, Op, ResolvedEdges, Snapshot,
 };
 use crate::error::GraphError;
 
@@ -195,33 +196,27 @@ impl PyGraph {
     fn on_snapshot<T: Send>(
         &self,
         py: Python<'_>,
-        work: impl FnOnce(
-                &GraphView<'_, PyPayload>,
-                &crate::engine::cancel::Cancel<'_>,
-            ) -> Result<T, GraphError>
-            + Send,
-    ) -> PyResult<(crate::engine::Snapshot<PyPayload>, T)> {
-        let inner = &self.inner;
-        run_detached(py, None, |cancel| {
-            let snap = inner.snapshot();
-            let out = work(&snap.view(), cancel)?;
-            Ok((snap, out))
-        })
+        work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
+    ) -> PyResult<(Snapshot<PyPayload>, T)> {
+        on_snapshot(py, &self.inner, work)
     }
 
-    /// Numeric value of `attr` for every node in order (`None`: missing or not numeric).
+    /// Numeric value of `attr` for every node in order (`None`: missing or
+    /// not numeric), from the graph's cached numeric columns.
     fn numeric_column(&self, py: Python<'_>, attr: &str) -> PyResult<Vec<Option<f64>>> {
+        use crate::engine::filter::num_kind;
         let id = lookup_name(attr);
+        let inner = &self.inner;
         let (_, col) = self.on_snapshot(py, |view, cancel| {
+            let cols = id.map(|id| inner.columns.numeric(view, id));
             let mut col = Vec::new();
             for (k, ix) in view.ixs().enumerate() {
                 if k % 65536 == 0 {
                     cancel.check()?;
                 }
-                let v = id.and_then(|a| view.attrs(ix).and_then(|m| m.get(a)));
-                col.push(match v {
-                    Some(Value::Int(i)) => Some(*i as f64),
-                    Some(Value::Float(x)) => Some(*x),
+                col.push(match cols.as_ref().map(|c| c.get(ix)) {
+                    Some((num_kind::INT, raw)) => Some(raw as i64 as f64),
+                    Some((num_kind::FLOAT, raw)) => Some(f64::from_bits(raw)),
                     _ => None,
                 });
             }
@@ -291,9 +286,7 @@ impl PyGraph {
         attrs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let _call = trace::call("add_node");
-        if trace::enabled() {
-            _call.attrs(attrs.map_or(0, |d| d.len()));
-        }
+        _call.attrs(attrs.map_or(0, |d| d.len()));
         let id = node_ref(&node_id)?.to_owned_id();
         let attrs = attrs_from_dict(attrs)?;
         self.inner.add_node(id, attrs)?;
@@ -311,9 +304,7 @@ impl PyGraph {
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<String> {
         let _call = trace::call("add_edge");
-        if trace::enabled() {
-            _call.attrs(attrs.map_or(0, |d| d.len()));
-        }
+        _call.attrs(attrs.map_or(0, |d| d.len()));
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let attrs = attrs_from_dict(attrs)?;
         self.inner.add_edge(s, t, attrs)?;
@@ -327,9 +318,7 @@ impl PyGraph {
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let _call = trace::call("update_node");
-        if trace::enabled() {
-            _call.attrs(attrs.map_or(0, |d| d.len()));
-        }
+        _call.attrs(attrs.map_or(0, |d| d.len()));
         let id = node_ref(node_id)?;
         let attrs = attrs_from_dict(attrs)?;
         Ok(self.inner.update_node(id, attrs)?)
@@ -343,9 +332,7 @@ impl PyGraph {
         attrs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let _call = trace::call("update_edge");
-        if trace::enabled() {
-            _call.attrs(attrs.map_or(0, |d| d.len()));
-        }
+        _call.attrs(attrs.map_or(0, |d| d.len()));
         let (s, t) = (node_ref(source)?, node_ref(target)?);
         let attrs = attrs_from_dict(attrs)?;
         Ok(self.inner.update_edge(s, t, attrs)?)
@@ -964,10 +951,10 @@ impl PyGraph {
         ids: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let _call = trace::call("subgraph");
-        _call.items(ids.len().unwrap_or(0));
         let py = slf.py();
         let this = slf.get();
         let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
+        _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
         let new = slf.get_type().call1((this.inner.is_directed(),))?;
         let target = new.cast::<PyGraph>()?.get().inner.clone();

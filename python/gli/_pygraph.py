@@ -356,20 +356,26 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             raise
 
     # ----------------------------------------------------------- point queries
+    # Counts and membership take the lock too: a batch applies item by item
+    # under it, and a reader must see all of a batch or none of it.
     def has_node(self, node_id: object, /) -> bool:
-        return _valid_id(node_id) and node_id in self._nodes
+        with self._lock:
+            return _valid_id(node_id) and node_id in self._nodes
 
     def __contains__(self, node_id: object) -> bool:
         return self.has_node(node_id)
 
     def __len__(self) -> int:
-        return len(self._nodes)
+        with self._lock:
+            return len(self._nodes)
 
     def node_count(self) -> int:
-        return len(self._nodes)
+        with self._lock:
+            return len(self._nodes)
 
     def edge_count(self) -> int:
-        return self._edges
+        with self._lock:
+            return self._edges
 
     def has_edge(self, source: object, target: object, /) -> bool:
         with self._lock:

@@ -218,3 +218,21 @@ pub type LeafMutex<T> = parking_lot::Mutex<T>;
 pub type StatCell = std::sync::atomic::AtomicU64;
 /// Orderings for [`StatCell`].
 pub use std::sync::atomic::Ordering as StatOrdering;
+
+/// Whether this process may hand work to the rayon pool.
+///
+/// A process forked after the pool started (`multiprocessing`'s default
+/// start method on Linux) inherits the pool's bookkeeping but none of its
+/// threads: a parallel call there would wait forever. The first caller
+/// records the process id; a forked child sees another id and runs
+/// everything on the calling thread. (A child forked before the pool ever
+/// ran records its own id and gets a pool of its own.)
+pub fn parallel_ok() -> bool {
+    use std::sync::atomic::{AtomicU32 as StdAtomicU32, Ordering as StdOrdering};
+    static POOL_PID: StdAtomicU32 = StdAtomicU32::new(0);
+    let me = std::process::id();
+    match POOL_PID.compare_exchange(0, me, StdOrdering::AcqRel, StdOrdering::Acquire) {
+        Ok(_) => true,
+        Err(owner) => owner == me,
+    }
+}

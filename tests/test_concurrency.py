@@ -322,3 +322,35 @@ def test_ctrl_c_interrupts_a_long_filter() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("interrupted after"), proc.stdout
+
+
+def _parallel_work_in_child(conn: object) -> None:
+    g = gli.Graph()
+    g.batch_add_nodes((i, {"k": i % 3}) for i in range(60_000))
+    g.batch_add_edges((i, (i * 7 + 1) % 60_000) for i in range(60_000))
+    ranks = g.pagerank()
+    comps = g.connected_components()
+    hits = g.filter_nodes(where={"k": 1})
+    conn.send((len(ranks), sum(map(len, comps)), len(hits)))  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_runs_parallel_queries() -> None:
+    """The parent has used the rayon pool; a forked child inherits none of its
+    threads and must still finish (on its own thread) instead of hanging."""
+    import multiprocessing
+
+    parent = gli.Graph()
+    parent.batch_add_nodes(range(60_000))
+    parent.batch_add_edges((i, (i + 1) % 60_000) for i in range(60_000))
+    parent.pagerank()  # starts the pool here
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_parallel_work_in_child, args=(send,))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("a forked child hung in a parallel query")
+    assert child.exitcode == 0
+    assert recv.recv() == (60_000, 60_000, 20_000)

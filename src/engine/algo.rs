@@ -13,9 +13,10 @@ use std::collections::{BinaryHeap, VecDeque};
 use rayon::prelude::*;
 
 use super::cancel::Cancel;
-use super::store::{GraphView, Ix};
+use super::store::{GraphView, Ix, PREFETCH_AHEAD};
 use super::value::{AttrId, Value};
 use crate::error::{GraphError, Result};
+use crate::sync::parallel_ok;
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
@@ -72,6 +73,9 @@ pub fn bfs<O>(
             break;
         }
         let u = order[head];
+        if let Some(&ahead) = order.get(head + PREFETCH_AHEAD) {
+            view.prefetch_out(ahead);
+        }
         head += 1;
         if head % CHECK_EVERY == 0 {
             cancel.check()?;
@@ -192,6 +196,9 @@ pub fn bfs_lengths<O>(
     let mut head = 0;
     while head < order.len() {
         let (u, d) = order[head];
+        if let Some(&(ahead, _)) = order.get(head + PREFETCH_AHEAD) {
+            view.prefetch_out(ahead);
+        }
         head += 1;
         if head % CHECK_EVERY == 0 {
             cancel.check()?;
@@ -336,7 +343,9 @@ pub fn connected_components<O>(
     const NONE: u32 = u32::MAX;
     let mut comp = Dense::new(view, NONE);
     let mut sizes: Vec<usize> = Vec::new();
-    let mut stack = Vec::new();
+    // Breadth-first per component (the queue is reused): a queue can look
+    // ahead and prefetch, a stack cannot.
+    let mut queue: Vec<Ix> = Vec::new();
     let mut steps = 0usize;
     for root in view.ixs() {
         if *comp.get(root) != NONE {
@@ -344,10 +353,16 @@ pub fn connected_components<O>(
         }
         let id = sizes.len() as u32;
         comp.set(root, id);
-        stack.push(root);
-        let mut size = 0;
-        while let Some(u) = stack.pop() {
-            size += 1;
+        queue.clear();
+        queue.push(root);
+        let mut head = 0;
+        while head < queue.len() {
+            let u = queue[head];
+            if let Some(&ahead) = queue.get(head + PREFETCH_AHEAD) {
+                view.prefetch_out(ahead);
+                view.prefetch_in(ahead);
+            }
+            head += 1;
             steps += 1;
             if steps % CHECK_EVERY == 0 {
                 cancel.check()?;
@@ -359,11 +374,11 @@ pub fn connected_components<O>(
             {
                 if *comp.get(w) == NONE {
                     comp.set(w, id);
-                    stack.push(w);
+                    queue.push(w);
                 }
             }
         }
-        sizes.push(size);
+        sizes.push(queue.len());
     }
     let mut members: Vec<Vec<Ix>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
     for ix in view.ixs() {
@@ -436,7 +451,7 @@ pub fn pagerank<O: Sync>(
     let nf = n as f64;
     let mut x = vec![1.0 / nf; n];
     let mut next = vec![0.0; n];
-    let parallel = n >= PAR_MIN_NODES && rayon::current_num_threads() > 1;
+    let parallel = n >= PAR_MIN_NODES && rayon::current_num_threads() > 1 && parallel_ok();
     for _ in 0..max_iter {
         cancel.check()?;
         let dsum: f64 = dangling.iter().map(|&p| x[p as usize]).sum();

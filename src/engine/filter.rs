@@ -9,11 +9,12 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::adjacency::{AdjColumn, AdjIndex};
 use super::cancel::Cancel;
 use super::store::{GraphView, Ix, Shard};
 use super::value::{AttrId, AttrMap, Value};
 use crate::error::Result;
-use crate::sync::{Arc, LeafMutex};
+use crate::sync::{parallel_ok, Arc, LeafMutex};
 
 /// A value a `where` condition compares with.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +154,7 @@ fn chunked_by<T: Send>(
         f(lo + c * step, (lo + (c + 1) * step).min(hi), &mut out);
         Ok(out)
     };
-    let parts: Vec<Vec<T>> = if parallel {
+    let parts: Vec<Vec<T>> = if parallel && parallel_ok() {
         (0..chunks)
             .into_par_iter()
             .map(run)
@@ -197,7 +198,7 @@ const MAX_DISTINCT: usize = 1 << 16;
 const MAX_CACHED_ATTRS: usize = 8;
 
 /// A per-shard column the cache can hold: built from one shard version.
-trait ShardCol: Sized + Send + Sync {
+pub(crate) trait ShardCol: Sized + Send + Sync {
     fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self>;
     fn version(&self) -> u64;
 }
@@ -334,6 +335,8 @@ struct Caches {
     num: HashMap<AttrId, CachedAttr<NumColumn>>,
     /// One entry (key 0): which slots are live.
     live: HashMap<AttrId, CachedAttr<LiveColumn>>,
+    /// One entry (key 0): the adjacency CSR of each shard.
+    adj: HashMap<AttrId, CachedAttr<AdjColumn>>,
 }
 
 /// Which of a shard's slots hold a node, one bit each: a filter without
@@ -406,10 +409,12 @@ impl ColumnCache {
         if stale.is_empty() {
             return have;
         }
-        let built: Vec<(usize, Option<Arc<C>>)> = stale
-            .par_iter()
-            .map(|&i| (i, C::build(shards[i], attr).map(Arc::new)))
-            .collect();
+        let build = |&i: &usize| (i, C::build(shards[i], attr).map(Arc::new));
+        let built: Vec<(usize, Option<Arc<C>>)> = if stale.len() > 1 && parallel_ok() {
+            stale.par_iter().map(build).collect()
+        } else {
+            stale.iter().map(build).collect()
+        };
         let mut g = self.inner.lock();
         let map = pick(&mut g);
         let entry = map.entry(attr).or_default();
@@ -443,12 +448,23 @@ impl ColumnCache {
         }
     }
 
+    /// The adjacency of `view`'s shards as cached CSRs (see [`AdjIndex`]).
+    pub fn adjacency<O: Send + Sync>(&self, view: &GraphView<'_, O>) -> AdjIndex {
+        let (bits, shards) = view.parts();
+        AdjIndex {
+            bits,
+            base: shards.first().map_or(0, |s| s.base),
+            shards: self.columns(view, 0, |c| &mut c.adj),
+        }
+    }
+
     /// Drops every column (the graph was cleared).
     pub fn clear(&self) {
         let mut g = self.inner.lock();
         g.eq.clear();
         g.num.clear();
         g.live.clear();
+        g.adj.clear();
     }
 }
 

@@ -2,6 +2,7 @@
 //! statistics. Nothing here names Python; the binding supplies the opaque
 //! payload type `O` for attribute values the engine does not model.
 
+pub mod adjacency;
 pub mod algo;
 pub mod cancel;
 pub mod counters;

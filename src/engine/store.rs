@@ -32,6 +32,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc as StdArc;
 
+use super::adjacency::AdjIndex;
 use super::id::{NodeId, NodeRef};
 use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
 use super::Payload;
@@ -43,6 +44,10 @@ use crate::sync::{
 
 /// Dense node index. Insertion order is index order.
 pub type Ix = u32;
+
+/// How many items ahead a loop over random nodes prefetches their records or
+/// adjacency: far enough for the load to land before it is needed.
+pub const PREFETCH_AHEAD: usize = 8;
 
 /// Above this out-degree a node keeps a hash set of its out-neighbours, so
 /// duplicate-edge checks on hubs stay O(1).
@@ -336,6 +341,7 @@ impl<O> ReadAll<'_, O> {
             bits: self.bits,
             directed: self.directed,
             shards: self.guards.iter().map(|g| &***g).collect(),
+            adj: None,
         }
     }
 }
@@ -358,6 +364,7 @@ impl<O> Snapshot<O> {
             bits: self.bits,
             directed: self.directed,
             shards: self.shards.iter().map(|a| &**a).collect(),
+            adj: None,
         }
     }
 
@@ -385,6 +392,8 @@ pub struct GraphView<'a, O> {
     bits: u32,
     directed: bool,
     shards: Vec<&'a Shard<O>>,
+    /// Cached CSR of the same shard versions, read instead of the records.
+    adj: Option<&'a AdjIndex>,
 }
 
 impl<'a, O> GraphView<'a, O> {
@@ -422,20 +431,80 @@ impl<'a, O> GraphView<'a, O> {
         self.rec(ix).is_some()
     }
 
+    /// This view reading its adjacency from `index`, which must have been
+    /// built from this view's shards (`ColumnCache::adjacency`).
+    pub fn with_adjacency<'b>(&self, index: &'b AdjIndex) -> GraphView<'b, O>
+    where
+        'a: 'b,
+    {
+        GraphView {
+            bits: self.bits,
+            directed: self.directed,
+            shards: self.shards.clone(),
+            adj: Some(index),
+        }
+    }
+
     /// Out-neighbours (undirected: all neighbours), in edge insertion order.
     #[inline]
     pub fn out(&self, ix: Ix) -> &'a [Ix] {
-        self.rec(ix).map_or(&[], |r| r.out())
+        match self.adj {
+            Some(a) if a.covers(ix) => a.out(ix),
+            _ => self.rec(ix).map_or(&[], |r| r.out()),
+        }
+    }
+
+    /// Starts loading `ix`'s out-neighbours (a traversal's look-ahead).
+    #[inline]
+    pub fn prefetch_out(&self, ix: Ix) {
+        super::adjacency::prefetch(self.out(ix));
+    }
+
+    /// Starts loading `ix`'s in-neighbours.
+    #[inline]
+    pub fn prefetch_in(&self, ix: Ix) {
+        if self.directed {
+            super::adjacency::prefetch(self.inn(ix));
+        }
     }
 
     /// In-neighbours (undirected: all neighbours).
     #[inline]
     pub fn inn(&self, ix: Ix) -> &'a [Ix] {
-        match self.rec(ix) {
-            Some(r) if self.directed => r.inn(),
-            Some(r) => r.out(),
-            None => &[],
+        if !self.directed {
+            return self.out(ix);
         }
+        match self.adj {
+            Some(a) if a.covers(ix) => a.inn(ix),
+            _ => self.rec(ix).map_or(&[], |r| r.inn()),
+        }
+    }
+
+    /// Starts loading live node `ix`'s record (no-op past the shard).
+    #[inline]
+    pub fn prefetch_rec(&self, ix: Ix) {
+        let shard = self.shards[(ix & ((1u32 << self.bits) - 1)) as usize];
+        if let Some(i) = shard.slot_of(ix, self.bits) {
+            if let Some(slot) = shard.slots.get(i..i + 1) {
+                super::adjacency::prefetch(slot);
+            }
+        }
+    }
+
+    /// `(key, item)` for each item of `items`, whose node `ix_of` names, in
+    /// order. Results in traversal order visit records at random: this
+    /// prefetches a few items ahead, so the misses overlap.
+    pub fn keys_of<'s, T>(
+        &'s self,
+        items: &'s [T],
+        ix_of: impl Fn(&T) -> Ix + 's,
+    ) -> impl Iterator<Item = (&'a NodeId, &'s T)> + 's {
+        items.iter().enumerate().map(move |(i, item)| {
+            if let Some(ahead) = items.get(i + PREFETCH_AHEAD) {
+                self.prefetch_rec(ix_of(ahead));
+            }
+            (self.key(ix_of(item)), item)
+        })
     }
 
     pub fn key(&self, ix: Ix) -> &'a NodeId {

@@ -183,7 +183,10 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyList>> {
         // Traversal order jumps around the index space: fresh objects (made
         // in cache-hot memory) beat cached ones scattered across the heap.
-        PyList::new(py, ixs.iter().map(|&ix| id_to_py(py, view.key(ix))))
+        PyList::new(
+            py,
+            view.keys_of(ixs, |&ix| ix).map(|(k, _)| id_to_py(py, k)),
+        )
     }
 
     /// The attribute id of `name`, if any node or edge ever used it.
@@ -199,6 +202,21 @@ impl PyGraph {
         work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
     ) -> PyResult<(Snapshot<PyPayload>, T)> {
         on_snapshot(py, &self.inner, work)
+    }
+
+    /// [`Self::on_snapshot`] for a traversal of most of the graph: the view
+    /// reads its adjacency from the cached CSR (`AdjIndex`), rebuilt only for
+    /// the shards written since the last traversal.
+    fn on_traversal<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
+    ) -> PyResult<(Snapshot<PyPayload>, T)> {
+        let columns = &self.inner.columns;
+        on_snapshot(py, &self.inner, |view, cancel| {
+            let index = columns.adjacency(view);
+            work(&view.with_adjacency(&index), cancel)
+        })
     }
 
     /// Numeric value of `attr` for every node in order (`None`: missing or
@@ -782,9 +800,14 @@ impl PyGraph {
         let _call = trace::call("bfs");
         let src = node_ref(source)?;
         let inner = &self.inner;
-        let (snap, order) = self.on_snapshot(py, |view, c| {
+        let work = |view: &GraphView<'_, PyPayload>, c: &Cancel<'_>| {
             algo::bfs(view, inner.ix_in(view, src)?, depth_limit, c)
-        })?;
+        };
+        // A depth-limited search may stay local: it reads the records.
+        let (snap, order) = match depth_limit {
+            None => self.on_traversal(py, work)?,
+            Some(_) => self.on_snapshot(py, work)?,
+        };
         Self::ixs_to_list(py, &snap.view(), &order)
     }
 
@@ -799,7 +822,7 @@ impl PyGraph {
         let src = node_ref(source)?;
         let inner = &self.inner;
         let (snap, order) =
-            self.on_snapshot(py, |view, c| algo::dfs(view, inner.ix_in(view, src)?, c))?;
+            self.on_traversal(py, |view, c| algo::dfs(view, inner.ix_in(view, src)?, c))?;
         Self::ixs_to_list(py, &snap.view(), &order)
     }
 
@@ -874,16 +897,16 @@ impl PyGraph {
         let dict = PyDict::new(py);
         match Self::weight_id(weight) {
             None => {
-                let (snap, order) = self.on_snapshot(py, |view, c| {
+                let (snap, order) = self.on_traversal(py, |view, c| {
                     algo::bfs_lengths(view, inner.ix_in(view, src)?, c)
                 })?;
                 let view = snap.view();
-                for (ix, d) in order {
-                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
+                for (key, &(_, d)) in view.keys_of(&order, |&(ix, _)| ix) {
+                    dict.set_item(id_to_py(py, key), d)?;
                 }
             }
             Some(w) => {
-                let (snap, (settled, _)) = self.on_snapshot(py, |view, c| {
+                let (snap, (settled, _)) = self.on_traversal(py, |view, c| {
                     let s = inner.ix_in(view, src)?;
                     match w {
                         Some(w) => algo::dijkstra(view, s, None, w, c),
@@ -896,8 +919,8 @@ impl PyGraph {
                     }
                 })?;
                 let view = snap.view();
-                for (ix, d) in settled {
-                    dict.set_item(id_to_py(py, view.key(ix)), d)?;
+                for (key, &(_, d)) in view.keys_of(&settled, |&(ix, _)| ix) {
+                    dict.set_item(id_to_py(py, key), d)?;
                 }
             }
         }
@@ -907,7 +930,7 @@ impl PyGraph {
     /// Connected components (weakly connected when directed), largest first.
     fn connected_components<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("connected_components");
-        let (snap, comps) = self.on_snapshot(py, algo::connected_components)?;
+        let (snap, comps) = self.on_traversal(py, algo::connected_components)?;
         let view = snap.view();
         let out = PyList::empty(py);
         for comp in &comps {
@@ -933,7 +956,7 @@ impl PyGraph {
             )));
         }
         let w = Self::weight_id(weight).flatten();
-        let (snap, ranks) = self.on_snapshot(py, |view, c| {
+        let (snap, ranks) = self.on_traversal(py, |view, c| {
             algo::pagerank(view, alpha, max_iter, tol, w, c)
         })?;
         let view = snap.view();

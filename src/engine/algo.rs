@@ -395,7 +395,7 @@ pub fn connected_components<O>(
 /// Returns ranks in node (insertion) order, or `Convergence` after `max_iter`.
 ///
 /// This function is multithreaded above `PAR_MIN_NODES` nodes (rayon pool).
-pub fn pagerank<O: Sync>(
+pub fn pagerank<O: Send + Sync>(
     view: &GraphView<'_, O>,
     alpha: f64,
     max_iter: usize,
@@ -407,6 +407,9 @@ pub fn pagerank<O: Sync>(
     let n = ixs.len();
     if n == 0 {
         return Ok(Vec::new());
+    }
+    if weight.is_none() {
+        return pagerank_unweighted(view, ixs, alpha, max_iter, tol, cancel);
     }
     let mut pos = Dense::new(view, u32::MAX);
     for (p, &ix) in ixs.iter().enumerate() {
@@ -489,9 +492,92 @@ pub fn pagerank<O: Sync>(
             return Ok(ixs.into_iter().zip(x).collect());
         }
     }
-    Err(GraphError::Convergence(format!(
+    Err(no_convergence(max_iter, tol))
+}
+
+fn no_convergence(max_iter: usize, tol: f64) -> GraphError {
+    GraphError::Convergence(format!(
         "pagerank did not converge within max_iter={max_iter} iterations (tol={tol})"
-    )))
+    ))
+}
+
+/// Unweighted [`pagerank`] straight over the view's in-lists: in index space
+/// (`ix - lo`), with each node's rank share `x[u] / out_degree(u)` computed
+/// once per iteration, so it builds no edge-sized arrays of its own. The
+/// same sums as the weighted path, one multiplication fewer per edge.
+fn pagerank_unweighted<O: Send + Sync>(
+    view: &GraphView<'_, O>,
+    ixs: Vec<Ix>,
+    alpha: f64,
+    max_iter: usize,
+    tol: f64,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<(Ix, f64)>> {
+    let n = ixs.len();
+    let nf = n as f64;
+    let lo = view.lo();
+    let span = (view.hi() - lo) as usize;
+    let mut live = vec![false; span];
+    let mut out_deg = vec![0u32; span];
+    for &ix in &ixs {
+        let i = (ix - lo) as usize;
+        live[i] = true;
+        out_deg[i] = view.out(ix).len() as u32;
+    }
+    let dangling: Vec<u32> = ixs
+        .iter()
+        .map(|&ix| ix - lo)
+        .filter(|&i| out_deg[i as usize] == 0)
+        .collect();
+    cancel.check()?;
+    let mut x = vec![0.0f64; span];
+    for &ix in &ixs {
+        x[(ix - lo) as usize] = 1.0 / nf;
+    }
+    let mut next = vec![0.0f64; span];
+    let mut share = vec![0.0f64; span];
+    let parallel = n >= PAR_MIN_NODES && rayon::current_num_threads() > 1 && parallel_ok();
+    for _ in 0..max_iter {
+        cancel.check()?;
+        let dsum: f64 = dangling.iter().map(|&i| x[i as usize]).sum();
+        let base = alpha * dsum / nf + (1.0 - alpha) / nf;
+        for ((s, &xi), &d) in share.iter_mut().zip(&x).zip(&out_deg) {
+            *s = if d == 0 { 0.0 } else { xi / d as f64 };
+        }
+        let step = |i: usize, slot: &mut f64| -> f64 {
+            if !live[i] {
+                return 0.0;
+            }
+            let acc: f64 = view
+                .inn(lo + i as Ix)
+                .iter()
+                .map(|&u| share[(u - lo) as usize])
+                .sum();
+            let nv = alpha * acc + base;
+            *slot = nv;
+            (nv - x[i]).abs()
+        };
+        let err: f64 = if parallel {
+            next.par_iter_mut()
+                .enumerate()
+                .with_min_len(4096)
+                .map(|(i, slot)| step(i, slot))
+                .sum()
+        } else {
+            next.iter_mut()
+                .enumerate()
+                .map(|(i, slot)| step(i, slot))
+                .sum()
+        };
+        std::mem::swap(&mut x, &mut next);
+        if err < nf * tol {
+            return Ok(ixs
+                .into_iter()
+                .map(|ix| (ix, x[(ix - lo) as usize]))
+                .collect());
+        }
+    }
+    Err(no_convergence(max_iter, tol))
 }
 
 #[cfg(test)]

@@ -507,6 +507,21 @@ impl<'a, O> GraphView<'a, O> {
         })
     }
 
+    /// The keys of `ixs`, in order: a result's ids resolved before the
+    /// caller converts them (detached, so the record misses stay off the GIL).
+    pub fn keys(&self, ixs: &[Ix]) -> Vec<NodeId> {
+        self.keys_of(ixs, |&ix| ix)
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// `(key, value)` for each `(ix, value)` of `items`, in order.
+    pub fn keyed<T: Copy>(&self, items: &[(Ix, T)]) -> Vec<(NodeId, T)> {
+        self.keys_of(items, |&(ix, _)| ix)
+            .map(|(k, &(_, v))| (k.clone(), v))
+            .collect()
+    }
+
     pub fn key(&self, ix: Ix) -> &'a NodeId {
         &self.rec(ix).expect("live node").key
     }

@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
-    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_obj,
-    node_ref, node_ref_lenient, PyAttrMap, PyPayload,
+    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_ref,
+    node_ref_lenient, PyAttrMap, PyPayload,
 };
 use super::detach::{on_snapshot, run_detached};
 use super::errors::NodeNotFoundError;
@@ -28,7 +28,7 @@ use crate::engine::algo;
 use crate::engine::cancel::Cancel;
 use crate::engine::value::lookup_name;
 use crate::engine::{
-    AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, Op, ResolvedEdges, Snapshot,
+    AttrId, EdgeBatchError, Graph, GraphView, NodeId, Op, ResolvedEdges, Snapshot,
 };
 use crate::error::GraphError;
 
@@ -172,21 +172,11 @@ impl PyGraph {
         })
     }
 
+    /// Results become fresh id objects, made in order: traversal order jumps
+    /// around the index space, and objects made now (in cache-hot memory)
+    /// beat cached ones scattered across the heap.
     fn ids_to_list<'py>(py: Python<'py>, ids: &[NodeId]) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, ids.iter().map(|id| id_to_py(py, id)))
-    }
-
-    fn ixs_to_list<'py>(
-        py: Python<'py>,
-        view: &GraphView<'_, PyPayload>,
-        ixs: &[Ix],
-    ) -> PyResult<Bound<'py, PyList>> {
-        // Traversal order jumps around the index space: fresh objects (made
-        // in cache-hot memory) beat cached ones scattered across the heap.
-        PyList::new(
-            py,
-            view.keys_of(ixs, |&ix| ix).map(|(k, _)| id_to_py(py, k)),
-        )
     }
 
     /// The attribute id of `name`, if any node or edge ever used it.
@@ -207,14 +197,18 @@ impl PyGraph {
     /// [`Self::on_snapshot`] for a traversal of most of the graph: the view
     /// reads its adjacency from the cached CSR (`AdjIndex`), rebuilt only for
     /// the shards written since the last traversal.
+    /// Returns only `work`'s result, which must own its data (ids resolved
+    /// with `GraphView::keys`): the snapshot is dropped detached.
     fn on_traversal<T: Send>(
         &self,
         py: Python<'_>,
         work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
-    ) -> PyResult<(Snapshot<PyPayload>, T)> {
-        let columns = &self.inner.columns;
-        on_snapshot(py, &self.inner, |view, cancel| {
-            let index = columns.adjacency(view);
+    ) -> PyResult<T> {
+        let (columns, graph) = (&self.inner.columns, &self.inner);
+        run_detached(py, None, |cancel| {
+            let snap = graph.snapshot();
+            let view = snap.view();
+            let index = columns.adjacency(&view);
             work(&view.with_adjacency(&index), cancel)
         })
     }
@@ -801,14 +795,14 @@ impl PyGraph {
         let src = node_ref(source)?;
         let inner = &self.inner;
         let work = |view: &GraphView<'_, PyPayload>, c: &Cancel<'_>| {
-            algo::bfs(view, inner.ix_in(view, src)?, depth_limit, c)
+            Ok(view.keys(&algo::bfs(view, inner.ix_in(view, src)?, depth_limit, c)?))
         };
         // A depth-limited search may stay local: it reads the records.
-        let (snap, order) = match depth_limit {
+        let ids = match depth_limit {
             None => self.on_traversal(py, work)?,
-            Some(_) => self.on_snapshot(py, work)?,
+            Some(_) => self.on_snapshot(py, work)?.1,
         };
-        Self::ixs_to_list(py, &snap.view(), &order)
+        Self::ids_to_list(py, &ids)
     }
 
     /// Nodes in depth-first preorder from ``source``.
@@ -821,9 +815,10 @@ impl PyGraph {
         let _call = trace::call("dfs");
         let src = node_ref(source)?;
         let inner = &self.inner;
-        let (snap, order) =
-            self.on_traversal(py, |view, c| algo::dfs(view, inner.ix_in(view, src)?, c))?;
-        Self::ixs_to_list(py, &snap.view(), &order)
+        let ids = self.on_traversal(py, |view, c| {
+            Ok(view.keys(&algo::dfs(view, inner.ix_in(view, src)?, c)?))
+        })?;
+        Self::ids_to_list(py, &ids)
     }
 
     /// Nodes at distance 1..k from ``source`` (not itself), in BFS order.
@@ -861,8 +856,8 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("shortest_path");
         let (s, t) = (node_ref(source)?, node_ref(target)?);
-        let (snap, path) = self.path(py, s, t, weight)?;
-        Self::ixs_to_list(py, &snap.view(), &path.0)
+        let (path, _) = self.path(py, s, t, weight)?;
+        Self::ids_to_list(py, &path)
     }
 
     /// Length of a shortest path (hops, or total weight).
@@ -876,7 +871,7 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyAny>> {
         let _call = trace::call("shortest_path_length");
         let (s, t) = (node_ref(source)?, node_ref(target)?);
-        let (_, (path, dist)) = self.path(py, s, t, weight)?;
+        let (path, dist) = self.path(py, s, t, weight)?;
         Ok(match dist {
             Some(d) => d.into_pyobject(py)?.into_any(),
             None => (path.len() - 1).into_pyobject(py)?.into_any(),
@@ -897,29 +892,26 @@ impl PyGraph {
         let dict = PyDict::new(py);
         match Self::weight_id(weight) {
             None => {
-                let (snap, order) = self.on_traversal(py, |view, c| {
-                    algo::bfs_lengths(view, inner.ix_in(view, src)?, c)
+                let lengths = self.on_traversal(py, |view, c| {
+                    Ok(view.keyed(&algo::bfs_lengths(view, inner.ix_in(view, src)?, c)?))
                 })?;
-                let view = snap.view();
-                for (key, &(_, d)) in view.keys_of(&order, |&(ix, _)| ix) {
+                for (key, d) in &lengths {
                     dict.set_item(id_to_py(py, key), d)?;
                 }
             }
             Some(w) => {
-                let (snap, (settled, _)) = self.on_traversal(py, |view, c| {
+                let lengths = self.on_traversal(py, |view, c| {
                     let s = inner.ix_in(view, src)?;
-                    match w {
-                        Some(w) => algo::dijkstra(view, s, None, w, c),
-                        None => algo::bfs_lengths(view, s, c).map(|o| {
-                            (
-                                o.into_iter().map(|(ix, d)| (ix, d as f64)).collect(),
-                                Default::default(),
-                            )
-                        }),
-                    }
+                    let settled = match w {
+                        Some(w) => algo::dijkstra(view, s, None, w, c)?.0,
+                        None => algo::bfs_lengths(view, s, c)?
+                            .into_iter()
+                            .map(|(ix, d)| (ix, d as f64))
+                            .collect(),
+                    };
+                    Ok(view.keyed(&settled))
                 })?;
-                let view = snap.view();
-                for (key, &(_, d)) in view.keys_of(&settled, |&(ix, _)| ix) {
+                for (key, d) in &lengths {
                     dict.set_item(id_to_py(py, key), d)?;
                 }
             }
@@ -930,13 +922,17 @@ impl PyGraph {
     /// Connected components (weakly connected when directed), largest first.
     fn connected_components<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("connected_components");
-        let (snap, comps) = self.on_traversal(py, algo::connected_components)?;
-        let view = snap.view();
-        let out = PyList::empty(py);
-        for comp in &comps {
-            out.append(Self::ixs_to_list(py, &view, comp)?)?;
-        }
-        Ok(out)
+        let comps = self.on_traversal(py, |view, c| {
+            let comps = algo::connected_components(view, c)?;
+            Ok(comps.iter().map(|comp| view.keys(comp)).collect::<Vec<_>>())
+        })?;
+        PyList::new(
+            py,
+            comps
+                .iter()
+                .map(|ids| Self::ids_to_list(py, ids))
+                .collect::<PyResult<Vec<_>>>()?,
+        )
     }
 
     /// PageRank as NetworkX defines it. Multithreaded on large graphs.
@@ -956,13 +952,14 @@ impl PyGraph {
             )));
         }
         let w = Self::weight_id(weight).flatten();
-        let (snap, ranks) = self.on_traversal(py, |view, c| {
-            algo::pagerank(view, alpha, max_iter, tol, w, c)
+        let ranks = self.on_traversal(py, |view, c| {
+            Ok(view.keyed(&algo::pagerank(view, alpha, max_iter, tol, w, c)?))
         })?;
-        let view = snap.view();
+        // Fresh id objects, made in order (like traversal results): as fast
+        // as reusing cached ones, without keeping one per node.
         let dict = PyDict::new(py);
-        for (ix, r) in ranks {
-            dict.set_item(node_obj(py, &view, ix), r)?;
+        for (key, r) in &ranks {
+            dict.set_item(id_to_py(py, key), r)?;
         }
         Ok(dict)
     }
@@ -1030,10 +1027,10 @@ impl PyGraph {
         s: crate::engine::NodeRef<'_>,
         t: crate::engine::NodeRef<'_>,
         weight: Option<&str>,
-    ) -> PyResult<(crate::engine::Snapshot<PyPayload>, (Vec<Ix>, Option<f64>))> {
+    ) -> PyResult<(Vec<NodeId>, Option<f64>)> {
         let inner = &self.inner;
         let w = Self::weight_id(weight);
-        self.on_snapshot(py, |view, c| {
+        let (_, (path, dist)) = self.on_snapshot(py, |view, c| {
             let (a, b) = (inner.ix_in(view, s)?, inner.ix_in(view, t)?);
             let no_path = || GraphError::NoPath(s.to_owned_id(), t.to_owned_id());
             match w {
@@ -1044,14 +1041,15 @@ impl PyGraph {
                         .filter(|(ix, _)| *ix == b)
                         .ok_or_else(no_path)?;
                     let path = algo::walk_back(&pred, a, last);
-                    Ok((path, Some(d)))
+                    Ok((view.keys(&path), Some(d)))
                 }
                 _ => {
                     let path = algo::bfs_path(view, a, b, c)?.ok_or_else(no_path)?;
                     let d = w.map(|_| (path.len() - 1) as f64);
-                    Ok((path, d))
+                    Ok((view.keys(&path), d))
                 }
             }
-        })
+        })?;
+        Ok((path, dist))
     }
 }

@@ -111,6 +111,27 @@ class BothBackends(RuleBasedStateMachine):
         self.both("has_edge", n, n)
         self.both("get_edge", n, 0)
 
+    @rule(n=ANY_ID)
+    def traversals(self, n: Any) -> None:
+        # Interleaved with the writes above: the Rust backend's cached
+        # adjacency must follow every change (a stale shard would show here).
+        for method in ("bfs", "dfs", "shortest_path_lengths"):
+            self.both(method, n)
+        self.both("bfs", n, depth_limit=1)
+        self.both("k_hop", n, 2)
+        rust, py = (outcome(g.connected_components) for g in self.graphs)
+
+        def norm(comps: list[list[Any]]) -> list[list[Any]]:
+            return sorted((sorted(c, key=repr) for c in comps), key=repr)
+
+        assert rust[0] == py[0] == "ok" and norm(rust[1]) == norm(py[1]), (rust, py)
+        ranks = [outcome(g.pagerank) for g in self.graphs]
+        assert ranks[0][0] == ranks[1][0], ranks
+        if ranks[0][0] == "ok":
+            got, want = ranks[0][1], ranks[1][1]
+            assert list(got) == list(want)
+            assert all(math.isclose(got[k], want[k], rel_tol=1e-9, abs_tol=1e-12) for k in want), ranks
+
     @rule(where=st.dictionaries(st.sampled_from(["w", "x", "nope"]), VALUES, max_size=2), size=st.integers(1, 4))
     def filters(self, where: dict[str, Any], size: int) -> None:
         # Containers in `where` are a TypeError on both backends.

@@ -581,6 +581,14 @@ impl<'g, O: Payload> Locked<'g, O> {
         make_mut(&mut self.guards[pos].1)
     }
 
+    /// Every shard, writable, indexed by shard number (all must be locked:
+    /// `lock_all`). One `make_mut` per shard for a whole batch instead of one
+    /// per record: each is an atomic compare-and-swap on the shard's count.
+    fn all_shards_mut(&mut self) -> Vec<&mut Shard<O>> {
+        assert_eq!(self.guards.len(), self.g.shards.len(), "every shard locked");
+        self.guards.iter_mut().map(|(_, g)| make_mut(g)).collect()
+    }
+
     #[inline]
     fn rec(&mut self, ix: Ix) -> Option<&mut NodeRec<O>> {
         let bits = self.g.bits;
@@ -1282,12 +1290,12 @@ impl<O: Payload> Graph<O> {
         }
         let mut locked = self.lock_all();
         let start = self.alloc(n)?;
+        let mut shards = locked.all_shards_mut();
         // Pre-size every shard for the indices this batch may use.
         let bits = self.bits;
         let end = start as usize + n;
-        for (s, guard) in locked.guards.iter_mut() {
-            let shard = make_mut(guard);
-            let last = (end.saturating_sub(1 + *s) >> bits) + 1;
+        for (s, shard) in shards.iter_mut().enumerate() {
+            let last = (end.saturating_sub(1 + s) >> bits) + 1;
             let want = last.saturating_sub(shard.base as usize);
             let have = shard.slots.len();
             if want > have {
@@ -1299,14 +1307,16 @@ impl<O: Payload> Graph<O> {
         for (id, attrs) in items {
             match self.key_insert(&id, next) {
                 Ok(()) => {
-                    let shard = locked.shard(self.shard_of(next));
+                    let shard = &mut shards[self.shard_of(next)];
                     let stored = shard.put(next, bits, NodeRec::new(id, attrs_from(attrs)));
                     debug_assert!(stored, "fresh index already taken");
                     next += 1;
                     created += 1;
                 }
                 Err(ix) => {
-                    let rec = locked.rec(ix).expect("key map entry without a record");
+                    let rec = shards[self.shard_of(ix)]
+                        .get_mut(ix, bits)
+                        .expect("key map entry without a record");
                     merge_attrs(&mut rec.attrs, attrs);
                 }
             }
@@ -1318,8 +1328,8 @@ impl<O: Payload> Graph<O> {
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
-        for (_, guard) in locked.guards.iter_mut() {
-            make_mut(guard).version += 1;
+        for shard in shards {
+            shard.version += 1;
         }
         self.n_nodes.fetch_add(created, Ordering::Relaxed);
         Ok(n)

@@ -72,38 +72,34 @@ pub struct AdjIndex {
 }
 
 impl AdjIndex {
-    /// The column and row of `ix`, if its shard is indexed.
+    /// The column and row of `ix`; `None` if its shard is not indexed (the
+    /// caller reads the record), `Some(None)` past the shard's rows.
     #[inline]
-    fn locate(&self, ix: Ix) -> Option<(&AdjColumn, usize)> {
-        let s = (ix & ((1 << self.bits) - 1)) as usize;
-        let row = ((ix >> self.bits) as usize).checked_sub(self.base as usize)?;
-        let col = self.shards.get(s)?.as_deref()?;
-        (row + 1 < col.out_off.len()).then_some((col, row))
+    fn locate(&self, ix: Ix) -> Option<Option<(&AdjColumn, usize)>> {
+        let col = self
+            .shards
+            .get((ix & ((1 << self.bits) - 1)) as usize)?
+            .as_deref()?;
+        let row = ((ix >> self.bits) as usize).checked_sub(self.base as usize);
+        Some(row.filter(|&r| r + 1 < col.out_off.len()).map(|r| (col, r)))
     }
 
-    /// Whether `ix`'s shard is indexed (else the caller reads the record).
+    /// Out-neighbours of `ix`; `None` if its shard is not indexed.
     #[inline]
-    pub(crate) fn covers(&self, ix: Ix) -> bool {
-        let s = (ix & ((1 << self.bits) - 1)) as usize;
-        matches!(self.shards.get(s), Some(Some(_)))
-    }
-
-    /// Out-neighbours of `ix` (empty past the shard's rows).
-    #[inline]
-    pub(crate) fn out(&self, ix: Ix) -> &[Ix] {
-        match self.locate(ix) {
+    pub(crate) fn out(&self, ix: Ix) -> Option<&[Ix]> {
+        Some(match self.locate(ix)? {
             Some((c, r)) => &c.outs[c.out_off[r] as usize..c.out_off[r + 1] as usize],
             None => &[],
-        }
+        })
     }
 
-    /// In-neighbours of `ix` (directed graphs).
+    /// In-neighbours of `ix` (directed graphs); `None` if its shard is not indexed.
     #[inline]
-    pub(crate) fn inn(&self, ix: Ix) -> &[Ix] {
-        match self.locate(ix) {
+    pub(crate) fn inn(&self, ix: Ix) -> Option<&[Ix]> {
+        Some(match self.locate(ix)? {
             Some((c, r)) => &c.ins[c.in_off[r] as usize..c.in_off[r + 1] as usize],
             None => &[],
-        }
+        })
     }
 }
 

@@ -451,45 +451,93 @@ pub fn pagerank<O: Send + Sync>(
     let dangling: Vec<u32> = (0..n as u32)
         .filter(|&p| out_sum[p as usize] == 0.0)
         .collect();
-    let nf = n as f64;
-    let mut x = vec![1.0 / nf; n];
-    let mut next = vec![0.0; n];
-    let parallel = n >= PAR_MIN_NODES && rayon::current_num_threads() > 1 && parallel_ok();
-    for _ in 0..max_iter {
-        cancel.check()?;
-        let dsum: f64 = dangling.iter().map(|&p| x[p as usize]).sum();
-        let base = alpha * dsum / nf + (1.0 - alpha) / nf;
-        let row = |v: usize| -> f64 {
+    let x = power_iterate(
+        vec![1.0 / n as f64; n],
+        Sweep {
+            n,
+            live: None,
+            out_deg: None,
+            dangling: &dangling,
+        },
+        (alpha, max_iter, tol),
+        cancel,
+        |v, x| {
             let (a, b) = (in_off[v] as usize, in_off[v + 1] as usize);
             let mut acc = 0.0;
             for k in a..b {
                 acc += x[in_src[k] as usize] * in_w[k];
             }
-            alpha * acc + base
+            acc
+        },
+    )?;
+    Ok(ixs.into_iter().zip(x).collect())
+}
+
+/// What a [`power_iterate`] sweep covers: `n` live nodes among the slots,
+/// which ones are live (`None`: all), the out-degrees to divide ranks by
+/// before the rows read them (`None`: rows apply their own weights), and
+/// the dangling slots.
+struct Sweep<'a> {
+    n: usize,
+    live: Option<&'a [bool]>,
+    out_deg: Option<&'a [u32]>,
+    dangling: &'a [u32],
+}
+
+/// The power iteration both pagerank paths share, NetworkX's update:
+/// `x'[v] = alpha * (row(v) + dangling mass / n) + (1 - alpha) / n`, until
+/// the L1 change is below `n * tol`. `row(v, input)` sums what `v` receives
+/// from `input` (the ranks, or the ranks divided by out-degree).
+fn power_iterate(
+    mut x: Vec<f64>,
+    sweep: Sweep<'_>,
+    (alpha, max_iter, tol): (f64, usize, f64),
+    cancel: &Cancel<'_>,
+    row: impl Fn(usize, &[f64]) -> f64 + Sync,
+) -> Result<Vec<f64>> {
+    let Sweep {
+        n,
+        live,
+        out_deg,
+        dangling,
+    } = sweep;
+    let nf = n as f64;
+    let mut next = vec![0.0f64; x.len()];
+    let mut share = vec![0.0f64; if out_deg.is_some() { x.len() } else { 0 }];
+    let parallel = n >= PAR_MIN_NODES && rayon::current_num_threads() > 1 && parallel_ok();
+    for _ in 0..max_iter {
+        cancel.check()?;
+        let dsum: f64 = dangling.iter().map(|&i| x[i as usize]).sum();
+        let base = alpha * dsum / nf + (1.0 - alpha) / nf;
+        if let Some(deg) = out_deg {
+            for ((s, &xi), &d) in share.iter_mut().zip(&x).zip(deg) {
+                *s = if d == 0 { 0.0 } else { xi / d as f64 };
+            }
+        }
+        let input: &[f64] = if out_deg.is_some() { &share } else { &x };
+        let step = |i: usize, slot: &mut f64| -> f64 {
+            if live.is_some_and(|l| !l[i]) {
+                return 0.0;
+            }
+            let nv = alpha * row(i, input) + base;
+            *slot = nv;
+            (nv - x[i]).abs()
         };
         let err: f64 = if parallel {
             next.par_iter_mut()
                 .enumerate()
                 .with_min_len(4096)
-                .map(|(v, slot)| {
-                    let nv = row(v);
-                    let e = (nv - x[v]).abs();
-                    *slot = nv;
-                    e
-                })
+                .map(|(i, slot)| step(i, slot))
                 .sum()
         } else {
-            let mut e = 0.0;
-            for (v, slot) in next.iter_mut().enumerate() {
-                let nv = row(v);
-                e += (nv - x[v]).abs();
-                *slot = nv;
-            }
-            e
+            next.iter_mut()
+                .enumerate()
+                .map(|(i, slot)| step(i, slot))
+                .sum()
         };
         std::mem::swap(&mut x, &mut next);
         if err < nf * tol {
-            return Ok(ixs.into_iter().zip(x).collect());
+            return Ok(x);
         }
     }
     Err(no_convergence(max_iter, tol))
@@ -534,50 +582,22 @@ fn pagerank_unweighted<O: Send + Sync>(
     for &ix in &ixs {
         x[(ix - lo) as usize] = 1.0 / nf;
     }
-    let mut next = vec![0.0f64; span];
-    let mut share = vec![0.0f64; span];
-    let parallel = n >= PAR_MIN_NODES && rayon::current_num_threads() > 1 && parallel_ok();
-    for _ in 0..max_iter {
-        cancel.check()?;
-        let dsum: f64 = dangling.iter().map(|&i| x[i as usize]).sum();
-        let base = alpha * dsum / nf + (1.0 - alpha) / nf;
-        for ((s, &xi), &d) in share.iter_mut().zip(&x).zip(&out_deg) {
-            *s = if d == 0 { 0.0 } else { xi / d as f64 };
-        }
-        let step = |i: usize, slot: &mut f64| -> f64 {
-            if !live[i] {
-                return 0.0;
-            }
-            let acc: f64 = view
-                .inn(lo + i as Ix)
-                .iter()
-                .map(|&u| share[(u - lo) as usize])
-                .sum();
-            let nv = alpha * acc + base;
-            *slot = nv;
-            (nv - x[i]).abs()
-        };
-        let err: f64 = if parallel {
-            next.par_iter_mut()
-                .enumerate()
-                .with_min_len(4096)
-                .map(|(i, slot)| step(i, slot))
-                .sum()
-        } else {
-            next.iter_mut()
-                .enumerate()
-                .map(|(i, slot)| step(i, slot))
-                .sum()
-        };
-        std::mem::swap(&mut x, &mut next);
-        if err < nf * tol {
-            return Ok(ixs
-                .into_iter()
-                .map(|ix| (ix, x[(ix - lo) as usize]))
-                .collect());
-        }
-    }
-    Err(no_convergence(max_iter, tol))
+    let sweep = Sweep {
+        n,
+        live: Some(&live),
+        out_deg: Some(&out_deg),
+        dangling: &dangling,
+    };
+    let x = power_iterate(x, sweep, (alpha, max_iter, tol), cancel, |i, share| {
+        view.inn(lo + i as Ix)
+            .iter()
+            .map(|&u| share[(u - lo) as usize])
+            .sum()
+    })?;
+    Ok(ixs
+        .into_iter()
+        .map(|ix| (ix, x[(ix - lo) as usize]))
+        .collect())
 }
 
 #[cfg(test)]

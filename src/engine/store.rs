@@ -448,9 +448,9 @@ impl<'a, O> GraphView<'a, O> {
     /// Out-neighbours (undirected: all neighbours), in edge insertion order.
     #[inline]
     pub fn out(&self, ix: Ix) -> &'a [Ix] {
-        match self.adj {
-            Some(a) if a.covers(ix) => a.out(ix),
-            _ => self.rec(ix).map_or(&[], |r| r.out()),
+        match self.adj.and_then(|a| a.out(ix)) {
+            Some(out) => out,
+            None => self.rec(ix).map_or(&[], |r| r.out()),
         }
     }
 
@@ -474,9 +474,9 @@ impl<'a, O> GraphView<'a, O> {
         if !self.directed {
             return self.out(ix);
         }
-        match self.adj {
-            Some(a) if a.covers(ix) => a.inn(ix),
-            _ => self.rec(ix).map_or(&[], |r| r.inn()),
+        match self.adj.and_then(|a| a.inn(ix)) {
+            Some(inn) => inn,
+            None => self.rec(ix).map_or(&[], |r| r.inn()),
         }
     }
 

@@ -20,16 +20,14 @@ use super::convert::{
     as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_ref,
     node_ref_lenient, PyAttrMap, PyPayload,
 };
-use super::detach::{on_snapshot, run_detached};
+use super::detach::run_detached;
 use super::errors::NodeNotFoundError;
 use super::filter;
 use super::trace;
 use crate::engine::algo;
 use crate::engine::cancel::Cancel;
 use crate::engine::value::lookup_name;
-use crate::engine::{
-    AttrId, EdgeBatchError, Graph, GraphView, NodeId, Op, ResolvedEdges, Snapshot,
-};
+use crate::engine::{AttrId, EdgeBatchError, Graph, GraphView, NodeId, Op, ResolvedEdges};
 use crate::error::GraphError;
 
 type Engine = Graph<PyPayload>;
@@ -185,31 +183,44 @@ impl PyGraph {
         weight.map(lookup_name)
     }
 
-    /// Runs a whole-graph query on a fresh snapshot, detached.
+    /// Runs a whole-graph query on a fresh snapshot, detached. Returns only
+    /// `work`'s result, which must own its data (ids resolved with
+    /// `GraphView::keys`): the snapshot is dropped detached too.
     fn on_snapshot<T: Send>(
         &self,
         py: Python<'_>,
         work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
-    ) -> PyResult<(Snapshot<PyPayload>, T)> {
-        on_snapshot(py, &self.inner, work)
+    ) -> PyResult<T> {
+        self.detached_view(py, false, work)
     }
 
     /// [`Self::on_snapshot`] for a traversal of most of the graph: the view
     /// reads its adjacency from the cached CSR (`AdjIndex`), rebuilt only for
     /// the shards written since the last traversal.
-    /// Returns only `work`'s result, which must own its data (ids resolved
-    /// with `GraphView::keys`): the snapshot is dropped detached.
     fn on_traversal<T: Send>(
         &self,
         py: Python<'_>,
         work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
     ) -> PyResult<T> {
-        let (columns, graph) = (&self.inner.columns, &self.inner);
+        self.detached_view(py, true, work)
+    }
+
+    fn detached_view<T: Send>(
+        &self,
+        py: Python<'_>,
+        indexed: bool,
+        work: impl FnOnce(&GraphView<'_, PyPayload>, &Cancel<'_>) -> Result<T, GraphError> + Send,
+    ) -> PyResult<T> {
+        let graph = &self.inner;
         run_detached(py, None, |cancel| {
             let snap = graph.snapshot();
             let view = snap.view();
-            let index = columns.adjacency(&view);
-            work(&view.with_adjacency(&index), cancel)
+            if indexed {
+                let index = graph.columns.adjacency(&view);
+                work(&view.with_adjacency(&index), cancel)
+            } else {
+                work(&view, cancel)
+            }
         })
     }
 
@@ -219,7 +230,7 @@ impl PyGraph {
         use crate::engine::filter::num_kind;
         let id = lookup_name(attr);
         let inner = &self.inner;
-        let (_, col) = self.on_snapshot(py, |view, cancel| {
+        let col = self.on_snapshot(py, |view, cancel| {
             let cols = id.map(|id| inner.columns.numeric(view, id));
             let mut col = Vec::new();
             for (k, ix) in view.ixs().enumerate() {
@@ -704,7 +715,7 @@ impl PyGraph {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
         let _call = trace::call("_dump_state");
-        let (_, (bytes, objs)) = self.on_snapshot(py, |view, _| {
+        let (bytes, objs) = self.on_snapshot(py, |view, _| {
             let mut objs: Vec<PyPayload> = Vec::new();
             let bytes = crate::engine::state::dump(view, &mut |o: &PyPayload| {
                 objs.push(o.clone());
@@ -800,7 +811,7 @@ impl PyGraph {
         // A depth-limited search may stay local: it reads the records.
         let ids = match depth_limit {
             None => self.on_traversal(py, work)?,
-            Some(_) => self.on_snapshot(py, work)?.1,
+            Some(_) => self.on_snapshot(py, work)?,
         };
         Self::ids_to_list(py, &ids)
     }
@@ -1030,7 +1041,7 @@ impl PyGraph {
     ) -> PyResult<(Vec<NodeId>, Option<f64>)> {
         let inner = &self.inner;
         let w = Self::weight_id(weight);
-        let (_, (path, dist)) = self.on_snapshot(py, |view, c| {
+        self.on_snapshot(py, |view, c| {
             let (a, b) = (inner.ix_in(view, s)?, inner.ix_in(view, t)?);
             let no_path = || GraphError::NoPath(s.to_owned_id(), t.to_owned_id());
             match w {
@@ -1049,7 +1060,6 @@ impl PyGraph {
                     Ok((view.keys(&path), d))
                 }
             }
-        })?;
-        Ok((path, dist))
+        })
     }
 }

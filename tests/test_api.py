@@ -46,6 +46,35 @@ def test_add_node_merges_attrs_and_returns_id(make_graph) -> None:  # type: igno
         g.update_node("nope", x=1)
 
 
+def test_keyword_attribute_methods_behave_like_python_functions(make_graph) -> None:  # type: ignore[no-untyped-def]
+    # The rust backend reads keyword attributes straight off the vectorcall
+    # stack (kwcall.rs); its methods must still behave like `def f(self, id, /, **attrs)`.
+    g = make_graph()
+    assert g.add_node("a", node_id=3, source="s") == "a"  # positional-only names are attributes
+    assert g.get_node("a") == {"node_id": 3, "source": "s"}
+    g.add_node("b", **{"k": 1}, w=2.5)
+    assert g.add_edge("a", "b", target=1, **{"w": [1, {"x": None}]}) == "a->b"
+    assert g.get_edge("a", "b") == {"target": 1, "w": [1, {"x": None}]}
+    g.update_edge("a", "b", target=2)
+    g.update_node("b", k=7)
+    assert g.get_edge("a", "b")["target"] == 2 and g.get_node("b") == {"k": 7, "w": 2.5}
+    before = (g.nodes(), g.get_node("a"), g.edges(data=True))
+    for call in (
+        lambda: g.add_node(),
+        lambda: g.add_node("c", "d"),
+        lambda: g.add_edge("a"),
+        lambda: g.add_edge("a", "b", "c"),
+        lambda: g.update_node(),
+        lambda: g.update_edge("a"),
+    ):
+        with pytest.raises(TypeError, match="positional argument"):
+            call()
+    assert (g.nodes(), g.get_node("a"), g.edges(data=True)) == before  # nothing changed
+    names: dict[str, int] = {f"k{i}": i for i in range(300)}  # more names than the name cache has slots
+    g.add_node("c", **names)
+    assert g.get_node("c") == names
+
+
 def test_attribute_values_round_trip_and_copies(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     opaque, odd_dict, tup = object(), {1: "a"}, (1, 2)

@@ -171,6 +171,74 @@ pub(crate) fn known_name_id(name: &str) -> Option<AttrId> {
     })
 }
 
+/// Slots of the per-thread name-object cache (a power of two).
+const NAME_SLOTS: usize = 256;
+
+/// One slot: the address of the last `str` object seen here, its text, its id.
+struct NameSlot {
+    addr: usize,
+    text: Box<str>,
+    id: AttrId,
+}
+
+thread_local! {
+    // Direct-mapped by the name object's address. Attribute names are nearly
+    // always the same few objects (keyword names are the call site's interned
+    // constants; dict literals reuse theirs), so a hit costs an address
+    // compare and a short memcmp: no hashing, no probing. A hit also requires
+    // the text to match, so a reused address can never give a wrong id, and
+    // no Python object is kept alive here.
+    static NAME_OBJS: RefCell<Vec<NameSlot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Attribute-name resolution for one call: borrows this thread's cache once.
+pub(crate) struct NameIds<'c> {
+    slots: Option<&'c mut Vec<NameSlot>>,
+}
+
+impl NameIds<'_> {
+    /// The interned id of the attribute name `key` (interned now if new).
+    #[inline]
+    pub(crate) fn id(&mut self, key: &Bound<'_, PyString>) -> PyResult<AttrId> {
+        let text = key.to_str()?;
+        let Some(slots) = self.slots.as_deref_mut() else {
+            return Ok(name_id(text));
+        };
+        let addr = key.as_ptr() as usize;
+        let slot = &mut slots[(addr >> 4) & (NAME_SLOTS - 1)];
+        if slot.addr == addr && &*slot.text == text {
+            return Ok(slot.id);
+        }
+        let id = name_id(text);
+        *slot = NameSlot {
+            addr,
+            text: text.into(),
+            id,
+        };
+        Ok(id)
+    }
+}
+
+/// Runs `f` with this thread's name-object cache. Re-entrant: a nested call
+/// (an items iterator that itself calls into gli) runs uncached.
+pub(crate) fn with_name_ids<R>(f: impl FnOnce(&mut NameIds<'_>) -> R) -> R {
+    NAME_OBJS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slots) => {
+            if slots.is_empty() {
+                slots.extend((0..NAME_SLOTS).map(|_| NameSlot {
+                    addr: 0,
+                    text: Box::from(""),
+                    id: 0,
+                }));
+            }
+            f(&mut NameIds {
+                slots: Some(&mut slots),
+            })
+        }
+        Err(_) => f(&mut NameIds { slots: None }),
+    })
+}
+
 /// Python `str` objects of interned names, indexed by id, shared by all threads.
 /// Only ever appended to; the lock is never held while creating Python objects.
 static PY_NAMES: RwLock<Vec<Py<PyString>>> = RwLock::new(Vec::new());
@@ -270,11 +338,20 @@ fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
     Value::Opaque(Arc::new(obj.clone().unbind()))
 }
 
-/// Converts a `dict` of attributes (from `**kwargs` or a batch item).
+/// Converts a `dict` of attributes (a batch item, or `**kwargs` of a method
+/// without the fastcall path).
 pub(crate) fn attrs_from_dict(dict: Option<&Bound<'_, PyDict>>) -> PyResult<PyAttrMap> {
     let Some(dict) = dict else {
         return Ok(AttrMap::new());
     };
+    with_name_ids(|names| attrs_from_dict_with(names, dict))
+}
+
+/// [`attrs_from_dict`] with the caller's name cache (batches borrow it once).
+pub(crate) fn attrs_from_dict_with(
+    names: &mut NameIds<'_>,
+    dict: &Bound<'_, PyDict>,
+) -> PyResult<PyAttrMap> {
     let mut map = AttrMap::with_capacity(dict.len());
     for (k, v) in dict.iter() {
         let key = k.cast::<PyString>().map_err(|_| {
@@ -283,10 +360,31 @@ pub(crate) fn attrs_from_dict(dict: Option<&Bound<'_, PyDict>>) -> PyResult<PyAt
                 type_name(&k)
             ))
         })?;
-        let name = key.to_str()?;
+        let id = names.id(key)?;
         // A dict's keys are distinct, so no duplicate check is needed.
-        map.push_unique(name_id(name), value_from_py(&v, name, 0)?);
+        map.push_unique(id, value_from_py(&v, key.to_str()?, 0)?);
     }
+    Ok(map)
+}
+
+/// Converts keyword arguments passed by vectorcall: `names` is the call's
+/// `kwnames` tuple (distinct `str`s), `values` the matching arguments.
+pub(crate) fn attrs_from_kwnames<'py>(
+    names: &Bound<'py, PyTuple>,
+    values: impl Iterator<Item = Borrowed<'py, 'py, PyAny>>,
+) -> PyResult<PyAttrMap> {
+    let mut map = AttrMap::with_capacity(names.len());
+    with_name_ids(|ids| -> PyResult<()> {
+        for (k, v) in names.iter_borrowed().zip(values) {
+            // SAFETY-free: CPython guarantees keyword names are str.
+            let key = k.cast::<PyString>().map_err(|_| {
+                PyTypeError::new_err(format!("keywords must be str, not {}", type_name(&k)))
+            })?;
+            let id = ids.id(&key)?;
+            map.push_unique(id, value_from_py(&v, key.to_str()?, 0)?);
+        }
+        Ok(())
+    })?;
     Ok(map)
 }
 

@@ -132,15 +132,17 @@ pub(crate) fn run_detached<T: Send>(
             .take()
             .unwrap_or_else(|| PyKeyboardInterrupt::new_err("the query was cancelled"))),
         Ok(Err(err)) => Err(err.into()),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(PyRuntimeError::new_err(format!(
-                "internal error in gli (please report): {msg}"
-            )))
-        }
+        Err(panic) => Err(panic_error(panic)),
     }
+}
+
+/// A caught panic as the exception the user sees (never an abort).
+#[cold]
+pub(crate) fn panic_error(panic: Box<dyn std::any::Any + Send>) -> PyErr {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    PyRuntimeError::new_err(format!("internal error in gli (please report): {msg}"))
 }

@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
-    as_tuple, attrs_from_dict, attrs_from_obj, attrs_to_dict, id_str, id_to_py, node_id, node_ref,
-    node_ref_lenient, PyAttrMap, PyPayload,
+    as_tuple, attrs_from_obj, attrs_to_dict, id_to_py, node_id, node_ref, node_ref_lenient,
+    PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
 use super::errors::NodeNotFoundError;
@@ -299,67 +299,8 @@ impl PyGraph {
 
     // ------------------------------------------------------------ mutation
 
-    /// Adds a node, or merges ``attrs`` into it. Returns the id.
-    ///
-    /// Locks the node's one shard.
-    #[pyo3(signature = (node_id, /, **attrs))]
-    fn add_node<'py>(
-        &self,
-        node_id: Bound<'py, PyAny>,
-        attrs: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let _call = trace::call("add_node");
-        _call.attrs(attrs.map_or(0, |d| d.len()));
-        let id = node_ref(&node_id)?.to_owned_id();
-        let attrs = attrs_from_dict(attrs)?;
-        self.inner.add_node(id, attrs)?;
-        Ok(node_id)
-    }
-
-    /// Adds an edge; returns ``"source->target"``.
-    ///
-    /// Locks the endpoints' shards, ascending.
-    #[pyo3(signature = (source, target, /, **attrs))]
-    fn add_edge(
-        &self,
-        source: &Bound<'_, PyAny>,
-        target: &Bound<'_, PyAny>,
-        attrs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<String> {
-        let _call = trace::call("add_edge");
-        _call.attrs(attrs.map_or(0, |d| d.len()));
-        let (s, t) = (node_ref(source)?, node_ref(target)?);
-        let attrs = attrs_from_dict(attrs)?;
-        self.inner.add_edge(s, t, attrs)?;
-        Ok(format!("{}->{}", id_str(source)?, id_str(target)?))
-    }
-
-    #[pyo3(signature = (node_id, /, **attrs))]
-    fn update_node(
-        &self,
-        node_id: &Bound<'_, PyAny>,
-        attrs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        let _call = trace::call("update_node");
-        _call.attrs(attrs.map_or(0, |d| d.len()));
-        let id = node_ref(node_id)?;
-        let attrs = attrs_from_dict(attrs)?;
-        Ok(self.inner.update_node(id, attrs)?)
-    }
-
-    #[pyo3(signature = (source, target, /, **attrs))]
-    fn update_edge(
-        &self,
-        source: &Bound<'_, PyAny>,
-        target: &Bound<'_, PyAny>,
-        attrs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        let _call = trace::call("update_edge");
-        _call.attrs(attrs.map_or(0, |d| d.len()));
-        let (s, t) = (node_ref(source)?, node_ref(target)?);
-        let attrs = attrs_from_dict(attrs)?;
-        Ok(self.inner.update_edge(s, t, attrs)?)
-    }
+    // add_node, add_edge, update_node and update_edge take their attributes
+    // as keywords: see `kwcall.rs` (installed as fastcall methods at init).
 
     /// Removes a node and its edges. Locks its shard and its neighbours' shards.
     #[pyo3(signature = (node_id, /))]

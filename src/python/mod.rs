@@ -5,6 +5,7 @@ mod detach;
 mod errors;
 mod filter;
 mod graph;
+mod kwcall;
 mod trace;
 
 use pyo3::prelude::*;
@@ -29,6 +30,7 @@ fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<graph::PyGraph>()?;
+    kwcall::install(&m.py().get_type::<graph::PyGraph>())?;
     m.add_class::<filter::AttrView>()?;
     m.add_class::<detach::CancelToken>()?;
     m.add_class::<filter::AttrBatch>()?;

@@ -1,0 +1,238 @@
+//! The keyword-attribute methods (`add_node`, `add_edge`, `update_node`,
+//! `update_edge`) as `METH_FASTCALL | METH_KEYWORDS` methods.
+//!
+//! PyO3 gives a method with `**kwargs` the `METH_VARARGS | METH_KEYWORDS`
+//! convention: CPython packs the call into a tuple and a fresh kwargs dict,
+//! and PyO3 copies that dict again, entry by entry, before the method sees
+//! it. Under vectorcall the keywords arrive as a tuple of (interned) names
+//! beside the values, so these methods read them straight from the stack:
+//! for `add_node("n1", a=1, b=2, ...)` no dict is built at all. The methods
+//! are installed on `gli._core.Graph` at module init, as ordinary method
+//! descriptors with the same names, signatures and docstrings.
+
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple, PyType};
+
+use super::convert::{attrs_from_kwnames, id_str, node_ref, PyAttrMap};
+use super::detach::panic_error;
+use super::graph::PyGraph;
+use super::trace;
+
+/// A method body: the graph, its positional arguments (already counted) and
+/// its keyword arguments converted to attributes.
+type Body = for<'a, 'py> fn(
+    &PyGraph,
+    Python<'py>,
+    &[Borrowed<'a, 'py, PyAny>],
+    PyAttrMap,
+) -> PyResult<Bound<'py, PyAny>>;
+
+/// One method: its name, positional parameter names, docstring (with the
+/// `__text_signature__` line CPython parses) and body.
+struct Method {
+    name: &'static CStr,
+    params: &'static [&'static str],
+    doc: &'static CStr,
+    body: Body,
+}
+
+fn add_node<'py>(
+    g: &PyGraph,
+    _py: Python<'py>,
+    pos: &[Borrowed<'_, 'py, PyAny>],
+    attrs: PyAttrMap,
+) -> PyResult<Bound<'py, PyAny>> {
+    let id = node_ref(&pos[0])?.to_owned_id();
+    g.inner.add_node(id, attrs)?;
+    Ok(pos[0].to_owned())
+}
+
+fn add_edge<'py>(
+    g: &PyGraph,
+    py: Python<'py>,
+    pos: &[Borrowed<'_, 'py, PyAny>],
+    attrs: PyAttrMap,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (s, t) = (node_ref(&pos[0])?, node_ref(&pos[1])?);
+    g.inner.add_edge(s, t, attrs)?;
+    let name = format!("{}->{}", id_str(&pos[0])?, id_str(&pos[1])?);
+    Ok(PyString::new(py, &name).into_any())
+}
+
+fn update_node<'py>(
+    g: &PyGraph,
+    py: Python<'py>,
+    pos: &[Borrowed<'_, 'py, PyAny>],
+    attrs: PyAttrMap,
+) -> PyResult<Bound<'py, PyAny>> {
+    g.inner.update_node(node_ref(&pos[0])?, attrs)?;
+    Ok(py.None().into_bound(py))
+}
+
+fn update_edge<'py>(
+    g: &PyGraph,
+    py: Python<'py>,
+    pos: &[Borrowed<'_, 'py, PyAny>],
+    attrs: PyAttrMap,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (s, t) = (node_ref(&pos[0])?, node_ref(&pos[1])?);
+    g.inner.update_edge(s, t, attrs)?;
+    Ok(py.None().into_bound(py))
+}
+
+const ADD_NODE: Method = Method {
+    name: c"add_node",
+    params: &["node_id"],
+    doc: c"add_node($self, node_id, /, **attrs)\n--\n\nAdds a node, or merges ``attrs`` into it. Returns the id.\n\nLocks the node's one shard.",
+    body: add_node,
+};
+
+const ADD_EDGE: Method = Method {
+    name: c"add_edge",
+    params: &["source", "target"],
+    doc: c"add_edge($self, source, target, /, **attrs)\n--\n\nAdds an edge; returns ``\"source->target\"`` (``EdgeAlreadyExistsError`` if present).\n\nLocks the endpoints' shards, ascending.",
+    body: add_edge,
+};
+
+const UPDATE_NODE: Method = Method {
+    name: c"update_node",
+    params: &["node_id"],
+    doc: c"update_node($self, node_id, /, **attrs)\n--\n\nMerges ``attrs`` into an existing node (``NodeNotFoundError`` if absent).",
+    body: update_node,
+};
+
+const UPDATE_EDGE: Method = Method {
+    name: c"update_edge",
+    params: &["source", "target"],
+    doc: c"update_edge($self, source, target, /, **attrs)\n--\n\nMerges ``attrs`` into an existing edge (``EdgeNotFoundError`` if absent).",
+    body: update_edge,
+};
+
+/// The wrong-arity error CPython gives a Python function with this signature.
+#[cold]
+fn arity_error(m: &Method, given: usize) -> PyErr {
+    let name = m.name.to_str().unwrap_or("?");
+    let want = m.params.len();
+    if given > want {
+        let s = if want == 1 { "" } else { "s" };
+        return PyTypeError::new_err(format!(
+            "{name}() takes {want} positional argument{s} but {given} were given"
+        ));
+    }
+    let missing: Vec<String> = m.params[given..].iter().map(|p| format!("'{p}'")).collect();
+    let s = if missing.len() == 1 { "" } else { "s" };
+    PyTypeError::new_err(format!(
+        "{name}() missing {} required positional argument{s}: {}",
+        missing.len(),
+        missing.join(" and ")
+    ))
+}
+
+/// The shared body of every trampoline, attached, inside `catch_unwind`.
+///
+/// # Safety
+/// CPython's `METH_FASTCALL | METH_KEYWORDS` contract: `args` holds `nargs`
+/// positional then `len(kwnames)` keyword values, all borrowed for the call.
+unsafe fn call<'py>(
+    py: Python<'py>,
+    m: &Method,
+    slf: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    let _call = trace::call(m.name.to_str().unwrap_or("?"));
+    // SAFETY: `slf` is the bound instance (the descriptor checked its type;
+    // the cast below checks again).
+    let slf = unsafe { Borrowed::from_ptr(py, slf) };
+    let graph = slf.cast::<PyGraph>()?;
+    let nargs = usize::try_from(nargs).unwrap_or(0);
+    // SAFETY: kwnames is NULL or a tuple, per the calling convention.
+    let kwnames = unsafe { Borrowed::from_ptr_or_opt(py, kwnames) }
+        .map(|k| unsafe { k.cast_unchecked::<PyTuple>() });
+    if nargs != m.params.len() {
+        return Err(arity_error(m, nargs));
+    }
+    // SAFETY: `args` holds `nargs` positional then `len(kwnames)` keyword
+    // values, valid borrowed pointers for the whole call.
+    let arg = |i: usize| unsafe { Borrowed::from_ptr(py, *args.add(i)) };
+    // At most two positional parameters: no allocation for them.
+    let pos = [arg(0), if nargs > 1 { arg(1) } else { arg(0) }];
+    _call.attrs(kwnames.as_ref().map_or(0, |k| k.len()));
+    let attrs = match &kwnames {
+        Some(names) => attrs_from_kwnames(names, (nargs..nargs + names.len()).map(arg))?,
+        None => PyAttrMap::new(),
+    };
+    (m.body)(graph.get(), py, &pos[..nargs], attrs)
+}
+
+/// The `extern "C"` entry of method `$m`: attaches nothing (CPython calls
+/// methods attached), turns errors and panics into raised exceptions.
+macro_rules! trampoline {
+    ($fn:ident, $m:expr) => {
+        unsafe extern "C" fn $fn(
+            slf: *mut ffi::PyObject,
+            args: *const *mut ffi::PyObject,
+            nargs: ffi::Py_ssize_t,
+            kwnames: *mut ffi::PyObject,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: CPython calls C methods attached.
+            let py = unsafe { Python::assume_attached() };
+            let out = catch_unwind(AssertUnwindSafe(|| unsafe {
+                call(py, &$m, slf, args, nargs, kwnames)
+            }));
+            match out {
+                Ok(Ok(obj)) => obj.into_ptr(),
+                Ok(Err(err)) => {
+                    err.restore(py);
+                    std::ptr::null_mut()
+                }
+                Err(panic) => {
+                    panic_error(panic).restore(py);
+                    std::ptr::null_mut()
+                }
+            }
+        }
+    };
+}
+
+trampoline!(add_node_c, ADD_NODE);
+trampoline!(add_edge_c, ADD_EDGE);
+trampoline!(update_node_c, UPDATE_NODE);
+trampoline!(update_edge_c, UPDATE_EDGE);
+
+/// Installs the four methods on `cls` (`gli._core.Graph`), replacing nothing:
+/// they are not `#[pymethods]`. Each `PyMethodDef` lives for the process.
+pub(crate) fn install(cls: &Bound<'_, PyType>) -> PyResult<()> {
+    let table: [(&Method, ffi::PyCFunctionFastWithKeywords); 4] = [
+        (&ADD_NODE, add_node_c),
+        (&ADD_EDGE, add_edge_c),
+        (&UPDATE_NODE, update_node_c),
+        (&UPDATE_EDGE, update_edge_c),
+    ];
+    let py = cls.py();
+    for (m, f) in table {
+        let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: m.name.as_ptr() as *const c_char,
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: f,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: m.doc.as_ptr() as *const c_char,
+        }));
+        // SAFETY: `cls` is a live type object and `def` outlives it.
+        let descr = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyDescr_NewMethod(cls.as_ptr() as *mut ffi::PyTypeObject, def),
+            )?
+        };
+        cls.setattr(m.name.to_str().expect("ascii name"), descr)?;
+    }
+    Ok(())
+}

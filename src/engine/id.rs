@@ -1,6 +1,8 @@
 //! Node identifiers: a 64-bit int or a string. `1` and `"1"` differ.
 
+use std::borrow::Borrow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// An owned node id. Strings are `Arc<str>` so the key map and the node record
@@ -55,6 +57,122 @@ impl<'a> From<&'a NodeId> for NodeRef<'a> {
     }
 }
 
+/// A `str` id as the key map stores it: the shared text plus a 32-bit hash
+/// of it, kept in what would be padding (the entry stays 24 bytes). The map
+/// hashes the stored hash, so growing the map re-hashes entries without
+/// reading the text behind their pointers: at a million keys that read is a
+/// cache miss per key per rehash.
+#[derive(Clone, Debug)]
+pub struct StrKey {
+    text: Arc<str>,
+    hash: u32,
+}
+
+/// The 32-bit text hash: foldhash keyed by the process's random seed, so
+/// collisions cannot be precomputed.
+#[inline]
+fn text_hash(text: &str) -> u32 {
+    let mut h = foldhash::fast::FoldHasher::with_seed(
+        0x243f_6a88_85a3_08d3,
+        foldhash::SharedSeed::global_random(),
+    );
+    h.write(text.as_bytes());
+    let h = h.finish();
+    (h ^ (h >> 32)) as u32
+}
+
+impl StrKey {
+    #[inline]
+    pub fn new(text: Arc<str>) -> Self {
+        let hash = text_hash(&text);
+        Self { text, hash }
+    }
+}
+
+/// What a `str` key-map lookup borrows: a stored [`StrKey`] or a [`StrQuery`].
+pub trait StrLike {
+    fn text(&self) -> &str;
+    fn hash32(&self) -> u32;
+}
+
+/// A lookup key for the `str` map that borrows the text (no allocation).
+pub struct StrQuery<'a> {
+    text: &'a str,
+    hash: u32,
+}
+
+impl<'a> StrQuery<'a> {
+    #[inline]
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            hash: text_hash(text),
+        }
+    }
+}
+
+impl StrLike for StrKey {
+    #[inline]
+    fn text(&self) -> &str {
+        &self.text
+    }
+    #[inline]
+    fn hash32(&self) -> u32 {
+        self.hash
+    }
+}
+
+impl StrLike for StrQuery<'_> {
+    #[inline]
+    fn text(&self) -> &str {
+        self.text
+    }
+    #[inline]
+    fn hash32(&self) -> u32 {
+        self.hash
+    }
+}
+
+// `StrKey` and `dyn StrLike` hash and compare alike, as `Borrow` requires.
+impl Hash for StrKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(self.hash);
+    }
+}
+
+impl PartialEq for StrKey {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.text == other.text
+    }
+}
+
+impl Eq for StrKey {}
+
+impl Hash for dyn StrLike + '_ {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(self.hash32());
+    }
+}
+
+impl PartialEq for dyn StrLike + '_ {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.hash32() == other.hash32() && self.text() == other.text()
+    }
+}
+
+impl Eq for dyn StrLike + '_ {}
+
+impl<'a> Borrow<dyn StrLike + 'a> for StrKey {
+    #[inline]
+    fn borrow(&self) -> &(dyn StrLike + 'a) {
+        self
+    }
+}
+
 /// Writes `s` the way Python's `repr(str)` does (quotes chosen like CPython's).
 pub fn write_py_repr(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     let quote = if s.contains('\'') && !s.contains('"') {
@@ -99,6 +217,23 @@ impl fmt::Display for NodeId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn str_keys_find_their_queries() {
+        let mut m: std::collections::HashMap<StrKey, u32> = Default::default();
+        for i in 0..1000 {
+            m.insert(StrKey::new(Arc::from(format!("k{i}").as_str())), i);
+        }
+        for i in 0..1000 {
+            let q = StrQuery::new(&format!("k{i}")).hash; // same text, same hash
+            assert_eq!(q, StrKey::new(Arc::from(format!("k{i}").as_str())).hash);
+            let k = format!("k{i}");
+            let q = StrQuery::new(&k);
+            assert_eq!(m.get(&q as &dyn StrLike), Some(&i));
+        }
+        let q = StrQuery::new("k1000");
+        assert_eq!(m.get(&q as &dyn StrLike), None);
+    }
 
     #[test]
     fn repr_matches_python() {

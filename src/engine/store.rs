@@ -30,10 +30,9 @@
 //! never hold a shard lock while running Python code.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc as StdArc;
 
 use super::adjacency::AdjIndex;
-use super::id::{NodeId, NodeRef};
+use super::id::{NodeId, NodeRef, StrKey, StrLike, StrQuery};
 use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
@@ -291,7 +290,7 @@ pub struct Graph<O> {
     /// and a writer copies a shard (`make_mut`) only while a snapshot shares it.
     shards: Box<[RwLock<Arc<Shard<O>>>]>,
     ints: KeyMap<i64, Ix>,
-    strs: KeyMap<StdArc<str>, Ix>,
+    strs: KeyMap<StrKey, Ix>,
     next_ix: AtomicU64,
     n_nodes: AtomicUsize,
     n_edges: AtomicUsize,
@@ -311,6 +310,18 @@ fn owner<T: Ord>(directed: bool, s: T, t: T) -> (T, T) {
     } else {
         (t, s)
     }
+}
+
+/// Whether `r`, found at the index the key map gave for `id`, is `id`'s
+/// record. Always, once the slot is occupied: an index is never reused (a
+/// removal leaves its slot empty for good, `clear` starts a fresh range), so
+/// the slot holds the very node the entry was made for. Checked in debug
+/// builds; release builds skip the compare, which for a `str` id would read
+/// the key's text behind one more pointer (a cache miss per lookup).
+#[inline(always)]
+fn holds<O>(r: &NodeRec<O>, id: NodeRef<'_>) -> bool {
+    debug_assert!(r.key.as_ref() == id, "index reused: {} at {}", r.key, id);
+    true
 }
 
 /// Default shard count: a power of two, at least 4 × the cores and at least 8.
@@ -614,9 +625,7 @@ impl<'g, O: Payload> Locked<'g, O> {
     /// if it then reads the record; see the lock-order rules).
     fn live(&self, id: NodeRef<'_>) -> Option<Ix> {
         let ix = self.g.resolve(id)?;
-        self.rec_ref(ix)
-            .filter(|r| r.key.as_ref() == id)
-            .map(|_| ix)
+        self.rec_ref(ix).filter(|r| holds(r, id)).map(|_| ix)
     }
 
     fn has_edge_ix(&self, s: Ix, t: Ix) -> bool {
@@ -927,21 +936,21 @@ impl<O: Payload> Graph<O> {
     pub fn resolve(&self, id: NodeRef<'_>) -> Option<Ix> {
         match id {
             NodeRef::Int(i) => self.ints.get(&i),
-            NodeRef::Str(s) => self.strs.get(s),
+            NodeRef::Str(s) => self.strs.get(&StrQuery::new(s) as &dyn StrLike),
         }
     }
 
     fn key_insert(&self, id: &NodeId, ix: Ix) -> std::result::Result<(), Ix> {
         match id {
             NodeId::Int(i) => self.ints.insert_if_absent(*i, ix),
-            NodeId::Str(s) => self.strs.insert_if_absent(s.clone(), ix),
+            NodeId::Str(s) => self.strs.insert_if_absent(StrKey::new(s.clone()), ix),
         }
     }
 
     fn key_remove(&self, id: NodeRef<'_>) {
         match id {
             NodeRef::Int(i) => self.ints.remove(&i),
-            NodeRef::Str(s) => self.strs.remove(s),
+            NodeRef::Str(s) => self.strs.remove(&StrQuery::new(s) as &dyn StrLike),
         };
     }
 
@@ -1064,7 +1073,7 @@ impl<O: Payload> Graph<O> {
     /// The live index of `id` in `view`.
     pub fn ix_in(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {
         self.resolve(id)
-            .filter(|&ix| view.rec(ix).is_some_and(|r| r.key.as_ref() == id))
+            .filter(|&ix| view.rec(ix).is_some_and(|r| holds(r, id)))
             .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
     }
 
@@ -1072,7 +1081,7 @@ impl<O: Payload> Graph<O> {
     fn with_node<R>(&self, id: NodeRef<'_>, f: impl FnOnce(Ix, &NodeRec<O>) -> R) -> Result<R> {
         if let Some(ix) = self.resolve(id) {
             let shard = self.shards[self.shard_of(ix)].read();
-            if let Some(rec) = shard.get(ix, self.bits).filter(|r| r.key.as_ref() == id) {
+            if let Some(rec) = shard.get(ix, self.bits).filter(|r| holds(r, id)) {
                 return Ok(f(ix, rec));
             }
         }
@@ -1090,7 +1099,10 @@ impl<O: Payload> Graph<O> {
             if let Some(ix) = self.resolve(id.as_ref()) {
                 let mut guard = self.shards[self.shard_of(ix)].write();
                 let shard = make_mut(&mut guard);
-                if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| r.key == id) {
+                if let Some(rec) = shard
+                    .get_mut(ix, self.bits)
+                    .filter(|r| holds(r, id.as_ref()))
+                {
                     merge_attrs(&mut rec.attrs, attrs.take().expect("attrs used once"));
                     shard.version += 1;
                     return Ok(());
@@ -1126,10 +1138,7 @@ impl<O: Payload> Graph<O> {
         if let Some(ix) = self.resolve(id) {
             let mut guard = self.shards[self.shard_of(ix)].write();
             let shard = make_mut(&mut guard);
-            if let Some(rec) = shard
-                .get_mut(ix, self.bits)
-                .filter(|r| r.key.as_ref() == id)
-            {
+            if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| holds(r, id)) {
                 merge_attrs(&mut rec.attrs, attrs);
                 shard.version += 1;
                 return Ok(());
@@ -1586,7 +1595,7 @@ impl<O: Payload> Graph<O> {
             .map(|&id| {
                 self.resolve(id)
                     .and_then(|ix| all.rec(ix))
-                    .filter(|r| r.key.as_ref() == id)
+                    .filter(|r| holds(r, id))
                     .map(|r| r.attrs.clone())
                     .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
             })
@@ -1611,7 +1620,7 @@ impl<O: Payload> Graph<O> {
         let all = guard.view();
         let live = |id: NodeRef<'_>| {
             self.resolve(id)
-                .filter(|&ix| all.rec(ix).is_some_and(|r| r.key.as_ref() == id))
+                .filter(|&ix| all.rec(ix).is_some_and(|r| holds(r, id)))
         };
         if let (Some(a), Some(b)) = (live(s), live(t)) {
             if all.rec(a).is_some_and(|r| r.has_out(b)) {
@@ -1679,7 +1688,7 @@ impl<O: Payload> Graph<O> {
         let rec = self
             .resolve(id)
             .and_then(|ix| all.rec(ix))
-            .filter(|r| r.key.as_ref() == id)
+            .filter(|r| holds(r, id))
             .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))?;
         let list = match (pick, self.directed) {
             (Side::In, true) => rec.inn(),

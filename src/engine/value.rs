@@ -17,7 +17,8 @@ pub enum Value<O> {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Box<str>),
+    /// Inline up to 24 bytes (most attribute strings): no allocation.
+    Str(compact_str::CompactString),
     List(Box<[Value<O>]>),
     Dict(Box<[(Box<str>, Value<O>)]>),
     Opaque(O),
@@ -34,6 +35,9 @@ impl<O> Value<O> {
         }
     }
 }
+
+// The inline string must not grow the value: it lives in every attribute slot.
+const _: () = assert!(std::mem::size_of::<Value<std::sync::Arc<()>>>() == 24);
 
 /// Dense id of an interned attribute name.
 pub type AttrId = u32;

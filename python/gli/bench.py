@@ -257,6 +257,10 @@ def add_node_rows(b: Bench) -> None:
 
         def go() -> None:
             f = holder[0].add_node
+            if not attrs:  # as a user adds a bare node: no `**{}` to unpack
+                for i in ids[:n]:
+                    f(i)
+                return
             for i in ids[:n]:
                 f(i, **attrs)
 

@@ -35,7 +35,9 @@ type Body = for<'a, 'py> fn(
 /// One method: its name, positional parameter names, docstring (with the
 /// `__text_signature__` line CPython parses) and body.
 struct Method {
-    name: &'static CStr,
+    name: &'static str,
+    /// `name` NUL-terminated, for the `PyMethodDef`.
+    cname: &'static CStr,
     params: &'static [&'static str],
     doc: &'static CStr,
     body: Body,
@@ -86,28 +88,32 @@ fn update_edge<'py>(
 }
 
 const ADD_NODE: Method = Method {
-    name: c"add_node",
+    name: "add_node",
+    cname: c"add_node",
     params: &["node_id"],
     doc: c"add_node($self, node_id, /, **attrs)\n--\n\nAdds a node, or merges ``attrs`` into it. Returns the id.\n\nLocks the node's one shard.",
     body: add_node,
 };
 
 const ADD_EDGE: Method = Method {
-    name: c"add_edge",
+    name: "add_edge",
+    cname: c"add_edge",
     params: &["source", "target"],
     doc: c"add_edge($self, source, target, /, **attrs)\n--\n\nAdds an edge; returns ``\"source->target\"`` (``EdgeAlreadyExistsError`` if present).\n\nLocks the endpoints' shards, ascending.",
     body: add_edge,
 };
 
 const UPDATE_NODE: Method = Method {
-    name: c"update_node",
+    name: "update_node",
+    cname: c"update_node",
     params: &["node_id"],
     doc: c"update_node($self, node_id, /, **attrs)\n--\n\nMerges ``attrs`` into an existing node (``NodeNotFoundError`` if absent).",
     body: update_node,
 };
 
 const UPDATE_EDGE: Method = Method {
-    name: c"update_edge",
+    name: "update_edge",
+    cname: c"update_edge",
     params: &["source", "target"],
     doc: c"update_edge($self, source, target, /, **attrs)\n--\n\nMerges ``attrs`` into an existing edge (``EdgeNotFoundError`` if absent).",
     body: update_edge,
@@ -116,7 +122,7 @@ const UPDATE_EDGE: Method = Method {
 /// The wrong-arity error CPython gives a Python function with this signature.
 #[cold]
 fn arity_error(m: &Method, given: usize) -> PyErr {
-    let name = m.name.to_str().unwrap_or("?");
+    let name = m.name;
     let want = m.params.len();
     if given > want {
         let s = if want == 1 { "" } else { "s" };
@@ -146,7 +152,7 @@ unsafe fn call<'py>(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let _call = trace::call(m.name.to_str().unwrap_or("?"));
+    let _call = trace::call(m.name);
     // SAFETY: `slf` is the bound instance (the descriptor checked its type;
     // the cast below checks again).
     let slf = unsafe { Borrowed::from_ptr(py, slf) };
@@ -217,8 +223,9 @@ pub(crate) fn install(cls: &Bound<'_, PyType>) -> PyResult<()> {
     ];
     let py = cls.py();
     for (m, f) in table {
+        debug_assert_eq!(m.cname.to_str(), Ok(m.name));
         let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(ffi::PyMethodDef {
-            ml_name: m.name.as_ptr() as *const c_char,
+            ml_name: m.cname.as_ptr() as *const c_char,
             ml_meth: ffi::PyMethodDefPointer {
                 PyCFunctionFastWithKeywords: f,
             },
@@ -232,7 +239,7 @@ pub(crate) fn install(cls: &Bound<'_, PyType>) -> PyResult<()> {
                 ffi::PyDescr_NewMethod(cls.as_ptr() as *mut ffi::PyTypeObject, def),
             )?
         };
-        cls.setattr(m.name.to_str().expect("ascii name"), descr)?;
+        cls.setattr(m.name, descr)?;
     }
     Ok(())
 }

@@ -79,25 +79,7 @@ mod imp {
             self.inner.shrink_to_fit();
         }
 
-        /// Makes room for `additional` more keys, so a bulk load never
-        /// rehashes midway. A rehash re-hashes every key, and a `str` key
-        /// lives behind a pointer: at a million keys each rehash costs a
-        /// cache miss per key. Keys spread evenly over the dashmap shards
-        /// (their hash picks the shard), so each gets its share plus slack.
-        ///
-        /// **Locking behaviour:** write-locks the dashmap shards one at a
-        /// time (a leaf, like every other key-map call).
-        pub fn reserve(&self, additional: usize) {
-            let shards = self.inner.shards();
-            let per = additional / shards.len();
-            let per = per + per / 8 + 1;
-            let hasher = self.inner.hasher();
-            for shard in shards {
-                shard
-                    .write()
-                    .reserve(per, |(k, _)| std::hash::BuildHasher::hash_one(hasher, k));
-            }
-        }
+        pub fn reserve(&self, _additional: usize) {}
     }
 }
 

@@ -1299,21 +1299,6 @@ impl<O: Payload> Graph<O> {
         }
         let mut locked = self.lock_all();
         let start = self.alloc(n)?;
-        // Pre-size the str key map: growing it midway rehashes every key, and
-        // a str key is behind a pointer (a cache miss per key per rehash).
-        // Int keys rehash in place, and there growing as we go measured faster
-        // than touching a large table at random from the start. std's
-        // `HashMap::extend` heuristic: the whole batch into an empty graph,
-        // half of it otherwise (some ids may exist already).
-        let strs = items
-            .iter()
-            .filter(|(id, _)| matches!(id, NodeId::Str(_)))
-            .count();
-        self.strs.reserve(if self.node_count() == 0 {
-            strs
-        } else {
-            strs.div_ceil(2)
-        });
         let mut shards = locked.all_shards_mut();
         // Pre-size every shard for the indices this batch may use.
         let bits = self.bits;

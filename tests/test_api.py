@@ -75,6 +75,23 @@ def test_keyword_attribute_methods_behave_like_python_functions(make_graph) -> N
     assert g.get_node("c") == names
 
 
+def test_batch_items_iterator_may_call_back_into_the_graph(make_graph) -> None:  # type: ignore[no-untyped-def]
+    # batch_add_nodes converts its items attached, holding this thread's
+    # attribute-name cache; an iterator that adds nodes with attributes itself
+    # must still work (the nested calls run uncached).
+    g = make_graph()
+
+    def items():  # type: ignore[no-untyped-def]
+        for i in range(3):
+            g.add_node(f"side{i}", kind="side", rank=i)
+            yield (f"n{i}", {"kind": "main", "rank": i})
+
+    assert g.batch_add_nodes(items()) == 3
+    assert g.nodes() == ["side0", "side1", "side2", "n0", "n1", "n2"]
+    assert g.get_node("side2") == {"kind": "side", "rank": 2}
+    assert g.get_node("n1") == {"kind": "main", "rank": 1}
+
+
 def test_attribute_values_round_trip_and_copies(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     opaque, odd_dict, tup = object(), {1: "a"}, (1, 2)

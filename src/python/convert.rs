@@ -197,17 +197,18 @@ pub(crate) struct NameIds<'c> {
 }
 
 impl NameIds<'_> {
-    /// The interned id of the attribute name `key` (interned now if new).
+    /// The interned id of the attribute name `key` (interned now if new),
+    /// and its text.
     #[inline]
-    pub(crate) fn id(&mut self, key: &Bound<'_, PyString>) -> PyResult<AttrId> {
+    pub(crate) fn id<'k>(&mut self, key: &'k Bound<'_, PyString>) -> PyResult<(AttrId, &'k str)> {
         let text = key.to_str()?;
         let Some(slots) = self.slots.as_deref_mut() else {
-            return Ok(name_id(text));
+            return Ok((name_id(text), text));
         };
         let addr = key.as_ptr() as usize;
         let slot = &mut slots[(addr >> 4) & (NAME_SLOTS - 1)];
         if slot.addr == addr && &*slot.text == text {
-            return Ok(slot.id);
+            return Ok((slot.id, text));
         }
         let id = name_id(text);
         *slot = NameSlot {
@@ -215,7 +216,7 @@ impl NameIds<'_> {
             text: text.into(),
             id,
         };
-        Ok(id)
+        Ok((id, text))
     }
 }
 
@@ -338,16 +339,8 @@ fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
     Value::Opaque(Arc::new(obj.clone().unbind()))
 }
 
-/// Converts a `dict` of attributes (a batch item, or `**kwargs` of a method
-/// without the fastcall path).
-pub(crate) fn attrs_from_dict(dict: Option<&Bound<'_, PyDict>>) -> PyResult<PyAttrMap> {
-    let Some(dict) = dict else {
-        return Ok(AttrMap::new());
-    };
-    with_name_ids(|names| attrs_from_dict_with(names, dict))
-}
-
-/// [`attrs_from_dict`] with the caller's name cache (batches borrow it once).
+/// Converts a `dict` of attributes (a batch item), resolving names through
+/// the caller's borrow of the name cache.
 pub(crate) fn attrs_from_dict_with(
     names: &mut NameIds<'_>,
     dict: &Bound<'_, PyDict>,
@@ -360,9 +353,9 @@ pub(crate) fn attrs_from_dict_with(
                 type_name(&k)
             ))
         })?;
-        let id = names.id(key)?;
+        let (id, name) = names.id(key)?;
         // A dict's keys are distinct, so no duplicate check is needed.
-        map.push_unique(id, value_from_py(&v, key.to_str()?, 0)?);
+        map.push_unique(id, value_from_py(&v, name, 0)?);
     }
     Ok(map)
 }
@@ -376,12 +369,12 @@ pub(crate) fn attrs_from_kwnames<'py>(
     let mut map = AttrMap::with_capacity(names.len());
     with_name_ids(|ids| -> PyResult<()> {
         for (k, v) in names.iter_borrowed().zip(values) {
-            // SAFETY-free: CPython guarantees keyword names are str.
+            // CPython only passes str keyword names; checking costs a type compare.
             let key = k.cast::<PyString>().map_err(|_| {
                 PyTypeError::new_err(format!("keywords must be str, not {}", type_name(&k)))
             })?;
-            let id = ids.id(&key)?;
-            map.push_unique(id, value_from_py(&v, key.to_str()?, 0)?);
+            let (id, name) = ids.id(&key)?;
+            map.push_unique(id, value_from_py(&v, name, 0)?);
         }
         Ok(())
     })?;
@@ -393,8 +386,17 @@ pub(crate) fn attrs_from_obj(
     obj: &Bound<'_, PyAny>,
     what: impl Fn() -> String,
 ) -> PyResult<PyAttrMap> {
+    with_name_ids(|names| attrs_from_obj_with(names, obj, what))
+}
+
+/// [`attrs_from_obj`] with the caller's name cache (a batch borrows it once).
+pub(crate) fn attrs_from_obj_with(
+    names: &mut NameIds<'_>,
+    obj: &Bound<'_, PyAny>,
+    what: impl Fn() -> String,
+) -> PyResult<PyAttrMap> {
     match obj.cast::<PyDict>() {
-        Ok(d) => attrs_from_dict(Some(d)),
+        Ok(d) => attrs_from_dict_with(names, d),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{}: attributes must be a dict, not {}",
             what(),

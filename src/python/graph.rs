@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
-    as_tuple, attrs_from_obj, attrs_to_dict, id_to_py, node_id, node_ref, node_ref_lenient,
-    PyAttrMap, PyPayload,
+    as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, id_to_py, node_id, node_ref,
+    node_ref_lenient, with_name_ids, PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
 use super::errors::NodeNotFoundError;
@@ -332,32 +332,39 @@ impl PyGraph {
     #[pyo3(signature = (items, /))]
     fn batch_add_nodes(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         let _call = trace::call("batch_add_nodes");
-        let mut batch: Vec<(NodeId, PyAttrMap)> = Vec::with_capacity(items.len().unwrap_or(0));
-        for (index, item) in items.try_iter()?.enumerate() {
-            let item = item?;
-            if let Some(t) = as_tuple(&item) {
-                if t.len() != 2 {
-                    return Err(PyValueError::new_err(format!(
-                        "batch_add_nodes: item {index}: expected (id, attrs), got a tuple of length {}",
-                        t.len()
-                    )));
+        // One borrow of the name cache for the whole batch (an `items`
+        // iterator that calls back into gli gets an uncached one).
+        let batch = with_name_ids(|names| -> PyResult<Vec<(NodeId, PyAttrMap)>> {
+            let mut batch = Vec::with_capacity(items.len().unwrap_or(0));
+            for (index, item) in items.try_iter()?.enumerate() {
+                let item = item?;
+                if let Some(t) = as_tuple(&item) {
+                    if t.len() != 2 {
+                        return Err(PyValueError::new_err(format!(
+                            "batch_add_nodes: item {index}: expected (id, attrs), got a tuple of length {}",
+                            t.len()
+                        )));
+                    }
+                    // SAFETY: the length was checked just above.
+                    let (id, attrs) = unsafe {
+                        (
+                            t.get_borrowed_item_unchecked(0),
+                            t.get_borrowed_item_unchecked(1),
+                        )
+                    };
+                    let attrs = attrs_from_obj_with(names, &attrs, || {
+                        format!("batch_add_nodes: item {index}")
+                    })?;
+                    batch.push((Self::item_id("batch_add_nodes", index, &id)?, attrs));
+                } else {
+                    batch.push((
+                        Self::item_id("batch_add_nodes", index, &item)?,
+                        PyAttrMap::new(),
+                    ));
                 }
-                // SAFETY: the length was checked just above.
-                let (id, attrs) = unsafe {
-                    (
-                        t.get_borrowed_item_unchecked(0),
-                        t.get_borrowed_item_unchecked(1),
-                    )
-                };
-                let attrs = attrs_from_obj(&attrs, || format!("batch_add_nodes: item {index}"))?;
-                batch.push((Self::item_id("batch_add_nodes", index, &id)?, attrs));
-            } else {
-                batch.push((
-                    Self::item_id("batch_add_nodes", index, &item)?,
-                    PyAttrMap::new(),
-                ));
             }
-        }
+            Ok(batch)
+        })?;
         let inner = &self.inner;
         _call.items(batch.len());
         Ok(py.detach(|| inner.batch_add_nodes(batch))?)

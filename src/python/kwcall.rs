@@ -87,37 +87,51 @@ fn update_edge<'py>(
     Ok(py.None().into_bound(py))
 }
 
-const ADD_NODE: Method = Method {
-    name: "add_node",
-    cname: c"add_node",
-    params: &["node_id"],
-    doc: c"add_node($self, node_id, /, **attrs)\n--\n\nAdds a node, or merges ``attrs`` into it. Returns the id.\n\nLocks the node's one shard.",
-    body: add_node,
-};
+/// A [`Method`] named after its body function: the name, its C string and
+/// the signature line of the docstring all come from one list of parameters.
+macro_rules! method {
+    ($body:ident, [$($param:literal),+], $doc:literal) => {
+        Method {
+            name: stringify!($body),
+            cname: match CStr::from_bytes_with_nul(concat!(stringify!($body), "\0").as_bytes()) {
+                Ok(c) => c,
+                Err(_) => panic!("method name with a NUL"),
+            },
+            params: &[$($param),+],
+            doc: match CStr::from_bytes_with_nul(
+                concat!(
+                    stringify!($body), "($self, ", $($param, ", ",)+ "/, **attrs)\n--\n\n", $doc, "\0"
+                )
+                .as_bytes(),
+            ) {
+                Ok(c) => c,
+                Err(_) => panic!("docstring with a NUL"),
+            },
+            body: $body,
+        }
+    };
+}
 
-const ADD_EDGE: Method = Method {
-    name: "add_edge",
-    cname: c"add_edge",
-    params: &["source", "target"],
-    doc: c"add_edge($self, source, target, /, **attrs)\n--\n\nAdds an edge; returns ``\"source->target\"`` (``EdgeAlreadyExistsError`` if present).\n\nLocks the endpoints' shards, ascending.",
-    body: add_edge,
-};
-
-const UPDATE_NODE: Method = Method {
-    name: "update_node",
-    cname: c"update_node",
-    params: &["node_id"],
-    doc: c"update_node($self, node_id, /, **attrs)\n--\n\nMerges ``attrs`` into an existing node (``NodeNotFoundError`` if absent).",
-    body: update_node,
-};
-
-const UPDATE_EDGE: Method = Method {
-    name: "update_edge",
-    cname: c"update_edge",
-    params: &["source", "target"],
-    doc: c"update_edge($self, source, target, /, **attrs)\n--\n\nMerges ``attrs`` into an existing edge (``EdgeNotFoundError`` if absent).",
-    body: update_edge,
-};
+const ADD_NODE: Method = method!(
+    add_node,
+    ["node_id"],
+    "Adds a node, or merges ``attrs`` into it. Returns the id.\n\nLocks the node's one shard."
+);
+const ADD_EDGE: Method = method!(
+    add_edge,
+    ["source", "target"],
+    "Adds an edge; returns ``\"source->target\"`` (``EdgeAlreadyExistsError`` if present).\n\nLocks the endpoints' shards, ascending."
+);
+const UPDATE_NODE: Method = method!(
+    update_node,
+    ["node_id"],
+    "Merges ``attrs`` into an existing node (``NodeNotFoundError`` if absent)."
+);
+const UPDATE_EDGE: Method = method!(
+    update_edge,
+    ["source", "target"],
+    "Merges ``attrs`` into an existing edge (``EdgeNotFoundError`` if absent)."
+);
 
 /// The wrong-arity error CPython gives a Python function with this signature.
 #[cold]
@@ -223,7 +237,6 @@ pub(crate) fn install(cls: &Bound<'_, PyType>) -> PyResult<()> {
     ];
     let py = cls.py();
     for (m, f) in table {
-        debug_assert_eq!(m.cname.to_str(), Ok(m.name));
         let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(ffi::PyMethodDef {
             ml_name: m.cname.as_ptr() as *const c_char,
             ml_meth: ffi::PyMethodDefPointer {

@@ -201,6 +201,24 @@ def test_columns(make_graph: GraphFactory) -> None:
     assert cols["fs"] == [0.5, 2, "?"]
 
 
+def test_vectorized_predicate_may_change_its_ids_list(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 10)
+
+    def clear(ids: list[Any], b: Any) -> list[bool]:
+        keep = [i % 2 == 0 for i in ids]
+        ids.clear()
+        return keep
+
+    def scramble(ids: list[Any], b: Any) -> list[bool]:
+        keep = [i < 4 for i in ids]
+        ids.reverse()
+        ids[0] = "not a node"
+        return keep
+
+    assert g.filter_nodes(clear, vectorized=True, batch_size=3) == [0, 2, 4, 6, 8]
+    assert g.filter_nodes(scramble, vectorized=True) == [0, 1, 2, 3]
+
+
 def test_vectorized_result_checks(make_graph: GraphFactory) -> None:
     g = people(make_graph, 10)
     with pytest.raises(ValueError, match="returned 3 values for a batch of 10"):

@@ -214,7 +214,8 @@ class PythonFilters:
                     f"filter_nodes: the vectorized predicate returned {got} values "
                     f"for a batch of {len(chunk)}"
                 )
-            out.extend(n for n, keep in zip(ids, [bool(x) for x in res]) if keep)
+            # The chunk, not ``ids``, names the nodes: the predicate may change ``ids``.
+            out.extend(n for (n, _), keep in zip(chunk, [bool(x) for x in res]) if keep)
         return out
 
     def filter_edges(

@@ -94,7 +94,8 @@ pub(crate) fn id_to_py<'py>(py: Python<'py>, id: &NodeId) -> Bound<'py, PyAny> {
 /// The Python object of live node `ix`'s id, made once per node and kept in
 /// its record (every later result reuses it: an incref instead of a new
 /// `int` or `str`). Two threads racing to make it both succeed; one object
-/// is kept.
+/// is kept. The object returned is always the one the record keeps, so it
+/// lives at least as long as any view holding the record.
 #[inline]
 pub(crate) fn node_obj<'py>(
     py: Python<'py>,
@@ -102,13 +103,14 @@ pub(crate) fn node_obj<'py>(
     ix: engine::Ix,
 ) -> Bound<'py, PyAny> {
     let (key, cell) = view.key_and_handle(ix);
-    if cell.get().is_none() {
-        fill_block(py, view, ix);
-    }
-    match cell.get() {
-        Some(h) => h.bind(py).clone(),
-        None => id_to_py(py, key), // not reached: fill_block set it
-    }
+    let handle = match cell.get() {
+        Some(h) => h,
+        None => {
+            fill_block(py, view, ix);
+            cell.get_or_init(|| Arc::new(id_to_py(py, key).unbind()))
+        }
+    };
+    handle.bind(py).clone()
 }
 
 /// Index rows per block of id objects made together (× the shard count).

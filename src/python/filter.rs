@@ -657,9 +657,10 @@ fn run_batches<T: Sync, R: Send>(
     if let Some(e) = first_err.into_inner() {
         return Err(e);
     }
-    let mut out = Vec::new();
+    let slots: Vec<Vec<R>> = slots.into_iter().map(Mutex::into_inner).collect();
+    let mut out = Vec::with_capacity(slots.iter().map(Vec::len).sum());
     for s in slots {
-        out.extend(s.into_inner());
+        out.extend(s);
     }
     Ok(out)
 }
@@ -749,7 +750,17 @@ fn vectorized_batch(
     add(Counter::PredicateCalls, 1);
     let view = snap.view();
     let items = &cands[start..start + len];
-    let ids = PyList::new(py, items.iter().map(|&ix| node_obj(py, &view, ix)))?;
+    // Each node's id object is its record's handle, which `snap` keeps
+    // alive: its address is enough to hand it out again below.
+    let mut addrs = Vec::with_capacity(len);
+    let ids = PyList::new(
+        py,
+        items.iter().map(|&ix| {
+            let id = node_obj(py, &view, ix);
+            addrs.push(id.as_ptr());
+            id
+        }),
+    )?;
     let batch = Bound::new(
         py,
         AttrBatch {
@@ -761,13 +772,15 @@ fn vectorized_batch(
         },
     )?;
     let mask = truth_mask(&pred.call1((&ids, batch))?, len, "filter_nodes")?;
-    let mut out = Vec::new();
-    for (i, keep) in mask.into_iter().enumerate() {
-        if keep {
-            out.push(ids.get_item(i)?.unbind());
-        }
-    }
-    Ok(out)
+    // The kept ids come from `addrs`, not from `ids`: the predicate may have
+    // changed that list.
+    Ok(addrs
+        .into_iter()
+        .zip(mask)
+        .filter(|&(_, keep)| keep)
+        // SAFETY: a live object (see `addrs`); we are attached.
+        .map(|(p, _)| unsafe { Bound::from_borrowed_ptr(py, p) }.unbind())
+        .collect())
 }
 
 /// One batch of per-node calls `predicate(id, attributes)`; keeps the ids

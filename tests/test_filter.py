@@ -127,6 +127,21 @@ def test_attribute_view_is_a_read_only_mapping(make_graph: GraphFactory) -> None
         hash(a)
 
 
+def test_string_values_read_back_exactly(make_graph: GraphFactory) -> None:
+    # short values come from a per-thread cache of string objects; every
+    # length around its limits, non-ASCII text, and many distinct values that
+    # compete for its slots must still read back exactly
+    texts = ["", "a", "é", "\U0001f600x", "x" * 23, "y" * 24, "z" * 25, "ü" * 12, "ü" * 13, "w" * 40]
+    texts += [f"v{i}" for i in range(600)] + [f"v{i}" * 3 for i in range(300)]
+    g = make_graph()
+    g.batch_add_nodes((i, {"s": t}) for i, t in enumerate(texts))
+    for _ in range(2):  # the second pass reads from a warm cache
+        seen: list[str] = []
+        g.filter_nodes(lambda n, a: seen.append(a["s"]) or a.get("s") == texts[n])
+        assert seen == texts
+        assert g.filter_nodes(lambda n, a: a["s"] == texts[n] and a.get("s") == texts[n]) == list(range(len(texts)))
+
+
 def test_views_kept_by_the_predicate_stay_valid(make_graph: GraphFactory) -> None:
     g = people(make_graph, 50)
     kept: list[Any] = []

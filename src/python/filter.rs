@@ -16,6 +16,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
@@ -58,20 +59,38 @@ fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
 ///   node after node, so this skips hashing the key's text almost always. An
 ///   entry holds a strong reference, so its address cannot be reused by
 ///   another object while cached. Names not interned yet are not cached.
-/// - short string values by content: `a["status"] == "active"` over a million
-///   nodes gets the same few string objects back instead of a million fresh
-///   ones (strings are immutable, so sharing them is invisible).
+/// - short string values: `a["status"] == "active"` over a million nodes gets
+///   the same few string objects back instead of a million fresh ones
+///   (strings are immutable, so sharing them is invisible).
 struct ReadCache {
     keys: [Option<(Py<PyString>, AttrId)>; KEY_SLOTS],
-    strs: Vec<Option<CachedStr>>,
+    strs: Vec<Option<(InlineWords, Py<PyString>)>>,
 }
-
-/// A cached string value: its hash, its text and its Python object.
-type CachedStr = (u64, Box<str>, Py<PyString>);
 
 const KEY_SLOTS: usize = 16;
 const STR_SLOTS: usize = 256;
-const STR_CACHED_MAX: usize = 32;
+
+/// The bytes of a `CompactString` whose text is stored inline (up to 24
+/// bytes: the text, zero padding and a length byte). Equal words mean equal
+/// text, so they key the string cache without hashing or comparing text.
+type InlineWords = [u64; 3];
+
+const _: () = assert!(
+    size_of::<CompactString>() == size_of::<InlineWords>()
+        && align_of::<CompactString>() == align_of::<InlineWords>()
+);
+
+/// `s`'s bytes as words when its text is inline (not on the heap: a heap
+/// string's words hold a pointer, which a later string may reuse).
+#[inline]
+fn inline_words(s: &CompactString) -> Option<InlineWords> {
+    if s.is_heap_allocated() {
+        return None;
+    }
+    // SAFETY: same size and alignment (asserted above); the words are copied
+    // as plain integers and only compared, never turned back into a string.
+    Some(unsafe { std::ptr::read((s as *const CompactString).cast::<InlineWords>()) })
+}
 
 thread_local! {
     static READ_CACHE: std::cell::RefCell<ReadCache> = const {
@@ -96,23 +115,23 @@ impl ReadCache {
     }
 
     #[inline]
-    fn str_value<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
-        if text.len() > STR_CACHED_MAX {
-            return PyString::new(py, text).into_any();
-        }
-        use std::hash::BuildHasher;
-        let h = foldhash::fast::FixedState::with_seed(0).hash_one(text);
-        let slot = (h as usize) % STR_SLOTS;
+    fn str_value<'py>(&mut self, py: Python<'py>, s: &CompactString) -> Bound<'py, PyAny> {
+        let Some(w) = inline_words(s) else {
+            return PyString::new(py, s).into_any();
+        };
+        let h = (w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (h >> 32) as usize % STR_SLOTS;
         if self.strs.is_empty() {
             self.strs.resize_with(STR_SLOTS, || None);
         }
-        if let Some((ch, ct, obj)) = &self.strs[slot] {
-            if *ch == h && **ct == *text {
+        if let Some((cw, obj)) = &self.strs[slot] {
+            if *cw == w {
                 return obj.bind(py).clone().into_any();
             }
         }
-        let fresh = PyString::new(py, text);
-        self.strs[slot] = Some((h, text.into(), fresh.clone().unbind()));
+        let fresh = PyString::new(py, s);
+        self.strs[slot] = Some((w, fresh.clone().unbind()));
         fresh.into_any()
     }
 }

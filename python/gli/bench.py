@@ -73,6 +73,19 @@ def _ns(fn: Callable[[], Any], ops: int, repeat: int = 5, setup: Callable[[], An
     return statistics.median(samples)
 
 
+def _ns_paired(fns: list[Callable[[], Any]], ops: list[int], repeat: int = 5) -> list[float]:
+    """Median ns per op of each of ``fns``, sampled in turn (one of each per round),
+    so that rows compared with each other see the same machine conditions."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, n, out in zip(fns, ops, samples):
+            gc.collect()
+            t0 = time.perf_counter_ns()
+            fn()
+            out.append((time.perf_counter_ns() - t0) / n)
+    return [statistics.median(s) for s in samples]
+
+
 def _calls(f: Callable[..., Any], loops: int, *args: Any) -> Callable[[], None]:
     """A plain loop of ``loops`` calls ``f(*args)``, with no wrapper frame per call."""
     if not args:
@@ -793,8 +806,6 @@ def filter_rows(b: Bench) -> None:
     b.row(FILTER_ROWS["crossings"], "count", {"gli-rust": crossings})
 
     def two_threads() -> float:
-        one = _ns(lambda: (g.filter_nodes(pred), g.filter_nodes(pred)), 1, repeat=3)
-
         def both() -> None:
             ts = [threading.Thread(target=g.filter_nodes, args=(pred,)) for _ in range(2)]
             for t in ts:
@@ -802,7 +813,8 @@ def filter_rows(b: Bench) -> None:
             for t in ts:
                 t.join()
 
-        return _ns(both, 1, repeat=3) / one
+        one, two = _ns_paired([lambda: (g.filter_nodes(pred), g.filter_nodes(pred)), both], [1, 1], repeat=3)
+        return two / one
 
     b.row(FILTER_ROWS["threads"], "ratio", {"gli-rust": two_threads})
 
@@ -827,8 +839,10 @@ def filter_rows(b: Bench) -> None:
         small2, small100 = gli.Graph(), gli.Graph()
         small2.batch_add_nodes(_status_nodes(wide))
         small100.batch_add_nodes(_status_nodes(wide, extra=98))
-        b.row(two_key, "ns/node", {"gli-rust": per_node(small2, wide, predicate=pred)})
-        b.row(hundred_key, "ns/node", {"gli-rust": per_node(small100, wide, predicate=pred)})
+        # Sampled in turn: their ratio is the figure that matters.
+        two, hundred = _ns_paired([lambda: small2.filter_nodes(pred), lambda: small100.filter_nodes(pred)], [wide, wide])
+        b.row(two_key, "ns/node", {"gli-rust": lambda: two})
+        b.row(hundred_key, "ns/node", {"gli-rust": lambda: hundred})
 
 
 # ------------------------------------------------------------------ pickle

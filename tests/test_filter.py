@@ -3,6 +3,7 @@ predicates, errors, counters, snapshots and leaks."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -171,6 +172,49 @@ def test_views_show_the_snapshot_not_later_writes(make_graph: GraphFactory) -> N
 
 
 # ------------------------------------------------------------- vectorized
+
+
+LIMIT = 150
+
+
+def test_every_evaluating_thread_calls_an_equivalent_predicate(make_graph: GraphFactory) -> None:
+    # With the GIL disabled, each evaluating thread calls its own copy of a
+    # plain function; a copy must behave exactly like the original: defaults,
+    # keyword-only defaults, closure, globals and attributes included.
+    g = people(make_graph, 400)
+    seen: list[int] = []
+    global LIMIT
+
+    def pred(n: int, a: Any, step: int = 3, *, bonus: int = 1) -> bool:
+        seen.append(n)  # the closure's list, shared by every copy
+        pred.calls += 1  # type: ignore[attr-defined]  # the original's attribute
+        return (n + bonus) % step == 0 and n < LIMIT and pred.scale == 2  # type: ignore[attr-defined]
+
+    pred.calls = 0  # type: ignore[attr-defined]
+    pred.scale = 2  # type: ignore[attr-defined]
+    old = gli.set_filter_threads(2)
+    try:
+        want = [n for n in range(150) if (n + 1) % 3 == 0]
+        assert g.filter_nodes(pred, batch_size=16) == want
+        assert sorted(seen) == list(range(400))
+        LIMIT = 60  # a global read at call time
+        assert g.filter_nodes(pred, batch_size=16) == [n for n in want if n < 60]
+
+        class CallableObject:
+            def __call__(self, n: int, a: Any) -> bool:
+                return bool(a["rank"] % 5 == 0)
+
+        for other in (CallableObject(), functools.partial(lambda k, n, a: n % k == 0, 5), CallableObject().__call__):
+            assert g.filter_nodes(other, batch_size=16) == list(range(0, 400, 5))
+    finally:
+        gli.set_filter_threads(old)
+        LIMIT = 150
+    # every copy counted its calls on the one function object the user holds
+    # (`pred.calls += 1` races between threads when the GIL is disabled)
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        assert pred.calls == 800  # type: ignore[attr-defined]
+    else:
+        assert 0 < pred.calls <= 800  # type: ignore[attr-defined]
 
 
 def test_vectorized_predicates(make_graph: GraphFactory) -> None:

@@ -123,33 +123,50 @@ pub fn dfs<O>(view: &GraphView<'_, O>, src: Ix, cancel: &Cancel<'_>) -> Result<V
 
 /// Nodes at distance 1..=k from `src`, in BFS order. Sized for small
 /// neighbourhoods: scratch grows with what it visits, not with the graph.
+/// The output doubles as the BFS queue (level `j` is a range of it), and
+/// before each level the sets grow once, to the sum of the frontier's
+/// degrees, instead of rehashing step by step: point queries run from many
+/// threads at once, and every allocation they skip is one less trip through
+/// the shared allocator.
 pub fn k_hop<O>(
     view: &GraphView<'_, O>,
     src: Ix,
     k: usize,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Ix>> {
+    let mut out: Vec<Ix> = Vec::new();
+    if k == 0 {
+        return Ok(out);
+    }
+    let first = view.out(src);
     let mut seen: FastSet<Ix> = FastSet::default();
+    seen.reserve(first.len() + 1);
     seen.insert(src);
-    let mut out = Vec::new();
-    let mut frontier = vec![src];
-    for _ in 0..k {
-        let mut next = Vec::new();
-        for &u in &frontier {
+    out.extend(first.iter().copied().filter(|&w| seen.insert(w)));
+    let mut start = 0;
+    for _ in 1..k {
+        let end = out.len();
+        let bound: usize = out[start..end].iter().map(|&u| view.out(u).len()).sum();
+        if bound == 0 {
+            break;
+        }
+        seen.reserve(bound);
+        out.reserve(bound);
+        for i in start..end {
+            let u = out[i];
             for &w in view.out(u) {
                 if seen.insert(w) {
-                    next.push(w);
+                    out.push(w);
                 }
             }
         }
-        if next.is_empty() {
+        if out.len() == end {
             break;
         }
+        start = end;
         if out.len() > CHECK_EVERY {
             cancel.check()?;
         }
-        out.extend_from_slice(&next);
-        frontier = next;
     }
     Ok(out)
 }
@@ -638,6 +655,38 @@ mod tests {
             keys(never(|c| k_hop(&v, src, 2, c)).unwrap()),
             [1, 2].map(NodeId::Int)
         );
+    }
+
+    #[test]
+    fn k_hop_is_bfs_to_depth_k_without_the_source() {
+        // Cycles, self-loops, parallel paths and a node with no out-edges.
+        for directed in [true, false] {
+            let g = Graph::<()>::with_shards(directed, 4);
+            for i in 0..60 {
+                g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            }
+            let mut x = 7u64;
+            for _ in 0..150 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let (s, t) = ((x >> 33) % 59, (x >> 17) % 59);
+                let _ = g.add_edge(
+                    NodeRef::Int(s as i64),
+                    NodeRef::Int(t as i64),
+                    AttrMap::new(),
+                );
+            }
+            let snap = g.snapshot();
+            let v = snap.view();
+            for src in (0..60).map(|i| g.resolve(NodeRef::Int(i)).unwrap()) {
+                for k in 0..5 {
+                    let got = never(|c| k_hop(&v, src, k, c)).unwrap();
+                    let want = never(|c| bfs(&v, src, Some(k), c)).unwrap();
+                    assert_eq!(got, want[1..], "src {src}, k {k}, directed {directed}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -163,6 +163,9 @@ def interrupt_child(setup: str, call: str, delay: float) -> str:
     return "\n".join([
         "import os, random, signal, sys, threading, time",
         "import gli",
+        # A child started from a background job inherits SIGINT ignored (as
+        # POSIX shells start them), and Python then keeps ignoring it.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)",
         textwrap.dedent(setup),
         "sent = []",
         "def fire():",

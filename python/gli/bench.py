@@ -62,23 +62,20 @@ PY_SHARE = 10  # the pure-Python backend's inputs are this many times smaller wh
 
 def _ns(fn: Callable[[], Any], ops: int, repeat: int = 5, setup: Callable[[], Any] | None = None) -> float:
     """Median ns per op of ``fn`` (which performs ``ops`` operations); ``setup`` runs untimed."""
-    samples = []
-    for _ in range(repeat):
-        if setup is not None:
-            setup()
-        gc.collect()
-        t0 = time.perf_counter_ns()
-        fn()
-        samples.append((time.perf_counter_ns() - t0) / ops)
-    return statistics.median(samples)
+    return _ns_paired([fn], [ops], repeat, setup)[0]
 
 
-def _ns_paired(fns: list[Callable[[], Any]], ops: list[int], repeat: int = 5) -> list[float]:
+def _ns_paired(
+    fns: list[Callable[[], Any]], ops: list[int], repeat: int = 5, setup: Callable[[], Any] | None = None
+) -> list[float]:
     """Median ns per op of each of ``fns``, sampled in turn (one of each per round),
-    so that rows compared with each other see the same machine conditions."""
+    so that rows compared with each other see the same machine conditions;
+    ``setup`` runs untimed before each sample."""
     samples: list[list[float]] = [[] for _ in fns]
     for _ in range(repeat):
         for fn, n, out in zip(fns, ops, samples):
+            if setup is not None:
+                setup()
             gc.collect()
             t0 = time.perf_counter_ns()
             fn()

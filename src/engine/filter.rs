@@ -528,7 +528,37 @@ pub fn scan_nodes_cached<O: Send + Sync>(
         }
     };
     let step = CHUNK / n.max(1);
-    chunked_by((0, rows, step), rows * n >= PAR_SCAN_MIN, cancel, scan_rows)
+    let parallel = rows * n >= PAR_SCAN_MIN;
+    if let [(cols, codes)] = per_cond.as_slice() {
+        if cols.iter().all(Option::is_some) {
+            // One condition with a column in every shard (the common case):
+            // per shard, the codes and the one to look for (an empty lane
+            // where the value does not occur). Branch-free: each slot is
+            // written and kept only when it matches.
+            let lanes: Vec<(&[u32], u32)> = cols
+                .iter()
+                .zip(codes)
+                .map(|(col, code)| match (col, code) {
+                    (Some(col), Some(want)) => (col.codes.as_slice(), *want),
+                    _ => (&[][..], 0),
+                })
+                .collect();
+            return chunked_by((0, rows, step), parallel, cancel, |r0, r1, out| {
+                let mut buf = vec![0 as Ix; (r1 - r0) * n];
+                let mut k = 0;
+                for row in r0..r1 {
+                    let first = ((base + row) << bits) as Ix;
+                    for (s, &(codes, want)) in lanes.iter().enumerate() {
+                        buf[k] = first | s as Ix;
+                        k += usize::from(codes.get(row) == Some(&want));
+                    }
+                }
+                buf.truncate(k);
+                *out = buf;
+            });
+        }
+    }
+    chunked_by((0, rows, step), parallel, cancel, scan_rows)
 }
 
 /// Every live node, in insertion order, from the cached liveness bits.

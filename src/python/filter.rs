@@ -30,6 +30,7 @@ use super::convert::{
 };
 use super::convert::{PyAttrMap, PyPayload};
 use super::detach::on_snapshot;
+use super::handles::{HandleCache, Handles};
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
@@ -802,22 +803,22 @@ fn vectorized_batch(
     pred: &Bound<'_, PyAny>,
     graph: &Arc<Engine>,
     snap: &Arc<Snapshot<PyPayload>>,
+    handles: &Handles,
     (cands, start, len): (&Arc<[Ix]>, usize, usize),
 ) -> PyResult<Vec<Py<PyAny>>> {
     add(Counter::PredicateCalls, 1);
     let view = snap.view();
     let items = &cands[start..start + len];
-    // Each node's id object is its record's handle, which `snap` keeps
-    // alive: its address is enough to hand it out again below.
-    let mut addrs = Vec::with_capacity(len);
-    let ids = PyList::new(
-        py,
-        items.iter().map(|&ix| {
-            let id = node_obj(py, &view, ix);
-            addrs.push(id.as_ptr());
-            id
-        }),
-    )?;
+    let ids = handles.list(py, &view, items)?;
+    // The kept ids are taken from these addresses, not from `ids`: the
+    // predicate may change that list. Each object stays alive for the whole
+    // filter, held by its id column in `handles` or by its record in `snap`.
+    // SAFETY: `ids` holds the `len > 0` items just stored (a batch is never
+    // empty); no Python code has run since.
+    let addrs: Vec<*mut pyo3::ffi::PyObject> = unsafe {
+        let list = ids.as_ptr().cast::<pyo3::ffi::PyListObject>();
+        std::slice::from_raw_parts((*list).ob_item, len).to_vec()
+    };
     let batch = Bound::new(
         py,
         AttrBatch {
@@ -829,8 +830,6 @@ fn vectorized_batch(
         },
     )?;
     let mask = truth_mask(&pred.call1((&ids, batch))?, len, "filter_nodes")?;
-    // The kept ids come from `addrs`, not from `ids`: the predicate may have
-    // changed that list.
     Ok(addrs
         .into_iter()
         .zip(mask)
@@ -846,6 +845,7 @@ fn per_node_batch(
     py: Python<'_>,
     pred: &Bound<'_, PyAny>,
     snap: &Arc<Snapshot<PyPayload>>,
+    handles: &Handles,
     items: &[Ix],
 ) -> PyResult<Vec<Py<PyAny>>> {
     add(Counter::PredicateCalls, items.len() as u64);
@@ -853,7 +853,7 @@ fn per_node_batch(
     let mut out = Vec::with_capacity(items.len());
     let mut spare = None;
     for &ix in items {
-        let id = node_obj(py, &view, ix);
+        let id = handles.get(py, &view, ix);
         let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
         if pred.call1((&id, attrs))?.is_truthy()? {
             out.push(id.unbind());
@@ -865,6 +865,7 @@ fn per_node_batch(
 pub(crate) fn filter_nodes<'py>(
     py: Python<'py>,
     graph: &Arc<Engine>,
+    cache: &HandleCache,
     args: FilterArgs<'py>,
     vectorized: bool,
 ) -> PyResult<Bound<'py, PyList>> {
@@ -877,14 +878,17 @@ pub(crate) fn filter_nodes<'py>(
     let (snap, cands) = on_snapshot(py, graph, |view, cancel| {
         scan_nodes_cached(view, cond, &graph.columns, cancel)
     })?;
+    let view = snap.view();
+    let handles = cache.of(py, &view);
     let Some(pred) = args.predicate else {
-        let view = snap.view();
-        return PyList::new(py, cands.iter().map(|&ix| node_obj(py, &view, ix)));
+        return handles.list(py, &view, &cands);
     };
+    drop(view);
     let (snap, cands): (Arc<_>, Arc<[Ix]>) = (Arc::new(snap), cands.into());
     let pred = pred.unbind();
     let bs = args.batch_size;
     let threads = evaluation_threads(py);
+    let handles = &handles;
     let kept: Vec<Py<PyAny>> = py.detach(|| {
         run_batches(
             "filter_nodes",
@@ -894,9 +898,10 @@ pub(crate) fn filter_nodes<'py>(
             threads,
             |py, pred, b, items| {
                 if vectorized {
-                    vectorized_batch(py, pred, graph, &snap, (&cands, b * bs, items.len()))
+                    let batch = (&cands, b * bs, items.len());
+                    vectorized_batch(py, pred, graph, &snap, handles, batch)
                 } else {
-                    per_node_batch(py, pred, &snap, items)
+                    per_node_batch(py, pred, &snap, handles, items)
                 }
             },
         )

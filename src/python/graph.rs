@@ -23,6 +23,7 @@ use super::convert::{
 use super::detach::run_detached;
 use super::errors::NodeNotFoundError;
 use super::filter;
+use super::handles::HandleCache;
 use super::trace;
 use crate::engine::algo;
 use crate::engine::cancel::Cancel;
@@ -39,6 +40,8 @@ const EDGE_BATCH_ATTEMPTS: usize = 16;
 #[pyclass(name = "Graph", module = "gli._core", frozen, subclass)]
 pub struct PyGraph {
     pub(crate) inner: Arc<Engine>,
+    /// Id-object columns for long result lists (see `handles`).
+    pub(crate) handles: HandleCache,
 }
 
 /// Below this many nodes and edges a graph frees faster than a detach costs.
@@ -262,6 +265,7 @@ impl PyGraph {
         }
         Ok(Self {
             inner: Arc::new(Graph::new(directed)),
+            handles: HandleCache::default(),
         })
     }
 
@@ -720,7 +724,7 @@ impl PyGraph {
         };
         let args =
             filter::FilterArgs::parse("filter_nodes", predicate, r#where, batch_size, default)?;
-        filter::filter_nodes(py, &self.inner, args, vectorized)
+        filter::filter_nodes(py, &self.inner, &self.handles, args, vectorized)
     }
 
     /// `(source, target)` of the edges passing `where` and `predicate`, in `edges()` order.

@@ -5,6 +5,7 @@ mod detach;
 mod errors;
 mod filter;
 mod graph;
+mod handles;
 mod kwcall;
 mod trace;
 

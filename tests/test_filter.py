@@ -55,17 +55,17 @@ def test_insertion_order_survives_removals(make_graph: GraphFactory) -> None:
 
 
 def test_repeated_filters_follow_every_write(make_graph: GraphFactory) -> None:
-    # The rust backend serves long results from per-shard columns of id
-    # objects, built the second time a shard version is asked for and
-    # dropped when the shard changes: every call, before and after each kind
-    # of write, must still name exactly the live matching nodes.
+    # The rust backend serves `where` results and vectorized id lists from
+    # per-shard columns of id objects, rebuilt for the shards written since:
+    # every call, before and after each kind of write, must still name
+    # exactly the live matching nodes.
     g = make_graph()
     g.batch_add_nodes((i if i % 3 else f"s{i}", {"k": i % 2}) for i in range(3000))
     live = {i if i % 3 else f"s{i}": i % 2 for i in range(3000)}
 
     def check() -> None:
         want = [n for n, k in live.items() if k == 1]
-        for _ in range(3):  # first sight, column built, column read
+        for _ in range(2):  # columns built, then read
             assert g.filter_nodes(where={"k": 1}) == want
             assert g.filter_nodes(lambda n, a: a["k"] == 1, batch_size=500) == want
             assert g.filter_nodes(lambda ids, b: b.column("k") == 1, vectorized=True, batch_size=700) == want

@@ -845,7 +845,6 @@ fn per_node_batch(
     py: Python<'_>,
     pred: &Bound<'_, PyAny>,
     snap: &Arc<Snapshot<PyPayload>>,
-    handles: &Handles,
     items: &[Ix],
 ) -> PyResult<Vec<Py<PyAny>>> {
     add(Counter::PredicateCalls, items.len() as u64);
@@ -853,7 +852,7 @@ fn per_node_batch(
     let mut out = Vec::with_capacity(items.len());
     let mut spare = None;
     for &ix in items {
-        let id = handles.get(py, &view, ix);
+        let id = node_obj(py, &view, ix);
         let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
         if pred.call1((&id, attrs))?.is_truthy()? {
             out.push(id.unbind());
@@ -879,16 +878,16 @@ pub(crate) fn filter_nodes<'py>(
         scan_nodes_cached(view, cond, &graph.columns, cancel)
     })?;
     let view = snap.view();
-    let handles = cache.of(py, &view);
     let Some(pred) = args.predicate else {
-        return handles.list(py, &view, &cands);
+        return cache.of(py, &view).list(py, &view, &cands);
     };
+    // Vectorized batches hand out whole id lists: from the id columns.
+    let handles = vectorized.then(|| cache.of(py, &view));
     drop(view);
     let (snap, cands): (Arc<_>, Arc<[Ix]>) = (Arc::new(snap), cands.into());
     let pred = pred.unbind();
     let bs = args.batch_size;
     let threads = evaluation_threads(py);
-    let handles = &handles;
     let kept: Vec<Py<PyAny>> = py.detach(|| {
         run_batches(
             "filter_nodes",
@@ -896,13 +895,12 @@ pub(crate) fn filter_nodes<'py>(
             &cands,
             bs,
             threads,
-            |py, pred, b, items| {
-                if vectorized {
+            |py, pred, b, items| match &handles {
+                Some(handles) => {
                     let batch = (&cands, b * bs, items.len());
                     vectorized_batch(py, pred, graph, &snap, handles, batch)
-                } else {
-                    per_node_batch(py, pred, &snap, handles, items)
                 }
+                None => per_node_batch(py, pred, &snap, items),
             },
         )
     })?;

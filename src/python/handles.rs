@@ -11,11 +11,13 @@
 //! A column belongs to one version of one shard and owns a reference to each
 //! object, so it never dangles whatever happens to the graph; and node
 //! indices are never reused, so even a stale column names the right node.
-//! It is built attached (it increfs, and makes id objects not made yet) the
-//! second time a shard version is asked for: a one-off call costs what it
-//! did without the cache (building costs ~13 ms per million nodes), repeated
-//! calls over an unchanged shard read the column, and a write drops the
-//! shard's column (and the references it held) on the next call.
+//! It is built attached (it increfs, and makes the id objects not made yet)
+//! when a call wants one for a shard version that has none: ~13 ms per
+//! million nodes, once; a write makes the shard's column stale, and the next
+//! call that wants it rebuilds that shard's alone. Only the calls that pay
+//! for it use it: `where`-only results and vectorized batches' id lists
+//! (a per-node predicate reads each record for its attributes anyway, so it
+//! takes the id object from there).
 
 use std::sync::Arc;
 
@@ -33,15 +35,8 @@ struct ShardHandles {
     objs: Vec<Option<Py<PyAny>>>,
 }
 
-/// What the cache knows about one shard.
-#[derive(Clone, Default)]
-enum Entry {
-    #[default]
-    Unseen,
-    /// Asked for once at this version: build on the next request.
-    Seen(u64),
-    Built(Arc<ShardHandles>),
-}
+/// What the cache knows about one shard: its column, if built.
+type Entry = Option<Arc<ShardHandles>>;
 
 /// Per-graph cache of [`ShardHandles`]. The mutex is a leaf, held only to
 /// read or swap entries: never while building a column, calling Python or
@@ -59,29 +54,26 @@ pub(crate) struct Handles {
 }
 
 impl HandleCache {
-    /// The columns of `view`'s shards: reused when current, built for shards
-    /// asked for at the same version before. Attached.
+    /// The columns of `view`'s shards: reused when current, else built
+    /// (attached: it increfs, and makes the id objects not made yet).
     pub(crate) fn of(&self, py: Python<'_>, view: &GraphView<'_, PyPayload>) -> Handles {
         let (bits, shards) = view.parts();
         let mut cols: Vec<Option<Arc<ShardHandles>>> = vec![None; shards.len()];
         let mut build = Vec::new();
-        let mut replaced = Vec::new(); // dropped (decrefs) outside the lock
         {
             let mut g = self.shards.lock();
-            g.resize(shards.len(), Entry::Unseen);
-            for (s, (entry, shard)) in g.iter_mut().zip(shards).enumerate() {
+            g.resize(shards.len(), None);
+            for (s, (entry, shard)) in g.iter().zip(shards).enumerate() {
                 match entry {
-                    Entry::Built(c) if c.version == shard.version => cols[s] = Some(c.clone()),
-                    Entry::Seen(v) if *v == shard.version => build.push(s),
+                    Some(c) if c.version == shard.version => cols[s] = Some(c.clone()),
                     // A newer column (another thread's, on a later view)
                     // stays: this view reads its records.
-                    Entry::Built(c) if c.version > shard.version => {}
-                    _ => replaced.push(std::mem::replace(entry, Entry::Seen(shard.version))),
+                    Some(c) if c.version > shard.version => {}
+                    _ => build.push(s),
                 }
             }
         }
         if build.is_empty() {
-            drop(replaced);
             return Handles { bits, cols };
         }
         // Row by row across the shards: index order, the order in which id
@@ -109,16 +101,13 @@ impl HandleCache {
                 }
             }
         }
+        let mut replaced = Vec::new(); // dropped (decrefs) outside the lock
         {
             let mut g = self.shards.lock();
             for (col, &s) in built.into_iter().zip(&build) {
                 let col = Arc::new(col);
-                let newer = match &g[s] {
-                    Entry::Built(old) => col.version >= old.version,
-                    _ => true,
-                };
-                if newer {
-                    replaced.push(std::mem::replace(&mut g[s], Entry::Built(col.clone())));
+                if g[s].as_ref().is_none_or(|old| col.version >= old.version) {
+                    replaced.push(g[s].replace(col.clone()));
                 }
                 cols[s] = Some(col);
             }

@@ -348,7 +348,7 @@ enum Column {
 pub struct AttrBatch {
     graph: Arc<Engine>,
     snap: Arc<Snapshot<PyPayload>>,
-    ixs: Arc<[Ix]>,
+    ixs: Arc<Vec<Ix>>,
     start: usize,
     end: usize,
 }
@@ -804,7 +804,7 @@ fn vectorized_batch(
     graph: &Arc<Engine>,
     snap: &Arc<Snapshot<PyPayload>>,
     handles: &Handles,
-    (cands, start, len): (&Arc<[Ix]>, usize, usize),
+    (cands, start, len): (&Arc<Vec<Ix>>, usize, usize),
 ) -> PyResult<Vec<Py<PyAny>>> {
     add(Counter::PredicateCalls, 1);
     let view = snap.view();
@@ -884,7 +884,7 @@ pub(crate) fn filter_nodes<'py>(
     // Vectorized batches hand out whole id lists: from the id columns.
     let handles = vectorized.then(|| cache.of(py, &view));
     drop(view);
-    let (snap, cands): (Arc<_>, Arc<[Ix]>) = (Arc::new(snap), cands.into());
+    let (snap, cands) = (Arc::new(snap), Arc::new(cands));
     let pred = pred.unbind();
     let bs = args.batch_size;
     let threads = evaluation_threads(py);

@@ -879,10 +879,10 @@ pub(crate) fn filter_nodes<'py>(
     })?;
     let view = snap.view();
     let Some(pred) = args.predicate else {
-        return cache.of(py, &view).list(py, &view, &cands);
+        return cache.of(py, &view)?.list(py, &view, &cands);
     };
     // Vectorized batches hand out whole id lists: from the id columns.
-    let handles = vectorized.then(|| cache.of(py, &view));
+    let handles = vectorized.then(|| cache.of(py, &view)).transpose()?;
     drop(view);
     let (snap, cands) = (Arc::new(snap), Arc::new(cands));
     let pred = pred.unbind();

@@ -1,38 +1,81 @@
 //! Each shard's node id objects in a dense column, for building long result
-//! lists (`filter_nodes`, `nodes()`).
+//! lists (`where`-only `filter_nodes` results, vectorized batches' id lists).
 //!
 //! A node's id object is its record's handle, behind an `Arc` (engine-side
 //! clones of a record stay free of the interpreter): handing it out reads
 //! the record, then the `Arc`, then increfs the object, two dependent cache
 //! misses before the incref. Turning half a million filter candidates into a
-//! list that way took 5.2 ms here; from a column of object pointers it reads
+//! list that way took 5.2 ms here; from a column of object addresses it reads
 //! 8 bytes per node and increfs, like slicing a list (~1.5 ms).
 //!
-//! A column belongs to one version of one shard and owns a reference to each
-//! object, so it never dangles whatever happens to the graph; and node
-//! indices are never reused, so even a stale column names the right node.
-//! It is built attached (it increfs, and makes the id objects not made yet)
-//! when a call wants one for a shard version that has none: ~13 ms per
-//! million nodes, once; a write makes the shard's column stale, and the next
-//! call that wants it rebuilds that shard's alone. Only the calls that pay
-//! for it use it: `where`-only results and vectorized batches' id lists
-//! (a per-node predicate reads each record for its attributes anyway, so it
-//! takes the id object from there).
+//! A column belongs to one version of one shard and holds each record's
+//! handle (`Arc` clones), so the objects it points to outlive it whatever
+//! happens to the graph; and node indices are never reused, so even a stale
+//! column names the right node. It is built detached (the `Arc` clones need
+//! no interpreter; rayon over the shards) when a call wants one for a shard
+//! version that has none; a write makes the shard's column stale, and the
+//! next call that wants it rebuilds that shard's alone. Id objects not made
+//! yet are made first, attached, as handing them out would. A per-node
+//! predicate does not use the columns: it reads each record for its
+//! attribute view anyway, and takes the id object from there.
 
 use std::sync::Arc;
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+use rayon::prelude::*;
 
 use super::convert::{node_obj, PyPayload};
+use super::detach::run_detached;
 use crate::engine::{GraphView, Ix};
-use crate::sync::LeafMutex;
+use crate::sync::{parallel_ok, LeafMutex};
 
-/// One shard's id objects by slot (`None`: an empty slot), as of `version`.
+/// Above this many slots to build, the shards' columns are built in parallel.
+const PAR_BUILD_MIN: usize = 1 << 16;
+
+/// One shard's id objects by slot, as of `version`.
 struct ShardHandles {
     version: u64,
     base: u32,
-    objs: Vec<Option<Py<PyAny>>>,
+    /// Each slot's id object (null: an empty slot).
+    addrs: Vec<Addr>,
+    /// The handles `addrs` points into: each keeps its object alive.
+    _keep: Vec<PyPayload>,
+}
+
+/// An object address a [`ShardHandles`] keeps alive.
+#[derive(Clone, Copy)]
+struct Addr(*mut ffi::PyObject);
+
+// SAFETY: only an address; the object is reached (increfed) only attached.
+unsafe impl Send for Addr {}
+unsafe impl Sync for Addr {}
+
+impl ShardHandles {
+    /// The column of `view`'s shard `s`, or `None` while some live node of
+    /// it has no id object yet.
+    fn build(view: &GraphView<'_, PyPayload>, s: usize) -> Option<Self> {
+        let shard = view.parts().1[s];
+        let mut addrs = Vec::with_capacity(shard.slots.len());
+        let mut keep = Vec::with_capacity(shard.slots.len());
+        for slot in &shard.slots {
+            match slot {
+                None => addrs.push(Addr(std::ptr::null_mut())),
+                Some(rec) => {
+                    let handle = rec.handle.get()?;
+                    addrs.push(Addr(handle.as_ptr()));
+                    keep.push(handle.clone());
+                }
+            }
+        }
+        Some(Self {
+            version: shard.version,
+            base: shard.base,
+            addrs,
+            _keep: keep,
+        })
+    }
 }
 
 /// What the cache knows about one shard: its column, if built.
@@ -54,12 +97,12 @@ pub(crate) struct Handles {
 }
 
 impl HandleCache {
-    /// The columns of `view`'s shards: reused when current, else built
-    /// (attached: it increfs, and makes the id objects not made yet).
-    pub(crate) fn of(&self, py: Python<'_>, view: &GraphView<'_, PyPayload>) -> Handles {
+    /// The columns of `view`'s shards: reused when current, else built.
+    /// Called attached; builds detached.
+    pub(crate) fn of(&self, py: Python<'_>, view: &GraphView<'_, PyPayload>) -> PyResult<Handles> {
         let (bits, shards) = view.parts();
         let mut cols: Vec<Option<Arc<ShardHandles>>> = vec![None; shards.len()];
-        let mut build = Vec::new();
+        let mut stale = Vec::new();
         {
             let mut g = self.shards.lock();
             g.resize(shards.len(), None);
@@ -69,43 +112,49 @@ impl HandleCache {
                     // A newer column (another thread's, on a later view)
                     // stays: this view reads its records.
                     Some(c) if c.version > shard.version => {}
-                    _ => build.push(s),
+                    _ => stale.push(s),
                 }
             }
         }
-        if build.is_empty() {
-            return Handles { bits, cols };
-        }
-        // Row by row across the shards: index order, the order in which id
-        // objects were made (`node_obj` makes them in blocks of indices), so
-        // the walk reads memory sequentially.
-        let mut built: Vec<ShardHandles> = build
-            .iter()
-            .map(|&s| ShardHandles {
-                version: shards[s].version,
-                base: shards[s].base,
-                objs: Vec::with_capacity(shards[s].slots.len()),
-            })
-            .collect();
-        let rows = build
-            .iter()
-            .map(|&s| shards[s].slots.len())
-            .max()
-            .unwrap_or(0);
-        for row in 0..rows {
-            for (col, &s) in built.iter_mut().zip(&build) {
-                if let Some(slot) = shards[s].slots.get(row) {
-                    let ix = ((col.base as usize + row) << bits | s) as Ix;
-                    col.objs
-                        .push(slot.as_ref().map(|_| node_obj(py, view, ix).unbind()));
+        let mut built = Vec::with_capacity(stale.len());
+        for round in 0..2 {
+            if stale.is_empty() {
+                break;
+            }
+            let slots: usize = stale.iter().map(|&s| shards[s].slots.len()).sum();
+            let attempt: Vec<(usize, Option<ShardHandles>)> = run_detached(py, None, |_| {
+                let one = |&s: &usize| (s, ShardHandles::build(view, s));
+                Ok(if slots >= PAR_BUILD_MIN && parallel_ok() {
+                    stale.par_iter().map(one).collect()
+                } else {
+                    stale.iter().map(one).collect()
+                })
+            })?;
+            stale.clear();
+            for (s, col) in attempt {
+                match col {
+                    Some(col) => built.push((s, Arc::new(col))),
+                    None => stale.push(s),
+                }
+            }
+            if round == 0 {
+                // Nodes whose id objects were never made: make them (in
+                // index order, as `node_obj` does), then build once more.
+                // Handles are set once, so the second build finds them all.
+                for &s in &stale {
+                    let base = shards[s].base as usize;
+                    for (row, slot) in shards[s].slots.iter().enumerate() {
+                        if slot.as_ref().is_some_and(|r| r.handle.get().is_none()) {
+                            node_obj(py, view, ((base + row) << bits | s) as Ix);
+                        }
+                    }
                 }
             }
         }
         let mut replaced = Vec::new(); // dropped (decrefs) outside the lock
         {
             let mut g = self.shards.lock();
-            for (col, &s) in built.into_iter().zip(&build) {
-                let col = Arc::new(col);
+            for (s, col) in built {
                 if g[s].as_ref().is_none_or(|old| col.version >= old.version) {
                     replaced.push(g[s].replace(col.clone()));
                 }
@@ -113,7 +162,7 @@ impl HandleCache {
             }
         }
         drop(replaced);
-        Handles { bits, cols }
+        Ok(Handles { bits, cols })
     }
 }
 
@@ -130,7 +179,7 @@ impl Handles {
 
     /// Node `ix`'s id object (a new reference), `ix` live in `view`.
     #[inline]
-    pub(crate) fn get<'py>(
+    fn get<'py>(
         &self,
         py: Python<'py>,
         view: &GraphView<'_, PyPayload>,
@@ -139,8 +188,11 @@ impl Handles {
         let s = (ix & ((1 << self.bits) - 1)) as usize;
         if let Some(col) = &self.cols[s] {
             let row = ((ix >> self.bits) as usize).wrapping_sub(col.base as usize);
-            if let Some(Some(obj)) = col.objs.get(row) {
-                return obj.bind(py).clone();
+            if let Some(&Addr(p)) = col.addrs.get(row) {
+                if !p.is_null() {
+                    // SAFETY: kept alive by `col` (its handle); attached.
+                    return unsafe { Bound::from_borrowed_ptr(py, p) };
+                }
             }
         }
         node_obj(py, view, ix)

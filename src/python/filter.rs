@@ -810,15 +810,6 @@ fn vectorized_batch(
     let view = snap.view();
     let items = &cands[start..start + len];
     let ids = handles.list(py, &view, items)?;
-    // The kept ids are taken from these addresses, not from `ids`: the
-    // predicate may change that list. Each object stays alive for the whole
-    // filter, held by its id column in `handles` or by its record in `snap`.
-    // SAFETY: `ids` holds the `len > 0` items just stored (a batch is never
-    // empty); no Python code has run since.
-    let addrs: Vec<*mut pyo3::ffi::PyObject> = unsafe {
-        let list = ids.as_ptr().cast::<pyo3::ffi::PyListObject>();
-        std::slice::from_raw_parts((*list).ob_item, len).to_vec()
-    };
     let batch = Bound::new(
         py,
         AttrBatch {
@@ -830,12 +821,13 @@ fn vectorized_batch(
         },
     )?;
     let mask = truth_mask(&pred.call1((&ids, batch))?, len, "filter_nodes")?;
-    Ok(addrs
-        .into_iter()
+    // The kept ids come from the columns again, not from `ids`: the
+    // predicate may have changed that list.
+    Ok(items
+        .iter()
         .zip(mask)
         .filter(|&(_, keep)| keep)
-        // SAFETY: a live object (see `addrs`); we are attached.
-        .map(|(p, _)| unsafe { Bound::from_borrowed_ptr(py, p) }.unbind())
+        .map(|(&ix, _)| handles.get(py, &view, ix).unbind())
         .collect())
 }
 

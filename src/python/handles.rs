@@ -180,7 +180,7 @@ impl Handles {
 
     /// Node `ix`'s id object (a new reference), `ix` live in `view`.
     #[inline]
-    fn get<'py>(
+    pub(crate) fn get<'py>(
         &self,
         py: Python<'py>,
         view: &GraphView<'_, PyPayload>,

@@ -302,6 +302,30 @@ pub struct NumColumns {
 }
 
 impl NumColumns {
+    /// `(kind, raw)` of each of the `len` live nodes `first..first + len`,
+    /// in index order. Read shard by shard, each shard's column one
+    /// sequential stream (node by node interleaves all of them).
+    pub fn gather_range(&self, first: Ix, len: usize) -> (Vec<u8>, Vec<u64>) {
+        let (mut kinds, mut raw) = (vec![num_kind::MISSING; len], vec![0; len]);
+        let (first, step) = (first as usize, 1usize << self.bits);
+        for (s, col) in self.shards.iter().enumerate() {
+            let Some(col) = col else { continue }; // all missing, as in `get`
+                                                   // The first index at or after `first` in shard `s`.
+            let row0 = first >> self.bits;
+            let mut ix = (row0 << self.bits) | s;
+            if ix < first {
+                ix += step;
+            }
+            while ix < first + len {
+                let row = (ix >> self.bits) - self.base;
+                kinds[ix - first] = col.kinds[row];
+                raw[ix - first] = col.raw[row];
+                ix += step;
+            }
+        }
+        (kinds, raw)
+    }
+
     /// `(kind, raw)` of live node `ix`.
     #[inline]
     pub fn get(&self, ix: Ix) -> (u8, u64) {
@@ -650,6 +674,36 @@ mod tests {
             m.insert(intern(k), v.clone());
         }
         m
+    }
+
+    #[test]
+    fn gather_range_equals_node_by_node_reads() {
+        let g: Graph<()> = Graph::with_shards(true, 8);
+        let k = intern("gather_test_k");
+        for i in 0..1_000i64 {
+            let v = match i % 4 {
+                0 => Some(Value::Int(i)),
+                1 => Some(Value::Float(i as f64 / 3.0)),
+                2 => Some(Value::Bool(i % 3 == 0)),
+                _ => None, // missing
+            };
+            let kv: Vec<_> = v.into_iter().map(|v| ("gather_test_k", v)).collect();
+            g.add_node(NodeId::Int(i), attrs(&kv)).unwrap();
+        }
+        let snap = g.snapshot();
+        let view = snap.view();
+        let cols = g.columns.numeric(&view, k);
+        let first = view.lo();
+        // Every start offset within a row of shards, lengths across rows.
+        for start in 0..20u32 {
+            for len in [0, 1, 7, 8, 9, 63, 500, 980] {
+                let ix0 = first + start;
+                let (kinds, raw) = cols.gather_range(ix0, len);
+                let want: (Vec<u8>, Vec<u64>) =
+                    (ix0..ix0 + len as Ix).map(|ix| cols.get(ix)).unzip();
+                assert_eq!((kinds, raw), want, "start {start}, len {len}");
+            }
+        }
     }
 
     #[test]

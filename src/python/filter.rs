@@ -374,37 +374,41 @@ impl AttrBatch {
             };
         };
         let cols = self.graph.columns.numeric(&self.snap.view(), id);
-        // One pass decides the kind and fills the float column on the way.
-        let (mut all_int, mut all_bool) = (n > 0, n > 0);
-        let mut floats = Vec::with_capacity(n);
-        let mut numeric = default.is_some();
-        for &ix in ixs {
-            let (kind, raw) = cols.get(ix);
-            all_int &= kind == k::INT;
-            all_bool &= kind == k::BOOL;
-            if numeric {
-                match kind {
-                    k::MISSING => floats.push(default.unwrap_or(f64::NAN)),
-                    k::INT => floats.push(raw as i64 as f64),
-                    k::FLOAT => floats.push(f64::from_bits(raw)),
-                    k::BOOL => floats.push(raw as f64),
-                    _ => numeric = false,
-                }
-            }
-            if !(all_int || all_bool || numeric) {
-                return Column::Mixed;
-            }
-        }
-        if all_int {
-            return Column::Int(ixs.iter().map(|&ix| cols.get(ix).1 as i64).collect());
-        }
-        if all_bool {
-            return Column::Bool(ixs.iter().map(|&ix| cols.get(ix).1 != 0).collect());
-        }
-        if numeric {
-            Column::Float(floats)
+        // The values' kinds and raw bytes, in batch order. A batch of
+        // consecutive indices (no `where`, no removals in its range) reads
+        // the columns shard by shard, each a sequential stream.
+        let (kinds, raw) = if n > 0 && (ixs[n - 1] - ixs[0]) as usize + 1 == n {
+            cols.gather_range(ixs[0], n)
         } else {
-            Column::Mixed
+            ixs.iter().map(|&ix| cols.get(ix)).unzip()
+        };
+        // Which kinds occur decides the column; the common all-int and
+        // all-float cases reuse `raw`'s buffer as the column.
+        let seen = kinds.iter().fold(0u32, |acc, &kind| acc | 1 << kind);
+        if n > 0 && seen == 1 << k::INT {
+            return Column::Int(raw.into_iter().map(|r| r as i64).collect());
+        }
+        if n > 0 && seen == 1 << k::BOOL {
+            return Column::Bool(raw.into_iter().map(|r| r != 0).collect());
+        }
+        match default {
+            _ if seen & 1 << k::OTHER != 0 => Column::Mixed,
+            Some(_) if seen == 1 << k::FLOAT => {
+                Column::Float(raw.into_iter().map(f64::from_bits).collect())
+            }
+            Some(d) => Column::Float(
+                kinds
+                    .into_iter()
+                    .zip(raw)
+                    .map(|(kind, r)| match kind {
+                        k::INT => r as i64 as f64,
+                        k::FLOAT => f64::from_bits(r),
+                        k::BOOL => r as f64,
+                        _ => d, // missing
+                    })
+                    .collect(),
+            ),
+            None => Column::Mixed,
         }
     }
 }

@@ -377,6 +377,26 @@ impl LiveColumn {
             .get(row / 64)
             .is_some_and(|w| w >> (row % 64) & 1 == 1)
     }
+
+    /// How many of the rows `r0..r1` are live.
+    fn count(&self, r0: usize, r1: usize) -> usize {
+        if r0 >= r1 {
+            return 0;
+        }
+        let (w0, w1) = (r0 / 64, (r1 - 1) / 64);
+        (w0..=w1)
+            .map(|w| {
+                let mut word = self.bits.get(w).copied().unwrap_or(0);
+                if w == w0 {
+                    word &= !0u64 << (r0 % 64);
+                }
+                if w == w1 && r1 - w * 64 < 64 {
+                    word &= (1u64 << (r1 - w * 64)) - 1;
+                }
+                word.count_ones() as usize
+            })
+            .sum()
+    }
 }
 
 impl ShardCol for LiveColumn {
@@ -586,6 +606,8 @@ pub fn scan_nodes_cached<O: Send + Sync>(
 }
 
 /// Every live node, in insertion order, from the cached liveness bits.
+/// Counted per chunk first, so that each chunk fills its own part of one
+/// output (no per-chunk vectors to grow and then concatenate).
 fn scan_live<O: Send + Sync>(
     view: &GraphView<'_, O>,
     cache: &ColumnCache,
@@ -596,25 +618,58 @@ fn scan_live<O: Send + Sync>(
     let n = shards.len();
     let base = shards.first().map_or(0, |s| s.base as usize);
     let rows = shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
-    let step = CHUNK / n.max(1);
-    chunked_by(
-        (0, rows, step),
-        rows * n >= PAR_SCAN_MIN,
-        cancel,
-        |r0, r1, part| {
-            for row in r0..r1 {
-                for (s, col) in live.iter().enumerate() {
-                    let alive = match col {
-                        Some(col) => col.get(row),
-                        None => matches!(shards[s].slots.get(row), Some(Some(_))),
-                    };
-                    if alive {
-                        part.push((((base + row) << bits) | s) as Ix);
-                    }
+    let step = (CHUNK / n.max(1)).max(1);
+    let range = |c: usize| (c * step, ((c + 1) * step).min(rows));
+    let alive = |s: usize, row: usize| match &live[s] {
+        Some(col) => col.get(row),
+        None => matches!(shards[s].slots.get(row), Some(Some(_))),
+    };
+    let count = |c: usize| -> Result<usize> {
+        cancel.check()?;
+        let (r0, r1) = range(c);
+        Ok((0..n)
+            .map(|s| match &live[s] {
+                Some(col) => col.count(r0, r1),
+                None => (r0..r1).filter(|&row| alive(s, row)).count(),
+            })
+            .sum())
+    };
+    let fill = |(c, part): (usize, &mut [Ix])| {
+        let (r0, r1) = range(c);
+        let mut k = 0;
+        for row in r0..r1 {
+            for s in 0..n {
+                if alive(s, row) {
+                    part[k] = (((base + row) << bits) | s) as Ix;
+                    k += 1;
                 }
             }
-        },
-    )
+        }
+    };
+    let chunks = rows.div_ceil(step);
+    let parallel = rows * n >= PAR_SCAN_MIN && parallel_ok();
+    let counts: Vec<usize> = if parallel {
+        (0..chunks)
+            .into_par_iter()
+            .map(count)
+            .collect::<Result<_>>()?
+    } else {
+        (0..chunks).map(count).collect::<Result<_>>()?
+    };
+    let mut out = vec![0 as Ix; counts.iter().sum()];
+    let mut parts = Vec::with_capacity(chunks);
+    let mut rest = out.as_mut_slice();
+    for &k in &counts {
+        let (part, tail) = rest.split_at_mut(k);
+        parts.push(part);
+        rest = tail;
+    }
+    if parallel {
+        parts.into_par_iter().enumerate().for_each(fill);
+    } else {
+        parts.into_iter().enumerate().for_each(fill);
+    }
+    Ok(out)
 }
 
 /// Live nodes passing `cond`, in insertion order.
@@ -674,6 +729,26 @@ mod tests {
             m.insert(intern(k), v.clone());
         }
         m
+    }
+
+    #[test]
+    fn live_count_equals_counting_rows() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let bits: Vec<u64> = (0..5)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            })
+            .collect();
+        let col = LiveColumn { version: 0, bits };
+        for r0 in 0..330 {
+            for r1 in r0..330 {
+                let want = (r0..r1).filter(|&row| col.get(row)).count();
+                assert_eq!(col.count(r0, r1), want, "{r0}..{r1}");
+            }
+        }
     }
 
     #[test]

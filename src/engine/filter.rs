@@ -147,26 +147,31 @@ fn chunked_by<T: Send>(
     f: impl Fn(usize, usize, &mut Vec<T>) + Sync,
 ) -> Result<Vec<T>> {
     let step = step.max(1);
-    let chunks = (hi - lo).div_ceil(step);
-    let run = |c: usize| -> Result<Vec<T>> {
+    let parts = map_chunks((hi - lo).div_ceil(step), parallel, |c| {
         cancel.check()?;
         let mut out = Vec::new();
         f(lo + c * step, (lo + (c + 1) * step).min(hi), &mut out);
         Ok(out)
-    };
-    let parts: Vec<Vec<T>> = if parallel && parallel_ok() {
-        (0..chunks)
-            .into_par_iter()
-            .map(run)
-            .collect::<Result<_>>()?
-    } else {
-        (0..chunks).map(run).collect::<Result<_>>()?
-    };
+    })?;
     let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for p in parts {
         out.extend(p);
     }
     Ok(out)
+}
+
+/// `f` of each chunk `0..chunks`, in order; on rayon when `parallel` (and
+/// this process owns the pool). The first error is returned.
+fn map_chunks<T: Send>(
+    chunks: usize,
+    parallel: bool,
+    f: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    if parallel && parallel_ok() {
+        (0..chunks).into_par_iter().map(&f).collect()
+    } else {
+        (0..chunks).map(f).collect()
+    }
 }
 
 /// `chunked_by` over index slots, in parallel when the range is large.
@@ -309,8 +314,9 @@ impl NumColumns {
         let (mut kinds, mut raw) = (vec![num_kind::MISSING; len], vec![0; len]);
         let (first, step) = (first as usize, 1usize << self.bits);
         for (s, col) in self.shards.iter().enumerate() {
-            let Some(col) = col else { continue }; // all missing, as in `get`
-                                                   // The first index at or after `first` in shard `s`.
+            // No column: all missing, as `get` says.
+            let Some(col) = col else { continue };
+            // The first index at or after `first` in shard `s`.
             let row0 = first >> self.bits;
             let mut ix = (row0 << self.bits) | s;
             if ix < first {
@@ -646,25 +652,17 @@ fn scan_live<O: Send + Sync>(
             }
         }
     };
-    let chunks = rows.div_ceil(step);
-    let parallel = rows * n >= PAR_SCAN_MIN && parallel_ok();
-    let counts: Vec<usize> = if parallel {
-        (0..chunks)
-            .into_par_iter()
-            .map(count)
-            .collect::<Result<_>>()?
-    } else {
-        (0..chunks).map(count).collect::<Result<_>>()?
-    };
+    let parallel = rows * n >= PAR_SCAN_MIN;
+    let counts = map_chunks(rows.div_ceil(step), parallel, count)?;
     let mut out = vec![0 as Ix; counts.iter().sum()];
-    let mut parts = Vec::with_capacity(chunks);
+    let mut parts = Vec::with_capacity(counts.len());
     let mut rest = out.as_mut_slice();
     for &k in &counts {
         let (part, tail) = rest.split_at_mut(k);
         parts.push(part);
         rest = tail;
     }
-    if parallel {
+    if parallel && parallel_ok() {
         parts.into_par_iter().enumerate().for_each(fill);
     } else {
         parts.into_iter().enumerate().for_each(fill);

@@ -17,6 +17,7 @@ __all__ = [
     "AttributeBatch",
     "counters",
     "_set_tracing",
+    "_share_methods",
     "set_filter_threads",
 ]
 
@@ -28,6 +29,7 @@ __version__: str
 def counters() -> dict[str, int]: ...
 def set_filter_threads(n: int | None = None) -> int | None: ...
 def _set_tracing(on: bool, level: int = 10) -> None: ...
+def _share_methods(cls: type[Graph]) -> int: ...
 @final
 class AttributeView:
     """Read-only mapping over one node's (or edge's) attributes in a filter's

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 import gli
@@ -15,8 +17,34 @@ def test_unknown_backend_is_a_value_error() -> None:
 def test_rust_graph_is_the_native_class_without_a_wrapper() -> None:
     g = gli.Graph()
     assert isinstance(g, gli._core.Graph)
-    assert type(g).node_count is gli._core.Graph.node_count  # no Python frame on the hot path
     assert g.backend == "rust" and gli.Graph(backend="python").backend == "python"
+    # No Python frame on the hot path: every native method reaches the facade
+    # as a native method descriptor of the facade's own (so that CPython
+    # specializes calls on its instances), running the native code.
+    native = {k: v for k, v in vars(gli._core.Graph).items() if isinstance(v, types.MethodDescriptorType)}
+    assert {"node_count", "has_node", "add_node", "get_node", "bfs"} <= native.keys()
+    for name in native:
+        own = vars(gli.Graph)[name]
+        assert isinstance(own, types.MethodDescriptorType), name
+        assert own.__objclass__ is gli.Graph and own.__doc__ == native[name].__doc__, name
+    g.add_node("a", x=1)
+    assert gli.Graph.get_node(g, "a") == gli._core.Graph.get_node(g, "a") == {"x": 1}
+
+
+def test_subclasses_keep_their_overrides_and_share_the_rest() -> None:
+    class Mine(gli.Graph):
+        def has_node(self, node_id: object) -> bool:
+            return node_id == "always"
+
+    g = Mine()
+    g.add_node("a")
+    assert g.has_node("always") and not g.has_node("a")  # the override wins
+    assert isinstance(vars(Mine)["node_count"], types.MethodDescriptorType)  # shared
+    assert g.node_count() == 1 and callable(g.bfs_async)  # the mixin stays reachable
+    with pytest.raises(TypeError, match="subclass of gli._core.Graph"):
+        gli._core._share_methods(int)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="doesn't apply"):
+        gli.Graph.node_count(gli._core.Graph())  # a copy checks its receiver like the original
 
 
 def test_ids_int_and_str_are_distinct_and_bool_rejected(make_graph) -> None:  # type: ignore[no-untyped-def]

@@ -176,7 +176,10 @@ impl PyGraph {
     /// Results become fresh id objects, made in order: traversal order jumps
     /// around the index space, and objects made now (in cache-hot memory)
     /// beat cached ones scattered across the heap.
-    fn ids_to_list<'py>(py: Python<'py>, ids: &[NodeId]) -> PyResult<Bound<'py, PyList>> {
+    pub(crate) fn ids_to_list<'py>(
+        py: Python<'py>,
+        ids: &[NodeId],
+    ) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, ids.iter().map(|id| id_to_py(py, id)))
     }
 
@@ -304,7 +307,7 @@ impl PyGraph {
     // ------------------------------------------------------------ mutation
 
     // add_node, add_edge, update_node and update_edge take their attributes
-    // as keywords: see `kwcall.rs` (installed as fastcall methods at init).
+    // as keywords: see `methods.rs` (installed as fastcall methods at init).
 
     /// Removes a node and its edges. Locks its shard and its neighbours' shards.
     #[pyo3(signature = (node_id, /))]
@@ -465,13 +468,8 @@ impl PyGraph {
     }
 
     // ------------------------------------------------------- point queries
-
-    /// True if the node exists. Never raises. Locks the node's one shard (read).
-    #[pyo3(signature = (node_id, /))]
-    fn has_node(&self, node_id: &Bound<'_, PyAny>) -> bool {
-        let _call = trace::call("has_node");
-        node_ref_lenient(node_id).is_some_and(|id| self.inner.contains(id))
-    }
+    // has_node, get_node, successors, predecessors, neighbors and the degrees
+    // take one argument: see `methods.rs` (installed as METH_O methods).
 
     fn __contains__(&self, node_id: &Bound<'_, PyAny>) -> bool {
         let _call = trace::call("__contains__");
@@ -501,18 +499,6 @@ impl PyGraph {
             (Some(s), Some(t)) => self.inner.has_edge(s, t),
             _ => false,
         }
-    }
-
-    /// A fresh dict of the node's attributes.
-    #[pyo3(signature = (node_id, /))]
-    fn get_node<'py>(
-        &self,
-        py: Python<'py>,
-        node_id: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let _call = trace::call("get_node");
-        let attrs = self.inner.node_attrs(node_ref(node_id)?)?;
-        attrs_to_dict(py, attrs.as_deref())
     }
 
     /// A fresh dict of the edge's attributes.
@@ -599,58 +585,6 @@ impl PyGraph {
             }
         }
         Ok(out)
-    }
-
-    #[pyo3(signature = (node_id, /))]
-    fn successors<'py>(
-        &self,
-        py: Python<'py>,
-        node_id: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let _call = trace::call("successors");
-        let ids = self.inner.successors(node_ref(node_id)?)?;
-        Self::ids_to_list(py, &ids)
-    }
-
-    #[pyo3(signature = (node_id, /))]
-    fn predecessors<'py>(
-        &self,
-        py: Python<'py>,
-        node_id: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let _call = trace::call("predecessors");
-        let ids = self.inner.predecessors(node_ref(node_id)?)?;
-        Self::ids_to_list(py, &ids)
-    }
-
-    /// Directed: successors (as NetworkX); undirected: all adjacent nodes.
-    #[pyo3(signature = (node_id, /))]
-    fn neighbors<'py>(
-        &self,
-        py: Python<'py>,
-        node_id: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        self.successors(py, node_id)
-    }
-
-    /// Directed: in + out; undirected: incident edge ends (a self-loop counts 2).
-    #[pyo3(signature = (node_id, /))]
-    fn degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let _call = trace::call("degree");
-        let (i, o) = self.inner.degrees(node_ref(node_id)?)?;
-        Ok(if self.inner.is_directed() { i + o } else { o })
-    }
-
-    #[pyo3(signature = (node_id, /))]
-    fn in_degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let _call = trace::call("in_degree");
-        Ok(self.inner.degrees(node_ref(node_id)?)?.0)
-    }
-
-    #[pyo3(signature = (node_id, /))]
-    fn out_degree(&self, node_id: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let _call = trace::call("out_degree");
-        Ok(self.inner.degrees(node_ref(node_id)?)?.1)
     }
 
     // -------------------------------------------------------- read queries

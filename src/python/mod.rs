@@ -6,7 +6,7 @@ mod errors;
 mod filter;
 mod graph;
 mod handles;
-mod kwcall;
+mod methods;
 mod trace;
 
 use pyo3::prelude::*;
@@ -31,12 +31,12 @@ fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<graph::PyGraph>()?;
-    kwcall::install(&m.py().get_type::<graph::PyGraph>())?;
+    methods::install(&m.py().get_type::<graph::PyGraph>())?;
     m.add_class::<filter::AttrView>()?;
     m.add_class::<detach::CancelToken>()?;
     m.add_class::<filter::AttrBatch>()?;
     m.add_function(wrap_pyfunction!(counters, m)?)?;
-    m.add_function(wrap_pyfunction!(kwcall::_share_methods, m)?)?;
+    m.add_function(wrap_pyfunction!(methods::_share_methods, m)?)?;
     m.add_function(wrap_pyfunction!(trace::_set_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(filter::set_filter_threads, m)?)?;
     Ok(())

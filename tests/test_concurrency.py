@@ -128,6 +128,36 @@ def test_batches_are_atomic_for_concurrent_readers(backend: str) -> None:
     assert g.node_count() == size * rounds
 
 
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_membership_checks_never_see_half_a_batch(backend: str) -> None:
+    # has_node / `in` may answer from the key maps without the shard locks
+    # (rust backend); a batch inserts its keys one by one, first id first. A
+    # reader that finds a batch's first id must find its last one too.
+    g = gli.Graph(backend=backend)
+    size, rounds = 5_000, 40
+    batches = [[f"m{r}_{i}" for i in range(size)] for r in range(rounds)]
+    probes = [(b[0], b[-1]) for b in batches]
+    seen_bad: list[str] = []
+    done = threading.Event()
+
+    def writer(_: int) -> None:
+        try:
+            for batch in batches:
+                g.batch_add_nodes(batch)
+        finally:
+            done.set()
+
+    def reader(_: int) -> None:
+        while not done.is_set():
+            for first, last in probes:
+                if g.has_node(first) and last not in g:
+                    seen_bad.append(first)
+
+    run_threads(2, lambda i: writer(i) if i == 0 else reader(i))
+    assert not seen_bad, f"a reader saw the start of a batch without its end: {seen_bad[:5]}"
+    assert all(g.has_node(last) for _, last in probes)
+
+
 def test_long_query_releases_the_gil() -> None:
     g = gli.Graph()
     n = 100_000

@@ -86,6 +86,31 @@ fn node_batch_is_atomic_for_readers() {
     });
 }
 
+/// A node batch races a reader of two of its nodes, one `contains` after the
+/// other. `contains` may answer from the key maps without the shard locks,
+/// where the batch's keys appear one by one; the membership sequence sends it
+/// to the shard lock while that happens. Seeing the first key but not the
+/// second would be half a batch.
+#[test]
+fn contains_never_sees_half_a_batch() {
+    loom::model(|| {
+        let g = Arc::new(G::with_shards(true, 2));
+        let g2 = g.clone();
+        let writer = thread::spawn(move || {
+            let items = vec![
+                (NodeId::Int(10), AttrMap::new()),
+                (NodeId::Int(11), AttrMap::new()),
+            ];
+            g2.batch_add_nodes(items).unwrap();
+        });
+        let first = g.contains(NodeRef::Int(10));
+        let second = g.contains(NodeRef::Int(11));
+        assert!(!first || second, "saw node 10 of the batch but not node 11");
+        writer.join().unwrap();
+        assert!(g.contains(NodeRef::Int(10)) && g.contains(NodeRef::Int(11)));
+    });
+}
+
 /// Two threads add the same new node at once: exactly one record results.
 #[test]
 fn concurrent_add_of_same_node_creates_one() {

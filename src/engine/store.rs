@@ -22,6 +22,8 @@
 //!    held, and never holds it while waiting for a shard lock. A key-map entry
 //!    is inserted and removed only while the shard lock of its index is held,
 //!    so "entry present" and "record present" agree under that lock.
+//!    `contains` alone reads a key map without the shard lock, guarded by the
+//!    `membership` sequence (see there).
 //! 3. **The attribute-name interner** (`value::intern`) is a leaf too.
 //!
 //! No engine lock is held when control returns to the caller, and the engine
@@ -37,7 +39,7 @@ use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
 use crate::sync::{
-    make_mut, Arc, AtomicU64, AtomicUsize, KeyMap, OnceCell, Ordering, ReadGuard, RwLock,
+    fence, make_mut, Arc, AtomicU64, AtomicUsize, KeyMap, OnceCell, Ordering, ReadGuard, RwLock,
     WriteGuard,
 };
 
@@ -296,6 +298,15 @@ pub struct Graph<O> {
     n_edges: AtomicUsize,
     /// Bumped by every node removal and by `clear` (see [`ResolvedEdges`]).
     removals: AtomicU64,
+    /// A sequence lock over key-map membership: odd while a holder of every
+    /// shard lock (`lock_all`: batches, `clear`) may add or remove the keys of
+    /// several nodes. Every other membership change (`add_node`,
+    /// `remove_node`) changes one key under its shard lock, which a lone
+    /// reader cannot tell apart from a lock-free look. So [`Graph::contains`]
+    /// may answer from the key maps alone, without the shard lock, when it
+    /// reads the same even value before and after its lookup: no batch was
+    /// half-applied meanwhile. Otherwise it waits on the shard lock.
+    membership: AtomicU64,
     /// Attribute columns for `where` filters, per shard and shard version
     /// (a leaf lock: see [`super::filter::ColumnCache`]).
     pub(crate) columns: super::filter::ColumnCache,
@@ -336,6 +347,18 @@ pub fn default_shards() -> usize {
 struct Locked<'g, O> {
     g: &'g Graph<O>,
     guards: Vec<(usize, WriteGuard<'g, Arc<Shard<O>>>)>,
+    /// Holds every shard and made `g.membership` odd (see there).
+    all: bool,
+}
+
+impl<O> Drop for Locked<'_, O> {
+    fn drop(&mut self) {
+        if self.all {
+            // Even again before the guards (fields) are released: a reader
+            // that sees this value sees every key-map change made under them.
+            self.g.membership.fetch_add(1, Ordering::Release);
+        }
+    }
 }
 
 /// Read guards over every shard: a consistent picture for short multi-shard
@@ -897,6 +920,7 @@ impl<O: Payload> Graph<O> {
             n_nodes: AtomicUsize::new(0),
             n_edges: AtomicUsize::new(0),
             removals: AtomicU64::new(0),
+            membership: AtomicU64::new(0),
             columns: Default::default(),
         }
     }
@@ -973,13 +997,23 @@ impl<O: Payload> Graph<O> {
             .into_iter()
             .map(|s| (s, self.shards[s].write()))
             .collect();
-        Locked { g: self, guards }
+        Locked {
+            g: self,
+            guards,
+            all: false,
+        }
     }
 
     fn lock_all(&self) -> Locked<'_, O> {
+        let guards = self.shards.iter().map(|s| s.write()).enumerate().collect();
+        // Odd before any key-map change made under these locks (seqlock
+        // writer: the fence orders the bump before the changes).
+        self.membership.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::Release);
         Locked {
             g: self,
-            guards: self.shards.iter().map(|s| s.write()).enumerate().collect(),
+            guards,
+            all: true,
         }
     }
 
@@ -1559,8 +1593,19 @@ impl<O: Payload> Graph<O> {
 
     /// `id` is a live node.
     ///
-    /// **Locking behaviour:** read-locks the node's one shard.
+    /// **Locking behaviour:** reads a key map only, unless a batch holds
+    /// every shard meanwhile: then it waits on the node's shard (read), so
+    /// that it never sees part of a batch (see `membership`).
     pub fn contains(&self, id: NodeRef<'_>) -> bool {
+        let seq = self.membership.load(Ordering::Acquire);
+        if seq & 1 == 0 {
+            let found = self.resolve(id).is_some();
+            // Seqlock reader: the lookup's reads come before the re-check.
+            fence(Ordering::Acquire);
+            if self.membership.load(Ordering::Relaxed) == seq {
+                return found;
+            }
+        }
         self.with_node(id, |_, _| ()).is_ok()
     }
 

@@ -20,6 +20,7 @@ import ctypes
 import functools
 import gc
 import importlib
+import itertools
 import json
 import math
 import os
@@ -31,7 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import gli
 
@@ -83,22 +84,28 @@ def _ns_paired(
     return [statistics.median(s) for s in samples]
 
 
-def _calls(f: Callable[..., Any], loops: int, *args: Any) -> Callable[[], None]:
-    """A plain loop of ``loops`` calls ``f(*args)``, with no wrapper frame per call."""
-    if not args:
+@functools.cache
+def _method_loop(name: str, nargs: int) -> Callable[..., None]:
+    """``for _ in range(n): obj.<name>(a0, ...)``, compiled for ``name``.
 
-        def go0() -> None:
-            for _ in range(loops):
-                f()
+    The loop makes the call as a user writes it, a method call on the
+    object (which CPython specializes: a pre-bound method object would take
+    its generic call path instead), with no wrapper frame per call, and
+    iterates as ``timeit`` does (``itertools.repeat``: no ``int`` per turn).
+    """
+    if not name.isidentifier():
+        raise ValueError(f"not a method name: {name!r}")
+    params = "".join(f", a{i}" for i in range(nargs))
+    src = f"def loop(obj, n{params}):\n    for _ in repeat(None, n):\n        obj.{name}({params[2:]})\n"
+    namespace: dict[str, Any] = {"repeat": itertools.repeat}
+    exec(compile(src, f"<gli.bench loop of .{name}>", "exec"), namespace)
+    return cast(Callable[..., None], namespace["loop"])
 
-        return go0
-    (a,) = args
 
-    def go1() -> None:
-        for _ in range(loops):
-            f(a)
-
-    return go1
+def _calls(obj: Any, name: str, loops: int, *args: Any) -> Callable[[], None]:
+    """``loops`` calls ``obj.<name>(*args)``: see ``_method_loop``."""
+    loop = _method_loop(name, len(args))
+    return lambda: loop(obj, loops, *args)
 
 
 def _rss() -> int:
@@ -227,10 +234,10 @@ def node_count_rows(b: Bench) -> None:
     s, loops = _small(), 200_000 // b.scale
     # Same node count everywhere, so every call returns the same (uncached) int.
     b.row(name, "ns/call", {
-        "gli-rust": lambda: _ns(_calls(s.rust.node_count, loops), loops),
-        "gli-python": lambda: _ns(_calls(s.python.node_count, loops), loops),
-        "networkx": (lambda: _ns(_calls(s.nx.number_of_nodes, loops), loops)) if nx else None,
-        "rustworkx": (lambda: _ns(_calls(s.rx.num_nodes, loops), loops)) if rx else None,
+        "gli-rust": lambda: _ns(_calls(s.rust, "node_count", loops), loops),
+        "gli-python": lambda: _ns(_calls(s.python, "node_count", loops), loops),
+        "networkx": (lambda: _ns(_calls(s.nx, "number_of_nodes", loops), loops)) if nx else None,
+        "rustworkx": (lambda: _ns(_calls(s.rx, "num_nodes", loops), loops)) if rx else None,
     })
 
 
@@ -250,9 +257,9 @@ def has_node_rows(b: Bench) -> None:
         return _ns(go, loops)
 
     b.row(name, "ns/call", {
-        "gli-rust": lambda: _ns(_calls(s.rust.has_node, loops, "n123"), loops),
-        "gli-python": lambda: _ns(_calls(s.python.has_node, loops, "n123"), loops),
-        "networkx": (lambda: _ns(_calls(s.nx.has_node, loops, "n123"), loops)) if nx else None,
+        "gli-rust": lambda: _ns(_calls(s.rust, "has_node", loops, "n123"), loops),
+        "gli-python": lambda: _ns(_calls(s.python, "has_node", loops, "n123"), loops),
+        "networkx": (lambda: _ns(_calls(s.nx, "has_node", loops, "n123"), loops)) if nx else None,
         "rustworkx": rx_has if rx else None,
     })
 
@@ -266,13 +273,13 @@ def add_node_rows(b: Bench) -> None:
         holder: list[Any] = []
 
         def go() -> None:
-            f = holder[0].add_node
+            g = holder[0]
             if not attrs:  # as a user adds a bare node: no `**{}` to unpack
                 for i in ids[:n]:
-                    f(i)
+                    g.add_node(i)
                 return
             for i in ids[:n]:
-                f(i, **attrs)
+                g.add_node(i, **attrs)
 
         return lambda: _ns(go, n, setup=lambda: holder.__setitem__(slice(None), [make()]))
 
@@ -280,9 +287,9 @@ def add_node_rows(b: Bench) -> None:
         holder: list[Any] = []
 
         def go() -> None:  # the payload is the attribute dict (no id: rustworkx assigns indices)
-            f = holder[0].add_node
+            g = holder[0]
             for _ in ids[:n]:
-                f(dict(attrs) if attrs else None)
+                g.add_node(dict(attrs) if attrs else None)
 
         return lambda: _ns(go, n, setup=lambda: holder.__setitem__(slice(None), [rx.PyDiGraph()]))
 
@@ -320,8 +327,8 @@ def get_node_rows(b: Bench) -> None:
         return _ns(go, loops)
 
     b.row(name, "ns/call", {
-        "gli-rust": lambda: _ns(_calls(s.rust.get_node, loops, "n123"), loops),
-        "gli-python": lambda: _ns(_calls(s.python.get_node, loops, "n123"), loops),
+        "gli-rust": lambda: _ns(_calls(s.rust, "get_node", loops, "n123"), loops),
+        "gli-python": lambda: _ns(_calls(s.python, "get_node", loops, "n123"), loops),
         "networkx": nx_get if nx else None,
         "rustworkx": rx_get if rx else None,
     })

@@ -80,6 +80,42 @@ mod imp {
         }
 
         pub fn reserve(&self, _additional: usize) {}
+
+        /// Every shard of the map read-locked once, for many lookups: a
+        /// lookup then takes no lock of its own, so a run of lookups overlaps
+        /// their cache misses instead of serializing them on each lock's
+        /// atomic read-modify-write.
+        ///
+        /// **Locking behaviour:** holds every shard's read lock of this map
+        /// until dropped: writers of the map wait. Hold it for bounded work
+        /// and take no other lock meanwhile (see `engine::store`'s lock order).
+        pub fn reader(&self) -> KeyMapReader<'_, K, V> {
+            let guards = self.inner.shards().iter().map(|s| s.read()).collect();
+            KeyMapReader { map: self, guards }
+        }
+    }
+
+    /// See [`KeyMap::reader`].
+    pub struct KeyMapReader<'a, K: Eq + Hash, V> {
+        map: &'a KeyMap<K, V>,
+        guards: Vec<dashmap::RwLockReadGuard<'a, RawShard<K, V>>>,
+    }
+
+    type RawShard<K, V> = hashbrown::raw::RawTable<(K, dashmap::SharedValue<V>)>;
+
+    impl<K: Eq + Hash, V: Copy> KeyMapReader<'_, K, V> {
+        #[inline]
+        pub fn get<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            let hash = self.map.inner.hash_usize(&key);
+            let shard = &self.guards[self.map.inner.determine_shard(hash)];
+            shard
+                .get(hash as u64, |(k, _)| k.borrow() == key)
+                .map(|(_, v)| *v.get())
+        }
     }
 }
 
@@ -184,6 +220,24 @@ mod imp {
             self.inner.lock().unwrap().clear();
         }
         pub fn reserve(&self, _additional: usize) {}
+        /// Lookups one lock at a time (the model of the batched reader).
+        pub fn reader(&self) -> KeyMapReader<'_, K, V> {
+            KeyMapReader { map: self }
+        }
+    }
+
+    pub struct KeyMapReader<'a, K, V> {
+        map: &'a KeyMap<K, V>,
+    }
+
+    impl<K: Eq + Hash, V: Copy> KeyMapReader<'_, K, V> {
+        pub fn get<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            self.map.get(key)
+        }
     }
 }
 

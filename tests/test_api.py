@@ -270,6 +270,30 @@ def test_large_edge_batch_failure_changes_nothing(make_graph) -> None:  # type: 
     assert g.edge_count() == len(edges) + 1
 
 
+def test_edge_batches_over_many_lookup_chunks_report_the_first_error(make_graph) -> None:  # type: ignore[no-untyped-def]
+    # The rust backend resolves endpoints 32,768 pairs at a time: errors and
+    # results must not depend on where a chunk ends.
+    g = make_graph()
+    n = 1000
+    g.batch_add_nodes(range(n))
+    g.batch_add_nodes(f"s{i}" for i in range(n))
+    # Distinct (int, str) pairs, more than two chunks' worth.
+    many: list[tuple[object, object]] = list(dict.fromkeys((i % n, f"s{(i * 13 + i // n) % n}") for i in range(70_000)))
+    assert len(many) > 2 * 32_768
+    bad = list(many)
+    bad[40_000] = (bad[40_000][0], "nope")  # missing, second chunk
+    bad[69_000] = (bad[69_000][0], "gone")  # missing, third chunk
+    with pytest.raises(gli.NodeNotFoundError, match="Node 'nope' not found"):
+        g.batch_add_edges(bad)
+    bad[65_000] = (1.5, 2)  # a type error later in the batch wins over the missing nodes
+    with pytest.raises(TypeError, match="node id must be str or int"):
+        g.batch_add_edges(bad)
+    assert g.edge_count() == 0
+    assert g.batch_add_edges(many) == len(many)
+    assert g.edge_count() == len(many)
+    assert g.has_edge(many[-1][0], many[-1][1]) and g.has_edge(many[40_000][0], many[40_000][1])
+
+
 def test_batch_operations_commit_and_rollback(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     g.add_node("a")

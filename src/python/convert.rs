@@ -48,7 +48,14 @@ fn bad_id_type(obj: &Bound<'_, PyAny>) -> PyErr {
 /// 5 ns) in every point query.
 #[inline(always)]
 pub(crate) fn node_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
-    // SAFETY: `obj` is a live object (we hold a reference) and we are attached.
+    node_ref_borrowed(obj.as_borrowed())
+}
+
+/// [`node_ref`] of an object borrowed for `'a` (a tuple's item, say): the
+/// id's text borrows from the object, which outlives `'a`.
+#[inline(always)]
+pub(crate) fn node_ref_borrowed<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<NodeRef<'a>> {
+    // SAFETY: `obj` is a live object for 'a and we are attached.
     unsafe {
         let ptr = obj.as_ptr();
         // Exact ints, the common id type of bulk loads.
@@ -59,13 +66,8 @@ pub(crate) fn node_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
                 return Ok(NodeRef::Int(v));
             }
         } else if pyo3::ffi::PyUnicode_CheckExact(ptr) != 0 {
-            let mut len: pyo3::ffi::Py_ssize_t = 0;
-            let data = pyo3::ffi::PyUnicode_AsUTF8AndSize(ptr, &mut len);
-            if !data.is_null() {
-                // SAFETY: CPython keeps the UTF-8 buffer as long as the str,
-                // which `obj` borrows for 'a; it is valid UTF-8.
-                let bytes = std::slice::from_raw_parts(data as *const u8, len as usize);
-                return Ok(NodeRef::Str(std::str::from_utf8_unchecked(bytes)));
+            if let Some(text) = utf8(ptr) {
+                return Ok(NodeRef::Str(text));
             }
             // A str with lone surrogates: the slow path raises its error.
             pyo3::ffi::PyErr_Clear();
@@ -74,13 +76,32 @@ pub(crate) fn node_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
     node_ref_slow(obj)
 }
 
+/// The UTF-8 text of str object `ptr` (`None` with a Python error set when
+/// it has none, e.g. lone surrogates).
+///
+/// # Safety
+/// `ptr` is a live `str` (or subclass) for `'a`, and the caller is attached.
+/// CPython keeps the UTF-8 buffer as long as the object.
+#[inline(always)]
+unsafe fn utf8<'a>(ptr: *mut pyo3::ffi::PyObject) -> Option<&'a str> {
+    let mut len: pyo3::ffi::Py_ssize_t = 0;
+    let data = unsafe { pyo3::ffi::PyUnicode_AsUTF8AndSize(ptr, &mut len) };
+    (!data.is_null()).then(|| unsafe {
+        std::str::from_utf8_unchecked(std::slice::from_raw_parts(data as *const u8, len as usize))
+    })
+}
+
 /// [`node_ref`] for everything but exact `int`s in range and encodable
 /// exact `str`s.
 #[cold]
 #[inline(never)]
-fn node_ref_slow<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(NodeRef::Str(s.to_str()?));
+fn node_ref_slow<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<NodeRef<'a>> {
+    if obj.is_instance_of::<PyString>() {
+        // SAFETY: a live str for 'a; attached.
+        return match unsafe { utf8(obj.as_ptr()) } {
+            Some(text) => Ok(NodeRef::Str(text)),
+            None => Err(PyErr::fetch(obj.py())),
+        };
     }
     if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
         return match obj.extract::<i64>() {
@@ -91,7 +112,7 @@ fn node_ref_slow<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
             ))),
         };
     }
-    Err(bad_id_type(obj))
+    Err(bad_id_type(&obj))
 }
 
 /// `node_ref` for lookups that never raise: `None` is "cannot be a node".

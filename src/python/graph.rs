@@ -18,17 +18,18 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, id_to_py, node_id, node_ref,
-    node_ref_lenient, with_name_ids, PyAttrMap, PyPayload,
+    node_ref_borrowed, node_ref_lenient, with_name_ids, PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
-use super::errors::NodeNotFoundError;
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
 use crate::engine::algo;
 use crate::engine::cancel::Cancel;
 use crate::engine::value::lookup_name;
-use crate::engine::{AttrId, EdgeBatchError, Graph, GraphView, NodeId, Op, ResolvedEdges};
+use crate::engine::{
+    AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, NodeRef, Op, ResolvedEdges,
+};
 use crate::error::GraphError;
 
 type Engine = Graph<PyPayload>;
@@ -98,20 +99,49 @@ impl PyGraph {
 
     /// Resolves one edge item's endpoints against the graph as it is now.
     #[inline]
-    fn resolve_pair(&self, t: &Bound<'_, PyTuple>) -> PyResult<(u32, u32)> {
-        // SAFETY: callers checked that `t` has at least two items.
-        let (s, d) = unsafe {
-            (
-                t.get_borrowed_item_unchecked(0),
-                t.get_borrowed_item_unchecked(1),
-            )
-        };
-        let (sr, tr) = (node_ref(&s)?, node_ref(&d)?);
-        match (self.inner.resolve(sr), self.inner.resolve(tr)) {
-            (Some(a), Some(b)) => Ok((a, b)),
-            (None, _) => Err(GraphError::NodeNotFound(sr.to_owned_id()).into()),
-            (_, None) => Err(GraphError::NodeNotFound(tr.to_owned_id()).into()),
+    /// The endpoints of edge tuples `tuples` (each of length 2 or 3, ids
+    /// already type-checked), as node indices; `NodeNotFoundError` for the
+    /// first missing endpoint, in order. Ids are borrowed from the tuples a
+    /// chunk at a time and resolved detached, every key-map lock taken once
+    /// per chunk (`Graph::resolve_many`).
+    fn resolve_pairs(
+        &self,
+        py: Python<'_>,
+        tuples: &[Bound<'_, PyTuple>],
+    ) -> PyResult<Vec<(Ix, Ix)>> {
+        /// Pairs per detached lookup run: long enough to amortize the locks,
+        /// short enough to bound what the run borrows and how long it holds
+        /// the key maps.
+        const CHUNK: usize = 1 << 15;
+        let mut pairs = Vec::with_capacity(tuples.len());
+        let mut ids: Vec<NodeRef<'_>> = Vec::with_capacity(2 * CHUNK.min(tuples.len()));
+        let mut found = Vec::new();
+        for chunk in tuples.chunks(CHUNK) {
+            ids.clear();
+            for t in chunk {
+                // SAFETY: callers checked that every tuple has 2 or 3 items.
+                let (s, d) = unsafe {
+                    (
+                        t.get_borrowed_item_unchecked(0),
+                        t.get_borrowed_item_unchecked(1),
+                    )
+                };
+                ids.push(node_ref_borrowed(s)?);
+                ids.push(node_ref_borrowed(d)?);
+            }
+            let inner = &self.inner;
+            py.detach(|| inner.resolve_many(&ids, &mut found));
+            for (k, ends) in found.chunks_exact(2).enumerate() {
+                match ends {
+                    [Some(a), Some(b)] => pairs.push((*a, *b)),
+                    [None, _] => {
+                        return Err(GraphError::NodeNotFound(ids[2 * k].to_owned_id()).into())
+                    }
+                    _ => return Err(GraphError::NodeNotFound(ids[2 * k + 1].to_owned_id()).into()),
+                }
+            }
         }
+        Ok(pairs)
     }
 
     fn op_from_tuple(item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
@@ -382,13 +412,12 @@ impl PyGraph {
     fn batch_add_edges(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         let _call = trace::call("batch_add_edges");
         let hint = items.len().unwrap_or(0);
-        // The tuples are kept (one reference each) in case concurrent removals
-        // force a re-resolution; endpoints are resolved in this same pass.
+        // Every item is type-checked before any endpoint is looked up (type
+        // errors anywhere win over a missing node, as in the reference
+        // backend); the tuples are kept, one reference each, for the lookups
+        // and for a re-resolution should concurrent removals force one.
         let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::with_capacity(hint);
-        let mut pairs = Vec::with_capacity(hint);
         let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
-        let epoch = self.inner.removal_epoch();
-        let mut missing: Option<PyErr> = None;
         for (index, item) in items.try_iter()?.enumerate() {
             let item = item?;
             let t = item.cast_into::<PyTuple>().map_err(|_| {
@@ -411,22 +440,20 @@ impl PyGraph {
                     attrs.push((index, a));
                 }
             }
-            // Type errors anywhere in the batch win over a missing node (every
-            // item is converted before any is looked up, as the reference
-            // backend does), so a failed lookup is only remembered here.
-            match self.resolve_pair(&t) {
-                Ok(pair) => pairs.push(pair),
-                Err(e) if e.is_instance_of::<NodeNotFoundError>(py) => {
-                    missing.get_or_insert(e);
-                    pairs.push((0, 0));
-                }
-                Err(e) => return Err(Self::with_index(py, e, index)),
-            }
+            // SAFETY: the length was checked just above.
+            let (s, d) = unsafe {
+                (
+                    t.get_borrowed_item_unchecked(0),
+                    t.get_borrowed_item_unchecked(1),
+                )
+            };
+            node_ref_borrowed(s)
+                .and(node_ref_borrowed(d))
+                .map_err(|e| Self::with_index(py, e, index))?;
             tuples.push(t);
         }
-        if let Some(e) = missing {
-            return Err(e);
-        }
+        let epoch = self.inner.removal_epoch();
+        let pairs = self.resolve_pairs(py, &tuples)?;
         _call.items(pairs.len());
         let mut batch = ResolvedEdges {
             epoch,
@@ -441,10 +468,7 @@ impl PyGraph {
                 Err(EdgeBatchError::Stale(back)) => {
                     batch = back;
                     batch.epoch = self.inner.removal_epoch();
-                    batch.pairs.clear();
-                    for t in &tuples {
-                        batch.pairs.push(self.resolve_pair(t)?);
-                    }
+                    batch.pairs = self.resolve_pairs(py, &tuples)?;
                 }
             }
         }

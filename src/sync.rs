@@ -79,8 +79,6 @@ mod imp {
             self.inner.shrink_to_fit();
         }
 
-        pub fn reserve(&self, _additional: usize) {}
-
         /// Every shard of the map read-locked once, for many lookups: a
         /// lookup then takes no lock of its own, so a run of lookups overlaps
         /// their cache misses instead of serializing them on each lock's
@@ -92,6 +90,68 @@ mod imp {
         pub fn reader(&self) -> KeyMapReader<'_, K, V> {
             let guards = self.inner.shards().iter().map(|s| s.read()).collect();
             KeyMapReader { map: self, guards }
+        }
+    }
+
+    impl<K: Eq + Hash, V: Copy> KeyMap<K, V> {
+        /// Every shard of the map write-locked once, for a batch of
+        /// insertions: an insertion then takes no lock of its own (see
+        /// [`KeyMap::reader`]), and the tables can be grown once up front.
+        ///
+        /// **Locking behaviour:** holds every shard's write lock of this map
+        /// until dropped: readers and writers of the map wait. Taken only by
+        /// holders of every graph shard lock, after those (see `engine::store`).
+        pub fn writer(&self) -> KeyMapWriter<'_, K, V> {
+            let guards = self.inner.shards().iter().map(|s| s.write()).collect();
+            KeyMapWriter { map: self, guards }
+        }
+    }
+
+    /// See [`KeyMap::writer`].
+    pub struct KeyMapWriter<'a, K: Eq + Hash, V> {
+        map: &'a KeyMap<K, V>,
+        guards: Vec<dashmap::RwLockWriteGuard<'a, RawShard<K, V>>>,
+    }
+
+    impl<K: Eq + Hash, V: Copy> KeyMapWriter<'_, K, V> {
+        /// Makes room for `additional` more keys spread evenly over the
+        /// shards (with some slack for the unevenness of hashing).
+        pub fn reserve(&mut self, additional: usize) {
+            let per_shard = additional / self.guards.len();
+            let per_shard = per_shard + per_shard / 8 + 16;
+            let inner = &self.map.inner;
+            for shard in &mut self.guards {
+                shard.reserve(per_shard, |(k, _)| inner.hash_usize(k) as u64);
+            }
+        }
+
+        /// [`KeyMap::insert_if_absent`] under the held locks.
+        #[inline]
+        pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<(), V> {
+            let inner = &self.map.inner;
+            let hash = inner.hash_usize(&key);
+            let shard = &mut self.guards[inner.determine_shard(hash)];
+            match shard.find_or_find_insert_slot(
+                hash as u64,
+                |(k, _)| *k == key,
+                |(k, _)| inner.hash_usize(k) as u64,
+            ) {
+                // SAFETY: the bucket was just found in this table, which the
+                // held write lock keeps unchanged.
+                Ok(bucket) => Err(*unsafe { bucket.as_ref() }.1.get()),
+                Err(slot) => {
+                    // SAFETY: `slot` was just found for `hash` in this table,
+                    // unchanged since (write lock held).
+                    unsafe {
+                        shard.insert_in_slot(
+                            hash as u64,
+                            slot,
+                            (key, dashmap::SharedValue::new(value)),
+                        )
+                    };
+                    Ok(())
+                }
+            }
         }
     }
 
@@ -219,7 +279,6 @@ mod imp {
         pub fn clear(&self) {
             self.inner.lock().unwrap().clear();
         }
-        pub fn reserve(&self, _additional: usize) {}
         /// Lookups one lock at a time (the model of the batched reader).
         pub fn reader(&self) -> KeyMapReader<'_, K, V> {
             KeyMapReader { map: self }
@@ -228,6 +287,24 @@ mod imp {
 
     pub struct KeyMapReader<'a, K, V> {
         map: &'a KeyMap<K, V>,
+    }
+
+    impl<K: Eq + Hash, V: Copy> KeyMap<K, V> {
+        /// Insertions one lock at a time (the model of the batched writer).
+        pub fn writer(&self) -> KeyMapWriter<'_, K, V> {
+            KeyMapWriter { map: self }
+        }
+    }
+
+    pub struct KeyMapWriter<'a, K, V> {
+        map: &'a KeyMap<K, V>,
+    }
+
+    impl<K: Eq + Hash, V: Copy> KeyMapWriter<'_, K, V> {
+        pub fn reserve(&mut self, _additional: usize) {}
+        pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<(), V> {
+            self.map.insert_if_absent(key, value)
+        }
     }
 
     impl<K: Eq + Hash, V: Copy> KeyMapReader<'_, K, V> {

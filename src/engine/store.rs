@@ -25,8 +25,10 @@
 //!    `contains` alone reads a key map without the shard lock, guarded by the
 //!    `membership` sequence (see there). `resolve_many` holds every internal
 //!    lock of both maps for read at once (ints, then strs) and takes no other
-//!    lock meanwhile; map writers take one internal lock at a time, so no
-//!    cycle can form.
+//!    lock meanwhile. `batch_add_nodes`, holding every shard lock, then holds
+//!    every internal lock of both maps for write (ints, then strs). Other map
+//!    writers take one internal lock at a time, and no key-map holder ever
+//!    waits for a shard lock, so no cycle can form.
 //! 3. **The attribute-name interner** (`value::intern`) is a leaf too.
 //!
 //! No engine lock is held when control returns to the caller, and the engine
@@ -1368,8 +1370,21 @@ impl<O: Payload> Graph<O> {
         }
         let mut next = start;
         let mut created = 0usize;
+        // Both key maps locked once for the batch (graph shards first, as
+        // everywhere): no lock per insertion, tables grown once.
+        let n_ints = items
+            .iter()
+            .filter(|(id, _)| matches!(id, NodeId::Int(_)))
+            .count();
+        let (mut ints, mut strs) = (self.ints.writer(), self.strs.writer());
+        ints.reserve(n_ints);
+        strs.reserve(n - n_ints);
         for (id, attrs) in items {
-            match self.key_insert(&id, next) {
+            let inserted = match &id {
+                NodeId::Int(i) => ints.insert_if_absent(*i, next),
+                NodeId::Str(s) => strs.insert_if_absent(StrKey::new(s.clone()), next),
+            };
+            match inserted {
                 Ok(()) => {
                     let shard = &mut shards[self.shard_of(next)];
                     let stored = shard.put(next, bits, NodeRec::new(id, attrs_from(attrs)));
@@ -2104,6 +2119,39 @@ mod tests {
         assert_eq!(g.node_attrs(NodeRef::Int(1)).unwrap().unwrap().len(), 1);
         g.add_node(NodeId::Int(9), AttrMap::new()).unwrap();
         assert_eq!(ids(&g).last(), Some(&NodeId::Int(9)));
+    }
+
+    #[test]
+    fn batch_keys_are_found_by_every_key_map_path() {
+        // batch_add_nodes inserts through the raw tables (one lock per map
+        // shard); the ordinary lookups, removals and later inserts must agree
+        // with it, across table growth and duplicates within the batch.
+        let g = G::with_shards(true, 4);
+        g.add_node(NodeId::Str("s3".into()), attrs(&[("a", 1)]))
+            .unwrap();
+        let mut items: Vec<(NodeId, AttrMap<()>)> = Vec::new();
+        for i in 0..5000 {
+            items.push((NodeId::Str(format!("s{i}").as_str().into()), AttrMap::new()));
+            items.push((NodeId::Int(i), AttrMap::new()));
+        }
+        items.push((NodeId::Str("s10".into()), attrs(&[("b", 2)]))); // duplicate in the batch
+        g.batch_add_nodes(items).unwrap();
+        assert_eq!(g.node_count(), 10_000);
+        for i in 0..5000 {
+            assert!(
+                g.contains(n(&format!("s{i}"))) && g.contains(NodeRef::Int(i)),
+                "{i}"
+            );
+        }
+        assert_eq!(g.node_attrs(n("s10")).unwrap().unwrap().len(), 1);
+        assert_eq!(g.node_attrs(n("s3")).unwrap().unwrap().len(), 1);
+        g.remove_node(n("s4999")).unwrap();
+        g.remove_node(NodeRef::Int(0)).unwrap();
+        assert!(!g.contains(n("s4999")) && !g.contains(NodeRef::Int(0)));
+        g.add_node(NodeId::Str("s4999".into()), AttrMap::new())
+            .unwrap();
+        assert!(g.contains(n("s4999")) && !g.contains(n("s5000")));
+        assert_eq!(g.node_count(), 9_999);
     }
 
     #[test]

@@ -91,9 +91,7 @@ mod imp {
             let guards = self.inner.shards().iter().map(|s| s.read()).collect();
             KeyMapReader { map: self, guards }
         }
-    }
 
-    impl<K: Eq + Hash, V: Copy> KeyMap<K, V> {
         /// Every shard of the map write-locked once, for a batch of
         /// insertions: an insertion then takes no lock of its own (see
         /// [`KeyMap::reader`]), and the tables can be grown once up front.
@@ -283,17 +281,14 @@ mod imp {
         pub fn reader(&self) -> KeyMapReader<'_, K, V> {
             KeyMapReader { map: self }
         }
-    }
-
-    pub struct KeyMapReader<'a, K, V> {
-        map: &'a KeyMap<K, V>,
-    }
-
-    impl<K: Eq + Hash, V: Copy> KeyMap<K, V> {
         /// Insertions one lock at a time (the model of the batched writer).
         pub fn writer(&self) -> KeyMapWriter<'_, K, V> {
             KeyMapWriter { map: self }
         }
+    }
+
+    pub struct KeyMapReader<'a, K, V> {
+        map: &'a KeyMap<K, V>,
     }
 
     pub struct KeyMapWriter<'a, K, V> {

@@ -34,6 +34,21 @@ use crate::error::GraphError;
 
 type Engine = Graph<PyPayload>;
 
+/// The first two items of an edge tuple, borrowed from it.
+///
+/// # Safety
+/// `t` has at least two items.
+unsafe fn endpoints<'a, 'py>(
+    t: &'a Bound<'py, PyTuple>,
+) -> (Borrowed<'a, 'py, PyAny>, Borrowed<'a, 'py, PyAny>) {
+    unsafe {
+        (
+            t.get_borrowed_item_unchecked(0),
+            t.get_borrowed_item_unchecked(1),
+        )
+    }
+}
+
 /// A bounded number of re-resolutions when concurrent node removals keep
 /// invalidating an edge batch's resolved endpoints.
 const EDGE_BATCH_ATTEMPTS: usize = 16;
@@ -120,12 +135,7 @@ impl PyGraph {
             ids.clear();
             for t in chunk {
                 // SAFETY: callers checked that every tuple has 2 or 3 items.
-                let (s, d) = unsafe {
-                    (
-                        t.get_borrowed_item_unchecked(0),
-                        t.get_borrowed_item_unchecked(1),
-                    )
-                };
+                let (s, d) = unsafe { endpoints(t) };
                 ids.push(node_ref_borrowed(s)?);
                 ids.push(node_ref_borrowed(d)?);
             }
@@ -441,12 +451,7 @@ impl PyGraph {
                 }
             }
             // SAFETY: the length was checked just above.
-            let (s, d) = unsafe {
-                (
-                    t.get_borrowed_item_unchecked(0),
-                    t.get_borrowed_item_unchecked(1),
-                )
-            };
+            let (s, d) = unsafe { endpoints(&t) };
             node_ref_borrowed(s)
                 .and(node_ref_borrowed(d))
                 .map_err(|e| Self::with_index(py, e, index))?;

@@ -23,7 +23,7 @@ use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use super::convert::{
     attrs_to_dict, known_name_id, node_obj, type_name, value_to_py, with_py_names,
@@ -257,6 +257,40 @@ impl AttrView {
     }
 }
 
+/// `view[key]` as the class's raw `mp_subscript` slot (installed by
+/// [`install_view_subscript`]): the same body as `__getitem__`, entered
+/// without PyO3's slot trampoline. A predicate's attribute read is the
+/// hottest call GLI serves: a filter makes one per node.
+unsafe extern "C" fn view_subscript(
+    slf: *mut pyo3::ffi::PyObject,
+    key: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: CPython calls slots attached.
+    let py = unsafe { Python::assume_attached() };
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `slf` and `key` are valid borrowed objects for the call.
+        let (slf, key) = unsafe { (Borrowed::from_ptr(py, slf), Borrowed::from_ptr(py, key)) };
+        slf.cast::<AttrView>()?.get().__getitem__(py, &key)
+    }));
+    super::methods::finish(py, out)
+}
+
+/// Points `AttributeView`'s `mp_subscript` slot at [`view_subscript`], at
+/// module init (before any view exists). `AttributeView.__getitem__`, the
+/// wrapper CPython made at class creation, keeps calling PyO3's entry; both
+/// run the same body.
+pub(crate) fn install_view_subscript(cls: &Bound<'_, PyType>) {
+    // SAFETY: `cls` is the `AttributeView` heap type, declared with the
+    // `mapping` option, so `tp_as_mapping` points at its own slot table; no
+    // other thread can use the class while its module initialises.
+    unsafe {
+        let tp = cls.as_ptr() as *mut pyo3::ffi::PyTypeObject;
+        let mapping = (*tp).tp_as_mapping;
+        assert!(!mapping.is_null(), "AttributeView has no mapping slots");
+        (*mapping).mp_subscript = Some(view_subscript);
+    }
+}
+
 #[pymethods]
 impl AttrView {
     fn __getitem__<'py>(
@@ -266,7 +300,9 @@ impl AttrView {
     ) -> PyResult<Bound<'py, PyAny>> {
         match read_attr(py, self.map(), key)? {
             Some(v) => Ok(v),
-            None => Err(PyKeyError::new_err(key.clone().unbind())),
+            // A 1-tuple, so that `args == (key,)` as with a dict, also when
+            // `key` is None or a tuple (a bare value would become the args).
+            None => Err(PyKeyError::new_err((key.clone().unbind(),))),
         }
     }
 

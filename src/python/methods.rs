@@ -204,7 +204,7 @@ unsafe fn call<'py>(
 
 /// The C return value of a method: the object, or NULL with the error (or
 /// the panic, as `RuntimeError`) raised.
-fn finish(
+pub(crate) fn finish(
     py: Python<'_>,
     out: std::thread::Result<PyResult<Bound<'_, PyAny>>>,
 ) -> *mut ffi::PyObject {

@@ -33,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<graph::PyGraph>()?;
     methods::install(&m.py().get_type::<graph::PyGraph>())?;
     m.add_class::<filter::AttrView>()?;
+    filter::install_view_subscript(&m.py().get_type::<filter::AttrView>());
     m.add_class::<detach::CancelToken>()?;
     m.add_class::<filter::AttrBatch>()?;
     m.add_function(wrap_pyfunction!(counters, m)?)?;

@@ -317,6 +317,22 @@ def test_vectorized_predicate_may_change_its_ids_list(make_graph: GraphFactory) 
     assert g.filter_nodes(clear, vectorized=True, batch_size=3) == [0, 2, 4, 6, 8]
     assert g.filter_nodes(scramble, vectorized=True) == [0, 1, 2, 3]
 
+    def swap(ids: list[Any], b: Any) -> list[bool]:
+        ids[0], ids[1] = ids[1], ids[0]  # same objects, other places
+        return [True] * len(ids)
+
+    kept: list[list[Any]] = []
+
+    def keep_list(ids: list[Any], b: Any) -> list[bool]:
+        kept.append(ids)  # the list outlives the call: it must stay whole
+        return [i % 3 == 0 for i in ids]
+
+    assert g.filter_nodes(swap, vectorized=True, batch_size=4) == list(range(10))
+    assert g.filter_nodes(keep_list, vectorized=True, batch_size=4) == [0, 3, 6, 9]
+    assert kept == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    # Filtering again after all that still hands out the same objects.
+    assert g.filter_nodes(lambda ids, b: [True] * len(ids), vectorized=True) == list(range(10))
+
 
 def test_vectorized_result_checks(make_graph: GraphFactory) -> None:
     g = people(make_graph, 10)

@@ -178,6 +178,20 @@ impl Handles {
         PyList::new(py, ixs.iter().map(|&ix| self.get(py, view, ix)))
     }
 
+    /// The id object of `ix` as its column holds it (a borrowed pointer),
+    /// or null when the column has none.
+    #[inline]
+    pub(crate) fn addr(&self, ix: Ix) -> *mut pyo3::ffi::PyObject {
+        let s = (ix & ((1 << self.bits) - 1)) as usize;
+        let Some(col) = &self.cols[s] else {
+            return std::ptr::null_mut();
+        };
+        let row = ((ix >> self.bits) as usize).wrapping_sub(col.base as usize);
+        col.addrs
+            .get(row)
+            .map_or(std::ptr::null_mut(), |&Addr(p)| p)
+    }
+
     /// Node `ix`'s id object (a new reference), `ix` live in `view`.
     #[inline]
     pub(crate) fn get<'py>(
@@ -186,15 +200,10 @@ impl Handles {
         view: &GraphView<'_, PyPayload>,
         ix: Ix,
     ) -> Bound<'py, PyAny> {
-        let s = (ix & ((1 << self.bits) - 1)) as usize;
-        if let Some(col) = &self.cols[s] {
-            let row = ((ix >> self.bits) as usize).wrapping_sub(col.base as usize);
-            if let Some(&Addr(p)) = col.addrs.get(row) {
-                if !p.is_null() {
-                    // SAFETY: kept alive by `col` (its handle); attached.
-                    return unsafe { Bound::from_borrowed_ptr(py, p) };
-                }
-            }
+        let p = self.addr(ix);
+        if !p.is_null() {
+            // SAFETY: kept alive by its column (its handle); attached.
+            return unsafe { Bound::from_borrowed_ptr(py, p) };
         }
         node_obj(py, view, ix)
     }

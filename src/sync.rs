@@ -92,15 +92,22 @@ mod imp {
             KeyMapReader { map: self, guards }
         }
 
-        /// Every shard of the map write-locked once, for a batch of
-        /// insertions: an insertion then takes no lock of its own (see
-        /// [`KeyMap::reader`]), and the tables can be grown once up front.
+        /// Every shard of the map write-locked once, for a batch of about
+        /// `keys` insertions: an insertion then takes no lock of its own (see
+        /// [`KeyMap::reader`]), and the tables grow once, here, for `keys`
+        /// more entries spread evenly over the shards (with some slack for
+        /// the unevenness of hashing).
         ///
         /// **Locking behaviour:** holds every shard's write lock of this map
         /// until dropped: readers and writers of the map wait. Taken only by
         /// holders of every graph shard lock, after those (see `engine::store`).
-        pub fn writer(&self) -> KeyMapWriter<'_, K, V> {
-            let guards = self.inner.shards().iter().map(|s| s.write()).collect();
+        pub fn writer(&self, keys: usize) -> KeyMapWriter<'_, K, V> {
+            let mut guards: Vec<_> = self.inner.shards().iter().map(|s| s.write()).collect();
+            let per_shard = keys / guards.len();
+            let per_shard = per_shard + per_shard / 8 + 16;
+            for shard in &mut guards {
+                shard.reserve(per_shard, |(k, _)| self.inner.hash_usize(k) as u64);
+            }
             KeyMapWriter { map: self, guards }
         }
     }
@@ -112,17 +119,6 @@ mod imp {
     }
 
     impl<K: Eq + Hash, V: Copy> KeyMapWriter<'_, K, V> {
-        /// Makes room for `additional` more keys spread evenly over the
-        /// shards (with some slack for the unevenness of hashing).
-        pub fn reserve(&mut self, additional: usize) {
-            let per_shard = additional / self.guards.len();
-            let per_shard = per_shard + per_shard / 8 + 16;
-            let inner = &self.map.inner;
-            for shard in &mut self.guards {
-                shard.reserve(per_shard, |(k, _)| inner.hash_usize(k) as u64);
-            }
-        }
-
         /// [`KeyMap::insert_if_absent`] under the held locks.
         #[inline]
         pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<(), V> {
@@ -282,7 +278,7 @@ mod imp {
             KeyMapReader { map: self }
         }
         /// Insertions one lock at a time (the model of the batched writer).
-        pub fn writer(&self) -> KeyMapWriter<'_, K, V> {
+        pub fn writer(&self, _keys: usize) -> KeyMapWriter<'_, K, V> {
             KeyMapWriter { map: self }
         }
     }
@@ -296,7 +292,6 @@ mod imp {
     }
 
     impl<K: Eq + Hash, V: Copy> KeyMapWriter<'_, K, V> {
-        pub fn reserve(&mut self, _additional: usize) {}
         pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<(), V> {
             self.map.insert_if_absent(key, value)
         }

@@ -62,20 +62,25 @@ fn remove_node_races_add_edge() {
     });
 }
 
+/// A thread that adds nodes 10 and 11 (one in each shard) in one batch.
+fn spawn_batch_of_10_and_11(g: &Arc<G>) -> thread::JoinHandle<()> {
+    let g = g.clone();
+    thread::spawn(move || {
+        let items = vec![
+            (NodeId::Int(10), AttrMap::new()),
+            (NodeId::Int(11), AttrMap::new()),
+        ];
+        g.batch_add_nodes(items).unwrap();
+    })
+}
+
 /// A node batch races a reader that reads the whole node list: the reader
 /// sees all of the batch or none of it.
 #[test]
 fn node_batch_is_atomic_for_readers() {
     loom::model(|| {
         let g = Arc::new(G::with_shards(true, 2));
-        let g2 = g.clone();
-        let writer = thread::spawn(move || {
-            let items = vec![
-                (NodeId::Int(10), AttrMap::new()),
-                (NodeId::Int(11), AttrMap::new()),
-            ];
-            g2.batch_add_nodes(items).unwrap();
-        });
+        let writer = spawn_batch_of_10_and_11(&g);
         let seen = g.node_ids().len();
         assert!(
             seen == 0 || seen == 2,
@@ -95,14 +100,7 @@ fn node_batch_is_atomic_for_readers() {
 fn contains_never_sees_half_a_batch() {
     loom::model(|| {
         let g = Arc::new(G::with_shards(true, 2));
-        let g2 = g.clone();
-        let writer = thread::spawn(move || {
-            let items = vec![
-                (NodeId::Int(10), AttrMap::new()),
-                (NodeId::Int(11), AttrMap::new()),
-            ];
-            g2.batch_add_nodes(items).unwrap();
-        });
+        let writer = spawn_batch_of_10_and_11(&g);
         let first = g.contains(NodeRef::Int(10));
         let second = g.contains(NodeRef::Int(11));
         assert!(!first || second, "saw node 10 of the batch but not node 11");

@@ -979,11 +979,19 @@ impl<O: Payload> Graph<O> {
     pub fn resolve_many(&self, ids: &[NodeRef<'_>], out: &mut Vec<Option<Ix>>) {
         out.clear();
         out.reserve(ids.len());
-        let ints = self.ints.reader();
-        let strs = self.strs.reader();
-        out.extend(ids.iter().map(|&id| match id {
-            NodeRef::Int(i) => ints.get(&i),
-            NodeRef::Str(s) => strs.get(&StrQuery::new(s) as &dyn StrLike),
+        // Only the maps the ids use: an all-int run leaves str writers alone.
+        let has_strs = ids.iter().any(|id| matches!(id, NodeRef::Str(_)));
+        let has_ints = ids.iter().any(|id| matches!(id, NodeRef::Int(_)));
+        let ints = has_ints.then(|| self.ints.reader());
+        let strs = has_strs.then(|| self.strs.reader());
+        out.extend(ids.iter().map(|&id| {
+            match id {
+                NodeRef::Int(i) => ints.as_ref().expect("seen").get(&i),
+                NodeRef::Str(s) => strs
+                    .as_ref()
+                    .expect("seen")
+                    .get(&StrQuery::new(s) as &dyn StrLike),
+            }
         }));
     }
 
@@ -1370,19 +1378,22 @@ impl<O: Payload> Graph<O> {
         }
         let mut next = start;
         let mut created = 0usize;
-        // Both key maps locked once for the batch (graph shards first, as
-        // everywhere): no lock per insertion, tables grown once.
+        // The key maps the batch uses, locked once for it (graph shards
+        // first, as everywhere): no lock per insertion, tables grown once.
         let n_ints = items
             .iter()
             .filter(|(id, _)| matches!(id, NodeId::Int(_)))
             .count();
-        let (mut ints, mut strs) = (self.ints.writer(), self.strs.writer());
-        ints.reserve(n_ints);
-        strs.reserve(n - n_ints);
+        let n_strs = n - n_ints;
+        let mut ints = (n_ints > 0).then(|| self.ints.writer(n_ints));
+        let mut strs = (n_strs > 0).then(|| self.strs.writer(n_strs));
         for (id, attrs) in items {
             let inserted = match &id {
-                NodeId::Int(i) => ints.insert_if_absent(*i, next),
-                NodeId::Str(s) => strs.insert_if_absent(StrKey::new(s.clone()), next),
+                NodeId::Int(i) => ints.as_mut().expect("counted").insert_if_absent(*i, next),
+                NodeId::Str(s) => strs
+                    .as_mut()
+                    .expect("counted")
+                    .insert_if_absent(StrKey::new(s.clone()), next),
             };
             match inserted {
                 Ok(()) => {

@@ -104,21 +104,23 @@ macro_rules! method {
     ($body:ident, [$($param:literal),+], $doc:literal) => {
         Method {
             name: stringify!($body),
-            cname: match CStr::from_bytes_with_nul(concat!(stringify!($body), "\0").as_bytes()) {
-                Ok(c) => c,
-                Err(_) => panic!("method name with a NUL"),
-            },
+            cname: c_str!(stringify!($body)),
             params: &[$($param),+],
-            doc: match CStr::from_bytes_with_nul(
-                concat!(
-                    stringify!($body), "($self, ", $($param, ", ",)+ "/, **attrs)\n--\n\n", $doc, "\0"
-                )
-                .as_bytes(),
-            ) {
-                Ok(c) => c,
-                Err(_) => panic!("docstring with a NUL"),
-            },
+            doc: c_str!(
+                stringify!($body), "($self, ", $($param, ", ",)+ "/, **attrs)\n--\n\n", $doc
+            ),
             body: $body,
+        }
+    };
+}
+
+/// The `&'static CStr` of the concatenated string literals (checked at
+/// compile time: a NUL inside fails the build).
+macro_rules! c_str {
+    ($($part:expr),+) => {
+        match CStr::from_bytes_with_nul(concat!($($part),+, "\0").as_bytes()) {
+            Ok(c) => c,
+            Err(_) => panic!("a method name or docstring with a NUL"),
         }
     };
 }
@@ -263,137 +265,6 @@ struct OneArg {
     body: OneBody,
 }
 
-fn has_node<'py>(
-    g: &PyGraph,
-    py: Python<'py>,
-    id: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let found = node_ref_lenient(id).is_some_and(|id| g.inner.contains(id));
-    Ok(PyBool::new(py, found).to_owned().into_any())
-}
-
-fn get_node<'py>(
-    g: &PyGraph,
-    py: Python<'py>,
-    id: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let attrs = g.inner.node_attrs(node_ref(id)?)?;
-    Ok(attrs_to_dict(py, attrs.as_deref())?.into_any())
-}
-
-fn successors<'py>(
-    g: &PyGraph,
-    py: Python<'py>,
-    id: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let ids = g.inner.successors(node_ref(id)?)?;
-    Ok(PyGraph::ids_to_list(py, &ids)?.into_any())
-}
-
-fn predecessors<'py>(
-    g: &PyGraph,
-    py: Python<'py>,
-    id: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let ids = g.inner.predecessors(node_ref(id)?)?;
-    Ok(PyGraph::ids_to_list(py, &ids)?.into_any())
-}
-
-fn degree<'py>(
-    g: &PyGraph,
-    py: Python<'py>,
-    id: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let (i, o) = g.inner.degrees(node_ref(id)?)?;
-    let d = if g.inner.is_directed() { i + o } else { o };
-    Ok(d.into_pyobject(py)?.into_any())
-}
-
-fn in_degree<'py>(
-    g: &PyGraph,
-    py: Python<'py>,
-    id: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    Ok(g.inner
-        .degrees(node_ref(id)?)?
-        .0
-        .into_pyobject(py)?
-        .into_any())
-}
-
-fn out_degree<'py>(
-    g: &PyGraph,
-    py: Python<'py>,
-    id: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    Ok(g.inner
-        .degrees(node_ref(id)?)?
-        .1
-        .into_pyobject(py)?
-        .into_any())
-}
-
-/// A [`OneArg`] method named `$name`, whose parameter is `node_id`.
-macro_rules! one_arg {
-    ($name:ident, $body:ident, $doc:literal) => {
-        OneArg {
-            name: stringify!($name),
-            cname: match CStr::from_bytes_with_nul(concat!(stringify!($name), "\0").as_bytes()) {
-                Ok(c) => c,
-                Err(_) => panic!("method name with a NUL"),
-            },
-            doc: match CStr::from_bytes_with_nul(
-                concat!(stringify!($name), "($self, node_id, /)\n--\n\n", $doc, "\0").as_bytes(),
-            ) {
-                Ok(c) => c,
-                Err(_) => panic!("docstring with a NUL"),
-            },
-            body: $body,
-        }
-    };
-}
-
-const HAS_NODE: OneArg = one_arg!(
-    has_node,
-    has_node,
-    "True if the node exists. Never raises. Locks the node's one shard (read)."
-);
-const GET_NODE: OneArg = one_arg!(
-    get_node,
-    get_node,
-    "A fresh dict of the node's attributes (``NodeNotFoundError`` if absent)."
-);
-const SUCCESSORS: OneArg = one_arg!(
-    successors,
-    successors,
-    "Out-neighbours, in edge insertion order (undirected: all neighbours)."
-);
-const PREDECESSORS: OneArg = one_arg!(
-    predecessors,
-    predecessors,
-    "In-neighbours, in edge insertion order (undirected: all neighbours)."
-);
-const NEIGHBORS: OneArg = one_arg!(
-    neighbors,
-    successors,
-    "Directed: successors (as NetworkX); undirected: all adjacent nodes."
-);
-const DEGREE: OneArg = one_arg!(
-    degree,
-    degree,
-    "Directed: in + out; undirected: incident edge ends (a self-loop counts 2)."
-);
-const IN_DEGREE: OneArg = one_arg!(
-    in_degree,
-    in_degree,
-    "Number of in-edges (undirected: the degree)."
-);
-const OUT_DEGREE: OneArg = one_arg!(
-    out_degree,
-    out_degree,
-    "Number of out-edges (undirected: the degree)."
-);
-
 /// The shared body of every `METH_O` entry, attached, inside `catch_unwind`.
 ///
 /// # Safety
@@ -413,10 +284,25 @@ unsafe fn call_one<'py>(
     (m.body)(graph.get(), py, &arg)
 }
 
-/// The `extern "C"` entry of `METH_O` method `$m` (see `trampoline!`).
-macro_rules! trampoline_one {
-    ($fn:ident, $m:expr) => {
-        unsafe extern "C" fn $fn(
+/// A `METH_O` method named `$name`, whose parameter is `node_id`, running
+/// `$body` with the graph, `py` and the argument bound to the given names:
+/// the descriptor's data and its `extern "C"` entry (see `trampoline!`).
+macro_rules! one_arg {
+    ($name:ident, $doc:literal, |$g:ident, $py:ident, $id:ident| $body:expr) => {{
+        fn body<'py>(
+            $g: &PyGraph,
+            $py: Python<'py>,
+            $id: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            $body
+        }
+        const M: OneArg = OneArg {
+            name: stringify!($name),
+            cname: c_str!(stringify!($name)),
+            doc: c_str!(stringify!($name), "($self, node_id, /)\n--\n\n", $doc),
+            body,
+        };
+        unsafe extern "C" fn entry(
             slf: *mut ffi::PyObject,
             arg: *mut ffi::PyObject,
         ) -> *mut ffi::PyObject {
@@ -424,20 +310,68 @@ macro_rules! trampoline_one {
             let py = unsafe { Python::assume_attached() };
             finish(
                 py,
-                catch_unwind(AssertUnwindSafe(|| unsafe { call_one(py, &$m, slf, arg) })),
+                catch_unwind(AssertUnwindSafe(|| unsafe { call_one(py, &M, slf, arg) })),
             )
         }
-    };
+        (&M, entry as ffi::PyCFunction)
+    }};
 }
 
-trampoline_one!(has_node_c, HAS_NODE);
-trampoline_one!(get_node_c, GET_NODE);
-trampoline_one!(successors_c, SUCCESSORS);
-trampoline_one!(predecessors_c, PREDECESSORS);
-trampoline_one!(neighbors_c, NEIGHBORS);
-trampoline_one!(degree_c, DEGREE);
-trampoline_one!(in_degree_c, IN_DEGREE);
-trampoline_one!(out_degree_c, OUT_DEGREE);
+/// The one-argument point queries, with their C entries.
+fn one_arg_methods() -> [(&'static OneArg, ffi::PyCFunction); 8] {
+    [
+        one_arg!(
+            has_node,
+            "True if the node exists. Never raises. Reads the key map (waits on the node's shard only while a batch is being applied).",
+            |g, py, id| {
+                let found = node_ref_lenient(id).is_some_and(|id| g.inner.contains(id));
+                Ok(PyBool::new(py, found).to_owned().into_any())
+            }
+        ),
+        one_arg!(
+            get_node,
+            "A fresh dict of the node's attributes (``NodeNotFoundError`` if absent).",
+            |g, py, id| {
+                let attrs = g.inner.node_attrs(node_ref(id)?)?;
+                Ok(attrs_to_dict(py, attrs.as_deref())?.into_any())
+            }
+        ),
+        one_arg!(
+            successors,
+            "Out-neighbours, in edge insertion order (undirected: all neighbours).",
+            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.successors(node_ref(id)?)?)?.into_any())
+        ),
+        one_arg!(
+            predecessors,
+            "In-neighbours, in edge insertion order (undirected: all neighbours).",
+            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.predecessors(node_ref(id)?)?)?.into_any())
+        ),
+        one_arg!(
+            neighbors,
+            "Directed: successors (as NetworkX); undirected: all adjacent nodes.",
+            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.successors(node_ref(id)?)?)?.into_any())
+        ),
+        one_arg!(
+            degree,
+            "Directed: in + out; undirected: incident edge ends (a self-loop counts 2).",
+            |g, py, id| {
+                let (i, o) = g.inner.degrees(node_ref(id)?)?;
+                let d = if g.inner.is_directed() { i + o } else { o };
+                Ok(d.into_pyobject(py)?.into_any())
+            }
+        ),
+        one_arg!(
+            in_degree,
+            "Number of in-edges (undirected: the degree).",
+            |g, py, id| Ok(g.inner.degrees(node_ref(id)?)?.0.into_pyobject(py)?.into_any())
+        ),
+        one_arg!(
+            out_degree,
+            "Number of out-edges (undirected: the degree).",
+            |g, py, id| Ok(g.inner.degrees(node_ref(id)?)?.1.into_pyobject(py)?.into_any())
+        ),
+    ]
+}
 
 /// Installs every method of this module on `cls` (`gli._core.Graph`),
 /// replacing nothing: they are not `#[pymethods]`.
@@ -461,17 +395,7 @@ pub(crate) fn install(cls: &Bound<'_, PyType>) -> PyResult<()> {
             m.doc,
         )?;
     }
-    let one: [(&OneArg, ffi::PyCFunction); 8] = [
-        (&HAS_NODE, has_node_c),
-        (&GET_NODE, get_node_c),
-        (&SUCCESSORS, successors_c),
-        (&PREDECESSORS, predecessors_c),
-        (&NEIGHBORS, neighbors_c),
-        (&DEGREE, degree_c),
-        (&IN_DEGREE, in_degree_c),
-        (&OUT_DEGREE, out_degree_c),
-    ];
-    for (m, f) in one {
+    for (m, f) in one_arg_methods() {
         let meth = ffi::PyMethodDefPointer { PyCFunction: f };
         add_method(cls, m.name, m.cname, meth, ffi::METH_O, m.doc)?;
     }

@@ -140,19 +140,24 @@ impl<O> NodeRec<O> {
     }
 
     /// Appends new out-neighbours `outs` and in-neighbours `ins` (directed;
-    /// undirected passes all neighbours as `outs`) with one exact allocation.
+    /// undirected passes all neighbours as `outs`), in place when the
+    /// allocation has room, else into one allocation of [`adj_capacity`].
     fn extend_adj(&mut self, outs: &[Ix], ins: &[Ix]) {
         let n_out = self.n_out as usize;
-        if ins.is_empty() && n_out == self.adj.len() {
-            self.adj.reserve_exact(outs.len());
-            self.adj.extend_from_slice(outs);
-        } else {
-            let mut adj = Vec::with_capacity(self.adj.len() + outs.len() + ins.len());
+        let old_len = self.adj.len();
+        let len = old_len + outs.len() + ins.len();
+        if len > self.adj.capacity() {
+            let mut adj = Vec::with_capacity(adj_capacity(len));
             adj.extend_from_slice(&self.adj[..n_out]);
             adj.extend_from_slice(outs);
             adj.extend_from_slice(&self.adj[n_out..]);
             adj.extend_from_slice(ins);
             self.adj = adj;
+        } else {
+            // [out.., in.., outs.., ins..] -> [out.., outs.., in.., ins..]
+            self.adj.extend_from_slice(outs);
+            self.adj[n_out..].rotate_right(outs.len());
+            self.adj.extend_from_slice(ins);
         }
         self.n_out += outs.len() as u32;
         if let Some(hub) = self.ext.as_mut().and_then(|e| e.hub.as_mut()) {
@@ -197,6 +202,18 @@ impl<O> NodeRec<O> {
     fn edge_attrs(&self, other: Ix) -> Option<&Arc<AttrMap<O>>> {
         self.ext.as_ref().and_then(|e| e.edge_attrs.get(&other))
     }
+}
+
+/// The capacity a batch gives an adjacency list that must hold `len`
+/// entries: the most that fits the allocation `malloc` would hand out for
+/// `len` anyway (16-byte granules with an 8-byte header, 32 bytes at least),
+/// so the slack costs no memory, and a graph built in many batches
+/// reallocates a node's list every few batches instead of on every one
+/// (each reallocation leaves a hole that fragments the heap).
+fn adj_capacity(len: usize) -> usize {
+    const PER_GRANULE: usize = 16 / std::mem::size_of::<Ix>();
+    // Capacities whose byte size is 8 less than a multiple of 16: 6, 10, 14...
+    (((len + 1) | (PER_GRANULE - 1)) - 1).max(6)
 }
 
 #[derive(Clone)]

@@ -19,7 +19,9 @@ mod imp {
     pub use parking_lot::{
         Mutex, MutexGuard, RwLock, RwLockReadGuard as ReadGuard, RwLockWriteGuard as WriteGuard,
     };
-    pub use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub use std::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
     pub use std::sync::Arc;
 
     use std::borrow::Borrow;
@@ -74,6 +76,38 @@ mod imp {
             self.inner.remove(key).map(|(_, v)| v)
         }
 
+        /// [`KeyMap::insert_if_absent`], unless `elsewhere()`, asked under
+        /// the key's shard lock, says that the key now belongs to another
+        /// map: `None` then, and nothing changed.
+        #[inline]
+        pub fn insert_if_absent_unless(
+            &self,
+            key: K,
+            value: V,
+            elsewhere: impl FnOnce() -> bool,
+        ) -> Option<Result<(), V>> {
+            match self.inner.entry(key) {
+                dashmap::Entry::Occupied(o) => Some(Err(*o.get())),
+                dashmap::Entry::Vacant(_) if elsewhere() => None,
+                dashmap::Entry::Vacant(v) => {
+                    v.insert(value);
+                    Some(Ok(()))
+                }
+            }
+        }
+
+        /// [`KeyMap::remove`], unless the key is absent and `elsewhere()`,
+        /// asked under the key's shard lock, says that it now belongs to
+        /// another map: `None` then.
+        #[inline]
+        pub fn remove_unless(&self, key: K, elsewhere: impl FnOnce() -> bool) -> Option<Option<V>> {
+            match self.inner.entry(key) {
+                dashmap::Entry::Occupied(o) => Some(Some(o.remove())),
+                dashmap::Entry::Vacant(_) if elsewhere() => None,
+                dashmap::Entry::Vacant(_) => Some(None),
+            }
+        }
+
         pub fn clear(&self) {
             self.inner.clear();
             self.inner.shrink_to_fit();
@@ -102,13 +136,10 @@ mod imp {
         /// until dropped: readers and writers of the map wait. Taken only by
         /// holders of every graph shard lock, after those (see `engine::store`).
         pub fn writer(&self, keys: usize) -> KeyMapWriter<'_, K, V> {
-            let mut guards: Vec<_> = self.inner.shards().iter().map(|s| s.write()).collect();
-            let per_shard = keys / guards.len();
-            let per_shard = per_shard + per_shard / 8 + 16;
-            for shard in &mut guards {
-                shard.reserve(per_shard, |(k, _)| self.inner.hash_usize(k) as u64);
-            }
-            KeyMapWriter { map: self, guards }
+            let guards = self.inner.shards().iter().map(|s| s.write()).collect();
+            let mut writer = KeyMapWriter { map: self, guards };
+            writer.reserve(keys);
+            writer
         }
     }
 
@@ -119,6 +150,19 @@ mod imp {
     }
 
     impl<K: Eq + Hash, V: Copy> KeyMapWriter<'_, K, V> {
+        /// Grows the tables for `keys` more entries spread evenly over the
+        /// shards (with some slack for the unevenness of hashing).
+        pub fn reserve(&mut self, keys: usize) {
+            if keys == 0 {
+                return;
+            }
+            let per_shard = keys / self.guards.len();
+            let per_shard = per_shard + per_shard / 8 + 16;
+            for shard in &mut self.guards {
+                shard.reserve(per_shard, |(k, _)| self.map.inner.hash_usize(k) as u64);
+            }
+        }
+
         /// [`KeyMap::insert_if_absent`] under the held locks.
         #[inline]
         pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<(), V> {
@@ -146,6 +190,24 @@ mod imp {
                     Ok(())
                 }
             }
+        }
+
+        /// Removes and returns every entry whose key satisfies `pred`.
+        pub fn take_if(&mut self, mut pred: impl FnMut(&K) -> bool) -> Vec<(K, V)> {
+            let mut taken = Vec::new();
+            for shard in &mut self.guards {
+                // SAFETY: the buckets are read and removed under the held
+                // write lock, each once, and the iterator is not used after
+                // the first removal (the buckets are collected first).
+                unsafe {
+                    let hits: Vec<_> = shard.iter().filter(|b| pred(&b.as_ref().0)).collect();
+                    for bucket in hits {
+                        let ((k, v), _) = shard.remove(bucket);
+                        taken.push((k, *v.get()));
+                    }
+                }
+            }
+            taken
         }
     }
 
@@ -175,7 +237,9 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    pub use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    pub use loom::sync::atomic::{
+        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+    };
     pub use loom::sync::Arc;
 
     use std::borrow::Borrow;
@@ -270,30 +334,75 @@ mod imp {
         {
             self.inner.lock().unwrap().remove(key)
         }
+        pub fn insert_if_absent_unless(
+            &self,
+            key: K,
+            value: V,
+            elsewhere: impl FnOnce() -> bool,
+        ) -> Option<Result<(), V>> {
+            let mut map = self.inner.lock().unwrap();
+            if let Some(v) = map.get(&key) {
+                return Some(Err(*v));
+            }
+            if elsewhere() {
+                return None;
+            }
+            map.insert(key, value);
+            Some(Ok(()))
+        }
+        pub fn remove_unless(&self, key: K, elsewhere: impl FnOnce() -> bool) -> Option<Option<V>> {
+            let mut map = self.inner.lock().unwrap();
+            match map.remove(&key) {
+                Some(v) => Some(Some(v)),
+                None if elsewhere() => None,
+                None => Some(None),
+            }
+        }
         pub fn clear(&self) {
             self.inner.lock().unwrap().clear();
         }
-        /// Lookups one lock at a time (the model of the batched reader).
+        /// The batched reader: the map's lock held for the reader's life,
+        /// as the real one holds every shard's read lock.
         pub fn reader(&self) -> KeyMapReader<'_, K, V> {
-            KeyMapReader { map: self }
+            KeyMapReader {
+                map: self.inner.lock().unwrap(),
+            }
         }
-        /// Insertions one lock at a time (the model of the batched writer).
+        /// The batched writer: the map's lock held for the writer's life.
         pub fn writer(&self, _keys: usize) -> KeyMapWriter<'_, K, V> {
-            KeyMapWriter { map: self }
+            KeyMapWriter {
+                map: self.inner.lock().unwrap(),
+            }
         }
     }
 
     pub struct KeyMapReader<'a, K, V> {
-        map: &'a KeyMap<K, V>,
+        map: loom::sync::MutexGuard<'a, HashMap<K, V>>,
     }
 
     pub struct KeyMapWriter<'a, K, V> {
-        map: &'a KeyMap<K, V>,
+        map: loom::sync::MutexGuard<'a, HashMap<K, V>>,
     }
 
     impl<K: Eq + Hash, V: Copy> KeyMapWriter<'_, K, V> {
         pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<(), V> {
-            self.map.insert_if_absent(key, value)
+            if let Some(v) = self.map.get(&key) {
+                return Err(*v);
+            }
+            self.map.insert(key, value);
+            Ok(())
+        }
+        pub fn reserve(&mut self, _keys: usize) {}
+        pub fn take_if(&mut self, mut pred: impl FnMut(&K) -> bool) -> Vec<(K, V)> {
+            let mut taken = Vec::new();
+            for (k, v) in std::mem::take(&mut *self.map) {
+                if pred(&k) {
+                    taken.push((k, v));
+                } else {
+                    self.map.insert(k, v);
+                }
+            }
+            taken
         }
     }
 
@@ -303,7 +412,7 @@ mod imp {
             K: Borrow<Q>,
             Q: Hash + Eq + ?Sized,
         {
-            self.map.get(key)
+            self.map.get(key).copied()
         }
     }
 }

@@ -360,3 +360,37 @@ def test_repr(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     g.add_node(1)
     assert "nodes=1" in repr(g) and "edges=0" in repr(g)
+
+
+def test_int_ids_dense_and_sparse_mixed_over_growth(make_graph: Callable[..., gli.Graph]) -> None:
+    """Small non-negative int ids move into a dense table as the graph fills
+    0..n (one at a time and in batches); sparse, negative and huge ids stay
+    hashed. Every path must agree on membership, removal and re-insertion."""
+    g = make_graph()
+    odd = [-1, -(2**63), 2**63 - 1, 2**40, 10**9, 3_000_000]
+    for k in odd:
+        g.add_node(k)
+    for k in range(3_000):  # one at a time: grows the dense table as it fills
+        g.add_node(k)
+    g.batch_add_nodes(range(3_000, 70_000))  # a batch: grows it in one step
+    g.batch_add_nodes([(k, {"w": k}) for k in range(60_000, 60_010)])  # merges
+    assert g.node_count() == 70_000 + len(odd)
+    assert all(g.has_node(k) for k in (*odd, 0, 2_999, 3_000, 69_999))
+    assert not g.has_node(70_000) and not g.has_node(-2)
+    assert g.get_node(60_005) == {"w": 60_005}
+    g.batch_add_edges([(k, k + 1) for k in range(0, 69_999, 7)] + [(-1, 2**40), (10**9, 0)])
+    assert g.successors(-1) == [2**40] and g.predecessors(0) == [10**9]
+    for k in (5, 65_000, -1, 2**40):
+        g.remove_node(k)
+        assert not g.has_node(k)
+        with pytest.raises(gli.NodeNotFoundError):
+            g.remove_node(k)
+        g.add_node(k)
+        assert g.has_node(k) and g.degree(k) == 0
+    with pytest.raises(gli.EdgeAlreadyExistsError):
+        g.add_edge(0, 1)
+    g.clear()
+    assert g.node_count() == 0 and not g.has_node(0) and not g.has_node(-1)
+    g.add_node(0)
+    g.batch_add_nodes(range(10))
+    assert g.node_count() == 10 and g.has_node(9)

@@ -158,6 +158,35 @@ def test_membership_checks_never_see_half_a_batch(backend: str) -> None:
     assert all(g.has_node(last) for _, last in probes)
 
 
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_int_ids_stay_found_while_the_dense_table_grows(backend: str) -> None:
+    # Threads add interleaved int ids one at a time, so the dense table for
+    # small int ids grows (moving hashed ids into it) while others insert,
+    # look up and remove: no id may be lost, doubled or found after removal.
+    g = gli.Graph(backend=backend)
+    g.add_node(7_000)  # starts in the hash map, moved by a later growth
+    n, k = 4, 6_000
+
+    def work(i: int) -> None:
+        for v in range(i, k, n - 1):
+            g.add_node(v)
+            assert g.has_node(v) and g.has_node(7_000)
+            if v % 5 == 0:
+                g.remove_node(v)
+                assert not g.has_node(v)
+
+    def reader(_: int) -> None:
+        for _ in range(3):
+            for v in range(0, k, 97):
+                g.has_node(v)
+
+    run_threads(n, lambda i: reader(i) if i == n - 1 else work(i))
+    want = {v for v in range(k) if v % 5} | {7_000}
+    assert set(g.nodes()) == want
+    assert g.node_count() == len(want)
+    check_invariants(g)
+
+
 def test_long_query_releases_the_gil() -> None:
     g = gli.Graph()
     n = 100_000

@@ -207,3 +207,55 @@ fn point_reader_races_a_node_removal() {
         writer.join().unwrap();
     });
 }
+
+/// A graph whose int id 3 sits in the hash half of the int key map, and a
+/// thread adding ids 0, 1 and 2 in one batch: dense enough that the batch
+/// grows the dense table over 0..4 and moves id 3 into it on the way.
+fn id_3_then_batch_of_0_1_2(g: &Arc<G>) -> thread::JoinHandle<()> {
+    g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
+    let g = g.clone();
+    thread::spawn(move || {
+        let items = (0..3).map(|i| (NodeId::Int(i), AttrMap::new())).collect();
+        g.batch_add_nodes(items).unwrap();
+    })
+}
+
+/// A lookup of an id that the dense table's growth moves out of the hash
+/// map finds it before, during and after the move.
+#[test]
+fn lookup_finds_an_id_moved_by_dense_growth() {
+    loom::model(|| {
+        let g = Arc::new(G::with_shards(true, 2));
+        let writer = id_3_then_batch_of_0_1_2(&g);
+        assert!(g.contains(NodeRef::Int(3)), "id 3 vanished while it moved");
+        writer.join().unwrap();
+        assert!((0..4).all(|i| g.contains(NodeRef::Int(i))));
+    });
+}
+
+/// Removing (then re-adding) an id while a single `add_node` grows the dense
+/// table and moves that id out of the hash map. (A batch grows it holding
+/// every shard lock, which excludes removals; `add_node` holds only its new
+/// node's shard, here not the removed node's.) The removal takes effect
+/// wherever the id lives, exactly once.
+#[test]
+fn removal_races_dense_growth_by_add_node() {
+    loom::model(|| {
+        let g = Arc::new(G::with_shards(true, 2));
+        // Index 0 (shard 0): id 3, in the hash map. Id 1 grows the dense
+        // table to 0..2; "x" takes index 2, so id 2 gets index 3 (shard 1).
+        g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
+        g.add_node(NodeId::Int(1), AttrMap::new()).unwrap();
+        g.add_node(NodeId::Str("x".into()), AttrMap::new()).unwrap();
+        let g2 = g.clone();
+        // Grows the dense table to 0..4, moving id 3.
+        let writer = thread::spawn(move || g2.add_node(NodeId::Int(2), AttrMap::new()).unwrap());
+        g.remove_node(NodeRef::Int(3)).unwrap();
+        writer.join().unwrap();
+        assert!(!g.contains(NodeRef::Int(3)));
+        assert_eq!(g.node_count(), 3);
+        g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
+        assert!(g.contains(NodeRef::Int(3)));
+        assert_eq!(g.node_count(), 4);
+    });
+}

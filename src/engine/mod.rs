@@ -8,6 +8,7 @@ pub mod cancel;
 pub mod counters;
 pub mod filter;
 pub mod id;
+mod intkeys;
 pub mod state;
 pub mod store;
 pub mod value;

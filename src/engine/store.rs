@@ -40,6 +40,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::adjacency::AdjIndex;
 use super::id::{NodeId, NodeRef, StrKey, StrLike, StrQuery};
+use super::intkeys::IntKeys;
 use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
@@ -313,7 +314,7 @@ pub struct Graph<O> {
     /// Each shard's data sits behind an `Arc`: a snapshot clones the `Arc`s,
     /// and a writer copies a shard (`make_mut`) only while a snapshot shares it.
     shards: Box<[RwLock<Arc<Shard<O>>>]>,
-    ints: KeyMap<i64, Ix>,
+    ints: IntKeys,
     strs: KeyMap<StrKey, Ix>,
     next_ix: AtomicU64,
     n_nodes: AtomicUsize,
@@ -936,7 +937,7 @@ impl<O: Payload> Graph<O> {
             directed,
             bits: n.trailing_zeros(),
             shards,
-            ints: KeyMap::new(n),
+            ints: IntKeys::new(n),
             strs: KeyMap::new(n),
             next_ix: AtomicU64::new(0),
             n_nodes: AtomicUsize::new(0),
@@ -981,7 +982,7 @@ impl<O: Payload> Graph<O> {
     #[inline]
     pub fn resolve(&self, id: NodeRef<'_>) -> Option<Ix> {
         match id {
-            NodeRef::Int(i) => self.ints.get(&i),
+            NodeRef::Int(i) => self.ints.get(i),
             NodeRef::Str(s) => self.strs.get(&StrQuery::new(s) as &dyn StrLike),
         }
     }
@@ -1003,7 +1004,7 @@ impl<O: Payload> Graph<O> {
         let strs = has_strs.then(|| self.strs.reader());
         out.extend(ids.iter().map(|&id| {
             match id {
-                NodeRef::Int(i) => ints.as_ref().expect("seen").get(&i),
+                NodeRef::Int(i) => ints.as_ref().expect("seen").get(i),
                 NodeRef::Str(s) => strs
                     .as_ref()
                     .expect("seen")
@@ -1014,14 +1015,16 @@ impl<O: Payload> Graph<O> {
 
     fn key_insert(&self, id: &NodeId, ix: Ix) -> std::result::Result<(), Ix> {
         match id {
-            NodeId::Int(i) => self.ints.insert_if_absent(*i, ix),
+            NodeId::Int(i) => self
+                .ints
+                .insert(*i, ix, self.n_nodes.load(Ordering::Relaxed)),
             NodeId::Str(s) => self.strs.insert_if_absent(StrKey::new(s.clone()), ix),
         }
     }
 
     fn key_remove(&self, id: NodeRef<'_>) {
         match id {
-            NodeRef::Int(i) => self.ints.remove(&i),
+            NodeRef::Int(i) => self.ints.remove(i),
             NodeRef::Str(s) => self.strs.remove(&StrQuery::new(s) as &dyn StrLike),
         };
     }
@@ -1397,12 +1400,13 @@ impl<O: Payload> Graph<O> {
         let mut created = 0usize;
         // The key maps the batch uses, locked once for it (graph shards
         // first, as everywhere): no lock per insertion, tables grown once.
-        let n_ints = items
-            .iter()
-            .filter(|(id, _)| matches!(id, NodeId::Int(_)))
-            .count();
+        let int_ids = items.iter().filter_map(|(id, _)| match id {
+            NodeId::Int(i) => Some(*i),
+            NodeId::Str(_) => None,
+        });
+        let n_ints = int_ids.clone().count();
         let n_strs = n - n_ints;
-        let mut ints = (n_ints > 0).then(|| self.ints.writer(n_ints));
+        let mut ints = (n_ints > 0).then(|| self.ints.writer(int_ids));
         let mut strs = (n_strs > 0).then(|| self.strs.writer(n_strs));
         for (id, attrs) in items {
             let inserted = match &id {

@@ -1,0 +1,397 @@
+//! The int-id half of the key map: int node id → dense index.
+//!
+//! Most int-keyed graphs number their nodes `0..n` (NetworkX's generators,
+//! edge lists from numpy, every rustworkx graph). For them a hash map is the
+//! wrong tool: ~22 bytes per node, and a cache miss per lookup in a table
+//! larger than the cache. [`IntKeys`] keeps ids in `0..limit` in a dense
+//! table instead (4 bytes per id, a lookup is one load, and 200,000 ids fit
+//! in 800 KB) and every other id in the sharded hash [`KeyMap`].
+//!
+//! **Which map holds id `k`** is decided by `limit` alone: the dense table
+//! iff `0 <= k < limit`. `limit` only grows, and only while its grower holds
+//! every shard write lock of the hash map ([`IntKeysWriter::grow`], called by
+//! node batches), which moves the hash map's ids below the new limit into the
+//! table before publishing it. So a hash-map operation that finds its shard
+//! lock and then reads `limit` knows where its id lives; one that read
+//! `limit` before waiting on the lock re-checks after
+//! (`KeyMap::*_unless`, and the second look of [`IntKeys::get`]).
+//!
+//! The table is a list of segments of doubling size that never move once
+//! allocated, read without locks (atomic entries, `EMPTY` for no id).
+//! `clear` empties them but keeps them: a lock-free reader may be in one.
+
+use super::store::Ix;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, KeyMap, KeyMapReader, KeyMapWriter, Ordering};
+
+/// A dense entry with no id.
+const EMPTY: Ix = Ix::MAX;
+
+/// Segment `s` holds ids `BASE * (2^s - 1) .. BASE * (2^(s+1) - 1)`.
+#[cfg(not(loom))]
+const BASE_BITS: u32 = 10;
+#[cfg(loom)]
+const BASE_BITS: u32 = 1;
+#[cfg(not(loom))]
+const SEGMENTS: usize = 22;
+#[cfg(loom)]
+const SEGMENTS: usize = 4;
+
+/// Ids at or above this always live in the hash map (2^31 for the real build,
+/// past the 2^32 indices a graph can hand out at half density).
+const DENSE_MAX: u64 = {
+    let cover = (1u64 << BASE_BITS) * ((1u64 << SEGMENTS) - 1);
+    if cover < 1 << 31 {
+        cover
+    } else {
+        1 << 31
+    }
+};
+
+/// Segment and offset of dense id `k`.
+#[inline]
+fn locate(k: u64) -> (usize, usize) {
+    let q = (k >> BASE_BITS) + 1;
+    let s = 63 - q.leading_zeros() as usize;
+    (s, (k - (((1u64 << s) - 1) << BASE_BITS)) as usize)
+}
+
+/// The limit a growth to cover id `k` sets: the next power of two, at least
+/// the first segment.
+fn dense_target(k: u64) -> u64 {
+    (k + 1).next_power_of_two().clamp(1 << BASE_BITS, DENSE_MAX)
+}
+
+#[inline]
+fn seg_len(s: usize) -> usize {
+    1usize << (s as u32 + BASE_BITS)
+}
+
+pub(crate) struct IntKeys {
+    /// Ids in `0..limit` live in `dense`; see the module docs for the protocol.
+    limit: AtomicU64,
+    dense: [AtomicPtr<AtomicU32>; SEGMENTS],
+    hash: KeyMap<i64, Ix>,
+}
+
+impl Drop for IntKeys {
+    fn drop(&mut self) {
+        for (s, seg) in self.dense.iter_mut().enumerate() {
+            let p = seg.load(Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: made by `Box::into_raw` of a slice of `seg_len(s)`
+                // entries in `ensure_segments`, freed only here.
+                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, seg_len(s))) });
+            }
+        }
+    }
+}
+
+impl IntKeys {
+    pub(crate) fn new(shards: usize) -> Self {
+        Self {
+            limit: AtomicU64::new(0),
+            dense: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+            hash: KeyMap::new(shards),
+        }
+    }
+
+    /// The dense entry of `k`, which must be below a `limit` read with Acquire.
+    #[inline]
+    fn slot(&self, k: u64) -> &AtomicU32 {
+        let (s, off) = locate(k);
+        let p = self.dense[s].load(Ordering::Acquire);
+        debug_assert!(
+            !p.is_null(),
+            "dense id {k} below the limit without a segment"
+        );
+        // SAFETY: every segment below a published limit was allocated before
+        // the limit was stored (Release, read here with Acquire), holds
+        // `seg_len(s)` entries (`off` is below that by `locate`), and is freed
+        // only when `self` drops.
+        unsafe { &*p.add(off) }
+    }
+
+    #[inline]
+    fn dense_get(&self, k: u64) -> Option<Ix> {
+        let v = self.slot(k).load(Ordering::Acquire);
+        (v != EMPTY).then_some(v)
+    }
+
+    /// `k` as a dense id if it is below the current limit.
+    #[inline]
+    fn below_limit(&self, k: i64) -> Option<u64> {
+        u64::try_from(k)
+            .ok()
+            .filter(|&k| k < self.limit.load(Ordering::Acquire))
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, k: i64) -> Option<Ix> {
+        if let Some(d) = self.below_limit(k) {
+            return self.dense_get(d);
+        }
+        match self.hash.get(&k) {
+            Some(v) => Some(v),
+            // The limit may have grown past `k` while the lookup waited on
+            // its shard lock (the grower moved `k` out first): look again.
+            None => self.below_limit(k).and_then(|d| self.dense_get(d)),
+        }
+    }
+
+    /// [`IntKeys::insert_if_absent`] for a graph of `nodes` nodes: first
+    /// grows the dense table to cover `k` when the graph has nodes enough to
+    /// fill half of it (so one-at-a-time insertions of `0..n` end up dense
+    /// too; each growth at least doubles the table).
+    pub(crate) fn insert(&self, k: i64, ix: Ix, nodes: usize) -> Result<(), Ix> {
+        if let Ok(d) = u64::try_from(k) {
+            let limit = self.limit.load(Ordering::Acquire);
+            if d >= limit && d < DENSE_MAX {
+                let grown = dense_target(d);
+                if (nodes as u64 + 1) * 2 >= grown {
+                    let mut hash = self.hash.writer(0);
+                    if self.limit.load(Ordering::Acquire) < grown {
+                        self.grow(grown, &mut hash);
+                    }
+                }
+            }
+        }
+        self.insert_if_absent(k, ix)
+    }
+
+    pub(crate) fn insert_if_absent(&self, k: i64, ix: Ix) -> Result<(), Ix> {
+        loop {
+            if let Some(d) = self.below_limit(k) {
+                return match self.slot(d).compare_exchange(
+                    EMPTY,
+                    ix,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => Ok(()),
+                    Err(v) => Err(v),
+                };
+            }
+            if let Some(r) = self
+                .hash
+                .insert_if_absent_unless(k, ix, || self.below_limit(k).is_some())
+            {
+                return r;
+            }
+        }
+    }
+
+    pub(crate) fn remove(&self, k: i64) -> Option<Ix> {
+        loop {
+            if let Some(d) = self.below_limit(k) {
+                let v = self.slot(d).swap(EMPTY, Ordering::AcqRel);
+                return (v != EMPTY).then_some(v);
+            }
+            if let Some(r) = self.hash.remove_unless(k, || self.below_limit(k).is_some()) {
+                return r;
+            }
+        }
+    }
+
+    /// Empties both maps; the dense segments stay allocated (see the module
+    /// docs). The caller excludes concurrent insertions (it holds every
+    /// graph shard lock).
+    pub(crate) fn clear(&self) {
+        self.hash.clear();
+        let limit = self.limit.load(Ordering::Acquire);
+        if limit > 0 {
+            let (last, _) = locate(limit - 1);
+            for s in 0..=last {
+                let p = self.dense[s].load(Ordering::Acquire);
+                // SAFETY: as in `slot`: allocated below the limit, `seg_len(s)` entries.
+                for e in unsafe { std::slice::from_raw_parts(p, seg_len(s)) } {
+                    e.store(EMPTY, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Every hash-map shard read-locked once, for many lookups (see
+    /// [`KeyMap::reader`]): the limit cannot change meanwhile.
+    pub(crate) fn reader(&self) -> IntKeysReader<'_> {
+        let hash = self.hash.reader();
+        IntKeysReader {
+            keys: self,
+            limit: self.limit.load(Ordering::Acquire),
+            hash,
+        }
+    }
+
+    /// Every hash-map shard write-locked once, for a batch inserting `ids`
+    /// (see [`KeyMap::writer`]). First the dense table grows to cover the
+    /// batch's small non-negative ids when they would fill at least half of
+    /// the range it adds; the hash map is reserved for the rest.
+    ///
+    /// **Locking behaviour:** as [`KeyMap::writer`]; taken only by holders of
+    /// every graph shard lock, after those.
+    pub(crate) fn writer(&self, ids: impl Iterator<Item = i64> + Clone) -> IntKeysWriter<'_> {
+        let mut hash = self.hash.writer(0);
+        let limit = self.limit.load(Ordering::Acquire);
+        let (fresh, max) = ids
+            .clone()
+            .filter_map(|k| u64::try_from(k).ok())
+            .filter(|&k| k >= limit && k < DENSE_MAX)
+            .fold((0u64, None::<u64>), |(n, m), k| (n + 1, m.max(Some(k))));
+        if let Some(max) = max {
+            let grown = dense_target(max);
+            if fresh * 2 >= grown - limit {
+                self.grow(grown, &mut hash);
+            }
+        }
+        let limit = self.limit.load(Ordering::Acquire);
+        let to_hash = ids
+            .filter(|&k| u64::try_from(k).map_or(true, |k| k >= limit))
+            .count();
+        hash.reserve(to_hash);
+        IntKeysWriter {
+            keys: self,
+            limit,
+            hash,
+        }
+    }
+
+    /// Raises the limit to `to`: allocates the segments, moves the hash
+    /// map's ids below `to` into them, then publishes `to`.
+    fn grow(&self, to: u64, hash: &mut KeyMapWriter<'_, i64, Ix>) {
+        let (last, _) = locate(to - 1);
+        for s in 0..=last {
+            if self.dense[s].load(Ordering::Acquire).is_null() {
+                let seg: Box<[AtomicU32]> =
+                    (0..seg_len(s)).map(|_| AtomicU32::new(EMPTY)).collect();
+                // The hash writer's locks exclude every other grower.
+                self.dense[s].store(Box::into_raw(seg).cast(), Ordering::Release);
+            }
+        }
+        let from = self.limit.load(Ordering::Acquire);
+        let moved = hash.take_if(|&k| u64::try_from(k).is_ok_and(|k| k >= from && k < to));
+        for (k, ix) in moved {
+            let (s, off) = locate(k as u64);
+            // SAFETY: segment `s` was allocated above (`k < to`), with
+            // `seg_len(s)` entries; `off` is below that by `locate`.
+            unsafe { &*self.dense[s].load(Ordering::Acquire).add(off) }
+                .store(ix, Ordering::Release);
+        }
+        self.limit.store(to, Ordering::Release);
+    }
+
+    /// How many ids the dense table covers (tests and diagnostics).
+    #[cfg(test)]
+    pub(crate) fn dense_limit(&self) -> u64 {
+        self.limit.load(Ordering::Acquire)
+    }
+}
+
+/// See [`IntKeys::reader`].
+pub(crate) struct IntKeysReader<'a> {
+    keys: &'a IntKeys,
+    limit: u64,
+    hash: KeyMapReader<'a, i64, Ix>,
+}
+
+impl IntKeysReader<'_> {
+    #[inline]
+    pub(crate) fn get(&self, k: i64) -> Option<Ix> {
+        match u64::try_from(k) {
+            Ok(d) if d < self.limit => self.keys.dense_get(d),
+            _ => self.hash.get(&k),
+        }
+    }
+}
+
+/// See [`IntKeys::writer`].
+pub(crate) struct IntKeysWriter<'a> {
+    keys: &'a IntKeys,
+    limit: u64,
+    hash: KeyMapWriter<'a, i64, Ix>,
+}
+
+impl IntKeysWriter<'_> {
+    #[inline]
+    pub(crate) fn insert_if_absent(&mut self, k: i64, ix: Ix) -> Result<(), Ix> {
+        match u64::try_from(k) {
+            Ok(d) if d < self.limit => {
+                match self.keys.slot(d).compare_exchange(
+                    EMPTY,
+                    ix,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => Ok(()),
+                    Err(v) => Err(v),
+                }
+            }
+            _ => self.hash.insert_if_absent(k, ix),
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_tile_the_dense_range() {
+        let mut next = 0u64;
+        for s in 0..SEGMENTS {
+            assert_eq!(locate(next), (s, 0));
+            let end = next + seg_len(s) as u64;
+            assert_eq!(locate(end - 1), (s, seg_len(s) - 1));
+            next = end;
+        }
+        assert!(next >= DENSE_MAX);
+    }
+
+    #[test]
+    fn dense_and_hash_ids_round_trip_across_growth() {
+        let keys = IntKeys::new(4);
+        // Sparse and negative ids: hash map only.
+        for (i, k) in [-5i64, 7, 1 << 40, 3_000].into_iter().enumerate() {
+            keys.insert_if_absent(k, i as Ix).unwrap();
+        }
+        assert_eq!(keys.dense_limit(), 0);
+        // A dense batch grows the table and moves 7 and 3000 into it.
+        {
+            let ids: Vec<i64> = (0..5_000).collect();
+            let mut w = keys.writer(ids.iter().copied());
+            for &k in &ids {
+                let _ = w.insert_if_absent(k, 100 + k as Ix);
+            }
+        }
+        assert_eq!(keys.dense_limit(), 8_192);
+        assert_eq!(keys.get(7), Some(1));
+        assert_eq!(keys.get(3_000), Some(3));
+        assert_eq!(keys.get(-5), Some(0));
+        assert_eq!(keys.get(1 << 40), Some(2));
+        assert_eq!(keys.get(4_999), Some(5_099));
+        assert_eq!(keys.get(5_000), None);
+        assert_eq!(keys.insert_if_absent(8, 1), Err(108));
+        assert_eq!(keys.insert_if_absent(6_000, 9), Ok(()));
+        assert_eq!(keys.reader().get(6_000), Some(9));
+        assert_eq!(keys.reader().get(1 << 40), Some(2));
+        assert_eq!(keys.remove(6_000), Some(9));
+        assert_eq!(keys.remove(6_000), None);
+        assert_eq!(keys.remove(1 << 40), Some(2));
+        keys.clear();
+        assert_eq!(keys.get(7), None);
+        assert_eq!(keys.get(-5), None);
+        assert_eq!(keys.insert_if_absent(7, 3), Ok(()));
+        assert_eq!(keys.get(7), Some(3));
+    }
+
+    #[test]
+    fn a_sparse_batch_stays_in_the_hash_map() {
+        let keys = IntKeys::new(4);
+        let ids: Vec<i64> = (0..100).map(|i| i * 1_000).collect();
+        let mut w = keys.writer(ids.iter().copied());
+        for &k in &ids {
+            w.insert_if_absent(k, k as Ix).unwrap();
+        }
+        drop(w);
+        assert_eq!(keys.dense_limit(), 0);
+        assert_eq!(keys.get(99_000), Some(99_000));
+    }
+}

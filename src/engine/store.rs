@@ -26,9 +26,14 @@
 //!    `membership` sequence (see there). `resolve_many` holds every internal
 //!    lock of both maps for read at once (ints, then strs) and takes no other
 //!    lock meanwhile. `batch_add_nodes`, holding every shard lock, then holds
-//!    every internal lock of both maps for write (ints, then strs). Other map
-//!    writers take one internal lock at a time, and no key-map holder ever
-//!    waits for a shard lock, so no cycle can form.
+//!    every internal lock of both maps for write (ints, then strs). An
+//!    `add_node` whose int id grows the int map's dense table
+//!    (`intkeys::IntKeys::insert`) holds every internal lock of the int map
+//!    for write, under its one shard lock. Every holder of several internal
+//!    locks takes them in ascending dashmap-shard order. Other map writers
+//!    take one internal lock at a time, and no key-map holder ever waits for
+//!    a shard lock, so no cycle can form. The dense table itself is
+//!    lock-free (atomic entries).
 //! 3. **The attribute-name interner** (`value::intern`) is a leaf too.
 //!
 //! No engine lock is held when control returns to the caller, and the engine

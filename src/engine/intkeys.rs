@@ -17,14 +17,16 @@
 //! (`KeyMap::*_unless`, and the second look of [`IntKeys::get`]).
 //!
 //! The table is a list of segments of doubling size that never move once
-//! allocated, read without locks (atomic entries, `EMPTY` for no id).
+//! allocated, read without locks (atomic entries holding index + 1, 0 for
+//! no id, so a fresh segment is zeroed memory the kernel maps lazily: the
+//! part of the last segment no id reached costs no resident memory).
 //! `clear` empties them but keeps them: a lock-free reader may be in one.
 
 use super::store::Ix;
 use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, KeyMap, KeyMapReader, KeyMapWriter, Ordering};
 
-/// A dense entry with no id.
-const EMPTY: Ix = Ix::MAX;
+/// A dense entry with no id (an entry holds its index + 1).
+const EMPTY: u32 = 0;
 
 /// Segment `s` holds ids `BASE * (2^s - 1) .. BASE * (2^(s+1) - 1)`.
 #[cfg(not(loom))]
@@ -61,6 +63,38 @@ fn dense_target(k: u64) -> u64 {
     (k + 1).next_power_of_two().clamp(1 << BASE_BITS, DENSE_MAX)
 }
 
+/// A dense entry for index `ix` (indices stop below `Ix::MAX`: see `alloc`).
+#[inline]
+fn encode(ix: Ix) -> u32 {
+    ix + 1
+}
+
+#[inline]
+fn decode(entry: u32) -> Option<Ix> {
+    entry.checked_sub(1)
+}
+
+/// A segment of `len` empty entries, as a raw pointer (freed in `Drop`).
+fn new_segment(len: usize) -> *mut AtomicU32 {
+    #[cfg(not(loom))]
+    {
+        let layout = std::alloc::Layout::array::<AtomicU32>(len).expect("segment size");
+        // SAFETY: a non-zero size; an all-zero `AtomicU32` is a valid 0
+        // (`EMPTY`), and `Box<[AtomicU32]>` of `len` entries frees this
+        // layout (see `Drop`).
+        let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<AtomicU32>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        p
+    }
+    #[cfg(loom)]
+    {
+        let seg: Box<[AtomicU32]> = (0..len).map(|_| AtomicU32::new(EMPTY)).collect();
+        Box::into_raw(seg).cast()
+    }
+}
+
 #[inline]
 fn seg_len(s: usize) -> usize {
     1usize << (s as u32 + BASE_BITS)
@@ -78,8 +112,8 @@ impl Drop for IntKeys {
         for (s, seg) in self.dense.iter_mut().enumerate() {
             let p = seg.load(Ordering::Relaxed);
             if !p.is_null() {
-                // SAFETY: made by `Box::into_raw` of a slice of `seg_len(s)`
-                // entries in `ensure_segments`, freed only here.
+                // SAFETY: made by `new_segment(seg_len(s))` (the layout of a
+                // boxed slice of that many entries), freed only here.
                 drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, seg_len(s))) });
             }
         }
@@ -113,8 +147,18 @@ impl IntKeys {
 
     #[inline]
     fn dense_get(&self, k: u64) -> Option<Ix> {
-        let v = self.slot(k).load(Ordering::Acquire);
-        (v != EMPTY).then_some(v)
+        decode(self.slot(k).load(Ordering::Acquire))
+    }
+
+    #[inline]
+    fn dense_insert(&self, k: u64, ix: Ix) -> Result<(), Ix> {
+        match self
+            .slot(k)
+            .compare_exchange(EMPTY, encode(ix), Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Ok(()),
+            Err(v) => Err(decode(v).expect("a failed exchange saw an entry")),
+        }
     }
 
     /// `k` as a dense id if it is below the current limit.
@@ -161,15 +205,7 @@ impl IntKeys {
     pub(crate) fn insert_if_absent(&self, k: i64, ix: Ix) -> Result<(), Ix> {
         loop {
             if let Some(d) = self.below_limit(k) {
-                return match self.slot(d).compare_exchange(
-                    EMPTY,
-                    ix,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => Ok(()),
-                    Err(v) => Err(v),
-                };
+                return self.dense_insert(d, ix);
             }
             if let Some(r) = self
                 .hash
@@ -183,8 +219,7 @@ impl IntKeys {
     pub(crate) fn remove(&self, k: i64) -> Option<Ix> {
         loop {
             if let Some(d) = self.below_limit(k) {
-                let v = self.slot(d).swap(EMPTY, Ordering::AcqRel);
-                return (v != EMPTY).then_some(v);
+                return decode(self.slot(d).swap(EMPTY, Ordering::AcqRel));
             }
             if let Some(r) = self.hash.remove_unless(k, || self.below_limit(k).is_some()) {
                 return r;
@@ -260,10 +295,8 @@ impl IntKeys {
         let (last, _) = locate(to - 1);
         for s in 0..=last {
             if self.dense[s].load(Ordering::Acquire).is_null() {
-                let seg: Box<[AtomicU32]> =
-                    (0..seg_len(s)).map(|_| AtomicU32::new(EMPTY)).collect();
                 // The hash writer's locks exclude every other grower.
-                self.dense[s].store(Box::into_raw(seg).cast(), Ordering::Release);
+                self.dense[s].store(new_segment(seg_len(s)), Ordering::Release);
             }
         }
         let from = self.limit.load(Ordering::Acquire);
@@ -273,7 +306,7 @@ impl IntKeys {
             // SAFETY: segment `s` was allocated above (`k < to`), with
             // `seg_len(s)` entries; `off` is below that by `locate`.
             unsafe { &*self.dense[s].load(Ordering::Acquire).add(off) }
-                .store(ix, Ordering::Release);
+                .store(encode(ix), Ordering::Release);
         }
         self.limit.store(to, Ordering::Release);
     }
@@ -313,17 +346,7 @@ impl IntKeysWriter<'_> {
     #[inline]
     pub(crate) fn insert_if_absent(&mut self, k: i64, ix: Ix) -> Result<(), Ix> {
         match u64::try_from(k) {
-            Ok(d) if d < self.limit => {
-                match self.keys.slot(d).compare_exchange(
-                    EMPTY,
-                    ix,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => Ok(()),
-                    Err(v) => Err(v),
-                }
-            }
+            Ok(d) if d < self.limit => self.keys.dense_insert(d, ix),
             _ => self.hash.insert_if_absent(k, ix),
         }
     }

@@ -3,6 +3,7 @@
 //! payload type `O` for attribute values the engine does not model.
 
 pub mod adjacency;
+mod adjlist;
 pub mod algo;
 pub mod cancel;
 pub mod counters;

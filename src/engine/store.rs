@@ -44,6 +44,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::adjacency::AdjIndex;
+use super::adjlist::AdjList;
 use super::id::{NodeId, NodeRef, StrKey, StrLike, StrQuery};
 use super::intkeys::IntKeys;
 use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
@@ -75,8 +76,7 @@ pub(crate) struct NodeRec<O> {
     /// Directed: out-neighbours (`..n_out`) then in-neighbours, each in edge
     /// insertion order. Undirected: all neighbours (`n_out == adj.len()`), a
     /// self-loop once. One allocation per node instead of two.
-    pub(crate) adj: Vec<Ix>,
-    pub(crate) n_out: u32,
+    pub(crate) adj: AdjList,
     pub(crate) ext: Option<Box<NodeExt<O>>>,
     /// The binding's object for this node's id (its Python `int` or `str`),
     /// made on first use and shared by every snapshot holding the record, so
@@ -99,8 +99,7 @@ impl<O> NodeRec<O> {
         Self {
             key,
             attrs,
-            adj: Vec::new(),
-            n_out: 0,
+            adj: AdjList::new(),
             ext: None,
             handle: OnceCell::new(),
         }
@@ -108,12 +107,12 @@ impl<O> NodeRec<O> {
 
     #[inline]
     pub(crate) fn out(&self) -> &[Ix] {
-        &self.adj[..self.n_out as usize]
+        self.adj.out()
     }
 
     #[inline]
     pub(crate) fn inn(&self) -> &[Ix] {
-        &self.adj[self.n_out as usize..]
+        self.adj.inn()
     }
 
     #[inline]
@@ -133,42 +132,18 @@ impl<O> NodeRec<O> {
         })
     }
 
+    #[inline]
     fn push_out(&mut self, t: Ix) {
-        self.adj.insert(self.n_out as usize, t);
-        self.n_out += 1;
-        let n_out = self.n_out as usize;
-        if let Some(hub) = self.ext.as_mut().and_then(|e| e.hub.as_mut()) {
-            hub.insert(t);
-        } else if n_out > HUB_DEGREE {
-            let set: FastSet<Ix> = self.out().iter().copied().collect();
-            self.ext_mut().hub = Some(set);
-        }
+        self.extend_adj(&[t], &[]);
     }
 
     /// Appends new out-neighbours `outs` and in-neighbours `ins` (directed;
-    /// undirected passes all neighbours as `outs`), in place when the
-    /// allocation has room, else into one allocation of [`adj_capacity`].
+    /// undirected passes all neighbours as `outs`).
     fn extend_adj(&mut self, outs: &[Ix], ins: &[Ix]) {
-        let n_out = self.n_out as usize;
-        let old_len = self.adj.len();
-        let len = old_len + outs.len() + ins.len();
-        if len > self.adj.capacity() {
-            let mut adj = Vec::with_capacity(adj_capacity(len));
-            adj.extend_from_slice(&self.adj[..n_out]);
-            adj.extend_from_slice(outs);
-            adj.extend_from_slice(&self.adj[n_out..]);
-            adj.extend_from_slice(ins);
-            self.adj = adj;
-        } else {
-            // [out.., in.., outs.., ins..] -> [out.., outs.., in.., ins..]
-            self.adj.extend_from_slice(outs);
-            self.adj[n_out..].rotate_right(outs.len());
-            self.adj.extend_from_slice(ins);
-        }
-        self.n_out += outs.len() as u32;
+        self.adj.extend(outs, ins);
         if let Some(hub) = self.ext.as_mut().and_then(|e| e.hub.as_mut()) {
             hub.extend(outs.iter().copied());
-        } else if self.n_out as usize > HUB_DEGREE {
+        } else if self.adj.n_out() > HUB_DEGREE {
             let set: FastSet<Ix> = self.out().iter().copied().collect();
             self.ext_mut().hub = Some(set);
         }
@@ -176,7 +151,7 @@ impl<O> NodeRec<O> {
 
     #[inline]
     fn push_in(&mut self, s: Ix) {
-        self.adj.push(s);
+        self.adj.extend(&[], &[s]);
     }
 
     fn remove_out(&mut self, t: Ix) -> bool {
@@ -184,7 +159,6 @@ impl<O> NodeRec<O> {
             return false;
         };
         self.adj.remove(pos);
-        self.n_out -= 1;
         if let Some(ext) = self.ext.as_mut() {
             if let Some(hub) = ext.hub.as_mut() {
                 hub.remove(&t);
@@ -195,7 +169,7 @@ impl<O> NodeRec<O> {
     }
 
     fn remove_in(&mut self, s: Ix) -> bool {
-        let n_out = self.n_out as usize;
+        let n_out = self.adj.n_out();
         match self.inn().iter().position(|&x| x == s) {
             Some(pos) => {
                 self.adj.remove(n_out + pos);
@@ -208,18 +182,6 @@ impl<O> NodeRec<O> {
     fn edge_attrs(&self, other: Ix) -> Option<&Arc<AttrMap<O>>> {
         self.ext.as_ref().and_then(|e| e.edge_attrs.get(&other))
     }
-}
-
-/// The capacity a batch gives an adjacency list that must hold `len`
-/// entries: the most that fits the allocation `malloc` would hand out for
-/// `len` anyway (16-byte granules with an 8-byte header, 32 bytes at least),
-/// so the slack costs no memory, and a graph built in many batches
-/// reallocates a node's list every few batches instead of on every one
-/// (each reallocation leaves a hole that fragments the heap).
-fn adj_capacity(len: usize) -> usize {
-    const PER_GRANULE: usize = 16 / std::mem::size_of::<Ix>();
-    // Capacities whose byte size is 8 less than a multiple of 16: 6, 10, 14...
-    (((len + 1) | (PER_GRANULE - 1)) - 1).max(6)
 }
 
 #[derive(Clone)]

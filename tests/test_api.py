@@ -294,6 +294,34 @@ def test_edge_batches_over_many_lookup_chunks_report_the_first_error(make_graph)
     assert g.has_edge(many[-1][0], many[-1][1]) and g.has_edge(many[40_000][0], many[40_000][1])
 
 
+def test_int_edge_batches_over_many_lookup_chunks(make_graph) -> None:  # type: ignore[no-untyped-def]
+    # All-int chunks take their own lookup path (no per-id NodeRef); a chunk
+    # with one str endpoint falls back to the general one. Errors name the
+    # first missing id in batch order, wherever the chunks end.
+    g = make_graph()
+    n = 1000
+    g.batch_add_nodes(range(n))
+    g.add_node("s")
+    many: list[tuple[object, object]] = list(dict.fromkeys((i % n, (i * 7 + i // n) % n) for i in range(80_000)))
+    assert len(many) > 2 * 32_768
+    many[50_000] = (many[50_000][0], "s")  # a str endpoint in the second chunk
+    bad = list(many)
+    bad[40_000] = (bad[40_000][0], 10**6)  # missing, second chunk
+    bad[70_000] = (-3, bad[70_000][1])  # missing, third chunk
+    with pytest.raises(gli.NodeNotFoundError, match="Node 1000000 not found"):
+        g.batch_add_edges(bad)
+    bad[40_000] = many[40_000]
+    with pytest.raises(gli.NodeNotFoundError, match="Node -3 not found"):
+        g.batch_add_edges(bad)
+    bad[70_001] = (2**70, 1)  # too large for any id: checked before any lookup
+    with pytest.raises(OverflowError, match="item 70001: node id 1180591620717411303424 does not fit"):
+        g.batch_add_edges(bad)
+    assert g.edge_count() == 0
+    assert g.batch_add_edges(many) == len(many)
+    assert g.edge_count() == len(many)
+    assert g.has_edge(many[50_000][0], "s") and g.has_edge(*many[-1])
+
+
 def test_batch_operations_commit_and_rollback(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     g.add_node("a")

@@ -130,7 +130,7 @@ impl IntKeys {
     }
 
     /// The dense entry of `k`, which must be below a `limit` read with Acquire.
-    #[inline]
+    #[inline(always)]
     fn slot(&self, k: u64) -> &AtomicU32 {
         let (s, off) = locate(k);
         let p = self.dense[s].load(Ordering::Acquire);
@@ -145,7 +145,7 @@ impl IntKeys {
         unsafe { &*p.add(off) }
     }
 
-    #[inline]
+    #[inline(always)]
     fn dense_get(&self, k: u64) -> Option<Ix> {
         decode(self.slot(k).load(Ordering::Acquire))
     }
@@ -326,7 +326,7 @@ pub(crate) struct IntKeysReader<'a> {
 }
 
 impl IntKeysReader<'_> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, k: i64) -> Option<Ix> {
         match u64::try_from(k) {
             Ok(d) if d < self.limit => self.keys.dense_get(d),

@@ -980,6 +980,13 @@ impl<O: Payload> Graph<O> {
         }));
     }
 
+    /// [`Graph::resolve_many`] of int ids.
+    pub fn resolve_ints(&self, ids: &[i64], out: &mut Vec<Option<Ix>>) {
+        out.clear();
+        let ints = self.ints.reader();
+        out.extend(ids.iter().map(|&i| ints.get(i)));
+    }
+
     fn key_insert(&self, id: &NodeId, ix: Ix) -> std::result::Result<(), Ix> {
         match id {
             NodeId::Int(i) => self
@@ -1524,20 +1531,40 @@ impl<O: Payload> Graph<O> {
             return Err(EdgeBatchError::Stale(edges));
         }
         let ResolvedEdges { pairs, attrs, .. } = edges;
-        for &(s, t) in &pairs {
-            if locked.rec_ref(s).is_none() || locked.rec_ref(t).is_none() {
-                return Err(EdgeBatchError::Graph(GraphError::Capacity(format!(
-                    "node index {s} or {t} is not live (internal resolution error)"
-                ))));
-            }
-        }
+        // With the removal epoch unchanged every resolved index is live; the
+        // check below guards the batch's atomicity against an internal error
+        // all the same, before any change.
+        let not_live = |ix: Ix| {
+            EdgeBatchError::Graph(GraphError::Capacity(format!(
+                "node index {ix} is not live (internal resolution error)"
+            )))
+        };
         let (lo, hi) = pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
             (lo.min(s).min(t), hi.max(s).max(t))
         });
         let span = (hi - lo) as usize + 1;
         if pairs.len() >= BULK_MIN_EDGES && span <= 8 * pairs.len() {
+            // Each endpoint once, in index order: a record read per node
+            // that streams through the shards, not a cache miss per endpoint.
+            let mut used = vec![false; span];
+            for &(s, t) in &pairs {
+                used[(s - lo) as usize] = true;
+                used[(t - lo) as usize] = true;
+            }
+            if let Some(i) = (0..span).find(|&i| used[i] && locked.rec_ref(lo + i as Ix).is_none())
+            {
+                return Err(not_live(lo + i as Ix));
+            }
+            drop(used);
             bulk_add_edges(&mut locked, &pairs, attrs, lo, span).map_err(EdgeBatchError::Graph)?;
         } else {
+            if let Some(ix) = pairs
+                .iter()
+                .flat_map(|&(s, t)| [s, t])
+                .find(|&ix| locked.rec_ref(ix).is_none())
+            {
+                return Err(not_live(ix));
+            }
             let mut attrs = attrs.into_iter().peekable();
             for (k, &(s, t)) in pairs.iter().enumerate() {
                 if locked.has_edge_ix(s, t) {

@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
-    as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, id_to_py, node_id, node_ref,
-    node_ref_borrowed, node_ref_lenient, with_name_ids, PyAttrMap, PyPayload,
+    as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, exact_int, id_to_py, node_id,
+    node_ref, node_ref_borrowed, node_ref_lenient, with_name_ids, PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
 use super::filter;
@@ -129,27 +129,49 @@ impl PyGraph {
         /// the key maps.
         const CHUNK: usize = 1 << 15;
         let mut pairs = Vec::with_capacity(tuples.len());
-        let mut ids: Vec<NodeRef<'_>> = Vec::with_capacity(2 * CHUNK.min(tuples.len()));
+        let mut ids: Vec<NodeRef<'_>> = Vec::new();
+        let mut ints: Vec<i64> = Vec::with_capacity(2 * CHUNK.min(tuples.len()));
         let mut found = Vec::new();
+        let inner = &self.inner;
         for chunk in tuples.chunks(CHUNK) {
-            ids.clear();
-            for t in chunk {
+            // All-int chunks (the common bulk load) skip building `NodeRef`s.
+            ints.clear();
+            let all_ints = chunk.iter().all(|t| {
                 // SAFETY: callers checked that every tuple has 2 or 3 items.
                 let (s, d) = unsafe { endpoints(t) };
-                ids.push(node_ref_borrowed(s)?);
-                ids.push(node_ref_borrowed(d)?);
-            }
-            let inner = &self.inner;
-            py.detach(|| inner.resolve_many(&ids, &mut found));
-            for (k, ends) in found.chunks_exact(2).enumerate() {
-                match ends {
-                    [Some(a), Some(b)] => pairs.push((*a, *b)),
-                    [None, _] => {
-                        return Err(GraphError::NodeNotFound(ids[2 * k].to_owned_id()).into())
+                match (exact_int(s), exact_int(d)) {
+                    (Some(a), Some(b)) => {
+                        ints.extend([a, b]);
+                        true
                     }
-                    _ => return Err(GraphError::NodeNotFound(ids[2 * k + 1].to_owned_id()).into()),
+                    _ => false,
                 }
+            });
+            let missing = if all_ints {
+                py.detach(|| inner.resolve_ints(&ints, &mut found));
+                found
+                    .iter()
+                    .position(Option::is_none)
+                    .map(|k| NodeId::Int(ints[k]))
+            } else {
+                ids.clear();
+                for t in chunk {
+                    // SAFETY: as above.
+                    let (s, d) = unsafe { endpoints(t) };
+                    ids.push(node_ref_borrowed(s)?);
+                    ids.push(node_ref_borrowed(d)?);
+                }
+                py.detach(|| inner.resolve_many(&ids, &mut found));
+                found
+                    .iter()
+                    .position(Option::is_none)
+                    .map(|k| ids[k].to_owned_id())
+            };
+            if let Some(id) = missing {
+                return Err(GraphError::NodeNotFound(id).into());
             }
+            // Every id was found (checked just above).
+            pairs.extend(found.chunks_exact(2).filter_map(|e| Some((e[0]?, e[1]?))));
         }
         Ok(pairs)
     }

@@ -55,6 +55,35 @@ mod imp {
             self.inner.get(key).map(|r| *r)
         }
 
+        /// [`KeyMap::get`] for a caller about to insert `key` when it is
+        /// absent: on a miss, asks the CPU to fetch, for writing, the
+        /// entries where the insertion will most likely land (the start of
+        /// the key's probe group), so that the insertion's store does not
+        /// wait for memory, nor every locked instruction after it (an
+        /// atomic read-modify-write drains the store buffer first).
+        #[inline]
+        pub fn get_before_insert<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            let hash = self.inner.hash_usize(&key);
+            let shard = self.inner.shards()[self.inner.determine_shard(hash)].read();
+            if let Some((_, v)) = shard.get(hash as u64, |(k, _)| k.borrow() == key) {
+                return Some(*v.get());
+            }
+            if shard.buckets() > 1 {
+                let mask = shard.buckets() - 1;
+                for k in [0, 2] {
+                    // SAFETY: the index is masked into the table, which the
+                    // read lock keeps alive; a prefetch never faults.
+                    let p = unsafe { shard.bucket((hash + k) & mask).as_ptr() };
+                    prefetch_write(p.cast());
+                }
+            }
+            None
+        }
+
         /// Inserts `key → value` unless the key is present; returns the present value then.
         #[inline]
         pub fn insert_if_absent(&self, key: K, value: V) -> Result<(), V> {
@@ -219,6 +248,20 @@ mod imp {
 
     type RawShard<K, V> = hashbrown::raw::RawTable<(K, dashmap::SharedValue<V>)>;
 
+    /// Hints the CPU to fetch the line at `p` for writing (a hint: it
+    /// never faults, whatever `p` is).
+    #[inline(always)]
+    fn prefetch_write(p: *const u8) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch has no architectural effect.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0};
+            _mm_prefetch::<_MM_HINT_ET0>(p.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = p;
+    }
+
     impl<K: Eq + Hash, V: Copy> KeyMapReader<'_, K, V> {
         #[inline]
         pub fn get<Q>(&self, key: &Q) -> Option<V>
@@ -333,6 +376,13 @@ mod imp {
             Q: Hash + Eq + ?Sized,
         {
             self.inner.lock().unwrap().remove(key)
+        }
+        pub fn get_before_insert<Q>(&self, key: &Q) -> Option<V>
+        where
+            K: Borrow<Q>,
+            Q: Hash + Eq + ?Sized,
+        {
+            self.get(key)
         }
         pub fn insert_if_absent_unless(
             &self,

@@ -980,6 +980,18 @@ impl<O: Payload> Graph<O> {
         }));
     }
 
+    /// [`Graph::resolve`] before an insertion of `id` if it is absent: a
+    /// missing str id's key-map slot is prefetched for the insertion.
+    #[inline]
+    fn resolve_before_insert(&self, id: NodeRef<'_>) -> Option<Ix> {
+        match id {
+            NodeRef::Str(s) => self
+                .strs
+                .get_before_insert(&StrQuery::new(s) as &dyn StrLike),
+            NodeRef::Int(_) => self.resolve(id),
+        }
+    }
+
     /// [`Graph::resolve_many`] of int ids.
     pub fn resolve_ints(&self, ids: &[i64], out: &mut Vec<Option<Ix>>) {
         out.clear();
@@ -1155,7 +1167,7 @@ impl<O: Payload> Graph<O> {
     pub fn add_node(&self, id: NodeId, attrs: AttrMap<O>) -> Result<()> {
         let mut attrs = Some(attrs);
         loop {
-            if let Some(ix) = self.resolve(id.as_ref()) {
+            if let Some(ix) = self.resolve_before_insert(id.as_ref()) {
                 let mut guard = self.shards[self.shard_of(ix)].write();
                 let shard = make_mut(&mut guard);
                 if let Some(rec) = shard

@@ -343,6 +343,15 @@ pub(crate) struct IntKeysWriter<'a> {
 }
 
 impl IntKeysWriter<'_> {
+    /// See [`KeyMapWriter::prefetch`] (the dense table needs none: its ids
+    /// usually come in order).
+    #[inline]
+    pub(crate) fn prefetch(&self, k: i64) {
+        if u64::try_from(k).map_or(true, |d| d >= self.limit) {
+            self.hash.prefetch(&k);
+        }
+    }
+
     #[inline]
     pub(crate) fn insert_if_absent(&mut self, k: i64, ix: Ix) -> Result<(), Ix> {
         match u64::try_from(k) {

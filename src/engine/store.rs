@@ -1394,7 +1394,17 @@ impl<O: Payload> Graph<O> {
         let n_strs = n - n_ints;
         let mut ints = (n_ints > 0).then(|| self.ints.writer(int_ids));
         let mut strs = (n_strs > 0).then(|| self.strs.writer(n_strs));
-        for (id, attrs) in items {
+        let mut items = items.into_iter();
+        while let Some((id, attrs)) = items.next() {
+            // Hashed keys land at random in a large table: start fetching
+            // the slots of the keys a few items ahead.
+            match (items.as_slice().get(PREFETCH_AHEAD), &ints, &strs) {
+                (Some((NodeId::Int(i), _)), Some(ints), _) => ints.prefetch(*i),
+                (Some((NodeId::Str(s), _)), _, Some(strs)) => {
+                    strs.prefetch(&StrQuery::new(s) as &dyn StrLike)
+                }
+                _ => {}
+            }
             let inserted = match &id {
                 NodeId::Int(i) => ints.as_mut().expect("counted").insert_if_absent(*i, next),
                 NodeId::Str(s) => strs

@@ -215,18 +215,18 @@ impl<O> Shard<O> {
 
     /// Stores `rec` at `ix`; false (and nothing stored) if `ix` predates this
     /// shard's range (a `clear` happened since it was allocated) or is taken.
-    fn put(&mut self, ix: Ix, bits: u32, rec: NodeRec<O>) -> bool {
+    fn put(&mut self, ix: Ix, bits: u32, rec: NodeRec<O>) -> std::result::Result<(), NodeRec<O>> {
         let Some(i) = self.slot_of(ix, bits) else {
-            return false;
+            return Err(rec);
         };
         if i >= self.slots.len() {
             self.slots.resize_with(i + 1, || None);
         }
         if self.slots[i].is_some() {
-            return false;
+            return Err(rec);
         }
         self.slots[i] = Some(rec);
-        true
+        Ok(())
     }
 
     fn take(&mut self, ix: Ix, bits: u32) -> Option<NodeRec<O>> {
@@ -750,7 +750,7 @@ impl<'g, O: Payload> Locked<'g, O> {
         let stored = self
             .shard(self.g.shard_of(ix))
             .put(ix, bits, NodeRec::new(id, attrs));
-        debug_assert!(stored, "fresh index already taken");
+        debug_assert!(stored.is_ok(), "fresh index already taken");
         self.touch(ix);
         self.g.n_nodes.fetch_add(1, Ordering::Relaxed);
     }
@@ -1164,7 +1164,7 @@ impl<O: Payload> Graph<O> {
     /// Adds `id`, or merges `attrs` into it when present.
     ///
     /// **Locking behaviour:** write-locks the node's one shard.
-    pub fn add_node(&self, id: NodeId, attrs: AttrMap<O>) -> Result<()> {
+    pub fn add_node(&self, mut id: NodeId, attrs: AttrMap<O>) -> Result<()> {
         let mut attrs = Some(attrs);
         loop {
             if let Some(ix) = self.resolve_before_insert(id.as_ref()) {
@@ -1188,9 +1188,11 @@ impl<O: Payload> Graph<O> {
             if self.key_insert(&id, ix).is_err() {
                 continue;
             }
-            let rec = NodeRec::new(id.clone(), None);
-            if !shard.put(ix, self.bits, rec) {
+            // The record takes `id` itself: cloning it would be an atomic
+            // increment, which waits for the key map's store to reach memory.
+            if let Err(rec) = shard.put(ix, self.bits, NodeRec::new(id, None)) {
                 // `clear()` ran since `alloc`: this index is no longer ours.
+                id = rec.key;
                 self.key_remove(id.as_ref());
                 continue;
             }
@@ -1416,7 +1418,7 @@ impl<O: Payload> Graph<O> {
                 Ok(()) => {
                     let shard = &mut shards[self.shard_of(next)];
                     let stored = shard.put(next, bits, NodeRec::new(id, attrs_from(attrs)));
-                    debug_assert!(stored, "fresh index already taken");
+                    debug_assert!(stored.is_ok(), "fresh index already taken");
                     next += 1;
                     created += 1;
                 }

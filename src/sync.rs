@@ -77,7 +77,7 @@ mod imp {
                 for k in [0, 2] {
                     // SAFETY: the index is masked into the table, which the
                     // read lock keeps alive; a prefetch never faults.
-                    let p = unsafe { shard.bucket((hash + k) & mask).as_ptr() };
+                    let p = unsafe { shard.bucket(hash.wrapping_add(k) & mask).as_ptr() };
                     prefetch_write(p.cast());
                 }
             }

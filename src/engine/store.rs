@@ -213,8 +213,9 @@ impl<O> Shard<O> {
             .and_then(Option::as_mut)
     }
 
-    /// Stores `rec` at `ix`; false (and nothing stored) if `ix` predates this
-    /// shard's range (a `clear` happened since it was allocated) or is taken.
+    /// Stores `rec` at `ix`; hands it back (nothing stored) if `ix` predates
+    /// this shard's range (a `clear` happened since it was allocated) or is
+    /// taken.
     fn put(&mut self, ix: Ix, bits: u32, rec: NodeRec<O>) -> std::result::Result<(), NodeRec<O>> {
         let Some(i) = self.slot_of(ix, bits) else {
             return Err(rec);
@@ -993,6 +994,9 @@ impl<O: Payload> Graph<O> {
     }
 
     /// [`Graph::resolve_many`] of int ids.
+    ///
+    /// **Locking behaviour:** read-locks every shard of the int key map's
+    /// hash half for the call (int-id insertions and removals wait).
     pub fn resolve_ints(&self, ids: &[i64], out: &mut Vec<Option<Ix>>) {
         out.clear();
         let ints = self.ints.reader();

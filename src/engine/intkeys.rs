@@ -239,7 +239,12 @@ impl IntKeys {
                 let p = self.dense[s].load(Ordering::Acquire);
                 // SAFETY: as in `slot`: allocated below the limit, `seg_len(s)` entries.
                 for e in unsafe { std::slice::from_raw_parts(p, seg_len(s)) } {
-                    e.store(EMPTY, Ordering::Release);
+                    // Only entries in use: reading a never-written page maps
+                    // the kernel's shared zero page, writing one would make
+                    // it resident.
+                    if e.load(Ordering::Relaxed) != EMPTY {
+                        e.store(EMPTY, Ordering::Release);
+                    }
                 }
             }
         }

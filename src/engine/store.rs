@@ -614,6 +614,18 @@ impl<'g, O: Payload> Locked<'g, O> {
         self.guards.iter_mut().map(|(_, g)| make_mut(g)).collect()
     }
 
+    /// The records of every shard (all must be locked), writable, through
+    /// one `make_mut` per shard: see [`Records`].
+    fn records(&mut self) -> Records<'_, O> {
+        let bits = self.g.bits;
+        let shards = self.all_shards_mut();
+        Records {
+            touched: vec![false; shards.len()],
+            shards,
+            bits,
+        }
+    }
+
     #[inline]
     fn rec(&mut self, ix: Ix) -> Option<&mut NodeRec<O>> {
         let bits = self.g.bits;
@@ -654,21 +666,7 @@ impl<'g, O: Payload> Locked<'g, O> {
 
     /// Inserts an edge known to be absent between live nodes.
     fn insert_edge(&mut self, s: Ix, t: Ix, attrs: Attrs<O>) {
-        let directed = self.g.directed;
-        self.rec(s).expect("live source").push_out(t);
-        if directed {
-            self.rec(t).expect("live target").push_in(s);
-        } else if s != t {
-            self.rec(t).expect("live target").push_out(s);
-        }
-        if let Some(a) = attrs {
-            let (o, k) = self.owner(s, t);
-            self.rec(o)
-                .expect("live owner")
-                .ext_mut()
-                .edge_attrs
-                .insert(k, a);
-        }
+        link(self, self.g.directed, s, t, attrs);
         self.touch(s);
         self.touch(t);
     }
@@ -758,6 +756,78 @@ impl<'g, O: Payload> Locked<'g, O> {
 
     fn node_err(&self, ix: Ix) -> NodeId {
         self.rec_ref(ix).map(|r| r.key.clone()).expect("live node")
+    }
+}
+
+/// Writable access to live records, by index.
+trait RecordsMut<O> {
+    fn rec_mut(&mut self, ix: Ix) -> &mut NodeRec<O>;
+}
+
+impl<O: Payload> RecordsMut<O> for Locked<'_, O> {
+    fn rec_mut(&mut self, ix: Ix) -> &mut NodeRec<O> {
+        self.rec(ix).expect("live endpoint")
+    }
+}
+
+impl<O> RecordsMut<O> for Records<'_, O> {
+    #[inline]
+    fn rec_mut(&mut self, ix: Ix) -> &mut NodeRec<O> {
+        self.write(ix)
+    }
+}
+
+/// Links `s` to `t` (an edge known to be absent between live nodes) in the
+/// adjacency of both, and stores its attributes with their owner.
+#[inline]
+fn link<O>(recs: &mut impl RecordsMut<O>, directed: bool, s: Ix, t: Ix, attrs: Attrs<O>) {
+    recs.rec_mut(s).push_out(t);
+    if directed {
+        recs.rec_mut(t).push_in(s);
+    } else if s != t {
+        recs.rec_mut(t).push_out(s);
+    }
+    if let Some(a) = attrs {
+        let (o, k) = owner(directed, s, t);
+        recs.rec_mut(o).ext_mut().edge_attrs.insert(k, a);
+    }
+}
+
+/// Writable records of a batch holding every shard lock. Going through
+/// `Locked::rec` costs a `make_mut` per access, an atomic compare-and-swap
+/// that also waits for the previous edge's cache-missing stores to drain:
+/// in a loop over many edges that serializes their misses. Written shards
+/// get their version bumped once, when this is dropped.
+struct Records<'a, O> {
+    shards: Vec<&'a mut Shard<O>>,
+    touched: Vec<bool>,
+    bits: u32,
+}
+
+impl<O> Records<'_, O> {
+    #[inline]
+    fn get(&self, ix: Ix) -> Option<&NodeRec<O>> {
+        self.shards[(ix & ((1 << self.bits) - 1)) as usize].get(ix, self.bits)
+    }
+
+    /// Live record `ix`, marked written.
+    #[inline]
+    fn write(&mut self, ix: Ix) -> &mut NodeRec<O> {
+        let s = (ix & ((1 << self.bits) - 1)) as usize;
+        self.touched[s] = true;
+        self.shards[s]
+            .get_mut(ix, self.bits)
+            .expect("live endpoint")
+    }
+}
+
+impl<O> Drop for Records<'_, O> {
+    fn drop(&mut self) {
+        for (shard, &t) in self.shards.iter_mut().zip(&self.touched) {
+            if t {
+                shard.version += 1;
+            }
+        }
     }
 }
 
@@ -855,19 +925,16 @@ fn bulk_add_edges<O: Payload>(
     } else {
         (vec![0u32; span + 1], Vec::new())
     };
+    let mut recs = locked.records();
     for i in 0..span {
         let new_out = &outs[out_start[i] as usize..out_start[i + 1] as usize];
         let new_in = &ins[in_start[i] as usize..in_start[i + 1] as usize];
         if new_out.is_empty() && new_in.is_empty() {
             continue;
         }
-        let ix = lo + i as Ix;
-        locked
-            .rec(ix)
-            .expect("live endpoint")
-            .extend_adj(new_out, new_in);
-        locked.touch(ix);
+        recs.write(lo + i as Ix).extend_adj(new_out, new_in);
     }
+    drop(recs);
     for (pos, map) in attrs {
         let (s, t) = pairs[pos];
         if let Some(a) = attrs_from(map) {
@@ -1594,20 +1661,28 @@ impl<O: Payload> Graph<O> {
                 return Err(not_live(ix));
             }
             let mut attrs = attrs.into_iter().peekable();
+            let mut recs = locked.records();
+            let mut dup = None;
             for (k, &(s, t)) in pairs.iter().enumerate() {
-                if locked.has_edge_ix(s, t) {
-                    let err = GraphError::EdgeExists(locked.node_err(s), locked.node_err(t));
-                    // Undo in reverse: each undo removes the most recent insertion.
-                    for &(s2, t2) in pairs[..k].iter().rev() {
-                        locked.remove_edge_ix(s2, t2);
-                    }
-                    return Err(EdgeBatchError::Graph(err));
+                if recs.get(s).is_some_and(|r| r.has_out(t)) {
+                    dup = Some(k);
+                    break;
                 }
                 let a = match attrs.peek() {
                     Some((pos, _)) if *pos == k => attrs_from(attrs.next().expect("peeked").1),
                     _ => None,
                 };
-                locked.insert_edge(s, t, a);
+                link(&mut recs, self.directed, s, t, a);
+            }
+            drop(recs);
+            if let Some(k) = dup {
+                let (s, t) = pairs[k];
+                let err = GraphError::EdgeExists(locked.node_err(s), locked.node_err(t));
+                // Undo in reverse: each undo removes the most recent insertion.
+                for &(s2, t2) in pairs[..k].iter().rev() {
+                    locked.remove_edge_ix(s2, t2);
+                }
+                return Err(EdgeBatchError::Graph(err));
             }
         }
         self.n_edges.fetch_add(pairs.len(), Ordering::Relaxed);

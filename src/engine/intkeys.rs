@@ -9,9 +9,10 @@
 //!
 //! **Which map holds id `k`** is decided by `limit` alone: the dense table
 //! iff `0 <= k < limit`. `limit` only grows, and only while its grower holds
-//! every shard write lock of the hash map ([`IntKeysWriter::grow`], called by
-//! node batches), which moves the hash map's ids below the new limit into the
-//! table before publishing it. So a hash-map operation that finds its shard
+//! every shard write lock of the hash map (`IntKeys::grow`, called by node
+//! batches through [`IntKeys::writer`] and by `add_node` through
+//! [`IntKeys::insert`]), which moves the hash map's ids below the new limit
+//! into the table before publishing it. So a hash-map operation that finds its shard
 //! lock and then reads `limit` knows where its id lives; one that read
 //! `limit` before waiting on the lock re-checks after
 //! (`KeyMap::*_unless`, and the second look of [`IntKeys::get`]).

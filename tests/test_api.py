@@ -422,3 +422,22 @@ def test_int_ids_dense_and_sparse_mixed_over_growth(make_graph: Callable[..., gl
     g.add_node(0)
     g.batch_add_nodes(range(10))
     assert g.node_count() == 10 and g.has_node(9)
+
+
+def test_add_edge_returns_the_edge_name_as_str_prints_its_ends(make_graph: Callable[..., gli.Graph]) -> None:
+    import enum
+
+    class Color(enum.IntEnum):
+        RED = 1
+
+    class Loud(int):
+        def __str__(self) -> str:
+            return "LOUD"
+
+    g = make_graph()
+    g.batch_add_nodes([1, 2, "x", -(2**63)])
+    assert g.add_edge(1, 2) == "1->2"
+    assert g.add_edge("x", -(2**63)) == f"x->{-(2**63)}"
+    # Int subclasses print through str(), as the reference backend does.
+    assert g.add_edge(Color.RED, "x") == f"{Color.RED}->x"
+    assert g.add_edge(Loud(2), 1) == "LOUD->1"

@@ -196,9 +196,24 @@ fn fill_block(py: Python<'_>, view: &engine::GraphView<'_, PyPayload>, ix: engin
     }
 }
 
-/// `str(id)` as Python prints it.
-pub(crate) fn id_str(obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    Ok(obj.str()?.to_str()?.to_owned())
+/// Appends `str(obj)` as Python prints it, for id `obj` already read as
+/// `id`: an exact `int` or `str` prints as its value (no Python call, no
+/// temporary object); anything else (an int subclass) through `str()`.
+pub(crate) fn push_id_str(
+    out: &mut String,
+    obj: &Bound<'_, PyAny>,
+    id: NodeRef<'_>,
+) -> PyResult<()> {
+    use std::fmt::Write;
+    if obj.is_exact_instance_of::<PyInt>() || obj.is_exact_instance_of::<PyString>() {
+        match id {
+            NodeRef::Int(i) => write!(out, "{i}").expect("writing to a String"),
+            NodeRef::Str(s) => out.push_str(s),
+        }
+    } else {
+        out.push_str(obj.str()?.to_str()?);
+    }
+    Ok(())
 }
 
 // --------------------------------------------------------- attribute names

@@ -28,7 +28,7 @@ use pyo3::types::{PyBool, PyString, PyTuple, PyType};
 use pyo3::PyTypeInfo;
 
 use super::convert::{
-    attrs_from_kwnames, attrs_to_dict, id_str, node_ref, node_ref_lenient, PyAttrMap,
+    attrs_from_kwnames, attrs_to_dict, node_ref, node_ref_lenient, push_id_str, PyAttrMap,
 };
 use super::detach::panic_error;
 use super::graph::PyGraph;
@@ -73,7 +73,10 @@ fn add_edge<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let (s, t) = (node_ref(&pos[0])?, node_ref(&pos[1])?);
     g.inner.add_edge(s, t, attrs)?;
-    let name = format!("{}->{}", id_str(&pos[0])?, id_str(&pos[1])?);
+    let mut name = String::with_capacity(24);
+    push_id_str(&mut name, &pos[0], s)?;
+    name.push_str("->");
+    push_id_str(&mut name, &pos[1], t)?;
     Ok(PyString::new(py, &name).into_any())
 }
 

@@ -72,28 +72,16 @@ mod imp {
             if let Some((_, v)) = shard.get(hash as u64, |(k, _)| k.borrow() == key) {
                 return Some(*v.get());
             }
-            if shard.buckets() > 1 {
-                let mask = shard.buckets() - 1;
-                for k in [0, 2] {
-                    // SAFETY: the index is masked into the table, which the
-                    // read lock keeps alive; a prefetch never faults.
-                    let p = unsafe { shard.bucket(hash.wrapping_add(k) & mask).as_ptr() };
-                    prefetch_write(p.cast());
-                }
-            }
+            prefetch_entry(&shard, hash);
+            prefetch_entry(&shard, hash.wrapping_add(2));
             None
         }
 
         /// Inserts `key → value` unless the key is present; returns the present value then.
         #[inline]
         pub fn insert_if_absent(&self, key: K, value: V) -> Result<(), V> {
-            match self.inner.entry(key) {
-                dashmap::Entry::Occupied(o) => Err(*o.get()),
-                dashmap::Entry::Vacant(v) => {
-                    v.insert(value);
-                    Ok(())
-                }
-            }
+            self.insert_if_absent_unless(key, value, || false)
+                .expect("never elsewhere")
         }
 
         #[inline]
@@ -205,17 +193,20 @@ mod imp {
             let inner = &self.map.inner;
             let hash = inner.hash_usize(&key);
             let shard = &self.guards[inner.determine_shard(hash)];
-            let buckets = shard.buckets();
-            if buckets > 1 {
-                let pos = hash & (buckets - 1);
-                // SAFETY: `pos` is masked into the table, which the held lock
-                // keeps alive; its control bytes start at `data_end`, entry
-                // `pos` sits below it. A prefetch never faults.
-                unsafe {
-                    prefetch_write(shard.data_end().as_ptr().cast::<u8>().add(pos));
-                    prefetch_write(shard.bucket(pos).as_ptr().cast());
-                }
+            if shard.buckets() > 1 {
+                // SAFETY: the position is masked into the table, which the
+                // held lock keeps alive; its control bytes start at
+                // `data_end`. A prefetch never faults.
+                let ctrl = unsafe {
+                    shard
+                        .data_end()
+                        .as_ptr()
+                        .cast::<u8>()
+                        .add(hash & (shard.buckets() - 1))
+                };
+                prefetch_write(ctrl);
             }
+            prefetch_entry(shard, hash);
         }
 
         /// [`KeyMap::insert_if_absent`] under the held locks.
@@ -273,6 +264,17 @@ mod imp {
     }
 
     type RawShard<K, V> = hashbrown::raw::RawTable<(K, dashmap::SharedValue<V>)>;
+
+    /// Hints the CPU to fetch, for writing, the entry at position `hash` of
+    /// `table` (masked into it), which the caller's lock keeps alive.
+    #[inline(always)]
+    fn prefetch_entry<K, V>(table: &RawShard<K, V>, hash: usize) {
+        if table.buckets() > 1 {
+            // SAFETY: the index is masked into the table; a prefetch never faults.
+            let p = unsafe { table.bucket(hash & (table.buckets() - 1)).as_ptr() };
+            prefetch_write(p.cast());
+        }
+    }
 
     /// Hints the CPU to fetch the line at `p` for writing (a hint: it
     /// never faults, whatever `p` is).
@@ -389,12 +391,8 @@ mod imp {
             self.inner.lock().unwrap().get(key).copied()
         }
         pub fn insert_if_absent(&self, key: K, value: V) -> Result<(), V> {
-            let mut map = self.inner.lock().unwrap();
-            if let Some(v) = map.get(&key) {
-                return Err(*v);
-            }
-            map.insert(key, value);
-            Ok(())
+            insert_absent(&mut self.inner.lock().unwrap(), key, value, || false)
+                .expect("never elsewhere")
         }
         pub fn remove<Q>(&self, key: &Q) -> Option<V>
         where
@@ -416,15 +414,7 @@ mod imp {
             value: V,
             elsewhere: impl FnOnce() -> bool,
         ) -> Option<Result<(), V>> {
-            let mut map = self.inner.lock().unwrap();
-            if let Some(v) = map.get(&key) {
-                return Some(Err(*v));
-            }
-            if elsewhere() {
-                return None;
-            }
-            map.insert(key, value);
-            Some(Ok(()))
+            insert_absent(&mut self.inner.lock().unwrap(), key, value, elsewhere)
         }
         pub fn remove_unless(&self, key: K, elsewhere: impl FnOnce() -> bool) -> Option<Option<V>> {
             let mut map = self.inner.lock().unwrap();
@@ -452,6 +442,24 @@ mod imp {
         }
     }
 
+    /// `key → value` unless the key is present (`Err` with its value) or
+    /// absent and `elsewhere()` (`None`, nothing changed).
+    fn insert_absent<K: Eq + Hash, V: Copy>(
+        map: &mut HashMap<K, V>,
+        key: K,
+        value: V,
+        elsewhere: impl FnOnce() -> bool,
+    ) -> Option<Result<(), V>> {
+        if let Some(v) = map.get(&key) {
+            return Some(Err(*v));
+        }
+        if elsewhere() {
+            return None;
+        }
+        map.insert(key, value);
+        Some(Ok(()))
+    }
+
     pub struct KeyMapReader<'a, K, V> {
         map: loom::sync::MutexGuard<'a, HashMap<K, V>>,
     }
@@ -462,11 +470,7 @@ mod imp {
 
     impl<K: Eq + Hash, V: Copy> KeyMapWriter<'_, K, V> {
         pub fn insert_if_absent(&mut self, key: K, value: V) -> Result<(), V> {
-            if let Some(v) = self.map.get(&key) {
-                return Err(*v);
-            }
-            self.map.insert(key, value);
-            Ok(())
+            insert_absent(&mut self.map, key, value, || false).expect("never elsewhere")
         }
         pub fn reserve(&mut self, _keys: usize) {}
         pub fn prefetch<Q>(&self, _key: &Q)

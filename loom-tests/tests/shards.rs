@@ -62,16 +62,18 @@ fn remove_node_races_add_edge() {
     });
 }
 
-/// A thread that adds nodes 10 and 11 (one in each shard) in one batch.
-fn spawn_batch_of_10_and_11(g: &Arc<G>) -> thread::JoinHandle<()> {
+/// A thread that adds the int ids `ids` in one batch.
+fn spawn_batch(g: &Arc<G>, ids: std::ops::Range<i64>) -> thread::JoinHandle<()> {
     let g = g.clone();
     thread::spawn(move || {
-        let items = vec![
-            (NodeId::Int(10), AttrMap::new()),
-            (NodeId::Int(11), AttrMap::new()),
-        ];
+        let items = ids.map(|i| (NodeId::Int(i), AttrMap::new())).collect();
         g.batch_add_nodes(items).unwrap();
     })
+}
+
+/// A thread that adds nodes 10 and 11 (one in each shard) in one batch.
+fn spawn_batch_of_10_and_11(g: &Arc<G>) -> thread::JoinHandle<()> {
+    spawn_batch(g, 10..12)
 }
 
 /// A node batch races a reader that reads the whole node list: the reader
@@ -213,11 +215,7 @@ fn point_reader_races_a_node_removal() {
 /// grows the dense table over 0..4 and moves id 3 into it on the way.
 fn id_3_then_batch_of_0_1_2(g: &Arc<G>) -> thread::JoinHandle<()> {
     g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
-    let g = g.clone();
-    thread::spawn(move || {
-        let items = (0..3).map(|i| (NodeId::Int(i), AttrMap::new())).collect();
-        g.batch_add_nodes(items).unwrap();
-    })
+    spawn_batch(g, 0..3)
 }
 
 /// A lookup of an id that the dense table's growth moves out of the hash

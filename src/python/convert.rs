@@ -59,11 +59,10 @@ pub(crate) fn node_ref_borrowed<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<No
     unsafe {
         let ptr = obj.as_ptr();
         // Exact ints, the common id type of bulk loads.
-        if pyo3::ffi::PyLong_CheckExact(ptr) != 0 {
-            if let Some(v) = exact_int(obj) {
-                return Ok(NodeRef::Int(v));
-            }
-        } else if pyo3::ffi::PyUnicode_CheckExact(ptr) != 0 {
+        if let Some(v) = exact_int(obj) {
+            return Ok(NodeRef::Int(v));
+        }
+        if pyo3::ffi::PyUnicode_CheckExact(ptr) != 0 {
             if let Some(text) = utf8(ptr) {
                 return Ok(NodeRef::Str(text));
             }

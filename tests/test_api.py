@@ -139,6 +139,18 @@ def test_attribute_values_round_trip_and_copies(make_graph) -> None:  # type: ig
     assert again is not got
 
 
+def test_attribute_names_made_and_freed_one_by_one_keep_their_own_names(make_graph) -> None:  # type: ignore[no-untyped-def]
+    # Each name is a fresh str that dies after its call, so the next one is
+    # usually allocated at the same address: the native name cache must not
+    # take an address it has seen before for the same name.
+    g = make_graph()
+    for i in range(2000):
+        g.add_node(i, **{f"attr{i}": i})
+        g.batch_add_nodes([(-1 - i, {f"col{i}": i})])
+    assert all(g.get_node(i) == {f"attr{i}": i} for i in range(2000))
+    assert all(g.get_node(-1 - i) == {f"col{i}": i} for i in range(2000))
+
+
 def test_recursive_attribute_is_rejected(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     loop: list[object] = []

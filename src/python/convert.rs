@@ -248,23 +248,24 @@ pub(crate) fn known_name_id(name: &str) -> Option<AttrId> {
     })
 }
 
-/// Slots of the per-thread name-object cache (a power of two).
-const NAME_SLOTS: usize = 256;
+/// Slots of the per-thread name-object cache (a power of two): a call with
+/// 100 keyword arguments still finds nearly all of its names in place.
+const NAME_SLOTS: usize = 1024;
 
-/// One slot: the address of the last `str` object seen here, its text, its id.
+/// One slot: the last `str` object seen here (a strong reference) and its id.
 struct NameSlot {
-    addr: usize,
-    text: Box<str>,
+    obj: Option<Py<PyString>>,
     id: AttrId,
 }
 
 thread_local! {
     // Direct-mapped by the name object's address. Attribute names are nearly
     // always the same few objects (keyword names are the call site's interned
-    // constants; dict literals reuse theirs), so a hit costs an address
-    // compare and a short memcmp: no hashing, no probing. A hit also requires
-    // the text to match, so a reused address can never give a wrong id, and
-    // no Python object is kept alive here.
+    // constants; dict literals reuse theirs), so a hit costs one address
+    // compare: no hashing, no probing, no text compare. The slot keeps its
+    // object alive, so its address cannot be reused by another string while
+    // it sits here (at most `NAME_SLOTS` names per thread; a thread's slots
+    // are released when it exits).
     static NAME_OBJS: RefCell<Vec<NameSlot>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -283,14 +284,21 @@ impl NameIds<'_> {
             return Ok((name_id(text), text));
         };
         let addr = key.as_ptr() as usize;
-        let slot = &mut slots[(addr >> 4) & (NAME_SLOTS - 1)];
-        if slot.addr == addr && &*slot.text == text {
+        // Multiplicative hashing: names allocated together sit at a fixed
+        // stride, which plain low address bits would fold onto a few slots.
+        let h = (addr >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as usize);
+        let slot = &mut slots[h >> (usize::BITS - NAME_SLOTS.trailing_zeros())];
+        if slot
+            .obj
+            .as_ref()
+            .is_some_and(|o| o.as_ptr() == key.as_ptr())
+        {
             return Ok((slot.id, text));
         }
         let id = name_id(text);
+        // Replacing the slot drops the previous object (attached: a decref).
         *slot = NameSlot {
-            addr,
-            text: text.into(),
+            obj: Some(key.clone().unbind()),
             id,
         };
         Ok((id, text))
@@ -303,11 +311,7 @@ pub(crate) fn with_name_ids<R>(f: impl FnOnce(&mut NameIds<'_>) -> R) -> R {
     NAME_OBJS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slots) => {
             if slots.is_empty() {
-                slots.extend((0..NAME_SLOTS).map(|_| NameSlot {
-                    addr: 0,
-                    text: Box::from(""),
-                    id: 0,
-                }));
+                slots.extend((0..NAME_SLOTS).map(|_| NameSlot { obj: None, id: 0 }));
             }
             f(&mut NameIds {
                 slots: Some(&mut slots),
@@ -358,6 +362,12 @@ fn nested_too_deep(name: &str) -> PyErr {
 }
 
 /// Converts an attribute value: native when the engine models its type, opaque otherwise.
+///
+/// Scalars convert inline in the caller's loop; containers and other
+/// objects go through [`value_from_py_other`]. (Returned from a call, the
+/// value would come back through stack stores the caller's wider loads
+/// cannot forward from: a stall per attribute.)
+#[inline(always)]
 pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResult<PyValue> {
     if obj.is_none() {
         return Ok(Value::None);
@@ -381,6 +391,13 @@ pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> P
         }
         return Ok(opaque(obj)); // beyond 64 bits: keep the very object
     }
+    value_from_py_other(obj, name, depth)
+}
+
+/// [`value_from_py`] for anything but an exact `None`, `str`, `bool`,
+/// `float` or `int`.
+#[inline(never)]
+fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResult<PyValue> {
     if let Ok(list) = obj.cast_exact::<PyList>() {
         if depth >= MAX_DEPTH {
             return Err(nested_too_deep(name));

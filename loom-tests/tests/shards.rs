@@ -16,8 +16,8 @@ type G = Graph<()>;
 /// Two nodes that live in different shards of a 2-shard graph (index parity).
 fn two_shard_graph() -> Arc<G> {
     let g = G::with_shards(true, 2);
-    g.add_node(NodeId::Int(0), AttrMap::new()).unwrap();
-    g.add_node(NodeId::Int(1), AttrMap::new()).unwrap();
+    g.add_node(NodeRef::Int(0), AttrMap::new()).unwrap();
+    g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
     Arc::new(g)
 }
 
@@ -117,8 +117,8 @@ fn concurrent_add_of_same_node_creates_one() {
     loom::model(|| {
         let g = Arc::new(G::with_shards(true, 2));
         let g2 = g.clone();
-        let a = thread::spawn(move || g2.add_node(NodeId::Int(7), AttrMap::new()).unwrap());
-        g.add_node(NodeId::Int(7), AttrMap::new()).unwrap();
+        let a = thread::spawn(move || g2.add_node(NodeRef::Int(7), AttrMap::new()).unwrap());
+        g.add_node(NodeRef::Int(7), AttrMap::new()).unwrap();
         a.join().unwrap();
         assert_eq!(g.node_count(), 1);
         assert_eq!(g.node_ids(), vec![NodeId::Int(7)]);
@@ -184,7 +184,7 @@ fn point_reader_races_a_node_removal() {
     loom::model(|| {
         let g = Arc::new(G::with_shards(true, 2));
         for i in 0..3 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         g.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new())
             .unwrap();
@@ -214,7 +214,7 @@ fn point_reader_races_a_node_removal() {
 /// thread adding ids 0, 1 and 2 in one batch: dense enough that the batch
 /// grows the dense table over 0..4 and moves id 3 into it on the way.
 fn id_3_then_batch_of_0_1_2(g: &Arc<G>) -> thread::JoinHandle<()> {
-    g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
+    g.add_node(NodeRef::Int(3), AttrMap::new()).unwrap();
     spawn_batch(g, 0..3)
 }
 
@@ -242,17 +242,17 @@ fn removal_races_dense_growth_by_add_node() {
         let g = Arc::new(G::with_shards(true, 2));
         // Index 0 (shard 0): id 3, in the hash map. Id 1 grows the dense
         // table to 0..2; "x" takes index 2, so id 2 gets index 3 (shard 1).
-        g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
-        g.add_node(NodeId::Int(1), AttrMap::new()).unwrap();
-        g.add_node(NodeId::Str("x".into()), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(3), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Str("x"), AttrMap::new()).unwrap();
         let g2 = g.clone();
         // Grows the dense table to 0..4, moving id 3.
-        let writer = thread::spawn(move || g2.add_node(NodeId::Int(2), AttrMap::new()).unwrap());
+        let writer = thread::spawn(move || g2.add_node(NodeRef::Int(2), AttrMap::new()).unwrap());
         g.remove_node(NodeRef::Int(3)).unwrap();
         writer.join().unwrap();
         assert!(!g.contains(NodeRef::Int(3)));
         assert_eq!(g.node_count(), 3);
-        g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(3), AttrMap::new()).unwrap();
         assert!(g.contains(NodeRef::Int(3)));
         assert_eq!(g.node_count(), 4);
     });

@@ -121,7 +121,7 @@ pub(crate) fn prefetch<T>(data: &[T]) {
 mod tests {
     use crate::engine::cancel::never;
     use crate::engine::store::GraphView;
-    use crate::engine::{algo, AttrMap, Graph, NodeId, NodeRef};
+    use crate::engine::{algo, AttrMap, Graph, NodeRef};
 
     /// Every node's out- and in-lists, read through `view`.
     fn lists(view: &GraphView<'_, ()>) -> Vec<(u32, Vec<u32>, Vec<u32>)> {
@@ -145,7 +145,7 @@ mod tests {
         for directed in [true, false] {
             let g: Graph<()> = Graph::with_shards(directed, 4);
             for i in 0..40 {
-                g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+                g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
             }
             for i in 0..40i64 {
                 for d in [1, 7, 13] {
@@ -171,7 +171,7 @@ mod tests {
                 })
                 .count();
             assert!((1..4).contains(&reused), "reused {reused} of 4 shards");
-            g.add_node(NodeId::Int(99), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(99), AttrMap::new()).unwrap();
             check(&g);
         }
     }

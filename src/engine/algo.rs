@@ -626,7 +626,7 @@ mod tests {
     fn path_graph(directed: bool, n: i64) -> Graph<()> {
         let g = Graph::with_shards(directed, 4);
         for i in 0..n {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         for i in 0..n - 1 {
             g.add_edge(NodeRef::Int(i), NodeRef::Int(i + 1), AttrMap::new())
@@ -663,7 +663,7 @@ mod tests {
         for directed in [true, false] {
             let g = Graph::<()>::with_shards(directed, 4);
             for i in 0..60 {
-                g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+                g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
             }
             let mut x = 7u64;
             for _ in 0..150 {
@@ -693,7 +693,7 @@ mod tests {
     fn components_largest_first() {
         let g = path_graph(false, 3);
         for i in 10..15 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         for i in 10..14 {
             g.add_edge(NodeRef::Int(i), NodeRef::Int(i + 1), AttrMap::new())

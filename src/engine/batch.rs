@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn invalid_op_applies_nothing() {
         let g: Graph<()> = Graph::with_shards(true, 4);
-        g.add_node(i(1), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         let ops = vec![
             Op::AddNode(i(2), AttrMap::new()),
             Op::AddEdge(i(1), i(2), AttrMap::new()),
@@ -131,7 +131,7 @@ mod tests {
     fn readd_after_remove_loses_old_edges() {
         let g: Graph<()> = Graph::with_shards(false, 4);
         for n in 0..3 {
-            g.add_node(i(n), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(n), AttrMap::new()).unwrap();
         }
         g.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new())
             .unwrap();

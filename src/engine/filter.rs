@@ -719,7 +719,7 @@ fn rec_edge_attrs<'a, O>(view: &GraphView<'a, O>, s: Ix, t: Ix) -> Option<&'a At
 mod tests {
     use super::*;
     use crate::engine::cancel::never;
-    use crate::engine::{intern, Graph, NodeId};
+    use crate::engine::{intern, Graph, NodeId, NodeRef};
 
     fn attrs(kv: &[(&str, Value<()>)]) -> AttrMap<()> {
         let mut m = AttrMap::new();
@@ -761,7 +761,7 @@ mod tests {
                 _ => None, // missing
             };
             let kv: Vec<_> = v.into_iter().map(|v| ("gather_test_k", v)).collect();
-            g.add_node(NodeId::Int(i), attrs(&kv)).unwrap();
+            g.add_node(NodeRef::Int(i), attrs(&kv)).unwrap();
         }
         let snap = g.snapshot();
         let view = snap.view();
@@ -808,7 +808,7 @@ mod tests {
             } else {
                 AttrMap::new()
             };
-            g.add_node(NodeId::Int(i), a).unwrap();
+            g.add_node(NodeRef::Int(i), a).unwrap();
         }
         g.remove_node(NodeId::Int(3).as_ref()).unwrap();
         let snap = g.snapshot();
@@ -842,7 +842,7 @@ mod tests {
             _ => Value::Float(f64::NAN),
         };
         for i in 0..5_000i64 {
-            g.add_node(NodeId::Int(i), attrs(&[("filter_test_k", kv(i))]))
+            g.add_node(NodeRef::Int(i), attrs(&[("filter_test_k", kv(i))]))
                 .unwrap();
         }
         let check = |g: &Graph<()>| {
@@ -874,7 +874,7 @@ mod tests {
         .unwrap();
         g.remove_node(NodeId::Int(10).as_ref()).unwrap();
         g.add_node(
-            NodeId::Int(99_999),
+            NodeRef::Int(99_999),
             attrs(&[("filter_test_k", Value::None)]),
         )
         .unwrap();
@@ -893,7 +893,7 @@ mod tests {
     fn scan_edges_in_edges_order() {
         let g: Graph<()> = Graph::with_shards(false, 4);
         for i in 0..5i64 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         let w = intern("filter_test_w");
         for (s, t, x) in [(3, 1, 1), (0, 4, 2), (1, 2, 1), (4, 2, 1)] {

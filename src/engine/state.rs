@@ -398,7 +398,7 @@ mod tests {
                 NodeId::Int(i)
             };
             g.add_node(
-                id,
+                id.as_ref(),
                 if i % 5 == 0 {
                     a.clone()
                 } else {

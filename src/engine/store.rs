@@ -1235,36 +1235,38 @@ impl<O: Payload> Graph<O> {
     /// Adds `id`, or merges `attrs` into it when present.
     ///
     /// **Locking behaviour:** write-locks the node's one shard.
-    pub fn add_node(&self, mut id: NodeId, attrs: AttrMap<O>) -> Result<()> {
+    pub fn add_node(&self, id: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
         let mut attrs = Some(attrs);
+        // The owned id (for a `str`, an allocation and a copy) is made after
+        // the lookup, while the key map's insert slot it prefetched arrives.
+        let mut owned: Option<NodeId> = None;
         loop {
-            if let Some(ix) = self.resolve_before_insert(id.as_ref()) {
+            if let Some(ix) = self.resolve_before_insert(id) {
                 let mut guard = self.shards[self.shard_of(ix)].write();
                 let shard = make_mut(&mut guard);
-                if let Some(rec) = shard
-                    .get_mut(ix, self.bits)
-                    .filter(|r| holds(r, id.as_ref()))
-                {
+                if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| holds(r, id)) {
                     merge_attrs(&mut rec.attrs, attrs.take().expect("attrs used once"));
                     shard.version += 1;
                     return Ok(());
                 }
                 // Removed since the lookup: create it afresh below.
             }
+            let key = owned.take().unwrap_or_else(|| id.to_owned_id());
             let ix = self.alloc(1)?;
             let mut guard = self.shards[self.shard_of(ix)].write();
             let shard = make_mut(&mut guard);
             // Under the lock of `ix`'s shard the key map cannot gain `id` at `ix`;
             // if another thread created `id` meanwhile, merge into theirs instead.
-            if self.key_insert(&id, ix).is_err() {
+            if self.key_insert(&key, ix).is_err() {
+                owned = Some(key);
                 continue;
             }
-            // The record takes `id` itself: cloning it would be an atomic
+            // The record takes `key` itself: cloning it would be an atomic
             // increment, which waits for the key map's store to reach memory.
-            if let Err(rec) = shard.put(ix, self.bits, NodeRec::new(id, None)) {
+            if let Err(rec) = shard.put(ix, self.bits, NodeRec::new(key, None)) {
                 // `clear()` ran since `alloc`: this index is no longer ours.
-                id = rec.key;
-                self.key_remove(id.as_ref());
+                self.key_remove(id);
+                owned = Some(rec.key);
                 continue;
             }
             let rec = shard.get_mut(ix, self.bits).expect("just stored");
@@ -1955,10 +1957,10 @@ mod tests {
     fn insertion_order_survives_removal() {
         let g = G::with_shards(true, 4);
         for i in 0..10 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         g.remove_node(NodeRef::Int(3)).unwrap();
-        g.add_node(NodeId::Int(3), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(3), AttrMap::new()).unwrap();
         let want: Vec<NodeId> = [0, 1, 2, 4, 5, 6, 7, 8, 9, 3].map(NodeId::Int).to_vec();
         assert_eq!(ids(&g), want);
         assert_eq!(g.node_count(), 10);
@@ -1969,12 +1971,9 @@ mod tests {
         let g = G::with_shards(true, 4);
         let texts: Vec<String> = (0..300).map(|i| format!("node-{i}")).collect();
         for i in 0..300 {
-            g.add_node(NodeId::Int(i * 3), AttrMap::new()).unwrap();
-            g.add_node(
-                NodeId::Str(texts[i as usize].as_str().into()),
-                AttrMap::new(),
-            )
-            .unwrap();
+            g.add_node(NodeRef::Int(i * 3), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Str(texts[i as usize].as_str()), AttrMap::new())
+                .unwrap();
         }
         g.remove_node(NodeRef::Int(30)).unwrap();
         g.remove_node(n("node-7")).unwrap();
@@ -2000,7 +1999,7 @@ mod tests {
     #[test]
     fn int_and_str_ids_differ() {
         let g = G::new(true);
-        g.add_node(NodeId::Int(1), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         assert!(g.contains(NodeRef::Int(1)));
         assert!(!g.contains(n("1")));
     }
@@ -2009,7 +2008,7 @@ mod tests {
     fn edges_and_errors() {
         let g = G::with_shards(true, 4);
         for k in ["a", "b", "c"] {
-            g.add_node(k.into(), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Str(k), AttrMap::new()).unwrap();
         }
         g.add_edge(n("a"), n("b"), attrs(&[("w", 2)])).unwrap();
         g.add_edge(n("b"), n("c"), AttrMap::new()).unwrap();
@@ -2038,7 +2037,7 @@ mod tests {
     fn undirected_pairs_are_unordered() {
         let g = G::with_shards(false, 4);
         for i in 0..3 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         g.add_edge(NodeRef::Int(2), NodeRef::Int(0), attrs(&[("w", 1)]))
             .unwrap();
@@ -2073,7 +2072,7 @@ mod tests {
     fn hub_index_tracks_edges() {
         let g = G::with_shards(true, 4);
         for i in 0..100 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         for i in 1..100 {
             g.add_edge(NodeRef::Int(0), NodeRef::Int(i), AttrMap::new())
@@ -2232,7 +2231,7 @@ mod tests {
     #[test]
     fn batch_nodes_merge_duplicates_and_keep_order() {
         let g = G::with_shards(true, 4);
-        g.add_node(NodeId::Int(7), attrs(&[("a", 1)])).unwrap();
+        g.add_node(NodeRef::Int(7), attrs(&[("a", 1)])).unwrap();
         let items = vec![
             (NodeId::Int(1), AttrMap::new()),
             (NodeId::Int(7), attrs(&[("b", 2)])),
@@ -2246,7 +2245,7 @@ mod tests {
         );
         assert_eq!(g.node_attrs(NodeRef::Int(7)).unwrap().unwrap().len(), 2);
         assert_eq!(g.node_attrs(NodeRef::Int(1)).unwrap().unwrap().len(), 1);
-        g.add_node(NodeId::Int(9), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(9), AttrMap::new()).unwrap();
         assert_eq!(ids(&g).last(), Some(&NodeId::Int(9)));
     }
 
@@ -2256,8 +2255,7 @@ mod tests {
         // shard); the ordinary lookups, removals and later inserts must agree
         // with it, across table growth and duplicates within the batch.
         let g = G::with_shards(true, 4);
-        g.add_node(NodeId::Str("s3".into()), attrs(&[("a", 1)]))
-            .unwrap();
+        g.add_node(NodeRef::Str("s3"), attrs(&[("a", 1)])).unwrap();
         let mut items: Vec<(NodeId, AttrMap<()>)> = Vec::new();
         for i in 0..5000 {
             items.push((NodeId::Str(format!("s{i}").as_str().into()), AttrMap::new()));
@@ -2277,8 +2275,7 @@ mod tests {
         g.remove_node(n("s4999")).unwrap();
         g.remove_node(NodeRef::Int(0)).unwrap();
         assert!(!g.contains(n("s4999")) && !g.contains(NodeRef::Int(0)));
-        g.add_node(NodeId::Str("s4999".into()), AttrMap::new())
-            .unwrap();
+        g.add_node(NodeRef::Str("s4999"), AttrMap::new()).unwrap();
         assert!(g.contains(n("s4999")) && !g.contains(n("s5000")));
         assert_eq!(g.node_count(), 9_999);
     }
@@ -2287,12 +2284,12 @@ mod tests {
     fn clear_restarts_order() {
         let g = G::with_shards(true, 4);
         for i in 0..7 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         g.clear();
         assert_eq!(g.node_count(), 0);
-        g.add_node(NodeId::Int(5), AttrMap::new()).unwrap();
-        g.add_node(NodeId::Int(1), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(5), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         assert_eq!(ids(&g), vec![NodeId::Int(5), NodeId::Int(1)]);
         assert!(!g.contains(NodeRef::Int(0)));
     }
@@ -2301,7 +2298,7 @@ mod tests {
     fn concurrent_writers_stay_consistent() {
         let g = std::sync::Arc::new(G::with_shards(true, 8));
         for i in 0..64 {
-            g.add_node(NodeId::Int(i), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }
         std::thread::scope(|s| {
             for t in 0..4i64 {
@@ -2312,7 +2309,7 @@ mod tests {
                         let _ = g.add_edge(NodeRef::Int(a), NodeRef::Int(b), AttrMap::new());
                         if i % 9 == 0 {
                             let _ = g.remove_node(NodeRef::Int((i + t) % 64));
-                            g.add_node(NodeId::Int((i + t) % 64), AttrMap::new())
+                            g.add_node(NodeRef::Int((i + t) % 64), AttrMap::new())
                                 .unwrap();
                         }
                     }

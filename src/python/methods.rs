@@ -60,8 +60,7 @@ fn add_node<'py>(
     pos: &[Borrowed<'_, 'py, PyAny>],
     attrs: PyAttrMap,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let id = node_ref(&pos[0])?.to_owned_id();
-    g.inner.add_node(id, attrs)?;
+    g.inner.add_node(node_ref(&pos[0])?, attrs)?;
     Ok(pos[0].to_owned())
 }
 

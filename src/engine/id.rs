@@ -3,6 +3,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 /// An owned node id. Strings are `Arc<str>` so the key map and the node record
@@ -57,15 +58,107 @@ impl<'a> From<&'a NodeId> for NodeRef<'a> {
     }
 }
 
-/// A `str` id as the key map stores it: the shared text plus a 32-bit hash
-/// of it, kept in what would be padding (the entry stays 24 bytes). The map
-/// hashes the stored hash, so growing the map re-hashes entries without
-/// reading the text behind their pointers: at a million keys that read is a
-/// cache miss per key per rehash.
-#[derive(Clone, Debug)]
+/// Texts up to this many bytes live inside the key map's entry.
+const INLINE_TEXT: usize = 16;
+
+/// A `str` id as the key map stores it, with a 32-bit hash of its text. The
+/// map hashes the stored hash, so growing the map re-hashes entries without
+/// reading their texts.
+///
+/// A text of up to [`INLINE_TEXT`] bytes (most ids: `"n123456"`,
+/// `"user:1234567"`) is copied into the entry itself, so a lookup that finds
+/// it compares the text without leaving the entry's cache line; at a million
+/// keys, following a pointer to the text would be one more cache miss per
+/// lookup. A longer text shares the node record's `Arc`. Either way the
+/// entry is 24 bytes.
 pub struct StrKey {
-    text: Arc<str>,
     hash: u32,
+    /// The text's length in bytes; `<= INLINE_TEXT` means it is in `repr.inline`.
+    len: u32,
+    repr: KeyText,
+}
+
+union KeyText {
+    inline: [u8; INLINE_TEXT],
+    shared: ManuallyDrop<Arc<str>>,
+}
+
+impl StrKey {
+    /// The key of `text` (the record's `Arc`: cloned only for a long text).
+    #[inline]
+    pub fn new(text: &Arc<str>) -> Self {
+        let hash = text_hash(text);
+        let bytes = text.as_bytes();
+        // Ids longer than 4 GiB cannot be stored as `u32` lengths; such a
+        // text is shared, and its length recorded as the largest `u32`.
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        let repr = if bytes.len() <= INLINE_TEXT {
+            let mut inline = [0u8; INLINE_TEXT];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            KeyText { inline }
+        } else {
+            KeyText {
+                shared: ManuallyDrop::new(text.clone()),
+            }
+        };
+        Self { hash, len, repr }
+    }
+
+    #[inline]
+    fn is_inline(&self) -> bool {
+        self.len as usize <= INLINE_TEXT
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        if self.is_inline() {
+            // SAFETY: `len <= INLINE_TEXT` means `new` wrote `inline`, whose
+            // first `len` bytes are a copy of a `str`'s bytes.
+            unsafe { std::str::from_utf8_unchecked(&self.repr.inline[..self.len as usize]) }
+        } else {
+            // SAFETY: a longer length means `new` wrote `shared`.
+            unsafe { &self.repr.shared }
+        }
+    }
+}
+
+impl Drop for StrKey {
+    fn drop(&mut self) {
+        if !self.is_inline() {
+            // SAFETY: `shared` is the live variant (see `as_str`); dropped once.
+            unsafe { ManuallyDrop::drop(&mut self.repr.shared) }
+        }
+    }
+}
+
+impl Clone for StrKey {
+    fn clone(&self) -> Self {
+        let repr = if self.is_inline() {
+            // SAFETY: `inline` is the live variant.
+            KeyText {
+                inline: unsafe { self.repr.inline },
+            }
+        } else {
+            // SAFETY: `shared` is the live variant.
+            KeyText {
+                shared: unsafe { self.repr.shared.clone() },
+            }
+        };
+        Self {
+            hash: self.hash,
+            len: self.len,
+            repr,
+        }
+    }
+}
+
+impl fmt::Debug for StrKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StrKey")
+            .field("text", &self.as_str())
+            .field("hash", &self.hash)
+            .finish()
+    }
 }
 
 /// The 32-bit text hash: foldhash keyed by the process's random seed, so
@@ -79,14 +172,6 @@ fn text_hash(text: &str) -> u32 {
     h.write(text.as_bytes());
     let h = h.finish();
     (h ^ (h >> 32)) as u32
-}
-
-impl StrKey {
-    #[inline]
-    pub fn new(text: Arc<str>) -> Self {
-        let hash = text_hash(&text);
-        Self { text, hash }
-    }
 }
 
 /// What a `str` key-map lookup borrows: a stored [`StrKey`] or a [`StrQuery`].
@@ -114,7 +199,7 @@ impl<'a> StrQuery<'a> {
 impl StrLike for StrKey {
     #[inline]
     fn text(&self) -> &str {
-        &self.text
+        self.as_str()
     }
     #[inline]
     fn hash32(&self) -> u32 {
@@ -144,7 +229,7 @@ impl Hash for StrKey {
 impl PartialEq for StrKey {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.text == other.text
+        self.hash == other.hash && self.as_str() == other.as_str()
     }
 }
 
@@ -218,21 +303,47 @@ impl fmt::Display for NodeId {
 mod tests {
     use super::*;
 
+    /// Texts on both sides of the inline limit (16 bytes), multi-byte ones
+    /// included, and the empty text.
+    fn texts() -> Vec<String> {
+        let mut t: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
+        t.extend((0..40).map(|n| "x".repeat(n)));
+        t.extend((1..12).map(|n| "é".repeat(n))); // 2 bytes each: 16 and 18 bytes straddle
+        t.push("a-uuid-like-id-0f8e-4d2c-9b1a-7e5c3d2a1b0f".into());
+        t
+    }
+
     #[test]
     fn str_keys_find_their_queries() {
-        let mut m: std::collections::HashMap<StrKey, u32> = Default::default();
-        for i in 0..1000 {
-            m.insert(StrKey::new(Arc::from(format!("k{i}").as_str())), i);
+        let texts = texts();
+        let mut m: std::collections::HashMap<StrKey, usize> = Default::default();
+        for (i, t) in texts.iter().enumerate() {
+            assert!(m.insert(StrKey::new(&Arc::from(t.as_str())), i).is_none());
         }
-        for i in 0..1000 {
-            let q = StrQuery::new(&format!("k{i}")).hash; // same text, same hash
-            assert_eq!(q, StrKey::new(Arc::from(format!("k{i}").as_str())).hash);
-            let k = format!("k{i}");
-            let q = StrQuery::new(&k);
-            assert_eq!(m.get(&q as &dyn StrLike), Some(&i));
+        for (i, t) in texts.iter().enumerate() {
+            let key = StrKey::new(&Arc::from(t.as_str()));
+            assert_eq!(key.as_str(), t);
+            assert_eq!(StrQuery::new(t).hash, key.hash); // same text, same hash
+            assert_eq!(m.get(&StrQuery::new(t) as &dyn StrLike), Some(&i));
+            let copy = key.clone();
+            assert!(copy == key && copy.as_str() == t);
         }
-        let q = StrQuery::new("k1000");
-        assert_eq!(m.get(&q as &dyn StrLike), None);
+        assert_eq!(m.get(&StrQuery::new("k1000") as &dyn StrLike), None);
+        assert_eq!(m.get(&StrQuery::new(&"x".repeat(40)) as &dyn StrLike), None);
+    }
+
+    #[test]
+    fn long_keys_share_the_records_text_and_release_it() {
+        let long: Arc<str> = Arc::from("an id longer than sixteen bytes");
+        let short: Arc<str> = Arc::from("short id");
+        let keys = [StrKey::new(&long), StrKey::new(&short)];
+        assert_eq!(Arc::strong_count(&long), 2); // shared with the key
+        assert_eq!(Arc::strong_count(&short), 1); // copied into the key
+        let copies = keys.clone();
+        assert_eq!(Arc::strong_count(&long), 3);
+        drop(copies);
+        drop(keys);
+        assert_eq!(Arc::strong_count(&long), 1);
     }
 
     #[test]

@@ -1075,7 +1075,7 @@ impl<O: Payload> Graph<O> {
             NodeId::Int(i) => self
                 .ints
                 .insert(*i, ix, self.n_nodes.load(Ordering::Relaxed)),
-            NodeId::Str(s) => self.strs.insert_if_absent(StrKey::new(s.clone()), ix),
+            NodeId::Str(s) => self.strs.insert_if_absent(StrKey::new(s), ix),
         }
     }
 
@@ -1485,7 +1485,7 @@ impl<O: Payload> Graph<O> {
                 NodeId::Str(s) => strs
                     .as_mut()
                     .expect("counted")
-                    .insert_if_absent(StrKey::new(s.clone()), next),
+                    .insert_if_absent(StrKey::new(s), next),
             };
             match inserted {
                 Ok(()) => {

@@ -4,14 +4,197 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::mem::ManuallyDrop;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
-/// An owned node id. Strings are `Arc<str>` so the key map and the node record
-/// share one allocation.
+/// An owned node id (16 bytes: `Int` sits beside `IdStr`'s non-zero head).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum NodeId {
     Int(i64),
-    Str(Arc<str>),
+    Str(IdStr),
+}
+
+/// Texts up to this many bytes live inside an [`IdStr`].
+const ID_INLINE: usize = 15;
+
+/// The text of a `str` node id, in 16 bytes: up to [`ID_INLINE`] bytes
+/// inline (most ids; no allocation, and reading one follows no pointer),
+/// a longer one in an `Arc<str>`, which the key map's entry for the id
+/// shares.
+///
+/// Layout, in memory order: byte 0 odd means inline, its upper 7 bits the
+/// length, bytes 1..16 the text. Otherwise bytes 0..8 hold the address of
+/// the `Arc`'s text (little-endian; even, as the text sits at offset 16 of
+/// the `Arc`'s 8-aligned `#[repr(C)]` allocation) and bytes 8..16 its
+/// length. Bytes 0..8 are never all zero, and saying so (`NonZeroU64`)
+/// lets `NodeId` keep its `Int` in bytes 8..16 and stay 16 bytes.
+#[repr(C)]
+pub struct IdStr {
+    head: NonZeroU64,
+    tail: [u8; 8],
+}
+
+impl IdStr {
+    pub fn new(text: &str) -> Self {
+        let b = text.as_bytes();
+        if b.len() > ID_INLINE {
+            return Self::from_arc(Arc::from(text));
+        }
+        let mut bytes = [0u8; 16];
+        bytes[0] = ((b.len() as u8) << 1) | 1;
+        bytes[1..=b.len()].copy_from_slice(b);
+        Self::from_bytes(bytes)
+    }
+
+    fn from_arc(text: Arc<str>) -> Self {
+        let len = text.len() as u64;
+        let addr = Arc::into_raw(text).cast::<u8>().expose_provenance() as u64;
+        assert!(addr & 1 == 0, "an Arc<str>'s text is 8-aligned");
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&addr.to_le_bytes());
+        bytes[8..].copy_from_slice(&len.to_le_bytes());
+        Self::from_bytes(bytes)
+    }
+
+    #[inline]
+    fn from_bytes(bytes: [u8; 16]) -> Self {
+        let mut head = [0u8; 8];
+        let mut tail = [0u8; 8];
+        head.copy_from_slice(&bytes[..8]);
+        tail.copy_from_slice(&bytes[8..]);
+        Self {
+            // Inline: byte 0 is odd. Shared: a non-null address.
+            head: NonZeroU64::new(u64::from_ne_bytes(head)).expect("bytes 0..8 are never zero"),
+            tail,
+        }
+    }
+
+    /// The 16 bytes in memory order.
+    #[inline]
+    fn bytes(&self) -> &[u8; 16] {
+        // SAFETY: `#[repr(C)]` of a `u64` and `[u8; 8]`: 16 initialized
+        // bytes without padding, and `[u8; 16]` needs no alignment.
+        unsafe { &*(self as *const Self).cast::<[u8; 16]>() }
+    }
+
+    #[inline]
+    fn is_inline(&self) -> bool {
+        self.bytes()[0] & 1 == 1
+    }
+
+    /// The `Arc`'s text as a raw pointer (only when not inline).
+    #[inline]
+    fn raw(&self) -> *const str {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&self.bytes()[i..i + 8]);
+            u64::from_le_bytes(w) as usize
+        };
+        std::ptr::slice_from_raw_parts(std::ptr::with_exposed_provenance::<u8>(word(0)), word(8))
+            as *const str
+    }
+
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        if self.is_inline() {
+            let len = (self.bytes()[0] >> 1) as usize;
+            // SAFETY: `new` copied `len` bytes of a `str` after the tag byte.
+            unsafe { std::str::from_utf8_unchecked(&self.bytes()[1..=len]) }
+        } else {
+            // SAFETY: `from_arc` stored the text of an `Arc<str>` this value
+            // owns a count of (released in `drop`), so it is live.
+            unsafe { &*self.raw() }
+        }
+    }
+
+    /// The shared text of a long id (another count of its `Arc`); `None`
+    /// for an inline one.
+    pub fn shared(&self) -> Option<Arc<str>> {
+        if self.is_inline() {
+            return None;
+        }
+        let raw = self.raw();
+        // SAFETY: `raw` came from `Arc::into_raw` and this value holds a count.
+        unsafe {
+            Arc::increment_strong_count(raw);
+            Some(Arc::from_raw(raw))
+        }
+    }
+}
+
+impl Drop for IdStr {
+    fn drop(&mut self) {
+        if !self.is_inline() {
+            // SAFETY: releases the count `from_arc` (or `clone`) took, once.
+            unsafe { drop(Arc::from_raw(self.raw())) }
+        }
+    }
+}
+
+impl Clone for IdStr {
+    fn clone(&self) -> Self {
+        if !self.is_inline() {
+            // SAFETY: as in `shared`; the copy owns the new count.
+            unsafe { Arc::increment_strong_count(self.raw()) }
+        }
+        Self {
+            head: self.head,
+            tail: self.tail,
+        }
+    }
+}
+
+impl std::ops::Deref for IdStr {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for IdStr {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for IdStr {}
+
+impl Hash for IdStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl PartialOrd for IdStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Debug for IdStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&str> for IdStr {
+    fn from(s: &str) -> Self {
+        IdStr::new(s)
+    }
+}
+
+impl From<String> for IdStr {
+    fn from(s: String) -> Self {
+        IdStr::new(&s)
+    }
 }
 
 /// A borrowed node id, for lookups that must not allocate.
@@ -35,7 +218,7 @@ impl NodeRef<'_> {
     pub fn to_owned_id(self) -> NodeId {
         match self {
             NodeRef::Int(i) => NodeId::Int(i),
-            NodeRef::Str(s) => NodeId::Str(Arc::from(s)),
+            NodeRef::Str(s) => NodeId::Str(IdStr::new(s)),
         }
     }
 }
@@ -48,7 +231,7 @@ impl From<i64> for NodeId {
 
 impl From<&str> for NodeId {
     fn from(s: &str) -> Self {
-        NodeId::Str(Arc::from(s))
+        NodeId::Str(IdStr::new(s))
     }
 }
 
@@ -84,9 +267,10 @@ union KeyText {
 }
 
 impl StrKey {
-    /// The key of `text` (the record's `Arc`: cloned only for a long text).
+    /// The key of `id` (a long text shares the record's `Arc`).
     #[inline]
-    pub fn new(text: &Arc<str>) -> Self {
+    pub fn new(id: &IdStr) -> Self {
+        let text = id.as_str();
         let hash = text_hash(text);
         let bytes = text.as_bytes();
         // Ids longer than 4 GiB cannot be stored as `u32` lengths; such a
@@ -97,8 +281,11 @@ impl StrKey {
             inline[..bytes.len()].copy_from_slice(bytes);
             KeyText { inline }
         } else {
+            let shared = id
+                .shared()
+                .expect("a text longer than an IdStr holds inline");
             KeyText {
-                shared: ManuallyDrop::new(text.clone()),
+                shared: ManuallyDrop::new(shared),
             }
         };
         Self { hash, len, repr }
@@ -318,10 +505,10 @@ mod tests {
         let texts = texts();
         let mut m: std::collections::HashMap<StrKey, usize> = Default::default();
         for (i, t) in texts.iter().enumerate() {
-            assert!(m.insert(StrKey::new(&Arc::from(t.as_str())), i).is_none());
+            assert!(m.insert(StrKey::new(&IdStr::new(t)), i).is_none());
         }
         for (i, t) in texts.iter().enumerate() {
-            let key = StrKey::new(&Arc::from(t.as_str()));
+            let key = StrKey::new(&IdStr::new(t));
             assert_eq!(key.as_str(), t);
             assert_eq!(StrQuery::new(t).hash, key.hash); // same text, same hash
             assert_eq!(m.get(&StrQuery::new(t) as &dyn StrLike), Some(&i));
@@ -334,16 +521,35 @@ mod tests {
 
     #[test]
     fn long_keys_share_the_records_text_and_release_it() {
-        let long: Arc<str> = Arc::from("an id longer than sixteen bytes");
-        let short: Arc<str> = Arc::from("short id");
+        let long = IdStr::new("an id longer than sixteen bytes");
+        let short = IdStr::new("short id");
+        assert!(short.shared().is_none());
+        let count = || Arc::strong_count(&long.shared().unwrap()) - 1;
+        assert_eq!(count(), 1);
         let keys = [StrKey::new(&long), StrKey::new(&short)];
-        assert_eq!(Arc::strong_count(&long), 2); // shared with the key
-        assert_eq!(Arc::strong_count(&short), 1); // copied into the key
-        let copies = keys.clone();
-        assert_eq!(Arc::strong_count(&long), 3);
+        assert_eq!(count(), 2); // the key shares the id's text
+        let copies = (keys.clone(), long.clone());
+        assert_eq!(count(), 4);
         drop(copies);
         drop(keys);
-        assert_eq!(Arc::strong_count(&long), 1);
+        assert_eq!(count(), 1);
+    }
+
+    #[test]
+    fn id_texts_round_trip_inline_and_shared() {
+        for t in texts() {
+            let id = IdStr::new(&t);
+            assert_eq!(id.as_str(), t);
+            assert_eq!(id.shared().is_some(), t.len() > ID_INLINE);
+            let copy = id.clone();
+            drop(id);
+            assert_eq!(&*copy, t.as_str());
+            assert_eq!(NodeId::from(t.as_str()), NodeId::Str(copy.clone()));
+            assert_eq!(NodeId::from(t.as_str()).as_ref(), NodeRef::Str(&t));
+        }
+        assert!(IdStr::new("a") < IdStr::new("b") && IdStr::new(&"a".repeat(20)) < IdStr::new("b"));
+        assert_eq!(std::mem::size_of::<NodeId>(), 16);
+        assert_eq!(format!("{:?}", NodeId::from("x")), "Str(\"x\")");
     }
 
     #[test]

@@ -7,7 +7,7 @@ FT_PYTHON ?=
 # pyo3's build script must see the venv's interpreter (clippy, cargo check).
 export PYO3_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv develop demo lint typecheck fmt cargo-test loom pytest nx-tests test test-ft bench clean
+.PHONY: help venv develop demo lint typecheck fmt cargo-test loom miri pytest nx-tests test test-ft bench clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
@@ -54,6 +54,11 @@ cargo-test: ## the engine's Rust unit tests (built without pyo3)
 
 loom: ## the loom models of the shard and snapshot protocols
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test -p loom-tests --release
+
+# Not part of `make test`: Miri needs the nightly toolchain with its miri
+# component (`rustup component add --toolchain nightly miri`).
+miri: ## the unsafe id and key-map text code under Miri (nightly)
+	cargo +nightly miri test --no-default-features --lib engine::id
 
 pytest: develop ## the pytest suite, in parallel
 	$(BIN)/python -m pytest -n auto -q

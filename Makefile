@@ -57,8 +57,9 @@ loom: ## the loom models of the shard and snapshot protocols
 
 # Not part of `make test`: Miri needs the nightly toolchain with its miri
 # component (`rustup component add --toolchain nightly miri`).
-miri: ## the unsafe id and key-map text code under Miri (nightly)
+miri: ## the id, key-map text and attribute-storage code under Miri (nightly)
 	cargo +nightly miri test --no-default-features --lib engine::id
+	cargo +nightly miri test --no-default-features --lib engine::value
 
 pytest: develop ## the pytest suite, in parallel
 	$(BIN)/python -m pytest -n auto -q

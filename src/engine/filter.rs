@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::adjacency::{AdjColumn, AdjIndex};
 use super::cancel::Cancel;
 use super::store::{GraphView, Ix, Shard};
-use super::value::{AttrId, AttrMap, Value};
+use super::value::{AttrId, AttrSlice, Value};
 use crate::error::Result;
 use crate::sync::{parallel_ok, Arc, LeafMutex};
 
@@ -118,7 +118,7 @@ impl Where {
     }
 
     #[inline]
-    pub fn matches<O>(&self, attrs: Option<&AttrMap<O>>) -> bool {
+    pub fn matches<O>(&self, attrs: Option<&AttrSlice<O>>) -> bool {
         if self.impossible {
             return false;
         }
@@ -711,7 +711,7 @@ pub fn scan_edges<O: Send + Sync>(
 }
 
 #[inline]
-fn rec_edge_attrs<'a, O>(view: &GraphView<'a, O>, s: Ix, t: Ix) -> Option<&'a AttrMap<O>> {
+fn rec_edge_attrs<'a, O>(view: &GraphView<'a, O>, s: Ix, t: Ix) -> Option<&'a AttrSlice<O>> {
     view.edge_attrs(s, t).map(|a| &**a)
 }
 
@@ -719,7 +719,7 @@ fn rec_edge_attrs<'a, O>(view: &GraphView<'a, O>, s: Ix, t: Ix) -> Option<&'a At
 mod tests {
     use super::*;
     use crate::engine::cancel::never;
-    use crate::engine::{intern, Graph, NodeId, NodeRef};
+    use crate::engine::{intern, AttrMap, Graph, NodeId, NodeRef};
 
     fn attrs(kv: &[(&str, Value<()>)]) -> AttrMap<()> {
         let mut m = AttrMap::new();

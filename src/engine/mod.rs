@@ -21,7 +21,7 @@ pub use id::{NodeId, NodeRef};
 pub use store::{
     default_shards, EdgeBatchError, EdgeRecord, Graph, GraphView, Ix, ResolvedEdges, Snapshot,
 };
-pub use value::{intern, name_of, AttrId, AttrMap, Attrs, Value};
+pub use value::{intern, name_of, AttrId, AttrMap, AttrSlice, Attrs, SharedAttrs, Value};
 
 /// What the engine needs of an opaque attribute value: sharing across threads.
 /// Cloning must be cheap and must not need the Python runtime (the binding

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use super::id::NodeId;
 use super::store::{GraphView, Ix};
-use super::value::{intern, name_of, AttrId, AttrMap, Value};
+use super::value::{intern, name_of, AttrId, AttrMap, AttrSlice, Value};
 use crate::error::{GraphError, Result};
 
 const MAGIC: &[u8; 4] = b"GLI\x01";
@@ -103,7 +103,7 @@ impl<O> Writer<'_, O> {
             }
         }
     }
-    fn attrs(&mut self, a: Option<&AttrMap<O>>) {
+    fn attrs(&mut self, a: Option<&AttrSlice<O>>) {
         let Some(a) = a else {
             self.u32(0);
             return;

@@ -47,7 +47,7 @@ use super::adjacency::AdjIndex;
 use super::adjlist::AdjList;
 use super::id::{NodeId, NodeRef, StrKey, StrLike, StrQuery};
 use super::intkeys::IntKeys;
-use super::value::{attrs_from, merge_attrs, AttrMap, Attrs};
+use super::value::{attrs_from, merge_attrs, AttrMap, Attrs, SharedAttrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
 use crate::sync::{
@@ -89,7 +89,7 @@ pub(crate) struct NodeRec<O> {
 pub(crate) struct NodeExt<O> {
     /// Attributes of the edges this node owns (directed: its out-edges;
     /// undirected: edges to neighbours with a higher index), by other endpoint.
-    edge_attrs: FastMap<Ix, Arc<AttrMap<O>>>,
+    edge_attrs: FastMap<Ix, SharedAttrs<O>>,
     /// Out-neighbour set, kept once the out-degree passes `HUB_DEGREE`.
     hub: Option<FastSet<Ix>>,
 }
@@ -179,7 +179,7 @@ impl<O> NodeRec<O> {
         }
     }
 
-    fn edge_attrs(&self, other: Ix) -> Option<&Arc<AttrMap<O>>> {
+    fn edge_attrs(&self, other: Ix) -> Option<&SharedAttrs<O>> {
         self.ext.as_ref().and_then(|e| e.edge_attrs.get(&other))
     }
 }
@@ -399,7 +399,7 @@ impl<O> Snapshot<O> {
 
     /// Attributes of live node `ix` (without building a view).
     #[inline]
-    pub fn attrs(&self, ix: Ix) -> Option<&Arc<AttrMap<O>>> {
+    pub fn attrs(&self, ix: Ix) -> Option<&SharedAttrs<O>> {
         let mask = (1u32 << self.bits) - 1;
         self.shards[(ix & mask) as usize]
             .get(ix, self.bits)
@@ -563,12 +563,12 @@ impl<'a, O> GraphView<'a, O> {
         self.rec(ix).map(|rec| (&rec.key, &rec.handle))
     }
 
-    pub fn attrs(&self, ix: Ix) -> Option<&'a Arc<AttrMap<O>>> {
+    pub fn attrs(&self, ix: Ix) -> Option<&'a SharedAttrs<O>> {
         self.rec(ix).and_then(|r| r.attrs.as_ref())
     }
 
     /// Attributes of edge `s -> t` (which must exist).
-    pub fn edge_attrs(&self, s: Ix, t: Ix) -> Option<&'a Arc<AttrMap<O>>> {
+    pub fn edge_attrs(&self, s: Ix, t: Ix) -> Option<&'a SharedAttrs<O>> {
         let (o, k) = owner(self.directed, s, t);
         self.rec(o).and_then(|r| r.edge_attrs(k))
     }
@@ -1180,7 +1180,7 @@ impl<O: Payload> Graph<O> {
             .map(|&ix| {
                 (
                     view.key(ix).clone(),
-                    view.attrs(ix).map(|a| (**a).clone()).unwrap_or_default(),
+                    view.attrs(ix).map(|a| a.to_map()).unwrap_or_default(),
                 )
             })
             .collect();
@@ -1193,7 +1193,7 @@ impl<O: Payload> Graph<O> {
                     continue;
                 }
                 if let Some(a) = view.edge_attrs(u, w) {
-                    attrs.push((pairs.len(), (**a).clone()));
+                    attrs.push((pairs.len(), a.to_map()));
                 }
                 pairs.push((new_ix(u), new_ix(w)));
             }
@@ -1602,7 +1602,7 @@ impl<O: Payload> Graph<O> {
                 .expect("restored node")
                 .ext_mut()
                 .edge_attrs
-                .insert(k, Arc::new(a));
+                .insert(k, SharedAttrs::new(a));
         }
         for (_, guard) in locked.guards.iter_mut() {
             make_mut(guard).version += 1;

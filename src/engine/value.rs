@@ -7,8 +7,9 @@
 //! 4 bytes per name, and `where` filters and columns compare integers.
 
 use std::collections::HashMap;
+use std::fmt;
 
-use crate::sync::{Arc, LeafRwLock};
+use crate::sync::LeafRwLock;
 
 /// A value stored in the engine. 24 bytes: containers are boxed slices.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,15 +43,17 @@ const _: () = assert!(std::mem::size_of::<Value<std::sync::Arc<()>>>() == 24);
 /// Dense id of an interned attribute name.
 pub type AttrId = u32;
 
-/// One node's (or edge's) attributes, in insertion order (Python dict order).
+/// One node's (or edge's) attributes being built or changed, in insertion
+/// order (Python dict order). Stored, they become [`SharedAttrs`]; both read
+/// as an [`AttrSlice`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttrMap<O> {
     entries: Vec<(AttrId, Value<O>)>,
 }
 
 /// Attributes as a record holds them: absent when empty, shared with read
-/// views through the `Arc` and copied on write only while a view holds them.
-pub type Attrs<O> = Option<Arc<AttrMap<O>>>;
+/// views, copied on write only while a view holds them.
+pub type Attrs<O> = Option<SharedAttrs<O>>;
 
 impl<O> Default for AttrMap<O> {
     fn default() -> Self {
@@ -69,6 +72,35 @@ impl<O> AttrMap<O> {
         Self {
             entries: Vec::with_capacity(n),
         }
+    }
+
+    /// Appends without checking for an existing key: for building a map from a
+    /// source whose keys are known to be distinct (a Python dict).
+    #[inline]
+    pub fn push_unique(&mut self, name: AttrId, value: Value<O>) {
+        self.entries.push((name, value));
+    }
+}
+
+impl<O> std::ops::Deref for AttrMap<O> {
+    type Target = AttrSlice<O>;
+    #[inline]
+    fn deref(&self) -> &AttrSlice<O> {
+        AttrSlice::new(&self.entries)
+    }
+}
+
+/// Read access to attributes, stored or being built.
+#[repr(transparent)]
+pub struct AttrSlice<O> {
+    entries: [(AttrId, Value<O>)],
+}
+
+impl<O> AttrSlice<O> {
+    #[inline]
+    fn new(entries: &[(AttrId, Value<O>)]) -> &Self {
+        // SAFETY: `AttrSlice` is a `#[repr(transparent)]` wrapper of the slice.
+        unsafe { &*(entries as *const [(AttrId, Value<O>)] as *const Self) }
     }
 
     #[inline]
@@ -92,12 +124,74 @@ impl<O> AttrMap<O> {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (AttrId, &Value<O>)> {
         self.entries.iter().map(|(k, v)| (*k, v))
     }
+}
 
-    /// Appends without checking for an existing key: for building a map from a
-    /// source whose keys are known to be distinct (a Python dict).
+impl<O: Clone> AttrSlice<O> {
+    /// A copy to change or hand out.
+    pub fn to_map(&self) -> AttrMap<O> {
+        AttrMap {
+            entries: self.entries.to_vec(),
+        }
+    }
+}
+
+impl<O: fmt::Debug> fmt::Debug for AttrSlice<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Stored attributes: one allocation holding a reference count, the length
+/// and the entries (a thin pointer in the record). Read views share it.
+pub struct SharedAttrs<O>(triomphe::ThinArc<(), (AttrId, Value<O>)>);
+
+impl<O> SharedAttrs<O> {
+    /// Stores `map` (empty maps are stored as `None`: see [`attrs_from`]).
+    pub fn new(map: AttrMap<O>) -> Self {
+        Self(triomphe::ThinArc::from_header_and_iter(
+            (),
+            map.entries.into_iter(),
+        ))
+    }
+}
+
+impl<O: Clone> SharedAttrs<O> {
+    /// The entries as a map to change: moved out when nothing else shares
+    /// them, copied otherwise.
+    fn into_map(mut self) -> AttrMap<O> {
+        let moved = self.0.with_arc_mut(|arc| {
+            triomphe::Arc::get_mut(arc).map(|inner| {
+                inner
+                    .slice_mut()
+                    .iter_mut()
+                    .map(|(k, v)| (*k, std::mem::replace(v, Value::None)))
+                    .collect()
+            })
+        });
+        AttrMap {
+            entries: moved.unwrap_or_else(|| self.0.slice.to_vec()),
+        }
+    }
+}
+
+impl<O> Clone for SharedAttrs<O> {
     #[inline]
-    pub fn push_unique(&mut self, name: AttrId, value: Value<O>) {
-        self.entries.push((name, value));
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<O> std::ops::Deref for SharedAttrs<O> {
+    type Target = AttrSlice<O>;
+    #[inline]
+    fn deref(&self) -> &AttrSlice<O> {
+        AttrSlice::new(&self.0.slice)
+    }
+}
+
+impl<O: fmt::Debug> fmt::Debug for SharedAttrs<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
     }
 }
 
@@ -141,16 +235,21 @@ impl<O: Clone> AttrMap<O> {
     }
 }
 
-/// Merges `new` into a record's attributes, copying the shared map only if a
-/// read view still holds it.
+/// Merges `new` into a record's attributes, copying the stored entries only
+/// if a read view still holds them.
 pub fn merge_attrs<O: Clone>(slot: &mut Attrs<O>, new: AttrMap<O>) {
     if new.is_empty() {
         return;
     }
-    match slot {
-        None => *slot = Some(Arc::new(new)),
-        Some(arc) => crate::sync::make_mut(arc).merge(new),
-    }
+    let map = match slot.take() {
+        None => new,
+        Some(stored) => {
+            let mut map = stored.into_map();
+            map.merge(new);
+            map
+        }
+    };
+    *slot = attrs_from(map);
 }
 
 /// Wraps a freshly built map as record attributes (`None` when empty).
@@ -159,7 +258,7 @@ pub fn attrs_from<O>(map: AttrMap<O>) -> Attrs<O> {
     if map.entries.is_empty() {
         None
     } else {
-        Some(Arc::new(map))
+        Some(SharedAttrs::new(map))
     }
 }
 
@@ -264,5 +363,33 @@ mod tests {
         assert_eq!(big.get(ids[25]), Some(&Value::Int(125)));
         assert_eq!(big.get(ids[5]), Some(&Value::Int(5)));
         assert_eq!(big.iter().map(|(k, _)| k).collect::<Vec<_>>(), ids);
+    }
+
+    #[test]
+    fn stored_attrs_merge_moves_when_unshared_and_copies_when_a_view_holds_them() {
+        let (a, b) = (intern("sa_a"), intern("sa_b"));
+        let one = |k: AttrId, v: Value<()>| {
+            let mut m = AttrMap::new();
+            m.insert(k, v);
+            m
+        };
+        let list = || Value::List(vec![Value::Int(1), Value::Str("x".into())].into_boxed_slice());
+        let mut slot: Attrs<()> = None;
+        merge_attrs(&mut slot, AttrMap::new()); // empty: stays absent
+        assert!(slot.is_none());
+        merge_attrs(&mut slot, one(a, list()));
+        let view = slot.clone(); // a read view shares the stored entries
+        merge_attrs(&mut slot, one(b, Value::Int(2)));
+        merge_attrs(&mut slot, one(a, Value::Int(3)));
+        let now = slot.as_deref().expect("stored");
+        assert_eq!(
+            now.iter().map(|(k, v)| (k, v.clone())).collect::<Vec<_>>(),
+            vec![(a, Value::Int(3)), (b, Value::Int(2))]
+        );
+        let old = view.as_deref().expect("kept");
+        assert_eq!(old.len(), 1);
+        assert_eq!(old.get(a), Some(&list())); // the view's copy is untouched
+        assert_eq!(old.to_map().get(a), Some(&list()));
+        assert_eq!(format!("{:?}", old), format!("{{{a}: {:?}}}", list()));
     }
 }

@@ -19,6 +19,8 @@ use crate::engine::{self, AttrId, AttrMap, NodeId, NodeRef, Value};
 pub(crate) type PyPayload = Arc<Py<PyAny>>;
 pub(crate) type PyValue = Value<PyPayload>;
 pub(crate) type PyAttrMap = AttrMap<PyPayload>;
+pub(crate) type PyAttrSlice = engine::AttrSlice<PyPayload>;
+pub(crate) type PySharedAttrs = engine::SharedAttrs<PyPayload>;
 
 /// Native containers nest at most this deep (guards against recursive lists).
 pub(crate) const MAX_DEPTH: u32 = 100;
@@ -527,7 +529,7 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &PyValue) -> PyResult<Bound<'
 /// A fresh `dict` of the attributes.
 pub(crate) fn attrs_to_dict<'py>(
     py: Python<'py>,
-    attrs: Option<&PyAttrMap>,
+    attrs: Option<&PyAttrSlice>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     let Some(attrs) = attrs else { return Ok(dict) };

@@ -13,6 +13,7 @@
 //! (which it keeps alive). Creating one costs the same for 2 or 100
 //! attributes; a value is converted to Python only when it is read.
 
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyT
 use super::convert::{
     attrs_to_dict, known_name_id, node_obj, type_name, value_to_py, with_py_names,
 };
-use super::convert::{PyAttrMap, PyPayload};
+use super::convert::{PyAttrSlice, PyPayload, PySharedAttrs};
 use super::detach::on_snapshot;
 use super::handles::{HandleCache, Handles};
 use crate::engine::counters::{add, bump, Counter};
@@ -149,7 +150,7 @@ fn key_id(key: &Bound<'_, PyAny>) -> Option<AttrId> {
 #[inline]
 fn read_attr<'py>(
     py: Python<'py>,
-    map: Option<&PyAttrMap>,
+    map: Option<&PyAttrSlice>,
     key: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     let (Some(map), Ok(key)) = (map, key.cast::<PyString>()) else {
@@ -184,7 +185,7 @@ pub struct AttrView {
     /// Keeps the snapshot, and so the map `map` points into, alive.
     snap: Arc<Snapshot<PyPayload>>,
     /// The node's (or edge's) attribute map inside `snap` (null: none).
-    map: std::cell::UnsafeCell<*const PyAttrMap>,
+    map: std::cell::UnsafeCell<Option<NonNull<PyAttrSlice>>>,
 }
 
 // SAFETY: `map` points into `snap`, which this view keeps alive and which is
@@ -194,13 +195,13 @@ pub struct AttrView {
 unsafe impl Send for AttrView {}
 unsafe impl Sync for AttrView {}
 
-fn map_ptr(attrs: Option<&Arc<PyAttrMap>>) -> *const PyAttrMap {
-    attrs.map_or(std::ptr::null(), |a| &**a as *const PyAttrMap)
+fn map_ptr(attrs: Option<&PySharedAttrs>) -> Option<NonNull<PyAttrSlice>> {
+    attrs.map(|a| NonNull::from(&**a))
 }
 
 impl AttrView {
     /// A view of `attrs`, which must live inside `snap`.
-    fn new(snap: &Arc<Snapshot<PyPayload>>, attrs: Option<&Arc<PyAttrMap>>) -> Self {
+    fn new(snap: &Arc<Snapshot<PyPayload>>, attrs: Option<&PySharedAttrs>) -> Self {
         Self {
             snap: snap.clone(),
             map: std::cell::UnsafeCell::new(map_ptr(attrs)),
@@ -208,9 +209,9 @@ impl AttrView {
     }
 
     #[inline]
-    fn map(&self) -> Option<&PyAttrMap> {
+    fn map(&self) -> Option<&PyAttrSlice> {
         // SAFETY: see the `Sync` impl: the pointee lives as long as `snap`.
-        unsafe { (*self.map.get()).as_ref() }
+        unsafe { (*self.map.get()).map(|p| p.as_ref()) }
     }
 
     /// A view of `attrs` (inside `snap`): `slot`'s object again when nothing
@@ -221,7 +222,7 @@ impl AttrView {
         py: Python<'py>,
         slot: &mut Option<Bound<'py, AttrView>>,
         snap: &Arc<Snapshot<PyPayload>>,
-        attrs: Option<&Arc<PyAttrMap>>,
+        attrs: Option<&PySharedAttrs>,
     ) -> PyResult<Bound<'py, AttrView>> {
         if let Some(v) = slot.as_ref() {
             // SAFETY: `v` is a live object and we are attached.
@@ -390,7 +391,7 @@ pub struct AttrBatch {
 }
 
 impl AttrBatch {
-    fn rows(&self) -> impl Iterator<Item = Option<&PyAttrMap>> + '_ {
+    fn rows(&self) -> impl Iterator<Item = Option<&PyAttrSlice>> + '_ {
         self.ixs[self.start..self.end]
             .iter()
             .map(|&ix| self.snap.attrs(ix).map(|a| &**a))

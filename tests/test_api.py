@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import types
 
 import pytest
@@ -149,6 +150,34 @@ def test_attribute_names_made_and_freed_one_by_one_keep_their_own_names(make_gra
         g.batch_add_nodes([(-1 - i, {f"col{i}": i})])
     assert all(g.get_node(i) == {f"attr{i}": i} for i in range(2000))
     assert all(g.get_node(-1 - i) == {f"col{i}": i} for i in range(2000))
+
+
+def test_str_ids_of_every_length_and_encoding_round_trip(make_graph) -> None:  # type: ignore[no-untyped-def]
+    # The native backend stores ids of up to 15 bytes inside the id and up
+    # to 16 inside the key map's entry, longer ones shared: every path (key
+    # lookups, results, edges, removal, pickling) must see the same text.
+    pieces = ["a", "\x00", "é", "€", "😀"]  # 1, 1, 2, 3 and 4 UTF-8 bytes
+    ids = sorted({p * n + tail for p in pieces for n in range(0, 12) for tail in ("", "z")})
+    g = make_graph()
+    g.batch_add_nodes(ids[: len(ids) // 2])
+    for i in ids[len(ids) // 2 :]:
+        g.add_node(i, n=len(i.encode()))
+    for a, b in zip(ids, ids[1:]):
+        g.add_edge(a, b)
+    assert g.nodes() == ids[: len(ids) // 2] + ids[len(ids) // 2 :]
+    assert all(g.has_node(i) and i in g for i in ids)
+    assert not g.has_node("a" * 12 + "y") and not g.has_node("\x00" * 17)
+    assert g.bfs(ids[0]) == ids
+    assert g.k_hop(ids[5], 2) == ids[6:8]
+    assert g.get_node(ids[-1]) == {"n": len(ids[-1].encode())}
+    assert pickle.loads(pickle.dumps(g)).nodes() == g.nodes()
+    for i in ids[::3]:
+        g.remove_node(i)
+    kept = [i for k, i in enumerate(ids) if k % 3]
+    assert g.nodes() == kept and all(g.has_node(i) == (k % 3 != 0) for k, i in enumerate(ids))
+    for i in ids[::3]:  # re-added after removal: found again, at the end
+        g.add_node(i)
+    assert g.nodes() == kept + ids[::3]
 
 
 def test_recursive_attribute_is_rejected(make_graph) -> None:  # type: ignore[no-untyped-def]

@@ -522,6 +522,13 @@ pub fn make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
     Arc::get_mut(arc).expect("unique after copy")
 }
 
+/// The thin, weak-count-free `Arc` of a record's stored attributes (one
+/// allocation per map: see `engine::value::SharedAttrs`), and the `Arc` it
+/// converts to for a unique borrow. Not modelled by loom, like `OnceCell`:
+/// a stored map is immutable while shared, its count only says when to free
+/// it, and no graph protocol reads that count.
+pub use triomphe::{Arc as ThinArcInner, ThinArc};
+
 /// A set-once cell (a node's host-side handle; see `engine::store::NodeRec`).
 /// Not modelled by loom: it is written once, attached, by the binding.
 pub type OnceCell<T> = std::sync::OnceLock<T>;

@@ -153,9 +153,9 @@ def test_attribute_names_made_and_freed_one_by_one_keep_their_own_names(make_gra
 
 
 def test_str_ids_of_every_length_and_encoding_round_trip(make_graph) -> None:  # type: ignore[no-untyped-def]
-    # The native backend stores ids of up to 15 bytes inside the id and up
-    # to 16 inside the key map's entry, longer ones shared: every path (key
-    # lookups, results, edges, removal, pickling) must see the same text.
+    # The native backend stores ids of up to 15 bytes inline (in the record
+    # and the key map's entry), longer ones shared: every path (key lookups,
+    # results, edges, removal, pickling) must see the same text.
     pieces = ["a", "\x00", "é", "€", "😀"]  # 1, 1, 2, 3 and 4 UTF-8 bytes
     ids = sorted({p * n + tail for p in pieces for n in range(0, 12) for tail in ("", "z")})
     g = make_graph()

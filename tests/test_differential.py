@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 import gli
 
-# str ids on both sides of the native key map's 16-byte inline limit too.
+# str ids on both sides of the native ids' 15-byte inline limit too.
 IDS = st.sampled_from([0, 1, 2, 3, "1", "a", "b", "c", -7, 2**40, "", "sixteen-bytes-id", "seventeen-bytes-i", "é" * 8, "é" * 9])
 BAD_IDS = st.sampled_from([True, 1.5, None, ("t",)])
 ANY_ID = st.one_of(IDS, IDS, IDS, BAD_IDS)

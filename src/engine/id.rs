@@ -3,7 +3,6 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::mem::ManuallyDrop;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
@@ -241,110 +240,26 @@ impl<'a> From<&'a NodeId> for NodeRef<'a> {
     }
 }
 
-/// Texts up to this many bytes live inside the key map's entry.
-const INLINE_TEXT: usize = 16;
-
-/// A `str` id as the key map stores it, with a 32-bit hash of its text. The
-/// map hashes the stored hash, so growing the map re-hashes entries without
-/// reading their texts.
-///
-/// A text of up to [`INLINE_TEXT`] bytes (most ids: `"n123456"`,
-/// `"user:1234567"`) is copied into the entry itself, so a lookup that finds
-/// it compares the text without leaving the entry's cache line; at a million
-/// keys, following a pointer to the text would be one more cache miss per
-/// lookup. A longer text shares the node record's `Arc`. Either way the
-/// entry is 24 bytes.
+/// A `str` id as the key map stores it: the id's own [`IdStr`] (a text of up
+/// to 15 bytes inline, so a lookup that finds it compares the text without
+/// leaving the entry's cache line; a longer one shares the record's `Arc`)
+/// and a 32-bit hash of the text, in what would be padding (the entry stays
+/// 24 bytes). The map hashes the stored hash, so growing the map re-hashes
+/// entries without reading their texts.
+#[derive(Clone, Debug)]
 pub struct StrKey {
+    text: IdStr,
     hash: u32,
-    /// The text's length in bytes; `<= INLINE_TEXT` means it is in `repr.inline`.
-    len: u32,
-    repr: KeyText,
-}
-
-union KeyText {
-    inline: [u8; INLINE_TEXT],
-    shared: ManuallyDrop<Arc<str>>,
 }
 
 impl StrKey {
     /// The key of `id` (a long text shares the record's `Arc`).
     #[inline]
     pub fn new(id: &IdStr) -> Self {
-        let text = id.as_str();
-        let hash = text_hash(text);
-        let bytes = text.as_bytes();
-        // Ids longer than 4 GiB cannot be stored as `u32` lengths; such a
-        // text is shared, and its length recorded as the largest `u32`.
-        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        let repr = if bytes.len() <= INLINE_TEXT {
-            let mut inline = [0u8; INLINE_TEXT];
-            inline[..bytes.len()].copy_from_slice(bytes);
-            KeyText { inline }
-        } else {
-            let shared = id
-                .shared()
-                .expect("a text longer than an IdStr holds inline");
-            KeyText {
-                shared: ManuallyDrop::new(shared),
-            }
-        };
-        Self { hash, len, repr }
-    }
-
-    #[inline]
-    fn is_inline(&self) -> bool {
-        self.len as usize <= INLINE_TEXT
-    }
-
-    #[inline]
-    fn as_str(&self) -> &str {
-        if self.is_inline() {
-            // SAFETY: `len <= INLINE_TEXT` means `new` wrote `inline`, whose
-            // first `len` bytes are a copy of a `str`'s bytes.
-            unsafe { std::str::from_utf8_unchecked(&self.repr.inline[..self.len as usize]) }
-        } else {
-            // SAFETY: a longer length means `new` wrote `shared`.
-            unsafe { &self.repr.shared }
-        }
-    }
-}
-
-impl Drop for StrKey {
-    fn drop(&mut self) {
-        if !self.is_inline() {
-            // SAFETY: `shared` is the live variant (see `as_str`); dropped once.
-            unsafe { ManuallyDrop::drop(&mut self.repr.shared) }
-        }
-    }
-}
-
-impl Clone for StrKey {
-    fn clone(&self) -> Self {
-        let repr = if self.is_inline() {
-            // SAFETY: `inline` is the live variant.
-            KeyText {
-                inline: unsafe { self.repr.inline },
-            }
-        } else {
-            // SAFETY: `shared` is the live variant.
-            KeyText {
-                shared: unsafe { self.repr.shared.clone() },
-            }
-        };
         Self {
-            hash: self.hash,
-            len: self.len,
-            repr,
+            hash: text_hash(id),
+            text: id.clone(),
         }
-    }
-}
-
-impl fmt::Debug for StrKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StrKey")
-            .field("text", &self.as_str())
-            .field("hash", &self.hash)
-            .finish()
     }
 }
 
@@ -386,7 +301,7 @@ impl<'a> StrQuery<'a> {
 impl StrLike for StrKey {
     #[inline]
     fn text(&self) -> &str {
-        self.as_str()
+        &self.text
     }
     #[inline]
     fn hash32(&self) -> u32 {
@@ -416,7 +331,7 @@ impl Hash for StrKey {
 impl PartialEq for StrKey {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.as_str() == other.as_str()
+        self.hash == other.hash && self.text == other.text
     }
 }
 
@@ -490,12 +405,12 @@ impl fmt::Display for NodeId {
 mod tests {
     use super::*;
 
-    /// Texts on both sides of the inline limit (16 bytes), multi-byte ones
+    /// Texts on both sides of the inline limit (15 bytes), multi-byte ones
     /// included, and the empty text.
     fn texts() -> Vec<String> {
         let mut t: Vec<String> = (0..1000).map(|i| format!("k{i}")).collect();
         t.extend((0..40).map(|n| "x".repeat(n)));
-        t.extend((1..12).map(|n| "é".repeat(n))); // 2 bytes each: 16 and 18 bytes straddle
+        t.extend((1..12).map(|n| "é".repeat(n))); // 2 bytes each: 14 and 16 bytes straddle
         t.push("a-uuid-like-id-0f8e-4d2c-9b1a-7e5c3d2a1b0f".into());
         t
     }
@@ -509,11 +424,11 @@ mod tests {
         }
         for (i, t) in texts.iter().enumerate() {
             let key = StrKey::new(&IdStr::new(t));
-            assert_eq!(key.as_str(), t);
+            assert_eq!(key.text(), t);
             assert_eq!(StrQuery::new(t).hash, key.hash); // same text, same hash
             assert_eq!(m.get(&StrQuery::new(t) as &dyn StrLike), Some(&i));
             let copy = key.clone();
-            assert!(copy == key && copy.as_str() == t);
+            assert!(copy == key && copy.text() == t);
         }
         assert_eq!(m.get(&StrQuery::new("k1000") as &dyn StrLike), None);
         assert_eq!(m.get(&StrQuery::new(&"x".repeat(40)) as &dyn StrLike), None);

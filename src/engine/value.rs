@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::sync::LeafRwLock;
+use crate::sync::{LeafRwLock, ThinArc, ThinArcInner};
 
 /// A value stored in the engine. 24 bytes: containers are boxed slices.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,15 +143,12 @@ impl<O: fmt::Debug> fmt::Debug for AttrSlice<O> {
 
 /// Stored attributes: one allocation holding a reference count, the length
 /// and the entries (a thin pointer in the record). Read views share it.
-pub struct SharedAttrs<O>(triomphe::ThinArc<(), (AttrId, Value<O>)>);
+pub struct SharedAttrs<O>(ThinArc<(), (AttrId, Value<O>)>);
 
 impl<O> SharedAttrs<O> {
     /// Stores `map` (empty maps are stored as `None`: see [`attrs_from`]).
     pub fn new(map: AttrMap<O>) -> Self {
-        Self(triomphe::ThinArc::from_header_and_iter(
-            (),
-            map.entries.into_iter(),
-        ))
+        Self(ThinArc::from_header_and_iter((), map.entries.into_iter()))
     }
 }
 
@@ -160,7 +157,7 @@ impl<O: Clone> SharedAttrs<O> {
     /// them, copied otherwise.
     fn into_map(mut self) -> AttrMap<O> {
         let moved = self.0.with_arc_mut(|arc| {
-            triomphe::Arc::get_mut(arc).map(|inner| {
+            ThinArcInner::get_mut(arc).map(|inner| {
                 inner
                     .slice_mut()
                     .iter_mut()

@@ -77,6 +77,52 @@ def test_subclass_and_empty_graphs() -> None:
         same(e, pickle.loads(pickle.dumps(e)))
 
 
+class Holder:
+    """An attribute value that refers back to the graph holding it."""
+
+    def __init__(self, g: gli.Graph) -> None:
+        self.g = g
+
+
+def test_attribute_values_that_refer_back_to_the_graph(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.add_node("me", graph=g, holder=Holder(g))
+    g.add_node(2)
+    g.add_edge("me", 2, back=g)
+    other = gli.Graph(backend=backend)
+    other.add_node(1, peer=g)
+    g.add_node("peer", other=other)
+    copies = [pickle.loads(pickle.dumps(g, protocol=p)) for p in range(pickle.HIGHEST_PROTOCOL + 1)]
+    for h in [*copies, copy.deepcopy(g)]:
+        assert h is not g and h.nodes() == g.nodes()
+        attrs = h.get_node("me")
+        assert attrs["graph"] is h and attrs["holder"].g is h and h.get_edge("me", 2)["back"] is h
+        assert h.get_node("peer")["other"].get_node(1)["peer"] is h  # a cycle through a second graph
+    shallow = copy.copy(g)
+    assert shallow.get_node("me")["graph"] is g  # shared, as dict.copy shares values
+
+
+def test_a_subclass_instance_keeps_its_own_attributes() -> None:
+    class Tagged(gli.Graph):
+        pass
+
+    g = Tagged()
+    g.tag = "kept"  # type: ignore[attr-defined]
+    g.add_node(1, me=g)
+    for h in (copy.deepcopy(g), copy.copy(g)):
+        assert type(h) is Tagged and h.tag == "kept"  # type: ignore[attr-defined]
+    h = copy.deepcopy(g)
+    assert h.get_node(1)["me"] is h
+
+
+def test_pickles_of_the_previous_format_still_load() -> None:
+    from gli.graph import _restore
+
+    g = sample("rust", True)
+    image, objects = g._dump_state()
+    same(g, _restore(gli.Graph, True, image, objects))  # what their reduce tuple calls
+
+
 def _edge_count(g: gli.Graph) -> tuple[int, Any]:
     return g.edge_count(), g.pagerank()
 

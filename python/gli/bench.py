@@ -731,7 +731,7 @@ def interleaved_rows(b: Bench, g: Any, n: int) -> None:
         name = f"{INTERLEAVED_ROWS[0]}, {graph.edge_count():,} edges, {k:,} nodes"
         if b.wants(name):
             alone.append(pairs(graph, k, 2000, write=False))
-            b.row(name, "µs/pair", {"gli-rust": lambda graph=graph, k=k: pairs(graph, k, 2000)})
+            b.row(name, "µs/pair", {"gli-rust": functools.partial(pairs, graph, k, 2000)})
     if len(alone) == 2:
         b.notes.append(
             f"k_hop(·, 2) alone on the same two graphs: {alone[0]:.1f} / {alone[1]:.1f} µs/query"

@@ -71,28 +71,47 @@ class Graph(_core.Graph, AsyncQueries):
         return cast(Graph, from_networkx(G, backend))
 
     # pickle / copy: a compact binary image built in Rust from one snapshot,
-    # plus the opaque attribute values (pickled, or copied, by Python).
+    # plus the opaque attribute values (pickled, or copied, by Python). The
+    # empty graph is made first and filled from the state afterwards, so that
+    # attribute values may refer back to the graph (pickle's memo, and
+    # deepcopy's, already hold it when they reach such a reference).
     def __reduce__(self) -> tuple[Any, ...]:
+        return (_empty, (type(self), self.directed), self.__getstate__())
+
+    def __getstate__(self) -> tuple[bytes, list[Any], dict[str, Any] | None]:
         image, objects = self._dump_state()
-        return (_restore, (type(self), self.directed, image, objects))
+        return image, objects, getattr(self, "__dict__", None) or None
+
+    def __setstate__(self, state: tuple[bytes, list[Any], dict[str, Any] | None]) -> None:
+        image, objects, extra = state
+        self._load_state(image, objects)
+        if extra:
+            self.__dict__.update(extra)
 
     def __copy__(self) -> Any:
         """An independent graph; opaque attribute values are shared, as ``dict.copy`` does."""
-        image, objects = self._dump_state()
-        return _restore(type(self), self.directed, image, objects)
+        g = _empty(type(self), self.directed)
+        g.__setstate__(self.__getstate__())
+        return g
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        image, objects = self._dump_state()
-        g = _restore(type(self), self.directed, image, copy.deepcopy(objects, memo))
+        g = _empty(type(self), self.directed)
         memo[id(self)] = g
+        g.__setstate__(copy.deepcopy(self.__getstate__(), memo))
         return g
 
 
 _core._share_methods(Graph)
 
 
+def _empty(cls: type[Graph], directed: bool) -> Graph:
+    """An empty rust-backend graph of class ``cls`` (``Graph`` or a subclass), for unpickling."""
+    return cls(directed=directed)
+
+
 def _restore(cls: type[Graph], directed: bool, image: bytes, objects: list[Any]) -> Graph:
-    """Unpickles a rust-backend graph (``cls`` is ``Graph`` or a subclass)."""
-    g: Graph = cls(directed=directed)
+    """Unpickles a rust-backend graph pickled by gli 0.1.0 before the state moved to
+    ``__setstate__`` (kept so that those pickles still load)."""
+    g = _empty(cls, directed)
     g._load_state(image, objects)
     return g

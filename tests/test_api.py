@@ -297,6 +297,31 @@ def test_batches_are_all_or_nothing(make_graph) -> None:  # type: ignore[no-unty
     assert (g.nodes(data=True), g.edges(data=True)) == before
 
 
+@pytest.mark.parametrize("directed", [True, False])
+def test_an_edge_batch_names_its_first_bad_item(make_graph, directed: bool) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph(directed)
+    g.batch_add_nodes(["a", "b", "c", *range(40_000)])
+    g.add_edge("a", "b")
+    g.add_edge(0, 1)
+    before = g.edges()
+    cases = [
+        ([("a", "b"), ("a", "zz")], gli.EdgeAlreadyExistsError, "'a' -> 'b'"),  # in the graph
+        ([("a", "c"), ("a", "c"), ("zz", "a")], gli.EdgeAlreadyExistsError, "'a' -> 'c'"),  # repeated
+        ([("a", "zz"), ("a", "b")], gli.NodeNotFoundError, "'zz'"),  # the missing one comes first
+        ([("c", "a"), ("c", "zz")], gli.NodeNotFoundError, "'zz'"),  # directed: a new edge
+        # int ids, the missing endpoint a chunk of resolution after the existing edge
+        ([(0, 1), *((i, i + 1) for i in range(2, 35_000)), (5, -7)], gli.EdgeAlreadyExistsError, "0 -> 1"),
+        ([*((i, i + 1) for i in range(2, 35_000)), (5, -7), (0, 1)], gli.NodeNotFoundError, "-7"),
+    ]
+    if not directed:  # the reverse of an existing or earlier edge is the same edge
+        cases[3] = ([("c", "a"), ("a", "c"), ("zz", "c")], gli.EdgeAlreadyExistsError, "'a' -> 'c'")
+        cases.append(([("b", "a"), ("zz", "a")], gli.EdgeAlreadyExistsError, "'b' -> 'a'"))
+    for items, error, name in cases:
+        with pytest.raises(error, match=name):
+            g.batch_add_edges(items)
+        assert g.edges() == before
+
+
 def test_large_edge_batch_failure_changes_nothing(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     n = 3000

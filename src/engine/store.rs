@@ -1152,6 +1152,24 @@ impl<O: Payload> Graph<O> {
         }
     }
 
+    /// The error a batch of edges `pairs` reports for its first item, in
+    /// order, that is already an edge or repeats an earlier item (either
+    /// direction when undirected), if any. Cold: it only decides which of
+    /// several invalid items an error names (the first, as the reference
+    /// backend does), when a later item has a missing endpoint.
+    ///
+    /// **Locking behaviour:** as [`Graph::snapshot`].
+    pub fn first_existing_edge(&self, pairs: &[(Ix, Ix)]) -> Option<GraphError> {
+        let snap = self.snapshot();
+        let view = snap.view();
+        let mut seen = HashSet::with_capacity(pairs.len());
+        let (s, t) = pairs.iter().copied().find(|&(s, t)| {
+            view.rec(s).is_some_and(|r| r.has_out(t)) || !seen.insert(owner(self.directed, s, t))
+        })?;
+        let id = |ix: Ix| view.rec(ix).map(|r| r.key.clone());
+        Some(GraphError::EdgeExists(id(s)?, id(t)?))
+    }
+
     /// Runs `f` on a consistent view under every shard's read lock (for short
     /// multi-shard reads such as `k_hop`).
     ///

@@ -112,13 +112,13 @@ impl PyGraph {
         })
     }
 
-    /// Resolves one edge item's endpoints against the graph as it is now.
-    #[inline]
     /// The endpoints of edge tuples `tuples` (each of length 2 or 3, ids
     /// already type-checked), as node indices; `NodeNotFoundError` for the
-    /// first missing endpoint, in order. Ids are borrowed from the tuples a
-    /// chunk at a time and resolved detached, every key-map lock taken once
-    /// per chunk (`Graph::resolve_many`).
+    /// first missing endpoint, in order, unless an earlier item is already
+    /// an edge or a repeat (`EdgeAlreadyExistsError` for the first such).
+    /// Ids are borrowed from the tuples a chunk at a time and resolved
+    /// detached, every key-map lock taken once per chunk
+    /// (`Graph::resolve_many`).
     fn resolve_pairs(
         &self,
         py: Python<'_>,
@@ -152,7 +152,7 @@ impl PyGraph {
                 found
                     .iter()
                     .position(Option::is_none)
-                    .map(|k| NodeId::Int(ints[k]))
+                    .map(|k| (k, NodeId::Int(ints[k])))
             } else {
                 ids.clear();
                 for t in chunk {
@@ -165,10 +165,17 @@ impl PyGraph {
                 found
                     .iter()
                     .position(Option::is_none)
-                    .map(|k| ids[k].to_owned_id())
+                    .map(|k| (k, ids[k].to_owned_id()))
             };
-            if let Some(id) = missing {
-                return Err(GraphError::NodeNotFound(id).into());
+            if let Some((k, id)) = missing {
+                // An earlier item that is already an edge is the first error.
+                pairs.extend(
+                    found[..k / 2 * 2]
+                        .chunks_exact(2)
+                        .filter_map(|e| Some((e[0]?, e[1]?))),
+                );
+                let err = py.detach(|| inner.first_existing_edge(&pairs));
+                return Err(err.unwrap_or(GraphError::NodeNotFound(id)).into());
             }
             // Every id was found (checked just above).
             pairs.extend(found.chunks_exact(2).filter_map(|e| Some((e[0]?, e[1]?))));

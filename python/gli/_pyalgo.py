@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._args import _check_id, _count, _float_text, _kind, _name, _numeric, _real
 from .exceptions import ConvergenceError, NoPathError
 
 __all__ = ["PythonQueries"]
 
 NodeId = Any
+
 
 
 class PythonQueries:
@@ -41,20 +43,24 @@ class PythonQueries:
         def batch_add_nodes(self, items: Iterable[Any], /) -> int: ...
         def batch_add_edges(self, items: Iterable[Any], /) -> int: ...
 
-    def _require(self, node_id: NodeId) -> None:
-        self.get_node(node_id)  # TypeError / NodeNotFoundError, as the rust backend
+    def _require(self, node_id: NodeId) -> NodeId:
+        """The id ``node_id`` names (see ``_check_id``); TypeError / NodeNotFoundError, as the rust backend."""
+        self.get_node(node_id)
+        return _check_id(node_id)
 
     def _weight(self, u: NodeId, v: NodeId, weight: str) -> float:
         w = self.get_edge(u, v).get(weight, 1.0)
-        if isinstance(w, bool) or not isinstance(w, (int, float)):
+        if not _numeric(w):
             raise TypeError(
-                f"edge {u!r} -> {v!r}: weight attribute {weight!r} is not numeric ({type(w).__name__})"
+                f"edge {u!r} -> {v!r}: weight attribute {weight!r} is not numeric ({_kind(w)})"
             )
         return float(w)
 
     def bfs(self, source: NodeId, depth_limit: int | None = None) -> list[NodeId]:
+        if depth_limit is not None:
+            depth_limit = _count("bfs", "depth_limit", depth_limit)
         with self._lock:
-            self._require(source)
+            source = self._require(source)
             order, seen, frontier, depth = [source], {source}, [source], 0
             while frontier and (depth_limit is None or depth < depth_limit):
                 nxt = []
@@ -69,7 +75,7 @@ class PythonQueries:
 
     def dfs(self, source: NodeId, /) -> list[NodeId]:
         with self._lock:
-            self._require(source)
+            source = self._require(source)
             order, seen = [source], {source}
             stack = [iter(self.successors(source))]
             while stack:
@@ -84,6 +90,7 @@ class PythonQueries:
             return order
 
     def k_hop(self, source: NodeId, k: int) -> list[NodeId]:
+        k = _count("k_hop", "k", k)
         with self._lock:
             return self.bfs(source, depth_limit=k)[1:]
 
@@ -116,7 +123,7 @@ class PythonQueries:
             for w in self.successors(u):
                 c = self._weight(u, w, weight)
                 if c < 0:
-                    raise ValueError(f"negative weight {c} on edge {u!r} -> {w!r}")
+                    raise ValueError(f"negative weight {_float_text(c)} on edge {u!r} -> {w!r}")
                 if w in done:
                     continue
                 nd = d + c
@@ -127,8 +134,7 @@ class PythonQueries:
         return done, pred
 
     def _path(self, source: NodeId, target: NodeId, weight: str | None) -> tuple[list[NodeId], float | int]:
-        self._require(source)
-        self._require(target)
+        source, target = self._require(source), self._require(target)
         if weight is None:
             parent = {source: source}
             queue = deque([source])
@@ -153,18 +159,21 @@ class PythonQueries:
         return path[::-1], done[target]
 
     def shortest_path(self, source: NodeId, target: NodeId, weight: str | None = None) -> list[NodeId]:
+        weight = _name(weight, optional=True)
         with self._lock:
             return self._path(source, target, weight)[0]
 
     def shortest_path_length(
         self, source: NodeId, target: NodeId, weight: str | None = None
     ) -> float | int:
+        weight = _name(weight, optional=True)
         with self._lock:
             return self._path(source, target, weight)[1]
 
     def shortest_path_lengths(self, source: NodeId, weight: str | None = None) -> dict[NodeId, Any]:
+        weight = _name(weight, optional=True)
         with self._lock:
-            self._require(source)
+            source = self._require(source)
             if weight is None:
                 return self._bfs_lengths(source)
             return self._dijkstra(source, None, weight)[0]
@@ -201,6 +210,8 @@ class PythonQueries:
         tol: float = 1e-6,
         weight: str | None = None,
     ) -> dict[NodeId, float]:
+        alpha, tol, weight = _real(alpha), _real(tol), _name(weight, optional=True)
+        max_iter = _count("pagerank", "max_iter", max_iter)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         with self._lock:
@@ -230,10 +241,7 @@ class PythonQueries:
 
     def subgraph(self, ids: Iterable[NodeId], /) -> Any:
         with self._lock:
-            wanted = list(ids)
-            for v in wanted:
-                self._require(v)
-            keep = set(wanted)
+            keep = {self._require(v) for v in ids}
             new = type(self)(directed=self.is_directed())  # type: ignore[call-arg]
             new.batch_add_nodes([(v, d) for v, d in self.nodes(data=True) if v in keep])
             new.batch_add_edges([(s, t, d) for s, t, d in self.edges(data=True) if s in keep and t in keep])
@@ -243,15 +251,17 @@ class PythonQueries:
         col: list[float | None] = []
         for _, d in self.nodes(data=True):
             v = d.get(attr)
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-            col.append(float(v) if ok else None)
+            col.append(float(v) if _numeric(v) else None)
         return col
 
     def get_node_values_as_array(self, attr: str = "value") -> np.ndarray:
+        attr = _name(attr)
         with self._lock:
             return np.array([v for v in self._column(attr) if v is not None], dtype=np.float64)
 
     def node_attribute_array(self, attr: str, default: float = float("nan")) -> np.ndarray:
+        attr = _name(attr)
+        default = _real(default)
         with self._lock:
             return np.array([default if v is None else v for v in self._column(attr)], dtype=np.float64)
 

@@ -12,12 +12,14 @@ matches.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._args import _flag, _is_i64, _numeric, _utf8
 from . import _pygraph  # circular: its attributes are read at call time
 
 __all__ = ["PythonFilters", "AttributeView", "AttributeBatch", "DEFAULT_BATCH", "DEFAULT_VECTOR_BATCH"]
@@ -27,12 +29,7 @@ __all__ = ["PythonFilters", "AttributeView", "AttributeBatch", "DEFAULT_BATCH", 
 DEFAULT_BATCH = 16_384
 DEFAULT_VECTOR_BATCH = 65_536
 
-_I64 = (-(2**63), 2**63 - 1)
 _MISSING = object()
-
-
-def _is_i64(v: object) -> bool:
-    return type(v) is int and _I64[0] <= v <= _I64[1]
 
 
 def _native_scalar(v: object) -> bool:
@@ -40,11 +37,13 @@ def _native_scalar(v: object) -> bool:
 
 
 def _where_value(method: str, name: str, v: object) -> object:
-    if v is None or isinstance(v, (bool, str, float)):
+    if isinstance(v, str):
+        return _utf8(v)
+    if v is None or isinstance(v, (bool, float)):
         return v
     if isinstance(v, int):
         # Beyond 64 bits no stored int can equal it; the engine matches nothing.
-        return v if _I64[0] <= v <= _I64[1] else math.nan
+        return v if _is_i64(int(v)) else math.nan
     raise TypeError(
         f"{method}: where[{name!r}] must be str, int, float, bool or None, not {type(v).__name__}"
     )
@@ -95,8 +94,9 @@ class AttributeBatch(Sequence[AttributeView]):
         return len(self._rows)
 
     def __getitem__(self, index: int) -> AttributeView:  # type: ignore[override]
-        if isinstance(index, bool) or not isinstance(index, int):
+        if isinstance(index, (bool, slice)):
             raise TypeError(f"batch indices must be integers, not {type(index).__name__}")
+        index = operator.index(index)  # numpy ints too, as the rust backend
         n = len(self._rows)
         i = index + n if index < 0 else index
         if not 0 <= i < n:
@@ -106,16 +106,16 @@ class AttributeBatch(Sequence[AttributeView]):
     def column(self, name: str, default: Any = None) -> Any:
         if not isinstance(name, str):
             raise TypeError(f"column: attribute name must be str, not {type(name).__name__}")
+        _utf8(name)
         vals = [r.get(name, _MISSING) for r in self._rows]
         if vals and all(_is_i64(v) for v in vals):
             return np.array(vals, dtype=np.int64)
         if vals and all(type(v) is bool for v in vals):
             return np.array(vals, dtype=bool)
-        if default is None or isinstance(default, (int, float)):
+        if default is None or (isinstance(default, (int, float)) and not isinstance(default, bool)):
             fill = math.nan if default is None else float(default)
-            numeric = all(
-                v is _MISSING or type(v) in (bool, float) or _is_i64(v) for v in vals
-            )
+            # numeric: int (64-bit) or float, never bool (beside other values)
+            numeric = all(v is _MISSING or _numeric(v) for v in vals)
             if numeric:
                 return np.array(
                     [fill if v is _MISSING else float(v) for v in vals], dtype=np.float64
@@ -165,7 +165,7 @@ class PythonFilters:
                     raise TypeError(
                         f"{method}: where keys must be attribute names (str), not {_type_name(k)}"
                     )
-                conds.append((k, _where_value(method, k, v)))
+                conds.append((_utf8(k), _where_value(method, k, v)))
         return predicate, conds, size
 
     @staticmethod
@@ -184,6 +184,7 @@ class PythonFilters:
         batch_size: int | None = None,
         vectorized: bool = False,
     ) -> list[Any]:
+        vectorized = _flag(vectorized)
         default = DEFAULT_VECTOR_BATCH if vectorized else DEFAULT_BATCH
         pred, conds, size = self._filter_args("filter_nodes", predicate, where, batch_size, default)
         if vectorized and pred is None:

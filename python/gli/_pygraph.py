@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ._args import _check_id, _flag, _utf8
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -23,27 +24,20 @@ NodeId = Any
 MAX_DEPTH = 100
 
 
-def _check_id(x: object) -> NodeId:
-    if isinstance(x, bool) or not isinstance(x, (int, str)):
-        raise TypeError(f"node id must be str or int, not {type(x).__name__}")
-    if isinstance(x, int) and not -(2**63) <= x < 2**63:
-        raise OverflowError(f"node id {x!r} does not fit in a signed 64-bit integer")
-    return x
-
-
 def _item_id(method: str, index: int, x: object) -> NodeId:
     try:
         return _check_id(x)
-    except (TypeError, OverflowError) as e:
-        raise type(e)(f"{method}: item {index}: {e}") from None
+    except (TypeError, OverflowError, UnicodeEncodeError) as e:
+        kind = ValueError if isinstance(e, ValueError) else type(e)  # a lone surrogate: ValueError
+        raise kind(f"{method}: item {index}: {e}") from None
 
 
-def _valid_id(x: object) -> bool:
+def _id_or_none(x: object) -> NodeId | None:
+    """``_check_id(x)``, or ``None`` when ``x`` cannot be a node id."""
     try:
-        _check_id(x)
-    except (TypeError, OverflowError):
-        return False
-    return True
+        return _check_id(x)
+    except (TypeError, OverflowError, UnicodeEncodeError):
+        return None
 
 
 class _List(list):  # type: ignore[type-arg]
@@ -63,7 +57,9 @@ def _store(value: Any, name: str, depth: int = 0) -> Any:
     if type(value) is dict and all(isinstance(k, str) for k in value):
         if depth >= MAX_DEPTH:
             raise ValueError(_too_deep(name))
-        return _Dict((str(k), _store(v, name, depth + 1)) for k, v in value.items())
+        return _Dict((_utf8(str(k)), _store(v, name, depth + 1)) for k, v in value.items())
+    if type(value) is str:
+        return _utf8(value)
     return value
 
 
@@ -89,7 +85,7 @@ def _attrs(attrs: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     for k, v in attrs.items():
         if not isinstance(k, str):
             raise TypeError(f"{where}attribute names must be str, not {type(k).__name__}")
-        out[k] = _store(v, k)
+        out[_utf8(k)] = _store(v, k)
     return out
 
 
@@ -105,7 +101,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def __init__(self, directed: bool = True, backend: str = "python") -> None:
         if backend != "python":
             raise ValueError(f"unknown backend {backend!r}: expected 'rust' or 'python'")
-        self._directed = bool(directed)
+        self._directed = _flag(directed)
         self._lock = threading.RLock()
         self._nodes: dict[NodeId, dict[str, Any]] = {}
         self._succ: dict[NodeId, dict[NodeId, dict[str, Any]]] = {}
@@ -166,7 +162,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     # -------------------------------------------------------------- internals
     def _node(self, node_id: object) -> NodeId:
-        _check_id(node_id)
+        node_id = _check_id(node_id)
         if node_id not in self._nodes:
             raise NodeNotFoundError(f"Node {node_id!r} not found")
         return node_id
@@ -175,8 +171,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         return s in self._succ and t in self._succ[s]
 
     def _edge(self, s: object, t: object) -> dict[str, Any]:
-        _check_id(s)
-        _check_id(t)
+        s, t = _check_id(s), _check_id(t)
         if not self._has_edge(s, t):
             raise EdgeNotFoundError(f"Edge {s!r} -> {t!r} not found")
         return self._succ[s][t]
@@ -190,8 +185,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             self._pred[node_id] = {} if self._directed else self._succ[node_id]
 
     def _add_edge(self, s: NodeId, t: NodeId, attrs: dict[str, Any]) -> None:
-        for end in (s, t):
-            self._node(end)
+        s, t = self._node(s), self._node(t)
         if self._has_edge(s, t):
             raise EdgeAlreadyExistsError(f"Edge {s!r} -> {t!r} already exists")
         self._succ[s][t] = attrs
@@ -199,6 +193,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         self._edges += 1
 
     def _remove_edge(self, s: NodeId, t: NodeId) -> None:
+        s, t = _check_id(s), _check_id(t)
         self._edge(s, t)
         del self._succ[s][t]
         if s != t or self._directed:
@@ -206,7 +201,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         self._edges -= 1
 
     def _remove_node(self, node_id: NodeId) -> None:
-        self._node(node_id)
+        node_id = self._node(node_id)
         for t in list(self._succ[node_id]):
             self._remove_edge(node_id, t)
         if self._directed:
@@ -216,19 +211,18 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     # --------------------------------------------------------------- mutation
     def add_node(self, node_id: NodeId, /, **attrs: Any) -> NodeId:
-        _check_id(node_id)
+        key = _check_id(node_id)
         new = _attrs(attrs)
         with self._lock:
-            self._add_node(node_id, new)
+            self._add_node(key, new)
         return node_id
 
     def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
-        _check_id(source)
-        _check_id(target)
+        s, t = _check_id(source), _check_id(target)
         new = _attrs(attrs)
         with self._lock:
-            self._add_edge(source, target, new)
-        return f"{source}->{target}"
+            self._add_edge(s, t, new)
+        return f"{source}->{target}"  # str() of what was passed, as the rust backend
 
     def update_node(self, node_id: NodeId, /, **attrs: Any) -> None:
         new = _attrs(attrs)
@@ -360,7 +354,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     # under it, and a reader must see all of a batch or none of it.
     def has_node(self, node_id: object, /) -> bool:
         with self._lock:
-            return _valid_id(node_id) and node_id in self._nodes
+            return _id_or_none(node_id) in self._nodes
 
     def __contains__(self, node_id: object) -> bool:
         return self.has_node(node_id)
@@ -379,7 +373,8 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def has_edge(self, source: object, target: object, /) -> bool:
         with self._lock:
-            return _valid_id(source) and _valid_id(target) and self._has_edge(source, target)
+            s, t = _id_or_none(source), _id_or_none(target)
+            return s is not None and t is not None and self._has_edge(s, t)
 
     def get_node(self, node_id: NodeId, /) -> dict[str, Any]:
         with self._lock:
@@ -396,6 +391,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     batch_query_nodes = get_nodes_batch
 
     def nodes(self, data: bool = False) -> list[Any]:
+        data = _flag(data)
         with self._lock:
             if data:
                 return [(n, _read_attrs(a)) for n, a in self._nodes.items()]
@@ -412,6 +408,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             done.add(s)
 
     def edges(self, data: bool = False) -> list[Any]:
+        data = _flag(data)
         with self._lock:
             if data:
                 return [(s, t, _read_attrs(a)) for s, t, a in self._edge_items()]

@@ -31,7 +31,21 @@ Mapping.register(_core.AttributeView)
 Sequence.register(_core.AttributeBatch)
 
 
-class Graph(_core.Graph, AsyncQueries):
+class _GraphType(type):
+    """``Graph``'s metaclass: it makes the pure-Python backend's graphs count as
+    ``Graph`` instances too (``isinstance(Graph(backend="python"), Graph)``),
+    so that user code checking for a ``Graph`` accepts either backend. Only
+    ``isinstance`` / ``issubclass`` against ``Graph`` itself change; method
+    calls do not go through the metaclass."""
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        return super().__instancecheck__(obj) or (cls is Graph and isinstance(obj, PythonGraph))
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        return super().__subclasscheck__(sub) or (cls is Graph and issubclass(sub, PythonGraph))
+
+
+class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
     """A directed or undirected graph whose engine is Rust (or pure Python).
 
     ``Graph(directed=True, backend="rust")``. See the README for the API.
@@ -47,6 +61,11 @@ class Graph(_core.Graph, AsyncQueries):
         # backend="python" returns the reference backend, which has the same
         # methods and semantics; it is typed as a Graph for the same reason.
         if backend == "python":
+            if cls is not Graph:  # its methods would be silently lost on a PythonGraph
+                raise TypeError(
+                    f"{cls.__name__}(backend='python'): a subclass of Graph extends the rust backend;"
+                    " subclass gli.PythonGraph to extend the reference backend"
+                )
             return cast(Self, PythonGraph(directed=directed))
         # The native constructor validates ``backend`` (ValueError if unknown).
         return super().__new__(cls, directed, backend)

@@ -197,7 +197,9 @@ fn value_kind<O>(v: &Value<O>) -> &'static str {
         Value::Str(_) => "str",
         Value::List(_) => "list",
         Value::Dict(_) => "dict",
-        Value::Opaque(_) => "object",
+        // Ints beyond 64 bits, int and float subclasses (numpy scalars), any
+        // other object: the engine keeps them opaque, so it cannot name them.
+        Value::Opaque(_) => "a Python object other than a 64-bit int or a float",
     }
 }
 

@@ -429,7 +429,9 @@ impl AttrBatch {
             return Column::Bool(raw.into_iter().map(|r| r != 0).collect());
         }
         match default {
-            _ if seen & 1 << k::OTHER != 0 => Column::Mixed,
+            // Bools beside other values are not numbers (DESIGN: numeric
+            // is never bool): a list, as with any other mix.
+            _ if seen & (1 << k::OTHER | 1 << k::BOOL) != 0 => Column::Mixed,
             Some(_) if seen == 1 << k::FLOAT => {
                 Column::Float(raw.into_iter().map(f64::from_bits).collect())
             }
@@ -440,7 +442,6 @@ impl AttrBatch {
                     .map(|(kind, r)| match kind {
                         k::INT => r as i64 as f64,
                         k::FLOAT => f64::from_bits(r),
-                        k::BOOL => r as f64,
                         _ => d, // missing
                     })
                     .collect(),
@@ -456,7 +457,16 @@ impl AttrBatch {
         self.end - self.start
     }
 
-    fn __getitem__(&self, index: isize) -> PyResult<AttrView> {
+    fn __getitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<AttrView> {
+        // An int or anything with `__index__` (numpy ints), but not a bool
+        // (nor a slice): `batch[True]` is a mistake, not row 1.
+        if index.is_instance_of::<PyBool>() || index.cast::<pyo3::types::PySlice>().is_ok() {
+            return Err(PyTypeError::new_err(format!(
+                "batch indices must be integers, not {}",
+                type_name(index)
+            )));
+        }
+        let index: isize = index.extract()?;
         let n = (self.end - self.start) as isize;
         let i = if index < 0 { index + n } else { index };
         if i < 0 || i >= n {
@@ -496,7 +506,10 @@ impl AttrBatch {
         let id = known_name_id(s.to_str()?);
         let numeric_default = match &default {
             None => Some(f64::NAN),
-            Some(d) if d.is_instance_of::<PyInt>() || d.is_instance_of::<PyFloat>() => {
+            Some(d)
+                if !d.is_instance_of::<PyBool>()
+                    && (d.is_instance_of::<PyInt>() || d.is_instance_of::<PyFloat>()) =>
+            {
                 Some(d.extract::<f64>()?)
             }
             Some(_) => None,
@@ -814,7 +827,11 @@ fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bo
             }
         }
     }
-    let len = res.len().map_err(|_| {
+    // No length: not a sequence. Another error from `__len__` is the user's own.
+    let len = res.len().map_err(|e| {
+        if !e.is_instance_of::<PyTypeError>(res.py()) {
+            return e;
+        }
         PyTypeError::new_err(format!(
             "{method}: the vectorized predicate must return a sequence of truth values, not {}",
             type_name(res)

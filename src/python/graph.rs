@@ -53,7 +53,7 @@ unsafe fn endpoints<'a, 'py>(
 /// invalidating an edge batch's resolved endpoints.
 const EDGE_BATCH_ATTEMPTS: usize = 16;
 
-#[pyclass(name = "Graph", module = "gli._core", frozen, subclass)]
+#[pyclass(name = "Graph", module = "gli._core", frozen, subclass, weakref)]
 pub struct PyGraph {
     pub(crate) inner: Arc<Engine>,
     /// Id-object columns for long result lists (see `handles`).
@@ -106,6 +106,9 @@ impl PyGraph {
             let msg = format!("{method}: item {index}: {}", e.value(py));
             if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
                 pyo3::exceptions::PyOverflowError::new_err(msg)
+            } else if e.is_instance_of::<PyValueError>(py) {
+                // A str that is not valid Unicode (a lone surrogate).
+                PyValueError::new_err(msg)
             } else {
                 PyTypeError::new_err(msg)
             }
@@ -744,9 +747,12 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
-        depth_limit: Option<usize>,
+        depth_limit: Option<i64>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("bfs");
+        let depth_limit = depth_limit
+            .map(|d| count_arg("bfs", "depth_limit", d))
+            .transpose()?;
         let src = node_ref(source)?;
         let inner = &self.inner;
         let work = |view: &GraphView<'_, PyPayload>, c: &Cancel<'_>| {
@@ -783,9 +789,10 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
-        k: usize,
+        k: i64,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("k_hop");
+        let k = count_arg("k_hop", "k", k)?;
         let src = node_ref(source)?;
         let inner = &self.inner;
         let ids = run_detached(py, None, |c| {
@@ -896,16 +903,22 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         alpha: f64,
-        max_iter: usize,
+        max_iter: i64,
         tol: f64,
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("pagerank");
         if !(0.0..=1.0).contains(&alpha) {
+            let shown = if alpha.is_nan() {
+                "nan".into()
+            } else {
+                alpha.to_string()
+            };
             return Err(PyValueError::new_err(format!(
-                "alpha must be in [0, 1], got {alpha}"
+                "alpha must be in [0, 1], got {shown}"
             )));
         }
+        let max_iter = count_arg("pagerank", "max_iter", max_iter)?;
         let w = Self::weight_id(weight).flatten();
         let ranks = self.on_traversal(py, |view, c| {
             Ok(view.keyed(&algo::pagerank(view, alpha, max_iter, tol, w, c)?))
@@ -1006,4 +1019,11 @@ impl PyGraph {
             }
         })
     }
+}
+
+/// A count argument (`k`, `depth_limit`, `max_iter`): `ValueError` naming
+/// it when negative (an `int` beyond 64 bits is already an `OverflowError`).
+fn count_arg(method: &str, name: &str, v: i64) -> PyResult<usize> {
+    usize::try_from(v)
+        .map_err(|_| PyValueError::new_err(format!("{method}: {name} must be >= 0, got {v}")))
 }

@@ -1,0 +1,93 @@
+"""Argument checks of the pure-Python backend, written to accept and refuse
+exactly what the rust backend's PyO3 extraction does (the backends are
+compared exactly, errors included)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from ._types import NodeId
+
+import numpy as np
+
+_I64 = (-(2**63), 2**63 - 1)
+
+
+def _is_i64(v: object) -> bool:
+    """An ``int`` (not a subclass) that fits 64 bits: what the rust backend stores as one."""
+    return type(v) is int and _I64[0] <= v <= _I64[1]
+
+
+def _count(method: str, name: str, v: object) -> int:
+    """A non-negative integer argument, checked as the rust backend checks it."""
+    n = operator.index(v)  # type: ignore[arg-type]  # TypeError for a float or None, as rust
+    if n < 0:
+        raise ValueError(f"{method}: {name} must be >= 0, got {n}")
+    return n
+
+
+def _real(v: object) -> float:
+    """A float argument, accepted as the rust backend's ``f64`` extraction accepts it."""
+    if isinstance(v, (str, bytes, bytearray)) or not hasattr(type(v), "__float__") and not hasattr(type(v), "__index__"):
+        raise TypeError(f"must be real number, not {type(v).__name__}")
+    return float(v)  # type: ignore[arg-type]
+
+
+def _name(v: object, optional: bool = False) -> Any:
+    """An attribute-name argument: a ``str`` (or ``None`` when ``optional``)."""
+    if not isinstance(v, str) and not (optional and v is None):
+        raise TypeError(f"'{type(v).__name__}' object is not an instance of 'str'")
+    return v if v is None else _utf8(v)
+
+
+def _flag(v: object) -> bool:
+    """A ``bool`` argument: ``True`` or ``False`` (or a numpy bool), as the rust backend wants."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"'{type(v).__name__}' object is not an instance of 'bool'")
+    return bool(v)
+
+
+def _numeric(v: object) -> bool:
+    """DESIGN's "numeric": an ``int`` that fits 64 bits or a ``float`` (exact types,
+    as the rust backend stores them natively; never ``bool``)."""
+    return type(v) is float or _is_i64(v)
+
+
+def _check_id(x: object) -> NodeId:
+    """``x`` as the node id it names: an exact ``int`` or ``str`` (a subclass
+    instance, such as an ``IntEnum`` member, names its plain value, as in the
+    rust backend, which stores the value)."""
+    if isinstance(x, bool) or not isinstance(x, (int, str)):
+        raise TypeError(f"node id must be str or int, not {type(x).__name__}")
+    if isinstance(x, int):
+        if type(x) is not int:
+            x = int.__int__(x)
+        if not -(2**63) <= x < 2**63:
+            raise OverflowError(f"node id {x!r} does not fit in a signed 64-bit integer")
+        return x
+    return _utf8(x if type(x) is str else str.__str__(x))
+
+
+def _utf8(s: str) -> str:
+    """``s``, or ``UnicodeEncodeError`` (a ``ValueError``) when it holds a lone
+    surrogate: the rust backend keeps ids, names and strings as UTF-8."""
+    if not s.isascii():
+        s.encode("utf-8")
+    return s
+
+
+def _kind(v: object) -> str:
+    """How the rust backend names a value's kind in its errors."""
+    if v is None:
+        return "None"
+    if type(v) in (bool, float, str, list) or _is_i64(v):
+        return type(v).__name__
+    if type(v) is dict and all(type(k) is str for k in v):
+        return "dict"
+    return "a Python object other than a 64-bit int or a float"
+
+
+def _float_text(x: float) -> str:
+    """``x`` as the rust backend prints an ``f64`` in its errors (``-1``, not ``-1.0``)."""
+    return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)

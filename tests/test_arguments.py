@@ -1,0 +1,147 @@
+"""Arguments at the edges of what is valid: both backends accept and refuse the
+same values, with the same exception types (the reference backend is the oracle
+of the differential tests, so it must agree on errors too)."""
+
+from __future__ import annotations
+
+import enum
+import weakref
+from typing import Any
+
+import numpy as np
+import pytest
+
+import gli
+
+LONE = "ab\udcff"  # a lone surrogate: a str that is not valid Unicode text
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+class Name(str):
+    pass
+
+
+def test_counts_are_non_negative_ints(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.add_edge(*(g.add_node(0), g.add_node(1)))
+    for call, name in ((lambda v: g.k_hop(0, v), "k"), (lambda v: g.bfs(0, v), "depth_limit"),
+                       (lambda v: g.pagerank(max_iter=v), "max_iter")):
+        with pytest.raises(ValueError, match=f"{name} must be >= 0, got -1"):
+            call(-1)
+        for bad in (1.5, "2"):
+            with pytest.raises(TypeError):
+                call(bad)
+    with pytest.raises(TypeError):
+        g.k_hop(0, None)  # type: ignore[arg-type]
+    assert g.k_hop(0, 0) == [] and g.bfs(0, 0) == [0] and g.k_hop(0, np.int64(1)) == [1]
+    # argument errors come before the missing node's
+    with pytest.raises(ValueError, match="k must be"):
+        g.k_hop("missing", -1)
+
+
+def test_flags_and_names_are_checked(backend: str) -> None:
+    with pytest.raises(TypeError, match="not an instance of 'bool'"):
+        gli.Graph(directed=0, backend=backend)  # type: ignore[arg-type]
+    g = gli.Graph(directed=np.bool_(False), backend=backend)  # type: ignore[arg-type]
+    assert not g.directed
+    g.add_edge(*(g.add_node(1), g.add_node(2)), w=1)
+    with pytest.raises(TypeError, match="not an instance of 'bool'"):
+        g.nodes(data=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not an instance of 'bool'"):
+        g.filter_nodes(lambda ids, b: [True] * len(ids), vectorized=1)  # type: ignore[arg-type]
+    for call in (lambda: g.pagerank(weight=3), lambda: g.shortest_path_lengths(1, weight=3),
+                 lambda: g.node_attribute_array(3), lambda: g.node_attribute_array("w", default=None),
+                 lambda: g.pagerank(alpha="x")):
+        with pytest.raises(TypeError):
+            call()  # type: ignore[no-untyped-call]
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\], got nan"):
+        g.pagerank(alpha=float("nan"))
+
+
+def test_bools_and_wide_ints_are_not_numeric(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([(1, {"f": True, "v": 2**70}), (2, {"f": False, "v": 3}), (3, {"v": 0.5})])
+    g.add_edge(1, 2, w=2**64)
+    g.add_edge(2, 3, w=-1.0)
+    with pytest.raises(TypeError, match="not numeric \\(a Python object other than a 64-bit int or a float\\)"):
+        g.shortest_path_length(1, 2, weight="w")
+    with pytest.raises(ValueError, match="negative weight -1 on edge 2 -> 3"):
+        g.shortest_path_lengths(2, weight="w")
+    assert np.isnan(g.node_attribute_array("f")).all()
+    assert g.get_node_values_as_array("v").tolist() == [3.0, 0.5]
+    cols: list[Any] = []
+
+    def keep(ids: list[Any], batch: Any) -> list[bool]:
+        cols.extend([batch.column("f"), batch.column("f", default=True), batch.column("v")])
+        return [True] * len(ids)
+
+    g.filter_nodes(keep, vectorized=True)
+    flags, flags_default, values = cols
+    assert flags == [True, False, None]  # a bool beside a missing value: a list, not floats
+    assert flags_default == [True, False, True]
+    assert values == [2**70, 3, 0.5]
+
+
+def test_ids_of_int_and_str_subclasses_name_their_plain_value(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    assert g.add_node(Color.RED) is Color.RED
+    g.add_node(Name("n"))
+    assert g.add_edge(Color.RED, Name("n")) == f"{Color.RED}->n"
+    assert [type(n) for n in g.nodes()] == [int, str] and g.nodes() == [1, "n"]
+    assert g.has_node(1) and g.has_edge(1, "n") and g.successors(Color.RED) == ["n"]
+    assert [type(n) for n in g.bfs(Color.RED)] == [int, str]
+    g.remove_node(Name("n"))
+    assert g.nodes() == [1]
+
+
+def test_text_that_is_not_valid_unicode_is_refused(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.add_node("a", s="x")
+    before = g.nodes(data=True)
+    assert not g.has_node(LONE) and LONE not in g
+    for call in (lambda: g.add_node(LONE), lambda: g.get_node(LONE), lambda: g.add_node("b", **{LONE: 1}),
+                 lambda: g.add_node("b", s=LONE), lambda: g.add_node("b", s=[{"k": LONE}]),
+                 lambda: g.filter_nodes(where={"s": LONE}), lambda: g.node_attribute_array(LONE)):
+        with pytest.raises(ValueError, match="surrogates not allowed"):
+            call()
+    with pytest.raises(ValueError, match="item 1: .*surrogates not allowed"):
+        g.batch_add_nodes(["b", LONE])
+    assert g.nodes(data=True) == before
+
+
+def test_vectorized_batches_refuse_bool_and_slice_indices(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([(i, {"v": i}) for i in range(3)])
+    seen: list[Any] = []
+
+    def pred(ids: list[Any], batch: Any) -> list[bool]:
+        seen.append(batch[np.int64(1)]["v"])
+        for bad in (True, slice(0, 1)):
+            with pytest.raises(TypeError, match="batch indices must be integers"):
+                batch[bad]
+        return [True] * len(ids)
+
+    assert g.filter_nodes(pred, vectorized=True) == [0, 1, 2] and seen == [1]
+
+    class Bad:
+        def __len__(self) -> int:
+            raise ZeroDivisionError("from __len__")
+
+    with pytest.raises(ZeroDivisionError, match="from __len__"):  # the user's own error, unchanged
+        g.filter_nodes(lambda ids, b: Bad(), vectorized=True)
+
+
+def test_either_backend_is_a_graph(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    assert isinstance(g, gli.Graph) and weakref.ref(g)() is g
+    assert issubclass(gli.PythonGraph, gli.Graph) and not isinstance(object(), gli.Graph)
+
+    class Mine(gli.Graph):
+        pass
+
+    assert not isinstance(gli.Graph(backend="python"), Mine)
+    with pytest.raises(TypeError, match="subclass gli.PythonGraph"):
+        Mine(backend="python")

@@ -151,3 +151,22 @@ def test_corrupt_images_are_rejected() -> None:
         gli.Graph(directed=False)._load_state(image, objects)
     with pytest.raises(ValueError, match="empty graph"):
         g._load_state(image, objects)
+
+
+@pytest.mark.parametrize("count", [0x100000000000, 0x0800000000000000])
+def test_an_image_whose_name_table_overlaps_its_nodes_is_rejected(count: int) -> None:
+    import struct
+
+    one = gli.Graph()
+    one.add_node(0)
+    image = bytearray(one._dump_state()[0])
+    # magic(4) directed(1) table(u64) | n(u32) tag(u8) id(u64) attrs(u32) out(u32) in(u32) | edge attrs m(u64)
+    body = 13
+    m_at = body + 4 + 1 + 8 + 4 + 4 + 4
+    assert struct.unpack_from("<Q", image, m_at)[0] == 0
+    struct.pack_into("<Q", image, 5, body + 4 + 1 + 8)  # the name table inside the node: it reads as empty
+    struct.pack_into("<Q", image, m_at, count)  # and a huge edge-attribute count after it
+    fresh = gli.Graph()
+    with pytest.raises(ValueError, match="corrupt graph state"):  # it aborted the process (allocation)
+        fresh._load_state(bytes(image), [])
+    assert fresh.node_count() == 0

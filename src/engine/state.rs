@@ -349,7 +349,10 @@ pub fn load<O>(buf: &[u8], opaque: &mut dyn FnMut(u32) -> Result<O>) -> Result<I
         adj.push((out, inn));
     }
     let m = r.u64()? as usize;
-    if m > (table - r.at) / 12 {
+    let left = table
+        .checked_sub(r.at)
+        .ok_or_else(|| corrupt("node data runs into the name table"))?;
+    if m > left / 12 {
         return Err(corrupt("edge attribute count exceeds the data"));
     }
     let mut edge_attrs = Vec::with_capacity(m);

@@ -24,6 +24,10 @@ use crate::sync::{AtomicBool, Ordering};
 thread_local! {
     /// The cancellation flag of the `CancelToken` entered on this thread, if any.
     static CURRENT: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+    /// The flags `CURRENT` held before each `__enter__` still open on this
+    /// thread, innermost last (per thread: one token may be entered by
+    /// several threads at once).
+    static SAVED: RefCell<Vec<Option<Arc<AtomicBool>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The flag of the token entered on this thread (async queries enter one on
@@ -38,8 +42,6 @@ pub(crate) fn current_cancel_flag() -> Option<Arc<AtomicBool>> {
 #[pyclass(name = "CancelToken", module = "gli._core", frozen)]
 pub(crate) struct CancelToken {
     flag: Arc<AtomicBool>,
-    /// The token that was current before `__enter__`, restored by `__exit__`.
-    saved: Mutex<Vec<Option<Arc<AtomicBool>>>>,
 }
 
 #[pymethods]
@@ -48,7 +50,6 @@ impl CancelToken {
     fn new() -> Self {
         Self {
             flag: Arc::new(AtomicBool::new(false)),
-            saved: Mutex::new(Vec::new()),
         }
     }
 
@@ -64,13 +65,13 @@ impl CancelToken {
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         let prev = CURRENT.with(|c| c.borrow_mut().replace(slf.flag.clone()));
-        slf.saved.lock().push(prev);
+        SAVED.with(|s| s.borrow_mut().push(prev));
         slf
     }
 
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        let prev = self.saved.lock().pop().flatten();
+        let prev = SAVED.with(|s| s.borrow_mut().pop()).flatten();
         CURRENT.with(|c| *c.borrow_mut() = prev);
         false
     }

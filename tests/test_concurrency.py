@@ -416,3 +416,151 @@ def test_a_forked_child_runs_parallel_queries() -> None:
         pytest.fail("a forked child hung in a parallel query")
     assert child.exitcode == 0
     assert recv.recv() == (60_000, 60_000, 20_000)
+
+
+def _run_child(code: str, timeout: float = 120) -> str:
+    """Runs ``code`` in a fresh interpreter; a hang there (a deadlock holding
+    the GIL cannot be interrupted in-process) dumps its stacks and fails."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import faulthandler; faulthandler.dump_traceback_later(90, exit=True)\n" + code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_a_large_k_hop_beside_an_attached_writer_finishes() -> None:
+    # k_hop searched under every shard's read lock and polled for Ctrl-C
+    # there, attaching every 25 ms, while add_node waits for a shard lock
+    # attached: each waited for the other.
+    out = _run_child(textwrap.dedent("""
+        import random, threading, gli
+        n = 300_000  # a k_hop(0, 40) here takes well over the 25 ms between polls
+        g = gli.Graph()
+        g.batch_add_nodes(range(n))
+        rnd = random.Random(1)
+        g.batch_add_edges(list({(i, rnd.randrange(n)) for i in range(n) for _ in range(4)}))
+        stop = threading.Event()
+        def writer():
+            i = 0
+            while not stop.is_set():
+                g.add_node(f"w{i}")
+                i += 1
+        t = threading.Thread(target=writer)
+        t.start()
+        sizes = [len(g.k_hop(0, 40)) for _ in range(5)]
+        stop.set()
+        t.join()
+        print(min(sizes) > 200_000, g.k_hop(0, 1) == g.successors(0))
+    """))
+    assert out.split() == ["True", "True"], out
+
+
+def test_opaque_values_are_released_after_the_locks_at_the_end_of_the_call() -> None:
+    # An overwritten or removed object's __del__ ran under the shard lock (and
+    # deadlocked when it read the graph), or much later on another call.
+    out = _run_child(textwrap.dedent("""
+        import gli, weakref
+        g = gli.Graph()
+        log = []
+        class D:
+            def __del__(self):
+                log.append(sorted(g.get_node("a")))  # reads the graph it is released from
+                g.add_node("side")                   # and writes it
+        def fresh():
+            d = D()
+            return d, weakref.ref(d)
+        g.batch_add_nodes(["a", "b"])
+        steps = {
+            "add_node": (lambda d: g.add_node("a", x=d), lambda: g.add_node("a", x=1)),
+            "update_node": (lambda d: g.add_node("a", x=d), lambda: g.update_node("a", x=2)),
+            "update_edge": (lambda d: g.add_edge("a", "b", w=d), lambda: g.update_edge("a", "b", w=1)),
+            "remove_edge": (lambda d: None, lambda: g.remove_edge("a", "b")),
+            "batch_add_nodes": (lambda d: g.add_node("a", x=d), lambda: g.batch_add_nodes([("a", {"x": 3})])),
+            "remove_node": (lambda d: g.add_node("c", x=d), lambda: g.remove_node("c")),
+            "clear": (lambda d: g.add_node("c", x=d), lambda: (g.clear(), g.add_node("a"))),
+        }
+        for name, (put, drop) in steps.items():
+            d, ref = fresh()
+            put(d)
+            del d
+            drop()
+            print(name, ref() is None)
+        def pred(n, attrs):  # inside a filter the thread is attached through PyO3
+            d, ref = fresh()
+            g.add_node("p", x=d)
+            del d
+            g.update_node("p", x=1)
+            return ref() is None
+        print("predicate", g.filter_nodes(pred) == ["a"])
+        print("log", len(log))
+    """))
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert lines.pop("log") == "7", out
+    assert set(lines.values()) == {"True"}, out
+
+
+def test_a_finalizer_that_meets_a_new_attribute_name_mid_conversion() -> None:
+    # get_node made Python objects while holding the attribute-name table's
+    # read lock; a garbage collection there ran a finalizer that needed the
+    # table's write lock, on the same thread.
+    out = _run_child(textwrap.dedent("""
+        import gc, gli
+        g = gli.Graph()
+        g.add_node("n", a=[[] for _ in range(50)])
+        count = 0
+        class Cycle:
+            def __init__(self):
+                self.me = self
+            def __del__(self):
+                global count
+                count += 1
+                g.add_node("m", **{f"fresh_{count}": 1})
+                g.get_node("m")
+        for _ in range(20):
+            gc.collect()
+            Cycle()
+            gc.set_threshold(5)
+            g.get_node("n")
+            gc.set_threshold(700)
+        gc.collect()
+        print(count)
+    """))
+    assert out.strip() == "20", out
+
+
+def test_attribute_dicts_changed_by_another_thread_while_converted() -> None:
+    # With the GIL disabled another thread can change a dict while gli reads
+    # it: PyO3's dict iterator then panicked (a BaseException the caller's
+    # `except Exception` missed). Each conversion must see some whole state.
+    g = gli.Graph()
+    shared = {f"k{i}": i for i in range(200)}
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def mutate() -> None:
+        i = 0
+        while not stop.is_set():
+            shared[f"x{i % 50}"] = i
+            shared.pop(f"x{(i + 25) % 50}", None)
+            i += 1
+
+    def convert() -> None:
+        try:
+            for _ in range(300):
+                g.batch_add_nodes([("n", shared)])
+                g.add_node("m", nested={"a": shared})
+                attrs = g.get_node("n")
+                assert all(attrs[f"k{i}"] == i for i in range(200))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=mutate), threading.Thread(target=convert)]
+    for t in threads:
+        t.start()
+    threads[1].join(timeout=120)
+    stop.set()
+    threads[0].join(timeout=120)
+    assert not errors, errors

@@ -134,6 +134,43 @@ pub fn k_hop<O>(
     k: usize,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Ix>> {
+    let mut next_check = CHECK_EVERY;
+    k_hop_with(view, src, k, |found| {
+        if found < next_check {
+            return Ok(());
+        }
+        next_check = found + CHECK_EVERY;
+        cancel.check()
+    })
+}
+
+/// [`k_hop`] for a caller that must not wait on anything, such as one that
+/// holds every shard's read lock: `None` as soon as the result passes
+/// `limit` nodes (it is then run again elsewhere), and no cancellation
+/// polls (a poll may attach to the caller's runtime).
+pub fn k_hop_within<O>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    k: usize,
+    limit: usize,
+) -> Option<Vec<Ix>> {
+    k_hop_with(
+        view,
+        src,
+        k,
+        |found| if found > limit { Err(()) } else { Ok(()) },
+    )
+    .ok()
+}
+
+/// [`k_hop`]'s search; `check` sees the result's length after each
+/// frontier node's expansion and stops the search with its error.
+fn k_hop_with<O, E>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    k: usize,
+    mut check: impl FnMut(usize) -> std::result::Result<(), E>,
+) -> std::result::Result<Vec<Ix>, E> {
     let mut out: Vec<Ix> = Vec::new();
     if k == 0 {
         return Ok(out);
@@ -143,6 +180,7 @@ pub fn k_hop<O>(
     seen.reserve(first.len() + 1);
     seen.insert(src);
     out.extend(first.iter().copied().filter(|&w| seen.insert(w)));
+    check(out.len())?;
     let mut start = 0;
     for _ in 1..k {
         let end = out.len();
@@ -159,14 +197,12 @@ pub fn k_hop<O>(
                     out.push(w);
                 }
             }
+            check(out.len())?;
         }
         if out.len() == end {
             break;
         }
         start = end;
-        if out.len() > CHECK_EVERY {
-            cancel.check()?;
-        }
     }
     Ok(out)
 }
@@ -657,6 +693,25 @@ mod tests {
             keys(never(|c| k_hop(&v, src, 2, c)).unwrap()),
             [1, 2].map(NodeId::Int)
         );
+    }
+
+    #[test]
+    fn k_hop_within_gives_up_past_its_limit_and_agrees_below_it() {
+        let g = path_graph(true, 50);
+        let snap = g.snapshot();
+        let v = snap.view();
+        let src = g.resolve(NodeRef::Int(0)).unwrap();
+        for k in [0, 1, 5, 49, 60] {
+            let full = never(|c| k_hop(&v, src, k, c)).unwrap();
+            assert_eq!(
+                k_hop_within(&v, src, k, full.len()),
+                Some(full.clone()),
+                "k={k}"
+            );
+            if !full.is_empty() {
+                assert_eq!(k_hop_within(&v, src, k, full.len() - 1), None, "k={k}");
+            }
+        }
     }
 
     #[test]

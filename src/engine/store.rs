@@ -40,6 +40,13 @@
 //! never calls back into its caller while holding one: read results are
 //! copied (or `Arc`-shared) out first. The Python binding relies on this to
 //! never hold a shard lock while running Python code.
+//!
+//! Two consequences the binding must keep, since its writers wait for shard
+//! locks attached (holding the GIL): work run under shard locks
+//! ([`Graph::with_view`]) must not wait for the interpreter (no `Cancel`
+//! hook: it attaches), and values dropped under a lock must not release
+//! Python objects there (the binding's payload queues them; see
+//! `python::convert::Opaque`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -1174,7 +1181,8 @@ impl<O: Payload> Graph<O> {
     /// multi-shard reads such as `k_hop`).
     ///
     /// **Locking behaviour:** read-locks every shard for the duration of `f`;
-    /// `f` must not call back into the caller's runtime.
+    /// `f` must not call back into the caller's runtime, nor wait for it
+    /// (no `Cancel` with a hook), and must stay short: writers wait for it.
     pub fn with_view<R>(&self, f: impl FnOnce(&GraphView<'_, O>) -> R) -> R {
         let guard = self.read_all();
         let view = guard.view();

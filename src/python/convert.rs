@@ -4,19 +4,79 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, LazyLock};
 
-use parking_lot::RwLock;
+use parking_lot::Mutex;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::engine::{self, AttrId, AttrMap, NodeId, NodeRef, Value};
+use crate::sync::ArcSwap;
 
 /// The opaque payload: a Python object the engine does not model. The `Arc`
-/// makes engine-side clones free of the interpreter; the last drop of a
-/// `Py` while detached is deferred by PyO3 to the next attach.
-pub(crate) type PyPayload = Arc<Py<PyAny>>;
+/// makes engine-side clones free of the interpreter.
+pub(crate) type PyPayload = Arc<Opaque>;
+
+/// An attribute value the engine stores as an object: a strong reference.
+///
+/// The engine drops values wherever it is: under shard locks, on rayon
+/// workers, detached. Releasing a reference there could run any Python code
+/// (`__del__`, weakref callbacks) while a lock is held, or need the
+/// interpreter on a thread that is not attached. So the last reference is
+/// not released where it is dropped: it is queued, and [`release_queued`]
+/// releases the queue at the binding's safe points (attached, no lock held:
+/// the end of each mutating method, the start of each query, a graph's
+/// deallocation).
+pub(crate) struct Opaque(ManuallyDrop<Py<PyAny>>);
+
+impl Opaque {
+    pub(crate) fn new(obj: &Bound<'_, PyAny>) -> Self {
+        Self(ManuallyDrop::new(obj.clone().unbind()))
+    }
+
+    pub(crate) fn bind<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
+        self.0.bind(py)
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut pyo3::ffi::PyObject {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Opaque {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; the field is never used again.
+        let obj = unsafe { ManuallyDrop::take(&mut self.0) };
+        RELEASE.lock().push(obj);
+        RELEASE_PENDING.store(true, Ordering::Release);
+    }
+}
+
+/// Opaque values dropped and not yet released (see [`Opaque`]). A leaf lock:
+/// held only to push or to take the whole queue.
+static RELEASE: Mutex<Vec<Py<PyAny>>> = Mutex::new(Vec::new());
+/// Whether [`RELEASE`] may hold something (read on every safe point).
+static RELEASE_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Releases the opaque values dropped since the last call (see [`Opaque`]).
+/// Call it attached and holding no lock: it can run any Python code,
+/// including code that calls back into GLI.
+pub(crate) fn release_queued(py: Python<'_>) {
+    if !RELEASE_PENDING.load(Ordering::Acquire) {
+        return;
+    }
+    let objs = {
+        let mut queue = RELEASE.lock();
+        RELEASE_PENDING.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *queue)
+    };
+    for obj in objs {
+        obj.drop_ref(py);
+    }
+}
 pub(crate) type PyValue = Value<PyPayload>;
 pub(crate) type PyAttrMap = AttrMap<PyPayload>;
 pub(crate) type PyAttrSlice = engine::AttrSlice<PyPayload>;
@@ -169,7 +229,7 @@ pub(crate) fn node_obj<'py>(
         Some(h) => h,
         None => {
             fill_block(py, view, ix);
-            cell.get_or_init(|| Arc::new(id_to_py(py, key).unbind()))
+            cell.get_or_init(|| Arc::new(Opaque::new(&id_to_py(py, key))))
         }
     };
     handle.bind(py).clone()
@@ -190,7 +250,7 @@ fn fill_block(py: Python<'_>, view: &engine::GraphView<'_, PyPayload>, ix: engin
         for s in 0..shards.len() as u32 {
             if let Some((key, cell)) = view.try_key_and_handle((row << bits) | s) {
                 if cell.get().is_none() {
-                    let _ = cell.set(Arc::new(id_to_py(py, key).unbind()));
+                    let _ = cell.set(Arc::new(Opaque::new(&id_to_py(py, key))));
                 }
             }
         }
@@ -323,9 +383,17 @@ pub(crate) fn with_name_ids<R>(f: impl FnOnce(&mut NameIds<'_>) -> R) -> R {
     })
 }
 
-/// Python `str` objects of interned names, indexed by id, shared by all threads.
-/// Only ever appended to; the lock is never held while creating Python objects.
-static PY_NAMES: RwLock<Vec<Py<PyString>>> = RwLock::new(Vec::new());
+/// Python `str` objects of interned names, indexed by id, shared by all
+/// threads. Readers load the current table without taking a lock and keep
+/// it while they convert: converting makes Python objects, which can run
+/// the garbage collector, whose finalizers may read attributes and so need
+/// the table again, or extend it. A new name publishes a longer copy.
+static PY_NAMES: LazyLock<ArcSwap<Vec<Py<PyString>>>> =
+    LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
+
+/// Serializes extensions of [`PY_NAMES`] (a leaf: held only to copy the
+/// table and append, with no Python code inside).
+static PY_NAMES_GROW: Mutex<()> = Mutex::new(());
 
 /// Runs `f` with a table that holds the Python name of every id up to `max_id`.
 pub(crate) fn with_py_names<R>(
@@ -333,26 +401,28 @@ pub(crate) fn with_py_names<R>(
     max_id: AttrId,
     f: impl FnOnce(&[Py<PyString>]) -> R,
 ) -> R {
-    {
-        let names = PY_NAMES.read();
-        if (max_id as usize) < names.len() {
-            return f(&names);
-        }
+    let names = PY_NAMES.load();
+    if (max_id as usize) < names.len() {
+        return f(&names);
     }
-    let have = PY_NAMES.read().len();
+    let have = names.len();
+    drop(names);
+    // Made before the lock: interning a string is Python code.
     let fresh: Vec<Py<PyString>> = engine::value::names_from(have)
         .iter()
         .map(|n| PyString::intern(py, n).unbind())
         .collect();
     {
-        let mut names = PY_NAMES.write();
+        let _grow = PY_NAMES_GROW.lock();
+        let cur = PY_NAMES.load();
         // Another thread may have extended the table meanwhile: append only what is new.
-        let len = names.len();
-        if len < have + fresh.len() {
-            names.extend(fresh.into_iter().skip(len - have));
+        if cur.len() < have + fresh.len() {
+            let mut next: Vec<Py<PyString>> = cur.iter().map(|n| n.clone_ref(py)).collect();
+            next.extend(fresh.into_iter().skip(cur.len() - have));
+            PY_NAMES.store(Arc::new(next));
         }
     }
-    f(&PY_NAMES.read())
+    f(&PY_NAMES.load())
 }
 
 // ------------------------------------------------------------------- values
@@ -416,14 +486,16 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
                 return Err(nested_too_deep(name));
             }
             let mut items = Vec::with_capacity(dict.len());
-            for (k, v) in dict.iter() {
-                let k = k
-                    .cast::<PyString>()
-                    .expect("checked str key")
-                    .to_str()?
-                    .into();
-                items.push((k, value_from_py(&v, name, depth + 1)?));
-            }
+            for_each_item(dict, |k, v| {
+                // Checked above, but another thread may have added a key since.
+                let Ok(k) = k.cast::<PyString>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "attribute '{name}': a dict's keys changed while it was read"
+                    )));
+                };
+                items.push((k.to_str()?.into(), value_from_py(&v, name, depth + 1)?));
+                Ok(())
+            })?;
             return Ok(Value::Dict(items.into_boxed_slice()));
         }
     }
@@ -432,7 +504,47 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
 
 #[inline]
 fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
-    Value::Opaque(Arc::new(obj.clone().unbind()))
+    Value::Opaque(Arc::new(Opaque::new(obj)))
+}
+
+/// Whether this interpreter runs without the GIL (a free-threaded build with
+/// the GIL not re-enabled), asked once: a later re-enabling only leaves
+/// [`for_each_item`] on its careful path.
+pub(crate) fn gil_disabled(py: Python<'_>) -> bool {
+    static STATE: AtomicU8 = AtomicU8::new(0); // 0: not asked yet, 1: GIL on, 2: off
+    match STATE.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let off = py
+                .import("sys")
+                .and_then(|sys| sys.getattr("_is_gil_enabled"))
+                .and_then(|f| f.call0())
+                .and_then(|on| on.is_truthy())
+                .is_ok_and(|on| !on);
+            STATE.store(if off { 2 } else { 1 }, Ordering::Relaxed);
+            off
+        }
+    }
+}
+
+/// Runs `f` on each `(key, value)` of `dict`, in order. With the GIL another
+/// thread cannot change the dict between two steps (no Python code runs
+/// there), so it is read in place; without it another thread may, and
+/// PyO3's iterator would panic, so the items are copied first (atomically).
+pub(crate) fn for_each_item<'py>(
+    dict: &Bound<'py, PyDict>,
+    mut f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    if !gil_disabled(dict.py()) {
+        return dict.iter().try_for_each(|(k, v)| f(k, v));
+    }
+    for item in dict.items().iter() {
+        // SAFETY: `dict.items()` is a list of 2-tuples.
+        let pair = unsafe { item.cast_into_unchecked::<PyTuple>() };
+        f(pair.get_item(0)?, pair.get_item(1)?)?;
+    }
+    Ok(())
 }
 
 /// Converts a `dict` of attributes (a batch item), resolving names through
@@ -442,7 +554,7 @@ pub(crate) fn attrs_from_dict_with(
     dict: &Bound<'_, PyDict>,
 ) -> PyResult<PyAttrMap> {
     let mut map = AttrMap::with_capacity(dict.len());
-    for (k, v) in dict.iter() {
+    for_each_item(dict, |k, v| {
         let key = k.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "attribute names must be str, not {}",
@@ -452,7 +564,8 @@ pub(crate) fn attrs_from_dict_with(
         let (id, name) = names.id(key)?;
         // A dict's keys are distinct, so no duplicate check is needed.
         map.push_unique(id, value_from_py(&v, name, 0)?);
-    }
+        Ok(())
+    })?;
     Ok(map)
 }
 

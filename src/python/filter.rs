@@ -27,7 +27,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use super::convert::{
-    attrs_to_dict, known_name_id, node_obj, type_name, value_to_py, with_py_names,
+    attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, type_name, value_to_py,
+    with_py_names,
 };
 use super::convert::{PyAttrSlice, PyPayload, PySharedAttrs};
 use super::detach::on_snapshot;
@@ -619,7 +620,7 @@ impl<'py> FilterArgs<'py> {
                     type_name(w)
                 )));
             };
-            for (k, v) in d.iter() {
+            for_each_item(d, |k, v| {
                 let Ok(ks) = k.cast::<PyString>() else {
                     return Err(PyTypeError::new_err(format!(
                         "{method}: where keys must be attribute names (str), not {}",
@@ -628,25 +629,14 @@ impl<'py> FilterArgs<'py> {
                 };
                 let name = ks.to_str()?;
                 conds.push((known_name_id(name), where_value(name, &v, method)?));
-            }
+                Ok(())
+            })?;
         }
         Ok(Self {
             predicate,
             cond: Where::new(conds),
             batch_size,
         })
-    }
-}
-
-/// Whether this interpreter runs without the GIL right now (free-threaded
-/// build with the GIL not re-enabled).
-fn gil_disabled(py: Python<'_>) -> bool {
-    let Ok(sys) = py.import("sys") else {
-        return false;
-    };
-    match sys.getattr("_is_gil_enabled") {
-        Ok(f) => f.call0().and_then(|r| r.is_truthy()).is_ok_and(|on| !on),
-        Err(_) => false,
     }
 }
 

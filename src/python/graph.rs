@@ -18,7 +18,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, exact_int, id_to_py, node_id,
-    node_ref, node_ref_borrowed, node_ref_lenient, with_name_ids, PyAttrMap, PyPayload,
+    node_ref, node_ref_borrowed, node_ref_lenient, release_queued, with_name_ids, Opaque,
+    PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
 use super::filter;
@@ -66,18 +67,23 @@ const DETACHED_DROP_MIN: usize = 16_384;
 impl Drop for PyGraph {
     /// Freeing a large graph takes about as long as building it (~370 ms for
     /// 1M nodes): do it detached, so other threads run meanwhile. This runs in
-    /// `tp_dealloc`, attached; opaque values freed while detached have their
-    /// decrefs deferred by PyO3 to the next attach. At interpreter shutdown
-    /// `try_attach` declines and the graph is freed in place.
+    /// `tp_dealloc`, attached; the opaque values freed are released after,
+    /// attached (see `convert::Opaque`). At interpreter shutdown `try_attach`
+    /// declines and the graph is freed in place.
     fn drop(&mut self) {
-        let large = self.inner.node_count() + self.inner.edge_count() >= DETACHED_DROP_MIN;
-        if !large || Arc::strong_count(&self.inner) != 1 {
-            return; // small, or a running query (subgraph target, ...) still shares it
-        }
         let inner = std::mem::replace(&mut self.inner, Arc::new(Graph::with_shards(true, 1)));
+        let detached = Arc::strong_count(&inner) == 1 // no running query still shares it
+            && inner.node_count() + inner.edge_count() >= DETACHED_DROP_MIN;
         // If try_attach declines (shutdown), the closure is dropped unrun and
         // frees the graph right here.
-        let _ = Python::try_attach(move |py| py.detach(move || drop(inner)));
+        let _ = Python::try_attach(move |py| {
+            if detached {
+                py.detach(move || drop(inner));
+            } else {
+                drop(inner);
+            }
+            release_queued(py);
+        });
     }
 }
 
@@ -685,7 +691,7 @@ impl PyGraph {
         objects: &Bound<'_, PyList>,
     ) -> PyResult<()> {
         let _call = trace::call("_load_state");
-        let objs: Vec<PyPayload> = objects.iter().map(|o| Arc::new(o.unbind())).collect();
+        let objs: Vec<PyPayload> = objects.iter().map(|o| Arc::new(Opaque::new(&o))).collect();
         let bytes = image.as_bytes();
         let inner = &self.inner;
         run_detached(py, None, |_| {
@@ -795,14 +801,28 @@ impl PyGraph {
         let k = count_arg("k_hop", "k", k)?;
         let src = node_ref(source)?;
         let inner = &self.inner;
+        let keys = |view: &GraphView<'_, PyPayload>, order: Vec<Ix>| -> Vec<NodeId> {
+            order.iter().map(|&ix| view.key(ix).clone()).collect()
+        };
         let ids = run_detached(py, None, |c| {
-            inner.with_view(|view| {
-                let order = algo::k_hop(view, inner.ix_in(view, src)?, k, c)?;
-                Ok(order
-                    .iter()
-                    .map(|&ix| view.key(ix).clone())
-                    .collect::<Vec<_>>())
-            })
+            // Under every shard's read lock, where nothing may wait on the
+            // interpreter (a writer can hold the GIL while it waits for one
+            // of these locks): no Ctrl-C polls, and a search that grows past
+            // K_HOP_LOCKED_MAX gives the locks up and runs again on a
+            // snapshot, where it may poll.
+            let quick = inner.with_view(|view| {
+                let ix = inner.ix_in(view, src)?;
+                Ok::<_, GraphError>(
+                    algo::k_hop_within(view, ix, k, K_HOP_LOCKED_MAX).map(|o| keys(view, o)),
+                )
+            })?;
+            if let Some(ids) = quick {
+                return Ok(ids);
+            }
+            let snap = inner.snapshot();
+            let view = snap.view();
+            let order = algo::k_hop(&view, inner.ix_in(&view, src)?, k, c)?;
+            Ok(keys(&view, order))
         })?;
         Self::ids_to_list(py, &ids)
     }
@@ -1027,3 +1047,7 @@ fn count_arg(method: &str, name: &str, v: i64) -> PyResult<usize> {
     usize::try_from(v)
         .map_err(|_| PyValueError::new_err(format!("{method}: {name} must be >= 0, got {v}")))
 }
+
+/// The largest `k_hop` result searched under the shards' read locks (about
+/// a tenth of a millisecond of work); a larger one runs on a snapshot.
+const K_HOP_LOCKED_MAX: usize = 1 << 14;

@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::fmt::Write as _;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use tracing::field::{Field, Visit};
 use tracing::subscriber::Interest;
 use tracing::{span, Event, Metadata, Subscriber};
 
+use super::convert::release_queued;
 use crate::engine::counters::{bump, Counter};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -30,11 +32,16 @@ pub(crate) fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// A call into the module: counted always, timed and logged when tracing is on.
+/// A call into the module: counted always, timed and logged when tracing is
+/// on. Made first thing in a method body and dropped last, attached: its
+/// drop is also where the opaque values the call dropped are released
+/// ([`release_queued`]), since the method then holds no lock. Not `Send`, so
+/// it cannot move into a detached closure.
 pub(crate) struct Call {
     name: &'static str,
     start: Option<Instant>,
     size: Cell<Option<(&'static str, usize)>>,
+    _attached: PhantomData<*const ()>,
 }
 
 #[inline(always)]
@@ -48,6 +55,7 @@ pub(crate) fn call(name: &'static str) -> Call {
             None
         },
         size: Cell::new(None),
+        _attached: PhantomData,
     }
 }
 
@@ -88,6 +96,9 @@ impl Drop for Call {
                 None => tracing::debug!(target: "gli", method = name, duration_us = us),
             }
         }
+        // SAFETY: a `Call` lives in a method body, attached, and is not
+        // `Send`: it is dropped where it was made.
+        release_queued(unsafe { Python::assume_attached() });
     }
 }
 

@@ -1,6 +1,6 @@
 """Differential test: random operation sequences (invalid ones included)
 drive the Rust and the pure-Python backends at once; return values,
-exception types and final state must be identical."""
+exceptions (type and message) and final state must be identical."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ import gli
 
 # str ids on both sides of the native ids' 15-byte inline limit too.
 IDS = st.sampled_from([0, 1, 2, 3, "1", "a", "b", "c", -7, 2**40, "", "sixteen-bytes-id", "seventeen-bytes-i", "é" * 8, "é" * 9])
-BAD_IDS = st.sampled_from([True, 1.5, None, ("t",)])
+BAD_IDS = st.sampled_from([True, 1.5, None, ("t",), "\udcff"])  # the last: not valid Unicode
 ANY_ID = st.one_of(IDS, IDS, IDS, BAD_IDS)
 VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=4)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=4),
+        st.just("a\ud800"),  # a lone surrogate: refused by both
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
     max_leaves=6,
 )
@@ -30,8 +33,8 @@ ATTRS = st.dictionaries(st.sampled_from(["w", "x", "y", "class"]), VALUES, max_s
 def outcome(fn: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
     try:
         return ("ok", fn(*args, **kwargs))
-    except Exception as e:  # noqa: BLE001 - the type is what we compare
-        return ("err", type(e))
+    except Exception as e:  # noqa: BLE001 - the type and message are what we compare
+        return ("err", (type(e), str(e)))
 
 
 class BothBackends(RuleBasedStateMachine):
@@ -152,7 +155,7 @@ class BothBackends(RuleBasedStateMachine):
         assert (len(rust), rust.edge_count()) == (len(py), py.edge_count())
 
 
-BothBackends.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+BothBackends.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("GLI_DIFF_EXAMPLES", 60)), stateful_step_count=40, deadline=None)
 TestBothBackends = BothBackends.TestCase
 
 

@@ -4,6 +4,7 @@ compared exactly, errors included)."""
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -89,5 +90,10 @@ def _kind(v: object) -> str:
 
 
 def _float_text(x: float) -> str:
-    """``x`` as the rust backend prints an ``f64`` in its errors (``-1``, not ``-1.0``)."""
-    return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)
+    """``x`` as the rust backend prints an ``f64`` in its errors: no exponent,
+    no ``.0`` (``-1``, ``0.000001``), ``NaN``, ``inf``."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return str(np.format_float_positional(x, trim="-"))

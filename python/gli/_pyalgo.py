@@ -236,7 +236,7 @@ class PythonQueries:
                 if err < n * tol:
                     return x
             raise ConvergenceError(
-                f"pagerank did not converge within max_iter={max_iter} iterations (tol={tol})"
+                f"pagerank did not converge within max_iter={max_iter} iterations (tol={_float_text(tol)})"
             )
 
     def subgraph(self, ids: Iterable[NodeId], /) -> Any:

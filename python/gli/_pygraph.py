@@ -211,15 +211,15 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     # --------------------------------------------------------------- mutation
     def add_node(self, node_id: NodeId, /, **attrs: Any) -> NodeId:
+        new = _attrs(attrs)  # attributes first, as the rust backend converts them
         key = _check_id(node_id)
-        new = _attrs(attrs)
         with self._lock:
             self._add_node(key, new)
         return node_id
 
     def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
-        s, t = _check_id(source), _check_id(target)
         new = _attrs(attrs)
+        s, t = _check_id(source), _check_id(target)
         with self._lock:
             self._add_edge(s, t, new)
         return f"{source}->{target}"  # str() of what was passed, as the rust backend
@@ -297,7 +297,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         code, *args = op
         arity = {"add_node": 2, "update_node": 2, "add_edge": 3, "update_edge": 3, "remove_node": 1, "remove_edge": 2}
         if code not in arity:
-            raise ValueError(f"_apply_ops: item {index}: unknown operation {code!r}")
+            raise ValueError(f"_apply_ops: item {index}: unknown operation '{code}'")
         if len(args) != arity[code]:
             raise ValueError(f"_apply_ops: item {index}: {code} takes {arity[code]} fields, got {len(args)}")
         if code in ("add_node", "update_node", "add_edge", "update_edge"):

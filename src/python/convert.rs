@@ -605,7 +605,15 @@ pub(crate) fn attrs_from_obj_with(
     what: impl Fn() -> String,
 ) -> PyResult<PyAttrMap> {
     match obj.cast::<PyDict>() {
-        Ok(d) => attrs_from_dict_with(names, d),
+        // A bad name says which item (or operation) it is in.
+        Ok(d) => attrs_from_dict_with(names, d).map_err(|e| {
+            let py = obj.py();
+            if e.is_instance_of::<PyTypeError>(py) {
+                PyTypeError::new_err(format!("{}: {}", what(), e.value(py)))
+            } else {
+                e
+            }
+        }),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{}: attributes must be a dict, not {}",
             what(),

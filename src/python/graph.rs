@@ -92,14 +92,16 @@ impl PyGraph {
         PyTypeError::new_err(format!("{method}: item {index}: {what}"))
     }
 
-    /// Prefixes a type or overflow error with the batch item's index (lookup
-    /// errors already name the node).
-    fn with_index(py: Python<'_>, e: PyErr, index: usize) -> PyErr {
-        let msg = format!("batch_add_edges: item {index}: {}", e.value(py));
+    /// Prefixes a type, overflow or value error (a bad id, a lone surrogate)
+    /// with the batch item's index; others (lookups name their node) pass.
+    fn with_index(py: Python<'_>, e: PyErr, method: &str, index: usize) -> PyErr {
+        let msg = format!("{method}: item {index}: {}", e.value(py));
         if e.is_instance_of::<PyTypeError>(py) {
             PyTypeError::new_err(msg)
         } else if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
             pyo3::exceptions::PyOverflowError::new_err(msg)
+        } else if e.is_instance_of::<PyValueError>(py) {
+            PyValueError::new_err(msg)
         } else {
             e
         }
@@ -107,18 +109,7 @@ impl PyGraph {
 
     /// A batch item's node id; a bad one raises naming the item.
     fn item_id(method: &str, index: usize, obj: &Bound<'_, PyAny>) -> PyResult<NodeId> {
-        node_id(obj).map_err(|e| {
-            let py = obj.py();
-            let msg = format!("{method}: item {index}: {}", e.value(py));
-            if e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
-                pyo3::exceptions::PyOverflowError::new_err(msg)
-            } else if e.is_instance_of::<PyValueError>(py) {
-                // A str that is not valid Unicode (a lone surrogate).
-                PyValueError::new_err(msg)
-            } else {
-                PyTypeError::new_err(msg)
-            }
-        })
+        node_id(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
     }
 
     /// The endpoints of edge tuples `tuples` (each of length 2 or 3, ids
@@ -245,7 +236,7 @@ impl PyGraph {
             }
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "_apply_ops: item {index}: unknown operation {other:?}"
+                    "_apply_ops: item {index}: unknown operation '{other}'"
                 )))
             }
         })
@@ -492,7 +483,7 @@ impl PyGraph {
             let (s, d) = unsafe { endpoints(&t) };
             node_ref_borrowed(s)
                 .and(node_ref_borrowed(d))
-                .map_err(|e| Self::with_index(py, e, index))?;
+                .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))?;
             tuples.push(t);
         }
         let epoch = self.inner.removal_epoch();

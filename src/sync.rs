@@ -559,3 +559,11 @@ pub fn parallel_ok() -> bool {
         Err(owner) => owner == me,
     }
 }
+
+/// The cores this process may use, asked once: the standard library reads
+/// cgroup files on every call (tens of microseconds, most of a `Graph()`).
+/// Not modelled by loom: a constant once set.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}

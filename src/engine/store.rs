@@ -335,10 +335,7 @@ fn holds<O>(r: &NodeRec<O>, id: NodeRef<'_>) -> bool {
 
 /// Default shard count: a power of two, at least 4 × the cores and at least 8.
 pub fn default_shards() -> usize {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    (4 * cores).next_power_of_two().max(8)
+    (4 * crate::sync::cores()).next_power_of_two().max(8)
 }
 
 /// Write guards over a set of shards, ascending; the only way to mutate.

@@ -27,9 +27,9 @@ pub(crate) type PyPayload = Arc<Opaque>;
 /// (`__del__`, weakref callbacks) while a lock is held, or need the
 /// interpreter on a thread that is not attached. So the last reference is
 /// not released where it is dropped: it is queued, and [`release_queued`]
-/// releases the queue at the binding's safe points (attached, no lock held:
-/// the end of each mutating method, the start of each query, a graph's
-/// deallocation).
+/// releases the queue at the binding's safe points, attached with no lock
+/// held: when any GLI call returns (`trace::Call`'s drop) and when a graph
+/// is freed.
 pub(crate) struct Opaque(ManuallyDrop<Py<PyAny>>);
 
 impl Opaque {

@@ -793,7 +793,7 @@ fn evaluation_threads(py: Python<'_>) -> usize {
     if !gil_disabled(py) {
         return 1;
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::sync::cores();
     match MAX_EVAL_THREADS.load(Ordering::Relaxed) {
         0 => cores,
         cap => cap,

@@ -9,7 +9,7 @@
 //! O(1) methods stay attached (detaching costs more than they do); batch
 //! methods convert their input attached, then apply it detached.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -71,7 +71,10 @@ impl Drop for PyGraph {
     /// attached (see `convert::Opaque`). At interpreter shutdown `try_attach`
     /// declines and the graph is freed in place.
     fn drop(&mut self) {
-        let inner = std::mem::replace(&mut self.inner, Arc::new(Graph::with_shards(true, 1)));
+        /// What a dying `PyGraph` holds once its graph is taken out (never used).
+        static EMPTY: LazyLock<Arc<Graph<PyPayload>>> =
+            LazyLock::new(|| Arc::new(Graph::with_shards(true, 1)));
+        let inner = std::mem::replace(&mut self.inner, Arc::clone(&EMPTY));
         let detached = Arc::strong_count(&inner) == 1 // no running query still shares it
             && inner.node_count() + inner.edge_count() >= DETACHED_DROP_MIN;
         // If try_attach declines (shutdown), the closure is dropped unrun and

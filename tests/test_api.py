@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 import types
 
 import pytest
@@ -448,6 +449,24 @@ def test_counters_count_ffi_calls() -> None:
     after = gli.counters()["ffi_calls"]
     # 11 calls above plus the counters() call itself; other tests never run in this process concurrently.
     assert after - before >= 11
+
+
+def test_views_built_counts_view_builds_and_rebuilds_only() -> None:
+    g = gli.Graph()
+    g.batch_add_nodes((i, {"v": i % 3}) for i in range(1000))
+    g.batch_add_edges((i, i + 1) for i in range(999))
+
+    def built(call: Any) -> int:
+        before = gli.counters()["views_built"]
+        call()
+        return int(gli.counters()["views_built"] - before)
+
+    assert built(lambda: g.bfs(0)) == 1  # the traversal's adjacency, built once
+    assert built(lambda: g.connected_components()) == 0  # and reused
+    assert built(lambda: g.filter_nodes(where={"v": 1})) == 2  # the column of v, the id objects
+    assert built(lambda: g.filter_nodes(where={"v": 2})) == 0
+    g.add_edge(5, 1)
+    assert built(lambda: g.pagerank()) == 1  # the written shard's part, rebuilt
 
 
 def test_repr(make_graph) -> None:  # type: ignore[no-untyped-def]

@@ -155,3 +155,41 @@ def test_cancel_token_directly() -> None:
         g.pagerank(tol=0.0, max_iter=10**9)
     assert token.cancelled
     g.pagerank()  # outside the token, queries run normally
+
+
+@pytest.mark.parametrize("cancel", ["outer", "inner"])
+def test_nested_cancel_tokens_either_one_stops_the_query(cancel: str) -> None:
+    g = big_graph()
+    outer, inner = gli._core.CancelToken(), gli._core.CancelToken()
+    threading.Timer(0.2, (outer if cancel == "outer" else inner).cancel).start()
+    t0 = time.perf_counter()
+    with outer, inner, pytest.raises(KeyboardInterrupt, match="cancelled"):
+        g.pagerank(tol=0.0, max_iter=10**9)
+    assert time.perf_counter() - t0 < 30  # it stopped (not the iteration cap)
+    assert inner.cancelled == (cancel == "inner") and outer.cancelled == (cancel == "outer")
+    with inner if cancel == "outer" else outer:  # the one left uncancelled still works
+        g.bfs(0)
+    assert g.k_hop(0, 1) == g.successors(0)  # and no token stays entered
+
+
+def test_a_token_shared_by_two_threads_is_entered_per_thread() -> None:
+    g = big_graph()
+    shared, mine, theirs = (gli._core.CancelToken() for _ in range(3))
+    theirs.cancel()
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_thread() -> None:
+        with theirs, shared:  # the same token, entered on top of a cancelled one
+            entered.set()
+            leave.wait(60)
+
+    t = threading.Thread(target=other_thread)
+    with mine:
+        with shared:
+            t.start()
+            entered.wait(60)
+        # Leaving `shared` here must bring back this thread's `mine`, not the
+        # other thread's (cancelled) `theirs`.
+        assert len(g.bfs(0)) > 1
+    leave.set()
+    t.join(60)

@@ -89,3 +89,28 @@ def test_gli_trace_environment_variable() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "add_node(attrs=0) " in out.stderr and "filter_nodes predicate batch" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "on", "warned"),
+    [("on", True, False), ("TRUE", True, False), ("info", True, False), ("20", True, False),
+     ("off", False, False), ("No", False, False), ("", False, False), ("loud", False, True)],
+)
+def test_gli_trace_values_never_break_the_import(value: str, on: bool, warned: bool) -> None:
+    code = "import gli; print(gli.tracing_enabled())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "GLI_TRACE": value},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(on)
+    assert ("GLI_TRACE='loud' is not" in out.stderr) == warned, out.stderr
+
+
+def test_disabling_gives_the_logger_its_level_back() -> None:
+    logger = logging.getLogger("gli")
+    before = logger.level
+    gli.enable_tracing("DEBUG")
+    assert logger.level == logging.DEBUG
+    gli.disable_tracing()
+    assert logger.level == before

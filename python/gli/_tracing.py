@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 
 from . import _core
 
@@ -18,6 +19,8 @@ _logger = logging.getLogger("gli")
 _state_lock = threading.Lock()
 _handler: logging.Handler | None = None
 _enabled = False
+# The logger's own level before enable_tracing lowered it (restored on disable).
+_saved_level: int | None = None
 
 
 def _level_number(level: int | str) -> int:
@@ -38,10 +41,12 @@ def enable_tracing(level: int | str = "DEBUG") -> None:
     ``gli`` logger nor the root logger has a handler, a stderr handler is
     added (and removed again by :func:`disable_tracing`).
     """
-    global _handler, _enabled
+    global _handler, _enabled, _saved_level
     number = _level_number(level)
     with _state_lock:
         if _logger.level == logging.NOTSET or _logger.level > number:
+            if _saved_level is None:
+                _saved_level = _logger.level
             _logger.setLevel(number)
         if _handler is None and not _logger.handlers and not logging.getLogger().handlers:
             _handler = logging.StreamHandler()
@@ -52,22 +57,41 @@ def enable_tracing(level: int | str = "DEBUG") -> None:
 
 
 def disable_tracing() -> None:
-    """Stops tracing (and removes the handler :func:`enable_tracing` added)."""
-    global _handler, _enabled
+    """Stops tracing; removes the handler :func:`enable_tracing` added and gives
+    the ``gli`` logger back the level it had before."""
+    global _handler, _enabled, _saved_level
     with _state_lock:
         _core._set_tracing(False)
         if _handler is not None:
             _logger.removeHandler(_handler)
             _handler = None
+        if _saved_level is not None:
+            _logger.setLevel(_saved_level)
+            _saved_level = None
         _enabled = False
 
 
 def tracing_enabled() -> bool:
+    """Whether FFI tracing is on (see :func:`enable_tracing`)."""
     return _enabled
 
 
 def _from_environment() -> None:
-    """``GLI_TRACE=1`` (or a level name such as ``GLI_TRACE=INFO``) enables tracing at import."""
+    """``GLI_TRACE=1`` (``true``, ``yes``, ``on``), a level name (``INFO``) or a
+    level number (``20``) enables tracing at import; ``0`` (``false``, ``no``,
+    ``off``) or nothing leaves it off. Anything else warns and leaves it off:
+    a typo in the environment must not break ``import gli``."""
     value = os.environ.get("GLI_TRACE", "").strip()
-    if value and value not in ("0", "false", "False", "no"):
-        enable_tracing("DEBUG" if value in ("1", "true", "True", "yes") else value)
+    word = value.lower()
+    if word in ("", "0", "false", "no", "off"):
+        return
+    level: int | str = "DEBUG" if word in ("1", "true", "yes", "on") else value
+    if isinstance(level, str) and level.isdigit():
+        level = int(level)
+    try:
+        enable_tracing(level)
+    except ValueError:
+        warnings.warn(
+            f"GLI_TRACE={value!r} is not 1/0, on/off or a logging level: tracing stays off",
+            stacklevel=2,
+        )

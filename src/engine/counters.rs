@@ -22,7 +22,9 @@ pub enum Counter {
     PredicateCalls,
     /// Predicate batches handed to Python.
     PredicateBatches,
-    /// Read views built for whole-graph queries.
+    /// Cached read views (a traversal's adjacency, a filter's attribute or
+    /// id columns) built, or rebuilt for the shards written since: one per
+    /// query that had to build any part of one.
     ViewsBuilt,
 }
 

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::adjacency::{AdjColumn, AdjIndex};
 use super::cancel::Cancel;
+use super::counters::{bump, Counter};
 use super::store::{GraphView, Ix, Shard};
 use super::value::{AttrId, AttrSlice, Value};
 use crate::error::Result;
@@ -459,6 +460,7 @@ impl ColumnCache {
         if stale.is_empty() {
             return have;
         }
+        bump(Counter::ViewsBuilt);
         let build = |&i: &usize| (i, C::build(shards[i], attr).map(Arc::new));
         let built: Vec<(usize, Option<Arc<C>>)> = if stale.len() > 1 && parallel_ok() {
             stale.par_iter().map(build).collect()

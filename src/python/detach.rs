@@ -22,18 +22,22 @@ use crate::error::GraphError;
 use crate::sync::{AtomicBool, Ordering};
 
 thread_local! {
-    /// The cancellation flag of the `CancelToken` entered on this thread, if any.
-    static CURRENT: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
-    /// The flags `CURRENT` held before each `__enter__` still open on this
-    /// thread, innermost last (per thread: one token may be entered by
-    /// several threads at once).
-    static SAVED: RefCell<Vec<Option<Arc<AtomicBool>>>> = const { RefCell::new(Vec::new()) };
+    /// The cancellation flags of the `CancelToken`s entered on this thread
+    /// and not yet exited, innermost last (per thread: one token may be
+    /// entered by several threads at once).
+    static ENTERED: RefCell<Vec<Arc<AtomicBool>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The flag of the token entered on this thread (async queries enter one on
-/// their worker thread; cancelling the awaiting task sets it).
-pub(crate) fn current_cancel_flag() -> Option<Arc<AtomicBool>> {
-    CURRENT.with(|c| c.borrow().clone())
+/// The flags of the tokens entered on this thread, innermost last (async
+/// queries enter one on their worker thread; cancelling the awaiting task
+/// sets it). Cancelling any of them stops the thread's queries.
+pub(crate) fn entered_cancel_flags() -> Vec<Arc<AtomicBool>> {
+    ENTERED.with(|c| c.borrow().clone())
+}
+
+/// Whether any of `flags` is set.
+pub(crate) fn any_cancelled(flags: &[Arc<AtomicBool>]) -> bool {
+    flags.iter().any(|f| f.load(Ordering::Acquire))
 }
 
 /// `gli._core.CancelToken`: `with token: g.pagerank()` makes every long query
@@ -64,15 +68,19 @@ impl CancelToken {
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        let prev = CURRENT.with(|c| c.borrow_mut().replace(slf.flag.clone()));
-        SAVED.with(|s| s.borrow_mut().push(prev));
+        ENTERED.with(|c| c.borrow_mut().push(slf.flag.clone()));
         slf
     }
 
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        let prev = SAVED.with(|s| s.borrow_mut().pop()).flatten();
-        CURRENT.with(|c| *c.borrow_mut() = prev);
+        ENTERED.with(|c| {
+            let mut entered = c.borrow_mut();
+            // Normally the innermost; a token exited out of order leaves the others.
+            if let Some(at) = entered.iter().rposition(|f| Arc::ptr_eq(f, &self.flag)) {
+                entered.remove(at);
+            }
+        });
         false
     }
 
@@ -99,18 +107,28 @@ pub(crate) fn on_snapshot<T: Send>(
 
 /// Runs `work` detached. The calling thread re-attaches about every 25 ms to
 /// run `check_signals` (a no-op off the main thread), so Ctrl-C interrupts
-/// within ~0.2 s; `cancel_flag`, or else the thread's current `CancelToken`,
-/// lets another party cancel too.
+/// within ~0.2 s; `cancel_flag`, and the `CancelToken`s entered on this
+/// thread, let other parties cancel too.
 pub(crate) fn run_detached<T: Send>(
     py: Python<'_>,
     cancel_flag: Option<&AtomicBool>,
     work: impl FnOnce(&Cancel<'_>) -> Result<T, GraphError> + Send,
 ) -> PyResult<T> {
     let own = AtomicBool::new(false);
-    let token = current_cancel_flag();
-    let flag = cancel_flag.or(token.as_deref()).unwrap_or(&own);
+    let tokens = entered_cancel_flags();
+    // One entered token (the common case) is the flag itself: every worker
+    // sees its cancellation at once. With several, or beside an explicit
+    // flag, the others are polled with the signals.
+    let (flag, others): (&AtomicBool, &[Arc<AtomicBool>]) = match (cancel_flag, &tokens[..]) {
+        (Some(f), all) => (f, all),
+        (None, [one]) => (one, &[]),
+        (None, all) => (&own, all),
+    };
     let pending: Mutex<Option<PyErr>> = Mutex::new(None);
     let poll_signals = || -> bool {
+        if any_cancelled(others) {
+            return true;
+        }
         Python::attach(|py| {
             bump(Counter::GilReacquisitions);
             match py.check_signals() {

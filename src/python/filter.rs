@@ -662,12 +662,12 @@ fn run_batches<T: Sync, R: Send>(
     let stop = AtomicBool::new(false);
     let first_err: Mutex<Option<PyErr>> = Mutex::new(None);
     let slots: Vec<Mutex<Vec<R>>> = (0..batches).map(|_| Mutex::new(Vec::new())).collect();
-    let token = super::detach::current_cancel_flag();
+    let tokens = super::detach::entered_cancel_flags();
     let claim = || {
         if stop.load(Ordering::Acquire) {
             return None;
         }
-        if token.as_ref().is_some_and(|t| t.load(Ordering::Acquire)) {
+        if super::detach::any_cancelled(&tokens) {
             stop.store(true, Ordering::Release);
             first_err.lock().get_or_insert_with(|| {
                 pyo3::exceptions::PyKeyboardInterrupt::new_err("the query was cancelled")

@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use super::convert::{node_obj, PyPayload};
 use super::detach::run_detached;
+use crate::engine::counters::{bump, Counter};
 use crate::engine::{GraphView, Ix};
 use crate::sync::{parallel_ok, LeafMutex};
 
@@ -116,6 +117,9 @@ impl HandleCache {
                     _ => stale.push(s),
                 }
             }
+        }
+        if !stale.is_empty() {
+            bump(Counter::ViewsBuilt);
         }
         let mut built = Vec::with_capacity(stale.len());
         for round in 0..2 {

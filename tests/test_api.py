@@ -526,3 +526,67 @@ def test_add_edge_returns_the_edge_name_as_str_prints_its_ends(make_graph: Calla
     # Int subclasses print through str(), as the reference backend does.
     assert g.add_edge(Color.RED, "x") == f"{Color.RED}->x"
     assert g.add_edge(Loud(2), 1) == "LOUD->1"
+
+
+def test_clear_and_del_release_the_cached_id_objects() -> None:
+    import sys
+
+    for how in ("clear", "del"):
+        g = gli.Graph()
+        g.add_node("".join(["an-id-", "made-at-runtime"]))
+        (cached,) = g.filter_nodes()  # the id object the graph caches for that node
+        before = sys.getrefcount(cached)
+        if how == "clear":
+            g.clear()
+        else:
+            del g
+        assert sys.getrefcount(cached) == before - 1, how  # the graph held one (record and cache share it)
+
+
+def test_reference_cycles_through_attribute_values_are_collected() -> None:
+    import gc
+    import weakref
+
+    class Holder:
+        def __init__(self, g: gli.Graph) -> None:
+            self.g = g
+
+    refs = []
+    for how in ("value", "nested", "edge", "two graphs"):
+        g = gli.Graph()
+        g.batch_add_nodes([1, 2])
+        if how == "value":
+            g.add_node(1, h=Holder(g))
+        elif how == "nested":
+            g.add_node(1, box=[{"g": g}])  # native containers around the graph object
+        elif how == "edge":
+            g.add_edge(1, 2, back=Holder(g))
+        else:
+            other = gli.Graph()
+            other.add_node(0, peer=g)
+            g.add_node(1, peer=other)
+            refs.append(weakref.ref(other))
+            del other
+        refs.append(weakref.ref(g))
+        del g
+    gc.collect()
+    assert [r() for r in refs] == [None] * len(refs)
+
+
+def test_a_collected_cycle_runs_finalizers_that_read_the_graph() -> None:
+    import gc
+
+    seen: list[Any] = []
+
+    class Reader:
+        def __init__(self, g: gli.Graph) -> None:
+            self.g = g
+
+        def __del__(self) -> None:
+            seen.append(self.g.node_count())  # the graph may be cleared already, never broken
+
+    g = gli.Graph()
+    g.add_node(1, r=Reader(g))
+    del g
+    gc.collect()
+    assert len(seen) == 1 and seen[0] in (0, 1)

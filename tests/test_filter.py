@@ -523,3 +523,42 @@ def test_raising_filters_do_not_leak() -> None:
     grown = _rss_kib() - before
     assert sys.getrefcount(pred) == refs
     assert grown < 4096, f"RSS grew by {grown} KiB over 10k raising filters"
+
+
+def test_dropping_the_last_view_of_a_snapshot_releases_its_objects_at_once() -> None:
+    import weakref
+
+    class Obj:
+        pass
+
+    for keep in ("view", "batch"):
+        g = gli.Graph()
+        obj = Obj()
+        ref = weakref.ref(obj)
+        g.add_node("a", o=obj)
+        del obj
+        kept: list[Any] = []
+        if keep == "view":
+            g.filter_nodes(lambda n, a: kept.append(a) or True)
+        else:
+            g.filter_nodes(lambda ids, b: kept.append(b) or [True] * len(ids), vectorized=True)
+        g.clear()  # the object now lives only in the kept view's snapshot
+        assert ref() is not None
+        kept.clear()  # no GLI call after this: the view's own drop releases it
+        assert ref() is None, keep
+
+
+def test_attribute_names_past_a_table_chunk_read_back() -> None:
+    g = gli.Graph()
+    names = [f"attr_{uuid}_{i}" for uuid in ("x",) for i in range(700)]  # several chunks of 256
+    for i, name in enumerate(names):
+        g.add_node(i % 3, **{name: i})
+        if i % 97 == 0:  # the table grows while it is read
+            g.get_node(i % 3)
+    merged = {}
+    for n in range(3):
+        merged.update(g.get_node(n))
+    assert merged == {name: i for i, name in enumerate(names)}
+    seen: list[list[str]] = []
+    g.filter_nodes(lambda n, a: seen.append(list(a.keys())) or False)
+    assert sorted(k for ks in seen for k in ks) == sorted(names)

@@ -239,12 +239,11 @@ impl<O> Shard<O> {
 
     fn take(&mut self, ix: Ix, bits: u32) -> Option<NodeRec<O>> {
         let i = self.slot_of(ix, bits)?;
-        let rec = self.slots.get_mut(i)?.take();
-        // Trailing holes cost memory and iteration time: trim them.
-        while matches!(self.slots.last(), Some(None)) {
-            self.slots.pop();
-        }
-        rec
+        // The hole stays: indices are never reused (until `clear`), so the
+        // next node of this shard lands past it anyway. (Trimming trailing
+        // holes made that `put` refill them all: add + remove in a loop
+        // beside one older node took time growing with every node ever added.)
+        self.slots.get_mut(i)?.take()
     }
 }
 
@@ -1154,6 +1153,39 @@ impl<O: Payload> Graph<O> {
             nodes: self.node_count(),
             edges: self.edge_count(),
         }
+    }
+
+    /// Calls `f` on every payload this graph alone holds: in shards,
+    /// attribute maps and nested values none of which is shared with a
+    /// snapshot, a view or another graph. For a garbage collector's
+    /// traversal, which must never report a reference twice (two holders of
+    /// one payload would) and may miss one (that only keeps it alive). A
+    /// shard another thread holds locked is skipped.
+    ///
+    /// **Locking behaviour:** tries each shard's read lock; never waits.
+    pub fn visit_unshared_payloads<E>(
+        &self,
+        mut f: impl FnMut(&O) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        for lock in self.shards.iter() {
+            let Some(shard) = lock.try_read() else {
+                continue;
+            };
+            if Arc::strong_count(&shard) != 1 {
+                continue; // a snapshot shares it
+            }
+            for rec in shard.slots.iter().flatten() {
+                if let Some(attrs) = &rec.attrs {
+                    attrs.visit_unshared(&mut f)?;
+                }
+                if let Some(ext) = &rec.ext {
+                    for attrs in ext.edge_attrs.values() {
+                        attrs.visit_unshared(&mut f)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The error a batch of edges `pairs` reports for its first item, in

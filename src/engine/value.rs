@@ -152,6 +152,39 @@ impl<O> SharedAttrs<O> {
     }
 }
 
+impl<O> SharedAttrs<O> {
+    /// Calls `f` on the payloads among these attributes (nested ones too),
+    /// unless another holder shares them (see
+    /// `Graph::visit_unshared_payloads`).
+    pub(crate) fn visit_unshared<E>(
+        &self,
+        f: &mut impl FnMut(&O) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        if !self.0.with_arc(|arc| arc.is_unique()) {
+            return Ok(());
+        }
+        self.0
+            .slice
+            .iter()
+            .try_for_each(|(_, v)| v.visit_payloads(f))
+    }
+}
+
+impl<O> Value<O> {
+    /// Calls `f` on each payload in this value (nested ones too).
+    fn visit_payloads<E>(
+        &self,
+        f: &mut impl FnMut(&O) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        match self {
+            Value::Opaque(o) => f(o),
+            Value::List(items) => items.iter().try_for_each(|v| v.visit_payloads(f)),
+            Value::Dict(items) => items.iter().try_for_each(|(_, v)| v.visit_payloads(f)),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl<O: Clone> SharedAttrs<O> {
     /// The entries as a map to change: moved out when nothing else shares
     /// them, copied otherwise.

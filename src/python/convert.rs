@@ -44,6 +44,28 @@ impl Opaque {
     pub(crate) fn as_ptr(&self) -> *mut pyo3::ffi::PyObject {
         self.0.as_ptr()
     }
+
+    pub(crate) fn py(&self) -> &Py<PyAny> {
+        &self.0
+    }
+}
+
+/// Whether any opaque attribute value was ever stored in this process: until
+/// then a graph holds no object the garbage collector must see (ids are
+/// `int`s and `str`s), and its traversal is skipped.
+static OPAQUE_VALUES_MADE: AtomicBool = AtomicBool::new(false);
+
+/// An opaque attribute value (not an id's object: see [`opaque_values_made`]).
+pub(crate) fn opaque_value(obj: &Bound<'_, PyAny>) -> PyPayload {
+    if !OPAQUE_VALUES_MADE.load(Ordering::Relaxed) {
+        OPAQUE_VALUES_MADE.store(true, Ordering::Relaxed);
+    }
+    Arc::new(Opaque::new(obj))
+}
+
+/// See [`OPAQUE_VALUES_MADE`].
+pub(crate) fn opaque_values_made() -> bool {
+    OPAQUE_VALUES_MADE.load(Ordering::Relaxed)
 }
 
 impl Drop for Opaque {
@@ -387,20 +409,66 @@ pub(crate) fn with_name_ids<R>(f: impl FnOnce(&mut NameIds<'_>) -> R) -> R {
 /// threads. Readers load the current table without taking a lock and keep
 /// it while they convert: converting makes Python objects, which can run
 /// the garbage collector, whose finalizers may read attributes and so need
-/// the table again, or extend it. A new name publishes a longer copy.
-static PY_NAMES: LazyLock<ArcSwap<Vec<Py<PyString>>>> =
-    LazyLock::new(|| ArcSwap::from_pointee(Vec::new()));
+/// the table again, or extend it. A new name publishes a new table that
+/// shares every full chunk of the old one.
+static PY_NAMES: LazyLock<ArcSwap<PyNames>> =
+    LazyLock::new(|| ArcSwap::from_pointee(PyNames::default()));
 
 /// Serializes extensions of [`PY_NAMES`] (a leaf: held only to copy the
-/// table and append, with no Python code inside).
+/// table's spine and last chunk, with no Python code inside).
 static PY_NAMES_GROW: Mutex<()> = Mutex::new(());
 
+/// Names per chunk of [`PyNames`].
+const NAME_CHUNK: usize = 256;
+
+/// The name table: chunks of [`NAME_CHUNK`] names, the last one possibly
+/// partial. A new name copies the chunk pointers and the last chunk only,
+/// not the whole table (which made programs that keep inventing attribute
+/// names quadratic).
+#[derive(Default)]
+pub(crate) struct PyNames {
+    chunks: Vec<Arc<[Py<PyString>]>>,
+}
+
+impl PyNames {
+    fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * NAME_CHUNK + last.len())
+    }
+
+    /// The Python name of attribute `id` (which the table must hold).
+    #[inline]
+    pub(crate) fn get(&self, id: AttrId) -> &Py<PyString> {
+        let k = id as usize;
+        &self.chunks[k / NAME_CHUNK][k % NAME_CHUNK]
+    }
+
+    /// This table plus `fresh` names.
+    fn extended(&self, py: Python<'_>, fresh: impl Iterator<Item = Py<PyString>>) -> Self {
+        let mut chunks = self.chunks.clone();
+        let mut last: Vec<Py<PyString>> = match chunks.last() {
+            Some(c) if c.len() < NAME_CHUNK => {
+                let partial = chunks.pop().expect("just seen");
+                partial.iter().map(|n| n.clone_ref(py)).collect()
+            }
+            _ => Vec::with_capacity(NAME_CHUNK),
+        };
+        for name in fresh {
+            if last.len() == NAME_CHUNK {
+                chunks.push(std::mem::take(&mut last).into());
+            }
+            last.push(name);
+        }
+        if !last.is_empty() {
+            chunks.push(last.into());
+        }
+        Self { chunks }
+    }
+}
+
 /// Runs `f` with a table that holds the Python name of every id up to `max_id`.
-pub(crate) fn with_py_names<R>(
-    py: Python<'_>,
-    max_id: AttrId,
-    f: impl FnOnce(&[Py<PyString>]) -> R,
-) -> R {
+pub(crate) fn with_py_names<R>(py: Python<'_>, max_id: AttrId, f: impl FnOnce(&PyNames) -> R) -> R {
     let names = PY_NAMES.load();
     if (max_id as usize) < names.len() {
         return f(&names);
@@ -417,9 +485,8 @@ pub(crate) fn with_py_names<R>(
         let cur = PY_NAMES.load();
         // Another thread may have extended the table meanwhile: append only what is new.
         if cur.len() < have + fresh.len() {
-            let mut next: Vec<Py<PyString>> = cur.iter().map(|n| n.clone_ref(py)).collect();
-            next.extend(fresh.into_iter().skip(cur.len() - have));
-            PY_NAMES.store(Arc::new(next));
+            let skip = cur.len() - have;
+            PY_NAMES.store(Arc::new(cur.extended(py, fresh.into_iter().skip(skip))));
         }
     }
     f(&PY_NAMES.load())
@@ -504,7 +571,7 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
 
 #[inline]
 fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
-    Value::Opaque(Arc::new(Opaque::new(obj)))
+    Value::Opaque(opaque_value(obj))
 }
 
 /// Whether this interpreter runs without the GIL (a free-threaded build with
@@ -657,7 +724,7 @@ pub(crate) fn attrs_to_dict<'py>(
     let max = attrs.iter().map(|(k, _)| k).max().unwrap_or(0);
     with_py_names(py, max, |names| -> PyResult<()> {
         for (k, v) in attrs.iter() {
-            dict.set_item(names[k as usize].bind(py), value_to_py(py, v)?)?;
+            dict.set_item(names.get(k).bind(py), value_to_py(py, v)?)?;
         }
         Ok(())
     })?;

@@ -13,6 +13,7 @@
 //! (which it keeps alive). Creating one costs the same for 2 or 100
 //! attributes; a value is converted to Python only when it is read.
 
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,7 +31,7 @@ use super::convert::{
     attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, type_name, value_to_py,
     with_py_names,
 };
-use super::convert::{PyAttrSlice, PyPayload, PySharedAttrs};
+use super::convert::{release_queued, PyAttrSlice, PyPayload, PySharedAttrs};
 use super::detach::on_snapshot;
 use super::handles::{HandleCache, Handles};
 use crate::engine::counters::{add, bump, Counter};
@@ -184,7 +185,7 @@ fn read_attr<'py>(
 #[pyclass(name = "AttributeView", module = "gli._core", frozen, mapping)]
 pub struct AttrView {
     /// Keeps the snapshot, and so the map `map` points into, alive.
-    snap: Arc<Snapshot<PyPayload>>,
+    snap: ManuallyDrop<Arc<Snapshot<PyPayload>>>,
     /// The node's (or edge's) attribute map inside `snap` (null: none).
     map: std::cell::UnsafeCell<Option<NonNull<PyAttrSlice>>>,
 }
@@ -200,11 +201,37 @@ fn map_ptr(attrs: Option<&PySharedAttrs>) -> Option<NonNull<PyAttrSlice>> {
     attrs.map(|a| NonNull::from(&**a))
 }
 
+/// Drops a view's hold on a snapshot (and graph); when it was the last one,
+/// what only they kept is freed here, and the Python objects among it are
+/// released at once rather than at the next GLI call (see
+/// `convert::Opaque`). Views die in their `tp_dealloc`, holding no lock.
+fn let_go<T>(held: &mut ManuallyDrop<Arc<T>>) {
+    let last = Arc::strong_count(held) == 1;
+    // SAFETY: called once, from the owner's `drop`; never used after.
+    unsafe { ManuallyDrop::drop(held) };
+    if last {
+        let _ = Python::try_attach(release_queued);
+    }
+}
+
+impl Drop for AttrView {
+    fn drop(&mut self) {
+        let_go(&mut self.snap);
+    }
+}
+
+impl Drop for AttrBatch {
+    fn drop(&mut self) {
+        let_go(&mut self.snap);
+        let_go(&mut self.graph);
+    }
+}
+
 impl AttrView {
     /// A view of `attrs`, which must live inside `snap`.
     fn new(snap: &Arc<Snapshot<PyPayload>>, attrs: Option<&PySharedAttrs>) -> Self {
         Self {
-            snap: snap.clone(),
+            snap: ManuallyDrop::new(snap.clone()),
             map: std::cell::UnsafeCell::new(map_ptr(attrs)),
         }
     }
@@ -227,7 +254,7 @@ impl AttrView {
     ) -> PyResult<Bound<'py, AttrView>> {
         if let Some(v) = slot.as_ref() {
             // SAFETY: `v` is a live object and we are attached.
-            if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1 && Arc::ptr_eq(&v.get().snap, snap)
+            if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1 && Arc::ptr_eq(&*v.get().snap, snap)
             {
                 // SAFETY: our reference is the only one, so nothing reads the
                 // cell concurrently; `attrs` lives in the view's snapshot.
@@ -254,7 +281,7 @@ impl AttrView {
         };
         let max = map.iter().map(|(k, _)| k).max().unwrap_or(0);
         with_py_names(py, max, |names| {
-            PyList::new(py, map.iter().map(|(k, _)| names[k as usize].bind(py)))
+            PyList::new(py, map.iter().map(|(k, _)| names.get(k).bind(py)))
         })
     }
 }
@@ -384,8 +411,8 @@ enum Column {
 /// the filter's snapshot and candidate list: creating one copies nothing.
 #[pyclass(name = "AttributeBatch", module = "gli._core", frozen, sequence)]
 pub struct AttrBatch {
-    graph: Arc<Engine>,
-    snap: Arc<Snapshot<PyPayload>>,
+    graph: ManuallyDrop<Arc<Engine>>,
+    snap: ManuallyDrop<Arc<Snapshot<PyPayload>>>,
     ixs: Arc<Vec<Ix>>,
     start: usize,
     end: usize,
@@ -861,8 +888,8 @@ fn vectorized_batch(
     let batch = Bound::new(
         py,
         AttrBatch {
-            graph: graph.clone(),
-            snap: snap.clone(),
+            graph: ManuallyDrop::new(graph.clone()),
+            snap: ManuallyDrop::new(snap.clone()),
             ixs: cands.clone(),
             start,
             end: start + len,

@@ -99,6 +99,13 @@ pub(crate) struct Handles {
 }
 
 impl HandleCache {
+    /// Forgets every column (`clear()`, a graph being freed), releasing the
+    /// id objects they kept: taken out under the lock, dropped after it.
+    pub(crate) fn clear(&self) {
+        let old = std::mem::take(&mut *self.shards.lock());
+        drop(old);
+    }
+
     /// The columns of `view`'s shards: reused when current, else built.
     /// Called attached; builds detached.
     pub(crate) fn of(&self, py: Python<'_>, view: &GraphView<'_, PyPayload>) -> PyResult<Handles> {

@@ -562,3 +562,22 @@ def test_attribute_names_past_a_table_chunk_read_back() -> None:
     seen: list[list[str]] = []
     g.filter_nodes(lambda n, a: seen.append(list(a.keys())) or False)
     assert sorted(k for ks in seen for k in ks) == sorted(names)
+
+
+def test_a_vectorized_batch_is_a_whole_sequence(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([(1, {"v": 1}), (2, {"v": 2}), (3, {"v": 1}), 4])
+    seen: list[Any] = []
+
+    def pred(ids: list[Any], batch: Any) -> list[bool]:
+        seen.append((
+            [dict(a) for a in reversed(batch)],
+            {"v": 1} in batch, {"v": 9} in batch,
+            batch.index({"v": 2}), batch.count({"v": 1}), batch.count({}),
+        ))
+        with pytest.raises(ValueError):
+            batch.index({"v": 9})
+        return [True] * len(ids)
+
+    g.filter_nodes(pred, vectorized=True)
+    assert seen == [([{}, {"v": 1}, {"v": 2}, {"v": 1}], True, False, 1, 2, 1)]

@@ -23,6 +23,8 @@ def _is_i64(v: object) -> bool:
 def _count(method: str, name: str, v: object) -> int:
     """A non-negative integer argument, checked as the rust backend checks it."""
     n = operator.index(v)  # type: ignore[arg-type]  # TypeError for a float or None, as rust
+    if not _I64[0] <= n <= _I64[1]:  # rust reads a 64-bit int first
+        raise OverflowError("Python int too large to convert to C long")
     if n < 0:
         raise ValueError(f"{method}: {name} must be >= 0, got {n}")
     return n

@@ -111,27 +111,33 @@ class AsyncQueries:
         ) -> list[tuple[NodeId, NodeId]]: ...  # pragma: no cover
 
     async def bfs_async(self, source: NodeId, depth_limit: int | None = None) -> list[NodeId]:
+        """``bfs`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.bfs, source, depth_limit)
 
     async def k_hop_async(self, source: NodeId, k: int) -> list[NodeId]:
+        """``k_hop`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.k_hop, source, k)
 
     async def shortest_path_async(
         self, source: NodeId, target: NodeId, weight: str | None = None
     ) -> list[NodeId]:
+        """``shortest_path`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.shortest_path, source, target, weight)
 
     async def shortest_path_lengths_async(
         self, source: NodeId, weight: str | None = None
     ) -> dict[NodeId, Any]:
+        """``shortest_path_lengths`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.shortest_path_lengths, source, weight)
 
     async def connected_components_async(self) -> list[list[NodeId]]:
+        """``connected_components`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.connected_components)
 
     async def pagerank_async(
         self, alpha: float = 0.85, max_iter: int = 100, tol: float = 1e-6, weight: str | None = None
     ) -> dict[NodeId, float]:
+        """``pagerank`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.pagerank, alpha, max_iter, tol, weight)
 
     async def filter_nodes_async(
@@ -142,6 +148,7 @@ class AsyncQueries:
         batch_size: int | None = None,
         vectorized: bool = False,
     ) -> list[NodeId]:
+        """``filter_nodes`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(
             self.filter_nodes, predicate, where=where, batch_size=batch_size, vectorized=vectorized
         )
@@ -153,5 +160,6 @@ class AsyncQueries:
         where: dict[str, Any] | None = None,
         batch_size: int | None = None,
     ) -> list[tuple[NodeId, NodeId]]:
+        """``filter_edges`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.filter_edges, predicate, where=where, batch_size=batch_size)
 

@@ -105,7 +105,7 @@ def to_networkx(g: _GLIGraph) -> nx.Graph:
     return G
 
 
-def from_networkx(G: nx.Graph, backend: str = "rust") -> _GLIGraph:
+def from_networkx(G: nx.Graph, backend: str = "rust", cls: type[Graph] | None = None) -> _GLIGraph:
     """Copy a NetworkX ``Graph`` or ``DiGraph`` into a new ``gli.Graph``.
 
     Directedness, node order, edge order and every node and edge attribute are
@@ -118,7 +118,7 @@ def from_networkx(G: nx.Graph, backend: str = "rust") -> _GLIGraph:
     names the node) and for a non-``str`` attribute name; ``OverflowError`` for
     an int id outside 64 bits.
     """
-    return _build(G, backend, node_spec=True, edge_spec=True)
+    return _build(G, backend, node_spec=True, edge_spec=True, cls=cls)
 
 
 def _is_valid_id(node: Hashable) -> bool:
@@ -145,7 +145,9 @@ def _select(attrs: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]
     return selected
 
 
-def _build(G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrSpec) -> _GLIGraph:
+def _build(
+    G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrSpec, cls: type[Graph] | None = None
+) -> _GLIGraph:
     """Build a GLI graph from ``G`` with one batch call for nodes and one for edges."""
     if G.is_multigraph():
         raise TypeError(
@@ -158,7 +160,7 @@ def _build(G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrS
             f"{'directed' if isinstance(G, nx.DiGraph) else 'undirected'} (e.g. a "
             "PlanarEmbedding); GLI cannot tell which edges are meant"
         )
-    g: _GLIGraph = Graph(directed=G.is_directed(), backend=backend)
+    g: _GLIGraph = (cls or Graph)(directed=G.is_directed(), backend=backend)
     nodes: list[Any]
     if node_spec is True:
         nodes = list(G.nodes(data=True))

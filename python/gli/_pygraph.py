@@ -155,7 +155,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def __copy__(self) -> PythonGraph:
         """An independent graph; attribute values are shared, as ``dict.copy`` does."""
         with self._lock:
-            g = PythonGraph(self._directed)
+            g = type(self)(self._directed)  # a subclass stays itself, as pickle keeps it
             g._nodes, g._succ, g._pred = self._structure_copy()
             g._edges = self._edges
             return g

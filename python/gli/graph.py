@@ -87,7 +87,7 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
         ``G.graph`` dropped; multigraphs and non-``str``/``int`` ids raise ``TypeError``)."""
         from ._nx import from_networkx
 
-        return cast(Graph, from_networkx(G, backend))
+        return cast(Graph, from_networkx(G, backend, cls))
 
     # pickle / copy: a compact binary image built in Rust from one snapshot,
     # plus the opaque attribute values (pickled, or copied, by Python). The

@@ -419,6 +419,24 @@ pub struct AttrBatch {
 }
 
 impl AttrBatch {
+    /// A view of each node, in order.
+    fn views<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, AttrView>>> {
+        self.ixs[self.start..self.end]
+            .iter()
+            .map(|&ix| Bound::new(py, AttrView::new(&self.snap, self.snap.attrs(ix))))
+            .collect()
+    }
+
+    /// The position of the first node whose view equals `value`.
+    fn position(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+        for (i, view) in self.views(py)?.into_iter().enumerate() {
+            if view.eq(value)? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
     fn rows(&self) -> impl Iterator<Item = Option<&PyAttrSlice>> + '_ {
         self.ixs[self.start..self.end]
             .iter()
@@ -507,11 +525,37 @@ impl AttrBatch {
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let views = self.ixs[self.start..self.end]
-            .iter()
-            .map(|&ix| Bound::new(py, AttrView::new(&self.snap, self.snap.attrs(ix))))
-            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, self.views(py)?)?.try_iter()?.into_any())
+    }
+
+    // The rest of `collections.abc.Sequence` (registered, not inherited).
+
+    fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let mut views = self.views(py)?;
+        views.reverse();
         Ok(PyList::new(py, views)?.try_iter()?.into_any())
+    }
+
+    fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.position(py, value)?.is_some())
+    }
+
+    /// The position of the first node whose attributes equal ``value``
+    /// (``ValueError`` if none does).
+    #[pyo3(signature = (value, /))]
+    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        self.position(py, value)?
+            .ok_or_else(|| PyValueError::new_err("value is not in the batch"))
+    }
+
+    /// How many nodes' attributes equal ``value``.
+    #[pyo3(signature = (value, /))]
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let mut n = 0;
+        for view in self.views(py)? {
+            n += usize::from(view.eq(value)?);
+        }
+        Ok(n)
     }
 
     /// The values of attribute `name` across the batch: int64 when every
@@ -807,7 +851,7 @@ pub(crate) fn set_filter_threads(n: Option<i64>) -> PyResult<Option<usize>> {
         None => 0,
         Some(k) if k < 0 => {
             return Err(PyValueError::new_err(format!(
-                "set_filter_threads: n must be positive or None, got {k}"
+                "set_filter_threads: n must be >= 0 (0 or None: one per core), got {k}"
             )))
         }
         Some(k) => k as usize,

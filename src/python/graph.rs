@@ -56,6 +56,8 @@ unsafe fn endpoints<'a, 'py>(
 /// invalidating an edge batch's resolved endpoints.
 const EDGE_BATCH_ATTEMPTS: usize = 16;
 
+/// The rust backend's graph: a sharded, lock-striped store whose queries run
+/// with the GIL released. Use it through ``gli.Graph``.
 #[pyclass(name = "Graph", module = "gli._core", frozen, subclass, weakref)]
 pub struct PyGraph {
     pub(crate) inner: Arc<Engine>,
@@ -364,6 +366,7 @@ impl PyGraph {
         "rust"
     }
 
+    /// True for a directed graph (as NetworkX's ``is_directed()``).
     fn is_directed(&self) -> bool {
         let _call = trace::call("is_directed");
         self.inner.is_directed()
@@ -426,6 +429,8 @@ impl PyGraph {
         Ok(py.detach(|| inner.remove_node(id.as_ref()))?)
     }
 
+    /// Removes the edge ``source -> target`` and its attributes
+    /// (``EdgeNotFoundError`` if absent). Locks the endpoints' shards.
     #[pyo3(signature = (source, target, /))]
     fn remove_edge(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> PyResult<()> {
         let _call = trace::call("remove_edge");
@@ -578,11 +583,13 @@ impl PyGraph {
         self.inner.node_count()
     }
 
+    /// The number of nodes (``len(g)``).
     fn node_count(&self) -> usize {
         let _call = trace::call("node_count");
         self.inner.node_count()
     }
 
+    /// The number of edges (an undirected edge counts once).
     fn edge_count(&self) -> usize {
         let _call = trace::call("edge_count");
         self.inner.edge_count()
@@ -778,6 +785,8 @@ impl PyGraph {
         filter::filter_edges(py, &self.inner, args)
     }
 
+    /// Nodes in breadth-first order from ``source`` (itself first), along
+    /// out-edges, at most ``depth_limit`` hops away when given.
     #[pyo3(signature = (source, depth_limit = None))]
     fn bfs<'py>(
         &self,
@@ -1019,7 +1028,7 @@ impl PyGraph {
 
     /// numpy float64 array of ``attr`` aligned with ``nodes()`` (``default`` where
     /// missing or not numeric).
-    #[pyo3(signature = (attr, default = f64::NAN))]
+    #[pyo3(signature = (attr, default = f64::NAN), text_signature = "($self, attr, default=math.nan)")]
     fn node_attribute_array<'py>(
         &self,
         py: Python<'py>,

@@ -107,14 +107,20 @@ impl AdjIndex {
 /// it will expand a few steps later, so the load overlaps the work between).
 #[inline(always)]
 pub(crate) fn prefetch<T>(data: &[T]) {
+    prefetch_addr(data.as_ptr().cast());
+}
+
+/// [`prefetch`] of one address (any address: it is never dereferenced).
+#[inline(always)]
+pub(crate) fn prefetch_addr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint; it never faults, even on a bad address.
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().cast());
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
+    let _ = p;
 }
 
 #[cfg(test)]

@@ -508,6 +508,15 @@ impl<'a, O> GraphView<'a, O> {
         }
     }
 
+    /// Starts loading `ix`'s attribute map. Reads its record: pays when
+    /// [`GraphView::prefetch_rec`] asked for that earlier.
+    #[inline]
+    pub fn prefetch_attrs(&self, ix: Ix) {
+        if let Some(attrs) = self.attrs(ix) {
+            attrs.prefetch();
+        }
+    }
+
     /// Starts loading live node `ix`'s record (no-op past the shard).
     #[inline]
     pub fn prefetch_rec(&self, ix: Ix) {

@@ -153,6 +153,15 @@ impl<O> SharedAttrs<O> {
 }
 
 impl<O> SharedAttrs<O> {
+    /// Starts loading the map: its length (just before the entries) and its
+    /// first entries, where a lookup starts.
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        let first = self.0.slice.as_ptr().cast::<u8>();
+        super::adjacency::prefetch_addr(first.wrapping_sub(8));
+        super::adjacency::prefetch_addr(first.wrapping_add(56));
+    }
+
     /// Calls `f` on the payloads among these attributes (nested ones too),
     /// unless another holder shares them (see
     /// `Graph::visit_unshared_payloads`).

@@ -996,7 +996,16 @@ fn per_node_batch(
     let view = snap.view();
     let mut out = Vec::with_capacity(items.len());
     let mut spare = None;
-    for &ix in items {
+    for (i, &ix) in items.iter().enumerate() {
+        // Records a few nodes ahead, their attribute maps nearer: both then
+        // arrive while the predicate runs (maps of many attributes sit a page
+        // or more apart, a TLB miss each).
+        if let Some(&ahead) = items.get(i + 8) {
+            view.prefetch_rec(ahead);
+        }
+        if let Some(&ahead) = items.get(i + 4) {
+            view.prefetch_attrs(ahead);
+        }
         let id = node_obj(py, &view, ix);
         let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
         if pred.call1((&id, attrs))?.is_truthy()? {

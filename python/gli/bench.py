@@ -648,31 +648,37 @@ def query_rows(b: Bench) -> None:
         want_spl = nx.single_source_shortest_path_length(G, src)
         want_pr = nx.pagerank(G)
 
-        def close(pr: Any, rel: float = 1e-6) -> bool:
-            return all(abs(pr[k] - want_pr[k]) <= 1e-9 + rel * want_pr[k] for k in want_pr)
+        def close(pr: Any) -> bool:
+            return all(abs(pr[k] - want_pr[k]) <= 1e-9 + 1e-6 * want_pr[k] for k in want_pr)
 
+        g_pr = g.pagerank()
         checks = {
             "gli-rust": [
                 g.bfs(src) == nx_bfs(), sorted(map(sorted, g.connected_components())) == want_cc,
-                g.shortest_path_lengths(src) == want_spl, close(g.pagerank()),
+                g.shortest_path_lengths(src) == want_spl, close(g_pr),
                 all(g.k_hop(s, 2) == list(nx.single_source_shortest_path_length(G, s, cutoff=2))[1:]
                     for s in sources[:50]),
             ],
             "gli-python": [pg.bfs(src) == nx_bfs(), pg.shortest_path_lengths(src) == want_spl],
         }
+        rx_note = ""
         if R is not None:
             checks["rustworkx"] = [
                 set(rx_bfs()) == set(want_spl), rx_lengths() == want_spl,
                 sorted(map(sorted, rx.weakly_connected_components(R))) == want_cc,
-                close(dict(rx.pagerank(R)), rel=0.05),  # its stopping test differs: within ~3 %
             ]
+            rx_pr = rx.pagerank(R)
+            l1 = sum(abs(rx_pr[k] - want_pr[k]) for k in want_pr)
+            rx_note = (
+                f"; rustworkx's bfs is compared as a set (it orders a level differently), its pagerank"
+                f" is not compared: it stops on another test (L1 distance from NetworkX's {l1:.1e}, GLI's"
+                f" {sum(abs(g_pr[k] - want_pr[k]) for k in want_pr):.1e}); its pagerank and lengths"
+                " come back as Rust-backed mappings, not dicts"
+            )
         ok = {lib: all(c) for lib, c in checks.items()}
         b.notes.append(
             "results equal to NetworkX's on the benchmark graph (bfs order, components, lengths, pagerank, "
-            "k_hop): " + ", ".join(f"{lib} {'yes' if v else 'NO'}" for lib, v in ok.items())
-            + " (rustworkx: bfs compared as a set, it orders a level differently; pagerank within 5 %,"
-            " its stopping test differs; its pagerank and lengths come back as Rust-backed mappings,"
-            " not dicts)"
+            "k_hop): " + ", ".join(f"{lib} {'yes' if v else 'NO'}" for lib, v in ok.items()) + rx_note
         )
     del pg, G, R, qg.pg, qg.G, qg.R  # the rows below use the rust graph only
     thread_rows(b, g, sources)

@@ -332,9 +332,6 @@ mod imp {
         pub fn read(&self) -> ReadGuard<'_, T> {
             self.0.read().expect("loom rwlock poisoned")
         }
-        pub fn try_read(&self) -> Option<ReadGuard<'_, T>> {
-            self.0.try_read().ok()
-        }
         pub fn write(&self) -> WriteGuard<'_, T> {
             self.0.write().expect("loom rwlock poisoned")
         }

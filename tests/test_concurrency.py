@@ -564,3 +564,48 @@ def test_attribute_dicts_changed_by_another_thread_while_converted() -> None:
     stop.set()
     threads[0].join(timeout=120)
     assert not errors, errors
+
+
+def test_the_collector_never_finalizes_values_a_graph_still_holds() -> None:
+    # A GC traversal of the engine that detached writers could change between
+    # the collector's two passes reported values on one and not the other:
+    # the collector then ran their __del__ and cleared their weakrefs while
+    # the graph still held them. The engine is not traversed now.
+    import gc
+    import weakref
+
+    class Value:
+        finalized = 0
+
+        def __del__(self) -> None:
+            Value.finalized += 1
+
+    g = gli.Graph()
+    g.batch_add_nodes(range(10**7, 10**7 + 300_000))
+    refs = []
+    for i in range(300):
+        v = Value()
+        g.add_node(i, x=v)
+        refs.append(weakref.ref(v))
+    del v
+    stop = threading.Event()
+
+    def writer() -> None:
+        k = 10**6
+        while not stop.is_set():
+            g.batch_add_nodes(range(k, k + 100_000))  # detached, under every shard lock
+            g.filter_nodes(where={"y": 1})  # a snapshot
+            k += 100_000
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(60):
+            gc.collect()
+            assert all(r() is not None for r in refs) and Value.finalized == 0
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
+    assert all(isinstance(g.get_node(i)["x"], Value) for i in range(300))

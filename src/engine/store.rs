@@ -1164,39 +1164,6 @@ impl<O: Payload> Graph<O> {
         }
     }
 
-    /// Calls `f` on every payload this graph alone holds: in shards,
-    /// attribute maps and nested values none of which is shared with a
-    /// snapshot, a view or another graph. For a garbage collector's
-    /// traversal, which must never report a reference twice (two holders of
-    /// one payload would) and may miss one (that only keeps it alive). A
-    /// shard another thread holds locked is skipped.
-    ///
-    /// **Locking behaviour:** tries each shard's read lock; never waits.
-    pub fn visit_unshared_payloads<E>(
-        &self,
-        mut f: impl FnMut(&O) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
-        for lock in self.shards.iter() {
-            let Some(shard) = lock.try_read() else {
-                continue;
-            };
-            if Arc::strong_count(&shard) != 1 {
-                continue; // a snapshot shares it
-            }
-            for rec in shard.slots.iter().flatten() {
-                if let Some(attrs) = &rec.attrs {
-                    attrs.visit_unshared(&mut f)?;
-                }
-                if let Some(ext) = &rec.ext {
-                    for attrs in ext.edge_attrs.values() {
-                        attrs.visit_unshared(&mut f)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// The error a batch of edges `pairs` reports for its first item, in
     /// order, that is already an edge or repeats an earlier item (either
     /// direction when undirected), if any. Cold: it only decides which of

@@ -150,9 +150,7 @@ impl<O> SharedAttrs<O> {
     pub fn new(map: AttrMap<O>) -> Self {
         Self(ThinArc::from_header_and_iter((), map.entries.into_iter()))
     }
-}
 
-impl<O> SharedAttrs<O> {
     /// Starts loading the map: its length (just before the entries) and its
     /// first entries, where a lookup starts.
     #[inline]
@@ -160,37 +158,6 @@ impl<O> SharedAttrs<O> {
         let first = self.0.slice.as_ptr().cast::<u8>();
         super::adjacency::prefetch_addr(first.wrapping_sub(8));
         super::adjacency::prefetch_addr(first.wrapping_add(56));
-    }
-
-    /// Calls `f` on the payloads among these attributes (nested ones too),
-    /// unless another holder shares them (see
-    /// `Graph::visit_unshared_payloads`).
-    pub(crate) fn visit_unshared<E>(
-        &self,
-        f: &mut impl FnMut(&O) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
-        if !self.0.with_arc(|arc| arc.is_unique()) {
-            return Ok(());
-        }
-        self.0
-            .slice
-            .iter()
-            .try_for_each(|(_, v)| v.visit_payloads(f))
-    }
-}
-
-impl<O> Value<O> {
-    /// Calls `f` on each payload in this value (nested ones too).
-    fn visit_payloads<E>(
-        &self,
-        f: &mut impl FnMut(&O) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
-        match self {
-            Value::Opaque(o) => f(o),
-            Value::List(items) => items.iter().try_for_each(|v| v.visit_payloads(f)),
-            Value::Dict(items) => items.iter().try_for_each(|(_, v)| v.visit_payloads(f)),
-            _ => Ok(()),
-        }
     }
 }
 

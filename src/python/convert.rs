@@ -44,28 +44,6 @@ impl Opaque {
     pub(crate) fn as_ptr(&self) -> *mut pyo3::ffi::PyObject {
         self.0.as_ptr()
     }
-
-    pub(crate) fn py(&self) -> &Py<PyAny> {
-        &self.0
-    }
-}
-
-/// Whether any opaque attribute value was ever stored in this process: until
-/// then a graph holds no object the garbage collector must see (ids are
-/// `int`s and `str`s), and its traversal is skipped.
-static OPAQUE_VALUES_MADE: AtomicBool = AtomicBool::new(false);
-
-/// An opaque attribute value (not an id's object: see [`opaque_values_made`]).
-pub(crate) fn opaque_value(obj: &Bound<'_, PyAny>) -> PyPayload {
-    if !OPAQUE_VALUES_MADE.load(Ordering::Relaxed) {
-        OPAQUE_VALUES_MADE.store(true, Ordering::Relaxed);
-    }
-    Arc::new(Opaque::new(obj))
-}
-
-/// See [`OPAQUE_VALUES_MADE`].
-pub(crate) fn opaque_values_made() -> bool {
-    OPAQUE_VALUES_MADE.load(Ordering::Relaxed)
 }
 
 impl Drop for Opaque {
@@ -75,6 +53,11 @@ impl Drop for Opaque {
         RELEASE.lock().push(obj);
         RELEASE_PENDING.store(true, Ordering::Release);
     }
+}
+
+/// An opaque attribute value.
+pub(crate) fn opaque_value(obj: &Bound<'_, PyAny>) -> PyPayload {
+    Arc::new(Opaque::new(obj))
 }
 
 /// Opaque values dropped and not yet released (see [`Opaque`]). A leaf lock:

@@ -16,12 +16,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use pyo3::{PyTraverseError, PyVisit};
-
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, exact_int, id_to_py, node_id,
-    node_ref, node_ref_borrowed, node_ref_lenient, opaque_value, opaque_values_made,
-    release_queued, with_name_ids, PyAttrMap, PyPayload,
+    node_ref, node_ref_borrowed, node_ref_lenient, opaque_value, release_queued, with_name_ids,
+    PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
 use super::filter;
@@ -370,33 +368,6 @@ impl PyGraph {
     fn is_directed(&self) -> bool {
         let _call = trace::call("is_directed");
         self.inner.is_directed()
-    }
-
-    /// The garbage collector's view of what the graph holds: its opaque
-    /// attribute values, so that a cycle through them (a value that refers
-    /// back to the graph) can be collected. Only what this graph alone
-    /// holds is reported: nothing while a query, view or batch shares the
-    /// engine, nor values a snapshot or another graph shares (a reference
-    /// reported by two holders would be counted twice; one not reported
-    /// only keeps its object alive).
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if !opaque_values_made() || Arc::strong_count(&self.inner) != 1 {
-            return Ok(());
-        }
-        self.inner.visit_unshared_payloads(|o: &PyPayload| {
-            if Arc::strong_count(o) == 1 {
-                visit.call(o.py())
-            } else {
-                Ok(())
-            }
-        })
-    }
-
-    /// Breaks a garbage cycle through the graph: empties it.
-    fn __clear__(&self) {
-        self.inner.clear();
-        self.handles.clear();
-        let _ = Python::try_attach(release_queued);
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {

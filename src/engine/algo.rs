@@ -145,9 +145,11 @@ pub fn k_hop<O>(
 }
 
 /// [`k_hop`] for a caller that must not wait on anything, such as one that
-/// holds every shard's read lock: `None` as soon as the result passes
-/// `limit` nodes (it is then run again elsewhere), and no cancellation
-/// polls (a poll may attach to the caller's runtime).
+/// holds every shard's read lock: `None` as soon as the result could pass
+/// `limit` nodes (its length plus the next node's degree does; the caller
+/// then runs it again elsewhere), so the work under the locks stays
+/// bounded, and no cancellation polls (a poll may attach to the caller's
+/// runtime).
 pub fn k_hop_within<O>(
     view: &GraphView<'_, O>,
     src: Ix,
@@ -163,8 +165,9 @@ pub fn k_hop_within<O>(
     .ok()
 }
 
-/// [`k_hop`]'s search; `check` sees the result's length after each
-/// frontier node's expansion and stops the search with its error.
+/// [`k_hop`]'s search; `check` sees, before each expansion, the result's
+/// length plus the node's degree (a bound on the length after it), and
+/// stops the search with its error.
 fn k_hop_with<O, E>(
     view: &GraphView<'_, O>,
     src: Ix,
@@ -176,6 +179,9 @@ fn k_hop_with<O, E>(
         return Ok(out);
     }
     let first = view.out(src);
+    // `check` sees an upper bound before each expansion too, so that one
+    // hub's neighbours are not all copied before a limit applies.
+    check(first.len())?;
     let mut seen: FastSet<Ix> = FastSet::default();
     seen.reserve(first.len() + 1);
     seen.insert(src);
@@ -192,12 +198,13 @@ fn k_hop_with<O, E>(
         out.reserve(bound);
         for i in start..end {
             let u = out[i];
-            for &w in view.out(u) {
+            let next = view.out(u);
+            check(out.len() + next.len())?;
+            for &w in next {
                 if seen.insert(w) {
                     out.push(w);
                 }
             }
-            check(out.len())?;
         }
         if out.len() == end {
             break;

@@ -206,10 +206,12 @@ fn map_ptr(attrs: Option<&PySharedAttrs>) -> Option<NonNull<PyAttrSlice>> {
 /// released at once rather than at the next GLI call (see
 /// `convert::Opaque`). Views die in their `tp_dealloc`, holding no lock.
 fn let_go<T>(held: &mut ManuallyDrop<Arc<T>>) {
-    let last = Arc::strong_count(held) == 1;
     // SAFETY: called once, from the owner's `drop`; never used after.
-    unsafe { ManuallyDrop::drop(held) };
-    if last {
+    let held = unsafe { ManuallyDrop::take(held) };
+    // `into_inner` tells the last holder apart atomically (two views dropped
+    // at once on two threads cannot both think another one is left).
+    if let Some(last) = Arc::into_inner(held) {
+        drop(last);
         let _ = Python::try_attach(release_queued);
     }
 }

@@ -28,8 +28,8 @@ pub(crate) type PyPayload = Arc<Opaque>;
 /// interpreter on a thread that is not attached. So the last reference is
 /// not released where it is dropped: it is queued, and [`release_queued`]
 /// releases the queue at the binding's safe points, attached with no lock
-/// held: when any GLI call returns (`trace::Call`'s drop) and when a graph
-/// is freed.
+/// held: when any GLI call returns (`trace::Call`'s drop), when a graph is
+/// freed, and when the last view of a snapshot goes (`filter::let_go`).
 pub(crate) struct Opaque(ManuallyDrop<Py<PyAny>>);
 
 impl Opaque {

@@ -8,9 +8,9 @@ import math
 import operator
 from typing import Any
 
-from ._types import NodeId
-
 import numpy as np
+
+from ._types import NodeId
 
 _I64 = (-(2**63), 2**63 - 1)
 
@@ -66,7 +66,7 @@ def _check_id(x: object) -> NodeId:
     if isinstance(x, int):
         if type(x) is not int:
             x = int.__int__(x)
-        if not -(2**63) <= x < 2**63:
+        if not _I64[0] <= x <= _I64[1]:
             raise OverflowError(f"node id {x!r} does not fit in a signed 64-bit integer")
         return x
     return _utf8(x if type(x) is str else str.__str__(x))

@@ -25,7 +25,6 @@ __all__ = ["PythonQueries"]
 NodeId = Any
 
 
-
 class PythonQueries:
     """Mixin: needs ``_lock`` (an ``RLock``) and the point-query methods."""
 

@@ -55,8 +55,9 @@ impl Drop for Opaque {
     }
 }
 
-/// An opaque attribute value.
-pub(crate) fn opaque_value(obj: &Bound<'_, PyAny>) -> PyPayload {
+/// The engine's payload for `obj`: an opaque attribute value, or a node's
+/// cached id object.
+pub(crate) fn payload(obj: &Bound<'_, PyAny>) -> PyPayload {
     Arc::new(Opaque::new(obj))
 }
 
@@ -82,6 +83,7 @@ pub(crate) fn release_queued(py: Python<'_>) {
         obj.drop_ref(py);
     }
 }
+
 pub(crate) type PyValue = Value<PyPayload>;
 pub(crate) type PyAttrMap = AttrMap<PyPayload>;
 pub(crate) type PyAttrSlice = engine::AttrSlice<PyPayload>;
@@ -234,7 +236,7 @@ pub(crate) fn node_obj<'py>(
         Some(h) => h,
         None => {
             fill_block(py, view, ix);
-            cell.get_or_init(|| Arc::new(Opaque::new(&id_to_py(py, key))))
+            cell.get_or_init(|| payload(&id_to_py(py, key)))
         }
     };
     handle.bind(py).clone()
@@ -255,7 +257,7 @@ fn fill_block(py: Python<'_>, view: &engine::GraphView<'_, PyPayload>, ix: engin
         for s in 0..shards.len() as u32 {
             if let Some((key, cell)) = view.try_key_and_handle((row << bits) | s) {
                 if cell.get().is_none() {
-                    let _ = cell.set(Arc::new(Opaque::new(&id_to_py(py, key))));
+                    let _ = cell.set(payload(&id_to_py(py, key)));
                 }
             }
         }
@@ -554,7 +556,7 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
 
 #[inline]
 fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
-    Value::Opaque(opaque_value(obj))
+    Value::Opaque(payload(obj))
 }
 
 /// Whether this interpreter runs without the GIL (a free-threaded build with

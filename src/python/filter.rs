@@ -421,18 +421,20 @@ pub struct AttrBatch {
 }
 
 impl AttrBatch {
-    /// A view of each node, in order.
-    fn views<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, AttrView>>> {
+    /// A view of each node, in order, made as the iterator reaches it.
+    fn views<'a, 'py: 'a>(
+        &'a self,
+        py: Python<'py>,
+    ) -> impl DoubleEndedIterator<Item = PyResult<Bound<'py, AttrView>>> + 'a {
         self.ixs[self.start..self.end]
             .iter()
-            .map(|&ix| Bound::new(py, AttrView::new(&self.snap, self.snap.attrs(ix))))
-            .collect()
+            .map(move |&ix| Bound::new(py, AttrView::new(&self.snap, self.snap.attrs(ix))))
     }
 
     /// The position of the first node whose view equals `value`.
     fn position(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-        for (i, view) in self.views(py)?.into_iter().enumerate() {
-            if view.eq(value)? {
+        for (i, view) in self.views(py).enumerate() {
+            if view?.eq(value)? {
                 return Ok(Some(i));
             }
         }
@@ -527,14 +529,14 @@ impl AttrBatch {
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(PyList::new(py, self.views(py)?)?.try_iter()?.into_any())
+        let views = self.views(py).collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, views)?.try_iter()?.into_any())
     }
 
     // The rest of `collections.abc.Sequence` (registered, not inherited).
 
     fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let mut views = self.views(py)?;
-        views.reverse();
+        let views = self.views(py).rev().collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, views)?.try_iter()?.into_any())
     }
 
@@ -554,8 +556,8 @@ impl AttrBatch {
     #[pyo3(signature = (value, /))]
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
         let mut n = 0;
-        for view in self.views(py)? {
-            n += usize::from(view.eq(value)?);
+        for view in self.views(py) {
+            n += usize::from(view?.eq(value)?);
         }
         Ok(n)
     }

@@ -18,7 +18,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, exact_int, id_to_py, node_id,
-    node_ref, node_ref_borrowed, node_ref_lenient, opaque_value, release_queued, with_name_ids,
+    node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids,
     PyAttrMap, PyPayload,
 };
 use super::detach::run_detached;
@@ -699,7 +699,7 @@ impl PyGraph {
         objects: &Bound<'_, PyList>,
     ) -> PyResult<()> {
         let _call = trace::call("_load_state");
-        let objs: Vec<PyPayload> = objects.iter().map(|o| opaque_value(&o)).collect();
+        let objs: Vec<PyPayload> = objects.iter().map(|o| payload(&o)).collect();
         let bytes = image.as_bytes();
         let inner = &self.inner;
         run_detached(py, None, |_| {
@@ -939,11 +939,8 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("pagerank");
         if !(0.0..=1.0).contains(&alpha) {
-            let shown = if alpha.is_nan() {
-                "nan".into()
-            } else {
-                alpha.to_string()
-            };
+            // Python's text of the float, as the reference backend prints it.
+            let shown = pyo3::types::PyFloat::new(py, alpha).str()?;
             return Err(PyValueError::new_err(format!(
                 "alpha must be in [0, 1], got {shown}"
             )));

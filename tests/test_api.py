@@ -49,6 +49,24 @@ def test_subclasses_keep_their_overrides_and_share_the_rest() -> None:
         gli.Graph.node_count(gli._core.Graph())  # a copy checks its receiver like the original
 
 
+def test_every_native_method_refuses_a_receiver_that_is_not_a_graph() -> None:
+    # The hand-written descriptors (methods.rs) skip re-checking `self`, as
+    # CPython checked it against the descriptor's class: this pins that check
+    # for every method, called and bound, on the native class and the facade.
+    native = [k for k, v in vars(gli._core.Graph).items() if isinstance(v, types.MethodDescriptorType)]
+    assert {"node_count", "edge_count", "has_node", "add_node", "get_node"} <= set(native)
+    for cls in (gli._core.Graph, gli.Graph):
+        for name in native:
+            descr = vars(cls)[name]
+            for bad in (object(), 1, "n", gli.Graph(backend="python")):
+                with pytest.raises(TypeError, match="doesn't apply"):
+                    descr(bad, "a", "b")
+                with pytest.raises(TypeError, match="doesn't apply"):
+                    descr.__get__(bad)
+            with pytest.raises(TypeError):
+                descr()  # no receiver at all
+
+
 def test_ids_int_and_str_are_distinct_and_bool_rejected(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     assert g.add_node(1) == 1
@@ -449,6 +467,11 @@ def test_counters_count_ffi_calls() -> None:
     after = gli.counters()["ffi_calls"]
     # 11 calls above plus the counters() call itself; other tests never run in this process concurrently.
     assert after - before >= 11
+    # Each kind of entry counts each call once (keyword, METH_O, METH_NOARGS, PyO3 methods).
+    for call in (lambda: g.add_node(0), lambda: g.has_node(0), g.node_count, g.edge_count, g.nodes, lambda: len(g)):
+        before = gli.counters()["ffi_calls"]
+        call()
+        assert gli.counters()["ffi_calls"] - before == 2  # the call, and the counters() that read `before`
 
 
 def test_views_built_counts_view_builds_and_rebuilds_only() -> None:

@@ -33,11 +33,13 @@ def test_calls_and_batches_are_logged(traced: pytest.LogCaptureFixture) -> None:
     g.batch_add_nodes(range(10))
     g.add_edge(1, 2, w=1)
     g.has_node(3)
+    g.node_count()
     g.filter_nodes(lambda n, a: n % 2 == 0, batch_size=4)
     got = messages(traced)
     assert any(m.startswith("batch_add_nodes(items=10) ") and m.endswith("µs") for m in got)
     assert any(m.startswith("add_edge(attrs=1) ") for m in got)
     assert any(m.startswith("has_node() ") for m in got)
+    assert any(m.startswith("node_count() ") for m in got)
     crossings = [m for m in got if "predicate batch" in m]
     assert len(crossings) == 3 and "items=4" in crossings[0] and "items=2" in crossings[2]
     assert all(r.levelno == logging.DEBUG for r in traced.records if r.name == "gli")

@@ -70,10 +70,16 @@ static RELEASE_PENDING: AtomicBool = AtomicBool::new(false);
 /// Releases the opaque values dropped since the last call (see [`Opaque`]).
 /// Call it attached and holding no lock: it can run any Python code,
 /// including code that calls back into GLI.
+#[inline]
 pub(crate) fn release_queued(py: Python<'_>) {
-    if !RELEASE_PENDING.load(Ordering::Acquire) {
-        return;
+    if RELEASE_PENDING.load(Ordering::Acquire) {
+        release_all(py);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn release_all(py: Python<'_>) {
     let objs = {
         let mut queue = RELEASE.lock();
         RELEASE_PENDING.store(false, Ordering::Relaxed);

@@ -542,7 +542,8 @@ impl PyGraph {
 
     // ------------------------------------------------------- point queries
     // has_node, get_node, successors, predecessors, neighbors and the degrees
-    // take one argument: see `methods.rs` (installed as METH_O methods).
+    // take one argument: see `methods.rs` (installed as METH_O methods), as
+    // are node_count and edge_count (METH_NOARGS).
 
     fn __contains__(&self, node_id: &Bound<'_, PyAny>) -> bool {
         let _call = trace::call("__contains__");
@@ -552,18 +553,6 @@ impl PyGraph {
     fn __len__(&self) -> usize {
         let _call = trace::call("__len__");
         self.inner.node_count()
-    }
-
-    /// The number of nodes (``len(g)``).
-    fn node_count(&self) -> usize {
-        let _call = trace::call("node_count");
-        self.inner.node_count()
-    }
-
-    /// The number of edges (an undirected edge counts once).
-    fn edge_count(&self) -> usize {
-        let _call = trace::call("edge_count");
-        self.inner.edge_count()
     }
 
     /// True if the edge exists. Never raises.

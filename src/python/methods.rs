@@ -168,6 +168,30 @@ fn arity_error(m: &Method, given: usize) -> PyErr {
     ))
 }
 
+/// `slf`, the instance a method of this module was called on, as a `Graph`.
+///
+/// Not type-checked again: every method here is installed as a method
+/// descriptor of `gli._core.Graph` or of a subclass (`_share_methods`), and
+/// CPython calls a descriptor's C function only with a `self` it checked is
+/// an instance of the descriptor's class (`descr_check` on the generic path,
+/// an exact type guard on the specialized ones), which is a `Graph`. The
+/// check `cast` would repeat costs a walk of the MRO on a subclass instance,
+/// such as the facade `gli.Graph`'s, on every call.
+///
+/// # Safety
+/// `slf` is the `self` CPython passed to a method descriptor installed by
+/// this module, borrowed for the call.
+#[inline(always)]
+unsafe fn graph_of<'a, 'py>(
+    py: Python<'py>,
+    slf: *mut ffi::PyObject,
+) -> Borrowed<'a, 'py, PyGraph> {
+    // SAFETY: per the contract above.
+    let slf = unsafe { Borrowed::from_ptr(py, slf) };
+    debug_assert!(slf.is_instance_of::<PyGraph>());
+    unsafe { slf.cast_unchecked::<PyGraph>() }
+}
+
 /// The shared body of every trampoline, attached, inside `catch_unwind`.
 ///
 /// # Safety
@@ -182,10 +206,8 @@ unsafe fn call<'py>(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<Bound<'py, PyAny>> {
     let _call = trace::call(m.name);
-    // SAFETY: `slf` is the bound instance (the descriptor checked its type;
-    // the cast below checks again).
-    let slf = unsafe { Borrowed::from_ptr(py, slf) };
-    let graph = slf.cast::<PyGraph>()?;
+    // SAFETY: see `graph_of`.
+    let graph = unsafe { graph_of(py, slf) };
     let nargs = usize::try_from(nargs).unwrap_or(0);
     // SAFETY: kwnames is NULL or a tuple, per the calling convention.
     let kwnames = unsafe { Borrowed::from_ptr_or_opt(py, kwnames) }
@@ -278,10 +300,8 @@ unsafe fn call_one<'py>(
     arg: *mut ffi::PyObject,
 ) -> PyResult<Bound<'py, PyAny>> {
     let _call = trace::call(m.name);
-    // SAFETY: `slf` is the bound instance (the descriptor checked its type;
-    // the cast below checks again); `arg` is a valid borrowed object.
-    let slf = unsafe { Borrowed::from_ptr(py, slf) };
-    let graph = slf.cast::<PyGraph>()?;
+    // SAFETY: see `graph_of`; `arg` is a valid borrowed object.
+    let graph = unsafe { graph_of(py, slf) };
     let arg = unsafe { Borrowed::from_ptr(py, arg) };
     (m.body)(graph.get(), py, &arg)
 }
@@ -375,6 +395,66 @@ fn one_arg_methods() -> [(&'static OneArg, ffi::PyCFunction); 8] {
     ]
 }
 
+// ------------------------------------------------------ no-argument counts
+
+/// A `METH_NOARGS` count: its name, docstring and the number it returns.
+struct NoArgs {
+    name: &'static str,
+    cname: &'static CStr,
+    doc: &'static CStr,
+    count: fn(&PyGraph) -> usize,
+}
+
+/// A `METH_NOARGS` method `$name` returning `$count` of the graph: the
+/// descriptor's data and its `extern "C"` entry. The cheapest call GLI
+/// serves, so it skips what it cannot need: it converts no argument, drops
+/// no Python object (so there is no release queue to empty) and cannot
+/// fail once `self` is known to be a `Graph`.
+macro_rules! no_args {
+    ($name:ident, $doc:literal, |$g:ident| $count:expr) => {{
+        fn count($g: &PyGraph) -> usize {
+            $count
+        }
+        const M: NoArgs = NoArgs {
+            name: stringify!($name),
+            cname: c_str!(stringify!($name)),
+            doc: c_str!(stringify!($name), "($self, /)\n--\n\n", $doc),
+            count,
+        };
+        unsafe extern "C" fn entry(
+            slf: *mut ffi::PyObject,
+            _unused: *mut ffi::PyObject,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: CPython calls C methods attached.
+            let py = unsafe { Python::assume_attached() };
+            finish(
+                py,
+                catch_unwind(AssertUnwindSafe(|| {
+                    let _call = trace::call_pure(M.name);
+                    // SAFETY: see `graph_of`.
+                    let n = (M.count)(unsafe { graph_of(py, slf) }.get());
+                    Ok(n.into_pyobject(py)?.into_any())
+                })),
+            )
+        }
+        (&M, entry as ffi::PyCFunction)
+    }};
+}
+
+/// The no-argument counts, with their C entries.
+fn no_args_methods() -> [(&'static NoArgs, ffi::PyCFunction); 2] {
+    [
+        no_args!(node_count, "The number of nodes (``len(g)``).", |g| g
+            .inner
+            .node_count()),
+        no_args!(
+            edge_count,
+            "The number of edges (an undirected edge counts once).",
+            |g| g.inner.edge_count()
+        ),
+    ]
+}
+
 /// Installs every method of this module on `cls` (`gli._core.Graph`),
 /// replacing nothing: they are not `#[pymethods]`.
 pub(crate) fn install(cls: &Bound<'_, PyType>) -> PyResult<()> {
@@ -400,6 +480,10 @@ pub(crate) fn install(cls: &Bound<'_, PyType>) -> PyResult<()> {
     for (m, f) in one_arg_methods() {
         let meth = ffi::PyMethodDefPointer { PyCFunction: f };
         add_method(cls, m.name, m.cname, meth, ffi::METH_O, m.doc)?;
+    }
+    for (m, f) in no_args_methods() {
+        let meth = ffi::PyMethodDefPointer { PyCFunction: f };
+        add_method(cls, m.name, m.cname, meth, ffi::METH_NOARGS, m.doc)?;
     }
     Ok(())
 }

@@ -41,11 +41,18 @@ pub(crate) struct Call {
     name: &'static str,
     start: Option<Instant>,
     size: Cell<Option<(&'static str, usize)>>,
+    /// False for a call that can drop no Python object ([`call_pure`]).
+    release: bool,
     _attached: PhantomData<*const ()>,
 }
 
 #[inline(always)]
 pub(crate) fn call(name: &'static str) -> Call {
+    made(name, true)
+}
+
+#[inline(always)]
+fn made(name: &'static str, release: bool) -> Call {
     bump(Counter::FfiCalls);
     Call {
         name,
@@ -55,8 +62,17 @@ pub(crate) fn call(name: &'static str) -> Call {
             None
         },
         size: Cell::new(None),
+        release,
         _attached: PhantomData,
     }
+}
+
+/// [`call`] for a method that reads a number and drops no Python object
+/// (`node_count`): counted and traced alike, without the release queue
+/// check on the way out.
+#[inline(always)]
+pub(crate) fn call_pure(name: &'static str) -> Call {
+    made(name, false)
 }
 
 impl Call {
@@ -96,9 +112,11 @@ impl Drop for Call {
                 None => tracing::debug!(target: "gli", method = name, duration_us = us),
             }
         }
-        // SAFETY: a `Call` lives in a method body, attached, and is not
-        // `Send`: it is dropped where it was made.
-        release_queued(unsafe { Python::assume_attached() });
+        if self.release {
+            // SAFETY: a `Call` lives in a method body, attached, and is not
+            // `Send`: it is dropped where it was made.
+            release_queued(unsafe { Python::assume_attached() });
+        }
     }
 }
 

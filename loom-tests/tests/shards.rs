@@ -66,7 +66,7 @@ fn remove_node_races_add_edge() {
 fn spawn_batch(g: &Arc<G>, ids: std::ops::Range<i64>) -> thread::JoinHandle<()> {
     let g = g.clone();
     thread::spawn(move || {
-        let items = ids.map(|i| (NodeId::Int(i), AttrMap::new())).collect();
+        let items = ids.map(|i| (NodeId::Int(i), None)).collect();
         g.batch_add_nodes(items).unwrap();
     })
 }
@@ -162,7 +162,7 @@ fn snapshot_sees_all_or_none_of_a_batch() {
         let g = Arc::new(G::with_shards(true, 2));
         let g2 = g.clone();
         let writer = thread::spawn(move || {
-            let items = (0..3).map(|i| (NodeId::Int(i), AttrMap::new())).collect();
+            let items = (0..3).map(|i| (NodeId::Int(i), None)).collect();
             g2.batch_add_nodes(items).unwrap();
         });
         let snap = g.snapshot();

@@ -54,7 +54,7 @@ use super::adjacency::AdjIndex;
 use super::adjlist::AdjList;
 use super::id::{NodeId, NodeRef, StrKey, StrLike, StrQuery};
 use super::intkeys::IntKeys;
-use super::value::{attrs_from, merge_attrs, AttrMap, Attrs, SharedAttrs};
+use super::value::{attrs_from, merge_attrs, merge_shared, AttrMap, Attrs, SharedAttrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
 use crate::sync::{
@@ -1211,7 +1211,8 @@ impl<O: Payload> Graph<O> {
             .map(|&ix| {
                 (
                     view.key(ix).clone(),
-                    view.attrs(ix).map(|a| a.to_map()).unwrap_or_default(),
+                    // Shared with this graph's view: copied on a write.
+                    view.attrs(ix).cloned(),
                 )
             })
             .collect();
@@ -1469,7 +1470,7 @@ impl<O: Payload> Graph<O> {
     /// shard: readers see all of them or none. Returns `items.len()`.
     ///
     /// **Locking behaviour:** write-locks every shard for the duration.
-    pub fn batch_add_nodes(&self, items: Vec<(NodeId, AttrMap<O>)>) -> Result<usize> {
+    pub fn batch_add_nodes(&self, items: Vec<(NodeId, Attrs<O>)>) -> Result<usize> {
         let n = items.len();
         if n == 0 {
             return Ok(0);
@@ -1521,7 +1522,7 @@ impl<O: Payload> Graph<O> {
             match inserted {
                 Ok(()) => {
                     let shard = &mut shards[self.shard_of(next)];
-                    let stored = shard.put(next, bits, NodeRec::new(id, attrs_from(attrs)));
+                    let stored = shard.put(next, bits, NodeRec::new(id, attrs));
                     debug_assert!(stored.is_ok(), "fresh index already taken");
                     next += 1;
                     created += 1;
@@ -1530,7 +1531,7 @@ impl<O: Payload> Graph<O> {
                     let rec = shards[self.shard_of(ix)]
                         .get_mut(ix, bits)
                         .expect("key map entry without a record");
-                    merge_attrs(&mut rec.attrs, attrs);
+                    merge_shared(&mut rec.attrs, attrs);
                 }
             }
         }
@@ -1602,7 +1603,7 @@ impl<O: Payload> Graph<O> {
             }
         }
         let keys: Vec<NodeId> = nodes.iter().map(|(k, _)| k.clone()).collect();
-        self.batch_add_nodes(nodes)?;
+        self.batch_add_nodes(nodes.into_iter().map(|(k, a)| (k, attrs_from(a))).collect())?;
         if self.node_count() != keys.len() {
             // A repeated id merged into an earlier node: undo (the graph was
             // empty and is not shared yet).
@@ -2122,7 +2123,7 @@ mod tests {
     #[test]
     fn edge_batch_is_all_or_nothing() {
         let g = G::with_shards(true, 4);
-        g.batch_add_nodes((0..5).map(|i| (NodeId::Int(i), AttrMap::new())).collect())
+        g.batch_add_nodes((0..5).map(|i| (NodeId::Int(i), None)).collect())
             .unwrap();
         g.add_edge(NodeRef::Int(3), NodeRef::Int(4), AttrMap::new())
             .unwrap();
@@ -2185,7 +2186,7 @@ mod tests {
             }
             let build = |bulk: bool, pairs: &[(i64, i64)]| {
                 let g = G::with_shards(directed, 4);
-                g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), AttrMap::new())).collect())
+                g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), None)).collect())
                     .unwrap();
                 g.add_edge(NodeRef::Int(1), NodeRef::Int(2), AttrMap::new())
                     .ok();
@@ -2264,10 +2265,10 @@ mod tests {
         let g = G::with_shards(true, 4);
         g.add_node(NodeRef::Int(7), attrs(&[("a", 1)])).unwrap();
         let items = vec![
-            (NodeId::Int(1), AttrMap::new()),
-            (NodeId::Int(7), attrs(&[("b", 2)])),
-            (NodeId::Int(1), attrs(&[("c", 3)])),
-            (NodeId::Int(2), AttrMap::new()),
+            (NodeId::Int(1), None),
+            (NodeId::Int(7), attrs_from(attrs(&[("b", 2)]))),
+            (NodeId::Int(1), attrs_from(attrs(&[("c", 3)]))),
+            (NodeId::Int(2), None),
         ];
         assert_eq!(g.batch_add_nodes(items).unwrap(), 4);
         assert_eq!(
@@ -2287,12 +2288,12 @@ mod tests {
         // with it, across table growth and duplicates within the batch.
         let g = G::with_shards(true, 4);
         g.add_node(NodeRef::Str("s3"), attrs(&[("a", 1)])).unwrap();
-        let mut items: Vec<(NodeId, AttrMap<()>)> = Vec::new();
+        let mut items: Vec<(NodeId, Attrs<()>)> = Vec::new();
         for i in 0..5000 {
-            items.push((NodeId::Str(format!("s{i}").as_str().into()), AttrMap::new()));
-            items.push((NodeId::Int(i), AttrMap::new()));
+            items.push((NodeId::Str(format!("s{i}").as_str().into()), None));
+            items.push((NodeId::Int(i), None));
         }
-        items.push((NodeId::Str("s10".into()), attrs(&[("b", 2)]))); // duplicate in the batch
+        items.push((NodeId::Str("s10".into()), attrs_from(attrs(&[("b", 2)])))); // duplicate in the batch
         g.batch_add_nodes(items).unwrap();
         assert_eq!(g.node_count(), 10_000);
         for i in 0..5000 {

@@ -74,6 +74,25 @@ impl<O> AttrMap<O> {
         }
     }
 
+    /// Reserves room for `n` more entries.
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve(n);
+    }
+
+    /// The entries as record attributes, in one allocation of their size
+    /// (`None` when empty), leaving this map empty with its buffer kept for
+    /// reuse.
+    pub fn take_attrs(&mut self) -> Attrs<O> {
+        if self.entries.is_empty() {
+            None
+        } else {
+            Some(SharedAttrs(ThinArc::from_header_and_iter(
+                (),
+                self.entries.drain(..),
+            )))
+        }
+    }
+
     /// Appends without checking for an existing key: for building a map from a
     /// source whose keys are known to be distinct (a Python dict).
     #[inline]
@@ -256,6 +275,15 @@ pub fn merge_attrs<O: Clone>(slot: &mut Attrs<O>, new: AttrMap<O>) {
         }
     };
     *slot = attrs_from(map);
+}
+
+/// [`merge_attrs`] for attributes already stored as a record holds them.
+pub fn merge_shared<O: Clone>(slot: &mut Attrs<O>, new: Attrs<O>) {
+    match (slot.is_some(), new) {
+        (_, None) => {}
+        (false, new) => *slot = new,
+        (true, Some(new)) => merge_attrs(slot, new.into_map()),
+    }
 }
 
 /// Wraps a freshly built map as record attributes (`None` when empty).

@@ -607,11 +607,12 @@ pub(crate) fn for_each_item<'py>(
 
 /// Converts a `dict` of attributes (a batch item), resolving names through
 /// the caller's borrow of the name cache.
-pub(crate) fn attrs_from_dict_with(
+fn attrs_from_dict_into(
     names: &mut NameIds<'_>,
     dict: &Bound<'_, PyDict>,
-) -> PyResult<PyAttrMap> {
-    let mut map = AttrMap::with_capacity(dict.len());
+    map: &mut PyAttrMap,
+) -> PyResult<()> {
+    map.reserve(dict.len());
     for_each_item(dict, |k, v| {
         let key = k.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -623,8 +624,7 @@ pub(crate) fn attrs_from_dict_with(
         // A dict's keys are distinct, so no duplicate check is needed.
         map.push_unique(id, value_from_py(&v, name, 0)?);
         Ok(())
-    })?;
-    Ok(map)
+    })
 }
 
 /// Converts keyword arguments passed by vectorcall: `names` is the call's
@@ -653,18 +653,23 @@ pub(crate) fn attrs_from_obj(
     obj: &Bound<'_, PyAny>,
     what: impl Fn() -> String,
 ) -> PyResult<PyAttrMap> {
-    with_name_ids(|names| attrs_from_obj_with(names, obj, what))
+    let mut map = PyAttrMap::new();
+    with_name_ids(|names| attrs_from_obj_into(names, obj, &mut map, what))?;
+    Ok(map)
 }
 
-/// [`attrs_from_obj`] with the caller's name cache (a batch borrows it once).
-pub(crate) fn attrs_from_obj_with(
+/// [`attrs_from_obj`] with the caller's name cache (a batch borrows it once),
+/// appending to `map`, which a batch reuses from item to item (so that
+/// converting a node's attributes allocates nothing but what is stored).
+pub(crate) fn attrs_from_obj_into(
     names: &mut NameIds<'_>,
     obj: &Bound<'_, PyAny>,
+    map: &mut PyAttrMap,
     what: impl Fn() -> String,
-) -> PyResult<PyAttrMap> {
+) -> PyResult<()> {
     match obj.cast::<PyDict>() {
         // A bad name says which item (or operation) it is in.
-        Ok(d) => attrs_from_dict_with(names, d).map_err(|e| {
+        Ok(d) => attrs_from_dict_into(names, d, map).map_err(|e| {
             let py = obj.py();
             if e.is_instance_of::<PyTypeError>(py) {
                 PyTypeError::new_err(format!("{}: {}", what(), e.value(py)))

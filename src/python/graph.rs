@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
-    as_tuple, attrs_from_obj, attrs_from_obj_with, attrs_to_dict, exact_int, id_to_py, node_id,
+    as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, node_id,
     node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids,
     PyAttrMap, PyPayload,
 };
@@ -28,6 +28,7 @@ use super::trace;
 use crate::engine::algo;
 use crate::engine::cancel::Cancel;
 use crate::engine::value::lookup_name;
+use crate::engine::Attrs;
 use crate::engine::{
     AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, NodeRef, Op, ResolvedEdges,
 };
@@ -425,8 +426,11 @@ impl PyGraph {
         let _call = trace::call("batch_add_nodes");
         // One borrow of the name cache for the whole batch (an `items`
         // iterator that calls back into gli gets an uncached one).
-        let batch = with_name_ids(|names| -> PyResult<Vec<(NodeId, PyAttrMap)>> {
+        let batch = with_name_ids(|names| -> PyResult<Vec<(NodeId, Attrs<PyPayload>)>> {
             let mut batch = Vec::with_capacity(items.len().unwrap_or(0));
+            // Each item's attributes are converted here, then stored in one
+            // allocation sized for them: the buffer is reused.
+            let mut scratch = PyAttrMap::new();
             for (index, item) in items.try_iter()?.enumerate() {
                 let item = item?;
                 if let Some(t) = as_tuple(&item) {
@@ -443,15 +447,13 @@ impl PyGraph {
                             t.get_borrowed_item_unchecked(1),
                         )
                     };
-                    let attrs = attrs_from_obj_with(names, &attrs, || {
+                    attrs_from_obj_into(names, &attrs, &mut scratch, || {
                         format!("batch_add_nodes: item {index}")
                     })?;
-                    batch.push((Self::item_id("batch_add_nodes", index, &id)?, attrs));
+                    let id = Self::item_id("batch_add_nodes", index, &id)?;
+                    batch.push((id, scratch.take_attrs()));
                 } else {
-                    batch.push((
-                        Self::item_id("batch_add_nodes", index, &item)?,
-                        PyAttrMap::new(),
-                    ));
+                    batch.push((Self::item_id("batch_add_nodes", index, &item)?, None));
                 }
             }
             Ok(batch)

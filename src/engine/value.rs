@@ -365,6 +365,36 @@ mod tests {
     }
 
     #[test]
+    fn take_attrs_moves_the_entries_out_and_keeps_the_buffer() {
+        let (a, b) = (intern("t_a"), intern("t_b"));
+        let mut buf: AttrMap<()> = AttrMap::new();
+        assert!(buf.take_attrs().is_none());
+        buf.push_unique(a, Value::Str("long enough to live on the heap".into()));
+        buf.push_unique(b, Value::List(vec![Value::Int(1)].into()));
+        let cap = buf.entries.capacity();
+        let first = buf.take_attrs().expect("two entries");
+        assert!(buf.is_empty() && buf.entries.capacity() == cap);
+        buf.push_unique(a, Value::Int(2));
+        let second = buf.take_attrs().expect("one entry");
+        assert_eq!(first.len(), 2);
+        assert_eq!(first.get(b), Some(&Value::List(vec![Value::Int(1)].into())));
+        assert_eq!(second.iter().collect::<Vec<_>>(), vec![(a, &Value::Int(2))]);
+        // Merged into a slot: taken as is when empty, merged in order otherwise.
+        let mut slot = None;
+        merge_shared(&mut slot, Some(first));
+        merge_shared(&mut slot, None);
+        merge_shared(&mut slot, Some(second));
+        let got: Vec<_> = slot
+            .as_deref()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k, v.clone()))
+            .collect();
+        assert_eq!(got[0], (a, Value::Int(2)));
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
     fn merge_keeps_dict_order() {
         let (a, b, c) = (intern("m_a"), intern("m_b"), intern("m_c"));
         let mut m: AttrMap<()> = AttrMap::new();

@@ -296,14 +296,14 @@ unsafe extern "C" fn view_subscript(
     slf: *mut pyo3::ffi::PyObject,
     key: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
-    // SAFETY: CPython calls slots attached.
-    let py = unsafe { Python::assume_attached() };
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: `slf` and `key` are valid borrowed objects for the call.
-        let (slf, key) = unsafe { (Borrowed::from_ptr(py, slf), Borrowed::from_ptr(py, key)) };
-        slf.cast::<AttrView>()?.get().__getitem__(py, &key)
-    }));
-    super::methods::finish(py, out)
+    // SAFETY: CPython calls slots attached, with `slf` and `key` valid
+    // borrowed objects for the call.
+    unsafe {
+        super::methods::enter(|py| {
+            let (slf, key) = (Borrowed::from_ptr(py, slf), Borrowed::from_ptr(py, key));
+            slf.cast::<AttrView>()?.get().__getitem__(py, &key)
+        })
+    }
 }
 
 /// Points `AttributeView`'s `mp_subscript` slot at [`view_subscript`], at

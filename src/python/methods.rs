@@ -228,12 +228,19 @@ unsafe fn call<'py>(
     (m.body)(graph.get(), py, &pos[..nargs], attrs)
 }
 
-/// The C return value of a method: the object, or NULL with the error (or
-/// the panic, as `RuntimeError`) raised.
-pub(crate) fn finish(
-    py: Python<'_>,
-    out: std::thread::Result<PyResult<Bound<'_, PyAny>>>,
+/// The body of every hand-written C entry (methods and the view's
+/// subscript slot): runs `f` attached, and returns the object, or NULL with
+/// the error (or the panic, as `RuntimeError`) raised.
+///
+/// # Safety
+/// Called by CPython's calling convention, which calls C functions attached.
+#[inline(always)]
+pub(crate) unsafe fn enter(
+    f: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>,
 ) -> *mut ffi::PyObject {
+    // SAFETY: see the contract above.
+    let py = unsafe { Python::assume_attached() };
+    let out = catch_unwind(AssertUnwindSafe(|| f(py)));
     match out {
         Ok(Ok(obj)) => obj.into_ptr(),
         Ok(Err(err)) => {
@@ -258,14 +265,9 @@ macro_rules! trampoline {
             nargs: ffi::Py_ssize_t,
             kwnames: *mut ffi::PyObject,
         ) -> *mut ffi::PyObject {
-            // SAFETY: CPython calls C methods attached.
-            let py = unsafe { Python::assume_attached() };
-            finish(
-                py,
-                catch_unwind(AssertUnwindSafe(|| unsafe {
-                    call(py, &$m, slf, args, nargs, kwnames)
-                })),
-            )
+            // SAFETY: CPython calls C methods attached, with the arguments
+            // of the fastcall-with-keywords convention.
+            unsafe { enter(|py| call(py, &$m, slf, args, nargs, kwnames)) }
         }
     };
 }
@@ -328,12 +330,8 @@ macro_rules! one_arg {
             slf: *mut ffi::PyObject,
             arg: *mut ffi::PyObject,
         ) -> *mut ffi::PyObject {
-            // SAFETY: CPython calls C methods attached.
-            let py = unsafe { Python::assume_attached() };
-            finish(
-                py,
-                catch_unwind(AssertUnwindSafe(|| unsafe { call_one(py, &M, slf, arg) })),
-            )
+            // SAFETY: CPython calls C methods attached, per `METH_O`.
+            unsafe { enter(|py| call_one(py, &M, slf, arg)) }
         }
         (&M, entry as ffi::PyCFunction)
     }};
@@ -425,17 +423,15 @@ macro_rules! no_args {
             slf: *mut ffi::PyObject,
             _unused: *mut ffi::PyObject,
         ) -> *mut ffi::PyObject {
-            // SAFETY: CPython calls C methods attached.
-            let py = unsafe { Python::assume_attached() };
-            finish(
-                py,
-                catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: CPython calls C methods attached, per `METH_NOARGS`.
+            unsafe {
+                enter(|py| {
                     let _call = trace::call_pure(M.name);
                     // SAFETY: see `graph_of`.
-                    let n = (M.count)(unsafe { graph_of(py, slf) }.get());
+                    let n = (M.count)(graph_of(py, slf).get());
                     Ok(n.into_pyobject(py)?.into_any())
-                })),
-            )
+                })
+            }
         }
         (&M, entry as ffi::PyCFunction)
     }};

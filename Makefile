@@ -36,6 +36,8 @@ lint: venv ## cargo fmt --check, clippy on both feature sets, the engine free of
 	cargo clippy --all-targets --no-default-features -- -D warnings
 	cargo check --no-default-features
 	@if grep -rn "pyo3" src/engine src/sync.rs src/error.rs; then echo "the engine must not name pyo3"; exit 1; fi
+	@if grep -rnE "(std::sync|parking_lot|arc_swap|dashmap)::" src --include=*.rs | grep -v "^src/sync.rs:"; then \
+		echo "name locks, atomics and shared pointers through src/sync.rs (crate::sync), not directly"; exit 1; fi
 	@tree="$$(cargo tree -p loom-tests -e normal --target all)" || { echo "cargo tree -p loom-tests failed"; exit 1; }; \
 	if printf '%s\n' "$$tree" | grep -q pyo3; then echo "loom-tests must not depend on pyo3:"; printf '%s\n' "$$tree" | grep pyo3; exit 1; fi
 

@@ -6,12 +6,19 @@
 //! the same parking_lot-shaped API: `read()` / `write()` / `lock()` return
 //! guards directly, never `Result`s.
 //!
-//! Two kinds of state stay on std/parking_lot even under loom, on purpose:
-//! statistics counters ([`StatCell`]) and the attribute-name interner lock
-//! ([`LeafRwLock`]). Neither takes part in a graph protocol: counters are
-//! owner-written cells, and the interner lock is a leaf held for a hash-map
-//! operation with no loom operation inside, so a model can never switch
-//! threads while it is held.
+//! Some state stays on std/parking_lot even under loom, on purpose:
+//! statistics counters ([`StatCell`]), the attribute-name interner lock
+//! ([`LeafRwLock`]), other leaf locks ([`LeafMutex`]), one-time cells and
+//! [`StdArc`]. None takes part in a graph protocol: counters are
+//! owner-written cells, and a leaf lock is held for a short operation with
+//! no loom operation inside, so a model can never switch threads while it
+//! is held.
+//!
+//! The Python binding (`src/python`, never built under loom: `loom-tests`
+//! builds the engine without the `python` feature) takes its primitives from
+//! here too, so this file is the one list of what the crate synchronizes
+//! with (`make lint` rejects `std::sync`, `parking_lot`, `arc_swap` and
+//! `dashmap` named anywhere else).
 
 #[cfg(not(loom))]
 mod imp {
@@ -20,7 +27,8 @@ mod imp {
         Mutex, MutexGuard, RwLock, RwLockReadGuard as ReadGuard, RwLockWriteGuard as WriteGuard,
     };
     pub use std::sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+        Ordering,
     };
     pub use std::sync::Arc;
 
@@ -309,7 +317,8 @@ mod imp {
 #[cfg(loom)]
 mod imp {
     pub use loom::sync::atomic::{
-        fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize,
+        Ordering,
     };
     pub use loom::sync::Arc;
 
@@ -532,6 +541,12 @@ pub use triomphe::{Arc as ThinArcInner, ThinArc};
 /// A set-once cell (a node's host-side handle; see `engine::store::NodeRec`).
 /// Not modelled by loom: it is written once, attached, by the binding.
 pub type OnceCell<T> = std::sync::OnceLock<T>;
+/// std's `Arc` under loom too, for shared data outside every graph protocol:
+/// an id's text, interned attribute names, per-thread counter blocks.
+pub use std::sync::Arc as StdArc;
+/// Process-wide values made once (tables, the empty graph, settings read at
+/// start). std under loom too: initialised once, never part of a protocol.
+pub use std::sync::{LazyLock, OnceLock};
 
 /// A leaf lock that stays parking_lot under loom (see the module docs).
 pub type LeafRwLock<T> = parking_lot::RwLock<T>;

@@ -5,7 +5,7 @@
 //! load + store, no read-modify-write), registered once in a global list.
 //! Reading sums the live blocks plus what exited threads left behind.
 
-use std::sync::OnceLock;
+use crate::sync::{OnceLock, StdArc};
 
 use crate::sync::{LeafMutex, StatCell, StatOrdering};
 
@@ -43,7 +43,7 @@ struct Block {
 }
 
 struct Registry {
-    live: Vec<std::sync::Arc<Block>>,
+    live: Vec<StdArc<Block>>,
     retired: [u64; N],
 }
 
@@ -57,11 +57,11 @@ fn registry() -> &'static LeafMutex<Registry> {
     })
 }
 
-struct Local(std::sync::Arc<Block>);
+struct Local(StdArc<Block>);
 
 impl Local {
     fn new() -> Self {
-        let block = std::sync::Arc::new(Block {
+        let block = StdArc::new(Block {
             cells: Default::default(),
         });
         registry().lock().live.push(block.clone());
@@ -77,7 +77,7 @@ impl Drop for Local {
         for (acc, cell) in reg.retired.iter_mut().zip(&self.0.cells) {
             *acc += cell.load(StatOrdering::Relaxed);
         }
-        reg.live.retain(|b| !std::sync::Arc::ptr_eq(b, &self.0));
+        reg.live.retain(|b| !StdArc::ptr_eq(b, &self.0));
     }
 }
 

@@ -1,10 +1,10 @@
 //! Node identifiers: a 64-bit int or a string. `1` and `"1"` differ.
 
+use crate::sync::StdArc as Arc;
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroU64;
-use std::sync::Arc;
 
 /// An owned node id (16 bytes: `Int` sits beside `IdStr`'s non-zero head).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

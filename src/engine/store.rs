@@ -2328,7 +2328,7 @@ mod tests {
 
     #[test]
     fn concurrent_writers_stay_consistent() {
-        let g = std::sync::Arc::new(G::with_shards(true, 8));
+        let g = Arc::new(G::with_shards(true, 8));
         for i in 0..64 {
             g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
         }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::sync::{LeafRwLock, ThinArc, ThinArcInner};
+use crate::sync::{LeafRwLock, StdArc, ThinArc, ThinArcInner};
 
 /// A value stored in the engine. 24 bytes: containers are boxed slices.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl<O> Value<O> {
 }
 
 // The inline string must not grow the value: it lives in every attribute slot.
-const _: () = assert!(std::mem::size_of::<Value<std::sync::Arc<()>>>() == 24);
+const _: () = assert!(std::mem::size_of::<Value<StdArc<()>>>() == 24);
 
 /// Dense id of an interned attribute name.
 pub type AttrId = u32;
@@ -301,7 +301,7 @@ pub fn attrs_from<O>(map: AttrMap<O>) -> Attrs<O> {
 
 struct NameTable {
     ids: HashMap<Box<str>, AttrId, foldhash::fast::RandomState>,
-    names: Vec<std::sync::Arc<str>>,
+    names: Vec<StdArc<str>>,
 }
 
 static NAMES: LeafRwLock<Option<NameTable>> = LeafRwLock::new(None);
@@ -327,7 +327,7 @@ pub fn intern(name: &str) -> AttrId {
     }
     let id = AttrId::try_from(table.names.len()).expect("more than 2^32 attribute names");
     table.ids.insert(name.into(), id);
-    table.names.push(std::sync::Arc::from(name));
+    table.names.push(StdArc::from(name));
     id
 }
 
@@ -337,12 +337,12 @@ pub fn lookup_name(name: &str) -> Option<AttrId> {
 }
 
 /// The name of an interned id.
-pub fn name_of(id: AttrId) -> std::sync::Arc<str> {
+pub fn name_of(id: AttrId) -> StdArc<str> {
     NAMES.read().as_ref().expect("no names interned yet").names[id as usize].clone()
 }
 
 /// Names with ids `from..`: lets a binding extend its own cache in one lock.
-pub fn names_from(from: usize) -> Vec<std::sync::Arc<str>> {
+pub fn names_from(from: usize) -> Vec<StdArc<str>> {
     NAMES
         .read()
         .as_ref()

@@ -5,16 +5,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, LazyLock};
 
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::engine::{self, AttrId, AttrMap, NodeId, NodeRef, Value};
-use crate::sync::ArcSwap;
+use crate::sync::{Arc, ArcSwap, AtomicBool, AtomicU8, LazyLock, LeafMutex, Ordering};
 
 /// The opaque payload: a Python object the engine does not model. The `Arc`
 /// makes engine-side clones free of the interpreter.
@@ -63,7 +60,7 @@ pub(crate) fn payload(obj: &Bound<'_, PyAny>) -> PyPayload {
 
 /// Opaque values dropped and not yet released (see [`Opaque`]). A leaf lock:
 /// held only to push or to take the whole queue.
-static RELEASE: Mutex<Vec<Py<PyAny>>> = Mutex::new(Vec::new());
+static RELEASE: LeafMutex<Vec<Py<PyAny>>> = LeafMutex::new(Vec::new());
 /// Whether [`RELEASE`] may hold something (read on every safe point).
 static RELEASE_PENDING: AtomicBool = AtomicBool::new(false);
 
@@ -407,7 +404,7 @@ static PY_NAMES: LazyLock<ArcSwap<PyNames>> =
 
 /// Serializes extensions of [`PY_NAMES`] (a leaf: held only to copy the
 /// table's spine and last chunk, with no Python code inside).
-static PY_NAMES_GROW: Mutex<()> = Mutex::new(());
+static PY_NAMES_GROW: LeafMutex<()> = LeafMutex::new(());
 
 /// Names per chunk of [`PyNames`].
 const NAME_CHUNK: usize = 256;

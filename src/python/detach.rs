@@ -8,9 +8,7 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 
@@ -19,7 +17,7 @@ use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::{Graph, GraphView, Snapshot};
 use crate::error::GraphError;
-use crate::sync::{AtomicBool, Ordering};
+use crate::sync::{Arc, AtomicBool, LeafMutex, Ordering};
 
 thread_local! {
     /// The cancellation flags of the `CancelToken`s entered on this thread
@@ -124,7 +122,7 @@ pub(crate) fn run_detached<T: Send>(
         (None, [one]) => (one, &[]),
         (None, all) => (&own, all),
     };
-    let pending: Mutex<Option<PyErr>> = Mutex::new(None);
+    let pending: LeafMutex<Option<PyErr>> = LeafMutex::new(None);
     let poll_signals = || -> bool {
         if any_cancelled(others) {
             return true;

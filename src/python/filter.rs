@@ -15,12 +15,9 @@
 
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use compact_str::CompactString;
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyUntypedArrayMethods};
-use parking_lot::Mutex;
 use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
@@ -37,6 +34,7 @@ use super::handles::{HandleCache, Handles};
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, LeafMutex, Ordering};
 
 /// Default batch of per-node predicate calls: a call costs ~50 ns, so a batch
 /// is about a millisecond of Python, while the attach/detach around it costs
@@ -735,8 +733,8 @@ fn run_batches<T: Sync, R: Send>(
     let batch = |b: usize| &items[b * size..((b + 1) * size).min(items.len())];
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let first_err: Mutex<Option<PyErr>> = Mutex::new(None);
-    let slots: Vec<Mutex<Vec<R>>> = (0..batches).map(|_| Mutex::new(Vec::new())).collect();
+    let first_err: LeafMutex<Option<PyErr>> = LeafMutex::new(None);
+    let slots: Vec<LeafMutex<Vec<R>>> = (0..batches).map(|_| LeafMutex::new(Vec::new())).collect();
     let tokens = super::detach::entered_cancel_flags();
     let claim = || {
         if stop.load(Ordering::Acquire) {
@@ -803,7 +801,7 @@ fn run_batches<T: Sync, R: Send>(
     if let Some(e) = first_err.into_inner() {
         return Err(e);
     }
-    let slots: Vec<Vec<R>> = slots.into_iter().map(Mutex::into_inner).collect();
+    let slots: Vec<Vec<R>> = slots.into_iter().map(LeafMutex::into_inner).collect();
     let mut out = Vec::with_capacity(slots.iter().map(Vec::len).sum());
     for s in slots {
         out.extend(s);

@@ -9,8 +9,6 @@
 //! O(1) methods stay attached (detaching costs more than they do); batch
 //! methods convert their input attached, then apply it detached.
 
-use std::sync::{Arc, LazyLock};
-
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -33,6 +31,7 @@ use crate::engine::{
     AttrId, EdgeBatchError, Graph, GraphView, Ix, NodeId, NodeRef, Op, ResolvedEdges,
 };
 use crate::error::GraphError;
+use crate::sync::{Arc, LazyLock};
 
 type Engine = Graph<PyPayload>;
 

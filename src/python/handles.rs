@@ -20,8 +20,6 @@
 //! predicate does not use the columns: it reads each record for its
 //! attribute view anyway, and takes the id object from there.
 
-use std::sync::Arc;
-
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -31,7 +29,7 @@ use super::convert::{node_obj, PyPayload};
 use super::detach::run_detached;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::{GraphView, Ix};
-use crate::sync::{parallel_ok, LeafMutex};
+use crate::sync::{parallel_ok, Arc, LeafMutex};
 
 /// Above this many slots to build, the shards' columns are built in parallel.
 const PAR_BUILD_MIN: usize = 1 << 16;

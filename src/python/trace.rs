@@ -10,8 +10,6 @@
 use std::cell::Cell;
 use std::fmt::Write as _;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -22,6 +20,7 @@ use tracing::{span, Event, Metadata, Subscriber};
 
 use super::convert::release_queued;
 use crate::engine::counters::{bump, Counter};
+use crate::sync::{AtomicBool, AtomicI32, OnceLock, Ordering};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 /// The Python logging level records are logged at.

@@ -32,7 +32,7 @@ mod imp {
     };
     pub use std::sync::Arc;
 
-    use std::borrow::Borrow;
+    use super::Probe;
     use std::hash::Hash;
 
     /// The sharded key → dense-index map (dashmap, foldhash-hashed).
@@ -57,10 +57,13 @@ mod imp {
         #[inline]
         pub fn get<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
-            self.inner.get(key).map(|r| *r)
+            let hash = self.inner.hash_usize(&key);
+            let shard = self.inner.shards()[self.inner.determine_shard(hash)].read();
+            shard
+                .get(hash as u64, |(k, _)| key.matches(k))
+                .map(|(_, v)| *v.get())
         }
 
         /// [`KeyMap::get`] for a caller about to insert `key` when it is
@@ -72,12 +75,11 @@ mod imp {
         #[inline]
         pub fn get_before_insert<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
             let hash = self.inner.hash_usize(&key);
             let shard = self.inner.shards()[self.inner.determine_shard(hash)].read();
-            if let Some((_, v)) = shard.get(hash as u64, |(k, _)| k.borrow() == key) {
+            if let Some((_, v)) = shard.get(hash as u64, |(k, _)| key.matches(k)) {
                 return Some(*v.get());
             }
             prefetch_entry(&shard, hash);
@@ -95,10 +97,13 @@ mod imp {
         #[inline]
         pub fn remove<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
-            self.inner.remove(key).map(|(_, v)| v)
+            let hash = self.inner.hash_usize(&key);
+            let mut shard = self.inner.shards()[self.inner.determine_shard(hash)].write();
+            shard
+                .remove_entry(hash as u64, |(k, _)| key.matches(k))
+                .map(|(_, v)| v.into_inner())
         }
 
         /// [`KeyMap::insert_if_absent`], unless `elsewhere()`, asked under
@@ -195,8 +200,7 @@ mod imp {
         #[inline]
         pub fn prefetch<Q>(&self, key: &Q)
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
             let inner = &self.map.inner;
             let hash = inner.hash_usize(&key);
@@ -302,13 +306,12 @@ mod imp {
         #[inline]
         pub fn get<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
             let hash = self.map.inner.hash_usize(&key);
             let shard = &self.guards[self.map.inner.determine_shard(hash)];
             shard
-                .get(hash as u64, |(k, _)| k.borrow() == key)
+                .get(hash as u64, |(k, _)| key.matches(k))
                 .map(|(_, v)| *v.get())
         }
     }
@@ -322,7 +325,7 @@ mod imp {
     };
     pub use loom::sync::Arc;
 
-    use std::borrow::Borrow;
+    use super::Probe;
     use std::collections::HashMap;
     use std::hash::Hash;
 
@@ -394,10 +397,9 @@ mod imp {
         }
         pub fn get<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
-            self.inner.lock().unwrap().get(key).copied()
+            find(&self.inner.lock().unwrap(), key)
         }
         pub fn insert_if_absent(&self, key: K, value: V) -> Result<(), V> {
             insert_absent(&mut self.inner.lock().unwrap(), key, value, || false)
@@ -405,15 +407,21 @@ mod imp {
         }
         pub fn remove<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
-            self.inner.lock().unwrap().remove(key)
+            let mut found = None;
+            self.inner.lock().unwrap().retain(|k, v| {
+                let hit = found.is_none() && key.matches(k);
+                if hit {
+                    found = Some(*v);
+                }
+                !hit
+            });
+            found
         }
         pub fn get_before_insert<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
             self.get(key)
         }
@@ -451,6 +459,11 @@ mod imp {
         }
     }
 
+    /// The value of the key `probe` matches (a scan: models keep a few keys).
+    fn find<K, V: Copy, Q: Probe<K> + ?Sized>(map: &HashMap<K, V>, probe: &Q) -> Option<V> {
+        map.iter().find(|(k, _)| probe.matches(k)).map(|(_, v)| *v)
+    }
+
     /// `key → value` unless the key is present (`Err` with its value) or
     /// absent and `elsewhere()` (`None`, nothing changed).
     fn insert_absent<K: Eq + Hash, V: Copy>(
@@ -484,8 +497,7 @@ mod imp {
         pub fn reserve(&mut self, _keys: usize) {}
         pub fn prefetch<Q>(&self, _key: &Q)
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
         }
         pub fn take_if(&mut self, mut pred: impl FnMut(&K) -> bool) -> Vec<(K, V)> {
@@ -504,15 +516,32 @@ mod imp {
     impl<K: Eq + Hash, V: Copy> KeyMapReader<'_, K, V> {
         pub fn get<Q>(&self, key: &Q) -> Option<V>
         where
-            K: Borrow<Q>,
-            Q: Hash + Eq + ?Sized,
+            Q: Probe<K> + ?Sized,
         {
-            self.map.get(key).copied()
+            find(&self.map, key)
         }
     }
 }
 
 pub use imp::*;
+
+use std::hash::Hash;
+
+/// What a [`KeyMap`] of `K`s is searched with: the key itself, or a
+/// borrowed stand-in (a `str` id's text and hash) that hashes exactly as the
+/// `K` it matches and says which stored key that is (hashbrown's
+/// `Equivalent`, dispatched statically: a lookup through `Borrow` to a trait
+/// object made an indirect call per hash and per compared key).
+pub trait Probe<K>: Hash {
+    fn matches(&self, key: &K) -> bool;
+}
+
+impl<K: Eq + Hash> Probe<K> for K {
+    #[inline]
+    fn matches(&self, key: &K) -> bool {
+        self == key
+    }
+}
 
 /// `Arc::make_mut`: the copy-on-write step of snapshots. Copies the value
 /// only while another `Arc` (a snapshot) still shares it.

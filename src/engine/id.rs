@@ -1,7 +1,7 @@
 //! Node identifiers: a 64-bit int or a string. `1` and `"1"` differ.
 
+use crate::sync::Probe;
 use crate::sync::StdArc as Arc;
-use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroU64;
@@ -253,6 +253,12 @@ pub struct StrKey {
 }
 
 impl StrKey {
+    /// The key's text.
+    #[inline]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The key of `id` (a long text shares the record's `Arc`).
     #[inline]
     pub fn new(id: &IdStr) -> Self {
@@ -276,13 +282,8 @@ fn text_hash(text: &str) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-/// What a `str` key-map lookup borrows: a stored [`StrKey`] or a [`StrQuery`].
-pub trait StrLike {
-    fn text(&self) -> &str;
-    fn hash32(&self) -> u32;
-}
-
-/// A lookup key for the `str` map that borrows the text (no allocation).
+/// A lookup key for the `str` map that borrows the text (no allocation). It
+/// hashes as the [`StrKey`] of the same text does.
 pub struct StrQuery<'a> {
     text: &'a str,
     hash: u32,
@@ -298,30 +299,15 @@ impl<'a> StrQuery<'a> {
     }
 }
 
-impl StrLike for StrKey {
-    #[inline]
-    fn text(&self) -> &str {
-        &self.text
-    }
-    #[inline]
-    fn hash32(&self) -> u32 {
-        self.hash
-    }
-}
-
-impl StrLike for StrQuery<'_> {
-    #[inline]
-    fn text(&self) -> &str {
-        self.text
-    }
-    #[inline]
-    fn hash32(&self) -> u32 {
-        self.hash
-    }
-}
-
-// `StrKey` and `dyn StrLike` hash and compare alike, as `Borrow` requires.
+// `StrKey` and `StrQuery` hash alike, as `Probe` requires.
 impl Hash for StrKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(self.hash);
+    }
+}
+
+impl Hash for StrQuery<'_> {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u32(self.hash);
@@ -331,32 +317,36 @@ impl Hash for StrKey {
 impl PartialEq for StrKey {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.text == other.text
+        self.hash == other.hash && text_eq(self.text.as_bytes(), other.text.as_bytes())
     }
 }
 
 impl Eq for StrKey {}
 
-impl Hash for dyn StrLike + '_ {
+impl Probe<StrKey> for StrQuery<'_> {
     #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u32(self.hash32());
+    fn matches(&self, key: &StrKey) -> bool {
+        key.hash == self.hash && text_eq(key.text.as_bytes(), self.text.as_bytes())
     }
 }
 
-impl PartialEq for dyn StrLike + '_ {
-    #[inline]
-    fn eq(&self, other: &Self) -> bool {
-        self.hash32() == other.hash32() && self.text() == other.text()
+/// `a == b` for ids' texts, inline: most ids are short, and a call to
+/// `memcmp` cost more than comparing up to 16 bytes as two words.
+#[inline(always)]
+fn text_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
     }
-}
-
-impl Eq for dyn StrLike + '_ {}
-
-impl<'a> Borrow<dyn StrLike + 'a> for StrKey {
-    #[inline]
-    fn borrow(&self) -> &(dyn StrLike + 'a) {
-        self
+    let word8 =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let word4 =
+        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    match n {
+        // Two words that overlap when `n` < 16 cover every byte.
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        _ => a == b,
     }
 }
 
@@ -418,20 +408,43 @@ mod tests {
     #[test]
     fn str_keys_find_their_queries() {
         let texts = texts();
-        let mut m: std::collections::HashMap<StrKey, usize> = Default::default();
+        let m: crate::sync::KeyMap<StrKey, usize> = crate::sync::KeyMap::new(4);
         for (i, t) in texts.iter().enumerate() {
-            assert!(m.insert(StrKey::new(&IdStr::new(t)), i).is_none());
+            assert!(m.insert_if_absent(StrKey::new(&IdStr::new(t)), i).is_ok());
         }
         for (i, t) in texts.iter().enumerate() {
             let key = StrKey::new(&IdStr::new(t));
             assert_eq!(key.text(), t);
             assert_eq!(StrQuery::new(t).hash, key.hash); // same text, same hash
-            assert_eq!(m.get(&StrQuery::new(t) as &dyn StrLike), Some(&i));
+            assert_eq!(m.get(&StrQuery::new(t)), Some(i));
             let copy = key.clone();
             assert!(copy == key && copy.text() == t);
         }
-        assert_eq!(m.get(&StrQuery::new("k1000") as &dyn StrLike), None);
-        assert_eq!(m.get(&StrQuery::new(&"x".repeat(40)) as &dyn StrLike), None);
+        assert_eq!(m.get(&StrQuery::new("k1000")), None);
+        assert_eq!(m.get(&StrQuery::new(&"x".repeat(40))), None);
+        for t in &texts {
+            assert_eq!(
+                m.remove(&StrQuery::new(t)).map(|i| texts[i].as_str()),
+                Some(t.as_str())
+            );
+        }
+        assert_eq!(m.get(&StrQuery::new(&texts[0])), None);
+    }
+
+    #[test]
+    fn text_eq_is_slice_equality() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|b| b.wrapping_mul(37)).collect();
+            assert!(text_eq(&a, &a.clone()));
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!text_eq(&a, &b), "length {n}, differing at {at}");
+            }
+            if n > 0 {
+                assert!(!text_eq(&a, &a[..n - 1]));
+            }
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::adjacency::AdjIndex;
 use super::adjlist::AdjList;
-use super::id::{NodeId, NodeRef, StrKey, StrLike, StrQuery};
+use super::id::{NodeId, NodeRef, StrKey, StrQuery};
 use super::intkeys::IntKeys;
 use super::value::{attrs_from, merge_attrs, merge_shared, AttrMap, Attrs, SharedAttrs};
 use super::Payload;
@@ -1030,7 +1030,7 @@ impl<O: Payload> Graph<O> {
     pub fn resolve(&self, id: NodeRef<'_>) -> Option<Ix> {
         match id {
             NodeRef::Int(i) => self.ints.get(i),
-            NodeRef::Str(s) => self.strs.get(&StrQuery::new(s) as &dyn StrLike),
+            NodeRef::Str(s) => self.strs.get(&StrQuery::new(s)),
         }
     }
 
@@ -1049,14 +1049,9 @@ impl<O: Payload> Graph<O> {
         let has_ints = ids.iter().any(|id| matches!(id, NodeRef::Int(_)));
         let ints = has_ints.then(|| self.ints.reader());
         let strs = has_strs.then(|| self.strs.reader());
-        out.extend(ids.iter().map(|&id| {
-            match id {
-                NodeRef::Int(i) => ints.as_ref().expect("seen").get(i),
-                NodeRef::Str(s) => strs
-                    .as_ref()
-                    .expect("seen")
-                    .get(&StrQuery::new(s) as &dyn StrLike),
-            }
+        out.extend(ids.iter().map(|&id| match id {
+            NodeRef::Int(i) => ints.as_ref().expect("seen").get(i),
+            NodeRef::Str(s) => strs.as_ref().expect("seen").get(&StrQuery::new(s)),
         }));
     }
 
@@ -1065,9 +1060,7 @@ impl<O: Payload> Graph<O> {
     #[inline]
     fn resolve_before_insert(&self, id: NodeRef<'_>) -> Option<Ix> {
         match id {
-            NodeRef::Str(s) => self
-                .strs
-                .get_before_insert(&StrQuery::new(s) as &dyn StrLike),
+            NodeRef::Str(s) => self.strs.get_before_insert(&StrQuery::new(s)),
             NodeRef::Int(_) => self.resolve(id),
         }
     }
@@ -1094,7 +1087,7 @@ impl<O: Payload> Graph<O> {
     fn key_remove(&self, id: NodeRef<'_>) {
         match id {
             NodeRef::Int(i) => self.ints.remove(i),
-            NodeRef::Str(s) => self.strs.remove(&StrQuery::new(s) as &dyn StrLike),
+            NodeRef::Str(s) => self.strs.remove(&StrQuery::new(s)),
         };
     }
 
@@ -1507,9 +1500,7 @@ impl<O: Payload> Graph<O> {
             // the slots of the keys a few items ahead.
             match (items.as_slice().get(PREFETCH_AHEAD), &ints, &strs) {
                 (Some((NodeId::Int(i), _)), Some(ints), _) => ints.prefetch(*i),
-                (Some((NodeId::Str(s), _)), _, Some(strs)) => {
-                    strs.prefetch(&StrQuery::new(s) as &dyn StrLike)
-                }
+                (Some((NodeId::Str(s), _)), _, Some(strs)) => strs.prefetch(&StrQuery::new(s)),
                 _ => {}
             }
             let inserted = match &id {

@@ -197,6 +197,7 @@ unsafe fn graph_of<'a, 'py>(
 /// # Safety
 /// CPython's `METH_FASTCALL | METH_KEYWORDS` contract: `args` holds `nargs`
 /// positional then `len(kwnames)` keyword values, all borrowed for the call.
+#[inline(always)]
 unsafe fn call<'py>(
     py: Python<'py>,
     m: &Method,
@@ -295,6 +296,7 @@ struct OneArg {
 ///
 /// # Safety
 /// CPython's `METH_O` contract: `slf` and `arg` are borrowed for the call.
+#[inline(always)]
 unsafe fn call_one<'py>(
     py: Python<'py>,
     m: &OneArg,

@@ -564,3 +564,23 @@ def test_clear_and_del_release_the_cached_id_objects() -> None:
         else:
             del g
         assert sys.getrefcount(cached) == before - 1, how  # the graph held one (record and cache share it)
+
+
+# ------------------------------------------------- findings of the API review
+
+
+def test_a_lying_len_is_only_a_hint(make_graph: Any) -> None:
+    class Lying:
+        def __init__(self, items: list[Any]) -> None:
+            self.items = items
+
+        def __len__(self) -> int:
+            return 2**42  # used to abort the process: a failed allocation
+
+        def __iter__(self) -> Any:
+            return iter(self.items)
+
+    g = make_graph()
+    assert g.batch_add_nodes(Lying([(1, {}), 2])) == 2
+    assert g.batch_add_edges(Lying([(1, 2)])) == 1
+    assert (g.node_count(), g.edge_count()) == (2, 1)

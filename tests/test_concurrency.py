@@ -129,6 +129,29 @@ def test_batches_are_atomic_for_concurrent_readers(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["rust", "python"])
+def test_filters_racing_clear_never_fail(backend: str) -> None:
+    # A where-only filter reads the id columns that clear() forgets: the two
+    # used to race (an index out of bounds surfaced as a PanicException).
+    g = gli.Graph(backend=backend)
+    done = threading.Event()
+
+    def writer(_: int) -> None:
+        try:
+            for _ in range(150):
+                g.batch_add_nodes(range(2_000))
+                g.clear()
+        finally:
+            done.set()
+
+    def reader(_: int) -> None:
+        while not done.is_set():
+            found = g.filter_nodes(where={})
+            assert len(found) in (0, 2_000)
+
+    run_threads(3, lambda i: writer(i) if i == 0 else reader(i))
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
 def test_membership_checks_never_see_half_a_batch(backend: str) -> None:
     # has_node / `in` may answer from the key maps without the shard locks
     # (rust backend); a batch inserts its keys one by one, first id first. A
@@ -343,6 +366,41 @@ def test_threads_filtering_at_once_agree() -> None:
 
     run_threads(4, worker)
     assert len(results) == 12 and all(r == want for r in results)
+
+
+@pytest.mark.skipif(
+    getattr(sys, "_is_gil_enabled", lambda: True)(), reason="several evaluating threads need the GIL off"
+)
+def test_errors_of_several_evaluating_threads_drop_without_a_deadlock() -> None:
+    # Each batch raises, and dropping an exception runs a finalizer that stops
+    # the world (gc.collect()). One used to be dropped while its thread held
+    # the first-error lock, on which the other evaluating threads waited,
+    # attached: the collection waited for them forever.
+    code = textwrap.dedent(
+        """
+        import gc, time, gli
+        class Sentinel:
+            def __del__(self):
+                time.sleep(0.05)
+                gc.collect()
+        class Boom(Exception):
+            pass
+        def pred(n, a):
+            time.sleep(0.05)
+            raise Boom(Sentinel())
+        g = gli.Graph()
+        g.batch_add_nodes(range(64))
+        gli.set_filter_threads(4)
+        for _ in range(3):
+            try:
+                g.filter_nodes(pred, batch_size=1)
+            except Boom:
+                pass
+        print("done")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
 
 
 def test_parallel_predicate_evaluation_when_the_gil_is_off() -> None:

@@ -132,7 +132,9 @@ pub(crate) fn run_detached<T: Send>(
             match py.check_signals() {
                 Ok(()) => false,
                 Err(e) => {
-                    *pending.lock() = Some(e);
+                    // Any earlier error is dropped after the lock (see `run_batches`).
+                    let earlier = pending.lock().replace(e);
+                    drop(earlier);
                     true
                 }
             }

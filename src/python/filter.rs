@@ -777,7 +777,20 @@ fn run_batches<T: Sync, R: Send>(
                     Ok(kept) => *slots[i].lock() = kept,
                     Err(e) => {
                         stop.store(true, Ordering::Release);
-                        first_err.lock().get_or_insert(e);
+                        // A later error is dropped after the lock is let go:
+                        // dropping it can run Python code (`__del__`, a
+                        // collection that stops the world), which must not
+                        // wait on the other workers waiting on this lock.
+                        let later = {
+                            let mut first = first_err.lock();
+                            if first.is_none() {
+                                *first = Some(e);
+                                None
+                            } else {
+                                Some(e)
+                            }
+                        };
+                        drop(later);
                         return;
                     }
                 }

@@ -330,6 +330,14 @@ impl PyGraph {
     }
 }
 
+/// How many items to reserve room for: `items`' own `len()`, but no more
+/// than a million. A `__len__` is the caller's word, not a fact: trusting
+/// 2**42 aborted the process (a failed allocation cannot be caught), and a
+/// true length only saves a few re-allocations.
+fn size_hint(items: &Bound<'_, PyAny>) -> usize {
+    items.len().unwrap_or(0).min(1 << 20)
+}
+
 #[pymethods]
 impl PyGraph {
     #[new]
@@ -426,7 +434,7 @@ impl PyGraph {
         // One borrow of the name cache for the whole batch (an `items`
         // iterator that calls back into gli gets an uncached one).
         let batch = with_name_ids(|names| -> PyResult<Vec<(NodeId, Attrs<PyPayload>)>> {
-            let mut batch = Vec::with_capacity(items.len().unwrap_or(0));
+            let mut batch = Vec::with_capacity(size_hint(items));
             // Each item's attributes are converted here, then stored in one
             // allocation sized for them: the buffer is reused.
             let mut scratch = PyAttrMap::new();
@@ -466,7 +474,7 @@ impl PyGraph {
     #[pyo3(signature = (items, /))]
     fn batch_add_edges(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         let _call = trace::call("batch_add_edges");
-        let hint = items.len().unwrap_or(0);
+        let hint = size_hint(items);
         // Every item is type-checked before any endpoint is looked up (type
         // errors anywhere win over a missing node, as in the reference
         // backend); the tuples are kept, one reference each, for the lookups

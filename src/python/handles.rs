@@ -164,8 +164,11 @@ impl HandleCache {
         let mut replaced = Vec::new(); // dropped (decrefs) outside the lock
         {
             let mut g = self.shards.lock();
+            // `clear()` may have emptied the cache meanwhile: the columns
+            // then describe the graph before it, and serve this view only.
+            let install = g.len() == shards.len();
             for (s, col) in built {
-                if g[s].as_ref().is_none_or(|old| col.version >= old.version) {
+                if install && g[s].as_ref().is_none_or(|old| col.version >= old.version) {
                     replaced.push(g[s].replace(col.clone()));
                 }
                 cols[s] = Some(col);

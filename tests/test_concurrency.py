@@ -129,6 +129,44 @@ def test_batches_are_atomic_for_concurrent_readers(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["rust", "python"])
+def test_counts_never_show_half_of_a_batch_operations_block(backend: str) -> None:
+    # batch_operations applies many operations at once: node_count(),
+    # edge_count() and len() must move by the whole block or not at all.
+    g = gli.Graph(backend=backend)
+    size, rounds = 300, 30
+    seen_bad: list[tuple[str, int]] = []
+    done = threading.Event()
+
+    def writer(_: int) -> None:
+        try:
+            for r in range(rounds):
+                with g.batch_operations() as b:
+                    for i in range(size):
+                        b.add_node(i)
+                    for i in range(size - 1):
+                        b.add_edge(i, i + 1)
+                with g.batch_operations() as b:
+                    for i in range(size):
+                        b.remove_node(i)
+        finally:
+            done.set()
+
+    def reader(_: int) -> None:
+        while not done.is_set():
+            for what, n, whole in (
+                ("node_count", g.node_count(), size),
+                ("len", len(g), size),
+                ("edge_count", g.edge_count(), size - 1),
+            ):
+                if n not in (0, whole):
+                    seen_bad.append((what, n))
+
+    run_threads(3, lambda i: writer(i) if i == 0 else reader(i))
+    assert not seen_bad, f"readers saw part of a batch: {seen_bad[:5]}"
+    assert (g.node_count(), g.edge_count()) == (0, 0)
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
 def test_filters_racing_clear_never_fail(backend: str) -> None:
     # A where-only filter reads the id columns that clear() forgets: the two
     # used to race (an index out of bounds surfaced as a PanicException).

@@ -29,7 +29,7 @@ pub(crate) fn validate<O>(
     ops: &[Op<O>],
     node: impl Fn(NodeRef<'_>) -> bool,
     edge: impl Fn(NodeRef<'_>, NodeRef<'_>) -> bool,
-) -> Result<()> {
+) -> Result<usize> {
     let key = |s: &NodeId, t: &NodeId| -> (NodeId, NodeId) {
         if directed || s <= t {
             (s.clone(), t.clone())
@@ -58,9 +58,15 @@ pub(crate) fn validate<O>(
             None => !removed.contains(s) && !removed.contains(t) && edge(s.as_ref(), t.as_ref()),
         }
     };
+    // How many `AddNode`s make a node (the others merge): the indices the
+    // batch needs, reserved before it changes anything.
+    let mut created = 0;
     for op in ops {
         match op {
             Op::AddNode(id, _) => {
+                if !node_exists(&nodes, id) {
+                    created += 1;
+                }
                 nodes.insert(id.clone(), true);
             }
             Op::UpdateNode(id, _) => {
@@ -100,7 +106,7 @@ pub(crate) fn validate<O>(
             }
         }
     }
-    Ok(())
+    Ok(created)
 }
 
 #[cfg(test)]

@@ -343,10 +343,26 @@ struct Locked<'g, O> {
     guards: Vec<(usize, WriteGuard<'g, Arc<Shard<O>>>)>,
     /// Holds every shard and made `g.membership` odd (see there).
     all: bool,
+    /// Nodes and edges added (negative: removed) under these locks, not yet
+    /// in `g.n_nodes` / `g.n_edges`: a batch moves each count once, when the
+    /// locks are let go, so `node_count()` never shows part of it.
+    nodes: isize,
+    edges: isize,
 }
 
 impl<O> Drop for Locked<'_, O> {
     fn drop(&mut self) {
+        // Wrapping adds of the signed deltas (two's complement).
+        if self.nodes != 0 {
+            self.g
+                .n_nodes
+                .fetch_add(self.nodes as usize, Ordering::Relaxed);
+        }
+        if self.edges != 0 {
+            self.g
+                .n_edges
+                .fetch_add(self.edges as usize, Ordering::Relaxed);
+        }
         if self.all {
             // Even again before the guards (fields) are released: a reader
             // that sees this value sees every key-map change made under them.
@@ -734,23 +750,24 @@ impl<'g, O: Payload> Locked<'g, O> {
         }
         self.touch(x);
         self.g.key_remove(rec.key.as_ref());
-        self.g.n_nodes.fetch_sub(1, Ordering::Relaxed);
-        self.g.n_edges.fetch_sub(removed, Ordering::Relaxed);
+        self.nodes -= 1;
+        self.edges -= removed as isize;
         self.g.removals.fetch_add(1, Ordering::Release);
         removed
     }
 
-    /// Adds node `id` or merges `attrs` into it (under these locks; used by batches
-    /// that hold every shard).
-    fn add_node_all_locked(&mut self, id: NodeId, attrs: AttrMap<O>) -> Result<Ix> {
+    /// Adds node `id` or merges `attrs` into it (under these locks; used by
+    /// batches that hold every shard). A new node takes index `*fresh`, one
+    /// the batch reserved, and moves it on.
+    fn add_node_all_locked(&mut self, id: NodeId, attrs: AttrMap<O>, fresh: &mut Ix) {
         if let Some(ix) = self.live(id.as_ref()) {
             merge_attrs(&mut self.rec(ix).expect("live").attrs, attrs);
             self.touch(ix);
-            return Ok(ix);
+            return;
         }
-        let ix = self.g.alloc(1)?;
+        let ix = *fresh;
+        *fresh += 1;
         self.create(ix, id, attrs_from(attrs));
-        Ok(ix)
     }
 
     /// Creates a record at a fresh index; every shard is locked, so it cannot race.
@@ -763,7 +780,7 @@ impl<'g, O: Payload> Locked<'g, O> {
             .put(ix, bits, NodeRec::new(id, attrs));
         debug_assert!(stored.is_ok(), "fresh index already taken");
         self.touch(ix);
-        self.g.n_nodes.fetch_add(1, Ordering::Relaxed);
+        self.nodes += 1;
     }
 
     fn node_err(&self, ix: Ix) -> NodeId {
@@ -1092,14 +1109,22 @@ impl<O: Payload> Graph<O> {
     }
 
     /// Reserves `n` consecutive fresh indices.
+    /// Fails, taking none, when fewer than `n` are left.
     fn alloc(&self, n: usize) -> Result<Ix> {
-        let start = self.next_ix.fetch_add(n as u64, Ordering::Relaxed);
-        if start + n as u64 > Ix::MAX as u64 {
-            return Err(GraphError::Capacity(
-                "graph index space exhausted (2^32 node insertions since the last clear())".into(),
-            ));
-        }
-        Ok(start as Ix)
+        self.next_ix
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |start| {
+                start
+                    .checked_add(n as u64)
+                    .filter(|&end| end <= Ix::MAX as u64)
+            })
+            .map(|start| start as Ix)
+            .map_err(|_| {
+                GraphError::Capacity(
+                    "graph index space exhausted: a graph makes at most 2^32 - 1 nodes over its \
+                     life (indices are never reused, not even after clear()); build a new graph"
+                        .into(),
+                )
+            })
     }
 
     /// Locks `shards` (any order, duplicates allowed) for writing, ascending.
@@ -1114,6 +1139,8 @@ impl<O: Payload> Graph<O> {
             g: self,
             guards,
             all: false,
+            nodes: 0,
+            edges: 0,
         }
     }
 
@@ -1127,6 +1154,8 @@ impl<O: Payload> Graph<O> {
             g: self,
             guards,
             all: true,
+            nodes: 0,
+            edges: 0,
         }
     }
 
@@ -1723,7 +1752,7 @@ impl<O: Payload> Graph<O> {
             return Ok(());
         }
         let mut locked = self.lock_all();
-        super::batch::validate(
+        let created = super::batch::validate(
             self.directed,
             &ops,
             |id| locked.live(id).is_some(),
@@ -1732,11 +1761,14 @@ impl<O: Payload> Graph<O> {
                 _ => false,
             },
         )?;
+        // Every index the batch will use, reserved now: running out fails here,
+        // before any change.
+        let mut fresh = self.alloc(created)?;
         for op in ops {
             use super::Op::*;
             match op {
                 AddNode(id, attrs) => {
-                    locked.add_node_all_locked(id, attrs)?;
+                    locked.add_node_all_locked(id, attrs, &mut fresh);
                 }
                 UpdateNode(id, attrs) => {
                     let ix = locked.live(id.as_ref()).expect("validated");
@@ -1754,7 +1786,7 @@ impl<O: Payload> Graph<O> {
                         b.expect("validated"),
                         attrs_from(attrs),
                     );
-                    self.n_edges.fetch_add(1, Ordering::Relaxed);
+                    locked.edges += 1;
                 }
                 UpdateEdge(s, t, attrs) => {
                     let (a, b) = (locked.live(s.as_ref()), locked.live(t.as_ref()));
@@ -1772,7 +1804,7 @@ impl<O: Payload> Graph<O> {
                     let removed =
                         locked.remove_edge_ix(a.expect("validated"), b.expect("validated"));
                     debug_assert!(removed);
-                    self.n_edges.fetch_sub(1, Ordering::Relaxed);
+                    locked.edges -= 1;
                 }
             }
         }
@@ -2315,6 +2347,45 @@ mod tests {
         g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         assert_eq!(ids(&g), vec![NodeId::Int(5), NodeId::Int(1)]);
         assert!(!g.contains(NodeRef::Int(0)));
+    }
+
+    #[test]
+    fn running_out_of_indices_changes_nothing() {
+        use crate::engine::Op;
+        let g = G::with_shards(true, 4);
+        g.add_node(NodeRef::Int(0), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
+        let left = Ix::MAX as u64 - 1;
+        g.next_ix.store(left, Ordering::Relaxed); // one index left
+        // A batch that needs two fails whole, and takes none.
+        let needs_two = vec![
+            Op::AddEdge(NodeId::Int(0), NodeId::Int(1), AttrMap::new()),
+            Op::AddNode(NodeId::Int(2), AttrMap::new()),
+            Op::AddNode(NodeId::Int(0), AttrMap::new()), // merges: needs no index
+            Op::AddNode(NodeId::Int(3), AttrMap::new()),
+        ];
+        assert!(matches!(g.apply(needs_two), Err(GraphError::Capacity(_))));
+        assert!(matches!(
+            g.batch_add_nodes(vec![(NodeId::Int(2), None), (NodeId::Int(3), None)]),
+            Err(GraphError::Capacity(_))
+        ));
+        assert_eq!((g.node_count(), g.edge_count()), (2, 0));
+        assert_eq!(g.next_ix.load(Ordering::Relaxed), left);
+        assert!(matches!(g.alloc(2), Err(GraphError::Capacity(_))));
+        assert_eq!(g.next_ix.load(Ordering::Relaxed), left);
+        // Exhausted: creating fails and takes nothing; merging still works.
+        g.next_ix.store(Ix::MAX as u64, Ordering::Relaxed);
+        assert!(matches!(
+            g.add_node(NodeRef::Int(2), AttrMap::new()),
+            Err(GraphError::Capacity(_))
+        ));
+        let merges = vec![
+            Op::AddNode(NodeId::Int(0), AttrMap::new()),
+            Op::AddEdge(NodeId::Int(0), NodeId::Int(1), AttrMap::new()),
+        ];
+        g.apply(merges).unwrap();
+        assert_eq!((g.node_count(), g.edge_count()), (2, 1));
+        assert_eq!(g.next_ix.load(Ordering::Relaxed), Ix::MAX as u64);
     }
 
     #[test]

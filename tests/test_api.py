@@ -569,6 +569,42 @@ def test_clear_and_del_release_the_cached_id_objects() -> None:
 # ------------------------------------------------- findings of the API review
 
 
+class _IdentityStr(str):
+    """A str that is a distinct dict key from its plain text (identity hash)."""
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+def test_attribute_names_are_their_text_even_from_str_subclasses(make_graph: Any) -> None:
+    # {"a": 1, S("a"): 2} has two keys for Python but one name for GLI: as in
+    # a dict of the texts, the later value wins, in both conversion paths.
+    g = make_graph()
+    g.batch_add_nodes([(1, {"a": 1, _IdentityStr("a"): 2, "b": {"k": 1, _IdentityStr("k"): 3}})])
+    g.add_node(2, **{"a": 1, _IdentityStr("a"): 2})
+    assert g.get_node(1) == {"a": 2, "b": {"k": 3}} and list(g.get_node(1)) == ["a", "b"]
+    assert g.get_node(2) == {"a": 2}
+    assert g.filter_nodes(where={"a": 2}) == [1, 2]
+    assert g.filter_nodes(lambda n, a: len(a) == (2 if n == 1 else 1) and a["a"] == 2) == [1, 2]
+    assert g.filter_nodes(lambda n, a: a[_IdentityStr("a")] == 2 and _IdentityStr("a") in a) == [1, 2]
+    g.update_node(1, a=3)
+    assert g.get_node(1)["a"] == 3 and g.filter_nodes(where={"a": 3}) == [1]
+
+
+def test_a_call_that_raises_leaves_the_graph_unchanged_even_in_str_of_an_id(make_graph: Any) -> None:
+    class BadStr(str):
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    g = make_graph()
+    g.add_node("a")
+    with pytest.raises(RuntimeError, match="no str"):
+        g.add_edge("a", BadStr("a"))
+    assert g.edges() == [] and g.edge_count() == 0
+
+
 def test_a_lying_len_is_only_a_hint(make_graph: Any) -> None:
     class Lying:
         def __init__(self, items: list[Any]) -> None:
@@ -584,3 +620,45 @@ def test_a_lying_len_is_only_a_hint(make_graph: Any) -> None:
     assert g.batch_add_nodes(Lying([(1, {}), 2])) == 2
     assert g.batch_add_edges(Lying([(1, 2)])) == 1
     assert (g.node_count(), g.edge_count()) == (2, 1)
+
+
+def test_ids_are_all_type_checked_before_any_lookup(make_graph: Any) -> None:
+    g = make_graph()
+    g.add_node("a")
+    for method in (g.get_nodes_batch, g.subgraph):
+        with pytest.raises(TypeError, match="node id must be str or int, not NoneType"):
+            method(["zz", None])
+
+        def ids() -> Any:
+            yield "zz"
+            raise RuntimeError("gen boom")
+
+        with pytest.raises(RuntimeError, match="gen boom"):
+            method(ids())
+        with pytest.raises(gli.NodeNotFoundError, match="'zz'"):
+            method(["a", "zz"])
+
+
+def test_tracing_levels_out_of_range_change_nothing() -> None:
+    import logging
+
+    logger = logging.getLogger("gli")
+    before = (logger.level, list(logger.handlers), gli.tracing_enabled())
+    for level in (2**70, -(2**40)):
+        with pytest.raises(ValueError, match="out of range"):
+            gli.enable_tracing(level)
+        assert (logger.level, list(logger.handlers), gli.tracing_enabled()) == before
+
+
+def test_a_huge_gli_trace_warns_instead_of_breaking_import() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, GLI_TRACE="99999999999999999999999")
+    out = subprocess.run(
+        [sys.executable, "-c", "import gli; print(gli.tracing_enabled())"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False" and "tracing stays off" in out.stderr

@@ -581,3 +581,63 @@ def test_a_vectorized_batch_is_a_whole_sequence(backend: str) -> None:
 
     g.filter_nodes(pred, vectorized=True)
     assert seen == [([{}, {"v": 1}, {"v": 2}, {"v": 1}], True, False, 1, 2, 1)]
+
+
+def test_view_keys_behave_as_a_dicts(make_graph: GraphFactory) -> None:
+    g = make_graph()
+    g.add_node("a", x=1)
+    g.add_node("b")
+    views: list[Any] = []
+    g.filter_nodes(lambda n, a: views.append(a))
+    for v in views:  # with and without attributes
+        for op in (lambda: v[["x"]], lambda: v.get(["x"]), lambda: ["x"] in v):
+            with pytest.raises(TypeError, match="unhashable"):
+                op()
+        assert v.get(("x",)) is None and ("x",) not in v
+
+
+def test_a_str_subclass_key_with_a_finalizer_that_reads_views(make_graph: GraphFactory) -> None:
+    # Evicting such a key from the rust backend's key cache ran its __del__
+    # while the cache was borrowed: the nested read failed ("already borrowed").
+    g = make_graph()
+    g.batch_add_nodes([(i, {"x": i}) for i in range(3)])
+    views: list[Any] = []
+    read: list[Any] = []
+
+    class K(str):
+        def __del__(self) -> None:
+            read.append(views[0]["x"])
+
+    def pred(n: Any, a: Any) -> bool:
+        views.append(a)
+        for _ in range(40):  # many distinct key objects: they evict one another
+            assert a[K("x")] == n
+        return True
+
+    failed: list[Any] = []  # an exception in __del__ is "unraisable": caught here
+    hook, sys.unraisablehook = sys.unraisablehook, lambda u: failed.append(u.exc_value)
+    try:
+        assert g.filter_nodes(pred) == [0, 1, 2]
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert not failed, failed[:3]
+    assert read and set(read) == {0}
+
+
+def test_batch_sizes_and_indices_of_any_magnitude(make_graph: GraphFactory) -> None:
+    g = people(make_graph, 4)
+    for bad in (0, -1, -(2**200)):
+        with pytest.raises(ValueError, match="batch_size must be at least 1"):
+            g.filter_nodes(lambda n, a: True, batch_size=bad)
+    assert g.filter_nodes(lambda n, a: True, batch_size=2**200) == [0, 1, 2, 3]
+    seen: list[str] = []
+
+    def pred(ids: Any, batch: Any) -> list[bool]:
+        for index in (2**63, -(2**63) - 1, 2**200, 4, -5):
+            with pytest.raises(IndexError, match=f"batch index {index} out of range for a batch of 4"):
+                batch[index]
+        seen.append("checked")
+        return [True] * len(ids)
+
+    assert g.filter_nodes(pred, vectorized=True) == [0, 1, 2, 3] and seen == ["checked"]

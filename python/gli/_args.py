@@ -72,6 +72,13 @@ def _check_id(x: object) -> NodeId:
     return _utf8(x if type(x) is str else str.__str__(x))
 
 
+def _text(s: str) -> str:
+    """A ``str``'s own text as an exact ``str``: the rust backend keys
+    attribute names by their text, while a subclass may hash by identity
+    (two keys with one text) or override ``__str__``."""
+    return s if type(s) is str else str.__str__(s)
+
+
 def _utf8(s: str) -> str:
     """``s``, or ``UnicodeEncodeError`` (a ``ValueError``) when it holds a lone
     surrogate: the rust backend keeps ids, names and strings as UTF-8."""

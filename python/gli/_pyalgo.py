@@ -239,8 +239,9 @@ class PythonQueries:
             )
 
     def subgraph(self, ids: Iterable[NodeId], /) -> Any:
+        wanted = [_check_id(v) for v in ids]  # all read and type-checked first, as get_nodes_batch
         with self._lock:
-            keep = {self._require(v) for v in ids}
+            keep = {self._require(v) for v in wanted}
             new = type(self)(directed=self.is_directed())  # type: ignore[call-arg]
             new.batch_add_nodes([(v, d) for v, d in self.nodes(data=True) if v in keep])
             new.batch_add_edges([(s, t, d) for s, t, d in self.edges(data=True) if s in keep and t in keep])

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._args import _flag, _is_i64, _numeric, _utf8
+from ._args import _flag, _is_i64, _numeric, _text, _utf8
 from . import _pygraph  # circular: its attributes are read at call time
 
 __all__ = ["PythonFilters", "AttributeView", "AttributeBatch", "DEFAULT_BATCH", "DEFAULT_VECTOR_BATCH"]
@@ -60,7 +60,7 @@ class AttributeView(Mapping[str, Any]):
         self._d = stored
 
     def __getitem__(self, key: str) -> Any:
-        return _pygraph._read(self._d[key])
+        return _pygraph._read(self._d[_text(key) if isinstance(key, str) else key])
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._d))
@@ -69,7 +69,7 @@ class AttributeView(Mapping[str, Any]):
         return len(self._d)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._d
+        return (_text(key) if isinstance(key, str) else key) in self._d
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):
@@ -106,7 +106,7 @@ class AttributeBatch(Sequence[AttributeView]):
     def column(self, name: str, default: Any = None) -> Any:
         if not isinstance(name, str):
             raise TypeError(f"column: attribute name must be str, not {type(name).__name__}")
-        _utf8(name)
+        name = _utf8(_text(name))
         vals = [r.get(name, _MISSING) for r in self._rows]
         if vals and all(_is_i64(v) for v in vals):
             return np.array(vals, dtype=np.int64)
@@ -165,7 +165,7 @@ class PythonFilters:
                     raise TypeError(
                         f"{method}: where keys must be attribute names (str), not {_type_name(k)}"
                     )
-                conds.append((_utf8(k), _where_value(method, k, v)))
+                conds.append((_utf8(_text(k)), _where_value(method, k, v)))
         return predicate, conds, size
 
     @staticmethod

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from ._args import _check_id, _flag, _utf8
+from ._args import _check_id, _flag, _text, _utf8
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -57,7 +57,7 @@ def _store(value: Any, name: str, depth: int = 0) -> Any:
     if type(value) is dict and all(isinstance(k, str) for k in value):
         if depth >= MAX_DEPTH:
             raise ValueError(_too_deep(name))
-        return _Dict((_utf8(str(k)), _store(v, name, depth + 1)) for k, v in value.items())
+        return _Dict((_utf8(_text(k)), _store(v, name, depth + 1)) for k, v in value.items())
     if type(value) is str:
         return _utf8(value)
     return value
@@ -85,7 +85,8 @@ def _attrs(attrs: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     for k, v in attrs.items():
         if not isinstance(k, str):
             raise TypeError(f"{where}attribute names must be str, not {type(k).__name__}")
-        out[_utf8(k)] = _store(v, k)
+        name = _utf8(_text(k))
+        out[name] = _store(v, name)
     return out
 
 
@@ -220,9 +221,10 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
         new = _attrs(attrs)
         s, t = _check_id(source), _check_id(target)
+        name = f"{source}->{target}"  # str() of what was passed, as the rust backend; may raise
         with self._lock:
             self._add_edge(s, t, new)
-        return f"{source}->{target}"  # str() of what was passed, as the rust backend
+        return name
 
     def update_node(self, node_id: NodeId, /, **attrs: Any) -> None:
         new = _attrs(attrs)
@@ -385,8 +387,11 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             return _read_attrs(self._edge(source, target))
 
     def get_nodes_batch(self, ids: Iterable[NodeId], /) -> list[dict[str, Any]]:
+        # The whole iterable is read and type-checked before any lookup, as
+        # in the rust backend: a bad id anywhere wins over a missing one.
+        wanted = [_check_id(x) for x in ids]
         with self._lock:
-            return [self.get_node(x) for x in ids]
+            return [self.get_node(x) for x in wanted]
 
     batch_query_nodes = get_nodes_batch
 

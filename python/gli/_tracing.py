@@ -31,6 +31,8 @@ def _level_number(level: int | str) -> int:
         if not isinstance(number, int):
             raise ValueError(f"unknown logging level {level!r}")
         return number
+    if not -(2**31) <= level < 2**31:  # the engine keeps the level as a 32-bit int
+        raise ValueError(f"logging level {level} is out of range (a 32-bit int)")
     return level
 
 

@@ -540,7 +540,7 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
             if depth >= MAX_DEPTH {
                 return Err(nested_too_deep(name));
             }
-            let mut items = Vec::with_capacity(dict.len());
+            let mut items: Vec<(Box<str>, PyValue)> = Vec::with_capacity(dict.len());
             for_each_item(dict, |k, v| {
                 // Checked above, but another thread may have added a key since.
                 let Ok(k) = k.cast::<PyString>() else {
@@ -548,7 +548,19 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
                         "attribute '{name}': a dict's keys changed while it was read"
                     )));
                 };
-                items.push((k.to_str()?.into(), value_from_py(&v, name, depth + 1)?));
+                let text = k.to_str()?;
+                let value = value_from_py(&v, name, depth + 1)?;
+                // As for attribute names (`push_attr`): a `str` subclass key
+                // may repeat a text, and then the later value wins.
+                let repeated = if k.is_exact_instance_of::<PyString>() {
+                    None
+                } else {
+                    items.iter_mut().find(|(t, _)| &**t == text)
+                };
+                match repeated {
+                    Some(slot) => slot.1 = value,
+                    None => items.push((text.into(), value)),
+                }
                 Ok(())
             })?;
             return Ok(Value::Dict(items.into_boxed_slice()));
@@ -602,6 +614,20 @@ pub(crate) fn for_each_item<'py>(
     Ok(())
 }
 
+/// Adds attribute `id` (named by `key`, one of a dict's keys or a call's
+/// keyword names) to `map`. Exact `str` keys of one dict are distinct texts,
+/// so they are appended unchecked; a `str` subclass can be a distinct key
+/// with the same text as another (identity hash), and then, as in a dict
+/// of their texts, the later value wins.
+#[inline(always)]
+fn push_attr(map: &mut PyAttrMap, key: &Bound<'_, PyString>, id: AttrId, value: PyValue) {
+    if key.is_exact_instance_of::<PyString>() {
+        map.push_unique(id, value);
+    } else {
+        map.insert(id, value);
+    }
+}
+
 /// Converts a `dict` of attributes (a batch item), resolving names through
 /// the caller's borrow of the name cache.
 fn attrs_from_dict_into(
@@ -618,8 +644,7 @@ fn attrs_from_dict_into(
             ))
         })?;
         let (id, name) = names.id(key)?;
-        // A dict's keys are distinct, so no duplicate check is needed.
-        map.push_unique(id, value_from_py(&v, name, 0)?);
+        push_attr(map, key, id, value_from_py(&v, name, 0)?);
         Ok(())
     })
 }
@@ -638,7 +663,7 @@ pub(crate) fn attrs_from_kwnames<'py>(
                 PyTypeError::new_err(format!("keywords must be str, not {}", type_name(&k)))
             })?;
             let (id, name) = ids.id(&key)?;
-            map.push_unique(id, value_from_py(&v, name, 0)?);
+            push_attr(&mut map, &key, id, value_from_py(&v, name, 0)?);
         }
         Ok(())
     })?;

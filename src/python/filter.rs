@@ -18,7 +18,7 @@ use std::ptr::NonNull;
 
 use compact_str::CompactString;
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
@@ -111,8 +111,12 @@ impl ReadCache {
             }
         }
         let id = known_name_id(key.to_str().ok()?)?;
-        // The evicted key's decref cannot run Python code (it is a str).
-        self.keys[slot] = Some((key.clone().unbind(), id));
+        // Only exact `str` keys are cached: the evicted key's decref then
+        // cannot run Python code (a subclass's `__del__` could, and read a
+        // view, while this cache is borrowed).
+        if key.is_exact_instance_of::<PyString>() {
+            self.keys[slot] = Some((key.clone().unbind(), id));
+        }
         Some(id)
     }
 
@@ -139,10 +143,15 @@ impl ReadCache {
 }
 
 /// The attribute id a Python key names, if any node or edge ever used it.
+/// A key that is not a `str` names none; an unhashable one is a
+/// `TypeError`, as for a dict.
 #[inline]
-fn key_id(key: &Bound<'_, PyAny>) -> Option<AttrId> {
-    let s = key.cast::<PyString>().ok()?;
-    READ_CACHE.with(|c| c.borrow_mut().key_id(s))
+fn key_id(key: &Bound<'_, PyAny>) -> PyResult<Option<AttrId>> {
+    let Ok(s) = key.cast::<PyString>() else {
+        key.hash()?;
+        return Ok(None);
+    };
+    Ok(READ_CACHE.with(|c| c.borrow_mut().key_id(s)))
 }
 
 /// `map[key]` for the predicate: one cache access for key and value; short
@@ -153,7 +162,11 @@ fn read_attr<'py>(
     map: Option<&PyAttrSlice>,
     key: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let (Some(map), Ok(key)) = (map, key.cast::<PyString>()) else {
+    let Ok(key) = key.cast::<PyString>() else {
+        key.hash()?; // as a dict: unhashable is a TypeError, anything else absent
+        return Ok(None);
+    };
+    let Some(map) = map else {
         return Ok(None);
     };
     let found = READ_CACHE.with(|c| {
@@ -267,8 +280,9 @@ impl AttrView {
         Ok(v)
     }
 
-    fn get_value(&self, key: &Bound<'_, PyAny>) -> Option<&Value<PyPayload>> {
-        self.map()?.get(key_id(key)?)
+    fn get_value(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<&Value<PyPayload>>> {
+        let id = key_id(key)?;
+        Ok(self.map().zip(id).and_then(|(map, id)| map.get(id)))
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -348,8 +362,8 @@ impl AttrView {
         }
     }
 
-    fn __contains__(&self, key: &Bound<'_, PyAny>) -> bool {
-        self.get_value(key).is_some()
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.get_value(key)?.is_some())
     }
 
     fn __len__(&self) -> usize {
@@ -514,13 +528,23 @@ impl AttrBatch {
                 type_name(index)
             )));
         }
-        let index: isize = index.extract()?;
         let n = (self.end - self.start) as isize;
+        let out_of_range = |index| {
+            PyIndexError::new_err(format!(
+                "batch index {index} out of range for a batch of {n}"
+            ))
+        };
+        let index: isize = match index.extract() {
+            Ok(i) => i,
+            // An int beyond isize is out of range like any other.
+            Err(e) if e.is_instance_of::<PyOverflowError>(index.py()) => {
+                return Err(out_of_range(index.to_string()))
+            }
+            Err(e) => return Err(e),
+        };
         let i = if index < 0 { index + n } else { index };
         if i < 0 || i >= n {
-            return Err(PyIndexError::new_err(format!(
-                "batch index {index} out of range for a batch of {n}"
-            )));
+            return Err(out_of_range(index.to_string()));
         }
         let ix = self.ixs[self.start + i as usize];
         Ok(AttrView::new(&self.snap, self.snap.attrs(ix)))
@@ -676,13 +700,13 @@ impl<'py> FilterArgs<'py> {
                         type_name(b)
                     )));
                 }
-                let n: i128 = b.extract().unwrap_or(i128::MAX);
-                if n < 1 {
+                if b.lt(1)? {
                     return Err(PyValueError::new_err(format!(
-                        "{method}: batch_size must be at least 1, got {n}"
+                        "{method}: batch_size must be at least 1, got {b}"
                     )));
                 }
-                n.min(usize::MAX as i128) as usize
+                // Beyond usize: larger than any graph, as usize::MAX is.
+                b.extract::<usize>().unwrap_or(usize::MAX)
             }
         };
         let mut conds = Vec::new();

@@ -662,3 +662,27 @@ def test_a_huge_gli_trace_warns_instead_of_breaking_import() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False" and "tracing stays off" in out.stderr
+
+
+def test_stored_floats_read_back_as_fresh_objects(make_graph: Any) -> None:
+    # The rust backend makes a float from its stored f64 at each read; the
+    # reference backend does the same, so NaN compares alike on both.
+    import math
+
+    g = make_graph()
+    g.add_node("a", n=math.nan, z=-0.0, xs=[math.nan])
+    assert g.get_node("a") != g.get_node("a")
+    assert g.filter_nodes(lambda n, a: a == a) == []
+    assert math.copysign(1.0, g.get_node("a")["z"]) == -1.0
+
+
+def test_wrong_argument_types_name_them_alike(make_graph: Any) -> None:
+    g = make_graph()
+    for call, want in (
+        (lambda: g.get_node_values_as_array(None), "'None' is not an instance of 'str'"),
+        (lambda: g.nodes(data=None), "'None' is not an instance of 'bool'"),
+        (lambda: g.get_node_values_as_array(3), "'int' object is not an instance of 'str'"),
+    ):
+        with pytest.raises(TypeError) as e:
+            call()
+        assert str(e.value) == want

@@ -111,6 +111,13 @@ def test_where_uses_python_equality(make_graph: GraphFactory) -> None:
     assert g.filter_nodes(where={"x": float(2**53)}) == []  # compared exactly, as Python does
     assert g.filter_nodes(where={"x": 2**53 + 1}) == ["big"]
     assert g.filter_nodes(where={"x": 2**80}) == []
+    # numpy scalars mean their Python values
+    assert g.filter_nodes(where={"x": np.int64(1)}) == ["int", "float", "true"]
+    assert g.filter_nodes(where={"x": np.bool_(True)}) == ["int", "float", "true"]
+    assert g.filter_nodes(where={"x": np.float32(1.0)}) == ["int", "float", "true"]
+    assert g.filter_nodes(where={"x": np.str_("1")}) == ["str"]
+    with pytest.raises(TypeError, match=r"where\['x'\] must be str, int, float, bool or None, not complex"):
+        g.filter_nodes(where={"x": np.complex128(1)})
 
 
 def test_filter_edges(make_graph: GraphFactory) -> None:
@@ -641,3 +648,20 @@ def test_batch_sizes_and_indices_of_any_magnitude(make_graph: GraphFactory) -> N
         return [True] * len(ids)
 
     assert g.filter_nodes(pred, vectorized=True) == [0, 1, 2, 3] and seen == ["checked"]
+
+
+def test_views_and_batches_copy_and_pickle_as_plain_data(make_graph: GraphFactory) -> None:
+    import copy
+    import pickle
+
+    g = people(make_graph, 3)
+    got: list[Any] = []
+
+    def keep(ids: Any, batch: Any) -> list[bool]:
+        got.append((copy.copy(batch[1]), pickle.loads(pickle.dumps(batch)), copy.deepcopy(batch[2])))
+        return [True] * len(ids)
+
+    g.filter_nodes(keep, vectorized=True)
+    [(one, rows, two)] = got
+    assert type(one) is dict and one == g.get_node(1) and two == g.get_node(2)
+    assert type(rows) is list and rows == g.get_nodes_batch([0, 1, 2])

@@ -130,6 +130,15 @@ def test_from_networkx_rejects_non_str_attribute_names(backend: str) -> None:
         from_networkx(G, backend=backend)
 
 
+def test_from_networkx_wants_a_graph_and_keeps_the_subclass(backend: str) -> None:
+    for not_a_graph in (None, [(1, 2)], {1: [2]}):
+        with pytest.raises(TypeError, match="expected a networkx Graph or DiGraph, not"):
+            from_networkx(not_a_graph, backend=backend)  # type: ignore[arg-type]
+    base = type(gli.Graph(backend=backend))
+    sub = type("Sub", (base,), {})
+    assert type(sub.from_networkx(nx.path_graph(3), backend=backend)) is sub
+
+
 # --------------------------------------------------------------------------- backend interface
 
 

@@ -37,17 +37,23 @@ def _real(v: object) -> float:
     return float(v)  # type: ignore[arg-type]
 
 
+def _not_instance(v: object, want: str) -> TypeError:
+    """The rust backend's (PyO3's) error for an argument of the wrong type."""
+    what = "'None'" if v is None else f"'{type(v).__name__}' object"
+    return TypeError(f"{what} is not an instance of '{want}'")
+
+
 def _name(v: object, optional: bool = False) -> Any:
     """An attribute-name argument: a ``str`` (or ``None`` when ``optional``)."""
     if not isinstance(v, str) and not (optional and v is None):
-        raise TypeError(f"'{type(v).__name__}' object is not an instance of 'str'")
+        raise _not_instance(v, "str")
     return v if v is None else _utf8(v)
 
 
 def _flag(v: object) -> bool:
     """A ``bool`` argument: ``True`` or ``False`` (or a numpy bool), as the rust backend wants."""
     if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"'{type(v).__name__}' object is not an instance of 'bool'")
+        raise _not_instance(v, "bool")
     return bool(v)
 
 

@@ -149,6 +149,8 @@ def _build(
     G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrSpec, cls: type[Graph] | None = None
 ) -> _GLIGraph:
     """Build a GLI graph from ``G`` with one batch call for nodes and one for edges."""
+    if not isinstance(G, nx.Graph):
+        raise TypeError(f"expected a networkx Graph or DiGraph, not {type(G).__name__}")
     if G.is_multigraph():
         raise TypeError(
             f"{type(G).__name__} is a multigraph; GLI graphs hold at most one edge per "

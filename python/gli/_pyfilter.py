@@ -37,6 +37,8 @@ def _native_scalar(v: object) -> bool:
 
 
 def _where_value(method: str, name: str, v: object) -> object:
+    if isinstance(v, np.generic):  # a numpy scalar means its Python value
+        v = v.item()
     if isinstance(v, str):
         return _utf8(v)
     if v is None or isinstance(v, (bool, float)):
@@ -77,6 +79,9 @@ class AttributeView(Mapping[str, Any]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return dict, (dict(self.items()),)  # pickled and copied as the dict it shows
 
     def __repr__(self) -> str:
         return f"AttributeView({dict(self.items())!r})"
@@ -121,6 +126,9 @@ class AttributeBatch(Sequence[AttributeView]):
                     [fill if v is _MISSING else float(v) for v in vals], dtype=np.float64
                 )
         return [default if v is _MISSING else _pygraph._read(v) for v in vals]
+
+    def __reduce__(self) -> tuple[type[list[dict[str, Any]]], tuple[list[dict[str, Any]]]]:
+        return list, ([dict(AttributeView(r).items()) for r in self._rows],)
 
     def __repr__(self) -> str:
         return f"<gli.AttributeBatch of {len(self._rows)} nodes>"

@@ -73,6 +73,10 @@ def _read(value: Any) -> Any:
         return [_read(v) for v in value]
     if type(value) is _Dict:
         return {k: _read(v) for k, v in value.items()}
+    if type(value) is float:
+        # A fresh object, as the rust backend makes from its stored f64: the
+        # identity shortcut of == then never makes a NaN equal to itself.
+        return value * 1.0  # keeps -0.0, inf and NaN
     return value
 
 
@@ -141,7 +145,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         """A new graph of ``backend`` from a NetworkX ``Graph`` / ``DiGraph``."""
         from ._nx import from_networkx
 
-        return from_networkx(G, backend)
+        return from_networkx(G, backend, cls=cls)  # type: ignore[arg-type]
 
     # pickle / copy: everything but the lock. An edge's one dict stays shared
     # between its two adjacencies (pickle and deepcopy keep identities).

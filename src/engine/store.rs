@@ -2357,7 +2357,7 @@ mod tests {
         g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         let left = Ix::MAX as u64 - 1;
         g.next_ix.store(left, Ordering::Relaxed); // one index left
-        // A batch that needs two fails whole, and takes none.
+                                                  // A batch that needs two fails whole, and takes none.
         let needs_two = vec![
             Op::AddEdge(NodeId::Int(0), NodeId::Int(1), AttrMap::new()),
             Op::AddNode(NodeId::Int(2), AttrMap::new()),

@@ -55,6 +55,15 @@ fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     m.bind(py).getattr(name)
 }
 
+/// `numpy.generic`, the base class of numpy's scalars.
+fn numpy_generic(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let t = GENERIC.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py.import("numpy")?.getattr("generic")?.unbind())
+    })?;
+    Ok(t.bind(py).clone())
+}
+
 /// Per-thread caches of attribute reads, in one thread-local (one TLS lookup
 /// per read):
 /// - key objects by address: predicates index with the same constant strings
@@ -407,6 +416,15 @@ impl AttrView {
         }
     }
 
+    /// Pickles and copies as the dict it shows: a view belongs to its
+    /// filter's snapshot, a copy does not need to.
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyDict>,))> {
+        Ok((py.get_type::<PyDict>().into_any(), (self.to_dict(py)?,)))
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!("AttributeView({})", self.to_dict(py)?.repr()?))
     }
@@ -631,6 +649,18 @@ impl AttrBatch {
         })
     }
 
+    /// Pickles and copies as a list of dicts (see `AttributeView.__reduce__`).
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyList>,))> {
+        let rows = PyList::empty(py);
+        for row in self.rows() {
+            rows.append(attrs_to_dict(py, row)?)?;
+        }
+        Ok((py.get_type::<PyList>().into_any(), (rows,)))
+    }
+
     fn __repr__(&self) -> String {
         format!("<gli.AttributeBatch of {} nodes>", self.end - self.start)
     }
@@ -665,6 +695,14 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
     }
     if let Ok(f) = v.cast::<PyFloat>() {
         return Ok(WhereVal::Float(f.value()));
+    }
+    // A numpy scalar (`np.int64`, `np.bool_`, `np.float32`, ...) means its
+    // Python value.
+    if v.is_instance(&numpy_generic(v.py())?)? {
+        let item = v.call_method0("item")?;
+        if !item.is(v) {
+            return where_value(name, &item, method);
+        }
     }
     let mut key = String::new();
     let _ = crate::engine::id::write_py_repr(&mut key, name);
@@ -1000,6 +1038,14 @@ fn kept_ids(
     let list = ids.as_ptr();
     // SAFETY: `list` is a live object; we are attached.
     let sole = unsafe { pyo3::ffi::Py_REFCNT(list) } == 1 && ids.len() == items.len();
+    if sole {
+        // The loop leaves NULLs in the list while `handles.get` may allocate,
+        // and so collect: a finalizer must not find the list through
+        // `gc.get_objects()`. Untracked, the collector no longer lists it
+        // (freeing it untracks it again, harmlessly).
+        // SAFETY: a live, GC-tracked list; we are attached.
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(list.cast()) };
+    }
     let mut out = Vec::with_capacity(mask.iter().filter(|&&k| k).count());
     for (j, (&ix, &keep)) in items.iter().zip(mask).enumerate() {
         if !keep {

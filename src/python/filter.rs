@@ -868,7 +868,11 @@ fn run_batches<T: Sync, R: Send>(
     } else {
         std::thread::scope(|s| {
             for _ in 1..threads.min(batches) {
-                s.spawn(worker);
+                // Fewer evaluating threads if the system refuses one: the
+                // others (this one at least) claim its batches.
+                if std::thread::Builder::new().spawn_scoped(s, worker).is_err() {
+                    break;
+                }
             }
             worker();
         });

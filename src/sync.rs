@@ -61,9 +61,7 @@ mod imp {
         {
             let hash = self.inner.hash_usize(&key);
             let shard = self.inner.shards()[self.inner.determine_shard(hash)].read();
-            shard
-                .get(hash as u64, |(k, _)| key.matches(k))
-                .map(|(_, v)| *v.get())
+            find(&shard, hash, key)
         }
 
         /// [`KeyMap::get`] for a caller about to insert `key` when it is
@@ -79,8 +77,8 @@ mod imp {
         {
             let hash = self.inner.hash_usize(&key);
             let shard = self.inner.shards()[self.inner.determine_shard(hash)].read();
-            if let Some((_, v)) = shard.get(hash as u64, |(k, _)| key.matches(k)) {
-                return Some(*v.get());
+            if let Some(v) = find(&shard, hash, key) {
+                return Some(v);
             }
             prefetch_entry(&shard, hash);
             prefetch_entry(&shard, hash.wrapping_add(2));
@@ -277,6 +275,19 @@ mod imp {
 
     type RawShard<K, V> = hashbrown::raw::RawTable<(K, dashmap::SharedValue<V>)>;
 
+    /// The value of the key `probe` matches in `table`, whose lock the
+    /// caller holds; `hash` is the map's hash of the key.
+    #[inline(always)]
+    fn find<K, V: Copy, Q: Probe<K> + ?Sized>(
+        table: &RawShard<K, V>,
+        hash: usize,
+        probe: &Q,
+    ) -> Option<V> {
+        table
+            .get(hash as u64, |(k, _)| probe.matches(k))
+            .map(|(_, v)| *v.get())
+    }
+
     /// Hints the CPU to fetch, for writing, the entry at position `hash` of
     /// `table` (masked into it), which the caller's lock keeps alive.
     #[inline(always)]
@@ -309,10 +320,11 @@ mod imp {
             Q: Probe<K> + ?Sized,
         {
             let hash = self.map.inner.hash_usize(&key);
-            let shard = &self.guards[self.map.inner.determine_shard(hash)];
-            shard
-                .get(hash as u64, |(k, _)| key.matches(k))
-                .map(|(_, v)| *v.get())
+            find(
+                &self.guards[self.map.inner.determine_shard(hash)],
+                hash,
+                key,
+            )
         }
     }
 }

@@ -167,6 +167,44 @@ def test_counts_never_show_half_of_a_batch_operations_block(backend: str) -> Non
 
 
 @pytest.mark.parametrize("backend", ["rust", "python"])
+def test_point_operations_never_miss_a_node_a_batch_recreates(backend: str) -> None:
+    # A batch that removes "x" and adds it again (with its edge from "s") is
+    # atomic: x and s -> x exist throughout. Point operations look ids up
+    # before they lock, and used to catch the batch between the two steps.
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes(["s", "x", *range(64)])
+    g.add_edge("s", "x")
+    seen_bad: list[str] = []
+    done = threading.Event()
+
+    def writer(_: int) -> None:
+        try:
+            for i in range(400):
+                with g.batch_operations() as b:
+                    b.remove_node("x")
+                    b.add_node("x", v=i)
+                    b.add_edge("s", "x")
+        finally:
+            done.set()
+
+    def reader(_: int) -> None:
+        while not done.is_set():
+            if not g.has_node("x"):
+                seen_bad.append("has_node")
+            if not g.has_edge("s", "x"):
+                seen_bad.append("has_edge")
+            try:
+                g.get_node("x")
+                g.update_node("x", seen=True)
+                g.successors("s")
+            except gli.NodeNotFoundError as e:
+                seen_bad.append(repr(e))
+
+    run_threads(3, lambda i: writer(i) if i == 0 else reader(i))
+    assert not seen_bad, f"point operations saw x missing: {seen_bad[:5]}"
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
 def test_filters_racing_clear_never_fail(backend: str) -> None:
     # A where-only filter reads the id columns that clear() forgets: the two
     # used to race (an index out of bounds surfaced as a PanicException).

@@ -93,24 +93,6 @@ fn node_batch_is_atomic_for_readers() {
     });
 }
 
-/// A node batch races a reader of two of its nodes, one `contains` after the
-/// other. `contains` may answer from the key maps without the shard locks,
-/// where the batch's keys appear one by one; the membership sequence sends it
-/// to the shard lock while that happens. Seeing the first key but not the
-/// second would be half a batch.
-#[test]
-fn contains_never_sees_half_a_batch() {
-    loom::model(|| {
-        let g = Arc::new(G::with_shards(true, 2));
-        let writer = spawn_batch_of_10_and_11(&g);
-        let first = g.contains(NodeRef::Int(10));
-        let second = g.contains(NodeRef::Int(11));
-        assert!(!first || second, "saw node 10 of the batch but not node 11");
-        writer.join().unwrap();
-        assert!(g.contains(NodeRef::Int(10)) && g.contains(NodeRef::Int(11)));
-    });
-}
-
 /// Two threads add the same new node at once: exactly one record results.
 #[test]
 fn concurrent_add_of_same_node_creates_one() {

@@ -1267,19 +1267,65 @@ impl<O: Payload> Graph<O> {
     }
 
     /// The live index of `id` in `view`.
+    ///
+    /// The key maps hold the graph's current state, which a snapshot's view
+    /// may predate: when they name no index of `id` in `view` (the node was
+    /// removed and added again since, or is absent), the view itself is
+    /// searched, so a query answers for its snapshot's state. That search is
+    /// linear, but only an absent node (an error) or a re-added one pays it.
     pub fn ix_in(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {
+        self.resolve_stable(id)
+            .filter(|&ix| view.rec(ix).is_some_and(|r| holds(r, id)))
+            .or_else(|| {
+                view.iter()
+                    .find(|(_, r)| r.key.as_ref() == id)
+                    .map(|(ix, _)| ix)
+            })
+            .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
+    }
+
+    /// [`Graph::ix_in`] for a view read under the shard locks
+    /// ([`Graph::with_view`]), where the key maps are exact: no search.
+    pub fn ix_in_locked(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {
         self.resolve(id)
             .filter(|&ix| view.rec(ix).is_some_and(|r| holds(r, id)))
             .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
     }
 
+    /// [`Graph::resolve`], never in the middle of a batch. A batch
+    /// (`lock_all`) changes the key maps one key at a time under every shard
+    /// lock, so a lookup overlapping one could miss a node the batch removes
+    /// and adds again: this one looks again, after the batch, when the
+    /// `membership` sequence says one ran meanwhile (seqlock reader). Under
+    /// any shard lock no batch can be part-way, and `resolve` is enough.
+    fn resolve_stable(&self, id: NodeRef<'_>) -> Option<Ix> {
+        loop {
+            let seq = self.membership.load(Ordering::Acquire);
+            if seq & 1 == 0 {
+                let found = self.resolve(id);
+                // The lookup's reads come before the re-check.
+                fence(Ordering::Acquire);
+                if self.membership.load(Ordering::Relaxed) == seq {
+                    return found;
+                }
+            }
+            // A batch holds every shard lock: wait until it lets them go.
+            drop(self.shards[0].read());
+        }
+    }
+
     /// Runs `f` on `id`'s record under its shard's read lock.
     fn with_node<R>(&self, id: NodeRef<'_>, f: impl FnOnce(Ix, &NodeRec<O>) -> R) -> Result<R> {
-        if let Some(ix) = self.resolve(id) {
+        let mut at = self.resolve_stable(id);
+        while let Some(ix) = at {
             let shard = self.shards[self.shard_of(ix)].read();
             if let Some(rec) = shard.get(ix, self.bits).filter(|r| holds(r, id)) {
                 return Ok(f(ix, rec));
             }
+            // Gone from `ix`. Under this lock no batch is part-way, so the key
+            // maps say whether the node lives elsewhere now (removed and added
+            // again); they cannot name `ix`, whose shard this lock holds.
+            at = self.resolve(id);
         }
         Err(GraphError::NodeNotFound(id.to_owned_id()))
     }
@@ -1308,6 +1354,13 @@ impl<O: Payload> Graph<O> {
             let key = owned.take().unwrap_or_else(|| id.to_owned_id());
             let ix = self.alloc(1)?;
             let mut guard = self.shards[self.shard_of(ix)].write();
+            if guard.slot_of(ix, self.bits).is_none() {
+                // `clear()` ran since `alloc`: this index is below the shard's
+                // fresh range, no longer ours. Checked before the key goes in,
+                // so that no reader ever finds a key whose record never comes.
+                owned = Some(key);
+                continue;
+            }
             let shard = make_mut(&mut guard);
             // Under the lock of `ix`'s shard the key map cannot gain `id` at `ix`;
             // if another thread created `id` meanwhile, merge into theirs instead.
@@ -1317,11 +1370,8 @@ impl<O: Payload> Graph<O> {
             }
             // The record takes `key` itself: cloning it would be an atomic
             // increment, which waits for the key map's store to reach memory.
-            if let Err(rec) = shard.put(ix, self.bits, NodeRec::new(key, None)) {
-                // `clear()` ran since `alloc`: this index is no longer ours.
-                self.key_remove(id);
-                owned = Some(rec.key);
-                continue;
+            if shard.put(ix, self.bits, NodeRec::new(key, None)).is_err() {
+                unreachable!("index {ix}: in range and fresh, checked under this lock");
             }
             let rec = shard.get_mut(ix, self.bits).expect("just stored");
             rec.attrs = attrs_from(attrs.take().expect("attrs used once"));
@@ -1335,7 +1385,8 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** write-locks the node's one shard.
     pub fn update_node(&self, id: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
-        if let Some(ix) = self.resolve(id) {
+        let mut at = self.resolve_stable(id);
+        while let Some(ix) = at {
             let mut guard = self.shards[self.shard_of(ix)].write();
             let shard = make_mut(&mut guard);
             if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| holds(r, id)) {
@@ -1343,6 +1394,7 @@ impl<O: Payload> Graph<O> {
                 shard.version += 1;
                 return Ok(());
             }
+            at = self.resolve(id); // moved meanwhile? (see `with_node`)
         }
         Err(GraphError::NodeNotFound(id.to_owned_id()))
     }
@@ -1352,19 +1404,30 @@ impl<O: Payload> Graph<O> {
         &self,
         s: NodeRef<'_>,
         t: NodeRef<'_>,
-        missing: impl Fn() -> GraphError,
+        missing: impl Fn(NodeRef<'_>) -> GraphError,
         f: impl FnOnce(&mut Locked<'_, O>, Ix, Ix) -> Result<R>,
     ) -> Result<R> {
         loop {
-            let (Some(si), Some(ti)) = (self.resolve(s), self.resolve(t)) else {
-                return Err(missing());
+            let Some(si) = self.resolve_stable(s) else {
+                return Err(missing(s));
+            };
+            let Some(ti) = self.resolve_stable(t) else {
+                return Err(missing(t));
             };
             let mut locked = self.lock_set(vec![self.shard_of(si), self.shard_of(ti)]);
+            // Under these locks no batch is part-way: the key maps are current.
             match (locked.live(s), locked.live(t)) {
                 (Some(a), Some(b)) if a == si && b == ti => return f(&mut locked, si, ti),
-                // Re-resolved to other indices: removed and re-added meanwhile.
-                (Some(_), Some(_)) => continue,
-                _ => return Err(missing()),
+                (a, b) => {
+                    for (found, id) in [(a, s), (b, t)] {
+                        // Absent, and not merely moved to a shard not locked here.
+                        if found.is_none() && self.resolve(id).is_none() {
+                            return Err(missing(id));
+                        }
+                    }
+                    // Removed and added again meanwhile: at other indices.
+                    continue;
+                }
             }
         }
     }
@@ -1373,10 +1436,7 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** write-locks the (one or two) endpoint shards, ascending.
     pub fn add_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
-        let missing = || {
-            let absent = if self.resolve(s).is_none() { s } else { t };
-            GraphError::NodeNotFound(absent.to_owned_id())
-        };
+        let missing = |absent: NodeRef<'_>| GraphError::NodeNotFound(absent.to_owned_id());
         self.with_endpoints(s, t, missing, |locked, si, ti| {
             if locked.has_edge_ix(si, ti) {
                 return Err(GraphError::EdgeExists(s.to_owned_id(), t.to_owned_id()));
@@ -1387,8 +1447,8 @@ impl<O: Payload> Graph<O> {
         })
     }
 
-    fn edge_missing<'a>(s: NodeRef<'a>, t: NodeRef<'a>) -> impl Fn() -> GraphError + 'a {
-        move || GraphError::EdgeNotFound(s.to_owned_id(), t.to_owned_id())
+    fn edge_missing<'a>(s: NodeRef<'a>, t: NodeRef<'a>) -> impl Fn(NodeRef<'_>) -> GraphError + 'a {
+        move |_| GraphError::EdgeNotFound(s.to_owned_id(), t.to_owned_id())
     }
 
     /// Merges `attrs` into the edge's attributes.
@@ -1397,7 +1457,7 @@ impl<O: Payload> Graph<O> {
     pub fn update_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
         self.with_endpoints(s, t, Self::edge_missing(s, t), |locked, si, ti| {
             if !locked.has_edge_ix(si, ti) {
-                return Err(Self::edge_missing(s, t)());
+                return Err(Self::edge_missing(s, t)(s));
             }
             let (o, k) = locked.owner(si, ti);
             if !attrs.is_empty() {
@@ -1417,7 +1477,7 @@ impl<O: Payload> Graph<O> {
     pub fn remove_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> Result<()> {
         self.with_endpoints(s, t, Self::edge_missing(s, t), |locked, si, ti| {
             if !locked.remove_edge_ix(si, ti) {
-                return Err(Self::edge_missing(s, t)());
+                return Err(Self::edge_missing(s, t)(s));
             }
             self.n_edges.fetch_sub(1, Ordering::Relaxed);
             Ok(())
@@ -1443,6 +1503,9 @@ impl<O: Payload> Graph<O> {
             want.push(self.shard_of(ix));
             let mut locked = self.lock_set(want);
             let Some(live) = locked.live(id) else {
+                if self.resolve(id).is_some() {
+                    continue; // added again meanwhile, in a shard not locked here
+                }
                 return Err(GraphError::NodeNotFound(id.to_owned_id()));
             };
             let rec = locked.rec_ref(live).expect("live");
@@ -1819,16 +1882,7 @@ impl<O: Payload> Graph<O> {
     /// every shard meanwhile: then it waits on the node's shard (read), so
     /// that it never sees part of a batch (see `membership`).
     pub fn contains(&self, id: NodeRef<'_>) -> bool {
-        let seq = self.membership.load(Ordering::Acquire);
-        if seq & 1 == 0 {
-            let found = self.resolve(id).is_some();
-            // Seqlock reader: the lookup's reads come before the re-check.
-            fence(Ordering::Acquire);
-            if self.membership.load(Ordering::Relaxed) == seq {
-                return found;
-            }
-        }
-        self.with_node(id, |_, _| ()).is_ok()
+        self.resolve_stable(id).is_some()
     }
 
     /// The node's attributes (shared, immutable).
@@ -1858,10 +1912,11 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** read-locks the source's shard.
     pub fn has_edge(&self, s: NodeRef<'_>, t: NodeRef<'_>) -> bool {
-        let Some(ti) = self.resolve(t) else {
-            return false;
-        };
-        self.with_node(s, |_, rec| rec.has_out(ti)).unwrap_or(false)
+        // `t` is looked up under `s`'s lock, where no batch is part-way.
+        self.with_node(s, |_, rec| {
+            self.resolve(t).is_some_and(|ti| rec.has_out(ti))
+        })
+        .unwrap_or(false)
     }
 
     /// The edge's attributes.

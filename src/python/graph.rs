@@ -819,7 +819,7 @@ impl PyGraph {
             // K_HOP_LOCKED_MAX gives the locks up and runs again on a
             // snapshot, where it may poll.
             let quick = inner.with_view(|view| {
-                let ix = inner.ix_in(view, src)?;
+                let ix = inner.ix_in_locked(view, src)?;
                 Ok::<_, GraphError>(
                     algo::k_hop_within(view, ix, k, K_HOP_LOCKED_MAX).map(|o| keys(view, o)),
                 )

@@ -479,6 +479,11 @@ pub fn pagerank<O: Send + Sync>(
     // Out-weight sums.
     let mut out_sum = vec![0.0f64; n];
     for (p, &u) in ixs.iter().enumerate() {
+        // Reading edge weights is the slow part of the setup: ~0.7 s on 1.5M
+        // edges. Ctrl-C and cancellation are seen within it too.
+        if p % 4096 == 0 {
+            cancel.check()?;
+        }
         let mut s = 0.0;
         for &w in view.out(u) {
             s += match weight {
@@ -494,7 +499,10 @@ pub fn pagerank<O: Send + Sync>(
     let mut in_src: Vec<u32> = Vec::new();
     let mut in_w: Vec<f64> = Vec::new();
     in_off.push(0u32);
-    for &v in &ixs {
+    for (p, &v) in ixs.iter().enumerate() {
+        if p % 4096 == 0 {
+            cancel.check()?;
+        }
         for &u in view.inn(v) {
             let pu = *pos.get(u);
             let w = match weight {

@@ -64,6 +64,19 @@ def test_async_errors_propagate(backend: str) -> None:
         asyncio.run(g.filter_nodes_async(pred))
     assert e.value is boom
 
+    # A future refuses StopIteration: it used to leave the task waiting forever.
+    stop = StopIteration("from the predicate")
+
+    def stops(n: Any, a: Any) -> bool:
+        raise stop
+
+    async def wait() -> Any:
+        return await asyncio.wait_for(g.filter_nodes_async(stops), 30)
+
+    with pytest.raises(RuntimeError, match="raised StopIteration") as info:
+        asyncio.run(wait())
+    assert info.value.__cause__ is stop
+
 
 def big_graph() -> gli.Graph:
     g = gli.Graph()

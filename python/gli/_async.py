@@ -43,6 +43,13 @@ def _pool() -> ThreadPoolExecutor:
 def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if fut.done():  # cancelled meanwhile
         return
+    if isinstance(error, StopIteration):
+        # A future refuses StopIteration (the awaiting task would never
+        # resume): it arrives as a RuntimeError caused by it, as from a
+        # generator (PEP 479).
+        wrapped = RuntimeError(f"the query raised StopIteration: {error!r}")
+        wrapped.__cause__ = error
+        error = wrapped
     if error is not None:
         fut.set_exception(error)
     else:

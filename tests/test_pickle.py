@@ -170,3 +170,36 @@ def test_an_image_whose_name_table_overlaps_its_nodes_is_rejected(count: int) ->
     with pytest.raises(ValueError, match="corrupt graph state"):  # it aborted the process (allocation)
         fresh._load_state(bytes(image), [])
     assert fresh.node_count() == 0
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_copies_taken_while_another_thread_writes(backend: str) -> None:
+    # The reference backend used to hand pickle its live dicts ("dictionary
+    # changed size during iteration" once the lock was let go).
+    import threading
+
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes((i, {"p": Payload(i)}) for i in range(2_000))
+    g.batch_add_edges((i, i + 1) for i in range(1_999))
+    stop = threading.Event()
+
+    def writer() -> None:
+        k = 10**6
+        while not stop.is_set():
+            g.add_node(k, p=Payload(k))
+            g.add_edge(0, k)
+            g.update_node(1, extra=k)
+            g.remove_node(k)
+            k += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(15):
+            for h in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g), copy.copy(g)):
+                assert h.node_count() in (2_000, 2_001) and len(h.nodes()) == h.node_count()
+                assert h.edge_count() == len(h.edges()) and sum(h.out_degree(v) for v in h.nodes()) == h.edge_count()
+    finally:
+        stop.set()
+        t.join(60)
+    assert not t.is_alive()

@@ -148,10 +148,14 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         return from_networkx(G, backend, cls=cls)  # type: ignore[arg-type]
 
     # pickle / copy: everything but the lock. An edge's one dict stays shared
-    # between its two adjacencies (pickle and deepcopy keep identities).
+    # between its two adjacencies (pickle and deepcopy keep identities). The
+    # state is a copy taken under the lock: pickle and deepcopy walk it after
+    # the lock is let go, while other threads may write to the graph.
     def __getstate__(self) -> dict[str, Any]:
         with self._lock:
-            return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+            state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
+            state["_nodes"], state["_succ"], state["_pred"] = self._structure_copy()
+            return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

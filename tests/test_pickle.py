@@ -203,3 +203,35 @@ def test_copies_taken_while_another_thread_writes(backend: str) -> None:
         stop.set()
         t.join(60)
     assert not t.is_alive()
+
+
+def test_racing_restores_into_one_graph_leave_one_whole_copy() -> None:
+    # __setstate__ on a graph other threads can reach: the emptiness check
+    # and the load used to be separate steps, and two loads doubled every edge.
+    import threading
+
+    src = gli.Graph()
+    src.batch_add_nodes(range(50_000))
+    src.batch_add_edges((i, i + 1) for i in range(49_999))
+    state = src.__getstate__()
+    for _ in range(5):
+        g = gli.Graph()
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def load() -> None:
+            barrier.wait()
+            try:
+                g.__setstate__(state)
+                outcomes.append("loaded")
+            except ValueError as e:
+                outcomes.append(str(e))
+
+        threads = [threading.Thread(target=load) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(outcomes) == ["loaded", "restore needs an empty graph"], outcomes
+        same(src, g)
+        same(src, pickle.loads(pickle.dumps(g)))

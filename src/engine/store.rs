@@ -773,7 +773,9 @@ impl<'g, O: Payload> Locked<'g, O> {
     /// Creates a record at a fresh index; every shard is locked, so it cannot race.
     fn create(&mut self, ix: Ix, id: NodeId, attrs: Attrs<O>) {
         let bits = self.g.bits;
-        let inserted = self.g.key_insert(&id, ix);
+        // The count with this batch's creations so far (applied at the end).
+        let nodes = self.g.node_count().wrapping_add(self.nodes as usize);
+        let inserted = self.g.key_insert(&id, ix, nodes);
         debug_assert!(inserted.is_ok(), "key present while every shard is locked");
         let stored = self
             .shard(self.g.shard_of(ix))
@@ -1092,11 +1094,11 @@ impl<O: Payload> Graph<O> {
         out.extend(ids.iter().map(|&i| ints.get(i)));
     }
 
-    fn key_insert(&self, id: &NodeId, ix: Ix) -> std::result::Result<(), Ix> {
+    /// Inserts `id -> ix`; `nodes`, the graph's node count, says whether an
+    /// int id may grow the dense table (see `IntKeys::insert`).
+    fn key_insert(&self, id: &NodeId, ix: Ix, nodes: usize) -> std::result::Result<(), Ix> {
         match id {
-            NodeId::Int(i) => self
-                .ints
-                .insert(*i, ix, self.n_nodes.load(Ordering::Relaxed)),
+            NodeId::Int(i) => self.ints.insert(*i, ix, nodes),
             NodeId::Str(s) => self.strs.insert_if_absent(StrKey::new(s), ix),
         }
     }
@@ -1364,7 +1366,7 @@ impl<O: Payload> Graph<O> {
             let shard = make_mut(&mut guard);
             // Under the lock of `ix`'s shard the key map cannot gain `id` at `ix`;
             // if another thread created `id` meanwhile, merge into theirs instead.
-            if self.key_insert(&key, ix).is_err() {
+            if self.key_insert(&key, ix, self.node_count()).is_err() {
                 owned = Some(key);
                 continue;
             }
@@ -1561,6 +1563,19 @@ impl<O: Payload> Graph<O> {
             return Ok(0);
         }
         let mut locked = self.lock_all();
+        self.add_nodes_all_locked(&mut locked, items)?;
+        Ok(n)
+    }
+
+    /// [`Graph::batch_add_nodes`] under the caller's lock of every shard;
+    /// returns how many nodes it created (the others merged).
+    fn add_nodes_all_locked(
+        &self,
+        locked: &mut Locked<'_, O>,
+        items: Vec<(NodeId, Attrs<O>)>,
+    ) -> Result<usize> {
+        debug_assert!(locked.all, "every shard locked");
+        let n = items.len();
         let start = self.alloc(n)?;
         let mut shards = locked.all_shards_mut();
         // Pre-size every shard for the indices this batch may use.
@@ -1628,22 +1643,18 @@ impl<O: Payload> Graph<O> {
         for shard in shards {
             shard.version += 1;
         }
-        self.n_nodes.fetch_add(created, Ordering::Relaxed);
-        Ok(n)
+        locked.nodes += created as isize;
+        Ok(created)
     }
 
-    /// Loads `img` into this graph, which must be empty and not yet visible
-    /// to other threads (pickle / copy build a fresh graph). The image is
+    /// Loads `img` into this graph, which must be empty (checked under every
+    /// shard lock, held to the end: racing restores or writers cannot
+    /// interleave with it; pickle / copy build a fresh graph anyway). The image is
     /// checked first (adjacency symmetric, no duplicate edge or node, edge
     /// attributes on existing edges): a corrupt one changes nothing.
     pub fn restore(&self, img: super::state::Image<O>) -> Result<()> {
         use super::state::Image;
         let invalid = |what: &str| GraphError::InvalidValue(format!("corrupt graph state: {what}"));
-        if self.node_count() != 0 {
-            return Err(GraphError::InvalidValue(
-                "restore needs an empty graph".into(),
-            ));
-        }
         if img.directed != self.directed {
             return Err(invalid("directedness differs from the target graph"));
         }
@@ -1686,18 +1697,27 @@ impl<O: Payload> Graph<O> {
             }
         }
         let keys: Vec<NodeId> = nodes.iter().map(|(k, _)| k.clone()).collect();
-        self.batch_add_nodes(nodes.into_iter().map(|(k, a)| (k, attrs_from(a))).collect())?;
-        if self.node_count() != keys.len() {
-            // A repeated id merged into an earlier node: undo (the graph was
-            // empty and is not shared yet).
-            self.clear();
+        let mut distinct: FastSet<&NodeId> = FastSet::default();
+        distinct.reserve(keys.len());
+        if !keys.iter().all(|k| distinct.insert(k)) {
             return Err(invalid("duplicate node id"));
         }
+        drop(distinct);
+        // One lock of every shard from the emptiness check to the last edge:
+        // two restores (or a writer) racing on one graph cannot interleave.
+        let mut locked = self.lock_all();
+        if self.node_count() != 0 {
+            return Err(GraphError::InvalidValue(
+                "restore needs an empty graph".into(),
+            ));
+        }
+        let items = nodes.into_iter().map(|(k, a)| (k, attrs_from(a))).collect();
+        self.add_nodes_all_locked(&mut locked, items)?;
+        // Under every shard lock the key maps are exact.
         let ixs: Vec<Ix> = keys
             .iter()
             .map(|k| self.resolve(k.as_ref()).expect("just added"))
             .collect();
-        let mut locked = self.lock_all();
         let mut outs = Vec::new();
         let mut ins = Vec::new();
         for (p, (out, inn)) in adj.into_iter().enumerate() {
@@ -1722,7 +1742,7 @@ impl<O: Payload> Graph<O> {
         for (_, guard) in locked.guards.iter_mut() {
             make_mut(guard).version += 1;
         }
-        self.n_edges.fetch_add(fwd.len(), Ordering::Relaxed);
+        locked.edges += fwd.len() as isize;
         Ok(())
     }
 

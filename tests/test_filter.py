@@ -451,6 +451,26 @@ def test_counters_count_batches(batch_size: int | None) -> None:
     assert after["gil_reacquisitions"] - before["gil_reacquisitions"] <= vb + 1
 
 
+def test_predicate_calls_count_the_calls_a_raising_predicate_made() -> None:
+    g = gli.Graph()
+    g.batch_add_nodes(range(1000))
+    g.batch_add_edges((i, i + 1) for i in range(999))
+    for method, arity in ((g.filter_nodes, 2), (g.filter_edges, 3)):
+        made = [0]
+
+        def pred(*args: Any) -> bool:
+            assert len(args) == arity
+            made[0] += 1
+            if made[0] == 10:
+                raise KeyError("tenth")
+            return True
+
+        before = gli.counters()["predicate_calls"]
+        with pytest.raises(KeyError, match="tenth"):
+            method(pred, batch_size=300)
+        assert gli.counters()["predicate_calls"] - before == made[0] == 10
+
+
 # ------------------------------------------------------- re-entrancy, leaks
 
 

@@ -1075,13 +1075,24 @@ fn kept_ids(
 
 /// One batch of per-node calls `predicate(id, attributes)`; keeps the ids
 /// whose result is truthy.
+/// Counts the predicate calls a batch made into `predicate_calls` when it
+/// ends, by return or by the predicate's exception (a batch the predicate
+/// stops made fewer calls than it has items).
+struct Calls(u64);
+
+impl Drop for Calls {
+    fn drop(&mut self) {
+        add(Counter::PredicateCalls, self.0);
+    }
+}
+
 fn per_node_batch(
     py: Python<'_>,
     pred: &Bound<'_, PyAny>,
     snap: &Arc<Snapshot<PyPayload>>,
     items: &[Ix],
 ) -> PyResult<Vec<Py<PyAny>>> {
-    add(Counter::PredicateCalls, items.len() as u64);
+    let mut calls = Calls(0);
     let view = snap.view();
     let mut out = Vec::with_capacity(items.len());
     let mut spare = None;
@@ -1097,6 +1108,7 @@ fn per_node_batch(
         }
         let id = node_obj(py, &view, ix);
         let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
+        calls.0 += 1;
         if pred.call1((&id, attrs))?.is_truthy()? {
             out.push(id.unbind());
         }
@@ -1177,12 +1189,13 @@ pub(crate) fn filter_edges<'py>(
             threads,
             |py, pred, _, items| {
                 let view = snap.view();
-                add(Counter::PredicateCalls, items.len() as u64);
+                let mut calls = Calls(0);
                 let mut out = Vec::with_capacity(items.len());
                 let mut spare = None;
                 for &(s, t) in items {
                     let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
                     let attrs = AttrView::reuse(py, &mut spare, &snap, view.edge_attrs(s, t))?;
+                    calls.0 += 1;
                     if pred.call1((&si, &ti, attrs))?.is_truthy()? {
                         out.push(PyTuple::new(py, [si, ti])?.unbind());
                     }

@@ -235,3 +235,43 @@ def test_racing_restores_into_one_graph_leave_one_whole_copy() -> None:
         assert sorted(outcomes) == ["loaded", "restore needs an empty graph"], outcomes
         same(src, g)
         same(src, pickle.loads(pickle.dumps(g)))
+
+
+class Named(gli.Graph):
+    def __init__(self, directed: bool = True, name: str = "k") -> None:
+        super().__init__(directed)
+        self.name = name
+
+
+class Slotted(gli.Graph):
+    __slots__ = ("tag", "__private")
+
+
+class TaggedPython(gli.PythonGraph):
+    pass
+
+
+def test_subclasses_with_their_own_init_and_slots_copy_whole() -> None:
+    n = Named(False, name="x")
+    n.add_node(1)
+    s = Slotted()
+    s.tag = "t"
+    s._Slotted__private = 7  # type: ignore[attr-defined]
+    s.add_node(2)
+    for h in (copy.copy(n), copy.deepcopy(n), pickle.loads(pickle.dumps(n))):
+        assert type(h) is Named and h.name == "x" and h.nodes() == [1] and not h.directed
+    for k in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
+        assert type(k) is Slotted and k.tag == "t" and k.nodes() == [2]
+        assert k._Slotted__private == 7  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'name'"):
+        gli.Graph(name="x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"takes at most 2 arguments \(3 given\)"):
+        gli.Graph(True, "rust", 3)  # type: ignore[call-arg]
+
+
+def test_a_reference_backend_subclass_copies_its_own_attributes() -> None:
+    g = TaggedPython()
+    g.tag = "kept"  # type: ignore[attr-defined]
+    g.add_node(1)
+    for h in (copy.copy(g), copy.deepcopy(g), pickle.loads(pickle.dumps(g))):
+        assert type(h) is TaggedPython and h.tag == "kept" and h.nodes() == [1]  # type: ignore[attr-defined]

@@ -145,7 +145,8 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         """A new graph of ``backend`` from a NetworkX ``Graph`` / ``DiGraph``."""
         from ._nx import from_networkx
 
-        return from_networkx(G, backend, cls=cls)  # type: ignore[arg-type]
+        # A subclass stays itself; another backend builds that backend's graph.
+        return from_networkx(G, backend, cls=cls if backend == "python" else None)  # type: ignore[arg-type]
 
     # pickle / copy: everything but the lock. An edge's one dict stays shared
     # between its two adjacencies (pickle and deepcopy keep identities). The
@@ -165,6 +166,9 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         """An independent graph; attribute values are shared, as ``dict.copy`` does."""
         with self._lock:
             g = type(self)(self._directed)  # a subclass stays itself, as pickle keeps it
+            # A subclass instance's own attributes come along, as pickle keeps them.
+            for k, v in self.__dict__.items():
+                g.__dict__.setdefault(k, v)
             g._nodes, g._succ, g._pred = self._structure_copy()
             g._edges = self._edges
             return g

@@ -57,7 +57,13 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
         super().__init_subclass__(**kwargs)
         _core._share_methods(cls)  # a user's subclass calls as fast as Graph itself
 
-    def __new__(cls, directed: bool = True, backend: str = "rust") -> Self:
+    def __new__(cls, directed: bool = True, backend: str = "rust", *args: Any, **kwargs: Any) -> Self:
+        # A subclass's own __init__ may take more arguments (as NetworkX
+        # graph subclasses often do); Graph itself takes these two only.
+        if (args or kwargs) and cls.__init__ is Graph.__init__:
+            if args:
+                raise TypeError(f"{cls.__name__}() takes at most 2 arguments ({len(args) + 2} given)")
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {next(iter(kwargs))!r}")
         # backend="python" returns the reference backend, which has the same
         # methods and semantics; it is typed as a Graph for the same reason.
         if backend == "python":
@@ -69,6 +75,10 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
             return cast(Self, PythonGraph(directed=directed))
         # The native constructor validates ``backend`` (ValueError if unknown).
         return super().__new__(cls, directed, backend)
+
+    def __init__(self, directed: bool = True, backend: str = "rust", *args: Any, **kwargs: Any) -> None:
+        """Everything happens in ``__new__``; this lets a subclass's own
+        ``__init__`` call ``super().__init__(directed)``."""
 
     def batch_operations(self) -> BatchOperations:
         """Record mutations in Python; apply them atomically in one call at exit."""
@@ -97,15 +107,20 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
     def __reduce__(self) -> tuple[Any, ...]:
         return (_empty, (type(self), self.directed), self.__getstate__())
 
-    def __getstate__(self) -> tuple[bytes, list[Any], dict[str, Any] | None]:
+    def __getstate__(self) -> tuple[Any, ...]:
         image, objects = self._dump_state()
-        return image, objects, getattr(self, "__dict__", None) or None
+        extra = getattr(self, "__dict__", None) or None
+        # A subclass's __slots__ values, as pickle keeps them for any class.
+        slots = {n: getattr(self, n) for n in _slot_names(type(self)) if hasattr(self, n)}
+        return (image, objects, extra, slots) if slots else (image, objects, extra)
 
-    def __setstate__(self, state: tuple[bytes, list[Any], dict[str, Any] | None]) -> None:
-        image, objects, extra = state
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        image, objects, extra, *rest = state
         self._load_state(image, objects)
         if extra:
             self.__dict__.update(extra)
+        for name, value in (rest[0] if rest else {}).items():
+            setattr(self, name, value)
 
     def __copy__(self) -> Any:
         """An independent graph; opaque attribute values are shared, as ``dict.copy`` does."""
@@ -121,6 +136,21 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
 
 
 _core._share_methods(Graph)
+
+
+def _slot_names(cls: type) -> list[str]:
+    """The ``__slots__`` attributes of ``cls`` and its bases (private names
+    mangled), as ``copyreg`` finds them for pickle."""
+    names = []
+    for c in cls.__mro__:
+        slots = c.__dict__.get("__slots__", ())
+        for n in (slots,) if isinstance(slots, str) else slots:
+            if n in ("__dict__", "__weakref__"):
+                continue
+            if n.startswith("__") and not n.endswith("__"):
+                n = f"_{c.__name__.lstrip('_')}{n}"
+            names.append(n)
+    return names
 
 
 def _empty(cls: type[Graph], directed: bool) -> Graph:

@@ -374,6 +374,12 @@ mod imp {
         }
     }
 
+    impl<T: Default> Default for Mutex<T> {
+        fn default() -> Self {
+            Self::new(T::default())
+        }
+    }
+
     /// `ArcSwap` modelled as a loom `RwLock<Arc<T>>`: loads clone the `Arc`
     /// under a read lock, stores swap it under a write lock.
     pub struct ArcSwap<T>(loom::sync::RwLock<Arc<T>>);
@@ -607,6 +613,10 @@ pub use std::sync::atomic::Ordering as StatOrdering;
 /// everything on the calling thread. (A child forked before the pool ever
 /// ran records its own id and gets a pool of its own.)
 pub fn parallel_ok() -> bool {
+    // Loom models every thread it runs; rayon's workers are not among them.
+    if cfg!(loom) {
+        return false;
+    }
     use std::sync::atomic::{AtomicU32 as StdAtomicU32, Ordering as StdOrdering};
     static POOL_PID: StdAtomicU32 = StdAtomicU32::new(0);
     let me = std::process::id();

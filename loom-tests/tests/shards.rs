@@ -239,3 +239,37 @@ fn removal_races_dense_growth_by_add_node() {
         assert_eq!(g.node_count(), 4);
     });
 }
+
+/// A traversal's cached adjacency (per-shard CSRs kept by shard version)
+/// racing `clear()` and the writes after it: whatever the interleaving, the
+/// CSRs a view gets from the cache list exactly the out-neighbours its own
+/// records do, never those of another state of the shard.
+#[test]
+fn cached_adjacency_never_serves_another_state_of_a_shard() {
+    fn check(g: &G) {
+        let snap = g.snapshot();
+        let view = snap.view();
+        let index = g.column_cache().adjacency(&view);
+        let cached = view.with_adjacency(&index);
+        for ix in view.ixs() {
+            assert_eq!(cached.out(ix), view.out(ix), "node index {ix}");
+        }
+    }
+    loom::model(|| {
+        let g = two_shard_graph();
+        g.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new())
+            .unwrap();
+        check(&g); // cache the adjacency of this state
+        let g2 = g.clone();
+        let w = thread::spawn(move || {
+            g2.clear();
+            g2.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
+            g2.add_node(NodeRef::Int(0), AttrMap::new()).unwrap();
+            g2.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new())
+                .unwrap();
+        });
+        check(&g);
+        w.join().unwrap();
+        check(&g);
+    });
+}

@@ -15,7 +15,7 @@ use super::counters::{bump, Counter};
 use super::store::{GraphView, Ix, Shard};
 use super::value::{AttrId, AttrSlice, Value};
 use crate::error::Result;
-use crate::sync::{parallel_ok, Arc, LeafMutex};
+use crate::sync::{parallel_ok, Arc, Mutex};
 
 /// A value a `where` condition compares with.
 #[derive(Debug, Clone, PartialEq)]
@@ -432,7 +432,9 @@ impl ShardCol for LiveColumn {
 /// `Arc`s, never while building a column or scanning.
 #[derive(Default)]
 pub struct ColumnCache {
-    inner: LeafMutex<Caches>,
+    // A modelled mutex, not a leaf one: it clones and drops `Arc`s inside
+    // (loom's, under loom), so a model may switch threads while it is held.
+    inner: Mutex<Caches>,
 }
 
 impl ColumnCache {

@@ -1286,6 +1286,12 @@ impl<O: Payload> Graph<O> {
             .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
     }
 
+    /// The graph's cache of per-shard columns (for the loom models).
+    #[doc(hidden)]
+    pub fn column_cache(&self) -> &super::filter::ColumnCache {
+        &self.columns
+    }
+
     /// [`Graph::ix_in`] for a view read under the shard locks
     /// ([`Graph::with_view`]), where the key maps are exact: no search.
     pub fn ix_in_locked(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {

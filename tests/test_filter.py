@@ -83,6 +83,9 @@ def test_repeated_filters_follow_every_write(make_graph: GraphFactory) -> None:
     g.batch_add_nodes([(3 * step + 1, {"k": 1}) for step in range(4)])  # ids come back, at the end
     live.update({3 * step + 1: 1 for step in range(4)})
     check()
+    g.batch_add_nodes([(5, {"k": 0}), (7, {"k": 1})])  # a small batch that only merges
+    live.update({5: 0, 7: 1})
+    check()
     g.clear()
     live.clear()
     check()

@@ -1584,6 +1584,7 @@ impl<O: Payload> Graph<O> {
         let n = items.len();
         let start = self.alloc(n)?;
         let mut shards = locked.all_shards_mut();
+        let mut touched = vec![false; shards.len()];
         // Pre-size every shard for the indices this batch may use.
         let bits = self.bits;
         let end = start as usize + n;
@@ -1625,6 +1626,7 @@ impl<O: Payload> Graph<O> {
             };
             match inserted {
                 Ok(()) => {
+                    touched[self.shard_of(next)] = true;
                     let shard = &mut shards[self.shard_of(next)];
                     let stored = shard.put(next, bits, NodeRec::new(id, attrs));
                     debug_assert!(stored.is_ok(), "fresh index already taken");
@@ -1632,6 +1634,7 @@ impl<O: Payload> Graph<O> {
                     created += 1;
                 }
                 Err(ix) => {
+                    touched[self.shard_of(ix)] = true;
                     let rec = shards[self.shard_of(ix)]
                         .get_mut(ix, bits)
                         .expect("key map entry without a record");
@@ -1646,8 +1649,12 @@ impl<O: Payload> Graph<O> {
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
-        for shard in shards {
-            shard.version += 1;
+        // Only the shards written: a small batch leaves the others' cached
+        // columns (traversal CSRs, `where` and id columns) valid.
+        for (shard, touched) in shards.into_iter().zip(touched) {
+            if touched {
+                shard.version += 1;
+            }
         }
         locked.nodes += created as isize;
         Ok(created)

@@ -686,3 +686,22 @@ def test_wrong_argument_types_name_them_alike(make_graph: Any) -> None:
         with pytest.raises(TypeError) as e:
             call()
         assert str(e.value) == want
+
+
+def test_ids_and_endpoints_are_positional_only_everywhere(make_graph: Any) -> None:
+    # DESIGN: "ids and endpoints are positional-only everywhere".
+    g = make_graph()
+    g.batch_add_nodes([0, 1])
+    g.add_edge(0, 1)
+    for call in (
+        lambda: g.bfs(source=0),
+        lambda: g.dfs(source=0),
+        lambda: g.k_hop(source=0, k=1),
+        lambda: g.shortest_path(source=0, target=1),
+        lambda: g.shortest_path_length(0, target=1),
+        lambda: g.shortest_path_lengths(source=0),
+    ):
+        with pytest.raises(TypeError):
+            call()
+    assert g.bfs(0, depth_limit=1) == [0, 1] and g.k_hop(0, k=1) == [1]
+    assert g.shortest_path(0, 1, weight=None) == [0, 1] and g.shortest_path_lengths(0, weight=None) == {0: 0, 1: 1}

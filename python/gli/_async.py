@@ -93,10 +93,10 @@ class AsyncQueries:
 
     if TYPE_CHECKING:  # the host class provides these (never defined at run time)
 
-        def bfs(self, source: NodeId, depth_limit: int | None = None) -> list[NodeId]: ...  # pragma: no cover
-        def k_hop(self, source: NodeId, k: int) -> list[NodeId]: ...  # pragma: no cover
-        def shortest_path(self, source: NodeId, target: NodeId, weight: str | None = None) -> list[NodeId]: ...  # pragma: no cover
-        def shortest_path_lengths(self, source: NodeId, weight: str | None = None) -> dict[NodeId, Any]: ...  # pragma: no cover
+        def bfs(self, source: NodeId, /, depth_limit: int | None = None) -> list[NodeId]: ...  # pragma: no cover
+        def k_hop(self, source: NodeId, /, k: int) -> list[NodeId]: ...  # pragma: no cover
+        def shortest_path(self, source: NodeId, target: NodeId, /, weight: str | None = None) -> list[NodeId]: ...  # pragma: no cover
+        def shortest_path_lengths(self, source: NodeId, /, weight: str | None = None) -> dict[NodeId, Any]: ...  # pragma: no cover
         def connected_components(self) -> list[list[NodeId]]: ...  # pragma: no cover
         def pagerank(
             self, alpha: float = 0.85, max_iter: int = 100, tol: float = 1e-6, weight: str | None = None
@@ -117,22 +117,22 @@ class AsyncQueries:
             batch_size: int | None = None,
         ) -> list[tuple[NodeId, NodeId]]: ...  # pragma: no cover
 
-    async def bfs_async(self, source: NodeId, depth_limit: int | None = None) -> list[NodeId]:
+    async def bfs_async(self, source: NodeId, /, depth_limit: int | None = None) -> list[NodeId]:
         """``bfs`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.bfs, source, depth_limit)
 
-    async def k_hop_async(self, source: NodeId, k: int) -> list[NodeId]:
+    async def k_hop_async(self, source: NodeId, /, k: int) -> list[NodeId]:
         """``k_hop`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.k_hop, source, k)
 
     async def shortest_path_async(
-        self, source: NodeId, target: NodeId, weight: str | None = None
+        self, source: NodeId, target: NodeId, /, weight: str | None = None
     ) -> list[NodeId]:
         """``shortest_path`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.shortest_path, source, target, weight)
 
     async def shortest_path_lengths_async(
-        self, source: NodeId, weight: str | None = None
+        self, source: NodeId, /, weight: str | None = None
     ) -> dict[NodeId, Any]:
         """``shortest_path_lengths`` on a worker thread, awaitable; cancelling the task stops the query."""
         return await run_async(self.shortest_path_lengths, source, weight)

@@ -55,7 +55,7 @@ class PythonQueries:
             )
         return float(w)
 
-    def bfs(self, source: NodeId, depth_limit: int | None = None) -> list[NodeId]:
+    def bfs(self, source: NodeId, /, depth_limit: int | None = None) -> list[NodeId]:
         if depth_limit is not None:
             depth_limit = _count("bfs", "depth_limit", depth_limit)
         with self._lock:
@@ -88,7 +88,7 @@ class PythonQueries:
                     stack.pop()
             return order
 
-    def k_hop(self, source: NodeId, k: int) -> list[NodeId]:
+    def k_hop(self, source: NodeId, /, k: int) -> list[NodeId]:
         k = _count("k_hop", "k", k)
         with self._lock:
             return self.bfs(source, depth_limit=k)[1:]
@@ -157,19 +157,19 @@ class PythonQueries:
             path.append(pred[path[-1]])
         return path[::-1], done[target]
 
-    def shortest_path(self, source: NodeId, target: NodeId, weight: str | None = None) -> list[NodeId]:
+    def shortest_path(self, source: NodeId, target: NodeId, /, weight: str | None = None) -> list[NodeId]:
         weight = _name(weight, optional=True)
         with self._lock:
             return self._path(source, target, weight)[0]
 
     def shortest_path_length(
-        self, source: NodeId, target: NodeId, weight: str | None = None
+        self, source: NodeId, target: NodeId, /, weight: str | None = None
     ) -> float | int:
         weight = _name(weight, optional=True)
         with self._lock:
             return self._path(source, target, weight)[1]
 
-    def shortest_path_lengths(self, source: NodeId, weight: str | None = None) -> dict[NodeId, Any]:
+    def shortest_path_lengths(self, source: NodeId, /, weight: str | None = None) -> dict[NodeId, Any]:
         weight = _name(weight, optional=True)
         with self._lock:
             source = self._require(source)

@@ -774,7 +774,7 @@ impl PyGraph {
 
     /// Nodes in breadth-first order from ``source`` (itself first), along
     /// out-edges, at most ``depth_limit`` hops away when given.
-    #[pyo3(signature = (source, depth_limit = None))]
+    #[pyo3(signature = (source, /, depth_limit = None))]
     fn bfs<'py>(
         &self,
         py: Python<'py>,
@@ -816,7 +816,7 @@ impl PyGraph {
 
     /// Nodes at distance 1..k from ``source`` (not itself), in BFS order.
     /// Runs under the shards' read locks (no snapshot), detached.
-    #[pyo3(signature = (source, k))]
+    #[pyo3(signature = (source, /, k))]
     fn k_hop<'py>(
         &self,
         py: Python<'py>,
@@ -854,7 +854,7 @@ impl PyGraph {
     }
 
     /// One shortest path ``source -> target`` (BFS, or Dijkstra on ``weight``).
-    #[pyo3(signature = (source, target, weight = None))]
+    #[pyo3(signature = (source, target, /, weight = None))]
     fn shortest_path<'py>(
         &self,
         py: Python<'py>,
@@ -869,7 +869,7 @@ impl PyGraph {
     }
 
     /// Length of a shortest path (hops, or total weight).
-    #[pyo3(signature = (source, target, weight = None))]
+    #[pyo3(signature = (source, target, /, weight = None))]
     fn shortest_path_length<'py>(
         &self,
         py: Python<'py>,
@@ -887,7 +887,7 @@ impl PyGraph {
     }
 
     /// ``{node: distance}`` from ``source`` to every reachable node.
-    #[pyo3(signature = (source, weight = None))]
+    #[pyo3(signature = (source, /, weight = None))]
     fn shortest_path_lengths<'py>(
         &self,
         py: Python<'py>,

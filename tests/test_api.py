@@ -14,6 +14,10 @@ import gli
 def test_unknown_backend_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="unknown backend 'java'"):
         gli.Graph(backend="java")
+    with pytest.raises(ValueError, match="unknown backend 'java'"):
+        gli.PythonGraph(backend="java")
+    with pytest.raises(ValueError, match=r"use gli.Graph\(backend='rust'\)"):
+        gli.PythonGraph(backend="rust")
 
 
 def test_rust_graph_is_the_native_class_without_a_wrapper() -> None:

@@ -105,6 +105,8 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def __init__(self, directed: bool = True, backend: str = "python") -> None:
         if backend != "python":
+            if backend == "rust":
+                raise ValueError("PythonGraph is the 'python' backend: use gli.Graph(backend='rust') for the rust one")
             raise ValueError(f"unknown backend {backend!r}: expected 'rust' or 'python'")
         self._directed = _flag(directed)
         self._lock = threading.RLock()

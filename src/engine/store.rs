@@ -1333,7 +1333,7 @@ impl<O: Payload> Graph<O> {
             // Gone from `ix`. Under this lock no batch is part-way, so the key
             // maps say whether the node lives elsewhere now (removed and added
             // again); they cannot name `ix`, whose shard this lock holds.
-            at = self.resolve(id);
+            at = self.resolve(id).filter(|&now| now != ix);
         }
         Err(GraphError::NodeNotFound(id.to_owned_id()))
     }
@@ -1402,7 +1402,7 @@ impl<O: Payload> Graph<O> {
                 shard.version += 1;
                 return Ok(());
             }
-            at = self.resolve(id); // moved meanwhile? (see `with_node`)
+            at = self.resolve(id).filter(|&now| now != ix); // moved? (see `with_node`)
         }
         Err(GraphError::NodeNotFound(id.to_owned_id()))
     }

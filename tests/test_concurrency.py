@@ -479,6 +479,39 @@ def test_errors_of_several_evaluating_threads_drop_without_a_deadlock() -> None:
     assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
 
 
+def test_a_tracing_handler_that_filters_does_not_deadlock() -> None:
+    # A logging handler holds its lock while it emits; one that runs a filter
+    # there waited for the filter's other evaluating threads (GIL off), which
+    # waited on that lock to log their batches. They now hand their batch
+    # records to the calling thread, which logs them once they are done.
+    code = textwrap.dedent(
+        """
+        import logging, gli
+        gli.set_filter_threads(4)
+        g = gli.Graph()
+        g.batch_add_nodes(range(50_000))
+        busy = []
+        class Filtering(logging.Handler):
+            def emit(self, record):
+                if busy:
+                    return
+                busy.append(1)
+                try:
+                    assert len(g.filter_nodes(lambda n, a: True, batch_size=1000)) == 50_000
+                finally:
+                    busy.clear()
+        log = logging.getLogger("gli")
+        log.addHandler(Filtering())
+        log.propagate = False
+        gli.enable_tracing()
+        g.node_count()
+        print("done")
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
+
+
 def test_parallel_predicate_evaluation_when_the_gil_is_off() -> None:
     """Free-threaded CPython: several threads evaluate batches, order is kept.
     With the GIL, one thread evaluates them all."""

@@ -798,6 +798,12 @@ fn run_batches<T: Sync, R: Send>(
     let first_err: LeafMutex<Option<PyErr>> = LeafMutex::new(None);
     let slots: Vec<LeafMutex<Vec<R>>> = (0..batches).map(|_| LeafMutex::new(Vec::new())).collect();
     let tokens = super::detach::entered_cancel_flags();
+    // Batches traced on the other evaluating threads, logged by this one
+    // once they are done: a logging handler may hold its lock while it
+    // calls into GLI and waits for them (a handler that filters), so they
+    // must not wait on that lock.
+    let caller = std::thread::current().id();
+    let traced: LeafMutex<Vec<(usize, usize, std::time::Duration)>> = LeafMutex::new(Vec::new());
     let claim = || {
         if stop.load(Ordering::Acquire) {
             return None;
@@ -833,7 +839,12 @@ fn run_batches<T: Sync, R: Send>(
                 let res =
                     eval(py, &pred, i, batch(i)).and_then(|kept| py.check_signals().map(|_| kept));
                 if let Some(t0) = t0 {
-                    super::trace::batch(method, i, batch(i).len(), t0.elapsed());
+                    let record = (i, batch(i).len(), t0.elapsed());
+                    if std::thread::current().id() == caller {
+                        super::trace::batch(method, record.0, record.1, record.2);
+                    } else {
+                        traced.lock().push(record);
+                    }
                 }
                 match res {
                     Ok(kept) => *slots[i].lock() = kept,
@@ -876,6 +887,9 @@ fn run_batches<T: Sync, R: Send>(
             }
             worker();
         });
+    }
+    for (i, len, took) in traced.into_inner() {
+        super::trace::batch(method, i, len, took);
     }
     if let Some(e) = first_err.into_inner() {
         return Err(e);

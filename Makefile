@@ -55,7 +55,7 @@ cargo-test: ## the engine's Rust unit tests (built without pyo3)
 	cargo test --no-default-features
 
 loom: ## the loom models of the shard and snapshot protocols
-	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=2 cargo test -p loom-tests --release
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS=3 cargo test -p loom-tests --release
 
 # Not part of `make test`: Miri needs the nightly toolchain with its miri
 # component (`rustup component add --toolchain nightly miri`).

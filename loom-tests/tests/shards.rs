@@ -1,7 +1,7 @@
 //! Loom models of the engine's shard-locking protocols.
 //!
 //! Run with: RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-//!   LOOM_MAX_PREEMPTIONS=2 cargo test -p loom-tests --release
+//!   LOOM_MAX_PREEMPTIONS=3 cargo test -p loom-tests --release
 //! (`make loom`). Under `--cfg loom` the engine's `sync` module swaps every
 //! lock, atomic and the key map for loom's, so loom explores the
 //! interleavings of the real engine code, not a copy of it.

@@ -75,7 +75,7 @@ def _check_id(x: object) -> NodeId:
         if not _I64[0] <= x <= _I64[1]:
             raise OverflowError(f"node id {x!r} does not fit in a signed 64-bit integer")
         return x
-    return _utf8(x if type(x) is str else str.__str__(x))
+    return _utf8(_text(x))
 
 
 def _text(s: str) -> str:

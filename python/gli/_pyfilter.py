@@ -53,6 +53,12 @@ def _where_value(method: str, name: str, v: object) -> object:
 
 
 
+def _as_name(key: Any) -> Any:
+    """A view's key as the stored names are kept: a ``str`` by its text
+    (see ``_text``), anything else as it is (absent, or unhashable)."""
+    return _text(key) if isinstance(key, str) else key
+
+
 class AttributeView(Mapping[str, Any]):
     """Read-only mapping over one node's (or edge's) attributes in a snapshot."""
 
@@ -62,7 +68,7 @@ class AttributeView(Mapping[str, Any]):
         self._d = stored
 
     def __getitem__(self, key: str) -> Any:
-        return _pygraph._read(self._d[_text(key) if isinstance(key, str) else key])
+        return _pygraph._read(self._d[_as_name(key)])
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._d))
@@ -71,7 +77,7 @@ class AttributeView(Mapping[str, Any]):
         return len(self._d)
 
     def __contains__(self, key: object) -> bool:
-        return (_text(key) if isinstance(key, str) else key) in self._d
+        return _as_name(key) in self._d
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):

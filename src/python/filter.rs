@@ -839,11 +839,11 @@ fn run_batches<T: Sync, R: Send>(
                 let res =
                     eval(py, &pred, i, batch(i)).and_then(|kept| py.check_signals().map(|_| kept));
                 if let Some(t0) = t0 {
-                    let record = (i, batch(i).len(), t0.elapsed());
+                    let (len, took) = (batch(i).len(), t0.elapsed());
                     if std::thread::current().id() == caller {
-                        super::trace::batch(method, record.0, record.1, record.2);
+                        super::trace::batch(method, i, len, took);
                     } else {
-                        traced.lock().push(record);
+                        traced.lock().push((i, len, took));
                     }
                 }
                 match res {

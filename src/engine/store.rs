@@ -634,23 +634,17 @@ impl<'g, O: Payload> Locked<'g, O> {
         make_mut(&mut self.guards[pos].1)
     }
 
-    /// Every shard, writable, indexed by shard number (all must be locked:
-    /// `lock_all`). One `make_mut` per shard for a whole batch instead of one
-    /// per record: each is an atomic compare-and-swap on the shard's count.
-    fn all_shards_mut(&mut self) -> Vec<&mut Shard<O>> {
-        assert_eq!(self.guards.len(), self.g.shards.len(), "every shard locked");
-        self.guards.iter_mut().map(|(_, g)| make_mut(g)).collect()
-    }
-
-    /// The records of every shard (all must be locked), writable, through
-    /// one `make_mut` per shard: see [`Records`].
+    /// The records of every shard (all must be locked: `lock_all`), each
+    /// shard made writable on its first write: see [`Records`].
     fn records(&mut self) -> Records<'_, O> {
-        let bits = self.g.bits;
-        let shards = self.all_shards_mut();
+        assert_eq!(self.guards.len(), self.g.shards.len(), "every shard locked");
         Records {
-            touched: vec![false; shards.len()],
-            shards,
-            bits,
+            shards: self
+                .guards
+                .iter_mut()
+                .map(|(_, g)| ShardRef::Shared(&mut **g))
+                .collect(),
+            bits: self.g.bits,
         }
     }
 
@@ -801,7 +795,7 @@ impl<O: Payload> RecordsMut<O> for Locked<'_, O> {
     }
 }
 
-impl<O> RecordsMut<O> for Records<'_, O> {
+impl<O: Payload> RecordsMut<O> for Records<'_, O> {
     #[inline]
     fn rec_mut(&mut self, ix: Ix) -> &mut NodeRec<O> {
         self.write(ix)
@@ -827,35 +821,65 @@ fn link<O>(recs: &mut impl RecordsMut<O>, directed: bool, s: Ix, t: Ix, attrs: A
 /// Writable records of a batch holding every shard lock. Going through
 /// `Locked::rec` costs a `make_mut` per access, an atomic compare-and-swap
 /// that also waits for the previous edge's cache-missing stores to drain:
-/// in a loop over many edges that serializes their misses. Written shards
+/// in a loop over many edges that serializes their misses. Here each shard
+/// is made writable once, on its first write, and only then: a shard that a
+/// snapshot still shares is copied only if the batch writes to it (a batch
+/// of one edge copies at most two shards, not the graph). Written shards
 /// get their version bumped once, when this is dropped.
 struct Records<'a, O> {
-    shards: Vec<&'a mut Shard<O>>,
-    touched: Vec<bool>,
+    shards: Vec<ShardRef<'a, O>>,
     bits: u32,
 }
 
-impl<O> Records<'_, O> {
+/// One shard of [`Records`]: not written yet (possibly shared with a
+/// snapshot), or made writable (unique) by its first write.
+enum ShardRef<'a, O> {
+    Shared(&'a mut Arc<Shard<O>>),
+    Written(&'a mut Shard<O>),
+    /// Only while `Records::shard_mut` swaps one for the other.
+    Moving,
+}
+
+impl<O: Payload> Records<'_, O> {
     #[inline]
     fn get(&self, ix: Ix) -> Option<&NodeRec<O>> {
-        self.shards[(ix & ((1 << self.bits) - 1)) as usize].get(ix, self.bits)
+        match &self.shards[(ix & ((1 << self.bits) - 1)) as usize] {
+            ShardRef::Shared(arc) => arc.get(ix, self.bits),
+            ShardRef::Written(shard) => shard.get(ix, self.bits),
+            ShardRef::Moving => unreachable!("a shard left mid-swap"),
+        }
+    }
+
+    /// Shard `s`, writable (copied first if a snapshot shares it), marked written.
+    #[inline]
+    fn shard_mut(&mut self, s: usize) -> &mut Shard<O> {
+        let slot = &mut self.shards[s];
+        if let ShardRef::Shared(_) = slot {
+            let ShardRef::Shared(arc) = std::mem::replace(slot, ShardRef::Moving) else {
+                unreachable!("matched above")
+            };
+            *slot = ShardRef::Written(make_mut(arc));
+        }
+        match slot {
+            ShardRef::Written(shard) => shard,
+            _ => unreachable!("made writable above"),
+        }
     }
 
     /// Live record `ix`, marked written.
     #[inline]
     fn write(&mut self, ix: Ix) -> &mut NodeRec<O> {
-        let s = (ix & ((1 << self.bits) - 1)) as usize;
-        self.touched[s] = true;
-        self.shards[s]
-            .get_mut(ix, self.bits)
+        let bits = self.bits;
+        self.shard_mut((ix & ((1 << bits) - 1)) as usize)
+            .get_mut(ix, bits)
             .expect("live endpoint")
     }
 }
 
 impl<O> Drop for Records<'_, O> {
     fn drop(&mut self) {
-        for (shard, &t) in self.shards.iter_mut().zip(&self.touched) {
-            if t {
+        for shard in &mut self.shards {
+            if let ShardRef::Written(shard) = shard {
                 shard.version += 1;
             }
         }
@@ -1583,19 +1607,16 @@ impl<O: Payload> Graph<O> {
         debug_assert!(locked.all, "every shard locked");
         let n = items.len();
         let start = self.alloc(n)?;
-        let mut shards = locked.all_shards_mut();
-        let mut touched = vec![false; shards.len()];
-        // Pre-size every shard for the indices this batch may use.
+        let mut recs = locked.records();
         let bits = self.bits;
         let end = start as usize + n;
-        for (s, shard) in shards.iter_mut().enumerate() {
+        // The slots shard `s` needs for every index this batch may use, so
+        // that its first creation there sizes it once.
+        let wanted = |s: usize, shard: &Shard<O>| {
             let last = (end.saturating_sub(1 + s) >> bits) + 1;
-            let want = last.saturating_sub(shard.base as usize);
-            let have = shard.slots.len();
-            if want > have {
-                shard.slots.reserve(want - have);
-            }
-        }
+            last.saturating_sub(shard.base as usize)
+                .saturating_sub(shard.slots.len())
+        };
         let mut next = start;
         let mut created = 0usize;
         // The key maps the batch uses, locked once for it (graph shards
@@ -1626,22 +1647,25 @@ impl<O: Payload> Graph<O> {
             };
             match inserted {
                 Ok(()) => {
-                    touched[self.shard_of(next)] = true;
-                    let shard = &mut shards[self.shard_of(next)];
+                    let s = self.shard_of(next);
+                    let shard = recs.shard_mut(s);
+                    let more = wanted(s, shard);
+                    shard.slots.reserve(more);
                     let stored = shard.put(next, bits, NodeRec::new(id, attrs));
                     debug_assert!(stored.is_ok(), "fresh index already taken");
                     next += 1;
                     created += 1;
                 }
                 Err(ix) => {
-                    touched[self.shard_of(ix)] = true;
-                    let rec = shards[self.shard_of(ix)]
-                        .get_mut(ix, bits)
-                        .expect("key map entry without a record");
+                    let rec = recs.write(ix);
                     merge_shared(&mut rec.attrs, attrs);
                 }
             }
         }
+        // Only the shards written get a new version (when `recs` drops): a
+        // small batch leaves the others' cached columns (traversal CSRs,
+        // `where` and id columns) valid.
+        drop(recs);
         // Hand back the unused tail when no one allocated after us.
         let _ = self.next_ix.compare_exchange(
             end as u64,
@@ -1649,13 +1673,6 @@ impl<O: Payload> Graph<O> {
             Ordering::Relaxed,
             Ordering::Relaxed,
         );
-        // Only the shards written: a small batch leaves the others' cached
-        // columns (traversal CSRs, `where` and id columns) valid.
-        for (shard, touched) in shards.into_iter().zip(touched) {
-            if touched {
-                shard.version += 1;
-            }
-        }
         locked.nodes += created as isize;
         Ok(created)
     }
@@ -2271,6 +2288,59 @@ mod tests {
             3
         );
         assert_eq!(g.edge_count(), 4);
+    }
+
+    /// A small batch while a snapshot is alive copies only the shards it
+    /// writes (it copied every shard, the whole graph, for one node), and the
+    /// snapshot keeps its state.
+    #[test]
+    fn small_batches_copy_only_the_shards_they_write() {
+        let g = G::with_shards(true, 16);
+        g.batch_add_nodes((0..1000).map(|i| (NodeId::Int(i), None)).collect())
+            .unwrap();
+        for i in 0..999 {
+            g.add_edge(NodeRef::Int(i), NodeRef::Int(i + 1), AttrMap::new())
+                .unwrap();
+        }
+        let copied = |snap: &Snapshot<()>| {
+            let shards = g.shards.iter().zip(&snap.shards);
+            shards
+                .filter(|(now, then)| !Arc::ptr_eq(&now.read(), then))
+                .count()
+        };
+        let snap = g.snapshot();
+        // One new node and one merged: two shards.
+        g.batch_add_nodes(vec![(NodeId::Int(5000), None), (NodeId::Int(7), None)])
+            .unwrap();
+        assert_eq!(copied(&snap), 2);
+        let snap = g.snapshot();
+        let ix = |i: i64| g.resolve(NodeRef::Int(i)).unwrap();
+        let one_edge = ResolvedEdges::<()> {
+            epoch: g.removal_epoch(),
+            pairs: vec![(ix(3), ix(900))],
+            attrs: vec![],
+        };
+        assert_eq!(g.batch_add_edges(one_edge).ok(), Some(1));
+        assert_eq!(copied(&snap), 2);
+        assert_eq!(snap.edge_count(), 999);
+        let before: Vec<Ix> = snap
+            .view()
+            .iter()
+            .find(|(i, _)| *i == ix(3))
+            .unwrap()
+            .1
+            .out()
+            .to_vec();
+        assert_eq!(before, vec![ix(4)], "the snapshot keeps its adjacency");
+        let snap = g.snapshot();
+        g.apply(vec![crate::engine::Op::AddNode(
+            NodeId::Int(6000),
+            AttrMap::new(),
+        )])
+        .unwrap();
+        assert_eq!(copied(&snap), 1);
+        assert_eq!(snap.node_count(), 1001);
+        assert_eq!(g.node_count(), 1002);
     }
 
     /// The bulk merge and the one-by-one path build identical graphs and

@@ -347,13 +347,12 @@ pub(crate) struct NameIds<'c> {
 }
 
 impl NameIds<'_> {
-    /// The interned id of the attribute name `key` (interned now if new),
-    /// and its text.
+    /// The interned id of the attribute name `key` (interned now if new).
+    /// A name found in the cache is not read as text: no UTF-8 lookup.
     #[inline]
-    pub(crate) fn id<'k>(&mut self, key: &'k Bound<'_, PyString>) -> PyResult<(AttrId, &'k str)> {
-        let text = key.to_str()?;
+    pub(crate) fn id(&mut self, key: &Bound<'_, PyString>) -> PyResult<AttrId> {
         let Some(slots) = self.slots.as_deref_mut() else {
-            return Ok((name_id(text), text));
+            return Ok(name_id(key.to_str()?));
         };
         let addr = key.as_ptr() as usize;
         // Multiplicative hashing: names allocated together sit at a fixed
@@ -365,15 +364,15 @@ impl NameIds<'_> {
             .as_ref()
             .is_some_and(|o| o.as_ptr() == key.as_ptr())
         {
-            return Ok((slot.id, text));
+            return Ok(slot.id);
         }
-        let id = name_id(text);
+        let id = name_id(key.to_str()?);
         // Replacing the slot drops the previous object (attached: a decref).
         *slot = NameSlot {
             obj: Some(key.clone().unbind()),
             id,
         };
-        Ok((id, text))
+        Ok(id)
     }
 }
 
@@ -615,17 +614,47 @@ pub(crate) fn for_each_item<'py>(
 }
 
 /// Adds attribute `id` (named by `key`, one of a dict's keys or a call's
-/// keyword names) to `map`. Exact `str` keys of one dict are distinct texts,
-/// so they are appended unchecked; a `str` subclass can be a distinct key
-/// with the same text as another (identity hash), and then, as in a dict
-/// of their texts, the later value wins.
+/// keyword names) with value `obj`, converted, to `map`. Exact `str` keys of
+/// one dict are distinct texts, so they are appended unchecked; a `str`
+/// subclass can be a distinct key with the same text as another (identity
+/// hash), and then, as in a dict of their texts, the later value wins.
+///
+/// Each scalar branch stores its own value: built in one place and then
+/// pushed, a value went through two stack copies whose wide loads could not
+/// forward from the narrow stores that built it (a stall per copy, three per
+/// attribute; see `value_from_py`).
 #[inline(always)]
-fn push_attr(map: &mut PyAttrMap, key: &Bound<'_, PyString>, id: AttrId, value: PyValue) {
-    if key.is_exact_instance_of::<PyString>() {
-        map.push_unique(id, value);
-    } else {
-        map.insert(id, value);
+fn push_attr(
+    map: &mut PyAttrMap,
+    key: &Bound<'_, PyString>,
+    id: AttrId,
+    obj: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    if !key.is_exact_instance_of::<PyString>() {
+        map.insert(id, value_from_py(obj, key.to_str()?, 0)?);
+        return Ok(());
     }
+    if obj.is_none() {
+        map.push_unique(id, Value::None);
+    } else if obj.is_exact_instance_of::<PyString>() {
+        // SAFETY-free: exact str checked above.
+        let text = obj.cast::<PyString>().expect("exact str").to_str()?;
+        map.push_unique(id, Value::Str(text.into()));
+    } else if obj.is_exact_instance_of::<PyBool>() {
+        map.push_unique(id, Value::Bool(obj.is_truthy()?));
+    } else if obj.is_exact_instance_of::<PyFloat>() {
+        let x = obj.cast::<PyFloat>().expect("exact float").value();
+        map.push_unique(id, Value::Float(x));
+    } else if obj.is_exact_instance_of::<PyInt>() {
+        match obj.extract::<i64>() {
+            Ok(i) => map.push_unique(id, Value::Int(i)),
+            Err(_) => map.push_unique(id, opaque(obj)), // beyond 64 bits: the very object
+        }
+    } else {
+        // The name's text only here, for a nested value's error message.
+        map.push_unique(id, value_from_py_other(obj, key.to_str()?, 0)?);
+    }
+    Ok(())
 }
 
 /// Converts a `dict` of attributes (a batch item), resolving names through
@@ -643,8 +672,8 @@ fn attrs_from_dict_into(
                 type_name(&k)
             ))
         })?;
-        let (id, name) = names.id(key)?;
-        push_attr(map, key, id, value_from_py(&v, name, 0)?);
+        let id = names.id(key)?;
+        push_attr(map, key, id, &v)?;
         Ok(())
     })
 }
@@ -662,8 +691,8 @@ pub(crate) fn attrs_from_kwnames<'py>(
             let key = k.cast::<PyString>().map_err(|_| {
                 PyTypeError::new_err(format!("keywords must be str, not {}", type_name(&k)))
             })?;
-            let (id, name) = ids.id(&key)?;
-            push_attr(&mut map, &key, id, value_from_py(&v, name, 0)?);
+            let id = ids.id(&key)?;
+            push_attr(&mut map, &key, id, &v)?;
         }
         Ok(())
     })?;

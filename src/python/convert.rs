@@ -495,29 +495,43 @@ fn nested_too_deep(name: &str) -> PyErr {
 /// cannot forward from: a stall per attribute.)
 #[inline(always)]
 pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResult<PyValue> {
+    convert_value(obj, |v| v, || value_from_py_other(obj, name, depth))
+}
+
+/// The conversion of [`value_from_py`], handing the value to `put`; `other`
+/// converts what is not an exact `None`, `str`, `bool`, `float` or `int`.
+/// Each branch calls `put` with its own value, so a `put` that stores it
+/// ([`push_attr`]) writes it where it goes: built in one place and then
+/// stored, a value went through two stack copies whose wide loads could not
+/// forward from the narrow stores that built it.
+#[inline(always)]
+fn convert_value<R>(
+    obj: &Bound<'_, PyAny>,
+    put: impl FnOnce(PyValue) -> R,
+    other: impl FnOnce() -> PyResult<PyValue>,
+) -> PyResult<R> {
     if obj.is_none() {
-        return Ok(Value::None);
+        return Ok(put(Value::None));
     }
     if obj.is_exact_instance_of::<PyString>() {
         // SAFETY-free: exact str checked above.
         let s = obj.cast::<PyString>().expect("exact str");
-        return Ok(Value::Str(s.to_str()?.into()));
+        return Ok(put(Value::Str(s.to_str()?.into())));
     }
     if obj.is_exact_instance_of::<PyBool>() {
-        return Ok(Value::Bool(obj.is_truthy()?));
+        return Ok(put(Value::Bool(obj.is_truthy()?)));
     }
     if obj.is_exact_instance_of::<PyFloat>() {
-        return Ok(Value::Float(
-            obj.cast::<PyFloat>().expect("exact float").value(),
-        ));
+        let x = obj.cast::<PyFloat>().expect("exact float").value();
+        return Ok(put(Value::Float(x)));
     }
     if obj.is_exact_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Value::Int(i));
-        }
-        return Ok(opaque(obj)); // beyond 64 bits: keep the very object
+        return Ok(match obj.extract::<i64>() {
+            Ok(i) => put(Value::Int(i)),
+            Err(_) => put(opaque(obj)), // beyond 64 bits: keep the very object
+        });
     }
-    value_from_py_other(obj, name, depth)
+    Ok(put(other()?))
 }
 
 /// [`value_from_py`] for anything but an exact `None`, `str`, `bool`,
@@ -615,14 +629,11 @@ pub(crate) fn for_each_item<'py>(
 
 /// Adds attribute `id` (named by `key`, one of a dict's keys or a call's
 /// keyword names) with value `obj`, converted, to `map`. Exact `str` keys of
-/// one dict are distinct texts, so they are appended unchecked; a `str`
-/// subclass can be a distinct key with the same text as another (identity
-/// hash), and then, as in a dict of their texts, the later value wins.
-///
-/// Each scalar branch stores its own value: built in one place and then
-/// pushed, a value went through two stack copies whose wide loads could not
-/// forward from the narrow stores that built it (a stall per copy, three per
-/// attribute; see `value_from_py`).
+/// one dict are distinct texts, so they are appended unchecked, each value
+/// stored by its own branch of [`convert_value`]; a `str` subclass can be a
+/// distinct key with the same text as another (identity hash), and then, as
+/// in a dict of their texts, the later value wins. The name's text is read
+/// only for a nested value's error message.
 #[inline(always)]
 fn push_attr(
     map: &mut PyAttrMap,
@@ -634,27 +645,11 @@ fn push_attr(
         map.insert(id, value_from_py(obj, key.to_str()?, 0)?);
         return Ok(());
     }
-    if obj.is_none() {
-        map.push_unique(id, Value::None);
-    } else if obj.is_exact_instance_of::<PyString>() {
-        // SAFETY-free: exact str checked above.
-        let text = obj.cast::<PyString>().expect("exact str").to_str()?;
-        map.push_unique(id, Value::Str(text.into()));
-    } else if obj.is_exact_instance_of::<PyBool>() {
-        map.push_unique(id, Value::Bool(obj.is_truthy()?));
-    } else if obj.is_exact_instance_of::<PyFloat>() {
-        let x = obj.cast::<PyFloat>().expect("exact float").value();
-        map.push_unique(id, Value::Float(x));
-    } else if obj.is_exact_instance_of::<PyInt>() {
-        match obj.extract::<i64>() {
-            Ok(i) => map.push_unique(id, Value::Int(i)),
-            Err(_) => map.push_unique(id, opaque(obj)), // beyond 64 bits: the very object
-        }
-    } else {
-        // The name's text only here, for a nested value's error message.
-        map.push_unique(id, value_from_py_other(obj, key.to_str()?, 0)?);
-    }
-    Ok(())
+    convert_value(
+        obj,
+        |v| map.push_unique(id, v),
+        || value_from_py_other(obj, key.to_str()?, 0),
+    )
 }
 
 /// Converts a `dict` of attributes (a batch item), resolving names through

@@ -295,6 +295,51 @@ def test_remove_node_removes_its_edges(make_graph) -> None:  # type: ignore[no-u
         g.remove_node(1)
 
 
+@pytest.mark.parametrize("directed", [True, False])
+def test_hub_neighbour_lists_keep_their_order_through_growth_and_removals(make_graph, directed: bool) -> None:  # type: ignore[no-untyped-def]
+    # A hub's lists cross the engine's small-list limit (128 entries) both
+    # ways while edges come and go on both sides; a plain model says what
+    # successors and predecessors must be, in edge insertion order.
+    g = make_graph(directed)
+    n = 400
+    g.batch_add_nodes(range(n))
+    outs: list[int] = []
+    ins: list[int] = []
+
+    def link(s: int, t: int) -> None:
+        g.add_edge(s, t)
+        if s == 0:
+            outs.append(t)
+        if t == 0 and (directed or s != 0):
+            (ins if directed else outs).append(s)
+
+    def unlink(s: int, t: int) -> None:
+        g.remove_edge(s, t)
+        other = t if s == 0 else s
+        side = outs if s == 0 or not directed else ins
+        side.remove(other)
+
+    for k in range(1, 200):
+        link(k, 0)  # the hub's in-list (directed) fills first ...
+    for k in range(200, 300):
+        link(0, k)  # ... then out-neighbours go in beside it
+    for k in range(1, 200, 3):
+        unlink(k, 0)
+    for k in range(299, 200, -4):
+        unlink(0, k)
+    link(0, 299)
+    link(0, 1)
+    if directed:
+        link(1, 0)
+    assert g.successors(0) == outs
+    assert g.predecessors(0) == (ins if directed else outs)
+    assert g.degree(0) == len(outs) + len(ins)
+    assert g.edge_count() == len(outs) + len(ins)
+    assert g.bfs(0, depth_limit=1) == [0, *outs]
+    g.remove_node(0)
+    assert g.edge_count() == 0 and all(g.degree(k) == 0 for k in range(1, n))
+
+
 def test_batches_are_all_or_nothing(make_graph) -> None:  # type: ignore[no-untyped-def]
     g = make_graph()
     assert g.batch_add_nodes([1, (2, {"a": 1}), (1, {"b": 2})]) == 3

@@ -51,7 +51,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::adjacency::AdjIndex;
-use super::adjlist::AdjList;
+use super::adjlist::{position, AdjList};
 use super::id::{NodeId, NodeRef, StrKey, StrQuery};
 use super::intkeys::IntKeys;
 use super::value::{attrs_from, merge_attrs, merge_shared, AttrMap, Attrs, SharedAttrs};
@@ -162,10 +162,10 @@ impl<O> NodeRec<O> {
     }
 
     fn remove_out(&mut self, t: Ix) -> bool {
-        let Some(pos) = self.out().iter().position(|&x| x == t) else {
+        let Some(pos) = position(self.out(), t) else {
             return false;
         };
-        self.adj.remove(pos);
+        self.adj.remove_out(pos);
         if let Some(ext) = self.ext.as_mut() {
             if let Some(hub) = ext.hub.as_mut() {
                 hub.remove(&t);
@@ -176,10 +176,9 @@ impl<O> NodeRec<O> {
     }
 
     fn remove_in(&mut self, s: Ix) -> bool {
-        let n_out = self.adj.n_out();
-        match self.inn().iter().position(|&x| x == s) {
+        match position(self.inn(), s) {
             Some(pos) => {
-                self.adj.remove(n_out + pos);
+                self.adj.remove_in(pos);
                 true
             }
             None => false,
@@ -1525,10 +1524,7 @@ impl<O: Payload> Graph<O> {
             let (ix, shards) = self.with_node(id, |ix, rec| {
                 (
                     ix,
-                    rec.adj
-                        .iter()
-                        .map(|&n| self.shard_of(n))
-                        .collect::<Vec<_>>(),
+                    rec.adj.all().map(|n| self.shard_of(n)).collect::<Vec<_>>(),
                 )
             })?;
             let mut want = shards;
@@ -1541,7 +1537,7 @@ impl<O: Payload> Graph<O> {
                 return Err(GraphError::NodeNotFound(id.to_owned_id()));
             };
             let rec = locked.rec_ref(live).expect("live");
-            let complete = rec.adj.iter().all(|&n| {
+            let complete = rec.adj.all().all(|n| {
                 let s = self.shard_of(n);
                 locked.guards.iter().any(|(i, _)| *i == s)
             });
@@ -2077,7 +2073,7 @@ impl<O: Payload> Graph<O> {
                 (rec.inn().len(), rec.out().len())
             } else {
                 // A self-loop is one neighbour entry but two edge ends.
-                let d = rec.adj.len() + rec.adj.contains(&ix) as usize;
+                let d = rec.adj.len() + rec.out().contains(&ix) as usize;
                 (d, d)
             }
         })

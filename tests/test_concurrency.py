@@ -286,6 +286,39 @@ def test_int_ids_stay_found_while_the_dense_table_grows(backend: str) -> None:
     check_invariants(g)
 
 
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_edge_batches_succeed_while_unrelated_nodes_are_removed(backend: str) -> None:
+    # Another thread removes nodes no edge of the batches touches, as fast as
+    # it can: every batch is valid and must be applied whole. (The rust
+    # backend used to re-resolve a batch after any removal and give up after
+    # 16 tries.)
+    g = gli.Graph(backend=backend)
+    n = 40_000 if backend == "rust" else 4_000
+    g.batch_add_nodes(range(n))
+    g.batch_add_nodes(f"other{k}" for k in range(200_000))
+    stop = threading.Event()
+    removed = [0]
+
+    def remover(_: int) -> None:
+        for k in range(200_000):
+            if stop.is_set():
+                return
+            g.remove_node(f"other{k}")
+            removed[0] += 1
+
+    def adder(_: int) -> None:
+        try:
+            for r in range(1, 6):
+                assert g.batch_add_edges([(j, (j + r) % n) for j in range(n)]) == n
+        finally:
+            stop.set()
+
+    run_threads(2, lambda i: remover(i) if i else adder(i))
+    assert removed[0] > 0
+    assert g.edge_count() == 5 * n
+    check_invariants(g)
+
+
 def test_long_query_releases_the_gil() -> None:
     g = gli.Graph()
     n = 100_000

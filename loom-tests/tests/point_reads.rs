@@ -157,10 +157,8 @@ fn edge_batch_never_meets_a_transient_key() {
         let ga = g.clone();
         let a = thread::spawn(move || node(&ga, "x"));
         g.clear();
-        let epoch = g.removal_epoch();
         if let Some(x) = g.resolve(NodeRef::Str("x")) {
             let batch = ResolvedEdges {
-                epoch,
                 pairs: vec![(x, x)],
                 attrs: vec![],
             };

@@ -254,10 +254,10 @@ pub struct EdgeRecord<O> {
 }
 
 /// Edges whose endpoints were resolved to indices before the batch locked the
-/// graph. `epoch` is [`Graph::removal_epoch`] at resolution time: if a node was
-/// removed since, the indices may be stale and the batch must be resolved again.
+/// graph. An index is never reused, so an endpoint still live under the lock
+/// is the node it was resolved from; one removed since makes the batch stale
+/// (resolved again by the caller), whatever other nodes were removed.
 pub struct ResolvedEdges<O> {
-    pub epoch: u64,
     pub pairs: Vec<(Ix, Ix)>,
     /// `(position in pairs, attributes)` for the edges that carry attributes, ascending.
     pub attrs: Vec<(usize, AttrMap<O>)>,
@@ -274,8 +274,8 @@ impl<O> std::fmt::Debug for EdgeBatchError<O> {
 
 /// Outcome of a resolved edge batch that could not be applied.
 pub enum EdgeBatchError<O> {
-    /// A node was removed after resolution: resolve `pairs` again and retry
-    /// (the batch is handed back untouched).
+    /// An endpoint was removed after resolution: resolve `pairs` again and
+    /// retry (the batch is handed back untouched).
     Stale(ResolvedEdges<O>),
     Graph(GraphError),
 }
@@ -292,8 +292,6 @@ pub struct Graph<O> {
     next_ix: AtomicU64,
     n_nodes: AtomicUsize,
     n_edges: AtomicUsize,
-    /// Bumped by every node removal and by `clear` (see [`ResolvedEdges`]).
-    removals: AtomicU64,
     /// A sequence lock over key-map membership: odd while a holder of every
     /// shard lock (`lock_all`: batches, `clear`) may add or remove the keys of
     /// several nodes. Every other membership change (`add_node`,
@@ -745,7 +743,6 @@ impl<'g, O: Payload> Locked<'g, O> {
         self.g.key_remove(rec.key.as_ref());
         self.nodes -= 1;
         self.edges -= removed as isize;
-        self.g.removals.fetch_add(1, Ordering::Release);
         removed
     }
 
@@ -1031,7 +1028,6 @@ impl<O: Payload> Graph<O> {
             next_ix: AtomicU64::new(0),
             n_nodes: AtomicUsize::new(0),
             n_edges: AtomicUsize::new(0),
-            removals: AtomicU64::new(0),
             membership: AtomicU64::new(0),
             columns: Default::default(),
         }
@@ -1059,11 +1055,6 @@ impl<O: Payload> Graph<O> {
     #[inline]
     pub fn edge_count(&self) -> usize {
         self.n_edges.load(Ordering::Relaxed)
-    }
-
-    /// See [`ResolvedEdges`].
-    pub fn removal_epoch(&self) -> u64 {
-        self.removals.load(Ordering::Acquire)
     }
 
     /// The index the key maps currently give `id` (the record may be gone by
@@ -1277,12 +1268,7 @@ impl<O: Payload> Graph<O> {
                 pairs.push((new_ix(u), new_ix(w)));
             }
         }
-        let epoch = into.removal_epoch();
-        match into.batch_add_edges(ResolvedEdges {
-            epoch,
-            pairs,
-            attrs,
-        }) {
+        match into.batch_add_edges(ResolvedEdges { pairs, attrs }) {
             Ok(_) => Ok(()),
             Err(EdgeBatchError::Graph(e)) => Err(e),
             Err(EdgeBatchError::Stale(_)) => Err(GraphError::InvalidValue(
@@ -1574,7 +1560,6 @@ impl<O: Payload> Graph<O> {
         self.columns.clear();
         self.n_nodes.store(0, Ordering::Relaxed);
         self.n_edges.store(0, Ordering::Relaxed);
-        self.removals.fetch_add(1, Ordering::Release);
     }
 
     // ---------------------------------------------------------------- batches
@@ -1785,44 +1770,35 @@ impl<O: Payload> Graph<O> {
             return Ok(0);
         }
         let mut locked = self.lock_all();
-        if self.removals.load(Ordering::Acquire) != edges.epoch {
-            return Err(EdgeBatchError::Stale(edges));
-        }
-        let ResolvedEdges { pairs, attrs, .. } = edges;
-        // With the removal epoch unchanged every resolved index is live; the
-        // check below guards the batch's atomicity against an internal error
-        // all the same, before any change.
-        let not_live = |ix: Ix| {
-            EdgeBatchError::Graph(GraphError::Capacity(format!(
-                "node index {ix} is not live (internal resolution error)"
-            )))
-        };
-        let (lo, hi) = pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
+        let (lo, hi) = edges.pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
             (lo.min(s).min(t), hi.max(s).max(t))
         });
         let span = (hi - lo) as usize + 1;
-        if pairs.len() >= BULK_MIN_EDGES && span <= 8 * pairs.len() {
-            // Each endpoint once, in index order: a record read per node
-            // that streams through the shards, not a cache miss per endpoint.
+        let bulk = edges.pairs.len() >= BULK_MIN_EDGES && span <= 8 * edges.pairs.len();
+        // Every endpoint still live, checked before any change (see
+        // `ResolvedEdges`). In bulk each endpoint once, in index order: a
+        // record read per node that streams through the shards, not a cache
+        // miss per endpoint.
+        let all_live = if bulk {
             let mut used = vec![false; span];
-            for &(s, t) in &pairs {
+            for &(s, t) in &edges.pairs {
                 used[(s - lo) as usize] = true;
                 used[(t - lo) as usize] = true;
             }
-            if let Some(i) = (0..span).find(|&i| used[i] && locked.rec_ref(lo + i as Ix).is_none())
-            {
-                return Err(not_live(lo + i as Ix));
-            }
-            drop(used);
+            (0..span).all(|i| !used[i] || locked.rec_ref(lo + i as Ix).is_some())
+        } else {
+            edges
+                .pairs
+                .iter()
+                .all(|&(s, t)| locked.rec_ref(s).is_some() && locked.rec_ref(t).is_some())
+        };
+        if !all_live {
+            return Err(EdgeBatchError::Stale(edges));
+        }
+        let ResolvedEdges { pairs, attrs } = edges;
+        if bulk {
             bulk_add_edges(&mut locked, &pairs, attrs, lo, span).map_err(EdgeBatchError::Graph)?;
         } else {
-            if let Some(ix) = pairs
-                .iter()
-                .flat_map(|&(s, t)| [s, t])
-                .find(|&ix| locked.rec_ref(ix).is_none())
-            {
-                return Err(not_live(ix));
-            }
             let mut attrs = attrs.into_iter().peekable();
             let mut recs = locked.records();
             let mut dup = None;
@@ -2252,7 +2228,6 @@ mod tests {
         g.add_edge(NodeRef::Int(3), NodeRef::Int(4), AttrMap::new())
             .unwrap();
         let resolve = |pairs: &[(i64, i64)]| ResolvedEdges::<()> {
-            epoch: g.removal_epoch(),
             pairs: pairs
                 .iter()
                 .map(|&(s, t)| {
@@ -2272,8 +2247,16 @@ mod tests {
         assert_eq!(g.edge_count(), 1);
         assert_eq!(g.successors(NodeRef::Int(0)).unwrap(), vec![]);
         assert_eq!(g.predecessors(NodeRef::Int(1)).unwrap(), vec![]);
-        let stale = resolve(&[(0, 1)]);
+        // An unrelated removal leaves the resolved endpoints valid ...
+        let fine = resolve(&[(0, 1)]);
         g.remove_node(NodeRef::Int(2)).unwrap();
+        assert_eq!(g.batch_add_edges(fine).unwrap(), 1);
+        g.remove_edge(NodeRef::Int(0), NodeRef::Int(1)).unwrap();
+        // ... the removal of an endpoint makes the batch stale, even with the
+        // node back (at another index): the caller resolves it again.
+        let stale = resolve(&[(0, 1)]);
+        g.remove_node(NodeRef::Int(1)).unwrap();
+        g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         assert!(matches!(
             g.batch_add_edges(stale),
             Err(EdgeBatchError::Stale(_))
@@ -2284,6 +2267,38 @@ mod tests {
             3
         );
         assert_eq!(g.edge_count(), 4);
+    }
+
+    /// The bulk path (a large batch dense in index space) tells removed
+    /// endpoints from unrelated removals the same way.
+    #[test]
+    fn bulk_edge_batch_is_stale_only_when_an_endpoint_went() {
+        let n = 4 * BULK_MIN_EDGES as i64;
+        let g = G::with_shards(true, 4);
+        g.batch_add_nodes((0..n + 1).map(|i| (NodeId::Int(i), None)).collect())
+            .unwrap();
+        let ring = |g: &G| ResolvedEdges::<()> {
+            pairs: (0..n)
+                .map(|i| {
+                    let ix = |k: i64| g.resolve(NodeRef::Int(k)).unwrap();
+                    (ix(i), ix((i + 1) % n))
+                })
+                .collect(),
+            attrs: vec![],
+        };
+        let batch = ring(&g);
+        g.remove_node(NodeRef::Int(n)).unwrap(); // not an endpoint
+        assert_eq!(g.batch_add_edges(batch).unwrap(), n as usize);
+        g.clear();
+        g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), None)).collect())
+            .unwrap();
+        let batch = ring(&g);
+        g.remove_node(NodeRef::Int(7)).unwrap();
+        assert!(matches!(
+            g.batch_add_edges(batch),
+            Err(EdgeBatchError::Stale(_))
+        ));
+        assert_eq!(g.edge_count(), 0);
     }
 
     /// A small batch while a snapshot is alive copies only the shards it
@@ -2312,7 +2327,6 @@ mod tests {
         let snap = g.snapshot();
         let ix = |i: i64| g.resolve(NodeRef::Int(i)).unwrap();
         let one_edge = ResolvedEdges::<()> {
-            epoch: g.removal_epoch(),
             pairs: vec![(ix(3), ix(900))],
             attrs: vec![],
         };
@@ -2378,7 +2392,6 @@ mod tests {
                     .collect();
                 let r = if bulk {
                     g.batch_add_edges(ResolvedEdges {
-                        epoch: g.removal_epoch(),
                         pairs: res,
                         attrs: vec![],
                     })
@@ -2392,7 +2405,6 @@ mod tests {
                     for chunk in res.chunks(BULK_MIN_EDGES / 2) {
                         r = g
                             .batch_add_edges(ResolvedEdges {
-                                epoch: g.removal_epoch(),
                                 pairs: chunk.to_vec(),
                                 attrs: vec![],
                             })

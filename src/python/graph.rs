@@ -50,8 +50,8 @@ unsafe fn endpoints<'a, 'py>(
     }
 }
 
-/// A bounded number of re-resolutions when concurrent node removals keep
-/// invalidating an edge batch's resolved endpoints.
+/// A bounded number of re-resolutions when concurrent removals of the
+/// batch's own endpoints keep invalidating their resolved indices.
 const EDGE_BATCH_ATTEMPTS: usize = 16;
 
 /// The rust backend's graph: a sharded, lock-striped store whose queries run
@@ -525,28 +525,22 @@ impl PyGraph {
                 .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))?;
             tuples.push(t);
         }
-        let epoch = self.inner.removal_epoch();
         let pairs = self.resolve_pairs(py, &tuples)?;
         _call.items(pairs.len());
-        let mut batch = ResolvedEdges {
-            epoch,
-            pairs,
-            attrs,
-        };
+        let mut batch = ResolvedEdges { pairs, attrs };
         let inner = &self.inner;
         for _ in 0..EDGE_BATCH_ATTEMPTS {
-            match py.detach(|| inner.batch_add_edges(batch)) {
+            match detach(py, || inner.batch_add_edges(batch)) {
                 Ok(n) => return Ok(n),
                 Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
                 Err(EdgeBatchError::Stale(back)) => {
                     batch = back;
-                    batch.epoch = self.inner.removal_epoch();
                     batch.pairs = self.resolve_pairs(py, &tuples)?;
                 }
             }
         }
         Err(GraphError::Capacity(format!(
-            "batch_add_edges: concurrent node removals invalidated the batch {EDGE_BATCH_ATTEMPTS} times; nothing was applied"
+            "batch_add_edges: concurrent removals of its endpoints invalidated the batch {EDGE_BATCH_ATTEMPTS} times; nothing was applied"
         ))
         .into())
     }

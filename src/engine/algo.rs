@@ -13,6 +13,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use rayon::prelude::*;
 
 use super::cancel::Cancel;
+use super::id::PyRepr;
 use super::store::{GraphView, Ix, PREFETCH_AHEAD};
 use super::value::{AttrId, Value};
 use crate::error::{GraphError, Result};
@@ -221,10 +222,10 @@ pub fn edge_weight<O>(view: &GraphView<'_, O>, u: Ix, w: Ix, weight: AttrId) -> 
         Some(Value::Int(i)) => Ok(*i as f64),
         Some(Value::Float(x)) => Ok(*x),
         Some(other) => Err(GraphError::InvalidType(format!(
-            "edge {} -> {}: weight attribute '{}' is not numeric ({})",
+            "edge {} -> {}: weight attribute {} is not numeric ({})",
             view.key(u),
             view.key(w),
-            super::value::name_of(weight),
+            PyRepr(&super::value::name_of(weight)),
             value_kind(other)
         ))),
     }

@@ -1,7 +1,7 @@
 //! Node identifiers: a 64-bit int or a string. `1` and `"1"` differ.
 
-use crate::sync::Probe;
 use crate::sync::StdArc as Arc;
+use crate::sync::{OnceLock, Probe};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::num::NonZeroU64;
@@ -350,13 +350,28 @@ fn text_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Writes `s` the way Python's `repr(str)` does (quotes chosen like CPython's).
+/// Which non-ASCII characters Python's `repr` writes as they are
+/// (`str.isprintable`): the Unicode database of the interpreter the binding
+/// runs in, installed by it once ([`set_printable_rule`]). Without one
+/// (Rust users), every non-ASCII character counts as printable.
+static PRINTABLE: OnceLock<fn(char) -> bool> = OnceLock::new();
+
+/// Installs the rule [`write_py_repr`] follows for non-ASCII characters
+/// (the first one installed stays).
+pub fn set_printable_rule(rule: fn(char) -> bool) {
+    let _ = PRINTABLE.set(rule);
+}
+
+/// Writes `s` the way Python's `repr(str)` does (quotes chosen like
+/// CPython's; non-printable characters escaped as `\xhh`, `\uhhhh` or
+/// `\Uhhhhhhhh`).
 pub fn write_py_repr(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
         '\''
     };
+    let printable = PRINTABLE.get();
     f.write_char(quote)?;
     for c in s.chars() {
         match c {
@@ -369,10 +384,22 @@ pub fn write_py_repr(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
                 f.write_char(c)?
             }
             c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(f, "\\x{:02x}", c as u32)?,
-            c => f.write_char(c)?,
+            c if c.is_ascii() || printable.is_none_or(|rule| rule(c)) => f.write_char(c)?,
+            c if (c as u32) < 0x100 => write!(f, "\\x{:02x}", c as u32)?,
+            c if (c as u32) < 0x10000 => write!(f, "\\u{:04x}", c as u32)?,
+            c => write!(f, "\\U{:08x}", c as u32)?,
         }
     }
     f.write_char(quote)
+}
+
+/// A `str` displayed as Python's `repr` of it (see [`write_py_repr`]).
+pub struct PyRepr<'a>(pub &'a str);
+
+impl fmt::Display for PyRepr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_py_repr(f, self.0)
+    }
 }
 
 impl fmt::Display for NodeRef<'_> {

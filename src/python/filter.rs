@@ -33,6 +33,7 @@ use super::detach::on_snapshot;
 use super::handles::{HandleCache, Handles};
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
+use crate::engine::id::PyRepr;
 use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
 use crate::sync::{Arc, AtomicBool, AtomicUsize, LeafMutex, Ordering};
 
@@ -704,10 +705,9 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
             return where_value(name, &item, method);
         }
     }
-    let mut key = String::new();
-    let _ = crate::engine::id::write_py_repr(&mut key, name);
     Err(PyTypeError::new_err(format!(
-        "{method}: where[{key}] must be str, int, float, bool or None, not {}",
+        "{method}: where[{}] must be str, int, float, bool or None, not {}",
+        PyRepr(name),
         type_name(v)
     )))
 }

@@ -25,11 +25,25 @@ fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(dict)
 }
 
+extern "C" {
+    /// `Py_UNICODE_ISPRINTABLE`: `str.isprintable` for one character, from
+    /// the interpreter's Unicode database (a table lookup; no thread state).
+    fn _PyUnicode_IsPrintable(ch: u32) -> std::ffi::c_int;
+}
+
+/// Python's own rule for which characters `repr` escapes, so that error
+/// messages name ids and attribute names exactly as `repr` would.
+fn printable(c: char) -> bool {
+    // SAFETY: a pure function of its argument, callable from any thread.
+    unsafe { _PyUnicode_IsPrintable(c as u32) != 0 }
+}
+
 /// The native module. It declares itself free-threading safe: every pyclass
 /// is frozen and shares an `Arc` of the engine, whose own locks protect it.
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    crate::engine::id::set_printable_rule(printable);
     m.add_class::<graph::PyGraph>()?;
     methods::install(&m.py().get_type::<graph::PyGraph>())?;
     m.add_class::<filter::AttrView>()?;

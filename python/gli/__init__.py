@@ -6,6 +6,8 @@ the GIL released. ``gli.Graph()`` is the entry point.
 
 from __future__ import annotations
 
+import atexit
+
 from . import _core
 from ._pygraph import PythonGraph
 from .exceptions import (
@@ -39,6 +41,10 @@ __all__ = [
 ]
 
 __version__: str = _core.__version__
+
+# At exit, threads still inside a GLI call stop before they would re-attach
+# (CPython 3.11-3.13 would end them with an unwind that aborts the process).
+atexit.register(_core._at_exit)
 set_filter_threads = _core.set_filter_threads
 
 

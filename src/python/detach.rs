@@ -17,7 +17,7 @@ use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::{Graph, GraphView, Snapshot};
 use crate::error::GraphError;
-use crate::sync::{Arc, AtomicBool, LeafMutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, LeafMutex, OnceLock, Ordering};
 
 thread_local! {
     /// The cancellation flags of the `CancelToken`s entered on this thread
@@ -88,6 +88,134 @@ impl CancelToken {
     }
 }
 
+// ------------------------------------------------------ interpreter exit
+//
+// CPython 3.11-3.13 end a daemon thread that takes the GIL after
+// finalization has begun with `pthread_exit`, a forced unwind (cpython#87135;
+// 3.14 parks such threads instead). Passing through GLI's Rust frames it
+// reaches PyO3's `catch_unwind` and glibc aborts the process ("FATAL:
+// exception not rethrown"). It happened whenever a daemon thread was inside a
+// GLI call at exit: re-attaching after detached work, or inside a predicate
+// or a batch's input generator (the unwind then starts in Python code, where
+// GLI cannot intercept it).
+//
+// So `gli` registers `_at_exit` with `atexit`: it runs before finalization,
+// sets `EXITING`, and waits (detached, at most `EXIT_WAIT`) for the threads
+// running Python code from a GLI loop to reach their next checkpoint. From
+// then on a thread other than the exiting one parks for good instead of
+// re-attaching or calling Python again; the process exits around it.
+
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// The thread that runs `_at_exit` (the main thread): it never parks.
+static EXIT_THREAD: OnceLock<std::thread::ThreadId> = OnceLock::new();
+/// How many threads are inside a loop that calls Python code (a
+/// `CallingPython` held), each counted once however deeply nested.
+static CALLING_PYTHON: AtomicUsize = AtomicUsize::new(0);
+const EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+thread_local! {
+    /// This thread's nesting depth of `CallingPython` guards.
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// `atexit` hook (registered by `gli/__init__.py`); see the comment above.
+#[pyfunction]
+pub(crate) fn _at_exit(py: Python<'_>) {
+    let _ = EXIT_THREAD.set(std::thread::current().id());
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let start = std::time::Instant::now();
+        while CALLING_PYTHON.load(Ordering::SeqCst) > 0 && start.elapsed() < EXIT_WAIT {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+}
+
+/// Whether this thread must stop before it next attaches or calls Python.
+#[inline]
+fn exiting() -> bool {
+    EXITING.load(Ordering::Relaxed) && EXIT_THREAD.get() != Some(&std::thread::current().id())
+}
+
+/// Parks this thread until the process ends (called detached).
+fn park_for_good() -> ! {
+    if DEPTH.with(|d| d.get()) > 0 {
+        CALLING_PYTHON.fetch_sub(1, Ordering::SeqCst);
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Marks a loop that calls Python code for `_at_exit` to wait on; the loop
+/// calls [`checkpoint`] before each call.
+pub(crate) struct CallingPython(());
+
+impl CallingPython {
+    pub(crate) fn enter() -> Self {
+        if DEPTH.with(|d| d.replace(d.get() + 1)) == 0 {
+            CALLING_PYTHON.fetch_add(1, Ordering::SeqCst);
+        }
+        Self(())
+    }
+}
+
+impl Drop for CallingPython {
+    fn drop(&mut self) {
+        if DEPTH.with(|d| d.replace(d.get() - 1)) == 1 {
+            CALLING_PYTHON.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Attached, before a call into Python code: at interpreter exit, parks
+/// (detached) instead.
+#[inline]
+pub(crate) fn checkpoint(py: Python<'_>) {
+    if exiting() {
+        py.detach(|| park_for_good());
+    }
+}
+
+/// `py.detach(f)`, except that at interpreter exit a thread other than the
+/// exiting one parks instead of re-attaching.
+pub(crate) fn detach<T, F>(py: Python<'_>, f: F) -> T
+where
+    F: Send + FnOnce() -> T,
+    T: Send,
+{
+    py.detach(|| {
+        let out = f();
+        if exiting() {
+            park_for_good();
+        }
+        out
+    })
+}
+
+/// `Python::attach(f)` from detached code, except that at interpreter exit
+/// a thread other than the exiting one parks instead of attaching.
+pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> T {
+    if exiting() {
+        park_for_good();
+    }
+    Python::attach(f)
+}
+
+/// The items of a user's iterable (a batch's input), read with a
+/// [`checkpoint`] before each: a generator runs Python code.
+pub(crate) fn iterate<'py>(
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<impl Iterator<Item = PyResult<Bound<'py, PyAny>>> + use<'py>> {
+    let py = obj.py();
+    let calling = CallingPython::enter();
+    let items = obj.try_iter()?;
+    Ok(items.inspect(move |_| {
+        let _ = &calling;
+        checkpoint(py);
+    }))
+}
+
 /// Takes a snapshot of `graph` and runs `work` on it, detached (through
 /// [`run_detached`]); returns the snapshot with the result, so that the
 /// caller can read the nodes the result refers to.
@@ -127,7 +255,7 @@ pub(crate) fn run_detached<T: Send>(
         if any_cancelled(others) {
             return true;
         }
-        Python::attach(|py| {
+        attach(|py| {
             bump(Counter::GilReacquisitions);
             match py.check_signals() {
                 Ok(()) => false,
@@ -140,7 +268,7 @@ pub(crate) fn run_detached<T: Send>(
             }
         })
     };
-    let outcome = py.detach(|| {
+    let outcome = detach(py, || {
         let cancel = Cancel::new(flag, Some(&poll_signals));
         catch_unwind(AssertUnwindSafe(|| work(&cancel)))
     });

@@ -29,7 +29,7 @@ use super::convert::{
     with_py_names,
 };
 use super::convert::{release_queued, PyAttrSlice, PyPayload, PySharedAttrs};
-use super::detach::on_snapshot;
+use super::detach::{attach, checkpoint, detach, iterate, on_snapshot, CallingPython};
 use super::handles::{HandleCache, Handles};
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
@@ -631,7 +631,7 @@ impl AttrBatch {
             }
             Some(_) => None,
         };
-        let col = py.detach(|| self.classify(id, numeric_default));
+        let col = detach(py, || self.classify(id, numeric_default));
         Ok(match col {
             Column::Int(v) => v.into_pyarray(py).into_any(),
             Column::Bool(v) => v.into_pyarray(py).into_any(),
@@ -824,7 +824,8 @@ fn run_batches<T: Sync, R: Send>(
     // state: cheap, unlike creating a thread state per batch).
     let worker = || {
         let Some(first) = claim() else { return };
-        Python::attach(|py| {
+        attach(|py| {
+            let _calling = CallingPython::enter();
             let pred = if threads > 1 {
                 private_copy(pred.bind(py))
             } else {
@@ -836,6 +837,7 @@ fn run_batches<T: Sync, R: Send>(
                 bump(Counter::PredicateBatches);
                 // Between batches: a Ctrl-C that arrived while Rust ran.
                 let t0 = super::trace::enabled().then(std::time::Instant::now);
+                checkpoint(py);
                 let res =
                     eval(py, &pred, i, batch(i)).and_then(|kept| py.check_signals().map(|_| kept));
                 if let Some(t0) = t0 {
@@ -869,7 +871,7 @@ fn run_batches<T: Sync, R: Send>(
                 }
                 b = claim();
                 if b.is_some() {
-                    py.detach(|| ());
+                    detach(py, || ());
                 }
             }
         })
@@ -997,7 +999,7 @@ fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bo
         return Err(wrong(len));
     }
     let mut out = Vec::with_capacity(n);
-    for item in res.try_iter()? {
+    for item in iterate(res)? {
         out.push(item?.is_truthy()?);
     }
     if out.len() != n {
@@ -1120,6 +1122,7 @@ fn per_node_batch(
         if let Some(&ahead) = items.get(i + 4) {
             view.prefetch_attrs(ahead);
         }
+        checkpoint(py);
         let id = node_obj(py, &view, ix);
         let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
         calls.0 += 1;
@@ -1157,7 +1160,7 @@ pub(crate) fn filter_nodes<'py>(
     let pred = pred.unbind();
     let bs = args.batch_size;
     let threads = evaluation_threads(py);
-    let kept: Vec<Py<PyAny>> = py.detach(|| {
+    let kept: Vec<Py<PyAny>> = detach(py, || {
         run_batches(
             "filter_nodes",
             &pred,
@@ -1194,7 +1197,7 @@ pub(crate) fn filter_edges<'py>(
     };
     let pred = pred.unbind();
     let threads = evaluation_threads(py);
-    let kept: Vec<Py<PyTuple>> = py.detach(|| {
+    let kept: Vec<Py<PyTuple>> = detach(py, || {
         run_batches(
             "filter_edges",
             &pred,
@@ -1207,6 +1210,7 @@ pub(crate) fn filter_edges<'py>(
                 let mut out = Vec::with_capacity(items.len());
                 let mut spare = None;
                 for &(s, t) in items {
+                    checkpoint(py);
                     let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
                     let attrs = AttrView::reuse(py, &mut spare, &snap, view.edge_attrs(s, t))?;
                     calls.0 += 1;

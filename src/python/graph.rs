@@ -19,7 +19,7 @@ use super::convert::{
     node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids,
     PyAttrMap, PyPayload,
 };
-use super::detach::run_detached;
+use super::detach::{detach, iterate, run_detached};
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
@@ -84,7 +84,7 @@ impl Drop for PyGraph {
         self.handles.clear();
         let _ = Python::try_attach(move |py| {
             if detached {
-                py.detach(move || drop(inner));
+                detach(py, move || drop(inner));
             } else {
                 drop(inner);
             }
@@ -154,7 +154,7 @@ impl PyGraph {
                 }
             });
             let missing = if all_ints {
-                py.detach(|| inner.resolve_ints(&ints, &mut found));
+                detach(py, || inner.resolve_ints(&ints, &mut found));
                 found
                     .iter()
                     .position(Option::is_none)
@@ -167,7 +167,7 @@ impl PyGraph {
                     ids.push(node_ref_borrowed(s)?);
                     ids.push(node_ref_borrowed(d)?);
                 }
-                py.detach(|| inner.resolve_many(&ids, &mut found));
+                detach(py, || inner.resolve_many(&ids, &mut found));
                 found
                     .iter()
                     .position(Option::is_none)
@@ -180,7 +180,7 @@ impl PyGraph {
                         .chunks_exact(2)
                         .filter_map(|e| Some((e[0]?, e[1]?))),
                 );
-                let err = py.detach(|| inner.first_existing_edge(&pairs));
+                let err = detach(py, || inner.first_existing_edge(&pairs));
                 return Err(err.unwrap_or(GraphError::NodeNotFound(id)).into());
             }
             // Every id was found (checked just above).
@@ -339,7 +339,7 @@ const DETACH_MIN_ITEMS: usize = 4096;
 /// covers `items` elements or more (see [`DETACH_MIN_ITEMS`]).
 fn detached_if<T: Send>(py: Python<'_>, items: usize, f: impl FnOnce() -> T + Send) -> T {
     if items >= DETACH_MIN_ITEMS {
-        py.detach(f)
+        detach(py, f)
     } else {
         f()
     }
@@ -420,7 +420,7 @@ impl PyGraph {
         let id = node_ref(node_id)?.to_owned_id();
         // A hub may need every shard: wait for them detached.
         let inner = &self.inner;
-        Ok(py.detach(|| inner.remove_node(id.as_ref()))?)
+        Ok(detach(py, || inner.remove_node(id.as_ref()))?)
     }
 
     /// Removes the edge ``source -> target`` and its attributes
@@ -437,7 +437,7 @@ impl PyGraph {
     fn clear(&self, py: Python<'_>) {
         let _call = trace::call("clear");
         let inner = &self.inner;
-        py.detach(|| inner.clear());
+        detach(py, || inner.clear());
         self.handles.clear();
     }
 
@@ -453,7 +453,7 @@ impl PyGraph {
             // Each item's attributes are converted here, then stored in one
             // allocation sized for them: the buffer is reused.
             let mut scratch = PyAttrMap::new();
-            for (index, item) in items.try_iter()?.enumerate() {
+            for (index, item) in iterate(items)?.enumerate() {
                 let item = item?;
                 if let Some(t) = as_tuple(&item) {
                     if t.len() != 2 {
@@ -482,7 +482,7 @@ impl PyGraph {
         })?;
         let inner = &self.inner;
         _call.items(batch.len());
-        Ok(py.detach(|| inner.batch_add_nodes(batch))?)
+        Ok(detach(py, || inner.batch_add_nodes(batch))?)
     }
 
     /// Adds every ``(s, t)`` / ``(s, t, attrs)`` in one call, atomically.
@@ -496,7 +496,7 @@ impl PyGraph {
         // and for a re-resolution should concurrent removals force one.
         let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::with_capacity(hint);
         let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
-        for (index, item) in items.try_iter()?.enumerate() {
+        for (index, item) in iterate(items)?.enumerate() {
             let item = item?;
             let t = item.cast_into::<PyTuple>().map_err(|_| {
                 Self::item_error(
@@ -550,12 +550,12 @@ impl PyGraph {
     fn _apply_ops(&self, py: Python<'_>, ops: &Bound<'_, PyAny>) -> PyResult<()> {
         let _call = trace::call("_apply_ops");
         let mut batch = Vec::new();
-        for (index, item) in ops.try_iter()?.enumerate() {
+        for (index, item) in iterate(ops)?.enumerate() {
             batch.push(Self::op_from_tuple(&item?, index)?);
         }
         _call.items(batch.len());
         let inner = &self.inner;
-        Ok(py.detach(|| inner.apply(batch))?)
+        Ok(detach(py, || inner.apply(batch))?)
     }
 
     // ------------------------------------------------------- point queries
@@ -606,7 +606,7 @@ impl PyGraph {
         ids: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("get_nodes_batch");
-        let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
+        let objs: Vec<Bound<'py, PyAny>> = iterate(ids)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
         let inner = &self.inner;
@@ -978,7 +978,7 @@ impl PyGraph {
         let _call = trace::call("subgraph");
         let py = slf.py();
         let this = slf.get();
-        let objs: Vec<Bound<'py, PyAny>> = ids.try_iter()?.collect::<PyResult<_>>()?;
+        let objs: Vec<Bound<'py, PyAny>> = iterate(ids)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
         let new = slf.get_type().call1((this.inner.is_directed(),))?;

@@ -51,6 +51,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<detach::CancelToken>()?;
     m.add_class::<filter::AttrBatch>()?;
     m.add_function(wrap_pyfunction!(counters, m)?)?;
+    m.add_function(wrap_pyfunction!(detach::_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(methods::_share_methods, m)?)?;
     m.add_function(wrap_pyfunction!(trace::_set_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(filter::set_filter_threads, m)?)?;

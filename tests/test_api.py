@@ -754,3 +754,20 @@ def test_ids_and_endpoints_are_positional_only_everywhere(make_graph: Any) -> No
             call()
     assert g.bfs(0, depth_limit=1) == [0, 1] and g.k_hop(0, k=1) == [1]
     assert g.shortest_path(0, 1, weight=None) == [0, 1] and g.shortest_path_lengths(0, weight=None) == {0: 0, 1: 1}
+
+
+def test_messages_spell_ids_and_names_as_repr_does(make_graph: Any) -> None:
+    # Characters Python's repr escapes beyond ASCII controls (no-break and
+    # zero-width spaces, C1 controls, line separator, unassigned points)
+    # and quotes in names: the rust backend once printed them raw.
+    g = make_graph()
+    for ident in ["a\xa0b", "\u200b", "\x85x", "l\u2028s", "it's", "both'\"", "\U000e0001", "\U0010ffff"]:
+        with pytest.raises(gli.NodeNotFoundError) as info:
+            g.get_node(ident)
+        assert str(info.value) == f"Node {ident!r} not found"
+    name = "it's\n\xa0"
+    g.add_node(1)
+    g.add_edge(1, 1, **{name: "x"})
+    with pytest.raises(TypeError) as err:
+        g.pagerank(weight=name)
+    assert str(err.value) == f"edge 1 -> 1: weight attribute {name!r} is not numeric (str)"

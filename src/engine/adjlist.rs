@@ -115,6 +115,15 @@ impl AdjList {
         }
     }
 
+    /// A list kept as `big` (`len == BIG` marks it; `n_out` is unused).
+    fn from_big(big: Big) -> Self {
+        Self {
+            ptr: NonNull::from(Box::leak(Box::new(big))).cast(),
+            len: BIG,
+            n_out: 0,
+        }
+    }
+
     #[inline]
     fn big(&self) -> Option<&Big> {
         // SAFETY: `len == BIG` exactly when `ptr` came from `Box<Big>::into_raw`.
@@ -232,9 +241,7 @@ impl AdjList {
             big.inn.extend_from_slice(self.inn());
             big.inn.extend_from_slice(ins);
             self.resize(0);
-            self.ptr = NonNull::from(Box::leak(Box::new(big))).cast();
-            self.len = BIG;
-            self.n_out = 0;
+            *self = Self::from_big(big);
             return;
         }
         self.resize(new_len);
@@ -294,11 +301,7 @@ impl Default for AdjList {
 impl Clone for AdjList {
     fn clone(&self) -> Self {
         if let Some(b) = self.big() {
-            return Self {
-                ptr: NonNull::from(Box::leak(Box::new(b.clone()))).cast(),
-                len: BIG,
-                n_out: 0,
-            };
+            return Self::from_big(b.clone());
         }
         let mut copy = Self::new();
         copy.extend(self.out(), self.inn());

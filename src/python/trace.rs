@@ -209,7 +209,7 @@ impl Subscriber for PyLogging {
         } else {
             format!("{}({}) {:.1} µs", f.method, f.rest, f.duration_us)
         };
-        Python::attach(|py| {
+        super::detach::attach(|py| {
             static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
             let logger = LOGGER.get_or_try_init(py, || -> PyResult<_> {
                 Ok(py

@@ -4,7 +4,7 @@ use crate::sync::StdArc as Arc;
 use crate::sync::{OnceLock, Probe};
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::num::NonZeroU64;
+use std::num::NonZeroU32;
 
 /// An owned node id (16 bytes: `Int` sits beside `IdStr`'s non-zero head).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,15 +23,21 @@ const ID_INLINE: usize = 15;
 ///
 /// Layout, in memory order: byte 0 odd means inline, its upper 7 bits the
 /// length, bytes 1..16 the text. Otherwise bytes 0..8 hold the address of
-/// the `Arc`'s text (little-endian; even, as the text sits at offset 16 of
-/// the `Arc`'s 8-aligned `#[repr(C)]` allocation) and bytes 8..16 its
-/// length. Bytes 0..8 are never all zero, and saying so (`NonZeroU64`)
-/// lets `NodeId` keep its `Int` in bytes 8..16 and stay 16 bytes.
+/// the `Arc`'s text with bit 1 set (little-endian; the text sits at offset
+/// 16 of the `Arc`'s 8-aligned `#[repr(C)]` allocation, so its address has
+/// bits 0..3 clear: byte 0 is then even and never zero) and bytes 8..16 its
+/// length. Bytes 0..4 are never all zero, and saying so (`NonZeroU32`) lets
+/// `NodeId` keep its `Int` in bytes 8..16 and stay 16 bytes. The id is
+/// 4-aligned, so that the key map's entry (the id, its 32-bit hash and the
+/// 32-bit index) takes 24 bytes, not 32.
 #[repr(C)]
 pub struct IdStr {
-    head: NonZeroU64,
-    tail: [u8; 8],
+    head: NonZeroU32,
+    tail: [u8; 12],
 }
+
+/// The bit set in a shared id's stored address (see [`IdStr`]).
+const SHARED_TAG: u64 = 0b10;
 
 impl IdStr {
     pub fn new(text: &str) -> Self {
@@ -48,22 +54,22 @@ impl IdStr {
     fn from_arc(text: Arc<str>) -> Self {
         let len = text.len() as u64;
         let addr = Arc::into_raw(text).cast::<u8>().expose_provenance() as u64;
-        assert!(addr & 1 == 0, "an Arc<str>'s text is 8-aligned");
+        assert!(addr & 0b111 == 0, "an Arc<str>'s text is 8-aligned");
         let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&addr.to_le_bytes());
+        bytes[..8].copy_from_slice(&(addr | SHARED_TAG).to_le_bytes());
         bytes[8..].copy_from_slice(&len.to_le_bytes());
         Self::from_bytes(bytes)
     }
 
     #[inline]
     fn from_bytes(bytes: [u8; 16]) -> Self {
-        let mut head = [0u8; 8];
-        let mut tail = [0u8; 8];
-        head.copy_from_slice(&bytes[..8]);
-        tail.copy_from_slice(&bytes[8..]);
+        let mut head = [0u8; 4];
+        let mut tail = [0u8; 12];
+        head.copy_from_slice(&bytes[..4]);
+        tail.copy_from_slice(&bytes[4..]);
         Self {
-            // Inline: byte 0 is odd. Shared: a non-null address.
-            head: NonZeroU64::new(u64::from_ne_bytes(head)).expect("bytes 0..8 are never zero"),
+            // Inline: byte 0 is odd. Shared: byte 0 has `SHARED_TAG` set.
+            head: NonZeroU32::new(u32::from_ne_bytes(head)).expect("bytes 0..4 are never zero"),
             tail,
         }
     }
@@ -71,7 +77,7 @@ impl IdStr {
     /// The 16 bytes in memory order.
     #[inline]
     fn bytes(&self) -> &[u8; 16] {
-        // SAFETY: `#[repr(C)]` of a `u64` and `[u8; 8]`: 16 initialized
+        // SAFETY: `#[repr(C)]` of a `u32` and `[u8; 12]`: 16 initialized
         // bytes without padding, and `[u8; 16]` needs no alignment.
         unsafe { &*(self as *const Self).cast::<[u8; 16]>() }
     }
@@ -87,10 +93,13 @@ impl IdStr {
         let word = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&self.bytes()[i..i + 8]);
-            u64::from_le_bytes(w) as usize
+            u64::from_le_bytes(w)
         };
-        std::ptr::slice_from_raw_parts(std::ptr::with_exposed_provenance::<u8>(word(0)), word(8))
-            as *const str
+        let addr = (word(0) & !SHARED_TAG) as usize;
+        std::ptr::slice_from_raw_parts(
+            std::ptr::with_exposed_provenance::<u8>(addr),
+            word(8) as usize,
+        ) as *const str
     }
 
     #[inline]
@@ -243,14 +252,17 @@ impl<'a> From<&'a NodeId> for NodeRef<'a> {
 /// A `str` id as the key map stores it: the id's own [`IdStr`] (a text of up
 /// to 15 bytes inline, so a lookup that finds it compares the text without
 /// leaving the entry's cache line; a longer one shares the record's `Arc`)
-/// and a 32-bit hash of the text, in what would be padding (the entry stays
-/// 24 bytes). The map hashes the stored hash, so growing the map re-hashes
+/// and a 32-bit hash of the text: with the 32-bit index beside it, the key
+/// map's entry is 24 bytes (asserted below). The map hashes the stored hash, so growing the map re-hashes
 /// entries without reading their texts.
 #[derive(Clone, Debug)]
 pub struct StrKey {
     text: IdStr,
     hash: u32,
 }
+
+// The key map's entry: key and index (`u32`) in 24 bytes (three to a 64-byte line, not two).
+const _: () = assert!(std::mem::size_of::<(StrKey, u32)>() == 24);
 
 impl StrKey {
     /// The key's text.

@@ -4,6 +4,7 @@ weighted and not, with removals), on every backend."""
 from __future__ import annotations
 
 import math
+import random
 
 import networkx as nx
 import pytest
@@ -69,6 +70,49 @@ def test_traversals_match_networkx(backend: str, spec) -> None:  # type: ignore[
         got = g.shortest_path_lengths(src, weight="w")
         assert got.keys() == wl.keys()
         assert all(math.isclose(got[k], wl[k]) for k in wl)
+
+
+def _same_float(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nan_weight_settled_first_poisons_what_follows_as_in_networkx(backend: str) -> None:
+    # heapq pops the NaN entry pushed first: `1.0 < nan` is false, so the
+    # later, smaller entry never rises above it.
+    g, G = gli.Graph(directed=False, backend=backend), nx.Graph()
+    g.batch_add_nodes(["s", "x", "y", "t"])
+    for s, t, w in (("s", "x", math.nan), ("s", "y", 1.0), ("y", "t", 1.0), ("x", "t", 1.0)):
+        g.add_edge(s, t, w=w)
+        G.add_edge(s, t, w=w)
+    want = nx.single_source_dijkstra_path_length(G, "s", weight="w")
+    got = g.shortest_path_lengths("s", weight="w")
+    assert list(got) == list(want) == ["s", "x", "y", "t"]
+    assert got["s"] == 0 and got["y"] == 1.0 and math.isnan(got["x"]) and math.isnan(got["t"])
+    assert g.shortest_path("s", "t", weight="w") == nx.dijkstra_path(G, "s", "t", weight="w") == ["s", "x", "t"]
+    assert math.isnan(g.shortest_path_length("s", "t", weight="w"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@QUICK
+@given(spec=graphs(), nan_share=st.sampled_from([0.1, 0.3, 0.6]), seed=st.integers(0, 2**32))
+def test_nan_weights_give_networkx_lengths_paths_and_order(backend: str, spec, nan_share: float, seed: int) -> None:  # type: ignore[no-untyped-def]
+    # A NaN distance compares neither less nor greater than any other, so
+    # which node settles first, and so every later distance, follows the
+    # heap's exact steps: GLI's must be NetworkX's (heapq on tuples).
+    directed, nodes, edges, removed = spec
+    rnd = random.Random(seed)
+    edges = [(s, t, math.nan if rnd.random() < nan_share else w) for s, t, w in edges]
+    g, G = build(backend, (directed, nodes, edges, removed))
+    for src in list(G.nodes)[:4]:
+        want = nx.single_source_dijkstra_path_length(G, src, weight="w")
+        got = g.shortest_path_lengths(src, weight="w")
+        assert list(got) == list(want)
+        assert all(_same_float(got[k], want[k]) for k in want)
+        for t in list(G.nodes)[-3:]:
+            if t in want:
+                assert g.shortest_path(src, t, weight="w") == nx.dijkstra_path(G, src, t, weight="w")
+                assert _same_float(g.shortest_path_length(src, t, weight="w"), want[t])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -7,8 +7,7 @@
 //! `pagerank` runs its per-iteration sweep on the rayon pool when the graph
 //! has at least `PAR_MIN_NODES` nodes (`RAYON_NUM_THREADS` sets the pool size).
 
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
@@ -325,21 +324,69 @@ pub type Settled = Vec<(Ix, f64)>;
 /// The predecessor of each settled node on its shortest path.
 pub type Preds = FastMap<Ix, Ix>;
 
-#[derive(PartialEq)]
+/// A queued `(distance, push counter, node)`.
 struct HeapItem(f64, u64, Ix);
-impl Eq for HeapItem {}
-impl PartialOrd for HeapItem {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
+
+/// Python's `(distance, counter, node) < (distance, counter, node)`: the
+/// counters decide between equal distances; a NaN distance is neither less
+/// nor greater than any other, nor equal to one.
+#[inline]
+fn py_lt(a: &HeapItem, b: &HeapItem) -> bool {
+    if a.0 == b.0 {
+        a.1 < b.1
+    } else {
+        a.0 < b.0
     }
 }
-impl Ord for HeapItem {
-    // Min-heap on (distance, push counter), as NetworkX's heapq with a counter.
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        other
-            .0
-            .total_cmp(&self.0)
-            .then_with(|| other.1.cmp(&self.1))
+
+/// The priority queue of NetworkX's Dijkstra: Python's `heapq` on
+/// `(distance, counter, node)` tuples, replicated step for step (CPython's
+/// `_heapq` sift-down and bottom-up sift-up) with Python's comparisons. A
+/// heap ordered otherwise settles nodes in another order once a NaN weight
+/// makes distances incomparable, and then finds other distances.
+struct PyHeap(Vec<HeapItem>);
+
+impl PyHeap {
+    fn push(&mut self, item: HeapItem) {
+        self.0.push(item);
+        self.sift_down(0, self.0.len() - 1);
+    }
+
+    fn pop(&mut self) -> Option<HeapItem> {
+        let last = self.0.pop()?;
+        if self.0.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut self.0[0], last);
+        self.sift_up(0);
+        Some(top)
+    }
+
+    /// `heapq._siftdown`: the item at `pos` rises while less than its parent.
+    fn sift_down(&mut self, start: usize, mut pos: usize) {
+        while pos > start {
+            let parent = (pos - 1) >> 1;
+            if !py_lt(&self.0[pos], &self.0[parent]) {
+                break;
+            }
+            self.0.swap(pos, parent);
+            pos = parent;
+        }
+    }
+
+    /// `heapq._siftup`: the smaller child (the right one unless the left is
+    /// less) moves up until a leaf, then the item rises from there.
+    fn sift_up(&mut self, mut pos: usize) {
+        let (end, start) = (self.0.len(), pos);
+        while pos < end >> 1 {
+            let mut child = 2 * pos + 1;
+            if child + 1 < end && !py_lt(&self.0[child], &self.0[child + 1]) {
+                child += 1;
+            }
+            self.0.swap(child, pos);
+            pos = child;
+        }
+        self.sift_down(start, pos);
     }
 }
 
@@ -357,7 +404,7 @@ pub fn dijkstra<O>(
     let mut pred: FastMap<Ix, Ix> = FastMap::default();
     let mut done: FastSet<Ix> = FastSet::default();
     let mut settled = Vec::new();
-    let mut heap = BinaryHeap::new();
+    let mut heap = PyHeap(Vec::new());
     let mut counter = 0u64;
     best.insert(src, 0.0);
     heap.push(HeapItem(0.0, counter, src));
@@ -686,6 +733,34 @@ mod tests {
                 .unwrap();
         }
         g
+    }
+
+    #[test]
+    fn dijkstra_queue_pops_as_pythons_heapq_does() {
+        // Expected: `heapq` on `(d, counter, counter)` tuples with the same
+        // pushes and pops, NaN and signed zeros included.
+        let nan = f64::NAN;
+        let mut heap = PyHeap(Vec::new());
+        let (mut counter, mut popped) = (0u64, Vec::new());
+        let mut push = |heap: &mut PyHeap, d: f64| {
+            heap.push(HeapItem(d, counter, counter as Ix));
+            counter += 1;
+        };
+        for d in [nan, 1.0, 3.0] {
+            push(&mut heap, d);
+        }
+        popped.push(heap.pop().unwrap().1);
+        for d in [nan, 0.5, 2.0] {
+            push(&mut heap, d);
+        }
+        popped.push(heap.pop().unwrap().1);
+        for d in [nan, 1.0, -0.0, 0.0] {
+            push(&mut heap, d);
+        }
+        while let Some(item) = heap.pop() {
+            popped.push(item.1);
+        }
+        assert_eq!(popped, [0, 4, 3, 8, 9, 7, 5, 1, 6, 2]);
     }
 
     #[test]

@@ -123,6 +123,51 @@ def test_where_uses_python_equality(make_graph: GraphFactory) -> None:
         g.filter_nodes(where={"x": np.complex128(1)})
 
 
+def test_where_values_of_subclasses_mean_their_plain_values(make_graph: GraphFactory) -> None:
+    # Compared by value, natively: a subclass's __eq__ is never asked.
+    class AnyStr(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = str.__hash__
+
+    class AnyFloat(float):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = float.__hash__
+
+    class AnyInt(int):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = int.__hash__
+
+    g = make_graph()
+    g.add_node(1, name="one", x=1.5, n=7)
+    g.add_node(2, name="two", x=2.5, n=8)
+    g.add_edge(1, 2, name="one")
+    assert g.filter_nodes(where={"name": AnyStr("zzz")}) == []
+    assert g.filter_nodes(where={"name": AnyStr("two")}) == [2]
+    assert g.filter_nodes(where={"x": AnyFloat(1.5)}) == [1]
+    assert g.filter_nodes(where={"n": AnyInt(8)}) == [2]
+    assert g.filter_edges(where={"name": AnyStr("zzz")}) == []
+    assert g.filter_edges(where={"name": AnyStr("one")}) == [(1, 2)]
+
+
+def test_batch_items_read_a_dict_subclass_own_entries(make_graph: GraphFactory) -> None:
+    # As dict(attrs) reads them: an items() override is not called.
+    class ItemsDict(dict):  # type: ignore[type-arg]
+        def items(self):  # type: ignore[no-untyped-def]
+            raise AssertionError("not called")
+
+    g = make_graph()
+    g.batch_add_nodes([(1, ItemsDict(x=1)), (2, {})])
+    g.batch_add_edges([(1, 2, ItemsDict(w=2.0))])
+    assert g.get_node(1) == {"x": 1}
+    assert g.get_edge(1, 2) == {"w": 2.0}
+
+
 def test_filter_edges(make_graph: GraphFactory) -> None:
     for directed in (True, False):
         g = make_graph(directed)

@@ -39,13 +39,18 @@ def _native_scalar(v: object) -> bool:
 def _where_value(method: str, name: str, v: object) -> object:
     if isinstance(v, np.generic):  # a numpy scalar means its Python value
         v = v.item()
+    # A subclass instance means its plain value, as in the rust backend: its
+    # ``__eq__`` is never asked.
     if isinstance(v, str):
-        return _utf8(v)
-    if v is None or isinstance(v, (bool, float)):
+        return _utf8(_text(v))
+    if v is None or isinstance(v, bool):
         return v
+    if isinstance(v, float):
+        return float.__float__(v)
     if isinstance(v, int):
+        v = int.__int__(v)
         # Beyond 64 bits no stored int can equal it; the engine matches nothing.
-        return v if _is_i64(int(v)) else math.nan
+        return v if _is_i64(v) else math.nan
     raise TypeError(
         f"{method}: where[{name!r}] must be str, int, float, bool or None, not {type(v).__name__}"
     )

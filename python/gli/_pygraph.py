@@ -84,9 +84,11 @@ def _read_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: _read(v) for k, v in attrs.items()}
 
 
-def _attrs(attrs: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+def _attrs(attrs: dict[str, Any], where: str = "") -> dict[str, Any]:
     out = {}
-    for k, v in attrs.items():
+    # The dict's own entries, as the rust backend reads them (and as
+    # ``dict(attrs)`` does): a subclass's ``items()`` override is not called.
+    for k, v in dict.items(attrs):
         if not isinstance(k, str):
             raise TypeError(f"{where}attribute names must be str, not {type(k).__name__}")
         name = _utf8(_text(k))

@@ -8,7 +8,7 @@ gives the node, adjacency and edge orders DESIGN.md fixes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._args import _check_id, _flag, _text, _utf8

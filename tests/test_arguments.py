@@ -42,6 +42,25 @@ def test_counts_are_non_negative_ints(backend: str) -> None:
         g.k_hop("missing", -1)
 
 
+def test_ints_beyond_64_bits_as_counts_and_floats(backend: str) -> None:
+    # A count beyond 64 bits bounds nothing; a negative one, or a float
+    # argument too large for a float, is an error naming argument and value.
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([0, 1, 2])
+    g.batch_add_edges([(0, 1), (1, 2)])
+    assert g.k_hop(0, 2**64) == [1, 2] and g.bfs(0, depth_limit=2**70) == [0, 1, 2]
+    assert len(g.pagerank(max_iter=2**64)) == 3
+    for call, name in ((lambda v: g.k_hop(0, v), "k"), (lambda v: g.bfs(0, v), "depth_limit"),
+                       (lambda v: g.pagerank(max_iter=v), "max_iter"), (lambda v: gli.set_filter_threads(v), "n")):
+        with pytest.raises(ValueError, match=f"{name} must be >= 0, got {-2**64}$"):
+            call(-(2**64))
+    big = 2**2000
+    for call, name in ((lambda: g.pagerank(alpha=big), "pagerank: alpha"), (lambda: g.pagerank(tol=big), "pagerank: tol"),
+                       (lambda: g.node_attribute_array("w", default=-big), "node_attribute_array: default")):
+        with pytest.raises(OverflowError, match=f"^{name} does not fit in a float, got -?{str(big)[:30]}"):
+            call()
+
+
 def test_flags_and_names_are_checked(backend: str) -> None:
     with pytest.raises(TypeError, match="not an instance of 'bool'"):
         gli.Graph(directed=0, backend=backend)  # type: ignore[arg-type]

@@ -21,20 +21,22 @@ def _is_i64(v: object) -> bool:
 
 
 def _count(method: str, name: str, v: object) -> int:
-    """A non-negative integer argument, checked as the rust backend checks it."""
+    """A non-negative integer argument, checked as the rust backend checks it
+    (an int beyond 64 bits is larger than any graph: no bound)."""
     n = operator.index(v)  # type: ignore[arg-type]  # TypeError for a float or None, as rust
-    if not _I64[0] <= n <= _I64[1]:  # rust reads a 64-bit int first
-        raise OverflowError("Python int too large to convert to C long")
     if n < 0:
         raise ValueError(f"{method}: {name} must be >= 0, got {n}")
     return n
 
 
-def _real(v: object) -> float:
+def _real(method: str, name: str, v: object) -> float:
     """A float argument, accepted as the rust backend's ``f64`` extraction accepts it."""
     if isinstance(v, (str, bytes, bytearray)) or not hasattr(type(v), "__float__") and not hasattr(type(v), "__index__"):
         raise TypeError(f"must be real number, not {type(v).__name__}")
-    return float(v)  # type: ignore[arg-type]
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except OverflowError:
+        raise OverflowError(f"{method}: {name} does not fit in a float, got {v}") from None
 
 
 def _not_instance(v: object, want: str) -> TypeError:

@@ -209,10 +209,11 @@ class PythonQueries:
         tol: float = 1e-6,
         weight: str | None = None,
     ) -> dict[NodeId, float]:
-        alpha, tol, weight = _real(alpha), _real(tol), _name(weight, optional=True)
-        max_iter = _count("pagerank", "max_iter", max_iter)
+        alpha, tol = _real("pagerank", "alpha", alpha), _real("pagerank", "tol", tol)
+        weight = _name(weight, optional=True)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        max_iter = _count("pagerank", "max_iter", max_iter)
         with self._lock:
             order = self.nodes()
             n = len(order)
@@ -261,7 +262,7 @@ class PythonQueries:
 
     def node_attribute_array(self, attr: str, default: float = float("nan")) -> np.ndarray:
         attr = _name(attr)
-        default = _real(default)
+        default = _real("node_attribute_array", "default", default)
         with self._lock:
             return np.array([default if v is None else v for v in self._column(attr)], dtype=np.float64)
 

@@ -223,6 +223,84 @@ pub(crate) fn id_to_py<'py>(py: Python<'py>, id: &NodeId) -> Bound<'py, PyAny> {
     }
 }
 
+/// An int argument (`k`, `depth_limit`, `max_iter`, `n`), extracted as an
+/// `i64` parameter is (PyO3 names the argument in the `TypeError` for what
+/// is not an int), except that an int beyond 64 bits is kept, as its sign
+/// and text, instead of an `OverflowError` that names neither the argument
+/// nor the value: [`IntArg::count`] says what it means.
+pub(crate) struct IntArg(Result<i64, (bool, String)>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for IntArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<i64>() {
+            Ok(i) => Ok(Self(Ok(i))),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                // SAFETY: attached; a new reference or null with an exception set.
+                let exact = unsafe {
+                    Bound::from_owned_ptr_or_err(obj.py(), pyo3::ffi::PyNumber_Index(obj.as_ptr()))
+                }?;
+                Ok(Self(Err((exact.lt(0)?, exact.str()?.to_string()))))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl IntArg {
+    pub(crate) const fn new(v: i64) -> Self {
+        Self(Ok(v))
+    }
+
+    /// A count: `ValueError` naming the value when negative; an int beyond
+    /// 64 bits is larger than any graph (`usize::MAX`: no bound).
+    pub(crate) fn count(&self, method: &str, name: &str) -> PyResult<usize> {
+        let negative = |shown: &dyn std::fmt::Display| {
+            PyValueError::new_err(format!("{method}: {name} must be >= 0, got {shown}"))
+        };
+        match &self.0 {
+            Ok(i) => usize::try_from(*i).map_err(|_| negative(i)),
+            Err((true, text)) => Err(negative(text)),
+            Err((false, _)) => Ok(usize::MAX),
+        }
+    }
+}
+
+/// A float argument (`alpha`, `tol`, `default`), extracted as an `f64`
+/// parameter is, except that an int too large for a float is kept as its
+/// text, for [`RealArg::value`]'s error, which names the argument.
+pub(crate) struct RealArg(Result<f64, String>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for RealArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.extract::<f64>() {
+            Ok(x) => Ok(Self(Ok(x))),
+            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+                Ok(Self(Err(obj.str()?.to_string())))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl RealArg {
+    pub(crate) const fn new(v: f64) -> Self {
+        Self(Ok(v))
+    }
+
+    /// The float, or an `OverflowError` naming the argument and the value.
+    pub(crate) fn value(&self, method: &str, name: &str) -> PyResult<f64> {
+        self.0.clone().map_err(|text| {
+            PyOverflowError::new_err(format!(
+                "{method}: {name} does not fit in a float, got {text}"
+            ))
+        })
+    }
+}
+
 /// The Python object of live node `ix`'s id, made once per node and kept in
 /// its record (every later result reuses it: an incref instead of a new
 /// `int` or `str`). Two threads racing to make it both succeed; one object

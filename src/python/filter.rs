@@ -28,7 +28,7 @@ use super::convert::{
     attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, type_name, value_to_py,
     with_py_names,
 };
-use super::convert::{release_queued, PyAttrSlice, PyPayload, PySharedAttrs};
+use super::convert::{release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs};
 use super::detach::{attach, checkpoint, detach, iterate, on_snapshot, CallingPython};
 use super::handles::{HandleCache, Handles};
 use crate::engine::counters::{add, bump, Counter};
@@ -943,15 +943,11 @@ static MAX_EVAL_THREADS: AtomicUsize = AtomicUsize::new(0);
 /// previous setting. With the GIL enabled one thread evaluates them anyway.
 #[pyfunction]
 #[pyo3(signature = (n = None))]
-pub(crate) fn set_filter_threads(n: Option<i64>) -> PyResult<Option<usize>> {
+pub(crate) fn set_filter_threads(n: Option<IntArg>) -> PyResult<Option<usize>> {
+    // 0 or None: one per core; an int beyond 64 bits: no cap.
     let n = match n {
         None => 0,
-        Some(k) if k < 0 => {
-            return Err(PyValueError::new_err(format!(
-                "set_filter_threads: n must be >= 0 (0 or None: one per core), got {k}"
-            )))
-        }
-        Some(k) => k as usize,
+        Some(k) => k.count("set_filter_threads", "n")?,
     };
     let old = MAX_EVAL_THREADS.swap(n, Ordering::Relaxed);
     Ok((old != 0).then_some(old))

@@ -16,8 +16,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, node_id,
-    node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids,
-    PyAttrMap, PyPayload,
+    node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids, IntArg,
+    PyAttrMap, PyPayload, RealArg,
 };
 use super::detach::{detach, iterate, run_detached};
 use super::filter;
@@ -773,11 +773,11 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
-        depth_limit: Option<i64>,
+        depth_limit: Option<IntArg>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("bfs");
         let depth_limit = depth_limit
-            .map(|d| count_arg("bfs", "depth_limit", d))
+            .map(|d| d.count("bfs", "depth_limit"))
             .transpose()?;
         let src = node_ref(source)?;
         let inner = &self.inner;
@@ -815,10 +815,10 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
-        k: i64,
+        k: IntArg,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("k_hop");
-        let k = count_arg("k_hop", "k", k)?;
+        let k = k.count("k_hop", "k")?;
         let src = node_ref(source)?;
         let inner = &self.inner;
         let keys = |view: &GraphView<'_, PyPayload>, order: Vec<Ix>| -> Vec<NodeId> {
@@ -938,16 +938,23 @@ impl PyGraph {
     }
 
     /// PageRank as NetworkX defines it. Multithreaded on large graphs.
-    #[pyo3(signature = (alpha = 0.85, max_iter = 100, tol = 1e-6, weight = None))]
+    #[pyo3(
+        signature = (alpha = RealArg::new(0.85), max_iter = IntArg::new(100), tol = RealArg::new(1e-6), weight = None),
+        text_signature = "($self, alpha=0.85, max_iter=100, tol=1e-6, weight=None)"
+    )]
     fn pagerank<'py>(
         &self,
         py: Python<'py>,
-        alpha: f64,
-        max_iter: i64,
-        tol: f64,
+        alpha: RealArg,
+        max_iter: IntArg,
+        tol: RealArg,
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("pagerank");
+        let (alpha, tol) = (
+            alpha.value("pagerank", "alpha")?,
+            tol.value("pagerank", "tol")?,
+        );
         if !(0.0..=1.0).contains(&alpha) {
             // Python's text of the float, as the reference backend prints it.
             let shown = pyo3::types::PyFloat::new(py, alpha).str()?;
@@ -955,7 +962,7 @@ impl PyGraph {
                 "alpha must be in [0, 1], got {shown}"
             )));
         }
-        let max_iter = count_arg("pagerank", "max_iter", max_iter)?;
+        let max_iter = max_iter.count("pagerank", "max_iter")?;
         let w = Self::weight_id(weight).flatten();
         let ranks = self.on_traversal(py, |view, c| {
             Ok(view.keyed(&algo::pagerank(view, alpha, max_iter, tol, w, c)?))
@@ -1006,14 +1013,15 @@ impl PyGraph {
 
     /// numpy float64 array of ``attr`` aligned with ``nodes()`` (``default`` where
     /// missing or not numeric).
-    #[pyo3(signature = (attr, default = f64::NAN), text_signature = "($self, attr, default=math.nan)")]
+    #[pyo3(signature = (attr, default = RealArg::new(f64::NAN)), text_signature = "($self, attr, default=math.nan)")]
     fn node_attribute_array<'py>(
         &self,
         py: Python<'py>,
         attr: &str,
-        default: f64,
+        default: RealArg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let _call = trace::call("node_attribute_array");
+        let default = default.value("node_attribute_array", "default")?;
         let col: Vec<f64> = self
             .numeric_column(py, attr)?
             .into_iter()
@@ -1056,13 +1064,6 @@ impl PyGraph {
             }
         })
     }
-}
-
-/// A count argument (`k`, `depth_limit`, `max_iter`): `ValueError` naming
-/// it when negative (an `int` beyond 64 bits is already an `OverflowError`).
-fn count_arg(method: &str, name: &str, v: i64) -> PyResult<usize> {
-    usize::try_from(v)
-        .map_err(|_| PyValueError::new_err(format!("{method}: {name} must be >= 0, got {v}")))
 }
 
 /// The largest `k_hop` result searched under the shards' read locks (about

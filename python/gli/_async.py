@@ -5,7 +5,7 @@
 future on the caller's loop through ``loop.call_soon_threadsafe``, so the loop
 keeps serving other tasks meanwhile. Cancelling the awaiting task sets the
 query's ``CancelToken``: the Rust engine polls it in every long loop (and
-between predicate batches) and stops promptly. On the pure-Python backend the
+before each predicate call) and stops promptly. On the pure-Python backend the
 query runs to completion in its worker and its result is dropped.
 """
 

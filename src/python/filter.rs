@@ -777,6 +777,24 @@ impl<'py> FilterArgs<'py> {
 
 // ------------------------------------------------------------- the batches
 
+/// The cancel tokens entered on the filter's calling thread (an async
+/// task's, a `CancelToken`'s): polled before each batch and, by per-item
+/// evaluation, before each predicate call, so that a slow predicate's batch
+/// does not run to its end after a cancel.
+struct Cancelled<'a>(&'a [Arc<AtomicBool>]);
+
+impl Cancelled<'_> {
+    #[inline]
+    fn check(&self) -> PyResult<()> {
+        if super::detach::any_cancelled(self.0) {
+            return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
+                "the query was cancelled",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Evaluates `items` in batches of `size`, attaching once per batch (`eval`
 /// runs attached on the batch's index and items and returns what it keeps).
 /// Called detached. With `threads > 1` (GIL disabled only), that many threads
@@ -789,7 +807,14 @@ fn run_batches<T: Sync, R: Send>(
     items: &[T],
     size: usize,
     threads: usize,
-    eval: impl for<'py> Fn(Python<'py>, &Bound<'py, PyAny>, usize, &[T]) -> PyResult<Vec<R>> + Sync,
+    eval: impl for<'py> Fn(
+            Python<'py>,
+            &Bound<'py, PyAny>,
+            usize,
+            &[T],
+            &Cancelled<'_>,
+        ) -> PyResult<Vec<R>>
+        + Sync,
 ) -> PyResult<Vec<R>> {
     let batches = items.len().div_ceil(size);
     let batch = |b: usize| &items[b * size..((b + 1) * size).min(items.len())];
@@ -798,6 +823,7 @@ fn run_batches<T: Sync, R: Send>(
     let first_err: LeafMutex<Option<PyErr>> = LeafMutex::new(None);
     let slots: Vec<LeafMutex<Vec<R>>> = (0..batches).map(|_| LeafMutex::new(Vec::new())).collect();
     let tokens = super::detach::entered_cancel_flags();
+    let cancelled = Cancelled(&tokens);
     // Batches traced on the other evaluating threads, logged by this one
     // once they are done: a logging handler may hold its lock while it
     // calls into GLI and waits for them (a handler that filters), so they
@@ -808,11 +834,9 @@ fn run_batches<T: Sync, R: Send>(
         if stop.load(Ordering::Acquire) {
             return None;
         }
-        if super::detach::any_cancelled(&tokens) {
+        if let Err(e) = cancelled.check() {
             stop.store(true, Ordering::Release);
-            first_err.lock().get_or_insert_with(|| {
-                pyo3::exceptions::PyKeyboardInterrupt::new_err("the query was cancelled")
-            });
+            first_err.lock().get_or_insert(e);
             return None;
         }
         let b = next.fetch_add(1, Ordering::Relaxed);
@@ -838,8 +862,8 @@ fn run_batches<T: Sync, R: Send>(
                 // Between batches: a Ctrl-C that arrived while Rust ran.
                 let t0 = super::trace::enabled().then(std::time::Instant::now);
                 checkpoint(py);
-                let res =
-                    eval(py, &pred, i, batch(i)).and_then(|kept| py.check_signals().map(|_| kept));
+                let res = eval(py, &pred, i, batch(i), &cancelled)
+                    .and_then(|kept| py.check_signals().map(|_| kept));
                 if let Some(t0) = t0 {
                     let (len, took) = (batch(i).len(), t0.elapsed());
                     if std::thread::current().id() == caller {
@@ -1103,6 +1127,7 @@ fn per_node_batch(
     pred: &Bound<'_, PyAny>,
     snap: &Arc<Snapshot<PyPayload>>,
     items: &[Ix],
+    cancelled: &Cancelled<'_>,
 ) -> PyResult<Vec<Py<PyAny>>> {
     let mut calls = Calls(0);
     let view = snap.view();
@@ -1119,6 +1144,7 @@ fn per_node_batch(
             view.prefetch_attrs(ahead);
         }
         checkpoint(py);
+        cancelled.check()?;
         let id = node_obj(py, &view, ix);
         let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
         calls.0 += 1;
@@ -1163,12 +1189,12 @@ pub(crate) fn filter_nodes<'py>(
             &cands,
             bs,
             threads,
-            |py, pred, b, items| match &handles {
+            |py, pred, b, items, cancelled| match &handles {
                 Some(handles) => {
                     let batch = (&cands, b * bs, items.len());
                     vectorized_batch(py, pred, graph, &snap, handles, batch)
                 }
-                None => per_node_batch(py, pred, &snap, items),
+                None => per_node_batch(py, pred, &snap, items, cancelled),
             },
         )
     })?;
@@ -1200,13 +1226,14 @@ pub(crate) fn filter_edges<'py>(
             &cands,
             args.batch_size,
             threads,
-            |py, pred, _, items| {
+            |py, pred, _, items, cancelled| {
                 let view = snap.view();
                 let mut calls = Calls(0);
                 let mut out = Vec::with_capacity(items.len());
                 let mut spare = None;
                 for &(s, t) in items {
                     checkpoint(py);
+                    cancelled.check()?;
                     let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
                     let attrs = AttrView::reuse(py, &mut spare, &snap, view.edge_attrs(s, t))?;
                     calls.0 += 1;

@@ -173,6 +173,26 @@ def test_cancel_token_directly() -> None:
     g.pagerank()  # outside the token, queries run normally
 
 
+@pytest.mark.parametrize("op", ["subgraph", "dump", "load"])
+def test_a_cancel_token_stops_subgraph_and_state_copies(op: str) -> None:
+    # The detached parts of subgraph, pickling and copying poll the cancel
+    # flag (and so Ctrl-C) like the queries do; a cancelled load leaves the
+    # target graph empty.
+    g = gli.Graph()
+    n = 1_000_000
+    g.batch_add_nodes(range(n))
+    g.batch_add_edges([(i, (i * 7919 + 1) % n) for i in range(n)] + [(i, (i * 31 + 7) % n) for i in range(n)])
+    ids = list(range(n))
+    image = g._dump_state()
+    target = gli.Graph()
+    calls = {"subgraph": lambda: g.subgraph(ids), "dump": g._dump_state, "load": lambda: target._load_state(*image)}
+    token = gli._core.CancelToken()
+    threading.Timer(0.02, token.cancel).start()
+    with token, pytest.raises(KeyboardInterrupt, match="cancelled"):
+        calls[op]()
+    assert target.node_count() == 0
+
+
 @pytest.mark.parametrize("cancel", ["outer", "inner"])
 def test_nested_cancel_tokens_either_one_stops_the_query(cancel: str) -> None:
     g = big_graph()

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use rayon::prelude::*;
 
-use super::cancel::Cancel;
+use super::cancel::{Cancel, CHECK_EVERY};
 use super::id::PyRepr;
 use super::store::{GraphView, Ix, PREFETCH_AHEAD};
 use super::value::{AttrId, Value};
@@ -23,8 +23,6 @@ type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// Below this many nodes, parallel sweeps cost more than they save.
 pub const PAR_MIN_NODES: usize = 50_000;
-/// Loops call `Cancel::check` every this many steps.
-const CHECK_EVERY: usize = 4096;
 
 /// Dense per-node scratch, indexed by `ix - lo`.
 struct Dense<T> {

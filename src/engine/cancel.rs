@@ -16,6 +16,9 @@ use crate::sync::{AtomicBool, AtomicU64, Ordering};
 /// Ctrl-C, and rare enough to cost nothing measurable.
 const POLL: Duration = Duration::from_millis(25);
 
+/// Loops call [`Cancel::check`] every this many steps.
+pub const CHECK_EVERY: usize = 4096;
+
 pub struct Cancel<'a> {
     flag: &'a AtomicBool,
     hook: Option<&'a (dyn Fn() -> bool + Sync)>,

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use super::cancel::{Cancel, CHECK_EVERY};
 use super::id::NodeId;
 use super::store::{GraphView, Ix};
 use super::value::{intern, name_of, AttrId, AttrMap, AttrSlice, Value};
@@ -118,7 +119,11 @@ impl<O> Writer<'_, O> {
 
 /// Writes `view` as an image; `opaque` numbers each opaque value (the binding
 /// keeps the objects in that order).
-pub fn dump<O>(view: &GraphView<'_, O>, opaque: &mut dyn FnMut(&O) -> u32) -> Vec<u8> {
+pub fn dump<O>(
+    view: &GraphView<'_, O>,
+    opaque: &mut dyn FnMut(&O) -> u32,
+    cancel: &Cancel<'_>,
+) -> Result<Vec<u8>> {
     let ixs: Vec<Ix> = view.ixs().collect();
     let lo = ixs.first().copied().unwrap_or(0);
     let span = ixs.last().map_or(0, |&h| (h - lo) as usize + 1);
@@ -138,7 +143,10 @@ pub fn dump<O>(view: &GraphView<'_, O>, opaque: &mut dyn FnMut(&O) -> u32) -> Ve
     w.u64(0);
     w.u32(ixs.len() as u32);
     let directed = view.directed();
-    for &ix in &ixs {
+    for (p, &ix) in ixs.iter().enumerate() {
+        if p % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
         match view.key(ix) {
             NodeId::Int(i) => {
                 w.u8(0);
@@ -166,7 +174,10 @@ pub fn dump<O>(view: &GraphView<'_, O>, opaque: &mut dyn FnMut(&O) -> u32) -> Ve
     let count_at = w.buf.len();
     w.u64(0);
     let mut count = 0u64;
-    for &s in &ixs {
+    for (p, &s) in ixs.iter().enumerate() {
+        if p % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
         for &t in view.out(s) {
             if !directed && t < s {
                 continue;
@@ -187,7 +198,7 @@ pub fn dump<O>(view: &GraphView<'_, O>, opaque: &mut dyn FnMut(&O) -> u32) -> Ve
     for id in order {
         w.str(&name_of(id));
     }
-    w.buf
+    Ok(w.buf)
 }
 
 // ------------------------------------------------------------------ reading
@@ -306,7 +317,11 @@ impl<O> Reader<'_, '_, O> {
 }
 
 /// Decodes an image; `opaque` resolves opaque-value indices.
-pub fn load<O>(buf: &[u8], opaque: &mut dyn FnMut(u32) -> Result<O>) -> Result<Image<O>> {
+pub fn load<O>(
+    buf: &[u8],
+    opaque: &mut dyn FnMut(u32) -> Result<O>,
+    cancel: &Cancel<'_>,
+) -> Result<Image<O>> {
     if buf.len() < 13 || &buf[..4] != MAGIC {
         return Err(corrupt("not a GLI graph image (or from another version)"));
     }
@@ -332,7 +347,10 @@ pub fn load<O>(buf: &[u8], opaque: &mut dyn FnMut(u32) -> Result<O>) -> Result<I
     let n = r.count(14)?;
     let mut nodes = Vec::with_capacity(n);
     let mut adj = Vec::with_capacity(n);
-    for _ in 0..n {
+    for p in 0..n {
+        if p % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
         let id = match r.u8()? {
             0 => NodeId::Int(r.u64()? as i64),
             1 => NodeId::Str(r.str()?.into()),
@@ -356,7 +374,10 @@ pub fn load<O>(buf: &[u8], opaque: &mut dyn FnMut(u32) -> Result<O>) -> Result<I
         return Err(corrupt("edge attribute count exceeds the data"));
     }
     let mut edge_attrs = Vec::with_capacity(m);
-    for _ in 0..m {
+    for i in 0..m {
+        if i % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
         let (s, t) = (r.u32()?, r.u32()?);
         if s as usize >= n || t as usize >= n {
             return Err(corrupt("edge endpoint out of range"));
@@ -377,6 +398,7 @@ pub fn load<O>(buf: &[u8], opaque: &mut dyn FnMut(u32) -> Result<O>) -> Result<I
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::cancel::never;
     use crate::engine::Graph;
 
     fn sample(directed: bool) -> Graph<u32> {
@@ -461,13 +483,20 @@ mod tests {
             let g = sample(directed);
             let snap = g.snapshot();
             let mut objs = Vec::new();
-            let bytes = dump(&snap.view(), &mut |o: &u32| {
-                objs.push(*o);
-                objs.len() as u32 - 1
-            });
-            let img = load(&bytes, &mut |k| Ok(objs[k as usize])).unwrap();
+            let bytes = never(|c| {
+                dump(
+                    &snap.view(),
+                    &mut |o: &u32| {
+                        objs.push(*o);
+                        objs.len() as u32 - 1
+                    },
+                    c,
+                )
+            })
+            .unwrap();
+            let img = never(|c| load(&bytes, &mut |k| Ok(objs[k as usize]), c)).unwrap();
             let h: Graph<u32> = Graph::with_shards(directed, 8);
-            h.restore(img).unwrap();
+            never(|c| h.restore(img, c)).unwrap();
             assert_eq!(shape(&g), shape(&h));
         }
     }
@@ -476,25 +505,23 @@ mod tests {
     fn corrupt_images_are_rejected_without_changes() {
         let g = sample(true);
         let snap = g.snapshot();
-        let bytes = dump(&snap.view(), &mut |_| 0);
+        let bytes = never(|c| dump(&snap.view(), &mut |_| 0, c)).unwrap();
+        let load = |b: &[u8]| never(|c| load::<u32>(b, &mut |_| Ok(0), c));
         for cut in [0, 5, 13, bytes.len() / 2, bytes.len() - 1] {
-            assert!(
-                load::<u32>(&bytes[..cut], &mut |_| Ok(0)).is_err(),
-                "cut at {cut}"
-            );
+            assert!(load(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut bad = bytes.clone();
         bad[0] = b'X';
-        assert!(load::<u32>(&bad, &mut |_| Ok(0)).is_err());
+        assert!(load(&bad).is_err());
         // An adjacency that does not mirror: drop one in-list entry.
-        let mut img = load::<u32>(&bytes, &mut |_| Ok(0)).unwrap();
+        let mut img = load(&bytes).unwrap();
         let victim = img.adj.iter().position(|(_, i)| !i.is_empty()).unwrap();
         img.adj[victim].1.pop();
         let h: Graph<u32> = Graph::with_shards(true, 4);
-        assert!(h.restore(img).is_err());
+        assert!(never(|c| h.restore(img, c)).is_err());
         assert_eq!(h.node_count(), 0);
         let undirected: Graph<u32> = Graph::with_shards(false, 4);
-        let img = load::<u32>(&bytes, &mut |_| Ok(0)).unwrap();
-        assert!(undirected.restore(img).is_err());
+        let img = load(&bytes).unwrap();
+        assert!(never(|c| undirected.restore(img, c)).is_err());
     }
 }

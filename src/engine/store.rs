@@ -52,6 +52,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::adjacency::AdjIndex;
 use super::adjlist::{position, AdjList};
+use super::cancel::{Cancel, CHECK_EVERY};
 use super::id::{NodeId, NodeRef, StrKey, StrQuery};
 use super::intkeys::IntKeys;
 use super::value::{attrs_from, merge_attrs, merge_shared, AttrMap, Attrs, SharedAttrs};
@@ -1234,16 +1235,23 @@ impl<O: Payload> Graph<O> {
 
     /// Copies nodes `ids` (in this graph's node order) and the edges among
     /// them, with their attributes, into `into` (normally empty), from one snapshot.
-    pub fn subgraph_into(&self, ids: &[NodeRef<'_>], into: &Graph<O>) -> Result<()> {
+    pub fn subgraph_into(
+        &self,
+        ids: &[NodeRef<'_>],
+        into: &Graph<O>,
+        cancel: &Cancel<'_>,
+    ) -> Result<()> {
         let snap = self.snapshot();
         let view = snap.view();
-        let mut ixs = ids
-            .iter()
-            .map(|&id| self.ix_in(&view, id))
-            .collect::<Result<Vec<_>>>()?;
+        let mut ixs = Vec::with_capacity(ids.len());
+        for (i, &id) in ids.iter().enumerate() {
+            if i % CHECK_EVERY == 0 {
+                cancel.check()?;
+            }
+            ixs.push(self.ix_in(&view, id)?);
+        }
         ixs.sort_unstable();
         ixs.dedup();
-        let keep: FastSet<Ix> = ixs.iter().copied().collect();
         let nodes = ixs
             .iter()
             .map(|&ix| {
@@ -1254,20 +1262,31 @@ impl<O: Payload> Graph<O> {
                 )
             })
             .collect();
+        cancel.check()?;
         into.batch_add_nodes(nodes)?;
-        let new_ix = |ix: Ix| into.resolve(view.key(ix).as_ref()).expect("just added");
+        // Each kept node's index in `into`, looked up once (not per edge end).
+        let new_ix: FastMap<Ix, Ix> = ixs
+            .iter()
+            .map(|&ix| (ix, into.resolve(view.key(ix).as_ref()).expect("just added")))
+            .collect();
         let (mut pairs, mut attrs) = (Vec::new(), Vec::new());
-        for &u in &ixs {
+        for (i, &u) in ixs.iter().enumerate() {
+            if i % CHECK_EVERY == 0 {
+                cancel.check()?;
+            }
+            let nu = new_ix[&u];
             for &w in view.out(u) {
-                if !keep.contains(&w) || (!self.directed && w < u) {
+                let Some(&nw) = new_ix.get(&w) else { continue };
+                if !self.directed && w < u {
                     continue;
                 }
                 if let Some(a) = view.edge_attrs(u, w) {
                     attrs.push((pairs.len(), a.to_map()));
                 }
-                pairs.push((new_ix(u), new_ix(w)));
+                pairs.push((nu, nw));
             }
         }
+        cancel.check()?;
         match into.batch_add_edges(ResolvedEdges { pairs, attrs }) {
             Ok(_) => Ok(()),
             Err(EdgeBatchError::Graph(e)) => Err(e),
@@ -1663,7 +1682,7 @@ impl<O: Payload> Graph<O> {
     /// interleave with it; pickle / copy build a fresh graph anyway). The image is
     /// checked first (adjacency symmetric, no duplicate edge or node, edge
     /// attributes on existing edges): a corrupt one changes nothing.
-    pub fn restore(&self, img: super::state::Image<O>) -> Result<()> {
+    pub fn restore(&self, img: super::state::Image<O>, cancel: &Cancel<'_>) -> Result<()> {
         use super::state::Image;
         let invalid = |what: &str| GraphError::InvalidValue(format!("corrupt graph state: {what}"));
         if img.directed != self.directed {
@@ -1680,6 +1699,9 @@ impl<O: Payload> Graph<O> {
         let mut fwd: Vec<u64> = Vec::new();
         let mut back: Vec<u64> = Vec::new();
         for (p, (out, inn)) in adj.iter().enumerate() {
+            if p % CHECK_EVERY == 0 {
+                cancel.check()?;
+            }
             let p = p as u64;
             for &t in out {
                 if self.directed || t as u64 >= p {
@@ -1694,7 +1716,9 @@ impl<O: Payload> Graph<O> {
             }
         }
         fwd.sort_unstable();
+        cancel.check()?;
         back.sort_unstable();
+        cancel.check()?;
         if fwd != back {
             return Err(invalid("adjacency lists do not mirror each other"));
         }
@@ -1714,6 +1738,8 @@ impl<O: Payload> Graph<O> {
             return Err(invalid("duplicate node id"));
         }
         drop(distinct);
+        // The last poll: none under the locks below (see `Graph::with_view`).
+        cancel.check()?;
         // One lock of every shard from the emptiness check to the last edge:
         // two restores (or a writer) racing on one graph cannot interleave.
         let mut locked = self.lock_all();

@@ -686,12 +686,13 @@ impl PyGraph {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyList>)> {
         let _call = trace::call("_dump_state");
-        let (bytes, objs) = self.on_snapshot(py, |view, _| {
+        let (bytes, objs) = self.on_snapshot(py, |view, c| {
             let mut objs: Vec<PyPayload> = Vec::new();
-            let bytes = crate::engine::state::dump(view, &mut |o: &PyPayload| {
+            let mut opaque = |o: &PyPayload| {
                 objs.push(o.clone());
                 (objs.len() - 1) as u32
-            });
+            };
+            let bytes = crate::engine::state::dump(view, &mut opaque, c)?;
             Ok((bytes, objs))
         })?;
         let list = PyList::new(py, objs.iter().map(|o| o.bind(py)))?;
@@ -712,16 +713,17 @@ impl PyGraph {
         let objs: Vec<PyPayload> = objects.iter().map(|o| payload(&o)).collect();
         let bytes = image.as_bytes();
         let inner = &self.inner;
-        run_detached(py, None, |_| {
-            let img = crate::engine::state::load(bytes, &mut |k| {
+        run_detached(py, None, |c| {
+            let mut opaque = |k: u32| {
                 objs.get(k as usize).cloned().ok_or_else(|| {
                     GraphError::InvalidValue(format!(
                         "corrupt graph state: opaque value {k} of {}",
                         objs.len()
                     ))
                 })
-            })?;
-            inner.restore(img)
+            };
+            let img = crate::engine::state::load(bytes, &mut opaque, c)?;
+            inner.restore(img, c)
         })
     }
 
@@ -991,7 +993,7 @@ impl PyGraph {
         let new = slf.get_type().call1((this.inner.is_directed(),))?;
         let target = new.cast::<PyGraph>()?.get().inner.clone();
         let inner = &this.inner;
-        run_detached(py, None, |_| inner.subgraph_into(&refs, &target))?;
+        run_detached(py, None, |c| inner.subgraph_into(&refs, &target, c))?;
         Ok(new)
     }
 

@@ -348,9 +348,10 @@ def test_long_query_releases_the_gil() -> None:
     assert during > 100_000
 
 
-def interrupt_child(setup: str, call: str, delay: float) -> str:
+def interrupt_child(setup: str, call: str, delay: float, after: str = "") -> str:
     """A child script: ``setup``, then SIGINT to itself after ``delay`` s while
-    ``call`` runs; prints the interrupt latency, exits 1 if never interrupted."""
+    ``call`` runs; prints the interrupt latency (after running ``after``, which
+    may assert), exits 1 if never interrupted."""
     return "\n".join([
         "import os, random, signal, sys, threading, time",
         "import gli",
@@ -367,7 +368,9 @@ def interrupt_child(setup: str, call: str, delay: float) -> str:
         "try:",
         textwrap.indent(textwrap.dedent(call), "    "),
         "except KeyboardInterrupt:",
-        "    print(f'interrupted after {time.perf_counter() - sent[0]:.3f}')",
+        "    took = time.perf_counter() - sent[0]",
+        textwrap.indent(textwrap.dedent(after), "    "),
+        "    print(f'interrupted after {took:.3f}')",
         "    sys.exit(0)",
         "print('not interrupted')",
         "sys.exit(1)",
@@ -400,6 +403,31 @@ def test_ctrl_c_interrupts_a_long_pagerank() -> None:
     # The latency itself is reported, not asserted (shared, noisy machines):
     print(proc.stdout.strip())
     assert signal.SIGINT  # the child used the default SIGINT handler
+
+
+BATCH_INTERRUPT_CHILD = interrupt_child(
+    """
+    n = 3_000_000
+    g = gli.Graph()
+    g.batch_add_nodes(range(n))
+    items = [(i, i + 1, {"w": 1.0}) for i in range(n - 1)]
+    """,
+    "g.batch_add_edges(items)",
+    delay=0.1,
+    after="assert g.edge_count() == 0, f'interrupted after applying {g.edge_count()} edges'",
+)
+
+
+def test_ctrl_c_during_a_batch_from_a_list_applies_nothing() -> None:
+    # Converting millions of items runs no Python code that would notice a
+    # signal: GLI polls for it, so Ctrl-C fails the batch before it is
+    # applied (it used to arrive after the whole batch had been added).
+    proc = subprocess.run(
+        [sys.executable, "-c", BATCH_INTERRUPT_CHILD], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("interrupted after"), proc.stdout
+    print(proc.stdout.strip())
 
 
 def test_large_graph_frees_detached_and_releases_opaque_values() -> None:

@@ -207,12 +207,21 @@ pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> T {
 pub(crate) fn iterate<'py>(
     obj: &Bound<'py, PyAny>,
 ) -> PyResult<impl Iterator<Item = PyResult<Bound<'py, PyAny>>> + use<'py>> {
+    /// Items between Ctrl-C polls: a list of millions converts without
+    /// running any Python code that would notice a signal.
+    const SIGNALS_EVERY: usize = 1 << 13;
     let py = obj.py();
     let calling = CallingPython::enter();
     let items = obj.try_iter()?;
-    Ok(items.inspect(move |_| {
+    let mut seen = 0usize;
+    Ok(items.map(move |item| {
         let _ = &calling;
         checkpoint(py);
+        seen += 1;
+        if seen % SIGNALS_EVERY == 0 {
+            py.check_signals()?;
+        }
+        item
     }))
 }
 

@@ -140,6 +140,8 @@ impl PyGraph {
         let mut found = Vec::new();
         let inner = &self.inner;
         for chunk in tuples.chunks(CHUNK) {
+            // Attached between chunks: a Ctrl-C now fails the batch unapplied.
+            py.check_signals()?;
             // All-int chunks (the common bulk load) skip building `NodeRef`s.
             ints.clear();
             let all_ints = chunk.iter().all(|t| {

@@ -171,6 +171,22 @@ def test_convert_from_nx_makes_numpy_weights_plain() -> None:
     assert backend_interface.shortest_path(wrapped, 1, 3, weight="weight") == [1, 3]
 
 
+def test_weights_gli_cannot_compute_with_fall_back_to_networkx() -> None:
+    # NetworkX computes with Decimal weights; GLI declines the conversion, so
+    # automatic dispatch runs NetworkX itself (it used to raise TypeError).
+    from decimal import Decimal
+
+    G = nx.DiGraph()
+    G.add_edge(0, 1, weight=Decimal("1.5"))
+    G.add_edge(1, 0, weight=Decimal("0.5"))
+    with pytest.raises(NotImplementedError, match="not a real number: Decimal"):
+        backend_interface.convert_from_nx(G, edge_attrs={"weight": 1})
+    want = nx.pagerank(G)
+    with nx.config(backend_priority=["gli"]):
+        assert nx.pagerank(G) == want
+        assert nx.shortest_path(G, 0, 1, weight="weight") == [0, 1]
+
+
 def test_convert_from_nx_reports_unconvertible_graphs_as_not_implemented() -> None:
     for G in (nx.MultiGraph([(1, 2)]), nx.Graph([((0, 0), (0, 1))]), nx.Graph([(2**70, 1)])):
         with pytest.raises(NotImplementedError, match="cannot convert to a GLI graph"):

@@ -133,22 +133,33 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else float(value)
 
 
-def _select(attrs: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]:
+def _select(attrs: Mapping[str, Any], spec: Mapping[str, Any], weights: bool = False) -> dict[str, Any]:
     """The attributes named by ``spec`` (numbers made plain), a missing one taking
-    its non-None default."""
+    its non-None default. With ``weights``, each must be a real number (a
+    ``Decimal`` is not: NetworkX computes with it, GLI cannot)."""
     selected: dict[str, Any] = {}
     for name, default in spec.items():
         if name in attrs:
-            selected[name] = _plain(attrs[name])
+            value = attrs[name]
+            if weights and not isinstance(value, numbers.Real):
+                raise TypeError(f"edge attribute {name!r} is not a real number: {value!r}")
+            selected[name] = _plain(value)
         elif default is not None:
             selected[name] = default
     return selected
 
 
 def _build(
-    G: nx.Graph, backend: str, *, node_spec: _AttrSpec, edge_spec: _AttrSpec, cls: type[Graph] | None = None
+    G: nx.Graph,
+    backend: str,
+    *,
+    node_spec: _AttrSpec,
+    edge_spec: _AttrSpec,
+    cls: type[Graph] | None = None,
+    weights: bool = False,
 ) -> _GLIGraph:
-    """Build a GLI graph from ``G`` with one batch call for nodes and one for edges."""
+    """Build a GLI graph from ``G`` with one batch call for nodes and one for edges
+    (with ``weights``, the selected edge attributes must be real numbers)."""
     if not isinstance(G, nx.Graph):
         raise TypeError(f"expected a networkx Graph or DiGraph, not {type(G).__name__}")
     if G.is_multigraph():
@@ -187,7 +198,7 @@ def _build(
     elif edge_spec is False:
         edges = list(G.edges())
     else:
-        edges = [(u, v, _select(d, edge_spec)) for u, v, d in G.edges(data=True)]
+        edges = [(u, v, _select(d, edge_spec, weights)) for u, v, d in G.edges(data=True)]
     g.batch_add_edges(edges)
     return g
 
@@ -313,6 +324,8 @@ class BackendInterface:
                 "rust",
                 node_spec=_attr_spec(node_attrs, preserve_node_attrs, graph_name),
                 edge_spec=_attr_spec(edge_attrs, preserve_edge_attrs, graph_name),
+                # The edge attributes an algorithm asks for are its weights.
+                weights=bool(edge_attrs) and preserve_edge_attrs is False,
             )
         except (TypeError, OverflowError) as exc:
             raise NotImplementedError(f"cannot convert to a GLI graph: {exc}") from exc

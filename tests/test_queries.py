@@ -77,6 +77,23 @@ def _same_float(a: float, b: float) -> bool:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("big", [math.inf, -math.inf])
+def test_pagerank_with_an_infinite_weight_is_networkx(backend: str, big: float) -> None:
+    # NetworkX scales a row by 1 / its weight sum: 1 / inf is 0, and a row
+    # scaled by 0 is dangling (it used to give NaN, then ConvergenceError).
+    g, G = gli.Graph(backend=backend), nx.DiGraph()
+    g.batch_add_nodes([0, 1, 2, 3])
+    G.add_nodes_from([0, 1, 2, 3])
+    for s, t, w in ((0, 1, big), (0, 3, 2.0), (1, 0, 1.0), (1, 2, 1.0), (3, 1, 0.5)):
+        g.add_edge(s, t, w=w)
+        G.add_edge(s, t, w=w)
+    want = nx.pagerank(G, weight="w")
+    got = g.pagerank(weight="w")
+    assert list(got) == list(want)
+    assert all(math.isclose(got[k], want[k], rel_tol=1e-9) for k in want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_nan_weight_settled_first_poisons_what_follows_as_in_networkx(backend: str) -> None:
     # heapq pops the NaN entry pushed first: `1.0 < nan` is false, so the
     # later, smaller entry never rises above it.

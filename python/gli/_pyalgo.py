@@ -220,15 +220,17 @@ class PythonQueries:
             if n == 0:
                 return {}
             out = {u: [(w, 1.0 if weight is None else self._weight(u, w, weight)) for w in self.successors(u)] for u in order}
-            total = {u: sum(w for _, w in out[u]) for u in order}
+            # NetworkX scales each row by 1 / its out-weight sum (0 for a zero
+            # sum); a row scaled by 0 (a zero or an infinite sum) is dangling.
+            inv = {u: 1.0 / t if (t := sum(w for _, w in out[u])) != 0 else 0.0 for u in order}
             x = dict.fromkeys(order, 1.0 / n)
             for _ in range(max_iter):
-                dangling = sum(x[u] for u in order if total[u] == 0)
+                dangling = sum(x[u] for u in order if inv[u] == 0)
                 nxt = dict.fromkeys(order, 0.0)
                 for u in order:
-                    if total[u]:
+                    if inv[u] != 0:
                         for w, c in out[u]:
-                            nxt[w] += x[u] * c / total[u]
+                            nxt[w] += x[u] * (c * inv[u])
                 for v in order:
                     nxt[v] = alpha * (nxt[v] + dangling / n) + (1 - alpha) / n
                 err = sum(abs(nxt[v] - x[v]) for v in order)

@@ -88,6 +88,61 @@ def test_round_trip_gli_nx_gli_keeps_order_and_attrs(make_graph: Any, directed: 
     assert back.edges(data=True) == g.edges(data=True)
 
 
+@pytest.mark.parametrize("directed", [True, False])
+def test_round_trips_keep_every_neighbour_order(make_graph: Any, directed: bool) -> None:
+    # Edges copied grouped by source would reorder predecessor lists
+    # (undirected: neighbour lists), and with them traversals.
+    import random
+
+    rnd = random.Random(7)
+    g = make_graph(directed)
+    g.batch_add_nodes(range(40))
+    for _ in range(300):
+        s, t = rnd.randrange(40), rnd.randrange(40)
+        if not g.has_edge(s, t):
+            g.add_edge(s, t, w=rnd.random())
+    for s in range(0, 40, 3):
+        if g.successors(s):
+            g.remove_edge(s, g.successors(s)[0])
+    G = to_networkx(g)
+    back = from_networkx(G, backend=g.backend)
+    for n in range(40):
+        assert g.successors(n) == list(G.succ[n] if directed else G.adj[n]) == back.successors(n)
+        assert g.predecessors(n) == list(G.pred[n] if directed else G.adj[n]) == back.predecessors(n)
+        assert g.bfs(n) == back.bfs(n) == [n] + [v for _, v in nx.bfs_edges(G, n)]
+    assert back.edges(data=True) == g.edges(data=True)
+    # The audit's example: a triangle's traversal from its last node.
+    u = make_graph(directed)
+    u.batch_add_nodes("abc")
+    u.batch_add_edges([("a", "b"), ("b", "c"), ("c", "a")])
+    assert from_networkx(to_networkx(u), backend=u.backend).bfs("c") == u.bfs("c")
+
+
+def test_edge_history_of_lists_no_addition_order_explains() -> None:
+    from gli._nx import _edge_history
+
+    # a->b before a->d (a's successors), a->d before c->d (d's predecessors),
+    # c->d before c->b, c->b before a->b: a cycle, so every edge comes once,
+    # grouped by source.
+    out = {"a": ["b", "d"], "b": [], "c": ["d", "b"], "d": []}
+    inn = {"a": [], "b": ["c", "a"], "c": [], "d": ["a", "c"]}
+    assert _edge_history(list(out), out, inn) == [("a", "b"), ("a", "d"), ("c", "d"), ("c", "b")]
+    # Consistent lists come back in an order that reproduces each of them.
+    out = {1: [2, 3], 2: [3], 3: [1]}
+    inn = {1: [3], 2: [1], 3: [2, 1]}
+    order = _edge_history(list(out), out, inn)
+    assert [v for u, v in order if u == 1] == [2, 3] and [u for u, v in order if v == 3] == [2, 1]
+
+
+def test_networkx_graphs_convert_with_their_neighbour_order() -> None:
+    G = nx.Graph()
+    G.add_edges_from([("a", "b"), ("b", "c"), ("c", "a")])
+    g = from_networkx(G)
+    assert [g.neighbors(n) for n in "abc"] == [list(G.adj[n]) for n in "abc"]
+    want = nx.single_source_shortest_path_length(G, "c")
+    assert list(nx.single_source_shortest_path_length(G, "c", backend="gli").items()) == list(want.items())
+
+
 def test_to_networkx_attribute_dicts_are_copies(backend: str) -> None:
     g = gli.Graph(directed=True, backend=backend)
     g.batch_add_nodes([(1, {"a": 1}), 2])

@@ -19,7 +19,7 @@ use super::convert::{
     node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids, IntArg,
     PyAttrMap, PyPayload, RealArg,
 };
-use super::detach::{detach, iterate, run_detached};
+use super::detach::{detach, iterate, run_detached, GilYield};
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
@@ -257,7 +257,24 @@ impl PyGraph {
         py: Python<'py>,
         ids: &[NodeId],
     ) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, ids.iter().map(|id| id_to_py(py, id)))
+        Self::ids_to_list_yielding(py, ids, &mut GilYield::new())
+    }
+
+    /// [`Self::ids_to_list`], letting other threads have the GIL now and
+    /// then (see [`GilYield`]): a list not yet filled is safe to leave (its
+    /// empty slots are skipped by the collector) and unreachable to others.
+    fn ids_to_list_yielding<'py>(
+        py: Python<'py>,
+        ids: &[NodeId],
+        turn: &mut GilYield,
+    ) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(
+            py,
+            ids.iter().map(|id| {
+                turn.tick(py);
+                id_to_py(py, id)
+            }),
+        )
     }
 
     /// The attribute id of `name`, if any node or edge ever used it.
@@ -614,7 +631,9 @@ impl PyGraph {
         let inner = &self.inner;
         let attrs = detached_if(py, refs.len(), || inner.nodes_attrs(&refs))?;
         let out = PyList::empty(py);
+        let mut turn = GilYield::new();
         for a in &attrs {
+            turn.tick(py);
             out.append(attrs_to_dict(py, a.as_deref())?)?;
         }
         Ok(out)
@@ -641,7 +660,9 @@ impl PyGraph {
         }
         let nodes = detached_if(py, n, || inner.nodes());
         let out = PyList::empty(py);
+        let mut turn = GilYield::new();
         for (id, attrs) in &nodes {
+            turn.tick(py);
             out.append(PyTuple::new(
                 py,
                 [
@@ -660,7 +681,9 @@ impl PyGraph {
         let inner = &self.inner;
         let edges = detached_if(py, inner.edge_count(), || inner.edges(data));
         let out = PyList::empty(py);
+        let mut turn = GilYield::new();
         for e in &edges {
+            turn.tick(py);
             let (s, t) = (id_to_py(py, &e.source), id_to_py(py, &e.target));
             if data {
                 out.append(PyTuple::new(
@@ -896,12 +919,14 @@ impl PyGraph {
         let src = node_ref(source)?;
         let inner = &self.inner;
         let dict = PyDict::new(py);
+        let mut turn = GilYield::new();
         match Self::weight_id(weight) {
             None => {
                 let lengths = self.on_traversal(py, |view, c| {
                     Ok(view.keyed(&algo::bfs_lengths(view, inner.ix_in(view, src)?, c)?))
                 })?;
                 for (key, d) in &lengths {
+                    turn.tick(py);
                     dict.set_item(id_to_py(py, key), d)?;
                 }
             }
@@ -918,6 +943,7 @@ impl PyGraph {
                     Ok(view.keyed(&settled))
                 })?;
                 for (key, d) in &lengths {
+                    turn.tick(py);
                     dict.set_item(id_to_py(py, key), d)?;
                 }
             }
@@ -932,11 +958,12 @@ impl PyGraph {
             let comps = algo::connected_components(view, c)?;
             Ok(comps.iter().map(|comp| view.keys(comp)).collect::<Vec<_>>())
         })?;
+        let mut turn = GilYield::new();
         PyList::new(
             py,
             comps
                 .iter()
-                .map(|ids| Self::ids_to_list(py, ids))
+                .map(|ids| Self::ids_to_list_yielding(py, ids, &mut turn))
                 .collect::<PyResult<Vec<_>>>()?,
         )
     }
@@ -974,7 +1001,9 @@ impl PyGraph {
         // Fresh id objects, made in order (like traversal results): as fast
         // as reusing cached ones, without keeping one per node.
         let dict = PyDict::new(py);
+        let mut turn = GilYield::new();
         for (key, r) in &ranks {
+            turn.tick(py);
             dict.set_item(id_to_py(py, key), r)?;
         }
         Ok(dict)

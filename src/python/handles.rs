@@ -26,7 +26,7 @@ use pyo3::types::PyList;
 use rayon::prelude::*;
 
 use super::convert::{node_obj, PyPayload};
-use super::detach::run_detached;
+use super::detach::{run_detached, GilYield};
 use crate::engine::counters::{bump, Counter};
 use crate::engine::{GraphView, Ix};
 use crate::sync::{parallel_ok, Arc, LeafMutex};
@@ -151,10 +151,12 @@ impl HandleCache {
                 // Nodes whose id objects were never made: make them (in
                 // index order, as `node_obj` does), then build once more.
                 // Handles are set once, so the second build finds them all.
+                let mut turn = GilYield::new();
                 for &s in &stale {
                     let base = shards[s].base as usize;
                     for (row, slot) in shards[s].slots.iter().enumerate() {
                         if slot.as_ref().is_some_and(|r| r.handle.get().is_none()) {
+                            turn.tick(py);
                             node_obj(py, view, ((base + row) << bits | s) as Ix);
                         }
                     }
@@ -187,7 +189,14 @@ impl Handles {
         view: &GraphView<'_, PyPayload>,
         ixs: &[Ix],
     ) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, ixs.iter().map(|&ix| self.get(py, view, ix)))
+        let mut turn = GilYield::new();
+        PyList::new(
+            py,
+            ixs.iter().map(|&ix| {
+                turn.tick(py);
+                self.get(py, view, ix)
+            }),
+        )
     }
 
     /// The id object of `ix` as its column holds it (a borrowed pointer),

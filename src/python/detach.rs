@@ -204,7 +204,7 @@ pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> T {
 
 /// Lets other threads have the GIL during a long attached loop, such as
 /// building a result of millions of Python objects: once `SLICE` has passed
-/// since the loop began (or last let go), [`GilYield::tick`] detaches for an
+/// since its first 4,096 steps (or since it last let go), [`GilYield::tick`] detaches for an
 /// instant. CPython's own eval loop hands the GIL over on request every
 /// switch interval (5 ms by default); Rust code never sees the request, and
 /// without this an event loop or a Python thread beside a large query
@@ -213,7 +213,9 @@ pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> T {
 /// stop-the-world pause (a collection) can proceed.
 pub(crate) struct GilYield {
     steps: u32,
-    since: std::time::Instant,
+    /// When the current slice began: read at the first `STEPS` steps, so
+    /// that a short loop (a `k_hop`'s list) never reads the clock.
+    since: Option<std::time::Instant>,
 }
 
 impl GilYield {
@@ -225,7 +227,7 @@ impl GilYield {
     pub(crate) fn new() -> Self {
         Self {
             steps: 0,
-            since: std::time::Instant::now(),
+            since: None,
         }
     }
 
@@ -237,9 +239,13 @@ impl GilYield {
             return;
         }
         self.steps = 0;
-        if self.since.elapsed() >= Self::SLICE {
-            detach(py, || ());
-            self.since = std::time::Instant::now();
+        match self.since {
+            Some(t) if t.elapsed() < Self::SLICE => {}
+            Some(_) => {
+                detach(py, || ());
+                self.since = Some(std::time::Instant::now());
+            }
+            None => self.since = Some(std::time::Instant::now()),
         }
     }
 }

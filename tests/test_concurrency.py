@@ -617,12 +617,26 @@ def test_ctrl_c_interrupts_a_long_filter() -> None:
 EXIT_CHILD = """
 import sys, threading, time, gli
 kind = sys.argv[1]
-g = gli.Graph()
+class Value:
+    def __del__(self):
+        time.sleep(0)  # lets the GIL go: where a daemon thread meets the exit
+class MyGraph(gli.Graph):
+    def __init__(self, directed=True, backend="rust"):
+        time.sleep(0)
+g = MyGraph() if kind == "subclass_subgraph" else gli.Graph()
+if kind == "tracing":
+    gli.enable_tracing()
 g.batch_add_nodes((i, {"v": i % 10}) for i in range(100_000))
 g.batch_add_edges((i, (i * 7 + 1) % 100_000) for i in range(100_000))
 def loop():
     while True:
-        if kind == "filter_edges":
+        if kind == "del":
+            g.update_node(1, v=Value())  # the old Value's __del__ runs as the call returns
+        elif kind == "subclass_subgraph":
+            g.subgraph([1, 2])
+        elif kind == "tracing":
+            g.has_node(1)
+        elif kind == "filter_edges":
             g.filter_edges(lambda s, t, a: s == 3)
         elif kind == "batch_add_nodes":
             g.batch_add_nodes((i, {"v": 1}) for i in range(100_000, 130_000))
@@ -636,13 +650,19 @@ time.sleep(0.3)
 """
 
 
-@pytest.mark.parametrize("kind", ["filter_edges", "batch_add_nodes", "vectorized", "pagerank"])
+@pytest.mark.parametrize(
+    "kind",
+    ["filter_edges", "batch_add_nodes", "vectorized", "pagerank", "del", "subclass_subgraph", "tracing"],
+)
 def test_daemon_threads_inside_gli_calls_at_exit_do_not_abort(kind: str) -> None:
     # The main thread exits while daemon threads run predicates, read a
-    # batch's generator or re-attach after detached work. CPython 3.11-3.13
-    # end such threads with pthread_exit, whose unwind through GLI's Rust
-    # frames aborted the process (filter_edges: 6 runs of 6 on 3.11); GLI's
-    # atexit hook now parks them before they attach or call Python again.
+    # batch's generator, re-attach after detached work, release an opaque
+    # value (its __del__), construct a subclass (its __init__) or log a
+    # traced call. CPython 3.11-3.13 end such threads with pthread_exit, whose
+    # unwind through GLI's Rust frames aborted the process (filter_edges: 6
+    # runs of 6 on 3.11; del and subclass_subgraph 4-6 of 6), and a thread
+    # parked while attached hung the exit (tracing: 5 of 5); GLI's atexit hook
+    # now parks them, detached, before they attach or call Python again.
     for _ in range(3):
         out = subprocess.run(
             [sys.executable, "-c", EXIT_CHILD, kind], capture_output=True, text=True, timeout=120

@@ -82,7 +82,11 @@ fn release_all(py: Python<'_>) {
         RELEASE_PENDING.store(false, Ordering::Relaxed);
         std::mem::take(&mut *queue)
     };
+    // Each release may run a `__del__`: Python code, which must not meet a
+    // daemon thread's exit unwind in GLI's frames (see `detach.rs`).
+    let _calling = super::detach::CallingPython::enter();
     for obj in objs {
+        super::detach::checkpoint(py);
         obj.drop_ref(py);
     }
 }

@@ -193,13 +193,26 @@ where
     })
 }
 
-/// `Python::attach(f)` from detached code, except that at interpreter exit
-/// a thread other than the exiting one parks instead of attaching.
+/// `Python::attach(f)`, except that at interpreter exit a thread other than
+/// the exiting one parks instead of attaching. A thread already attached
+/// (tracing logs from method bodies) runs `f` as it is: parking there would
+/// keep the GIL for good, and the exit waits on it forever.
 pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> T {
-    if exiting() {
+    // SAFETY: no preconditions; true when this thread's state is attached.
+    if exiting() && unsafe { pyo3::ffi::PyGILState_Check() } == 0 {
         park_for_good();
     }
     Python::attach(f)
+}
+
+/// Runs `call`, which runs arbitrary Python code (a `__del__`, a logging
+/// handler, a subclass's `__init__`), as a loop that calls Python does: the
+/// exit hook waits for it, and at exit the thread parks before it starts.
+#[inline]
+pub(crate) fn calling_python<'py, T>(py: Python<'py>, call: impl FnOnce() -> T) -> T {
+    let _calling = CallingPython::enter();
+    checkpoint(py);
+    call()
 }
 
 /// Lets other threads have the GIL during a long attached loop, such as

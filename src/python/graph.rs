@@ -19,7 +19,7 @@ use super::convert::{
     node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids, IntArg,
     PyAttrMap, PyPayload, RealArg,
 };
-use super::detach::{detach, iterate, run_detached, GilYield};
+use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
@@ -1021,7 +1021,8 @@ impl PyGraph {
         let objs: Vec<Bound<'py, PyAny>> = iterate(ids)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
-        let new = slf.get_type().call1((this.inner.is_directed(),))?;
+        // The class may be a Python subclass: its `__init__` is Python code.
+        let new = calling_python(py, || slf.get_type().call1((this.inner.is_directed(),)))?;
         let target = new.cast::<PyGraph>()?.get().inner.clone();
         let inner = &this.inner;
         run_detached(py, None, |c| inner.subgraph_into(&refs, &target, c))?;

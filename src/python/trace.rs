@@ -220,7 +220,9 @@ impl Subscriber for PyLogging {
             if let Ok(logger) = logger {
                 let level = LEVEL.load(Ordering::Relaxed);
                 // Logging reports its own handler errors; nothing to add here.
-                let _ = logger.bind(py).call_method1("log", (level, msg));
+                let _ = super::detach::calling_python(py, || {
+                    logger.bind(py).call_method1("log", (level, msg))
+                });
             }
         });
         LOGGING.with(|l| l.set(false));

@@ -225,7 +225,7 @@ pub(crate) fn calling_python<'py, T>(py: Python<'py>, call: impl FnOnce() -> T) 
 /// `pagerank_async`). On free-threaded builds the detach is where a
 /// stop-the-world pause (a collection) can proceed.
 pub(crate) struct GilYield {
-    steps: u32,
+    steps: usize,
     /// When the current slice began: read at the first `STEPS` steps, so
     /// that a short loop (a `k_hop`'s list) never reads the clock.
     since: Option<std::time::Instant>,
@@ -235,7 +235,7 @@ impl GilYield {
     /// CPython's default switch interval.
     const SLICE: std::time::Duration = std::time::Duration::from_millis(5);
     /// Steps between clock reads.
-    const STEPS: u32 = 1 << 12;
+    pub(crate) const STEPS: usize = 1 << 12;
 
     pub(crate) fn new() -> Self {
         Self {
@@ -247,7 +247,14 @@ impl GilYield {
     /// One step of the loop (an object made, an item inserted).
     #[inline]
     pub(crate) fn tick(&mut self, py: Python<'_>) {
-        self.steps += 1;
+        self.ticks(py, 1);
+    }
+
+    /// `n` steps at once: a loop over chunks of up to [`GilYield::STEPS`]
+    /// items keeps its inner loop free of the count.
+    #[inline]
+    pub(crate) fn ticks(&mut self, py: Python<'_>, n: usize) {
+        self.steps += n;
         if self.steps < Self::STEPS {
             return;
         }

@@ -268,13 +268,24 @@ impl PyGraph {
         ids: &[NodeId],
         turn: &mut GilYield,
     ) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(
-            py,
-            ids.iter().map(|id| {
-                turn.tick(py);
-                id_to_py(py, id)
-            }),
-        )
+        let len = pyo3::ffi::Py_ssize_t::try_from(ids.len()).expect("a slice's length fits");
+        // SAFETY: attached; a new list or null with an exception set.
+        let list = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyList_New(len)) }?;
+        // Filled chunk by chunk (a tight inner loop), each slot once, in
+        // order; until filled, no other code holds the list.
+        for (c, chunk) in ids.chunks(GilYield::STEPS).enumerate() {
+            turn.ticks(py, chunk.len());
+            for (k, id) in chunk.iter().enumerate() {
+                let at = (c * GilYield::STEPS + k) as pyo3::ffi::Py_ssize_t;
+                // SAFETY: `at` < `len`, the slot is empty, and the list takes
+                // the new reference.
+                unsafe {
+                    pyo3::ffi::PyList_SET_ITEM(list.as_ptr(), at, id_to_py(py, id).into_ptr())
+                };
+            }
+        }
+        // SAFETY: `PyList_New` made a list.
+        Ok(unsafe { list.cast_into_unchecked::<PyList>() })
     }
 
     /// The attribute id of `name`, if any node or edge ever used it.
@@ -925,9 +936,11 @@ impl PyGraph {
                 let lengths = self.on_traversal(py, |view, c| {
                     Ok(view.keyed(&algo::bfs_lengths(view, inner.ix_in(view, src)?, c)?))
                 })?;
-                for (key, d) in &lengths {
-                    turn.tick(py);
-                    dict.set_item(id_to_py(py, key), d)?;
+                for chunk in lengths.chunks(GilYield::STEPS) {
+                    turn.ticks(py, chunk.len());
+                    for (key, d) in chunk {
+                        dict.set_item(id_to_py(py, key), d)?;
+                    }
                 }
             }
             Some(w) => {
@@ -942,9 +955,11 @@ impl PyGraph {
                     };
                     Ok(view.keyed(&settled))
                 })?;
-                for (key, d) in &lengths {
-                    turn.tick(py);
-                    dict.set_item(id_to_py(py, key), d)?;
+                for chunk in lengths.chunks(GilYield::STEPS) {
+                    turn.ticks(py, chunk.len());
+                    for (key, d) in chunk {
+                        dict.set_item(id_to_py(py, key), d)?;
+                    }
                 }
             }
         }
@@ -1002,9 +1017,11 @@ impl PyGraph {
         // as reusing cached ones, without keeping one per node.
         let dict = PyDict::new(py);
         let mut turn = GilYield::new();
-        for (key, r) in &ranks {
-            turn.tick(py);
-            dict.set_item(id_to_py(py, key), r)?;
+        for chunk in ranks.chunks(GilYield::STEPS) {
+            turn.ticks(py, chunk.len());
+            for (key, r) in chunk {
+                dict.set_item(id_to_py(py, key), r)?;
+            }
         }
         Ok(dict)
     }

@@ -189,14 +189,7 @@ impl Handles {
         view: &GraphView<'_, PyPayload>,
         ixs: &[Ix],
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut turn = GilYield::new();
-        PyList::new(
-            py,
-            ixs.iter().map(|&ix| {
-                turn.tick(py);
-                self.get(py, view, ix)
-            }),
-        )
+        PyList::new(py, ixs.iter().map(|&ix| self.get(py, view, ix)))
     }
 
     /// The id object of `ix` as its column holds it (a borrowed pointer),

@@ -217,8 +217,9 @@ pub(crate) fn calling_python<'py, T>(py: Python<'py>, call: impl FnOnce() -> T) 
 
 /// Lets other threads have the GIL during a long attached loop, such as
 /// building a result of millions of Python objects: once `SLICE` has passed
-/// since its first 4,096 steps (or since it last let go), [`GilYield::tick`] detaches for an
-/// instant. CPython's own eval loop hands the GIL over on request every
+/// since the loop's first `STEPS` steps (or since it last let go),
+/// [`GilYield::ticks`] detaches for an instant. CPython's own eval loop
+/// hands the GIL over on request every
 /// switch interval (5 ms by default); Rust code never sees the request, and
 /// without this an event loop or a Python thread beside a large query
 /// stalled for the whole conversion (an audit: 87-156 ms for a 1M-node
@@ -271,7 +272,8 @@ impl GilYield {
 }
 
 /// The items of a user's iterable (a batch's input), read with a
-/// [`checkpoint`] before each: a generator runs Python code.
+/// [`checkpoint`] before each (a generator runs Python code) and a Ctrl-C
+/// poll every `SIGNALS_EVERY`.
 pub(crate) fn iterate<'py>(
     obj: &Bound<'py, PyAny>,
 ) -> PyResult<impl Iterator<Item = PyResult<Bound<'py, PyAny>>> + use<'py>> {

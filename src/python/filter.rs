@@ -785,11 +785,18 @@ struct Cancelled<'a>(&'a [Arc<AtomicBool>]);
 
 impl Cancelled<'_> {
     #[inline]
+    fn is_set(&self) -> bool {
+        super::detach::any_cancelled(self.0)
+    }
+
+    fn error() -> PyErr {
+        pyo3::exceptions::PyKeyboardInterrupt::new_err("the query was cancelled")
+    }
+
+    #[inline]
     fn check(&self) -> PyResult<()> {
-        if super::detach::any_cancelled(self.0) {
-            return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
-                "the query was cancelled",
-            ));
+        if self.is_set() {
+            return Err(Self::error());
         }
         Ok(())
     }
@@ -834,9 +841,9 @@ fn run_batches<T: Sync, R: Send>(
         if stop.load(Ordering::Acquire) {
             return None;
         }
-        if let Err(e) = cancelled.check() {
+        if cancelled.is_set() {
             stop.store(true, Ordering::Release);
-            first_err.lock().get_or_insert(e);
+            first_err.lock().get_or_insert_with(Cancelled::error);
             return None;
         }
         let b = next.fetch_add(1, Ordering::Relaxed);

@@ -119,18 +119,18 @@ def test_round_trips_keep_every_neighbour_order(make_graph: Any, directed: bool)
 
 
 def test_edge_history_of_lists_no_addition_order_explains() -> None:
-    from gli._nx import _edge_history
+    from gli._order import edge_history
 
     # a->b before a->d (a's successors), a->d before c->d (d's predecessors),
     # c->d before c->b, c->b before a->b: a cycle, so every edge comes once,
     # grouped by source.
     out = {"a": ["b", "d"], "b": [], "c": ["d", "b"], "d": []}
     inn = {"a": [], "b": ["c", "a"], "c": [], "d": ["a", "c"]}
-    assert _edge_history(list(out), out, inn) == [("a", "b"), ("a", "d"), ("c", "d"), ("c", "b")]
+    assert edge_history(list(out), out, inn) == [("a", "b"), ("a", "d"), ("c", "d"), ("c", "b")]
     # Consistent lists come back in an order that reproduces each of them.
     out = {1: [2, 3], 2: [3], 3: [1]}
     inn = {1: [3], 2: [1], 3: [2, 1]}
-    order = _edge_history(list(out), out, inn)
+    order = edge_history(list(out), out, inn)
     assert [v for u, v in order if u == 1] == [2, 3] and [u for u, v in order if v == 3] == [2, 1]
 
 

@@ -228,3 +228,26 @@ def test_subgraph_and_arrays(backend: str) -> None:
     assert len(aligned) == len(g) and math.isnan(aligned[3])
     assert g.node_attribute_array("value", default=-1.0)[3] == -1.0
     assert g.node_attribute_array("missing", default=0.0).tolist() == [0.0] * 6
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@QUICK
+@given(spec=graphs(), keep_share=st.sampled_from([0.5, 0.8, 1.0]), seed=st.integers(0, 2**32))
+def test_subgraph_keeps_every_kept_nodes_neighbour_order(backend: str, spec, keep_share: float, seed: int) -> None:  # type: ignore[no-untyped-def]
+    # Edges copied grouped by source would reorder predecessor (undirected:
+    # neighbour) lists, and with them the subgraph's traversals.
+    g, _ = build(backend, spec)
+    rnd = random.Random(seed)
+    keep = [v for v in g.nodes() if rnd.random() < keep_share]
+    sub = g.subgraph(keep)
+    kept = set(keep)
+    assert sub.nodes(data=True) == [(v, d) for v, d in g.nodes(data=True) if v in kept]
+    for v in keep:
+        assert sub.successors(v) == [w for w in g.successors(v) if w in kept]
+        assert sub.predecessors(v) == [u for u in g.predecessors(v) if u in kept]
+    assert sorted(map(repr, sub.edges(data=True))) == sorted(
+        repr(e) for e in g.edges(data=True) if e[0] in kept and e[1] in kept
+    )
+    if len(keep) == g.node_count():
+        assert all(sub.bfs(v) == g.bfs(v) for v in keep)
+

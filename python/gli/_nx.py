@@ -38,6 +38,8 @@ import numbers
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
+from ._order import edge_history
+
 __all__ = [
     "to_networkx",
     "from_networkx",
@@ -92,73 +94,6 @@ _GLIGraph = Graph | PythonGraph
 _AttrSpec = bool | Mapping[str, Any]
 
 
-def _edge_history(
-    nodes: list[Any], out: Mapping[Any, list[Any]], inn: Mapping[Any, list[Any]] | None
-) -> list[tuple[Any, Any]]:
-    """The edges in an order that adds every node's neighbours in the order its
-    lists give them: ``out`` (and, directed, ``inn``) per node; undirected when
-    ``inn`` is None (``out`` holds each node's neighbours, a self-loop once).
-
-    Adding edges one by one appends to both endpoints' lists, so the order
-    they were added in is one such order; this finds one by merging the lists
-    (an edge goes once it heads both its endpoints' remaining lists), in
-    O(nodes + edges). Copying edges grouped by source instead would reorder
-    every predecessor list (undirected: every neighbour list), and with it
-    traversals. Lists that no addition order explains (edited by hand) end
-    with their remaining edges grouped by source.
-    """
-    directed = inn is not None
-    ins = inn if inn is not None else out
-    at_out = dict.fromkeys(nodes, 0)
-    at_in = dict.fromkeys(nodes, 0) if directed else at_out
-    # Undirected, an edge heads two lists of one kind: found from one end.
-    pos = {} if directed else {u: k for k, u in enumerate(nodes)}
-    ready = []
-    for u in nodes:
-        lu = out[u]
-        if lu:
-            v = lu[0]
-            lv = ins[v]
-            if lv and lv[0] == u and (directed or pos[u] <= pos[v]):
-                ready.append((u, v))
-    order: list[tuple[Any, Any]] = []
-    push, pop, emit = ready.append, ready.pop, order.append
-    # (Inlined: this loop runs once per edge.)
-    while ready:
-        u, v = pop()
-        emit((u, v))
-        # The lists this edge headed have new heads: each may be ready now.
-        j = at_out[u] + 1
-        at_out[u] = j
-        lu = out[u]
-        if j < len(lu):
-            w = lu[j]
-            lw, i = ins[w], at_in[w]
-            if i < len(lw) and lw[i] == u:
-                push((u, w))
-        if directed or u != v:
-            i = at_in[v] + 1
-            at_in[v] = i
-            lv = ins[v]
-            if i < len(lv):
-                w = lv[i]
-                lw, k = out[w], at_out[w]
-                if k < len(lw) and lw[k] == v:
-                    push((w, v))
-    total = sum(map(len, out.values()))
-    if not directed:  # each edge is in two lists, a self-loop in one
-        total = (total + sum(u in out[u] for u in nodes)) // 2
-    if len(order) < total:
-        done: set[Hashable] = set(order) if directed else {frozenset(e) for e in order}
-        for u in nodes:
-            for v in out[u]:
-                key = (u, v) if directed else frozenset((u, v))
-                if key not in done:
-                    done.add(key)
-                    order.append((u, v))
-    return order
-
-
 def to_networkx(g: _GLIGraph) -> nx.Graph:
     """Copy a GLI graph (either engine) into a new ``nx.DiGraph`` or ``nx.Graph``.
 
@@ -174,9 +109,9 @@ def to_networkx(g: _GLIGraph) -> nx.Graph:
     ids = [n for n, _ in nodes]
     attrs = {(s, t): a for s, t, a in g.edges(data=True)}
     if directed:
-        order = _edge_history(ids, {n: g.successors(n) for n in ids}, {n: g.predecessors(n) for n in ids})
+        order = edge_history(ids, {n: g.successors(n) for n in ids}, {n: g.predecessors(n) for n in ids})
     else:
-        order = _edge_history(ids, {n: g.neighbors(n) for n in ids}, None)
+        order = edge_history(ids, {n: g.neighbors(n) for n in ids}, None)
     G.add_edges_from((s, t, attrs[(s, t)] if (s, t) in attrs else attrs[(t, s)]) for s, t in order)
     return G
 
@@ -274,9 +209,9 @@ def _build(
     ids, adj = list(G), G._adj
     if G.is_directed():
         succ = {u: list(nbrs) for u, nbrs in G._succ.items()}
-        order = _edge_history(ids, succ, {v: list(nbrs) for v, nbrs in G._pred.items()})
+        order = edge_history(ids, succ, {v: list(nbrs) for v, nbrs in G._pred.items()})
     else:
-        order = _edge_history(ids, {u: list(nbrs) for u, nbrs in adj.items()}, None)
+        order = edge_history(ids, {u: list(nbrs) for u, nbrs in adj.items()}, None)
     edges: list[Any]
     if edge_spec is True:
         edges = [(u, v, adj[u][v]) for u, v in order]

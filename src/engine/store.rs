@@ -310,6 +310,83 @@ pub struct Graph<O> {
 /// The endpoint that owns an edge's attributes, then the other one: the
 /// source when directed, the lower of the two when undirected.
 #[inline]
+/// The edges of per-node lists over positions `0..n`, in an order that adds
+/// every node's neighbours in the order its lists give them: `out` (and, when
+/// directed, `inn`); undirected when `inn` is `None` (`out` holds each node's
+/// neighbours, a self-loop once). Adding edges one by one appends to both
+/// endpoints' lists, so the order they were added in is one such order; this
+/// finds one by merging the lists (an edge goes once it heads both its
+/// endpoints' remaining lists), in O(nodes + edges). Lists no addition order
+/// explains end with their remaining edges grouped by source. The reference
+/// backend's `gli._order.edge_history` is the same merge.
+fn edge_history(out: &[Vec<u32>], inn: Option<&[Vec<u32>]>) -> Vec<(u32, u32)> {
+    let n = out.len();
+    let directed = inn.is_some();
+    let ins = inn.unwrap_or(out);
+    // `at[u]`: the next of `out[u]`; `at[slot(v)]`: the next of `ins[v]`
+    // (the same cell when undirected: one list per node).
+    let mut at = vec![0usize; if directed { 2 * n } else { n }];
+    let slot = |v: u32| if directed { n + v as usize } else { v as usize };
+    let heads = |at: &[usize], u: u32, v: u32| {
+        out[u as usize].get(at[u as usize]) == Some(&v)
+            && ins[v as usize].get(at[slot(v)]) == Some(&u)
+    };
+    let mut ready: Vec<(u32, u32)> = (0..n as u32)
+        .filter_map(|u| {
+            let v = *out[u as usize].first()?;
+            // Undirected, an edge heads two lists of one kind: found from one end.
+            (heads(&at, u, v) && (directed || u <= v)).then_some((u, v))
+        })
+        .collect();
+    let mut order = Vec::new();
+    while let Some((u, v)) = ready.pop() {
+        order.push((u, v));
+        at[u as usize] += 1;
+        let two_lists = directed || u != v;
+        if two_lists {
+            at[slot(v)] += 1;
+        }
+        // The lists this edge headed have new heads: each may be ready now.
+        if let Some(&w) = out[u as usize].get(at[u as usize]) {
+            if heads(&at, u, w) {
+                ready.push((u, w));
+            }
+        }
+        if two_lists {
+            if let Some(&w) = ins[v as usize].get(at[slot(v)]) {
+                if heads(&at, w, v) {
+                    ready.push((w, v));
+                }
+            }
+        }
+    }
+    let listed: usize = out.iter().map(Vec::len).sum();
+    let total = if directed {
+        listed
+    } else {
+        let loops = (0..n).filter(|&u| out[u].contains(&(u as u32))).count();
+        (listed + loops) / 2
+    };
+    if order.len() < total {
+        let key = |u: u32, v: u32| {
+            if directed {
+                (u, v)
+            } else {
+                (u.min(v), u.max(v))
+            }
+        };
+        let mut done: FastSet<(u32, u32)> = order.iter().map(|&(u, v)| key(u, v)).collect();
+        for (u, list) in out.iter().enumerate() {
+            for &v in list {
+                if done.insert(key(u as u32, v)) {
+                    order.push((u as u32, v));
+                }
+            }
+        }
+    }
+    order
+}
+
 fn owner<T: Ord>(directed: bool, s: T, t: T) -> (T, T) {
     if directed || s <= t {
         (s, t)
@@ -1265,26 +1342,40 @@ impl<O: Payload> Graph<O> {
         cancel.check()?;
         into.batch_add_nodes(nodes)?;
         // Each kept node's index in `into`, looked up once (not per edge end).
-        let new_ix: FastMap<Ix, Ix> = ixs
+        let new_ix: Vec<Ix> = ixs
             .iter()
-            .map(|&ix| (ix, into.resolve(view.key(ix).as_ref()).expect("just added")))
+            .map(|&ix| into.resolve(view.key(ix).as_ref()).expect("just added"))
             .collect();
-        let (mut pairs, mut attrs) = (Vec::new(), Vec::new());
+        // The kept nodes' lists, by position in `ixs`; the edges then go in
+        // an order that keeps every one of them (see `edge_history`).
+        let pos: FastMap<Ix, u32> = ixs
+            .iter()
+            .enumerate()
+            .map(|(p, &ix)| (ix, p as u32))
+            .collect();
+        let kept =
+            |list: &[Ix]| -> Vec<u32> { list.iter().filter_map(|w| pos.get(w).copied()).collect() };
+        let mut outs = Vec::with_capacity(ixs.len());
+        let mut ins = Vec::with_capacity(if self.directed { ixs.len() } else { 0 });
         for (i, &u) in ixs.iter().enumerate() {
             if i % CHECK_EVERY == 0 {
                 cancel.check()?;
             }
-            let nu = new_ix[&u];
-            for &w in view.out(u) {
-                let Some(&nw) = new_ix.get(&w) else { continue };
-                if !self.directed && w < u {
-                    continue;
-                }
-                if let Some(a) = view.edge_attrs(u, w) {
-                    attrs.push((pairs.len(), a.to_map()));
-                }
-                pairs.push((nu, nw));
+            outs.push(kept(view.out(u)));
+            if self.directed {
+                ins.push(kept(view.inn(u)));
             }
+        }
+        let order = edge_history(&outs, self.directed.then_some(&ins[..]));
+        drop((outs, ins));
+        cancel.check()?;
+        let (mut pairs, mut attrs) = (Vec::with_capacity(order.len()), Vec::new());
+        for (p, q) in order {
+            let (u, w) = (ixs[p as usize], ixs[q as usize]);
+            if let Some(a) = view.edge_attrs(u, w) {
+                attrs.push((pairs.len(), a.to_map()));
+            }
+            pairs.push((new_ix[p as usize], new_ix[q as usize]));
         }
         cancel.check()?;
         match into.batch_add_edges(ResolvedEdges { pairs, attrs }) {
@@ -2091,6 +2182,57 @@ enum Side {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edge_history_keeps_every_list_or_falls_back_to_source_order() {
+        // Directed: 0 -> [1, 2], 1 -> [2], 2 -> [0]; 2's in-list [1, 0].
+        let out = vec![vec![1, 2], vec![2], vec![0]];
+        let inn = vec![vec![2], vec![0], vec![1, 0]];
+        let order = edge_history(&out, Some(&inn));
+        let from = |u: u32| {
+            order
+                .iter()
+                .filter(|e| e.0 == u)
+                .map(|e| e.1)
+                .collect::<Vec<_>>()
+        };
+        let into = |v: u32| {
+            order
+                .iter()
+                .filter(|e| e.1 == v)
+                .map(|e| e.0)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!((from(0), into(2)), (vec![1, 2], vec![1, 0]));
+        assert_eq!(order.len(), 4);
+        // Lists no addition order explains (a cycle of constraints): each edge once, by source.
+        let out = vec![vec![1, 3], vec![], vec![3, 1], vec![]];
+        let inn = vec![vec![], vec![2, 0], vec![], vec![0, 2]];
+        assert_eq!(
+            edge_history(&out, Some(&inn)),
+            [(0, 1), (0, 3), (2, 3), (2, 1)]
+        );
+        // Undirected: a triangle added a-b, b-c, c-a, and a self-loop on b.
+        let adj = vec![vec![1, 2], vec![0, 1, 2], vec![1, 0]];
+        let order = edge_history(&adj, None);
+        assert_eq!(order.len(), 4);
+        for (u, list) in adj.iter().enumerate() {
+            let u = u as u32;
+            let seen: Vec<u32> = order
+                .iter()
+                .filter_map(|&(a, b)| {
+                    if a == u {
+                        Some(b)
+                    } else if b == u {
+                        Some(a)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            assert_eq!(&seen, list, "node {u}");
+        }
+    }
     use crate::engine::value::{intern, Value};
 
     type G = Graph<()>;

@@ -307,9 +307,32 @@ pub struct Graph<O> {
     pub(crate) columns: super::filter::ColumnCache,
 }
 
-/// The endpoint that owns an edge's attributes, then the other one: the
-/// source when directed, the lower of the two when undirected.
-#[inline]
+/// Per-node lists over positions `0..n`, in one allocation: node `u`'s list
+/// is `items[spans[u].0..spans[u].1]`.
+#[derive(Default)]
+struct Lists {
+    spans: Vec<(usize, usize)>,
+    items: Vec<u32>,
+}
+
+impl Lists {
+    fn push(&mut self, list: impl IntoIterator<Item = u32>) {
+        let start = self.items.len();
+        self.items.extend(list);
+        self.spans.push((start, self.items.len()));
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    #[inline]
+    fn of(&self, u: u32) -> &[u32] {
+        let (a, b) = self.spans[u as usize];
+        &self.items[a..b]
+    }
+}
+
 /// The edges of per-node lists over positions `0..n`, in an order that adds
 /// every node's neighbours in the order its lists give them: `out` (and, when
 /// directed, `inn`); undirected when `inn` is `None` (`out` holds each node's
@@ -319,53 +342,59 @@ pub struct Graph<O> {
 /// endpoints' remaining lists), in O(nodes + edges). Lists no addition order
 /// explains end with their remaining edges grouped by source. The reference
 /// backend's `gli._order.edge_history` is the same merge.
-fn edge_history(out: &[Vec<u32>], inn: Option<&[Vec<u32>]>) -> Vec<(u32, u32)> {
+fn edge_history(out: &Lists, inn: Option<&Lists>) -> Vec<(u32, u32)> {
     let n = out.len();
     let directed = inn.is_some();
     let ins = inn.unwrap_or(out);
-    // `at[u]`: the next of `out[u]`; `at[slot(v)]`: the next of `ins[v]`
-    // (the same cell when undirected: one list per node).
-    let mut at = vec![0usize; if directed { 2 * n } else { n }];
+    // Each list's cursor (the index of its head in `items`) beside its end,
+    // one read per list: out-lists in `cur[..n]`, in-lists in `cur[n..]`
+    // (undirected: one list per node, one cursor).
+    let mut cur: Vec<(usize, usize)> = out.spans.clone();
+    if directed {
+        cur.extend_from_slice(&ins.spans);
+    }
     let slot = |v: u32| if directed { n + v as usize } else { v as usize };
-    let heads = |at: &[usize], u: u32, v: u32| {
-        out[u as usize].get(at[u as usize]) == Some(&v)
-            && ins[v as usize].get(at[slot(v)]) == Some(&u)
+    let head = |cur: &[(usize, usize)], items: &[u32], k: usize| {
+        let (at, end) = cur[k];
+        (at < end).then(|| items[at])
+    };
+    let heads = |cur: &[(usize, usize)], u: u32, v: u32| {
+        head(cur, &out.items, u as usize) == Some(v) && head(cur, &ins.items, slot(v)) == Some(u)
     };
     let mut ready: Vec<(u32, u32)> = (0..n as u32)
         .filter_map(|u| {
-            let v = *out[u as usize].first()?;
+            let v = head(&cur, &out.items, u as usize)?;
             // Undirected, an edge heads two lists of one kind: found from one end.
-            (heads(&at, u, v) && (directed || u <= v)).then_some((u, v))
+            (heads(&cur, u, v) && (directed || u <= v)).then_some((u, v))
         })
         .collect();
-    let mut order = Vec::new();
+    let mut order = Vec::with_capacity(out.items.len());
     while let Some((u, v)) = ready.pop() {
         order.push((u, v));
-        at[u as usize] += 1;
+        cur[u as usize].0 += 1;
         let two_lists = directed || u != v;
         if two_lists {
-            at[slot(v)] += 1;
+            cur[slot(v)].0 += 1;
         }
         // The lists this edge headed have new heads: each may be ready now.
-        if let Some(&w) = out[u as usize].get(at[u as usize]) {
-            if heads(&at, u, w) {
+        if let Some(w) = head(&cur, &out.items, u as usize) {
+            if heads(&cur, u, w) {
                 ready.push((u, w));
             }
         }
         if two_lists {
-            if let Some(&w) = ins[v as usize].get(at[slot(v)]) {
-                if heads(&at, w, v) {
+            if let Some(w) = head(&cur, &ins.items, slot(v)) {
+                if heads(&cur, w, v) {
                     ready.push((w, v));
                 }
             }
         }
     }
-    let listed: usize = out.iter().map(Vec::len).sum();
     let total = if directed {
-        listed
+        out.items.len()
     } else {
-        let loops = (0..n).filter(|&u| out[u].contains(&(u as u32))).count();
-        (listed + loops) / 2
+        let loops = (0..n as u32).filter(|&u| out.of(u).contains(&u)).count();
+        (out.items.len() + loops) / 2
     };
     if order.len() < total {
         let key = |u: u32, v: u32| {
@@ -376,10 +405,10 @@ fn edge_history(out: &[Vec<u32>], inn: Option<&[Vec<u32>]>) -> Vec<(u32, u32)> {
             }
         };
         let mut done: FastSet<(u32, u32)> = order.iter().map(|&(u, v)| key(u, v)).collect();
-        for (u, list) in out.iter().enumerate() {
-            for &v in list {
-                if done.insert(key(u as u32, v)) {
-                    order.push((u as u32, v));
+        for u in 0..n as u32 {
+            for &v in out.of(u) {
+                if done.insert(key(u, v)) {
+                    order.push((u, v));
                 }
             }
         }
@@ -387,6 +416,9 @@ fn edge_history(out: &[Vec<u32>], inn: Option<&[Vec<u32>]>) -> Vec<(u32, u32)> {
     order
 }
 
+/// The endpoint that owns an edge's attributes, then the other one: the
+/// source when directed, the lower of the two when undirected.
+#[inline]
 fn owner<T: Ord>(directed: bool, s: T, t: T) -> (T, T) {
     if directed || s <= t {
         (s, t)
@@ -1347,27 +1379,43 @@ impl<O: Payload> Graph<O> {
             .map(|&ix| into.resolve(view.key(ix).as_ref()).expect("just added"))
             .collect();
         // The kept nodes' lists, by position in `ixs`; the edges then go in
-        // an order that keeps every one of them (see `edge_history`).
-        let pos: FastMap<Ix, u32> = ixs
-            .iter()
-            .enumerate()
-            .map(|(p, &ix)| (ix, p as u32))
-            .collect();
-        let kept =
-            |list: &[Ix]| -> Vec<u32> { list.iter().filter_map(|w| pos.get(w).copied()).collect() };
-        let mut outs = Vec::with_capacity(ixs.len());
-        let mut ins = Vec::with_capacity(if self.directed { ixs.len() } else { 0 });
+        // an order that keeps every one of them (see `edge_history`). Most
+        // subgraphs keep a good part of the graph: positions by index in a
+        // dense table then, else in a map.
+        let (lo, span) = (view.lo(), (view.hi() - view.lo()) as usize);
+        let dense = ixs.len() >= span / 16;
+        let mut table = if dense {
+            vec![u32::MAX; span]
+        } else {
+            Vec::new()
+        };
+        let mut map: FastMap<Ix, u32> = FastMap::default();
+        for (p, &ix) in ixs.iter().enumerate() {
+            if dense {
+                table[(ix - lo) as usize] = p as u32;
+            } else {
+                map.insert(ix, p as u32);
+            }
+        }
+        let pos = |w: &Ix| -> Option<u32> {
+            if dense {
+                Some(table[(*w - lo) as usize]).filter(|&p| p != u32::MAX)
+            } else {
+                map.get(w).copied()
+            }
+        };
+        let (mut outs, mut ins) = (Lists::default(), Lists::default());
         for (i, &u) in ixs.iter().enumerate() {
             if i % CHECK_EVERY == 0 {
                 cancel.check()?;
             }
-            outs.push(kept(view.out(u)));
+            outs.push(view.out(u).iter().filter_map(pos));
             if self.directed {
-                ins.push(kept(view.inn(u)));
+                ins.push(view.inn(u).iter().filter_map(pos));
             }
         }
-        let order = edge_history(&outs, self.directed.then_some(&ins[..]));
-        drop((outs, ins));
+        let order = edge_history(&outs, self.directed.then_some(&ins));
+        drop((outs, ins, table, map));
         cancel.check()?;
         let (mut pairs, mut attrs) = (Vec::with_capacity(order.len()), Vec::new());
         for (p, q) in order {
@@ -2185,52 +2233,53 @@ mod tests {
 
     #[test]
     fn edge_history_keeps_every_list_or_falls_back_to_source_order() {
+        let lists = |ls: &[&[u32]]| {
+            let mut out = Lists::default();
+            for l in ls {
+                out.push(l.iter().copied());
+            }
+            out
+        };
+        let from = |order: &[(u32, u32)], u: u32| -> Vec<u32> {
+            order.iter().filter(|e| e.0 == u).map(|e| e.1).collect()
+        };
+        let into = |order: &[(u32, u32)], v: u32| -> Vec<u32> {
+            order.iter().filter(|e| e.1 == v).map(|e| e.0).collect()
+        };
         // Directed: 0 -> [1, 2], 1 -> [2], 2 -> [0]; 2's in-list [1, 0].
-        let out = vec![vec![1, 2], vec![2], vec![0]];
-        let inn = vec![vec![2], vec![0], vec![1, 0]];
+        let out = lists(&[&[1, 2], &[2], &[0]]);
+        let inn = lists(&[&[2], &[0], &[1, 0]]);
         let order = edge_history(&out, Some(&inn));
-        let from = |u: u32| {
-            order
-                .iter()
-                .filter(|e| e.0 == u)
-                .map(|e| e.1)
-                .collect::<Vec<_>>()
-        };
-        let into = |v: u32| {
-            order
-                .iter()
-                .filter(|e| e.1 == v)
-                .map(|e| e.0)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!((from(0), into(2)), (vec![1, 2], vec![1, 0]));
         assert_eq!(order.len(), 4);
+        for u in 0..3 {
+            assert_eq!(
+                (from(&order, u), into(&order, u)),
+                (out.of(u).to_vec(), inn.of(u).to_vec())
+            );
+        }
         // Lists no addition order explains (a cycle of constraints): each edge once, by source.
-        let out = vec![vec![1, 3], vec![], vec![3, 1], vec![]];
-        let inn = vec![vec![], vec![2, 0], vec![], vec![0, 2]];
+        let out = lists(&[&[1, 3], &[], &[3, 1], &[]]);
+        let inn = lists(&[&[], &[2, 0], &[], &[0, 2]]);
         assert_eq!(
             edge_history(&out, Some(&inn)),
             [(0, 1), (0, 3), (2, 3), (2, 1)]
         );
         // Undirected: a triangle added a-b, b-c, c-a, and a self-loop on b.
-        let adj = vec![vec![1, 2], vec![0, 1, 2], vec![1, 0]];
+        let adj = lists(&[&[1, 2], &[0, 1, 2], &[1, 0]]);
         let order = edge_history(&adj, None);
         assert_eq!(order.len(), 4);
-        for (u, list) in adj.iter().enumerate() {
-            let u = u as u32;
+        for u in 0..3 {
             let seen: Vec<u32> = order
                 .iter()
                 .filter_map(|&(a, b)| {
                     if a == u {
                         Some(b)
-                    } else if b == u {
-                        Some(a)
                     } else {
-                        None
+                        (b == u).then_some(a)
                     }
                 })
                 .collect();
-            assert_eq!(&seen, list, "node {u}");
+            assert_eq!(seen, adj.of(u), "node {u}");
         }
     }
     use crate::engine::value::{intern, Value};

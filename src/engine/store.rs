@@ -342,7 +342,7 @@ impl Lists {
 /// endpoints' remaining lists), in O(nodes + edges). Lists no addition order
 /// explains end with their remaining edges grouped by source. The reference
 /// backend's `gli._order.edge_history` is the same merge.
-fn edge_history(out: &Lists, inn: Option<&Lists>) -> Vec<(u32, u32)> {
+fn edge_history(out: &Lists, inn: Option<&Lists>, cancel: &Cancel<'_>) -> Result<Vec<(u32, u32)>> {
     let n = out.len();
     let directed = inn.is_some();
     let ins = inn.unwrap_or(out);
@@ -370,6 +370,9 @@ fn edge_history(out: &Lists, inn: Option<&Lists>) -> Vec<(u32, u32)> {
         .collect();
     let mut order = Vec::with_capacity(out.items.len());
     while let Some((u, v)) = ready.pop() {
+        if order.len() % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
         order.push((u, v));
         cur[u as usize].0 += 1;
         let two_lists = directed || u != v;
@@ -413,7 +416,7 @@ fn edge_history(out: &Lists, inn: Option<&Lists>) -> Vec<(u32, u32)> {
             }
         }
     }
-    order
+    Ok(order)
 }
 
 /// The endpoint that owns an edge's attributes, then the other one: the
@@ -1414,7 +1417,7 @@ impl<O: Payload> Graph<O> {
                 ins.push(view.inn(u).iter().filter_map(pos));
             }
         }
-        let order = edge_history(&outs, self.directed.then_some(&ins));
+        let order = edge_history(&outs, self.directed.then_some(&ins), cancel)?;
         drop((outs, ins, table, map));
         cancel.check()?;
         let (mut pairs, mut attrs) = (Vec::with_capacity(order.len()), Vec::new());
@@ -2230,6 +2233,7 @@ enum Side {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::cancel::never;
 
     #[test]
     fn edge_history_keeps_every_list_or_falls_back_to_source_order() {
@@ -2249,7 +2253,7 @@ mod tests {
         // Directed: 0 -> [1, 2], 1 -> [2], 2 -> [0]; 2's in-list [1, 0].
         let out = lists(&[&[1, 2], &[2], &[0]]);
         let inn = lists(&[&[2], &[0], &[1, 0]]);
-        let order = edge_history(&out, Some(&inn));
+        let order = never(|c| edge_history(&out, Some(&inn), c)).unwrap();
         assert_eq!(order.len(), 4);
         for u in 0..3 {
             assert_eq!(
@@ -2261,12 +2265,12 @@ mod tests {
         let out = lists(&[&[1, 3], &[], &[3, 1], &[]]);
         let inn = lists(&[&[], &[2, 0], &[], &[0, 2]]);
         assert_eq!(
-            edge_history(&out, Some(&inn)),
+            never(|c| edge_history(&out, Some(&inn), c)).unwrap(),
             [(0, 1), (0, 3), (2, 3), (2, 1)]
         );
         // Undirected: a triangle added a-b, b-c, c-a, and a self-loop on b.
         let adj = lists(&[&[1, 2], &[0, 1, 2], &[1, 0]]);
-        let order = edge_history(&adj, None);
+        let order = never(|c| edge_history(&adj, None, c)).unwrap();
         assert_eq!(order.len(), 4);
         for u in 0..3 {
             let seen: Vec<u32> = order

@@ -771,3 +771,21 @@ def test_messages_spell_ids_and_names_as_repr_does(make_graph: Any) -> None:
     with pytest.raises(TypeError) as err:
         g.pagerank(weight=name)
     assert str(err.value) == f"edge 1 -> 1: weight attribute {name!r} is not numeric (str)"
+
+
+def test_subgraph_needs_its_new_graph_empty(backend: str) -> None:
+    # subgraph writes the kept nodes' neighbour lists as they are, into a
+    # graph made by the class: one whose __init__ adds nodes is refused.
+    base = type(gli.Graph(backend=backend))
+
+    class Prefilled(base):  # type: ignore[valid-type, misc]
+        def __init__(self, directed: bool = True, backend: str = backend) -> None:
+            if base.__init__ is not object.__init__:
+                super().__init__(directed)
+            self.add_node("pre")
+
+    g = Prefilled()
+    g.add_node(1)
+    with pytest.raises(ValueError, match="subgraph: the new graph was not empty"):
+        g.subgraph([1])
+

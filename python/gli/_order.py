@@ -22,8 +22,8 @@ def edge_history(
     O(nodes + edges). Copying edges grouped by source instead would reorder
     every predecessor list (undirected: every neighbour list), and with it
     traversals. Lists that no addition order explains (edited by hand) end
-    with their remaining edges grouped by source. The rust engine's
-    ``edge_history`` (``src/engine/store.rs``) is the same merge.
+    with their remaining edges grouped by source. (The rust engine's
+    ``subgraph`` needs no such order: it writes each node's lists as they are.)
     """
     directed = inn is not None
     ins = inn if inn is not None else out

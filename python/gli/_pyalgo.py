@@ -248,6 +248,10 @@ class PythonQueries:
         with self._lock:
             keep = {self._require(v) for v in wanted}
             new = type(self)(directed=self.is_directed())  # type: ignore[call-arg]
+            if len(new.nodes()):
+                raise ValueError(
+                    "subgraph: the new graph was not empty when it was filled (its class's __init__ added nodes?)"
+                )
             new.batch_add_nodes([(v, d) for v, d in self.nodes(data=True) if v in keep])
             # Edges in an order that keeps each kept node's neighbour lists.
             nodes = [v for v in self.nodes() if v in keep]

@@ -322,101 +322,11 @@ impl Lists {
         self.spans.push((start, self.items.len()));
     }
 
-    fn len(&self) -> usize {
-        self.spans.len()
-    }
-
     #[inline]
     fn of(&self, u: u32) -> &[u32] {
         let (a, b) = self.spans[u as usize];
         &self.items[a..b]
     }
-}
-
-/// The edges of per-node lists over positions `0..n`, in an order that adds
-/// every node's neighbours in the order its lists give them: `out` (and, when
-/// directed, `inn`); undirected when `inn` is `None` (`out` holds each node's
-/// neighbours, a self-loop once). Adding edges one by one appends to both
-/// endpoints' lists, so the order they were added in is one such order; this
-/// finds one by merging the lists (an edge goes once it heads both its
-/// endpoints' remaining lists), in O(nodes + edges). Lists no addition order
-/// explains end with their remaining edges grouped by source. The reference
-/// backend's `gli._order.edge_history` is the same merge.
-fn edge_history(out: &Lists, inn: Option<&Lists>, cancel: &Cancel<'_>) -> Result<Vec<(u32, u32)>> {
-    let n = out.len();
-    let directed = inn.is_some();
-    let ins = inn.unwrap_or(out);
-    // Each list's cursor (the index of its head in `items`) beside its end,
-    // one read per list: out-lists in `cur[..n]`, in-lists in `cur[n..]`
-    // (undirected: one list per node, one cursor).
-    let mut cur: Vec<(usize, usize)> = out.spans.clone();
-    if directed {
-        cur.extend_from_slice(&ins.spans);
-    }
-    let slot = |v: u32| if directed { n + v as usize } else { v as usize };
-    let head = |cur: &[(usize, usize)], items: &[u32], k: usize| {
-        let (at, end) = cur[k];
-        (at < end).then(|| items[at])
-    };
-    let heads = |cur: &[(usize, usize)], u: u32, v: u32| {
-        head(cur, &out.items, u as usize) == Some(v) && head(cur, &ins.items, slot(v)) == Some(u)
-    };
-    let mut ready: Vec<(u32, u32)> = (0..n as u32)
-        .filter_map(|u| {
-            let v = head(&cur, &out.items, u as usize)?;
-            // Undirected, an edge heads two lists of one kind: found from one end.
-            (heads(&cur, u, v) && (directed || u <= v)).then_some((u, v))
-        })
-        .collect();
-    let mut order = Vec::with_capacity(out.items.len());
-    while let Some((u, v)) = ready.pop() {
-        if order.len() % CHECK_EVERY == 0 {
-            cancel.check()?;
-        }
-        order.push((u, v));
-        cur[u as usize].0 += 1;
-        let two_lists = directed || u != v;
-        if two_lists {
-            cur[slot(v)].0 += 1;
-        }
-        // The lists this edge headed have new heads: each may be ready now.
-        if let Some(w) = head(&cur, &out.items, u as usize) {
-            if heads(&cur, u, w) {
-                ready.push((u, w));
-            }
-        }
-        if two_lists {
-            if let Some(w) = head(&cur, &ins.items, slot(v)) {
-                if heads(&cur, w, v) {
-                    ready.push((w, v));
-                }
-            }
-        }
-    }
-    let total = if directed {
-        out.items.len()
-    } else {
-        let loops = (0..n as u32).filter(|&u| out.of(u).contains(&u)).count();
-        (out.items.len() + loops) / 2
-    };
-    if order.len() < total {
-        let key = |u: u32, v: u32| {
-            if directed {
-                (u, v)
-            } else {
-                (u.min(v), u.max(v))
-            }
-        };
-        let mut done: FastSet<(u32, u32)> = order.iter().map(|&(u, v)| key(u, v)).collect();
-        for u in 0..n as u32 {
-            for &v in out.of(u) {
-                if done.insert(key(u, v)) {
-                    order.push((u, v));
-                }
-            }
-        }
-    }
-    Ok(order)
 }
 
 /// The endpoint that owns an edge's attributes, then the other one: the
@@ -1346,7 +1256,9 @@ impl<O: Payload> Graph<O> {
     }
 
     /// Copies nodes `ids` (in this graph's node order) and the edges among
-    /// them, with their attributes, into `into` (normally empty), from one snapshot.
+    /// them, with their attributes, into `into`, which must be empty, from
+    /// one snapshot. Each kept node's neighbour lists keep their order: they
+    /// are written as they are here, less the nodes left out.
     pub fn subgraph_into(
         &self,
         ids: &[NodeRef<'_>],
@@ -1364,27 +1276,8 @@ impl<O: Payload> Graph<O> {
         }
         ixs.sort_unstable();
         ixs.dedup();
-        let nodes = ixs
-            .iter()
-            .map(|&ix| {
-                (
-                    view.key(ix).clone(),
-                    // Shared with this graph's view: copied on a write.
-                    view.attrs(ix).cloned(),
-                )
-            })
-            .collect();
-        cancel.check()?;
-        into.batch_add_nodes(nodes)?;
-        // Each kept node's index in `into`, looked up once (not per edge end).
-        let new_ix: Vec<Ix> = ixs
-            .iter()
-            .map(|&ix| into.resolve(view.key(ix).as_ref()).expect("just added"))
-            .collect();
-        // The kept nodes' lists, by position in `ixs`; the edges then go in
-        // an order that keeps every one of them (see `edge_history`). Most
-        // subgraphs keep a good part of the graph: positions by index in a
-        // dense table then, else in a map.
+        // Kept nodes by position in `ixs`: in a dense table by index when
+        // the subgraph keeps a good part of the graph, else in a map.
         let (lo, span) = (view.lo(), (view.hi() - view.lo()) as usize);
         let dense = ixs.len() >= span / 16;
         let mut table = if dense {
@@ -1408,34 +1301,49 @@ impl<O: Payload> Graph<O> {
             }
         };
         let (mut outs, mut ins) = (Lists::default(), Lists::default());
-        for (i, &u) in ixs.iter().enumerate() {
-            if i % CHECK_EVERY == 0 {
+        let (mut edge_attrs, mut loops) = (Vec::new(), 0usize);
+        for (p, &u) in ixs.iter().enumerate() {
+            if p % CHECK_EVERY == 0 {
                 cancel.check()?;
             }
+            let p = p as u32;
             outs.push(view.out(u).iter().filter_map(pos));
+            for &q in outs.of(p) {
+                loops += usize::from(q == p);
+                // Each edge's attributes once, from the end that owns them;
+                // shared with this graph's view (copied on a write).
+                if owner(self.directed, p, q) == (p, q) {
+                    if let Some(a) = view.edge_attrs(u, ixs[q as usize]) {
+                        edge_attrs.push((p, q, a.clone()));
+                    }
+                }
+            }
             if self.directed {
                 ins.push(view.inn(u).iter().filter_map(pos));
             }
         }
-        let order = edge_history(&outs, self.directed.then_some(&ins), cancel)?;
-        drop((outs, ins, table, map));
+        drop((table, map));
+        let edges = if self.directed {
+            outs.items.len()
+        } else {
+            (outs.items.len() + loops) / 2
+        };
+        let nodes = ixs
+            .iter()
+            .map(|&ix| (view.key(ix).clone(), view.attrs(ix).cloned()))
+            .collect();
         cancel.check()?;
-        let (mut pairs, mut attrs) = (Vec::with_capacity(order.len()), Vec::new());
-        for (p, q) in order {
-            let (u, w) = (ixs[p as usize], ixs[q as usize]);
-            if let Some(a) = view.edge_attrs(u, w) {
-                attrs.push((pairs.len(), a.to_map()));
-            }
-            pairs.push((new_ix[p as usize], new_ix[q as usize]));
-        }
-        cancel.check()?;
-        match into.batch_add_edges(ResolvedEdges { pairs, attrs }) {
-            Ok(_) => Ok(()),
-            Err(EdgeBatchError::Graph(e)) => Err(e),
-            Err(EdgeBatchError::Stale(_)) => Err(GraphError::InvalidValue(
-                "subgraph target was modified while it was being filled".into(),
-            )),
-        }
+        let adj = (0..ixs.len() as u32).map(|p| {
+            let inn: &[u32] = if self.directed { ins.of(p) } else { &[] };
+            (outs.of(p), inn)
+        });
+        into.fill_empty(nodes, adj, edge_attrs.into_iter(), edges)
+            .map_err(|e| match e {
+                GraphError::InvalidValue(_) if into.node_count() != 0 => GraphError::InvalidValue(
+                    "subgraph: the new graph was not empty when it was filled (its class's __init__ added nodes?)".into(),
+                ),
+                e => e,
+            })
     }
 
     /// The live index of `id` in `view`.
@@ -1882,16 +1790,38 @@ impl<O: Payload> Graph<O> {
         drop(distinct);
         // The last poll: none under the locks below (see `Graph::with_view`).
         cancel.check()?;
-        // One lock of every shard from the emptiness check to the last edge:
-        // two restores (or a writer) racing on one graph cannot interleave.
+        let nodes = nodes.into_iter().map(|(k, a)| (k, attrs_from(a))).collect();
+        let adj = adj.iter().map(|(o, i)| (&o[..], &i[..]));
+        let edge_attrs = edge_attrs
+            .into_iter()
+            .map(|(s, t, a)| (s, t, SharedAttrs::new(a)));
+        self.fill_empty(nodes, adj, edge_attrs, fwd.len())
+    }
+
+    /// Fills this graph, which must be empty, with `nodes` (in this order,
+    /// distinct), each one's neighbour lists by position in `nodes` (out-
+    /// and in-neighbours; undirected: all neighbours, a self-loop once, and
+    /// no in-list), written as given, so that every list keeps its order,
+    /// the attributes of `edges` edges, by the positions of their ends.
+    /// The caller vouches that the lists mirror each other.
+    ///
+    /// **Locking behaviour:** write-locks every shard, from the emptiness
+    /// check to the last list, so nothing interleaves with it.
+    fn fill_empty<'a>(
+        &self,
+        nodes: Vec<(NodeId, Attrs<O>)>,
+        adj: impl Iterator<Item = (&'a [u32], &'a [u32])>,
+        edge_attrs: impl Iterator<Item = (u32, u32, SharedAttrs<O>)>,
+        edges: usize,
+    ) -> Result<()> {
+        let keys: Vec<NodeId> = nodes.iter().map(|(k, _)| k.clone()).collect();
         let mut locked = self.lock_all();
         if self.node_count() != 0 {
             return Err(GraphError::InvalidValue(
                 "restore needs an empty graph".into(),
             ));
         }
-        let items = nodes.into_iter().map(|(k, a)| (k, attrs_from(a))).collect();
-        self.add_nodes_all_locked(&mut locked, items)?;
+        self.add_nodes_all_locked(&mut locked, nodes)?;
         // Under every shard lock the key maps are exact.
         let ixs: Vec<Ix> = keys
             .iter()
@@ -1899,7 +1829,7 @@ impl<O: Payload> Graph<O> {
             .collect();
         let mut outs = Vec::new();
         let mut ins = Vec::new();
-        for (p, (out, inn)) in adj.into_iter().enumerate() {
+        for (p, (out, inn)) in adj.enumerate() {
             outs.clear();
             ins.clear();
             outs.extend(out.iter().map(|&q| ixs[q as usize]));
@@ -1916,12 +1846,12 @@ impl<O: Payload> Graph<O> {
                 .expect("restored node")
                 .ext_mut()
                 .edge_attrs
-                .insert(k, SharedAttrs::new(a));
+                .insert(k, a);
         }
         for (_, guard) in locked.guards.iter_mut() {
             make_mut(guard).version += 1;
         }
-        locked.edges += fwd.len() as isize;
+        locked.edges += edges as isize;
         Ok(())
     }
 
@@ -2233,59 +2163,6 @@ enum Side {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::cancel::never;
-
-    #[test]
-    fn edge_history_keeps_every_list_or_falls_back_to_source_order() {
-        let lists = |ls: &[&[u32]]| {
-            let mut out = Lists::default();
-            for l in ls {
-                out.push(l.iter().copied());
-            }
-            out
-        };
-        let from = |order: &[(u32, u32)], u: u32| -> Vec<u32> {
-            order.iter().filter(|e| e.0 == u).map(|e| e.1).collect()
-        };
-        let into = |order: &[(u32, u32)], v: u32| -> Vec<u32> {
-            order.iter().filter(|e| e.1 == v).map(|e| e.0).collect()
-        };
-        // Directed: 0 -> [1, 2], 1 -> [2], 2 -> [0]; 2's in-list [1, 0].
-        let out = lists(&[&[1, 2], &[2], &[0]]);
-        let inn = lists(&[&[2], &[0], &[1, 0]]);
-        let order = never(|c| edge_history(&out, Some(&inn), c)).unwrap();
-        assert_eq!(order.len(), 4);
-        for u in 0..3 {
-            assert_eq!(
-                (from(&order, u), into(&order, u)),
-                (out.of(u).to_vec(), inn.of(u).to_vec())
-            );
-        }
-        // Lists no addition order explains (a cycle of constraints): each edge once, by source.
-        let out = lists(&[&[1, 3], &[], &[3, 1], &[]]);
-        let inn = lists(&[&[], &[2, 0], &[], &[0, 2]]);
-        assert_eq!(
-            never(|c| edge_history(&out, Some(&inn), c)).unwrap(),
-            [(0, 1), (0, 3), (2, 3), (2, 1)]
-        );
-        // Undirected: a triangle added a-b, b-c, c-a, and a self-loop on b.
-        let adj = lists(&[&[1, 2], &[0, 1, 2], &[1, 0]]);
-        let order = never(|c| edge_history(&adj, None, c)).unwrap();
-        assert_eq!(order.len(), 4);
-        for u in 0..3 {
-            let seen: Vec<u32> = order
-                .iter()
-                .filter_map(|&(a, b)| {
-                    if a == u {
-                        Some(b)
-                    } else {
-                        (b == u).then_some(a)
-                    }
-                })
-                .collect();
-            assert_eq!(seen, adj.of(u), "node {u}");
-        }
-    }
     use crate::engine::value::{intern, Value};
 
     type G = Graph<()>;

@@ -1781,10 +1781,9 @@ impl<O: Payload> Graph<O> {
                 return Err(invalid("attributes for an edge that does not exist"));
             }
         }
-        let keys: Vec<NodeId> = nodes.iter().map(|(k, _)| k.clone()).collect();
         let mut distinct: FastSet<&NodeId> = FastSet::default();
-        distinct.reserve(keys.len());
-        if !keys.iter().all(|k| distinct.insert(k)) {
+        distinct.reserve(nodes.len());
+        if !nodes.iter().all(|(k, _)| distinct.insert(k)) {
             return Err(invalid("duplicate node id"));
         }
         drop(distinct);

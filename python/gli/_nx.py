@@ -33,12 +33,13 @@ fall back. Errors are NetworkX's: ``NodeNotFound``, ``NetworkXNoPath`` and
 
 from __future__ import annotations
 
+import copy
 import inspect
 import numbers
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
-from ._order import edge_history
+from ._order import edge_history, graph_edges_in_history
 
 __all__ = [
     "to_networkx",
@@ -100,19 +101,13 @@ def to_networkx(g: _GLIGraph) -> nx.Graph:
     Directedness, node order, each node's successor and predecessor order
     (undirected: neighbour order) and every node and edge attribute are kept.
     Attribute dicts are new; attribute values are shared, not copied (as
-    ``nx.Graph.copy`` does).
+    ``nx.Graph.copy`` does). Read from one copy of ``g``, so that other
+    threads' writes meanwhile cannot mix two states.
     """
-    directed = g.is_directed()
-    G: nx.Graph = nx.DiGraph() if directed else nx.Graph()
-    nodes = g.nodes(data=True)
-    G.add_nodes_from(nodes)
-    ids = [n for n, _ in nodes]
-    attrs = {(s, t): a for s, t, a in g.edges(data=True)}
-    if directed:
-        order = edge_history(ids, {n: g.successors(n) for n in ids}, {n: g.predecessors(n) for n in ids})
-    else:
-        order = edge_history(ids, {n: g.neighbors(n) for n in ids}, None)
-    G.add_edges_from((s, t, attrs[(s, t)] if (s, t) in attrs else attrs[(t, s)]) for s, t in order)
+    g = copy.copy(g)
+    G: nx.Graph = nx.DiGraph() if g.is_directed() else nx.Graph()
+    G.add_nodes_from(g.nodes(data=True))
+    G.add_edges_from(graph_edges_in_history(g))
     return G
 
 

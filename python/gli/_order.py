@@ -3,10 +3,10 @@ given (``to_networkx``, ``from_networkx``, the reference backend's ``subgraph``)
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Container, Hashable, Mapping
 from typing import Any
 
-__all__ = ["edge_history"]
+__all__ = ["edge_history", "graph_edges_in_history"]
 
 
 def edge_history(
@@ -75,3 +75,23 @@ def edge_history(
                     done.add(key)
                     order.append((u, v))
     return order
+
+
+def graph_edges_in_history(g: Any, keep: Container[Any] | None = None) -> list[tuple[Any, Any, dict[str, Any]]]:
+    """``(s, t, attrs)`` for the edges of GLI graph ``g`` (either backend)
+    among the nodes in ``keep`` (all when None), in an order that keeps each
+    node's successor and predecessor lists (undirected: neighbour lists).
+    The caller makes sure ``g`` does not change meanwhile (a lock, a copy)."""
+    nodes = [v for v in g.nodes() if keep is None or v in keep]
+
+    def kept(ids: list[Any]) -> list[Any]:
+        return ids if keep is None else [w for w in ids if w in keep]
+
+    if g.is_directed():
+        order = edge_history(
+            nodes, {u: kept(g.successors(u)) for u in nodes}, {v: kept(g.predecessors(v)) for v in nodes}
+        )
+    else:
+        order = edge_history(nodes, {u: kept(g.neighbors(u)) for u in nodes}, None)
+    attrs = {(s, t): a for s, t, a in g.edges(data=True)}
+    return [(s, t, attrs[(s, t)] if (s, t) in attrs else attrs[(t, s)]) for s, t in order]

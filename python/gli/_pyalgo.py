@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._args import _check_id, _count, _float_text, _kind, _name, _numeric, _real
-from ._order import edge_history
+from ._order import graph_edges_in_history
 from .exceptions import ConvergenceError, NoPathError
 
 __all__ = ["PythonQueries"]
@@ -37,7 +37,6 @@ class PythonQueries:
         def edges(self, data: bool = False) -> list[Any]: ...  # pragma: no cover
         def successors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
         def predecessors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
-        def neighbors(self, node_id: NodeId, /) -> list[NodeId]: ...  # pragma: no cover
         def get_node(self, node_id: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
         def get_edge(self, source: NodeId, target: NodeId, /) -> dict[str, Any]: ...  # pragma: no cover
         def is_directed(self) -> bool: ...  # pragma: no cover
@@ -253,18 +252,8 @@ class PythonQueries:
                     "subgraph: the new graph was not empty when it was filled (its class's __init__ added nodes?)"
                 )
             new.batch_add_nodes([(v, d) for v, d in self.nodes(data=True) if v in keep])
-            # Edges in an order that keeps each kept node's neighbour lists.
-            nodes = [v for v in self.nodes() if v in keep]
-            kept = {(s, t): d for s, t, d in self.edges(data=True) if s in keep and t in keep}
-            if self.is_directed():
-                order = edge_history(
-                    nodes,
-                    {u: [w for w in self.successors(u) if w in keep] for u in nodes},
-                    {v: [u for u in self.predecessors(v) if u in keep] for v in nodes},
-                )
-            else:
-                order = edge_history(nodes, {u: [w for w in self.neighbors(u) if w in keep] for u in nodes}, None)
-            new.batch_add_edges([(s, t, kept[(s, t)] if (s, t) in kept else kept[(t, s)]) for s, t in order])
+            # In an order that keeps each kept node's neighbour lists.
+            new.batch_add_edges(graph_edges_in_history(self, keep))
             return new
 
     def _column(self, attr: str) -> list[float | None]:

@@ -529,7 +529,7 @@ pub fn pagerank<O: Send + Sync>(
     for (p, &u) in ixs.iter().enumerate() {
         // Reading edge weights is the slow part of the setup: ~0.7 s on 1.5M
         // edges. Ctrl-C and cancellation are seen within it too.
-        if p % 4096 == 0 {
+        if p % CHECK_EVERY == 0 {
             cancel.check()?;
         }
         let mut s = 0.0;
@@ -548,7 +548,7 @@ pub fn pagerank<O: Send + Sync>(
     let mut in_w: Vec<f64> = Vec::new();
     in_off.push(0u32);
     for (p, &v) in ixs.iter().enumerate() {
-        if p % 4096 == 0 {
+        if p % CHECK_EVERY == 0 {
             cancel.check()?;
         }
         for &u in view.inn(v) {

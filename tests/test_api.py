@@ -789,3 +789,92 @@ def test_subgraph_needs_its_new_graph_empty(backend: str) -> None:
     with pytest.raises(ValueError, match="subgraph: the new graph was not empty"):
         g.subgraph([1])
 
+
+
+# --------------------------------------- findings of the lifetime audit
+
+
+def _live(kind: type) -> int:
+    import gc
+
+    gc.collect()
+    return sum(type(o) is kind for o in gc.get_objects())
+
+
+def test_the_fast_entries_release_what_they_drop_at_once(make_graph: Any) -> None:
+    """`add_node`, `get_node`, `has_node`, `view[key]` and the other methods
+    CPython calls without PyO3's trampoline used to hand every object they
+    dropped (a raised error's type and message, a discarded overflow error,
+    an evicted cache entry) to PyO3's pool, freed only by a later ordinary
+    method call: loops of them grew without bound. No ordinary method is
+    called between the loops and the checks here."""
+    import sys
+
+    n = 2_000
+    g = make_graph()
+    g.add_node(1)
+    rc = sys.getrefcount(gli.NodeNotFoundError)
+    for _ in range(n):
+        with pytest.raises(gli.NodeNotFoundError):
+            g.get_node(99)
+        with pytest.raises(gli.NodeNotFoundError):
+            g.successors(99)
+        with pytest.raises(TypeError):
+            g.add_node(1.5)
+        with pytest.raises(gli.NodeNotFoundError):
+            g.update_node(99, x=1)
+    assert sys.getrefcount(gli.NodeNotFoundError) - rc < 10
+    before = _live(OverflowError)
+    big, surrogate = 2**70, "\ud800"
+    for _ in range(n):
+        g.add_node(1, v=big)  # kept as the very object: an int beyond 64 bits
+        assert not g.has_node(2**80) and not g.has_node(surrogate)
+    assert g.get_node(1)["v"] is big
+    assert _live(OverflowError) - before < 10
+    kept: list[Any] = []
+    g.filter_nodes(lambda n, a: kept.append(a) or True)
+    view, key = kept[0], "".join(["miss", "ing"])
+    rk = sys.getrefcount(key)
+    for _ in range(n):
+        with pytest.raises(KeyError):
+            view[key]
+        with pytest.raises(KeyError):
+            view[surrogate]
+    assert sys.getrefcount(key) == rk
+
+
+def test_a_result_list_being_filled_is_not_visible_to_the_collector() -> None:
+    """`nodes()`, `bfs`, `dfs`, ... fill a list made with empty slots and
+    hand the GIL over every few ms meanwhile; `gc.get_objects()` in another
+    thread used to return it half filled, and reading a NULL item crashed.
+    Runs in a subprocess: a failure is a segfault."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import gc, sys, threading
+        import gli
+        m = 1_000_000
+        g = gli.Graph()
+        g.batch_add_nodes(range(m))
+        g.batch_add_edges((i, i + 1) for i in range(m - 1))
+        stop, seen = False, [0]
+        def snoop():
+            while not stop:
+                for x in gc.get_objects():
+                    if type(x) is list and len(x) == m:
+                        seen[0] += 1
+                        x[-1]
+        t = threading.Thread(target=snoop)
+        t.start()
+        for _ in range(6):
+            g.nodes(); g.bfs(0); g.dfs(0)
+        stop = True
+        t.join()
+        print("ok", seen[0])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.startswith("ok"), (out.returncode, out.stderr[-2000:])

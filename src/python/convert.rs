@@ -196,9 +196,9 @@ fn node_ref_slow<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<NodeRef<'a>> {
         };
     }
     if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-        return match obj.extract::<i64>() {
-            Ok(i) => Ok(NodeRef::Int(i)),
-            Err(_) => Err(PyOverflowError::new_err(format!(
+        return match int_value(obj) {
+            Some(i) => Ok(NodeRef::Int(i)),
+            None => Err(PyOverflowError::new_err(format!(
                 "node id {} does not fit in a signed 64-bit integer",
                 obj.repr().map(|r| r.to_string()).unwrap_or_default()
             ))),
@@ -207,10 +207,48 @@ fn node_ref_slow<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<NodeRef<'a>> {
     Err(bad_id_type(&obj))
 }
 
+/// The value of int (or int subclass) `obj` if it fits an `i64`, read
+/// without raising: a discarded `PyErr` would be one more object for
+/// PyO3's pool in the hand-written entries (see `methods::enter`).
+#[inline]
+fn int_value(obj: Borrowed<'_, '_, PyAny>) -> Option<i64> {
+    let mut overflow = 0;
+    // SAFETY: `obj` is a live int (an int subclass converts without calling
+    // Python code) and we are attached.
+    let v = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+    (overflow == 0).then_some(v)
+}
+
+/// The UTF-8 text of `s`, or `None` (no error left set, no `PyErr` made)
+/// when it has lone surrogates: for lookups where such a string simply
+/// matches nothing.
+#[inline]
+pub(crate) fn str_text<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
+    // SAFETY: a live str borrowed for 'a; attached.
+    let text = unsafe { utf8(s.as_ptr()) };
+    if text.is_none() {
+        // SAFETY: attached; `utf8` left an error set.
+        unsafe { pyo3::ffi::PyErr_Clear() };
+    }
+    text
+}
+
 /// `node_ref` for lookups that never raise: `None` is "cannot be a node".
+/// Makes no `PyErr` on the way (see [`int_value`]).
 #[inline]
 pub(crate) fn node_ref_lenient<'a>(obj: &'a Bound<'_, PyAny>) -> Option<NodeRef<'a>> {
-    node_ref(obj).ok()
+    let b = obj.as_borrowed();
+    if let Some(v) = exact_int(b) {
+        return Some(NodeRef::Int(v));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        // Lone surrogates: not encodable, so never a node.
+        return str_text(s).map(NodeRef::Str);
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return int_value(b).map(NodeRef::Int);
+    }
+    None
 }
 
 #[inline]
@@ -449,11 +487,14 @@ impl NameIds<'_> {
             return Ok(slot.id);
         }
         let id = name_id(key.to_str()?);
-        // Replacing the slot drops the previous object (attached: a decref).
-        *slot = NameSlot {
-            obj: Some(key.clone().unbind()),
-            id,
-        };
+        // The previous object is released now, not queued in PyO3's pool
+        // (see `methods::enter`). A `str` subclass's `__del__` that calls
+        // back into gli finds this cache borrowed and runs uncached.
+        let old = std::mem::replace(&mut slot.obj, Some(key.clone().unbind()));
+        slot.id = id;
+        if let Some(old) = old {
+            old.drop_ref(key.py());
+        }
         Ok(id)
     }
 }
@@ -607,11 +648,11 @@ fn convert_value<R>(
         let x = obj.cast::<PyFloat>().expect("exact float").value();
         return Ok(put(Value::Float(x)));
     }
+    if let Some(i) = exact_int(obj.as_borrowed()) {
+        return Ok(put(Value::Int(i)));
+    }
     if obj.is_exact_instance_of::<PyInt>() {
-        return Ok(match obj.extract::<i64>() {
-            Ok(i) => put(Value::Int(i)),
-            Err(_) => put(opaque(obj)), // beyond 64 bits: keep the very object
-        });
+        return Ok(put(opaque(obj))); // beyond 64 bits: keep the very object
     }
     Ok(put(other()?))
 }

@@ -25,8 +25,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 use super::convert::{
-    attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, type_name, value_to_py,
-    with_py_names,
+    attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, str_text, type_name,
+    value_to_py, with_py_names,
 };
 use super::convert::{release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs};
 use super::detach::{attach, checkpoint, detach, iterate, on_snapshot, CallingPython};
@@ -120,12 +120,15 @@ impl ReadCache {
                 return Some(*id);
             }
         }
-        let id = known_name_id(key.to_str().ok()?)?;
+        let id = known_name_id(str_text(key)?)?;
         // Only exact `str` keys are cached: the evicted key's decref then
         // cannot run Python code (a subclass's `__del__` could, and read a
-        // view, while this cache is borrowed).
+        // view, while this cache is borrowed). Released now, not queued in
+        // PyO3's pool (see `methods::enter`: `view[key]` is such an entry).
         if key.is_exact_instance_of::<PyString>() {
-            self.keys[slot] = Some((key.clone().unbind(), id));
+            if let Some((old, _)) = self.keys[slot].replace((key.clone().unbind(), id)) {
+                old.drop_ref(key.py());
+            }
         }
         Some(id)
     }
@@ -147,7 +150,9 @@ impl ReadCache {
             }
         }
         let fresh = PyString::new(py, s);
-        self.strs[slot] = Some((w, fresh.clone().unbind()));
+        if let Some((_, old)) = self.strs[slot].replace((w, fresh.clone().unbind())) {
+            old.drop_ref(py); // an exact str: no Python code runs
+        }
         fresh.into_any()
     }
 }

@@ -235,6 +235,16 @@ unsafe fn call<'py>(
 /// subscript slot): runs `f` attached, and returns the object, or NULL with
 /// the error (or the panic, as `RuntimeError`) raised.
 ///
+/// These entries skip PyO3's trampoline, so PyO3 does not count the thread
+/// as attached while they run, and a `Py` dropped in them is not released
+/// but queued in PyO3's global pool until some PyO3-wrapped call empties it:
+/// a loop of calls that only ever reach these entries grew without bound
+/// (an audit: 100,000 failing `get_node` calls kept 100,000 references to
+/// `NodeNotFoundError`). So their bodies drop no `Py` (they release through
+/// `Py::drop_ref`, or hold `Bound`s), and raising an error, which drops the
+/// exception's type and arguments, happens inside [`Python::attach_unchecked`]
+/// (counted as attached: released at once).
+///
 /// # Safety
 /// Called by CPython's calling convention, which calls C functions attached.
 #[inline(always)]
@@ -243,18 +253,21 @@ pub(crate) unsafe fn enter(
 ) -> *mut ffi::PyObject {
     // SAFETY: see the contract above.
     let py = unsafe { Python::assume_attached() };
-    let out = catch_unwind(AssertUnwindSafe(|| f(py)));
-    match out {
+    match catch_unwind(AssertUnwindSafe(|| f(py))) {
         Ok(Ok(obj)) => obj.into_ptr(),
-        Ok(Err(err)) => {
-            err.restore(py);
-            std::ptr::null_mut()
-        }
-        Err(panic) => {
-            panic_error(panic).restore(py);
-            std::ptr::null_mut()
-        }
+        Ok(Err(err)) => raise(err),
+        Err(panic) => raise(panic_error(panic)),
     }
+}
+
+/// Raises `err` from a hand-written entry (see [`enter`]); returns NULL.
+#[cold]
+#[inline(never)]
+fn raise(err: PyErr) -> *mut ffi::PyObject {
+    // SAFETY: the thread is attached (the entry's caller is CPython), so
+    // attaching again only counts it, whatever the interpreter's state.
+    unsafe { Python::attach_unchecked(|py| err.restore(py)) };
+    std::ptr::null_mut()
 }
 
 /// The `extern "C"` entry of keyword method `$m`: attaches nothing

@@ -490,7 +490,7 @@ impl NameIds<'_> {
         // The previous object is released now, not queued in PyO3's pool
         // (see `methods::enter`). A `str` subclass's `__del__` that calls
         // back into gli finds this cache borrowed and runs uncached.
-        let old = std::mem::replace(&mut slot.obj, Some(key.clone().unbind()));
+        let old = slot.obj.replace(key.clone().unbind());
         slot.id = id;
         if let Some(old) = old {
             old.drop_ref(key.py());

@@ -878,3 +878,22 @@ def test_a_result_list_being_filled_is_not_visible_to_the_collector() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.startswith("ok"), (out.returncode, out.stderr[-2000:])
+
+
+def test_new_attribute_names_read_by_fast_entries_leave_no_references_behind() -> None:
+    """Each new name read back extends the table of name objects; the old
+    table's copies were released through PyO3's pool, so `get_node` alone
+    kept one more reference to each name of the table's last chunk per new
+    name (a names-from-data program grew without bound)."""
+    import sys
+    import uuid
+
+    g = gli.Graph()
+    prefix = uuid.uuid4().hex  # names no other test has made
+    g.add_node(0, **{f"{prefix}-0": 0})
+    (first,) = g.get_node(0)  # the table's object for that name
+    rc = sys.getrefcount(first)
+    for i in range(1, 200):
+        g.add_node(i, **{f"{prefix}-{i}": i})
+        assert list(g.get_node(i)) == [f"{prefix}-{i}"]
+    assert sys.getrefcount(first) - rc < 5

@@ -531,13 +531,27 @@ static PY_NAMES_GROW: LeafMutex<()> = LeafMutex::new(());
 /// Names per chunk of [`PyNames`].
 const NAME_CHUNK: usize = 256;
 
+/// One name's `str` object. The table keeps a strong reference to every
+/// name for the life of the process (names are never forgotten), held as a
+/// raw pointer: a new table copies pointers, and dropping an old one
+/// releases nothing (a `Py` dropped in one of the hand-written entries
+/// would be queued in PyO3's pool, see `methods::enter`).
+#[derive(Clone, Copy)]
+struct NameObj(std::ptr::NonNull<pyo3::ffi::PyObject>);
+
+// SAFETY: the pointer is a `str` kept alive for the process; it is only
+// turned into a reference while attached (`PyNames::get`).
+unsafe impl Send for NameObj {}
+// SAFETY: as above; `str` objects are immutable.
+unsafe impl Sync for NameObj {}
+
 /// The name table: chunks of [`NAME_CHUNK`] names, the last one possibly
 /// partial. A new name copies the chunk pointers and the last chunk only,
 /// not the whole table (which made programs that keep inventing attribute
 /// names quadratic).
 #[derive(Default)]
 pub(crate) struct PyNames {
-    chunks: Vec<Arc<[Py<PyString>]>>,
+    chunks: Vec<Arc<[NameObj]>>,
 }
 
 impl PyNames {
@@ -549,26 +563,30 @@ impl PyNames {
 
     /// The Python name of attribute `id` (which the table must hold).
     #[inline]
-    pub(crate) fn get(&self, id: AttrId) -> &Py<PyString> {
+    pub(crate) fn get<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        id: AttrId,
+    ) -> Borrowed<'a, 'py, PyString> {
         let k = id as usize;
-        &self.chunks[k / NAME_CHUNK][k % NAME_CHUNK]
+        let name = self.chunks[k / NAME_CHUNK][k % NAME_CHUNK];
+        // SAFETY: a live `str` (see `NameObj`); attached.
+        unsafe { Borrowed::from_ptr(py, name.0.as_ptr()).cast_unchecked() }
     }
 
-    /// This table plus `fresh` names.
-    fn extended(&self, py: Python<'_>, fresh: impl Iterator<Item = Py<PyString>>) -> Self {
+    /// This table plus `fresh` names, whose references it takes over.
+    fn extended<'py>(&self, fresh: impl Iterator<Item = Bound<'py, PyString>>) -> Self {
         let mut chunks = self.chunks.clone();
-        let mut last: Vec<Py<PyString>> = match chunks.last() {
-            Some(c) if c.len() < NAME_CHUNK => {
-                let partial = chunks.pop().expect("just seen");
-                partial.iter().map(|n| n.clone_ref(py)).collect()
-            }
+        let mut last: Vec<NameObj> = match chunks.last() {
+            Some(c) if c.len() < NAME_CHUNK => chunks.pop().expect("just seen").to_vec(),
             _ => Vec::with_capacity(NAME_CHUNK),
         };
         for name in fresh {
             if last.len() == NAME_CHUNK {
                 chunks.push(std::mem::take(&mut last).into());
             }
-            last.push(name);
+            let ptr = std::ptr::NonNull::new(name.into_ptr()).expect("a live object");
+            last.push(NameObj(ptr));
         }
         if !last.is_empty() {
             chunks.push(last.into());
@@ -585,10 +603,11 @@ pub(crate) fn with_py_names<R>(py: Python<'_>, max_id: AttrId, f: impl FnOnce(&P
     }
     let have = names.len();
     drop(names);
-    // Made before the lock: interning a string is Python code.
-    let fresh: Vec<Py<PyString>> = engine::value::names_from(have)
+    // Made before the lock: interning a string is Python code. (`Bound`s:
+    // those another thread added meanwhile are released as they drop.)
+    let fresh: Vec<Bound<'_, PyString>> = engine::value::names_from(have)
         .iter()
-        .map(|n| PyString::intern(py, n).unbind())
+        .map(|n| PyString::intern(py, n))
         .collect();
     {
         let _grow = PY_NAMES_GROW.lock();
@@ -596,7 +615,7 @@ pub(crate) fn with_py_names<R>(py: Python<'_>, max_id: AttrId, f: impl FnOnce(&P
         // Another thread may have extended the table meanwhile: append only what is new.
         if cur.len() < have + fresh.len() {
             let skip = cur.len() - have;
-            PY_NAMES.store(Arc::new(cur.extended(py, fresh.into_iter().skip(skip))));
+            PY_NAMES.store(Arc::new(cur.extended(fresh.into_iter().skip(skip))));
         }
     }
     f(&PY_NAMES.load())
@@ -889,7 +908,7 @@ pub(crate) fn attrs_to_dict<'py>(
     let max = attrs.iter().map(|(k, _)| k).max().unwrap_or(0);
     with_py_names(py, max, |names| -> PyResult<()> {
         for (k, v) in attrs.iter() {
-            dict.set_item(names.get(k).bind(py), value_to_py(py, v)?)?;
+            dict.set_item(names.get(py, k), value_to_py(py, v)?)?;
         }
         Ok(())
     })?;

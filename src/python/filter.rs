@@ -310,7 +310,7 @@ impl AttrView {
         };
         let max = map.iter().map(|(k, _)| k).max().unwrap_or(0);
         with_py_names(py, max, |names| {
-            PyList::new(py, map.iter().map(|(k, _)| names.get(k).bind(py)))
+            PyList::new(py, map.iter().map(|(k, _)| names.get(py, k)))
         })
     }
 }

@@ -897,3 +897,53 @@ def test_new_attribute_names_read_by_fast_entries_leave_no_references_behind() -
         g.add_node(i, **{f"{prefix}-{i}": i})
         assert list(g.get_node(i)) == [f"{prefix}-{i}"]
     assert sys.getrefcount(first) - rc < 5
+
+
+# ---------------------------------- findings of the differential audit
+
+
+def test_shortest_path_checks_both_ids_before_looking_either_up(make_graph: Any) -> None:
+    g = make_graph()
+    g.add_node(1)
+    for target, exc in ((1.5, TypeError), (2**70, OverflowError), ("\ud800", UnicodeEncodeError)):
+        with pytest.raises(exc):
+            g.shortest_path(9, target)  # source 9 is missing too: the type error wins
+        with pytest.raises(exc):
+            g.shortest_path_length(9, target)
+
+
+def test_where_reads_a_dict_subclass_by_its_entries(make_graph: Any) -> None:
+    class Lying(dict):  # type: ignore[type-arg]
+        def items(self):  # type: ignore[no-untyped-def]
+            return [("x", "1")]
+
+    g = make_graph()
+    g.batch_add_nodes([(0, {"x": 1}), (1, {"x": "1"})])
+    g.add_edge(0, 1, x=1)
+    g.add_edge(1, 0, x="1")
+    assert g.filter_nodes(where=Lying(x=1)) == [0]
+    assert g.filter_edges(where=Lying(x=1)) == [(0, 1)]
+
+
+def test_add_edge_names_ids_by_str_not_format(make_graph: Any) -> None:
+    class I(int):
+        def __str__(self) -> str:
+            return "STR"
+
+        def __format__(self, spec: str) -> str:
+            return "FMT"
+
+    g = make_graph()
+    g.batch_add_nodes([0, 1])
+    assert g.add_edge(I(1), 0) == "STR->0"
+
+
+def test_where_with_an_int_beyond_64_bits_matches_the_float_equal_to_it(make_graph: Any) -> None:
+    g = make_graph()
+    g.batch_add_nodes([(0, {"x": float(2**63)}), (1, {"x": 2**63 - 1}), (2, {"x": float(2**70)})])
+    g.add_edge(0, 1, x=float(2**63))
+    assert g.filter_nodes(where={"x": 2**63}) == [0]  # Python: 2**63 == float(2**63)
+    assert g.filter_edges(where={"x": 2**63}) == [(0, 1)]
+    assert g.filter_nodes(where={"x": 2**70}) == [2]
+    assert g.filter_nodes(where={"x": 2**70 + 1}) == []  # no float equals it
+    assert g.filter_nodes(where={"x": 10**400}) == []  # beyond every float

@@ -49,8 +49,15 @@ def _where_value(method: str, name: str, v: object) -> object:
         return float.__float__(v)
     if isinstance(v, int):
         v = int.__int__(v)
-        # Beyond 64 bits no stored int can equal it; the engine matches nothing.
-        return v if _is_i64(v) else math.nan
+        if _is_i64(v):
+            return v
+        # Beyond 64 bits no stored int can equal it, but a float can (2**63):
+        # the float it is exactly, or NaN (equal to nothing).
+        try:
+            f = float(v)
+        except OverflowError:
+            return math.nan
+        return f if f == v else math.nan
     raise TypeError(
         f"{method}: where[{name!r}] must be str, int, float, bool or None, not {type(v).__name__}"
     )
@@ -179,7 +186,7 @@ class PythonFilters:
                 raise TypeError(
                     f"{method}: where must be a dict of attribute values, not {_type_name(where)}"
                 )
-            for k, v in where.items():
+            for k, v in dict.items(where):  # a subclass's own items() is not asked, as in rust
                 if not isinstance(k, str):
                     raise TypeError(
                         f"{method}: where keys must be attribute names (str), not {_type_name(k)}"

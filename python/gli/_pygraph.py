@@ -237,7 +237,8 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
         new = _attrs(attrs)
         s, t = _check_id(source), _check_id(target)
-        name = f"{source}->{target}"  # str() of what was passed, as the rust backend; may raise
+        # str() of what was passed (not format()), as the rust backend; may raise
+        name = f"{_utf8(str(source))}->{_utf8(str(target))}"
         with self._lock:
             self._add_edge(s, t, new)
         return name

@@ -694,9 +694,9 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
     if v.is_instance_of::<PyInt>() {
         return match v.extract::<i64>() {
             Ok(i) => Ok(WhereVal::Int(i)),
-            // Beyond 64 bits: no stored int can equal it, so the condition
-            // matches nothing (NaN equals nothing).
-            Err(_) => Ok(WhereVal::Float(f64::NAN)),
+            // Beyond 64 bits no stored int can equal it, but a float can
+            // (2**63): the float it is exactly, or NaN (equal to nothing).
+            Err(_) => Ok(WhereVal::Float(exact_float(v)?.unwrap_or(f64::NAN))),
         };
     }
     if let Ok(f) = v.cast::<PyFloat>() {
@@ -715,6 +715,19 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
         PyRepr(name),
         type_name(v)
     )))
+}
+
+/// The float equal to int (or int subclass) `v`, if there is one: `v`'s
+/// own value (`int.__int__`, so a subclass's `__eq__` is not asked) when
+/// converting it to a float loses nothing.
+fn exact_float(v: &Bound<'_, PyAny>) -> PyResult<Option<f64>> {
+    let py = v.py();
+    let int = py.get_type::<PyInt>().call_method1("__int__", (v,))?;
+    let Ok(f) = int.extract::<f64>() else {
+        return Ok(None); // beyond the floats' range
+    };
+    let back = f.into_pyobject(py)?.call_method0("__int__")?;
+    Ok(int.eq(back)?.then_some(f))
 }
 
 impl<'py> FilterArgs<'py> {

@@ -947,3 +947,19 @@ def test_where_with_an_int_beyond_64_bits_matches_the_float_equal_to_it(make_gra
     assert g.filter_nodes(where={"x": 2**70}) == [2]
     assert g.filter_nodes(where={"x": 2**70 + 1}) == []  # no float equals it
     assert g.filter_nodes(where={"x": 10**400}) == []  # beyond every float
+
+
+def test_iterating_a_graph_gives_its_nodes_as_at_the_start(make_graph: Any) -> None:
+    """``for n in g``, as NetworkX users write it: insertion order, and
+    writes during the loop are allowed and not seen by it."""
+    g = make_graph()
+    assert list(g) == []
+    g.batch_add_nodes([3, "a", 1])
+    seen = []
+    for n in g:
+        seen.append(n)
+        g.add_node(f"x{n}")
+        g.remove_node(1) if n == 3 else None
+    assert seen == [3, "a", 1]
+    assert list(g) == g.nodes() == [3, "a", "x3", "xa", "x1"]
+    assert sorted(map(str, iter(g))) == sorted(map(str, g.nodes()))

@@ -382,6 +382,9 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         with self._lock:
             return len(self._nodes)
 
+    def __iter__(self) -> Iterator[NodeId]:
+        return iter(self.nodes())
+
     def node_count(self) -> int:
         with self._lock:
             return len(self._nodes)

@@ -12,7 +12,7 @@
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, node_id,
@@ -609,6 +609,13 @@ impl PyGraph {
     fn __len__(&self) -> usize {
         let _call = trace::call("__len__");
         self.inner.node_count()
+    }
+
+    /// ``for n in g``: the node ids in insertion order, as ``nodes()`` lists
+    /// them at the call (later writes do not change the iteration, and
+    /// writing while iterating is allowed).
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
+        self.nodes(py, false)?.try_iter()
     }
 
     /// True if the edge exists. Never raises.

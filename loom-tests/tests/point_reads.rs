@@ -253,3 +253,27 @@ fn counts_and_snapshots_never_show_part_of_an_apply() {
         w.join().unwrap();
     });
 }
+
+/// A snapshot's lookup (`ix_in`) racing the removal of the node it looks up:
+/// the snapshot holds the node, so the lookup finds it, whether the removal
+/// is still to come, part-way or done. The lookup trusts the key maps only
+/// while no removal has followed the snapshot (`Graph::removals`, bumped
+/// before the key-map change it announces).
+#[test]
+fn a_snapshot_finds_a_node_removed_after_it() {
+    loom::model(|| {
+        let g = Arc::new(G::with_shards(true, 2));
+        node(&g, "a");
+        node(&g, "b");
+        let snap = g.snapshot();
+        let g2 = g.clone();
+        let w = thread::spawn(move || g2.remove_node(NodeRef::Str("a")).unwrap());
+        let view = snap.view();
+        let a = g
+            .ix_in(&view, NodeRef::Str("a"))
+            .expect("the snapshot holds a");
+        assert_eq!(view.key(a), &NodeId::from("a"));
+        assert!(g.ix_in(&view, NodeRef::Str("zed")).is_err());
+        w.join().unwrap();
+    });
+}

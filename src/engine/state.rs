@@ -13,7 +13,7 @@
 //! name table (`u32` count of strings). Attribute names are written as
 //! indices into that table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::cancel::{Cancel, CHECK_EVERY};
 use super::id::NodeId;
@@ -207,6 +207,11 @@ struct Reader<'b, 'f, O> {
     buf: &'b [u8],
     at: usize,
     names: Vec<AttrId>,
+    /// Per name of `names`: the last attribute map (numbered by `maps`)
+    /// that used it, so a duplicate name is found in O(1), not by a search
+    /// of the map (which made loading a node of k attributes O(k^2)).
+    used_by: Vec<u64>,
+    maps: u64,
     opaque: &'f mut dyn FnMut(u32) -> Result<O>,
 }
 
@@ -288,6 +293,10 @@ impl<O> Reader<'_, '_, O> {
     fn attrs(&mut self) -> Result<AttrMap<O>> {
         let n = self.count(5)?;
         let mut a = AttrMap::with_capacity(n);
+        self.maps += 1;
+        if self.used_by.len() < self.names.len() {
+            self.used_by.resize(self.names.len(), 0);
+        }
         for _ in 0..n {
             let local = self.u32()? as usize;
             let id = *self
@@ -295,7 +304,7 @@ impl<O> Reader<'_, '_, O> {
                 .get(local)
                 .ok_or_else(|| corrupt("attribute name index out of range"))?;
             let v = self.value(0)?;
-            if a.get(id).is_some() {
+            if std::mem::replace(&mut self.used_by[local], self.maps) == self.maps {
                 return Err(corrupt("duplicate attribute name"));
             }
             a.push_unique(id, v);
@@ -329,6 +338,8 @@ pub fn load<O>(
         buf,
         at: 4,
         names: Vec::new(),
+        used_by: Vec::new(),
+        maps: 0,
         opaque,
     };
     let directed = r.u8()? & 1 == 1;
@@ -339,8 +350,14 @@ pub fn load<O>(
     }
     r.at = table;
     let n_names = r.count(4)?;
+    let mut distinct = HashSet::with_capacity(n_names);
     for _ in 0..n_names {
         let id = intern(r.str()?);
+        // Distinct names, so that a map's duplicate is a repeated index
+        // (`Reader::attrs`).
+        if !distinct.insert(id) {
+            return Err(corrupt("duplicate name in the name table"));
+        }
         r.names.push(id);
     }
     r.at = body;
@@ -499,6 +516,46 @@ mod tests {
             never(|c| h.restore(img, c)).unwrap();
             assert_eq!(shape(&g), shape(&h));
         }
+    }
+
+    #[test]
+    fn repeated_attribute_names_are_corrupt() {
+        let g: Graph<u32> = Graph::with_shards(true, 4);
+        let mut a = AttrMap::new();
+        a.insert(intern("state_dup_a"), Value::Int(1));
+        a.insert(intern("state_dup_b"), Value::Int(2));
+        g.add_node(crate::engine::NodeRef::Str("n"), a).unwrap();
+        let snap = g.snapshot();
+        let bytes = never(|c| dump(&snap.view(), &mut |_| 0, c)).unwrap();
+        let load = |b: &[u8]| never(|c| load::<u32>(b, &mut |_| Ok(0), c));
+        assert!(load(&bytes).is_ok());
+        // The map [2][name 0][int 1][name 1][int 2]: name 1 -> name 0.
+        let one = |v: i64| [&[3u8][..], &v.to_le_bytes()].concat();
+        let map = [
+            &2u32.to_le_bytes()[..],
+            &0u32.to_le_bytes(),
+            &one(1),
+            &1u32.to_le_bytes(),
+            &one(2),
+        ]
+        .concat();
+        let at = bytes
+            .windows(map.len())
+            .position(|w| w == map)
+            .expect("the map's bytes");
+        let mut bad = bytes.clone();
+        bad[at + 4 + 4 + 9..at + 4 + 4 + 9 + 4].copy_from_slice(&0u32.to_le_bytes());
+        let err = load(&bad).err().expect("a repeated name");
+        assert!(
+            format!("{err:?}").contains("duplicate attribute name"),
+            "{err:?}"
+        );
+        // The name table listing one name twice.
+        let mut bad = bytes.clone();
+        let b = bad.windows(11).rposition(|w| w == b"state_dup_b").unwrap();
+        bad[b..b + 11].copy_from_slice(b"state_dup_a");
+        let err = load(&bad).err().expect("a repeated table name");
+        assert!(format!("{err:?}").contains("duplicate name"), "{err:?}");
     }
 
     #[test]

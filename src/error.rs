@@ -23,6 +23,10 @@ pub enum GraphError {
     InvalidType(String),
     /// The work was interrupted (Ctrl-C) or cancelled.
     Interrupted,
+    /// A first attempt reached its first cancellation check (see
+    /// [`crate::engine::cancel::Cancel::giving_up`]); its caller runs the work again
+    /// another way. Never reaches a user.
+    OverBudget,
     /// The graph's index space or another hard limit is exhausted.
     Capacity(String),
 }
@@ -39,6 +43,7 @@ impl fmt::Display for GraphError {
             | GraphError::InvalidType(m)
             | GraphError::Capacity(m) => f.write_str(m),
             GraphError::Interrupted => f.write_str("interrupted"),
+            GraphError::OverBudget => f.write_str("a first attempt ran past its budget"),
         }
     }
 }

@@ -524,21 +524,39 @@ def test_counters_count_ffi_calls() -> None:
 
 
 def test_views_built_counts_view_builds_and_rebuilds_only() -> None:
+    n = 10_000  # a bfs from 0 reaches them all: more than a first attempt on the records covers
     g = gli.Graph()
-    g.batch_add_nodes((i, {"v": i % 3}) for i in range(1000))
-    g.batch_add_edges((i, i + 1) for i in range(999))
+    g.batch_add_nodes((i, {"v": i % 3}) for i in range(n))
+    g.batch_add_edges((i, i + 1) for i in range(n - 1))
+    g.add_node("alone")
 
     def built(call: Any) -> int:
         before = gli.counters()["views_built"]
         call()
         return int(gli.counters()["views_built"] - before)
 
+    assert built(lambda: g.bfs("alone")) == 0  # a search that stays small reads the records
     assert built(lambda: g.bfs(0)) == 1  # the traversal's adjacency, built once
     assert built(lambda: g.connected_components()) == 0  # and reused
     assert built(lambda: g.filter_nodes(where={"v": 1})) == 2  # the column of v, the id objects
     assert built(lambda: g.filter_nodes(where={"v": 2})) == 0
     g.add_edge(5, 1)
     assert built(lambda: g.pagerank()) == 1  # the written shard's part, rebuilt
+    g.add_edge(5, 2)
+    # After a write, small searches do not rebuild the adjacency; a large one does, once.
+    assert built(lambda: g.bfs(n - 3)) == 0 and g.bfs(n - 3) == [n - 3, n - 2, n - 1]
+    assert built(lambda: g.dfs(n - 3)) == 0 and g.shortest_path_lengths(n - 2) == {n - 2: 0, n - 1: 1}
+    assert built(lambda: g.dfs(n - 3)) == 0
+    assert built(lambda: g.bfs(0)) == 1 and g.bfs(0)[:4] == [0, 1, 2, 3]
+    assert built(lambda: g.bfs(0)) == 0
+    for big in (lambda: g.dfs(0), lambda: g.shortest_path_lengths(0), lambda: g.shortest_path_lengths(0, weight="w")):
+        g.update_node(0, v=0)  # stale again: the first attempt gives up, the retry answers
+        assert built(big) == 1
+    assert g.dfs(0) == list(range(n))
+    g.update_node(0, v=1)
+    assert g.shortest_path_lengths(0) == {i: i for i in range(n)}
+    g.update_node(0, v=2)
+    assert g.shortest_path_lengths(0, weight="w") == {i: float(i) for i in range(n)}
 
 
 def test_repr(make_graph) -> None:  # type: ignore[no-untyped-def]

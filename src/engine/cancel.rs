@@ -25,6 +25,8 @@ pub struct Cancel<'a> {
     owner: ThreadId,
     start: Instant,
     last_poll_ns: AtomicU64,
+    /// [`Cancel::giving_up`]'s token: `OverBudget` at the first check.
+    gives_up: bool,
 }
 
 impl<'a> Cancel<'a> {
@@ -37,6 +39,21 @@ impl<'a> Cancel<'a> {
             owner: std::thread::current().id(),
             start: Instant::now(),
             last_poll_ns: AtomicU64::new(0),
+            gives_up: false,
+        }
+    }
+
+    /// A token for a first attempt at some work that is cheap when it stays
+    /// small: cancelled with `self`, and `Err(OverBudget)` at its first
+    /// check, so after about [`CHECK_EVERY`] steps of the loop it runs.
+    pub fn giving_up(&self) -> Cancel<'a> {
+        Cancel {
+            flag: self.flag,
+            hook: self.hook,
+            owner: self.owner,
+            start: self.start,
+            last_poll_ns: AtomicU64::new(self.last_poll_ns.load(Ordering::Relaxed)),
+            gives_up: true,
         }
     }
 
@@ -55,6 +72,9 @@ impl<'a> Cancel<'a> {
     pub fn check(&self) -> Result<()> {
         if self.flag.load(Ordering::Relaxed) {
             return Err(GraphError::Interrupted);
+        }
+        if self.gives_up {
+            return Err(GraphError::OverBudget);
         }
         if let Some(hook) = self.hook {
             let now = self.start.elapsed().as_nanos() as u64;

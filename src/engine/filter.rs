@@ -512,6 +512,23 @@ impl ColumnCache {
         }
     }
 
+    /// [`Self::adjacency`] if every shard's CSR is current, without building
+    /// any (`None`: some shard was written since its CSR was built).
+    pub fn fresh_adjacency<O>(&self, view: &GraphView<'_, O>) -> Option<AdjIndex> {
+        let (bits, shards) = view.parts();
+        let have = self.inner.lock().adj.get(&0)?.shards.clone();
+        let fresh = have.len() == shards.len()
+            && have
+                .iter()
+                .zip(shards)
+                .all(|(c, s)| matches!(c, Some(c) if c.version() == s.version));
+        fresh.then(|| AdjIndex {
+            bits,
+            base: shards.first().map_or(0, |s| s.base),
+            shards: have,
+        })
+    }
+
     /// Drops every column (the graph was cleared).
     pub fn clear(&self) {
         let mut g = self.inner.lock();

@@ -1,7 +1,7 @@
 //! The one conversion from engine errors to Python exceptions. The exception
 //! classes are defined once, in `gli/exceptions.py`, and imported here.
 
-use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::GraphError;
@@ -26,6 +26,10 @@ impl From<GraphError> for PyErr {
             GraphError::InvalidType(_) => PyTypeError::new_err(msg),
             GraphError::Interrupted => PyKeyboardInterrupt::new_err(msg),
             GraphError::Capacity(_) => GLIError::new_err(msg),
+            // Handled where it is raised; never expected here.
+            GraphError::OverBudget => {
+                PyRuntimeError::new_err(format!("internal error in gli (please report): {msg}"))
+            }
         }
     }
 }

@@ -578,6 +578,10 @@ pub fn make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
     Arc::get_mut(arc).expect("unique after copy")
 }
 
+/// The weak-count-free `Arc` of a stored list's or dict's items: copying a
+/// value (a shared attribute map being changed) shares them instead of
+/// copying them. Not modelled by loom, for the same reason as [`ThinArc`].
+pub use triomphe::Arc as ItemsArc;
 /// The thin, weak-count-free `Arc` of a record's stored attributes (one
 /// allocation per map: see `engine::value::SharedAttrs`), and the `Arc` it
 /// converts to for a unique borrow. Not modelled by loom, like `OnceCell`:

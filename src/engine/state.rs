@@ -272,7 +272,7 @@ impl<O> Reader<'_, '_, O> {
                 for _ in 0..n {
                     items.push(self.value(depth + 1)?);
                 }
-                Value::List(items.into_boxed_slice())
+                Value::List(items.into())
             }
             7 => {
                 let n = self.count(5)?;
@@ -281,7 +281,7 @@ impl<O> Reader<'_, '_, O> {
                     let k: Box<str> = self.str()?.into();
                     items.push((k, self.value(depth + 1)?));
                 }
-                Value::Dict(items.into_boxed_slice())
+                Value::Dict(items.into())
             }
             8 => {
                 let k = self.u32()?;

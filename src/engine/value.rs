@@ -9,9 +9,12 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::sync::{LeafRwLock, StdArc, ThinArc, ThinArcInner};
+use crate::sync::{ItemsArc, LeafRwLock, StdArc, ThinArc, ThinArcInner};
 
-/// A value stored in the engine. 24 bytes: containers are boxed slices.
+/// A value stored in the engine. 24 bytes: containers are shared slices, so
+/// copying a value (changing one attribute of a map a snapshot still
+/// shares) never copies a list's or dict's items; a value is never changed
+/// in place.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<O> {
     None,
@@ -20,8 +23,8 @@ pub enum Value<O> {
     Float(f64),
     /// Inline up to 24 bytes (most attribute strings): no allocation.
     Str(compact_str::CompactString),
-    List(Box<[Value<O>]>),
-    Dict(Box<[(Box<str>, Value<O>)]>),
+    List(ItemsArc<[Value<O>]>),
+    Dict(ItemsArc<[(Box<str>, Value<O>)]>),
     Opaque(O),
 }
 
@@ -437,7 +440,7 @@ mod tests {
             m.insert(k, v);
             m
         };
-        let list = || Value::List(vec![Value::Int(1), Value::Str("x".into())].into_boxed_slice());
+        let list = || Value::List(vec![Value::Int(1), Value::Str("x".into())].into());
         let mut slot: Attrs<()> = None;
         merge_attrs(&mut slot, AttrMap::new()); // empty: stays absent
         assert!(slot.is_none());
@@ -455,5 +458,23 @@ mod tests {
         assert_eq!(old.get(a), Some(&list())); // the view's copy is untouched
         assert_eq!(old.to_map().get(a), Some(&list()));
         assert_eq!(format!("{:?}", old), format!("{{{a}: {:?}}}", list()));
+    }
+
+    #[test]
+    fn changing_a_shared_map_shares_its_lists_and_dicts() {
+        let (a, b) = (intern("sh_a"), intern("sh_b"));
+        let mut m: AttrMap<()> = AttrMap::new();
+        m.insert(a, Value::List(vec![Value::Int(1); 1000].into()));
+        let mut slot: Attrs<()> = None;
+        merge_attrs(&mut slot, m);
+        let view = slot.clone(); // a snapshot shares the stored map
+        let mut more = AttrMap::new();
+        more.insert(b, Value::Int(2));
+        merge_attrs(&mut slot, more); // copies the map's entries, not the list's items
+        let items = |s: &Attrs<()>| match s.as_deref().and_then(|m| m.get(a)) {
+            Some(Value::List(items)) => items.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(ItemsArc::ptr_eq(&items(&slot), &items(&view)));
     }
 }

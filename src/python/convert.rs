@@ -688,7 +688,7 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
         for item in list.iter() {
             items.push(value_from_py(&item, name, depth + 1)?);
         }
-        return Ok(Value::List(items.into_boxed_slice()));
+        return Ok(Value::List(items.into()));
     }
     if let Ok(dict) = obj.cast_exact::<PyDict>() {
         if dict.keys().iter().all(|k| k.is_instance_of::<PyString>()) {
@@ -718,7 +718,7 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
                 }
                 Ok(())
             })?;
-            return Ok(Value::Dict(items.into_boxed_slice()));
+            return Ok(Value::Dict(items.into()));
         }
     }
     Ok(opaque(obj))

@@ -124,9 +124,16 @@ class PythonQueries:
                 c = self._weight(u, w, weight)
                 if c < 0:
                     raise ValueError(f"negative weight {_float_text(c)} on edge {u!r} -> {w!r}")
-                if w in done:
-                    continue
                 nd = d + c
+                if w in done:
+                    # Only a NaN weight, which leaves the queue out of order,
+                    # settles a node before a shorter path: NetworkX raises too.
+                    if nd < done[w]:
+                        raise ValueError(
+                            f"contradictory paths found (a NaN weight?): node {w!r} was settled at distance"
+                            f" {_float_text(done[w])} before edge {u!r} -> {w!r} reached it at {_float_text(nd)}"
+                        )
+                    continue
                 if w not in best or nd < best[w]:
                     best[w] = nd
                     pred[w] = u

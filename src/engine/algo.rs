@@ -400,16 +400,17 @@ pub fn dijkstra<O>(
 ) -> Result<(Settled, Preds)> {
     let mut best: FastMap<Ix, f64> = FastMap::default();
     let mut pred: FastMap<Ix, Ix> = FastMap::default();
-    let mut done: FastSet<Ix> = FastSet::default();
+    let mut done: FastMap<Ix, f64> = FastMap::default();
     let mut settled = Vec::new();
     let mut heap = PyHeap(Vec::new());
     let mut counter = 0u64;
     best.insert(src, 0.0);
     heap.push(HeapItem(0.0, counter, src));
     while let Some(HeapItem(d, _, u)) = heap.pop() {
-        if !done.insert(u) {
-            continue;
-        }
+        match done.entry(u) {
+            std::collections::hash_map::Entry::Occupied(_) => continue,
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(d),
+        };
         settled.push((u, d));
         if settled.len() % CHECK_EVERY == 0 {
             cancel.check()?;
@@ -427,7 +428,13 @@ pub fn dijkstra<O>(
                 )));
             }
             let nd = d + c;
-            if done.contains(&w) {
+            if let Some(&at) = done.get(&w) {
+                // Only a NaN weight, which leaves the queue out of order,
+                // can settle a node before a shorter path to it: NetworkX
+                // raises the same `ValueError` there.
+                if nd < at {
+                    return Err(contradictory(view, u, w, at, nd));
+                }
                 continue;
             }
             if best.get(&w).is_none_or(|&b| nd < b) {
@@ -439,6 +446,17 @@ pub fn dijkstra<O>(
         }
     }
     Ok((settled, pred))
+}
+
+#[cold]
+fn contradictory<O>(view: &GraphView<'_, O>, u: Ix, w: Ix, at: f64, nd: f64) -> GraphError {
+    GraphError::InvalidValue(format!(
+        "contradictory paths found (a NaN weight?): node {} was settled at distance {at} \
+         before edge {} -> {} reached it at {nd}",
+        view.key(w),
+        view.key(u),
+        view.key(w)
+    ))
 }
 
 /// Connected components (weak when directed): largest first, ties by the

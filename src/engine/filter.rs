@@ -221,11 +221,12 @@ impl ShardCol for ShardColumn {
     fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut codes = Vec::with_capacity(shard.slots.len());
+        let mut hint = 0;
         for slot in &shard.slots {
             let v = slot
                 .as_ref()
                 .and_then(|r| r.attrs.as_deref())
-                .and_then(|a| a.get(attr));
+                .and_then(|a| a.get_from(attr, &mut hint));
             let code = match v.and_then(Canon::of_value) {
                 None => NO_MATCH,
                 Some(k) => {
@@ -273,11 +274,12 @@ impl ShardCol for NumColumn {
     fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
         let n = shard.slots.len();
         let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut hint = 0;
         for slot in &shard.slots {
             let v = slot
                 .as_ref()
                 .and_then(|r| r.attrs.as_deref())
-                .and_then(|a| a.get(attr));
+                .and_then(|a| a.get_from(attr, &mut hint));
             let (k, r) = match v {
                 None => (num_kind::MISSING, 0),
                 Some(Value::Int(i)) => (num_kind::INT, *i as u64),

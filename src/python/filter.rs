@@ -35,7 +35,7 @@ use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::id::PyRepr;
 use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
-use crate::sync::{Arc, AtomicBool, AtomicUsize, LeafMutex, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicUsize, LeafMutex, Ordering};
 
 /// Default batch of per-node predicate calls: a call costs ~50 ns, so a batch
 /// is about a millisecond of Python, while the attach/detach around it costs
@@ -174,19 +174,19 @@ fn key_id(key: &Bound<'_, PyAny>) -> PyResult<Option<AttrId>> {
 #[inline]
 fn read_attr<'py>(
     py: Python<'py>,
-    map: Option<&PyAttrSlice>,
+    view: &AttrView,
     key: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     let Ok(key) = key.cast::<PyString>() else {
         key.hash()?; // as a dict: unhashable is a TypeError, anything else absent
         return Ok(None);
     };
-    let Some(map) = map else {
+    let Some(map) = view.map() else {
         return Ok(None);
     };
     let found = READ_CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let v = map.get(c.key_id(key)?)?;
+        let v = view.find(map, c.key_id(key)?)?;
         Some(match v {
             Value::Str(s) => Ok(c.str_value(py, s)),
             other => Err(other),
@@ -214,6 +214,9 @@ pub struct AttrView {
     snap: ManuallyDrop<Arc<Snapshot<PyPayload>>>,
     /// The node's (or edge's) attribute map inside `snap` (null: none).
     map: std::cell::UnsafeCell<Option<NonNull<PyAttrSlice>>>,
+    /// Where the last name read was found in the map (see
+    /// `AttrSlice::get_from`), kept when the view moves to the next node.
+    hint: AtomicU32,
 }
 
 // SAFETY: `map` points into `snap`, which this view keeps alive and which is
@@ -261,6 +264,7 @@ impl AttrView {
         Self {
             snap: ManuallyDrop::new(snap.clone()),
             map: std::cell::UnsafeCell::new(map_ptr(attrs)),
+            hint: AtomicU32::new(0),
         }
     }
 
@@ -297,7 +301,16 @@ impl AttrView {
 
     fn get_value(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<&Value<PyPayload>>> {
         let id = key_id(key)?;
-        Ok(self.map().zip(id).and_then(|(map, id)| map.get(id)))
+        Ok(self.map().zip(id).and_then(|(map, id)| self.find(map, id)))
+    }
+
+    /// `map.get(id)` from where the view's last read found its name.
+    #[inline]
+    fn find<'a>(&self, map: &'a PyAttrSlice, id: AttrId) -> Option<&'a Value<PyPayload>> {
+        let mut hint = self.hint.load(Ordering::Relaxed) as usize;
+        let v = map.get_from(id, &mut hint);
+        self.hint.store(hint as u32, Ordering::Relaxed);
+        v
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -356,7 +369,7 @@ impl AttrView {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        match read_attr(py, self.map(), key)? {
+        match read_attr(py, self, key)? {
             Some(v) => Ok(v),
             // A 1-tuple, so that `args == (key,)` as with a dict, also when
             // `key` is None or a tuple (a bare value would become the args).
@@ -371,7 +384,7 @@ impl AttrView {
         key: &Bound<'py, PyAny>,
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        match read_attr(py, self.map(), key)? {
+        match read_attr(py, self, key)? {
             Some(v) => Ok(v),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
         }
@@ -644,8 +657,9 @@ impl AttrBatch {
             Column::Mixed => {
                 let dflt = default.unwrap_or_else(|| py.None().into_bound(py));
                 let out = PyList::empty(py);
+                let mut hint = 0;
                 for m in self.rows() {
-                    match id.and_then(|id| m.and_then(|m| m.get(id))) {
+                    match id.and_then(|id| m.and_then(|m| m.get_from(id, &mut hint))) {
                         Some(v) => out.append(value_to_py(py, v)?)?,
                         None => out.append(&dflt)?,
                     }

@@ -439,6 +439,11 @@ pub struct ColumnCache {
     inner: Mutex<Caches>,
 }
 
+/// Whether `col` was built from `shard`'s current version.
+fn current<C: ShardCol, O>(col: &Option<Arc<C>>, shard: &Shard<O>) -> bool {
+    matches!(col, Some(c) if c.version() == shard.version)
+}
+
 impl ColumnCache {
     /// Columns of `attr` for every shard of `view` (`None` for a shard that is
     /// not worth encoding), building what is missing or stale.
@@ -459,7 +464,7 @@ impl ColumnCache {
             entry.shards.clone()
         };
         let stale: Vec<usize> = (0..shards.len())
-            .filter(|&i| !matches!(&have[i], Some(c) if c.version() == shards[i].version))
+            .filter(|&i| !current(&have[i], shards[i]))
             .collect();
         if stale.is_empty() {
             return have;
@@ -519,11 +524,8 @@ impl ColumnCache {
     pub fn fresh_adjacency<O>(&self, view: &GraphView<'_, O>) -> Option<AdjIndex> {
         let (bits, shards) = view.parts();
         let have = self.inner.lock().adj.get(&0)?.shards.clone();
-        let fresh = have.len() == shards.len()
-            && have
-                .iter()
-                .zip(shards)
-                .all(|(c, s)| matches!(c, Some(c) if c.version() == s.version));
+        let fresh =
+            have.len() == shards.len() && have.iter().zip(shards).all(|(c, s)| current(c, s));
         fresh.then(|| AdjIndex {
             bits,
             base: shards.first().map_or(0, |s| s.base),

@@ -183,40 +183,58 @@ unsafe fn utf8<'a>(ptr: *mut pyo3::ffi::PyObject) -> Option<&'a str> {
     })
 }
 
+/// Why an object names no node (see [`id_of`]).
+enum NotAnId {
+    /// A `str` with lone surrogates; its `UnicodeEncodeError` is set.
+    Unencodable,
+    /// An `int` beyond 64 bits.
+    Overflow,
+    /// Neither `str` nor `int` (nor a subclass), or a `bool`.
+    WrongType,
+}
+
+/// The id `obj` names, read without making a `PyErr` (a discarded one
+/// would be one more object for PyO3's pool in the hand-written entries,
+/// see `methods::enter`): [`node_ref`] raises the reason, [`node_ref_lenient`]
+/// drops it.
+#[inline]
+fn id_of<'a>(obj: Borrowed<'a, '_, PyAny>) -> Result<NodeRef<'a>, NotAnId> {
+    if let Some(v) = exact_int(obj) {
+        return Ok(NodeRef::Int(v));
+    }
+    if obj.is_instance_of::<PyString>() {
+        // SAFETY: a live str for 'a; attached.
+        return unsafe { utf8(obj.as_ptr()) }
+            .map(NodeRef::Str)
+            .ok_or(NotAnId::Unencodable);
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        let mut overflow = 0;
+        // SAFETY: a live int (a subclass converts without running Python
+        // code); attached.
+        let v = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+        return if overflow == 0 {
+            Ok(NodeRef::Int(v))
+        } else {
+            Err(NotAnId::Overflow)
+        };
+    }
+    Err(NotAnId::WrongType)
+}
+
 /// [`node_ref`] for everything but exact `int`s in range and encodable
 /// exact `str`s.
 #[cold]
 #[inline(never)]
 fn node_ref_slow<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<NodeRef<'a>> {
-    if obj.is_instance_of::<PyString>() {
-        // SAFETY: a live str for 'a; attached.
-        return match unsafe { utf8(obj.as_ptr()) } {
-            Some(text) => Ok(NodeRef::Str(text)),
-            None => Err(PyErr::fetch(obj.py())),
-        };
-    }
-    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-        return match int_value(obj) {
-            Some(i) => Ok(NodeRef::Int(i)),
-            None => Err(PyOverflowError::new_err(format!(
-                "node id {} does not fit in a signed 64-bit integer",
-                obj.repr().map(|r| r.to_string()).unwrap_or_default()
-            ))),
-        };
-    }
-    Err(bad_id_type(&obj))
-}
-
-/// The value of int (or int subclass) `obj` if it fits an `i64`, read
-/// without raising: a discarded `PyErr` would be one more object for
-/// PyO3's pool in the hand-written entries (see `methods::enter`).
-#[inline]
-fn int_value(obj: Borrowed<'_, '_, PyAny>) -> Option<i64> {
-    let mut overflow = 0;
-    // SAFETY: `obj` is a live int (an int subclass converts without calling
-    // Python code) and we are attached.
-    let v = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
-    (overflow == 0).then_some(v)
+    id_of(obj).map_err(|why| match why {
+        NotAnId::Unencodable => PyErr::fetch(obj.py()),
+        NotAnId::Overflow => PyOverflowError::new_err(format!(
+            "node id {} does not fit in a signed 64-bit integer",
+            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+        )),
+        NotAnId::WrongType => bad_id_type(&obj),
+    })
 }
 
 /// The UTF-8 text of `s`, or `None` (no error left set, no `PyErr` made)
@@ -234,21 +252,17 @@ pub(crate) fn str_text<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
 }
 
 /// `node_ref` for lookups that never raise: `None` is "cannot be a node".
-/// Makes no `PyErr` on the way (see [`int_value`]).
 #[inline]
 pub(crate) fn node_ref_lenient<'a>(obj: &'a Bound<'_, PyAny>) -> Option<NodeRef<'a>> {
-    let b = obj.as_borrowed();
-    if let Some(v) = exact_int(b) {
-        return Some(NodeRef::Int(v));
+    match id_of(obj.as_borrowed()) {
+        Ok(id) => Some(id),
+        Err(NotAnId::Unencodable) => {
+            // SAFETY: attached; `id_of` left the encoding error set.
+            unsafe { pyo3::ffi::PyErr_Clear() };
+            None
+        }
+        Err(_) => None,
     }
-    if let Ok(s) = obj.cast::<PyString>() {
-        // Lone surrogates: not encodable, so never a node.
-        return str_text(s).map(NodeRef::Str);
-    }
-    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-        return int_value(b).map(NodeRef::Int);
-    }
-    None
 }
 
 #[inline]

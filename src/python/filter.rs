@@ -181,12 +181,12 @@ fn read_attr<'py>(
         key.hash()?; // as a dict: unhashable is a TypeError, anything else absent
         return Ok(None);
     };
-    let Some(map) = view.map() else {
+    if view.map().is_none() {
         return Ok(None);
-    };
+    }
     let found = READ_CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let v = view.find(map, c.key_id(key)?)?;
+        let v = view.find(c.key_id(key)?)?;
         Some(match v {
             Value::Str(s) => Ok(c.str_value(py, s)),
             other => Err(other),
@@ -301,14 +301,15 @@ impl AttrView {
 
     fn get_value(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<&Value<PyPayload>>> {
         let id = key_id(key)?;
-        Ok(self.map().zip(id).and_then(|(map, id)| self.find(map, id)))
+        Ok(id.and_then(|id| self.find(id)))
     }
 
-    /// `map.get(id)` from where the view's last read found its name.
+    /// The value of attribute `id`, looked up from where the view's last
+    /// read found its name (see `AttrSlice::get_from`).
     #[inline]
-    fn find<'a>(&self, map: &'a PyAttrSlice, id: AttrId) -> Option<&'a Value<PyPayload>> {
+    fn find(&self, id: AttrId) -> Option<&Value<PyPayload>> {
         let mut hint = self.hint.load(Ordering::Relaxed) as usize;
-        let v = map.get_from(id, &mut hint);
+        let v = self.map()?.get_from(id, &mut hint);
         self.hint.store(hint as u32, Ordering::Relaxed);
         v
     }

@@ -89,8 +89,9 @@ impl<O> AttrMap<O> {
         if self.entries.is_empty() {
             None
         } else {
+            let live = self.entries.len() as u32;
             Some(SharedAttrs(ThinArc::from_header_and_iter(
-                (),
+                live,
                 self.entries.drain(..),
             )))
         }
@@ -181,42 +182,67 @@ impl<O: fmt::Debug> fmt::Debug for AttrSlice<O> {
     }
 }
 
-/// Stored attributes: one allocation holding a reference count, the length
-/// and the entries (a thin pointer in the record). Read views share it.
-pub struct SharedAttrs<O>(ThinArc<(), (AttrId, Value<O>)>);
+/// Stored attributes: one allocation holding a reference count, the number
+/// of entries in use, the room and the entries (a thin pointer in the
+/// record). Read views share it. A map that grew by updates keeps spare room
+/// at its end (unused entries past the header's count, never read), so a
+/// node given new names one call at a time is not copied at every call.
+pub struct SharedAttrs<O>(ThinArc<u32, (AttrId, Value<O>)>);
+
+/// Maps at least this large get half again as much room when an update
+/// makes them grow: smaller ones stay exact (most maps never grow).
+const SPARE_FROM: usize = 16;
 
 impl<O> SharedAttrs<O> {
     /// Stores `map` (empty maps are stored as `None`: see [`attrs_from`]).
     pub fn new(map: AttrMap<O>) -> Self {
-        Self(ThinArc::from_header_and_iter((), map.entries.into_iter()))
+        Self::with_room(map, 0)
     }
 
-    /// Sets the values of `new` in place when this map is not shared and
-    /// already has every one of its names; otherwise changes nothing and
-    /// hands `new` back.
-    fn replace_in_place(&mut self, new: AttrMap<O>) -> Option<AttrMap<O>> {
+    /// Stores `map` with room for `spare` more entries.
+    fn with_room(map: AttrMap<O>, spare: usize) -> Self {
+        let live = map.entries.len() as u32;
+        let mut entries = map.entries;
+        entries.extend(std::iter::repeat_with(|| (0, Value::None)).take(spare));
+        Self(ThinArc::from_header_and_iter(live, entries.into_iter()))
+    }
+
+    /// The entries in use.
+    #[inline]
+    fn entries(&self) -> &[(AttrId, Value<O>)] {
+        &self.0.slice[..self.0.header.header as usize]
+    }
+
+    /// Sets the values of `new` in place when this map is not shared, every
+    /// new name fits in its spare room, and `new` is small (an update's);
+    /// otherwise changes nothing and hands `new` back.
+    fn update_in_place(&mut self, new: AttrMap<O>) -> Option<AttrMap<O>> {
+        const MAX: usize = 8;
         let unique = self
             .0
             .with_arc_mut(|arc| ThinArcInner::get_mut(arc).is_some());
-        if !unique || new.entries.len() > 8 {
+        if !unique || new.entries.len() > MAX {
             return Some(new);
         }
-        let mut hint = 0;
-        let mut at = [0usize; 8];
+        let live = self.entries().len();
+        let room = self.0.slice.len();
+        let (mut hint, mut at, mut next) = (0, [0usize; MAX], live);
         for (i, (k, _)) in new.entries.iter().enumerate() {
-            if AttrSlice::new(&self.0.slice)
-                .get_from(*k, &mut hint)
-                .is_none()
-            {
-                return Some(new); // a new name: the map grows, by a copy
-            }
-            at[i] = hint;
+            at[i] = match AttrSlice::new(self.entries()).get_from(*k, &mut hint) {
+                Some(_) => hint,
+                None if next < room => {
+                    next += 1; // a new name, appended in the spare room
+                    next - 1
+                }
+                None => return Some(new), // no room: the map grows, by a copy
+            };
         }
         self.0.with_arc_mut(|arc| {
-            let slice = ThinArcInner::get_mut(arc).expect("unique").slice_mut();
-            for ((_, v), &i) in new.entries.into_iter().zip(&at) {
-                slice[i].1 = v;
+            let inner = ThinArcInner::get_mut(arc).expect("unique");
+            for ((k, v), &i) in new.entries.into_iter().zip(&at) {
+                inner.slice_mut()[i] = (k, v);
             }
+            *inner.header_mut() = next as u32;
         });
         None
     }
@@ -235,17 +261,17 @@ impl<O: Clone> SharedAttrs<O> {
     /// The entries as a map to change: moved out when nothing else shares
     /// them, copied otherwise.
     fn into_map(mut self) -> AttrMap<O> {
+        let live = self.entries().len();
         let moved = self.0.with_arc_mut(|arc| {
             ThinArcInner::get_mut(arc).map(|inner| {
-                inner
-                    .slice_mut()
+                inner.slice_mut()[..live]
                     .iter_mut()
                     .map(|(k, v)| (*k, std::mem::replace(v, Value::None)))
                     .collect()
             })
         });
         AttrMap {
-            entries: moved.unwrap_or_else(|| self.0.slice.to_vec()),
+            entries: moved.unwrap_or_else(|| self.entries().to_vec()),
         }
     }
 }
@@ -261,7 +287,7 @@ impl<O> std::ops::Deref for SharedAttrs<O> {
     type Target = AttrSlice<O>;
     #[inline]
     fn deref(&self) -> &AttrSlice<O> {
-        AttrSlice::new(&self.0.slice)
+        AttrSlice::new(self.entries())
     }
 }
 
@@ -320,13 +346,19 @@ pub fn merge_attrs<O: Clone>(slot: &mut Attrs<O>, new: AttrMap<O>) {
     if new.is_empty() {
         return;
     }
-    // Only existing names, in a map nothing else holds: their values change
-    // in place (no copy of the map, which is O(its size)).
+    // In a map nothing else holds, existing names change in place and new
+    // ones fill its spare room: no copy of the map, which is O(its size).
     if let Some(stored) = slot.as_mut() {
-        if let Some(rest) = stored.replace_in_place(new) {
+        if let Some(rest) = stored.update_in_place(new) {
             let mut map = slot.take().expect("just seen").into_map();
             map.merge(rest);
-            *slot = attrs_from(map);
+            // Grown by an update: room for as many updates again, or half.
+            let spare = if map.len() >= SPARE_FROM {
+                map.len() / 2
+            } else {
+                0
+            };
+            *slot = Some(SharedAttrs::with_room(map, spare));
         }
         return;
     }
@@ -548,6 +580,39 @@ mod tests {
             (Some(&Value::Int(7)), Some(&Value::Int(-3)), 301)
         );
         assert_eq!(a.iter().last().map(|(k, _)| k), Some(fresh));
+    }
+
+    #[test]
+    fn a_map_grown_by_updates_takes_new_names_in_its_spare_room() {
+        let ids: Vec<AttrId> = (0..60).map(|i| intern(&format!("sp_{i}"))).collect();
+        let one = |k: AttrId, v: i64| {
+            let mut m = AttrMap::new();
+            m.insert(k, Value::Int(v));
+            m
+        };
+        // The entries' address (a thin pointer: the slice's length changes).
+        let addr = |s: &Attrs<()>| s.as_deref().map(|a| a as *const AttrSlice<()> as *const u8);
+        let mut slot: Attrs<()> = None;
+        let mut moves = 0;
+        for (i, &id) in ids.iter().enumerate() {
+            let before = addr(&slot);
+            merge_attrs(&mut slot, one(id, i as i64));
+            moves += (addr(&slot) != before) as usize;
+        }
+        // Exact up to 16 entries (16 copies), then half again as much room each time.
+        assert!(moves < 22, "{moves} copies for 60 names");
+        let a = slot.as_deref().unwrap();
+        assert_eq!(a.len(), 60);
+        assert!(a.iter().map(|(k, _)| k).eq(ids.iter().copied()));
+        assert_eq!(a.get(ids[59]), Some(&Value::Int(59)));
+        // Shared: a new name copies, and the holder keeps what it saw.
+        let view = slot.clone();
+        let fresh = intern("sp_fresh");
+        merge_attrs(&mut slot, one(fresh, -1));
+        assert_eq!(view.as_deref().unwrap().len(), 60);
+        assert_eq!(view.as_deref().unwrap().get(fresh), None);
+        assert_eq!(slot.as_deref().unwrap().get(fresh), Some(&Value::Int(-1)));
+        assert_eq!(slot.as_deref().unwrap().to_map().len(), 61);
     }
 
     #[test]

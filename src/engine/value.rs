@@ -442,6 +442,29 @@ pub fn names_from(from: usize) -> Vec<StdArc<str>> {
 mod tests {
     use super::*;
 
+    /// `n` fresh names `{prefix}_{i}` and a map of them to `i`, in order.
+    fn numbered(prefix: &str, n: usize) -> (Vec<AttrId>, AttrMap<()>) {
+        let ids: Vec<AttrId> = (0..n).map(|i| intern(&format!("{prefix}_{i}"))).collect();
+        let mut m = AttrMap::new();
+        for (i, &id) in ids.iter().enumerate() {
+            m.push_unique(id, Value::Int(i as i64));
+        }
+        (ids, m)
+    }
+
+    /// A map of one name.
+    fn one(k: AttrId, v: Value<()>) -> AttrMap<()> {
+        let mut m = AttrMap::new();
+        m.insert(k, v);
+        m
+    }
+
+    /// Where stored attributes' entries start (a thin pointer: a slice's
+    /// length may change while it stays put).
+    fn addr(s: &Attrs<()>) -> Option<*const u8> {
+        s.as_deref().map(|a| a as *const AttrSlice<()> as *const u8)
+    }
+
     #[test]
     fn interning_is_stable() {
         let a = intern("alpha_test");
@@ -520,11 +543,6 @@ mod tests {
     #[test]
     fn stored_attrs_merge_moves_when_unshared_and_copies_when_a_view_holds_them() {
         let (a, b) = (intern("sa_a"), intern("sa_b"));
-        let one = |k: AttrId, v: Value<()>| {
-            let mut m = AttrMap::new();
-            m.insert(k, v);
-            m
-        };
         let list = || Value::List(vec![Value::Int(1), Value::Str("x".into())].into());
         let mut slot: Attrs<()> = None;
         merge_attrs(&mut slot, AttrMap::new()); // empty: stays absent
@@ -547,21 +565,11 @@ mod tests {
 
     #[test]
     fn updating_existing_names_of_an_unshared_map_changes_it_in_place() {
-        let ids: Vec<AttrId> = (0..300).map(|i| intern(&format!("ip_{i}"))).collect();
-        let mut m: AttrMap<()> = AttrMap::new();
-        for (i, &id) in ids.iter().enumerate() {
-            m.push_unique(id, Value::Int(i as i64));
-        }
+        let (ids, m) = numbered("ip", 300);
         let mut slot = attrs_from(m);
-        let addr = |s: &Attrs<()>| s.as_deref().map(|a| a as *const AttrSlice<()>);
         let before = addr(&slot);
-        let one = |k: AttrId, v: i64| {
-            let mut m = AttrMap::new();
-            m.insert(k, Value::Int(v));
-            m
-        };
-        merge_attrs(&mut slot, one(ids[250], -1));
-        merge_attrs(&mut slot, one(ids[3], -2));
+        merge_attrs(&mut slot, one(ids[250], Value::Int(-1)));
+        merge_attrs(&mut slot, one(ids[3], Value::Int(-2)));
         assert_eq!(addr(&slot), before, "no copy");
         let a = slot.as_deref().unwrap();
         assert_eq!(
@@ -569,11 +577,11 @@ mod tests {
             (Some(&Value::Int(-1)), Some(&Value::Int(-2)), 300)
         );
         let view = slot.clone(); // shared: copied, the view keeps its values
-        merge_attrs(&mut slot, one(ids[3], -3));
+        merge_attrs(&mut slot, one(ids[3], Value::Int(-3)));
         assert_ne!(addr(&slot), before);
         assert_eq!(view.as_deref().unwrap().get(ids[3]), Some(&Value::Int(-2)));
         let fresh = intern("ip_new"); // a new name: the map grows
-        merge_attrs(&mut slot, one(fresh, 7));
+        merge_attrs(&mut slot, one(fresh, Value::Int(7)));
         let a = slot.as_deref().unwrap();
         assert_eq!(
             (a.get(fresh), a.get(ids[3]), a.len()),
@@ -584,19 +592,12 @@ mod tests {
 
     #[test]
     fn a_map_grown_by_updates_takes_new_names_in_its_spare_room() {
-        let ids: Vec<AttrId> = (0..60).map(|i| intern(&format!("sp_{i}"))).collect();
-        let one = |k: AttrId, v: i64| {
-            let mut m = AttrMap::new();
-            m.insert(k, Value::Int(v));
-            m
-        };
-        // The entries' address (a thin pointer: the slice's length changes).
-        let addr = |s: &Attrs<()>| s.as_deref().map(|a| a as *const AttrSlice<()> as *const u8);
+        let (ids, _) = numbered("sp", 60);
         let mut slot: Attrs<()> = None;
         let mut moves = 0;
         for (i, &id) in ids.iter().enumerate() {
             let before = addr(&slot);
-            merge_attrs(&mut slot, one(id, i as i64));
+            merge_attrs(&mut slot, one(id, Value::Int(i as i64)));
             moves += (addr(&slot) != before) as usize;
         }
         // Exact up to 16 entries (16 copies), then half again as much room each time.
@@ -608,7 +609,7 @@ mod tests {
         // Shared: a new name copies, and the holder keeps what it saw.
         let view = slot.clone();
         let fresh = intern("sp_fresh");
-        merge_attrs(&mut slot, one(fresh, -1));
+        merge_attrs(&mut slot, one(fresh, Value::Int(-1)));
         assert_eq!(view.as_deref().unwrap().len(), 60);
         assert_eq!(view.as_deref().unwrap().get(fresh), None);
         assert_eq!(slot.as_deref().unwrap().get(fresh), Some(&Value::Int(-1)));
@@ -617,11 +618,7 @@ mod tests {
 
     #[test]
     fn get_from_finds_every_name_whatever_the_hint() {
-        let ids: Vec<AttrId> = (0..40).map(|i| intern(&format!("gf_{i}"))).collect();
-        let mut m: AttrMap<()> = AttrMap::new();
-        for (i, &id) in ids.iter().enumerate() {
-            m.push_unique(id, Value::Int(i as i64));
-        }
+        let (ids, m) = numbered("gf", 40);
         let absent = intern("gf_absent");
         for start in [0, 7, 39, 40, 1000] {
             for (i, &id) in ids.iter().enumerate() {

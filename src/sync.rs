@@ -578,6 +578,58 @@ pub fn make_mut<T: Clone>(arc: &mut Arc<T>) -> &mut T {
     Arc::get_mut(arc).expect("unique after copy")
 }
 
+/// A chunk of a shard's node records (`engine::slots`): the unit a writer
+/// copies while a snapshot still shares it. Modelled by loom (its count is
+/// the snapshot protocol's copy-on-write test); weak-count-free otherwise, so
+/// the uniqueness test is one load.
+#[cfg(not(loom))]
+pub type ChunkArc<T> = triomphe::Arc<[T]>;
+#[cfg(loom)]
+pub type ChunkArc<T> = loom::sync::Arc<[T]>;
+
+/// A new chunk holding `items` (an exact-size iterator: one allocation).
+#[cfg(not(loom))]
+pub fn chunk_of<T>(items: impl ExactSizeIterator<Item = T>) -> ChunkArc<T> {
+    items.collect()
+}
+
+#[cfg(loom)]
+pub fn chunk_of<T>(items: impl ExactSizeIterator<Item = T>) -> ChunkArc<T> {
+    loom::sync::Arc::from_std(std::sync::Arc::from(items.collect::<Vec<T>>()))
+}
+
+/// The chunk's items, unshared: copied first while another `Arc` (a
+/// snapshot) still holds them.
+#[cfg(not(loom))]
+#[inline]
+pub fn chunk_mut<T: Clone>(chunk: &mut ChunkArc<T>) -> &mut [T] {
+    if !chunk.is_unique() {
+        *chunk = chunk_of(chunk.iter().cloned());
+    }
+    triomphe::Arc::get_mut(chunk).expect("unique after copy")
+}
+
+#[cfg(loom)]
+pub fn chunk_mut<T: Clone>(chunk: &mut ChunkArc<T>) -> &mut [T] {
+    if loom::sync::Arc::get_mut(chunk).is_none() {
+        *chunk = chunk_of(chunk.iter().cloned());
+    }
+    loom::sync::Arc::get_mut(chunk).expect("unique after copy")
+}
+
+/// The chunk's items if no other `Arc` shares them (moved, not copied, when
+/// a chunk grows).
+#[cfg(not(loom))]
+#[inline]
+pub fn chunk_get_mut<T>(chunk: &mut ChunkArc<T>) -> Option<&mut [T]> {
+    triomphe::Arc::get_mut(chunk)
+}
+
+#[cfg(loom)]
+pub fn chunk_get_mut<T>(chunk: &mut ChunkArc<T>) -> Option<&mut [T]> {
+    loom::sync::Arc::get_mut(chunk)
+}
+
 /// The weak-count-free `Arc` of a stored list's or dict's items: copying a
 /// value (a shared attribute map being changed) shares them instead of
 /// copying them. Not modelled by loom, for the same reason as [`ThinArc`].

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -264,6 +265,36 @@ def test_views_show_the_snapshot_not_later_writes(make_graph: GraphFactory) -> N
     assert g.filter_nodes(pred) == [1, 3, 5, 7, 9]
     assert seen[5] == "active" and len(seen) == 10
     assert g.get_node(5)["status"] == "changed" and 9 not in g and 100 in g
+
+
+def test_writes_all_over_a_large_graph_during_a_filter_stay_out_of_it(make_graph: GraphFactory) -> None:
+    # Enough nodes for each shard to hold its records in several chunks, so
+    # that the predicate's writes copy some chunks and share the rest.
+    n = 6000
+    g = people(make_graph, n)
+    seen: dict[int, tuple[str, int]] = {}
+    first = threading.Lock()  # with the GIL disabled, threads evaluate batches at once
+
+    def pred(node: int, a: Mapping[str, Any]) -> bool:
+        if first.acquire(blocking=False):
+            for i in range(0, n, 7):
+                g.update_node(i, status="changed", rank=-i)
+            for i in range(3, n, 11):
+                g.remove_node(i)
+            for i in range(n, n + 300):
+                g.add_node(i, status="active")
+        seen[node] = (a["status"], a["rank"])
+        return a["status"] == "active"
+
+    assert g.filter_nodes(pred, batch_size=97) == [i for i in range(n) if i % 2]
+    assert seen == {i: ("active" if i % 2 else "idle", i) for i in range(n)}
+    changed = {i for i in range(0, n, 7)} - {i for i in range(3, n, 11)}
+    assert g.node_count() == n - len(range(3, n, 11)) + 300
+    assert g.filter_nodes(where={"status": "changed"}) == sorted(changed)
+    assert all(g.get_node(i)["rank"] == -i for i in changed)
+    assert g.filter_nodes(where={"status": "idle"}) == [
+        i for i in range(0, n, 2) if i not in changed and i % 11 != 3
+    ]
 
 
 # ------------------------------------------------------------- vectorized

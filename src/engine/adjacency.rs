@@ -45,7 +45,7 @@ impl ShardCol for AdjColumn {
             in_off: Vec::with_capacity(rows),
             ins: Vec::with_capacity(n_in),
         };
-        for slot in &shard.slots {
+        for slot in shard.slots.iter() {
             col.out_off.push(col.outs.len() as u32);
             col.in_off.push(col.ins.len() as u32);
             if let Some(rec) = slot {

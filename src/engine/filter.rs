@@ -222,9 +222,8 @@ impl ShardCol for ShardColumn {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut codes = Vec::with_capacity(shard.slots.len());
         let mut hint = 0;
-        for slot in &shard.slots {
+        for slot in shard.slots.iter() {
             let v = slot
-                .as_ref()
                 .and_then(|r| r.attrs.as_deref())
                 .and_then(|a| a.get_from(attr, &mut hint));
             let code = match v.and_then(Canon::of_value) {
@@ -275,9 +274,8 @@ impl ShardCol for NumColumn {
         let n = shard.slots.len();
         let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut hint = 0;
-        for slot in &shard.slots {
+        for slot in shard.slots.iter() {
             let v = slot
-                .as_ref()
                 .and_then(|r| r.attrs.as_deref())
                 .and_then(|a| a.get_from(attr, &mut hint));
             let (k, r) = match v {
@@ -591,7 +589,7 @@ pub fn scan_nodes_cached<O: Send + Sync>(
                         ),
                         None => matches!(
                             shards[s].slots.get(row),
-                            Some(Some(rec)) if cond.matches(rec.attrs.as_deref())
+                            Some(rec) if cond.matches(rec.attrs.as_deref())
                         ),
                     };
                     if !ok {
@@ -653,7 +651,7 @@ fn scan_live<O: Send + Sync>(
     let range = |c: usize| (c * step, ((c + 1) * step).min(rows));
     let alive = |s: usize, row: usize| match &live[s] {
         Some(col) => col.get(row),
-        None => matches!(shards[s].slots.get(row), Some(Some(_))),
+        None => shards[s].slots.get(row).is_some(),
     };
     let count = |c: usize| -> Result<usize> {
         cancel.check()?;

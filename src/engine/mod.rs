@@ -10,6 +10,7 @@ pub mod counters;
 pub mod filter;
 pub mod id;
 mod intkeys;
+pub(crate) mod slots;
 pub mod state;
 pub mod store;
 pub mod value;

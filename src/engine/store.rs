@@ -55,6 +55,7 @@ use super::adjlist::{position, AdjList};
 use super::cancel::{Cancel, CHECK_EVERY};
 use super::id::{NodeId, NodeRef, StrKey, StrQuery};
 use super::intkeys::IntKeys;
+use super::slots::Slots;
 use super::value::{attrs_from, merge_attrs, merge_shared, AttrMap, Attrs, SharedAttrs};
 use super::Payload;
 use crate::error::{GraphError, Result};
@@ -193,8 +194,10 @@ impl<O> NodeRec<O> {
 
 #[derive(Clone)]
 pub(crate) struct Shard<O> {
-    /// Slot `i` holds index `((base + i) << bits) | shard`.
-    pub(crate) slots: Vec<Option<NodeRec<O>>>,
+    /// Slot `i` holds index `((base + i) << bits) | shard`. In chunks that a
+    /// snapshot shares: cloning a shard copies chunk pointers, and a write
+    /// then copies only the chunk it changes.
+    pub(crate) slots: Slots<NodeRec<O>>,
     pub(crate) base: u32,
     /// Bumped by every write to this shard (read views key their caches on it).
     pub(crate) version: u64,
@@ -208,33 +211,25 @@ impl<O> Shard<O> {
 
     #[inline]
     fn get(&self, ix: Ix, bits: u32) -> Option<&NodeRec<O>> {
-        self.slot_of(ix, bits)
-            .and_then(|i| self.slots.get(i))
-            .and_then(Option::as_ref)
+        self.slots.get(self.slot_of(ix, bits)?)
     }
+}
 
+impl<O: Clone> Shard<O> {
     #[inline]
     fn get_mut(&mut self, ix: Ix, bits: u32) -> Option<&mut NodeRec<O>> {
-        self.slot_of(ix, bits)
-            .and_then(|i| self.slots.get_mut(i))
-            .and_then(Option::as_mut)
+        let i = self.slot_of(ix, bits)?;
+        self.slots.get_mut(i)
     }
 
     /// Stores `rec` at `ix`; hands it back (nothing stored) if `ix` predates
     /// this shard's range (a `clear` happened since it was allocated) or is
     /// taken.
     fn put(&mut self, ix: Ix, bits: u32, rec: NodeRec<O>) -> std::result::Result<(), NodeRec<O>> {
-        let Some(i) = self.slot_of(ix, bits) else {
-            return Err(rec);
-        };
-        if i >= self.slots.len() {
-            self.slots.resize_with(i + 1, || None);
+        match self.slot_of(ix, bits) {
+            Some(i) => self.slots.put(i, rec),
+            None => Err(rec),
         }
-        if self.slots[i].is_some() {
-            return Err(rec);
-        }
-        self.slots[i] = Some(rec);
-        Ok(())
     }
 
     fn take(&mut self, ix: Ix, bits: u32) -> Option<NodeRec<O>> {
@@ -243,7 +238,7 @@ impl<O> Shard<O> {
         // next node of this shard lands past it anyway. (Trimming trailing
         // holes made that `put` refill them all: add + remove in a loop
         // beside one older node took time growing with every node ever added.)
-        self.slots.get_mut(i)?.take()
+        self.slots.take(i)
     }
 }
 
@@ -570,8 +565,8 @@ impl<'a, O> GraphView<'a, O> {
     pub fn prefetch_rec(&self, ix: Ix) {
         let shard = self.shards[(ix & ((1u32 << self.bits) - 1)) as usize];
         if let Some(i) = shard.slot_of(ix, self.bits) {
-            if let Some(slot) = shard.slots.get(i..i + 1) {
-                super::adjacency::prefetch(slot);
+            if let Some(slot) = shard.slots.slot(i) {
+                super::adjacency::prefetch(std::slice::from_ref(slot));
             }
         }
     }
@@ -640,7 +635,7 @@ impl<'a, O> GraphView<'a, O> {
         let rows = self.shards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
         (0..rows).flat_map(move |row| {
             (0..n).filter_map(move |s| {
-                let rec = self.shards[s].slots.get(row)?.as_ref()?;
+                let rec = self.shards[s].slots.get(row)?;
                 Some(((((base as usize + row) << self.bits) | s) as Ix, rec))
             })
         })
@@ -1048,7 +1043,7 @@ impl<O: Payload> Graph<O> {
         let shards = (0..n)
             .map(|_| {
                 RwLock::new(Arc::new(Shard {
-                    slots: Vec::new(),
+                    slots: Slots::default(),
                     base: 0,
                     version: 0,
                 }))
@@ -1656,7 +1651,7 @@ impl<O: Payload> Graph<O> {
             // A snapshot may still hold the old data: start from a fresh shard.
             let version = guard.version + 1;
             **guard = Arc::new(Shard {
-                slots: Vec::new(),
+                slots: Slots::default(),
                 base,
                 version,
             });
@@ -1703,7 +1698,6 @@ impl<O: Payload> Graph<O> {
         let wanted = |s: usize, shard: &Shard<O>| {
             let last = (end.saturating_sub(1 + s) >> bits) + 1;
             last.saturating_sub(shard.base as usize)
-                .saturating_sub(shard.slots.len())
         };
         let mut next = start;
         let mut created = 0usize;
@@ -1737,8 +1731,8 @@ impl<O: Payload> Graph<O> {
                 Ok(()) => {
                     let s = self.shard_of(next);
                     let shard = recs.shard_mut(s);
-                    let more = wanted(s, shard);
-                    shard.slots.reserve(more);
+                    let room = wanted(s, shard);
+                    shard.slots.reserve_to(room);
                     let stored = shard.put(next, bits, NodeRec::new(id, attrs));
                     debug_assert!(stored.is_ok(), "fresh index already taken");
                     next += 1;
@@ -2486,6 +2480,57 @@ mod tests {
         assert_eq!(copied(&snap), 1);
         assert_eq!(snap.node_count(), 1001);
         assert_eq!(g.node_count(), 1002);
+    }
+
+    /// A write beside a live snapshot copies the chunk of records it
+    /// changes, not the shard: the snapshot keeps the old records and shares
+    /// every other chunk with the graph.
+    #[test]
+    fn a_write_beside_a_snapshot_copies_one_chunk_of_records() {
+        use crate::engine::slots::CHUNK;
+        let g = G::with_shards(true, 2);
+        let n = 8 * CHUNK as i64;
+        g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), None)).collect())
+            .unwrap();
+        let chunks = |g: &G| -> usize {
+            let shards = g.shards.iter().map(|s| s.read().slots.len());
+            shards.map(|len| len.div_ceil(CHUNK)).sum()
+        };
+        let total = chunks(&g);
+        assert_eq!(total, 8);
+        let shared = |snap: &Snapshot<()>| -> usize {
+            let shards = g.shards.iter().zip(&snap.shards);
+            shards
+                .map(|(now, then)| now.read().slots.shared_chunks(&then.slots))
+                .sum()
+        };
+        let snap = g.snapshot();
+        g.add_edge(NodeRef::Int(2), NodeRef::Int(3), AttrMap::new())
+            .unwrap();
+        assert_eq!(
+            shared(&snap),
+            total - 2,
+            "the source's and the target's chunk"
+        );
+        g.update_node(NodeRef::Int(n - 2), attrs(&[("x", 1)]))
+            .unwrap();
+        g.remove_node(NodeRef::Int(n - 4)).unwrap();
+        assert_eq!(
+            shared(&snap),
+            total - 3,
+            "one more chunk: both nodes sit in it"
+        );
+        assert!(
+            snap.view().out(2).is_empty(),
+            "the snapshot keeps its records"
+        );
+        assert!(snap
+            .attrs(g.resolve(NodeRef::Int(n - 2)).unwrap())
+            .is_none());
+        assert_eq!(snap.view().ixs().count(), n as usize);
+        drop(snap);
+        let snap = g.snapshot();
+        assert_eq!(shared(&snap), total, "nothing copied without a write");
     }
 
     /// The bulk merge and the one-by-one path build identical graphs and

@@ -59,7 +59,7 @@ impl ShardHandles {
         let shard = view.parts().1[s];
         let mut addrs = Vec::with_capacity(shard.slots.len());
         let mut keep = Vec::with_capacity(shard.slots.len());
-        for slot in &shard.slots {
+        for slot in shard.slots.iter() {
             match slot {
                 None => addrs.push(Addr(std::ptr::null_mut())),
                 Some(rec) => {
@@ -155,7 +155,7 @@ impl HandleCache {
                 for &s in &stale {
                     let base = shards[s].base as usize;
                     for (row, slot) in shards[s].slots.iter().enumerate() {
-                        if slot.as_ref().is_some_and(|r| r.handle.get().is_none()) {
+                        if slot.is_some_and(|r| r.handle.get().is_none()) {
                             turn.tick(py);
                             node_obj(py, view, ((base + row) << bits | s) as Ix);
                         }

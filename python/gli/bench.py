@@ -692,7 +692,11 @@ THREAD_ROWS = (
     "thread scaling, 2 threads vs 1, k_hop(·, 2)",
     "main-thread loop rate kept while another thread runs pagerank",
 )
-INTERLEAVED_ROWS = ("interleaved add_edge + k_hop(·, 2)", "first pagerank right after one write / unchanged graph")
+INTERLEAVED_ROWS = (
+    "interleaved add_edge + k_hop(·, 2)",
+    "first pagerank right after one write / unchanged graph",
+    "update_node from inside a filter predicate (a live snapshot), first write per record chunk",
+)
 
 
 def _throughput(work: Callable[[int], Any], items: int, nthreads: int) -> float:
@@ -810,6 +814,36 @@ def interleaved_rows(b: Bench, g: Any, n: int) -> None:
         return statistics.median(samples) / steady
 
     b.row(INTERLEAVED_ROWS[1], "ratio", {"gli-rust": after_write})
+    if b.wants(INTERLEAVED_ROWS[2]):
+        beside = _beside_snapshot(g, n, rnd)
+        b.row(INTERLEAVED_ROWS[2], "µs/write", {"gli-rust": lambda: beside[0]})
+        b.notes.append(f"the same update_node calls with no snapshot alive: {beside[1]:.1f} µs/write")
+
+
+def _beside_snapshot(g: Any, n: int, rnd: random.Random) -> tuple[float, float]:
+    """µs per ``update_node`` while a filter's snapshot is alive (from inside
+    its predicate: the first write into a part of the graph the snapshot
+    shares copies that part), then per the same writes with none alive."""
+    writes = 16
+    beside: list[float] = []
+    alone: list[float] = []
+    for r in range(5):
+        nodes = [rnd.randrange(n) for _ in range(writes)]
+
+        def write(pick: list[float]) -> None:
+            t0 = time.perf_counter_ns()
+            for v in nodes:
+                g.update_node(v, bench_round=r)
+            pick.append((time.perf_counter_ns() - t0) / writes / 1000)
+
+        def pred(node: Any, attrs: Any) -> bool:
+            if len(beside) == r:  # the first call of this round
+                write(beside)
+            return False
+
+        g.filter_nodes(pred)
+        write(alone)
+    return statistics.median(beside), statistics.median(alone)
 
 
 # ------------------------------------------------------------------ filters

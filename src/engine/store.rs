@@ -281,7 +281,9 @@ pub struct Graph<O> {
     directed: bool,
     bits: u32,
     /// Each shard's data sits behind an `Arc`: a snapshot clones the `Arc`s,
-    /// and a writer copies a shard (`make_mut`) only while a snapshot shares it.
+    /// and a writer copies a shard (`make_mut`) only while a snapshot shares
+    /// it. That copy is the shard's list of record chunks; the writer then
+    /// copies only the chunks it writes (see [`Slots`]).
     shards: Box<[RwLock<Arc<Shard<O>>>]>,
     ints: IntKeys,
     strs: KeyMap<StrKey, Ix>,
@@ -413,7 +415,8 @@ impl<O> ReadAll<'_, O> {
 
 /// A consistent, immutable snapshot of the whole graph, taken in one step
 /// under every shard's read lock and then held without any lock: writers go
-/// on, copying a shard only while this snapshot still shares it. Long queries
+/// on, copying a shard's chunk list and the chunks they write only while this
+/// snapshot still shares them. Long queries
 /// run on snapshots; they never see half of a batch.
 pub struct Snapshot<O> {
     bits: u32,

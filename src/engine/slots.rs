@@ -107,8 +107,7 @@ impl<T> Slots<T> {
                         None => last.to_vec(),
                     };
                     items.resize_with(size, || None);
-                    let grown = chunk_of(items.into_iter());
-                    *last = grown;
+                    *last = chunk_of(items.into_iter());
                 }
                 _ => {
                     let size = if self.chunks.is_empty() {

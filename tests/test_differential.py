@@ -13,6 +13,7 @@ import threading
 from collections.abc import Mapping
 
 import hypothesis.strategies as st
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -21,12 +22,21 @@ import gli
 
 # str ids on both sides of the native ids' 15-byte inline limit too.
 IDS = st.sampled_from([0, 1, 2, 3, "1", "a", "b", "c", -7, 2**40, "", "sixteen-bytes-id", "seventeen-bytes-i", "é" * 8, "é" * 9])
+
+
+class Flag(int):
+    """An int subclass attribute value."""
+
+
 BAD_IDS = st.sampled_from([True, 1.5, None, ("t",), "\udcff"])  # the last: not valid Unicode
 ANY_ID = st.one_of(IDS, IDS, IDS, BAD_IDS)
 VALUES = st.recursive(
     st.one_of(
         st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=4),
         st.just("a\ud800"),  # a lone surrogate: refused by both
+        # Kept as objects, read as the numbers they stand for (or none).
+        st.builds(np.int64, st.integers(-(2**63), 2**63 - 1)), st.builds(np.float32, st.floats(width=32)),
+        st.builds(np.bool_, st.booleans()), st.builds(Flag, st.integers(0, 3)), st.builds(np.str_, st.text(max_size=2)),
     ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
     max_leaves=6,

@@ -280,3 +280,55 @@ def test_subgraph_keeps_every_kept_nodes_neighbour_order(backend: str, spec, kee
     if len(keep) == g.node_count():
         assert all(sub.bfs(v) == g.bfs(v) for v in keep)
 
+
+
+def test_numpy_scalars_and_number_subclasses_read_as_their_numbers(make_graph: Any) -> None:
+    import enum
+
+    import numpy as np
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    g = make_graph(True)
+    g.add_node(1, x=np.int64(3), y=np.float64(0.5), z=np.bool_(True), e=Level.HIGH, big=np.uint64(2**64 - 1), f=np.float32(0.25))
+    g.add_node(2, x=3, y=0.5, z=True, e=3, big=2**70, f=0.25)
+    g.add_node(3, x="3", y=np.complex128(0.5), z=None, e=np.str_("3"), big=None, f=np.float32(1.5))
+    # Stored as given, read as numbers.
+    assert type(g.get_node(1)["x"]) is np.int64 and g.get_node(1)["e"] is Level.HIGH
+    assert g.filter_nodes(where={"x": 3}) == [1, 2]
+    assert g.filter_nodes(where={"y": 0.5}) == [1, 2]
+    assert g.filter_nodes(where={"z": 1}) == [1, 2]
+    assert g.filter_nodes(where={"e": 3}) == [1, 2]
+    assert g.filter_nodes(where={"e": "3"}) == []
+    # Beyond 64 bits: no number (DESIGN's "numeric").
+    assert g.filter_nodes(where={"big": 2**64 - 1}) == g.filter_nodes(where={"big": 2**70}) == []
+    assert g.filter_nodes(where={"f": np.float32(0.25)}) == [1, 2]
+    xs = g.node_attribute_array("x")  # "3" is not a number: the default, nan
+    assert xs[:2].tolist() == [3.0, 3.0] and np.isnan(xs[2])
+    assert g.node_attribute_array("f").tolist() == [0.25, 0.25, 1.5]
+
+    def columns(ids: list[Any], batch: Any) -> list[bool]:
+        got = (batch.column("x"), batch.column("z"), batch.column("f"))
+        assert got[0] == [3, 3, "3"]  # not all numbers: the values themselves
+        assert got[1] == [True, True, None]
+        assert got[2].dtype == np.float64 and got[2].tolist() == [0.25, 0.25, 1.5]
+        return [True] * len(ids)
+
+    assert g.filter_nodes(columns, vectorized=True) == [1, 2, 3]
+    both = lambda ids, b: (b.column("x").dtype, b.column("z").dtype)  # noqa: E731
+    assert g.filter_nodes(lambda ids, b: both(ids, b) == (np.int64, np.bool_) and [True, True], where={"x": 3}, vectorized=True) == [1, 2]
+    # Weights: numpy floats and ints weigh; a numpy bool is a bool, not a number.
+    g.add_edge(1, 2, w=np.float64(2.5))
+    g.add_edge(2, 3, w=np.int32(4))
+    g.add_edge(1, 3, w=Level.HIGH)
+    assert g.shortest_path_length(1, 3, weight="w") == 3.0
+    assert g.shortest_path_lengths(1, weight="w") == {1: 0.0, 2: 2.5, 3: 3.0}
+    ranks = g.pagerank(weight="w")
+    assert math.isclose(sum(ranks.values()), 1.0)
+    g.add_edge(3, 1, w=np.bool_(True))
+    with pytest.raises(TypeError, match=r"edge 3 -> 1: weight attribute 'w' is not numeric \(bool\)"):
+        g.pagerank(weight="w")
+    g.update_edge(3, 1, w=np.uint64(2**64 - 1))
+    with pytest.raises(TypeError, match="not numeric .a Python object that is not a number"):
+        g.shortest_path_length(3, 2, weight="w")

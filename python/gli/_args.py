@@ -59,10 +59,30 @@ def _flag(v: object) -> bool:
     return bool(v)
 
 
+def _number(v: object) -> bool | int | float | None:
+    """The number a stored value is or stands for (the rust backend's
+    ``number_of``): a ``bool``, an ``int`` that fits 64 bits or a ``float``;
+    an ``int`` (of 64 bits) or ``float`` subclass instance's own value; a
+    numpy scalar's ``.item()`` when that is one of these. ``None`` for
+    anything else, an ``int`` beyond 64 bits included."""
+    if type(v) in (bool, float) or _is_i64(v):
+        return v  # type: ignore[return-value]
+    if isinstance(v, int):
+        i = int.__int__(v)
+        return i if _I64[0] <= i <= _I64[1] else None
+    if isinstance(v, float):
+        return float.__float__(v)
+    if isinstance(v, np.generic):
+        item = v.item()
+        if item is not v and type(item) in (bool, int, float):
+            return _number(item)
+    return None
+
+
 def _numeric(v: object) -> bool:
-    """DESIGN's "numeric": an ``int`` that fits 64 bits or a ``float`` (exact types,
-    as the rust backend stores them natively; never ``bool``)."""
-    return type(v) is float or _is_i64(v)
+    """DESIGN's "numeric": a number (see ``_number``) that is not a ``bool``."""
+    n = _number(v)
+    return n is not None and type(n) is not bool
 
 
 def _check_id(x: object) -> NodeId:
@@ -103,7 +123,9 @@ def _kind(v: object) -> str:
         return type(v).__name__
     if type(v) is dict and all(type(k) is str for k in v):
         return "dict"
-    return "a Python object other than a 64-bit int or a float"
+    if type(_number(v)) is bool:
+        return "bool"
+    return "a Python object that is not a number"
 
 
 def _float_text(x: float) -> str:

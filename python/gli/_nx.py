@@ -133,8 +133,9 @@ def _is_valid_id(node: Hashable) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """A numpy (or other non-builtin) real scalar as the plain int/float GLI's
-    engine reads as a weight (it refuses subclasses such as ``numpy.float64``)."""
+    """A non-builtin real scalar as a plain int/float: the engine reads numpy
+    scalars and int/float subclasses as numbers itself, but not a
+    ``Fraction``, which NetworkX weighs with."""
     if type(value) in (int, float, bool) or not isinstance(value, numbers.Real):
         return value
     return value.item() if hasattr(value, "item") else float(value)

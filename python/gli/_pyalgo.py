@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._args import _check_id, _count, _float_text, _kind, _name, _numeric, _real
+from ._args import _check_id, _count, _float_text, _kind, _name, _number, _numeric, _real
 from ._order import graph_edges_in_history
 from .exceptions import ConvergenceError, NoPathError
 
@@ -54,7 +54,7 @@ class PythonQueries:
             raise TypeError(
                 f"edge {u!r} -> {v!r}: weight attribute {weight!r} is not numeric ({_kind(w)})"
             )
-        return float(w)
+        return float(_number(w))  # type: ignore[arg-type]
 
     def bfs(self, source: NodeId, /, depth_limit: int | None = None) -> list[NodeId]:
         if depth_limit is not None:
@@ -268,7 +268,7 @@ class PythonQueries:
         col: list[float | None] = []
         for _, d in self.nodes(data=True):
             v = d.get(attr)
-            col.append(float(v) if _numeric(v) else None)
+            col.append(float(_number(v)) if _numeric(v) else None)  # type: ignore[arg-type]
         return col
 
     def get_node_values_as_array(self, attr: str = "value") -> np.ndarray:

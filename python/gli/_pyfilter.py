@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._args import _flag, _is_i64, _numeric, _text, _utf8
+from ._args import _flag, _is_i64, _number, _numeric, _text, _utf8
 from . import _pygraph  # circular: its attributes are read at call time
 
 __all__ = ["PythonFilters", "AttributeView", "AttributeBatch", "DEFAULT_BATCH", "DEFAULT_VECTOR_BATCH"]
@@ -32,8 +32,14 @@ DEFAULT_VECTOR_BATCH = 65_536
 _MISSING = object()
 
 
-def _native_scalar(v: object) -> bool:
-    return v is None or type(v) in (str, bool, float) or _is_i64(v)
+def _where_form(v: object) -> object:
+    """What a stored value compares as in ``where``: ``None`` or a ``str`` as
+    itself, anything else as the number it stands for (``_MISSING``, equal to
+    nothing, when none)."""
+    if v is None or type(v) is str:
+        return v
+    n = _number(v)
+    return _MISSING if n is None else n
 
 
 def _where_value(method: str, name: str, v: object) -> object:
@@ -131,17 +137,19 @@ class AttributeBatch(Sequence[AttributeView]):
             raise TypeError(f"column: attribute name must be str, not {type(name).__name__}")
         name = _utf8(_text(name))
         vals = [r.get(name, _MISSING) for r in self._rows]
-        if vals and all(_is_i64(v) for v in vals):
-            return np.array(vals, dtype=np.int64)
-        if vals and all(type(v) is bool for v in vals):
-            return np.array(vals, dtype=bool)
+        nums = [_number(v) for v in vals]
+        if nums and all(type(x) is int for x in nums):
+            return np.array(nums, dtype=np.int64)
+        if nums and all(type(x) is bool for x in nums):
+            return np.array(nums, dtype=bool)
         if default is None or (isinstance(default, (int, float)) and not isinstance(default, bool)):
             fill = math.nan if default is None else float(default)
             # numeric: int (64-bit) or float, never bool (beside other values)
             numeric = all(v is _MISSING or _numeric(v) for v in vals)
             if numeric:
                 return np.array(
-                    [fill if v is _MISSING else float(v) for v in vals], dtype=np.float64
+                    [fill if v is _MISSING else float(x) for v, x in zip(vals, nums)],  # type: ignore[arg-type]
+                    dtype=np.float64,
                 )
         return [default if v is _MISSING else _pygraph._read(v) for v in vals]
 
@@ -198,7 +206,7 @@ class PythonFilters:
     def _passes(attrs: dict[str, Any], conds: list[tuple[str, object]]) -> bool:
         for name, want in conds:
             v = attrs.get(name, _MISSING)
-            if v is _MISSING or not _native_scalar(v) or not v == want:
+            if v is _MISSING or not _where_form(v) == want:
                 return False
         return True
 

@@ -14,7 +14,8 @@ use rayon::prelude::*;
 use super::cancel::{Cancel, CHECK_EVERY};
 use super::id::PyRepr;
 use super::store::{GraphView, Ix, PREFETCH_AHEAD};
-use super::value::{AttrId, Value};
+use super::value::{AttrId, Number, Value};
+use super::Payload;
 use crate::error::{GraphError, Result};
 use crate::sync::parallel_ok;
 
@@ -31,7 +32,7 @@ struct Dense<T> {
 }
 
 impl<T: Clone> Dense<T> {
-    fn new<O>(view: &GraphView<'_, O>, init: T) -> Self {
+    fn new<O: Payload>(view: &GraphView<'_, O>, init: T) -> Self {
         let lo = view.lo();
         Self {
             lo,
@@ -50,7 +51,7 @@ impl<T: Clone> Dense<T> {
 
 /// Breadth-first order from `src` (included), following out-edges, up to
 /// `depth_limit` hops.
-pub fn bfs<O>(
+pub fn bfs<O: Payload>(
     view: &GraphView<'_, O>,
     src: Ix,
     depth_limit: Option<usize>,
@@ -89,7 +90,7 @@ pub fn bfs<O>(
 }
 
 /// Depth-first preorder from `src`, as NetworkX's `dfs_preorder_nodes`.
-pub fn dfs<O>(view: &GraphView<'_, O>, src: Ix, cancel: &Cancel<'_>) -> Result<Vec<Ix>> {
+pub fn dfs<O: Payload>(view: &GraphView<'_, O>, src: Ix, cancel: &Cancel<'_>) -> Result<Vec<Ix>> {
     let mut seen = Dense::new(view, false);
     seen.set(src, true);
     let mut order = vec![src];
@@ -126,7 +127,7 @@ pub fn dfs<O>(view: &GraphView<'_, O>, src: Ix, cancel: &Cancel<'_>) -> Result<V
 /// degrees, instead of rehashing step by step: point queries run from many
 /// threads at once, and every allocation they skip is one less trip through
 /// the shared allocator.
-pub fn k_hop<O>(
+pub fn k_hop<O: Payload>(
     view: &GraphView<'_, O>,
     src: Ix,
     k: usize,
@@ -148,7 +149,7 @@ pub fn k_hop<O>(
 /// then runs it again elsewhere), so the work under the locks stays
 /// bounded, and no cancellation polls (a poll may attach to the caller's
 /// runtime).
-pub fn k_hop_within<O>(
+pub fn k_hop_within<O: Payload>(
     view: &GraphView<'_, O>,
     src: Ix,
     k: usize,
@@ -166,7 +167,7 @@ pub fn k_hop_within<O>(
 /// [`k_hop`]'s search; `check` sees, before each expansion, the result's
 /// length plus the node's degree (a bound on the length after it), and
 /// stops the search with its error.
-fn k_hop_with<O, E>(
+fn k_hop_with<O: Payload, E>(
     view: &GraphView<'_, O>,
     src: Ix,
     k: usize,
@@ -213,22 +214,29 @@ fn k_hop_with<O, E>(
 
 /// The weight of edge `u -> w` under attribute `weight` (1.0 when absent).
 #[inline]
-pub fn edge_weight<O>(view: &GraphView<'_, O>, u: Ix, w: Ix, weight: AttrId) -> Result<f64> {
-    match view.edge_attrs(u, w).and_then(|a| a.get(weight)) {
-        None => Ok(1.0),
-        Some(Value::Int(i)) => Ok(*i as f64),
-        Some(Value::Float(x)) => Ok(*x),
-        Some(other) => Err(GraphError::InvalidType(format!(
+pub fn edge_weight<O: Payload>(
+    view: &GraphView<'_, O>,
+    u: Ix,
+    w: Ix,
+    weight: AttrId,
+) -> Result<f64> {
+    let Some(v) = view.edge_attrs(u, w).and_then(|a| a.get(weight)) else {
+        return Ok(1.0);
+    };
+    match v.number() {
+        Some(Number::Int(i)) => Ok(i as f64),
+        Some(Number::Float(x)) => Ok(x),
+        _ => Err(GraphError::InvalidType(format!(
             "edge {} -> {}: weight attribute {} is not numeric ({})",
             view.key(u),
             view.key(w),
             PyRepr(&super::value::name_of(weight)),
-            value_kind(other)
+            value_kind(v)
         ))),
     }
 }
 
-fn value_kind<O>(v: &Value<O>) -> &'static str {
+fn value_kind<O: Payload>(v: &Value<O>) -> &'static str {
     match v {
         Value::None => "None",
         Value::Bool(_) => "bool",
@@ -237,14 +245,17 @@ fn value_kind<O>(v: &Value<O>) -> &'static str {
         Value::Str(_) => "str",
         Value::List(_) => "list",
         Value::Dict(_) => "dict",
-        // Ints beyond 64 bits, int and float subclasses (numpy scalars), any
-        // other object: the engine keeps them opaque, so it cannot name them.
-        Value::Opaque(_) => "a Python object other than a 64-bit int or a float",
+        // Any object the engine keeps opaque: one that stands for a number
+        // (a numpy scalar, an int subclass) is numeric, so never named here.
+        Value::Opaque(o) => match o.number() {
+            Some(Number::Bool(_)) => "bool",
+            _ => "a Python object that is not a number",
+        },
     }
 }
 
 /// Unweighted single-source distances in BFS order: `(node, hops)`.
-pub fn bfs_lengths<O>(
+pub fn bfs_lengths<O: Payload>(
     view: &GraphView<'_, O>,
     src: Ix,
     cancel: &Cancel<'_>,
@@ -285,7 +296,7 @@ pub fn walk_back(pred: &Preds, src: Ix, dst: Ix) -> Vec<Ix> {
 }
 
 /// Unweighted shortest path `src -> dst` (BFS with parents), `None` if unreachable.
-pub fn bfs_path<O>(
+pub fn bfs_path<O: Payload>(
     view: &GraphView<'_, O>,
     src: Ix,
     dst: Ix,
@@ -391,7 +402,7 @@ impl PyHeap {
 /// Dijkstra from `src` on numeric edge attribute `weight`. Returns settled
 /// `(node, distance)` in settle order and the predecessor of each settled
 /// node; stops early once `target` is settled.
-pub fn dijkstra<O>(
+pub fn dijkstra<O: Payload>(
     view: &GraphView<'_, O>,
     src: Ix,
     target: Option<Ix>,
@@ -449,7 +460,13 @@ pub fn dijkstra<O>(
 }
 
 #[cold]
-fn contradictory<O>(view: &GraphView<'_, O>, u: Ix, w: Ix, at: f64, nd: f64) -> GraphError {
+fn contradictory<O: Payload>(
+    view: &GraphView<'_, O>,
+    u: Ix,
+    w: Ix,
+    at: f64,
+    nd: f64,
+) -> GraphError {
     GraphError::InvalidValue(format!(
         "contradictory paths found (a NaN weight?): node {} was settled at distance {at} \
          before edge {} -> {} reached it at {nd}",
@@ -461,7 +478,7 @@ fn contradictory<O>(view: &GraphView<'_, O>, u: Ix, w: Ix, at: f64, nd: f64) -> 
 
 /// Connected components (weak when directed): largest first, ties by the
 /// insertion order of their first node; nodes in insertion order.
-pub fn connected_components<O>(
+pub fn connected_components<O: Payload>(
     view: &GraphView<'_, O>,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Vec<Ix>>> {
@@ -520,7 +537,7 @@ pub fn connected_components<O>(
 /// Returns ranks in node (insertion) order, or `Convergence` after `max_iter`.
 ///
 /// This function is multithreaded above `PAR_MIN_NODES` nodes (rayon pool).
-pub fn pagerank<O: Send + Sync>(
+pub fn pagerank<O: Payload>(
     view: &GraphView<'_, O>,
     alpha: f64,
     max_iter: usize,
@@ -687,7 +704,7 @@ fn no_convergence(max_iter: usize, tol: f64) -> GraphError {
 /// (`ix - lo`), with each node's rank share `x[u] / out_degree(u)` computed
 /// once per iteration, so it builds no edge-sized arrays of its own. The
 /// same sums as the weighted path, one multiplication fewer per edge.
-fn pagerank_unweighted<O: Send + Sync>(
+fn pagerank_unweighted<O: Payload>(
     view: &GraphView<'_, O>,
     ixs: Vec<Ix>,
     alpha: f64,

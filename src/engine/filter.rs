@@ -13,7 +13,8 @@ use super::adjacency::{AdjColumn, AdjIndex};
 use super::cancel::Cancel;
 use super::counters::{bump, Counter};
 use super::store::{GraphView, Ix, Shard};
-use super::value::{AttrId, AttrSlice, Value};
+use super::value::{AttrId, AttrSlice, Number, Value};
+use super::Payload;
 use crate::error::Result;
 use crate::sync::{parallel_ok, Arc, Mutex};
 
@@ -51,15 +52,17 @@ impl Canon<'_> {
         Some(Canon::Float(x.to_bits()))
     }
 
-    /// A stored value's form (containers and opaque values have none).
-    fn of_value<O>(v: &Value<O>) -> Option<Canon<'_>> {
+    /// A stored value's form (containers and opaque values that stand for no
+    /// number have none).
+    fn of_value<O: Payload>(v: &Value<O>) -> Option<Canon<'_>> {
         match v {
             Value::None => Some(Canon::None),
-            Value::Bool(b) => Some(Canon::Int(*b as i64)),
-            Value::Int(i) => Some(Canon::Int(*i)),
-            Value::Float(x) => Canon::of_float(*x),
             Value::Str(s) => Some(Canon::Str(s)),
-            _ => None,
+            _ => match v.number()? {
+                Number::Bool(b) => Some(Canon::Int(b as i64)),
+                Number::Int(i) => Some(Canon::Int(i)),
+                Number::Float(x) => Canon::of_float(x),
+            },
         }
     }
 
@@ -87,7 +90,7 @@ impl WhereVal {
     /// Python `==` between a stored value and this one (containers and opaque
     /// values never match).
     #[inline]
-    pub fn eq_value<O>(&self, v: &Value<O>) -> bool {
+    pub fn eq_value<O: Payload>(&self, v: &Value<O>) -> bool {
         matches!((self.canon(), Canon::of_value(v)), (Some(a), Some(b)) if a == b)
     }
 }
@@ -119,7 +122,7 @@ impl Where {
     }
 
     #[inline]
-    pub fn matches<O>(&self, attrs: Option<&AttrSlice<O>>) -> bool {
+    pub fn matches<O: Payload>(&self, attrs: Option<&AttrSlice<O>>) -> bool {
         if self.impossible {
             return false;
         }
@@ -205,7 +208,7 @@ const MAX_CACHED_ATTRS: usize = 8;
 
 /// A per-shard column the cache can hold: built from one shard version.
 pub(crate) trait ShardCol: Sized + Send + Sync {
-    fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self>;
+    fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self>;
     fn version(&self) -> u64;
 }
 
@@ -218,7 +221,7 @@ struct ShardColumn {
 
 impl ShardCol for ShardColumn {
     /// `None` when the shard has too many distinct values to be worth it.
-    fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
+    fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut codes = Vec::with_capacity(shard.slots.len());
         let mut hint = 0;
@@ -270,7 +273,7 @@ pub struct NumColumn {
 }
 
 impl ShardCol for NumColumn {
-    fn build<O>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
+    fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
         let n = shard.slots.len();
         let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut hint = 0;
@@ -278,12 +281,12 @@ impl ShardCol for NumColumn {
             let v = slot
                 .and_then(|r| r.attrs.as_deref())
                 .and_then(|a| a.get_from(attr, &mut hint));
-            let (k, r) = match v {
+            let (k, r) = match v.map(Value::number) {
                 None => (num_kind::MISSING, 0),
-                Some(Value::Int(i)) => (num_kind::INT, *i as u64),
-                Some(Value::Float(x)) => (num_kind::FLOAT, x.to_bits()),
-                Some(Value::Bool(b)) => (num_kind::BOOL, *b as u64),
-                Some(_) => (num_kind::OTHER, 0),
+                Some(Some(Number::Int(i))) => (num_kind::INT, i as u64),
+                Some(Some(Number::Float(x))) => (num_kind::FLOAT, x.to_bits()),
+                Some(Some(Number::Bool(b))) => (num_kind::BOOL, b as u64),
+                Some(None) => (num_kind::OTHER, 0),
             };
             kinds.push(k);
             raw.push(r);
@@ -407,7 +410,7 @@ impl LiveColumn {
 }
 
 impl ShardCol for LiveColumn {
-    fn build<O>(shard: &Shard<O>, _: AttrId) -> Option<Self> {
+    fn build<O: Payload>(shard: &Shard<O>, _: AttrId) -> Option<Self> {
         let mut bits = vec![0u64; shard.slots.len().div_ceil(64)];
         for (row, slot) in shard.slots.iter().enumerate() {
             if slot.is_some() {
@@ -438,14 +441,14 @@ pub struct ColumnCache {
 }
 
 /// Whether `col` was built from `shard`'s current version.
-fn current<C: ShardCol, O>(col: &Option<Arc<C>>, shard: &Shard<O>) -> bool {
+fn current<C: ShardCol, O: Payload>(col: &Option<Arc<C>>, shard: &Shard<O>) -> bool {
     matches!(col, Some(c) if c.version() == shard.version)
 }
 
 impl ColumnCache {
     /// Columns of `attr` for every shard of `view` (`None` for a shard that is
     /// not worth encoding), building what is missing or stale.
-    fn columns<O: Send + Sync, C: ShardCol>(
+    fn columns<O: Payload, C: ShardCol>(
         &self,
         view: &GraphView<'_, O>,
         attr: AttrId,
@@ -498,7 +501,7 @@ impl ColumnCache {
     }
 
     /// Numeric columns of `attr` over `view`'s shards.
-    pub fn numeric<O: Send + Sync>(&self, view: &GraphView<'_, O>, attr: AttrId) -> NumColumns {
+    pub fn numeric<O: Payload>(&self, view: &GraphView<'_, O>, attr: AttrId) -> NumColumns {
         let (bits, shards) = view.parts();
         NumColumns {
             bits,
@@ -508,7 +511,7 @@ impl ColumnCache {
     }
 
     /// The adjacency of `view`'s shards as cached CSRs (see [`AdjIndex`]).
-    pub fn adjacency<O: Send + Sync>(&self, view: &GraphView<'_, O>) -> AdjIndex {
+    pub fn adjacency<O: Payload>(&self, view: &GraphView<'_, O>) -> AdjIndex {
         let (bits, shards) = view.parts();
         AdjIndex {
             bits,
@@ -519,7 +522,7 @@ impl ColumnCache {
 
     /// [`Self::adjacency`] if every shard's CSR is current, without building
     /// any (`None`: some shard was written since its CSR was built).
-    pub fn fresh_adjacency<O>(&self, view: &GraphView<'_, O>) -> Option<AdjIndex> {
+    pub fn fresh_adjacency<O: Payload>(&self, view: &GraphView<'_, O>) -> Option<AdjIndex> {
         let (bits, shards) = view.parts();
         let have = self.inner.lock().adj.get(&0)?.shards.clone();
         let fresh =
@@ -543,7 +546,7 @@ impl ColumnCache {
 
 /// `scan_nodes` through the column cache: each condition compares one `u32`
 /// per node. Falls back to the direct scan for shards without a column.
-pub fn scan_nodes_cached<O: Send + Sync>(
+pub fn scan_nodes_cached<O: Payload>(
     view: &GraphView<'_, O>,
     cond: &Where,
     cache: &ColumnCache,
@@ -637,7 +640,7 @@ pub fn scan_nodes_cached<O: Send + Sync>(
 /// Every live node, in insertion order, from the cached liveness bits.
 /// Counted per chunk first, so that each chunk fills its own part of one
 /// output (no per-chunk vectors to grow and then concatenate).
-fn scan_live<O: Send + Sync>(
+fn scan_live<O: Payload>(
     view: &GraphView<'_, O>,
     cache: &ColumnCache,
     cancel: &Cancel<'_>,
@@ -694,7 +697,7 @@ fn scan_live<O: Send + Sync>(
 }
 
 /// Live nodes passing `cond`, in insertion order.
-pub fn scan_nodes<O: Send + Sync>(
+pub fn scan_nodes<O: Payload>(
     view: &GraphView<'_, O>,
     cond: &Where,
     cancel: &Cancel<'_>,
@@ -714,7 +717,7 @@ pub fn scan_nodes<O: Send + Sync>(
 /// Edges passing `cond` on their attributes, in `edges()` order: by source in
 /// node order, then by edge insertion; undirected edges once, from their
 /// earlier endpoint.
-pub fn scan_edges<O: Send + Sync>(
+pub fn scan_edges<O: Payload>(
     view: &GraphView<'_, O>,
     cond: &Where,
     cancel: &Cancel<'_>,
@@ -734,7 +737,11 @@ pub fn scan_edges<O: Send + Sync>(
 }
 
 #[inline]
-fn rec_edge_attrs<'a, O>(view: &GraphView<'a, O>, s: Ix, t: Ix) -> Option<&'a AttrSlice<O>> {
+fn rec_edge_attrs<'a, O: Payload>(
+    view: &GraphView<'a, O>,
+    s: Ix,
+    t: Ix,
+) -> Option<&'a AttrSlice<O>> {
     view.edge_attrs(s, t).map(|a| &**a)
 }
 
@@ -819,6 +826,42 @@ mod tests {
         assert!(!WhereVal::Int(big).eq_value::<()>(&Value::Float((1u64 << 53) as f64)));
         assert!(!WhereVal::Int(i64::MAX).eq_value::<()>(&Value::Float(9.223_372_036_854_776e18)));
         assert!(WhereVal::Str("a".into()).eq_value::<()>(&Value::Str("a".into())));
+    }
+
+    /// An opaque payload standing for a number (a numpy scalar, say).
+    #[derive(Clone, Debug, PartialEq)]
+    struct Stands(Option<Number>);
+
+    impl Payload for Stands {
+        fn number(&self) -> Option<Number> {
+            self.0
+        }
+    }
+
+    #[test]
+    fn opaque_values_compare_and_read_as_the_numbers_they_stand_for() {
+        let v = |n| Value::Opaque(Stands(n));
+        assert!(WhereVal::Int(3).eq_value(&v(Some(Number::Int(3)))));
+        assert!(WhereVal::Int(3).eq_value(&v(Some(Number::Float(3.0)))));
+        assert!(WhereVal::Int(1).eq_value(&v(Some(Number::Bool(true)))));
+        assert!(!WhereVal::Int(3).eq_value(&v(None)));
+        assert!(!WhereVal::None.eq_value(&v(None)));
+        let g: Graph<Stands> = Graph::with_shards(true, 2);
+        let x = intern("filter_test_stands");
+        let stands = [Some(Number::Float(0.5)), Some(Number::Bool(true)), None];
+        for (i, n) in stands.into_iter().enumerate() {
+            let mut a = AttrMap::new();
+            a.insert(x, v(n));
+            g.add_node(NodeRef::Int(i as i64), a).unwrap();
+        }
+        let cols = g.columns.numeric(&g.snapshot().view(), x);
+        let got: Vec<(u8, u64)> = (0..3).map(|ix| cols.get(ix)).collect();
+        let want = [
+            (num_kind::FLOAT, 0.5f64.to_bits()),
+            (num_kind::BOOL, 1),
+            (num_kind::OTHER, 0),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]

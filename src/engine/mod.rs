@@ -22,10 +22,21 @@ pub use id::{NodeId, NodeRef};
 pub use store::{
     default_shards, EdgeBatchError, EdgeRecord, Graph, GraphView, Ix, ResolvedEdges, Snapshot,
 };
-pub use value::{intern, name_of, AttrId, AttrMap, AttrSlice, Attrs, SharedAttrs, Value};
+pub use value::{intern, name_of, AttrId, AttrMap, AttrSlice, Attrs, Number, SharedAttrs, Value};
 
-/// What the engine needs of an opaque attribute value: sharing across threads.
-/// Cloning must be cheap and must not need the Python runtime (the binding
-/// wraps Python objects in an `Arc`).
-pub trait Payload: Clone + Send + Sync + 'static {}
-impl<T: Clone + Send + Sync + 'static> Payload for T {}
+/// What the engine needs of an opaque attribute value: sharing across
+/// threads, and the number it stands for when it is one. Cloning must be
+/// cheap and must not need the Python runtime (the binding wraps Python
+/// objects in an `Arc`).
+pub trait Payload: Clone + Send + Sync + 'static {
+    /// The number this value equals, if it is one the engine does not store
+    /// natively (a numpy scalar, an `int` or `float` subclass, an `int`
+    /// beyond 64 bits): `where` conditions, numeric columns and edge
+    /// weights read it. Worked out when the value is stored.
+    fn number(&self) -> Option<Number> {
+        None
+    }
+}
+
+impl Payload for () {}
+impl Payload for u32 {}

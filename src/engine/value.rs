@@ -28,13 +28,24 @@ pub enum Value<O> {
     Opaque(O),
 }
 
-impl<O> Value<O> {
-    /// The value as f64 when it is numeric (int or float, never bool).
+/// A number a value stands for: a native `bool`, `int` or `float`, or the
+/// one an opaque value equals (see [`super::Payload::number`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+}
+
+impl<O: super::Payload> Value<O> {
+    /// The number this value is or stands for.
     #[inline]
-    pub fn as_f64(&self) -> Option<f64> {
+    pub fn number(&self) -> Option<Number> {
         match self {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(x) => Some(*x),
+            Value::Bool(b) => Some(Number::Bool(*b)),
+            Value::Int(i) => Some(Number::Int(*i)),
+            Value::Float(x) => Some(Number::Float(*x)),
+            Value::Opaque(o) => o.number(),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use crate::engine::{self, AttrId, AttrMap, NodeId, NodeRef, Value};
+use crate::engine::{self, AttrId, AttrMap, NodeId, NodeRef, Number, Value};
 use crate::sync::{Arc, ArcSwap, AtomicBool, AtomicU8, LazyLock, LeafMutex, Ordering};
 
 /// The opaque payload: a Python object the engine does not model. The `Arc`
@@ -27,35 +27,85 @@ pub(crate) type PyPayload = Arc<Opaque>;
 /// releases the queue at the binding's safe points, attached with no lock
 /// held: when any GLI call returns (`trace::Call`'s drop), when a graph is
 /// freed, and when the last view of a snapshot goes (`filter::let_go`).
-pub(crate) struct Opaque(ManuallyDrop<Py<PyAny>>);
+pub(crate) struct Opaque {
+    obj: ManuallyDrop<Py<PyAny>>,
+    /// The number an attribute value stands for ([`number_of`]).
+    num: Option<Number>,
+}
 
 impl Opaque {
-    pub(crate) fn new(obj: &Bound<'_, PyAny>) -> Self {
-        Self(ManuallyDrop::new(obj.clone().unbind()))
-    }
-
     pub(crate) fn bind<'py>(&self, py: Python<'py>) -> &Bound<'py, PyAny> {
-        self.0.bind(py)
+        self.obj.bind(py)
     }
 
     pub(crate) fn as_ptr(&self) -> *mut pyo3::ffi::PyObject {
-        self.0.as_ptr()
+        self.obj.as_ptr()
+    }
+}
+
+impl engine::Payload for PyPayload {
+    #[inline]
+    fn number(&self) -> Option<Number> {
+        self.num
     }
 }
 
 impl Drop for Opaque {
     fn drop(&mut self) {
         // SAFETY: taken once, here; the field is never used again.
-        let obj = unsafe { ManuallyDrop::take(&mut self.0) };
+        let obj = unsafe { ManuallyDrop::take(&mut self.obj) };
         RELEASE.lock().push(obj);
         RELEASE_PENDING.store(true, Ordering::Release);
     }
 }
 
-/// The engine's payload for `obj`: an opaque attribute value, or a node's
-/// cached id object.
+/// The engine's payload for a node's cached id object.
 pub(crate) fn payload(obj: &Bound<'_, PyAny>) -> PyPayload {
-    Arc::new(Opaque::new(obj))
+    Arc::new(Opaque {
+        obj: ManuallyDrop::new(obj.clone().unbind()),
+        num: None,
+    })
+}
+
+/// The engine's payload for an attribute value it does not store natively.
+pub(crate) fn value_payload(obj: &Bound<'_, PyAny>) -> PyPayload {
+    Arc::new(Opaque {
+        obj: ManuallyDrop::new(obj.clone().unbind()),
+        num: number_of(obj),
+    })
+}
+
+/// The number an attribute value the engine keeps as an object stands for,
+/// so that `where`, numeric columns and weights read it as Python's `==`
+/// and NetworkX do: an `int` (of 64 bits) or `float` subclass instance's own
+/// value (its `__eq__` is not asked, as for `where` values), and a numpy
+/// scalar's Python value (`.item()`) when that is a `bool`, an `int` of 64
+/// bits or a `float`. An `int` beyond 64 bits is no number (DESIGN:
+/// "numeric" is a 64-bit int or a float).
+fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
+    if obj.is_instance_of::<PyInt>() {
+        let mut overflow = 0;
+        // SAFETY: attached, `obj` a live int (or subclass): its value is read
+        // without calling into Python, and overflow is reported, not raised.
+        let v = unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
+        return (overflow == 0).then_some(Number::Int(v));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Some(Number::Float(f.value()));
+    }
+    // No numpy scalar exists unless numpy was imported: never import it here.
+    let generic = super::filter::numpy_generic_if_loaded(obj.py())?;
+    if !obj.is_instance(&generic).ok()? {
+        return None;
+    }
+    let item = obj.call_method0("item").ok()?;
+    if item.is_exact_instance_of::<PyBool>() {
+        Some(Number::Bool(item.is_truthy().ok()?))
+    } else if item.is_exact_instance_of::<PyInt>() || item.is_exact_instance_of::<PyFloat>() {
+        number_of(&item)
+    } else {
+        None
+    }
 }
 
 /// Opaque values dropped and not yet released (see [`Opaque`]). A leaf lock:
@@ -740,7 +790,7 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
 
 #[inline]
 fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
-    Value::Opaque(payload(obj))
+    Value::Opaque(value_payload(obj))
 }
 
 /// Whether this interpreter runs without the GIL (a free-threaded build with

@@ -56,13 +56,25 @@ fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     m.bind(py).getattr(name)
 }
 
+static NUMPY_GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 /// `numpy.generic`, the base class of numpy's scalars.
 fn numpy_generic(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    static GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let t = GENERIC.get_or_try_init(py, || -> PyResult<_> {
+    let t = NUMPY_GENERIC.get_or_try_init(py, || -> PyResult<_> {
         Ok(py.import("numpy")?.getattr("generic")?.unbind())
     })?;
     Ok(t.bind(py).clone())
+}
+
+/// `numpy.generic` if numpy has been imported (by anyone), without
+/// importing it.
+pub(crate) fn numpy_generic_if_loaded(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
+    if let Some(t) = NUMPY_GENERIC.get(py) {
+        return Some(t.bind(py).clone());
+    }
+    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+    modules.get_item("numpy").ok()?;
+    numpy_generic(py).ok()
 }
 
 /// Per-thread caches of attribute reads, in one thread-local (one TLS lookup

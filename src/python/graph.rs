@@ -16,8 +16,8 @@ use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, node_id,
-    node_ref, node_ref_borrowed, node_ref_lenient, payload, release_queued, with_name_ids, IntArg,
-    PyAttrMap, PyPayload, RealArg,
+    node_ref, node_ref_borrowed, node_ref_lenient, release_queued, value_payload, with_name_ids,
+    IntArg, PyAttrMap, PyPayload, RealArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
@@ -790,7 +790,7 @@ impl PyGraph {
         objects: &Bound<'_, PyList>,
     ) -> PyResult<()> {
         let _call = trace::call("_load_state");
-        let objs: Vec<PyPayload> = objects.iter().map(|o| payload(&o)).collect();
+        let objs: Vec<PyPayload> = objects.iter().map(|o| value_payload(&o)).collect();
         let bytes = image.as_bytes();
         let inner = &self.inner;
         run_detached(py, None, |c| {

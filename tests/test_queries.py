@@ -332,3 +332,38 @@ def test_numpy_scalars_and_number_subclasses_read_as_their_numbers(make_graph: A
     g.update_edge(3, 1, w=np.uint64(2**64 - 1))
     with pytest.raises(TypeError, match="not numeric .a Python object that is not a number"):
         g.shortest_path_length(3, 2, weight="w")
+
+
+def test_values_that_only_look_like_numbers_are_no_numbers(make_graph: Any) -> None:
+    import unittest.mock
+
+    import numpy as np
+
+    when = np.datetime64("2020-01-01", "ns")  # its .item() is an int
+    g = make_graph(True)
+    g.add_node(0, x=unittest.mock.Mock(spec=int), t=when, d=np.timedelta64(5, "ns"), f=unittest.mock.Mock(spec=np.float32))
+    g.add_node(1, x=3, t=3, d=5, f=1.5)
+    assert g.filter_nodes(where={"x": 3}) == g.filter_nodes(where={"t": 3}) == g.filter_nodes(where={"d": 5}) == [1]
+    assert g.filter_nodes(where={"t": when.item()}) == []
+    for name in ("x", "t", "d", "f"):
+        values = g.node_attribute_array(name)
+        assert np.isnan(values[0]) and not np.isnan(values[1]), name
+    g.add_edge(0, 1, w=np.timedelta64(5, "ns"))
+    with pytest.raises(TypeError, match="not numeric .a Python object that is not a number"):
+        g.shortest_path_length(0, 1, weight="w")
+
+
+def test_a_column_default_too_big_for_a_float_matters_only_for_a_float_column(make_graph: Any) -> None:
+    g = make_graph(True)
+    g.batch_add_nodes([(0, {"i": 1, "b": True, "f": 0.5}), (1, {"i": 2, "b": False})])
+    got: list[Any] = []
+
+    def columns(ids: list[Any], batch: Any) -> list[bool]:
+        got.append(batch.column("i", 10**400).tolist())
+        got.append(batch.column("b", 10**400).tolist())
+        with pytest.raises(OverflowError):
+            batch.column("f", 10**400)
+        return [True] * len(ids)
+
+    assert g.filter_nodes(columns, vectorized=True) == [0, 1]
+    assert got == [[1, 2], [True, False]]

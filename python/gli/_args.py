@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -63,17 +63,19 @@ def _number(v: object) -> bool | int | float | None:
     """The number a stored value is or stands for (the rust backend's
     ``number_of``): a ``bool``, an ``int`` that fits 64 bits or a ``float``;
     an ``int`` (of 64 bits) or ``float`` subclass instance's own value; a
-    numpy scalar's ``.item()`` when that is one of these. ``None`` for
-    anything else, an ``int`` beyond 64 bits included."""
-    if type(v) in (bool, float) or _is_i64(v):
+    numpy number's or bool's ``.item()`` when that is one of these (not a
+    ``datetime64``'s or ``timedelta64``'s). ``None`` for anything else, an ``int`` beyond 64 bits
+    included. The object's own type decides, not a ``__class__`` it claims."""
+    t = type(v)
+    if t in (bool, float) or _is_i64(v):
         return v  # type: ignore[return-value]
-    if isinstance(v, int):
-        i = int.__int__(v)
+    if issubclass(t, int):
+        i = int.__int__(cast(int, v))
         return i if _I64[0] <= i <= _I64[1] else None
-    if isinstance(v, float):
-        return float.__float__(v)
-    if isinstance(v, np.generic):
-        item = v.item()
+    if issubclass(t, float):
+        return float.__float__(cast(float, v))
+    if issubclass(t, (np.number, np.bool_)) and not issubclass(t, np.timedelta64):
+        item = cast(np.generic, v).item()
         if item is not v and type(item) in (bool, int, float):
             return _number(item)
     return None

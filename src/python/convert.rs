@@ -79,8 +79,9 @@ pub(crate) fn value_payload(obj: &Bound<'_, PyAny>) -> PyPayload {
 /// so that `where`, numeric columns and weights read it as Python's `==`
 /// and NetworkX do: an `int` (of 64 bits) or `float` subclass instance's own
 /// value (its `__eq__` is not asked, as for `where` values), and a numpy
-/// scalar's Python value (`.item()`) when that is a `bool`, an `int` of 64
-/// bits or a `float`. An `int` beyond 64 bits is no number (DESIGN:
+/// number's or bool's Python value (`.item()`) when that is a `bool`, an
+/// `int` of 64 bits or a `float` (a `datetime64` or `timedelta64` is no
+/// number, whatever its `.item()`). An `int` beyond 64 bits is no number (DESIGN:
 /// "numeric" is a 64-bit int or a float).
 fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
     if obj.is_instance_of::<PyInt>() {
@@ -93,9 +94,7 @@ fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Some(Number::Float(f.value()));
     }
-    // No numpy scalar exists unless numpy was imported: never import it here.
-    let generic = super::filter::numpy_generic_if_loaded(obj.py())?;
-    if !obj.is_instance(&generic).ok()? {
+    if !super::filter::is_numpy_number(obj) {
         return None;
     }
     let item = obj.call_method0("item").ok()?;

@@ -56,25 +56,42 @@ fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     m.bind(py).getattr(name)
 }
 
-static NUMPY_GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
 /// `numpy.generic`, the base class of numpy's scalars.
 fn numpy_generic(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    let t = NUMPY_GENERIC.get_or_try_init(py, || -> PyResult<_> {
+    static GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let t = GENERIC.get_or_try_init(py, || -> PyResult<_> {
         Ok(py.import("numpy")?.getattr("generic")?.unbind())
     })?;
     Ok(t.bind(py).clone())
 }
 
-/// `numpy.generic` if numpy has been imported (by anyone), without
-/// importing it.
-pub(crate) fn numpy_generic_if_loaded(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
-    if let Some(t) = NUMPY_GENERIC.get(py) {
-        return Some(t.bind(py).clone());
-    }
-    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
-    modules.get_item("numpy").ok()?;
-    numpy_generic(py).ok()
+/// Whether `obj`'s own type (not a `__class__` it claims) is a numpy scalar
+/// type that stands for a number: `numpy.number` or `numpy.bool_`, but not
+/// `timedelta64` (a `numpy.signedinteger` whose `.item()` is an int or a
+/// `datetime.timedelta` by its unit). Never imports numpy: without it no
+/// numpy scalar exists.
+pub(crate) fn is_numpy_number(obj: &Bound<'_, PyAny>) -> bool {
+    static TYPES: PyOnceLock<(Py<PyAny>, Py<PyAny>)> = PyOnceLock::new();
+    let py = obj.py();
+    let types = match TYPES.get(py) {
+        Some(t) => t,
+        None => {
+            let load = || -> Option<(Py<PyAny>, Py<PyAny>)> {
+                let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+                let np = modules.get_item("numpy").ok()?;
+                let numbers = (np.getattr("number").ok()?, np.getattr("bool_").ok()?);
+                let numbers = numbers.into_pyobject(py).ok()?.into_any().unbind();
+                Some((numbers, np.getattr("timedelta64").ok()?.unbind()))
+            };
+            let Some(t) = load() else {
+                return false;
+            };
+            TYPES.get_or_init(py, || t)
+        }
+    };
+    let t = obj.get_type();
+    t.is_subclass(types.0.bind(py)).unwrap_or(false)
+        && !t.is_subclass(types.1.bind(py)).unwrap_or(true)
 }
 
 /// Per-thread caches of attribute reads, in one thread-local (one TLS lookup
@@ -652,17 +669,27 @@ impl AttrBatch {
             )));
         };
         let id = known_name_id(s.to_str()?);
-        let numeric_default = match &default {
-            None => Some(f64::NAN),
+        // A numeric default beyond the floats' range is an error only for a
+        // column that would hold floats (an int or bool column never uses it).
+        let (numeric_default, too_big) = match &default {
+            None => (Some(f64::NAN), None),
             Some(d)
                 if !d.is_instance_of::<PyBool>()
                     && (d.is_instance_of::<PyInt>() || d.is_instance_of::<PyFloat>()) =>
             {
-                Some(d.extract::<f64>()?)
+                match d.extract::<f64>() {
+                    Ok(x) => (Some(x), None),
+                    Err(e) => (Some(f64::NAN), Some(e)),
+                }
             }
-            Some(_) => None,
+            Some(_) => (None, None),
         };
         let col = detach(py, || self.classify(id, numeric_default));
+        if let Some(e) = too_big {
+            if !matches!(col, Column::Int(_) | Column::Bool(_)) {
+                return Err(e);
+            }
+        }
         Ok(match col {
             Column::Int(v) => v.into_pyarray(py).into_any(),
             Column::Bool(v) => v.into_pyarray(py).into_any(),

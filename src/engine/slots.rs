@@ -228,12 +228,18 @@ mod tests {
         assert_eq!(s.get(model.len()), None);
     }
 
-    #[test]
-    fn a_write_copies_only_the_chunk_a_clone_shares() {
+    /// Slots `0..n`, slot `i` holding `i`.
+    fn filled(n: usize) -> Slots<u32> {
         let mut s = Slots::default();
-        for i in 0..4 * CHUNK {
+        for i in 0..n {
             s.put(i, i as u32).unwrap();
         }
+        s
+    }
+
+    #[test]
+    fn a_write_copies_only_the_chunk_a_clone_shares() {
+        let mut s = filled(4 * CHUNK);
         let snap = s.clone();
         *s.get_mut(CHUNK + 5).unwrap() = 0;
         s.take(3 * CHUNK);
@@ -255,10 +261,7 @@ mod tests {
 
     #[test]
     fn a_chunk_left_empty_is_freed_and_can_be_written_again() {
-        let mut s = Slots::default();
-        for i in 0..3 * CHUNK {
-            s.put(i, i as u32).unwrap();
-        }
+        let mut s = filled(3 * CHUNK);
         let snap = s.clone();
         for i in 0..CHUNK {
             assert_eq!(s.take(i), Some(i as u32));

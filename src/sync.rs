@@ -600,21 +600,12 @@ pub fn chunk_of<T>(items: impl ExactSizeIterator<Item = T>) -> ChunkArc<T> {
 
 /// The chunk's items, unshared: copied first while another `Arc` (a
 /// snapshot) still holds them.
-#[cfg(not(loom))]
 #[inline]
 pub fn chunk_mut<T: Clone>(chunk: &mut ChunkArc<T>) -> &mut [T] {
-    if !chunk.is_unique() {
+    if chunk_get_mut(chunk).is_none() {
         *chunk = chunk_of(chunk.iter().cloned());
     }
-    triomphe::Arc::get_mut(chunk).expect("unique after copy")
-}
-
-#[cfg(loom)]
-pub fn chunk_mut<T: Clone>(chunk: &mut ChunkArc<T>) -> &mut [T] {
-    if loom::sync::Arc::get_mut(chunk).is_none() {
-        *chunk = chunk_of(chunk.iter().cloned());
-    }
-    loom::sync::Arc::get_mut(chunk).expect("unique after copy")
+    chunk_get_mut(chunk).expect("unique after copy")
 }
 
 /// The chunk's items if no other `Arc` shares them (moved, not copied, when

@@ -81,8 +81,8 @@ pub(crate) fn value_payload(obj: &Bound<'_, PyAny>) -> PyPayload {
 /// value (its `__eq__` is not asked, as for `where` values), and a numpy
 /// number's or bool's Python value (`.item()`) when that is a `bool`, an
 /// `int` of 64 bits or a `float` (a `datetime64` or `timedelta64` is no
-/// number, whatever its `.item()`). An `int` beyond 64 bits is no number (DESIGN:
-/// "numeric" is a 64-bit int or a float).
+/// number, whatever its `.item()`). An `int` beyond 64 bits is no number
+/// (DESIGN: "numeric" is a 64-bit int or a float).
 fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
     if obj.is_instance_of::<PyInt>() {
         let mut overflow = 0;

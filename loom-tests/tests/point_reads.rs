@@ -18,6 +18,15 @@ fn node(g: &G, id: &str) {
     g.add_node(NodeRef::Str(id), AttrMap::new()).unwrap();
 }
 
+/// A directed two-shard graph of the nodes `ids`, added in order.
+fn graph_of(ids: &[&str]) -> Arc<G> {
+    let g = Arc::new(G::with_shards(true, 2));
+    for id in ids {
+        node(&g, id);
+    }
+    g
+}
+
 /// `apply` removing then re-adding `id` (and, if given, re-linking `from -> id`).
 fn recreate(g: &Arc<G>, id: &'static str, from: Option<&'static str>) -> thread::JoinHandle<()> {
     let g = g.clone();
@@ -59,9 +68,7 @@ fn contains_never_sees_half_of_a_dense_batch() {
 #[test]
 fn contains_never_sees_half_of_a_batch_of_removals() {
     loom::model(|| {
-        let g = Arc::new(G::with_shards(true, 2));
-        node(&g, "a");
-        node(&g, "b");
+        let g = graph_of(&["a", "b"]);
         let g2 = g.clone();
         let w = thread::spawn(move || {
             g2.apply(vec![
@@ -83,9 +90,7 @@ fn contains_never_sees_half_of_a_batch_of_removals() {
 #[test]
 fn point_reads_never_miss_a_node_a_batch_recreates() {
     loom::model(|| {
-        let g = Arc::new(G::with_shards(true, 2));
-        node(&g, "s");
-        node(&g, "x");
+        let g = graph_of(&["s", "x"]);
         g.add_edge(NodeRef::Str("s"), NodeRef::Str("x"), AttrMap::new())
             .unwrap();
         let w = recreate(&g, "x", Some("s"));
@@ -123,8 +128,7 @@ fn add_edge_finds_an_endpoint_a_batch_moves() {
 #[test]
 fn add_node_racing_clear_never_shows_a_key_without_a_record() {
     loom::model(|| {
-        let g = Arc::new(G::with_shards(true, 2));
-        node(&g, "old");
+        let g = graph_of(&["old"]);
         let ga = g.clone();
         let a = thread::spawn(move || node(&ga, "x"));
         g.clear();
@@ -150,8 +154,7 @@ fn edge_batch_never_meets_a_transient_key() {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(3);
     b.check(|| {
-        let g = Arc::new(G::with_shards(true, 2));
-        node(&g, "old");
+        let g = graph_of(&["old"]);
         g.clear();
         node(&g, "y");
         let ga = g.clone();
@@ -262,9 +265,7 @@ fn counts_and_snapshots_never_show_part_of_an_apply() {
 #[test]
 fn a_snapshot_finds_a_node_removed_after_it() {
     loom::model(|| {
-        let g = Arc::new(G::with_shards(true, 2));
-        node(&g, "a");
-        node(&g, "b");
+        let g = graph_of(&["a", "b"]);
         let snap = g.snapshot();
         let g2 = g.clone();
         let w = thread::spawn(move || g2.remove_node(NodeRef::Str("a")).unwrap());

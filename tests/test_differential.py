@@ -37,6 +37,7 @@ VALUES = st.recursive(
         # Kept as objects, read as the numbers they stand for (or none).
         st.builds(np.int64, st.integers(-(2**63), 2**63 - 1)), st.builds(np.float32, st.floats(width=32)),
         st.builds(np.bool_, st.booleans()), st.builds(Flag, st.integers(0, 3)), st.builds(np.str_, st.text(max_size=2)),
+        st.builds(np.uint64, st.sampled_from([2**63, 2**64 - 1])), st.sampled_from([2**70, 2**70 + 1, 2.0**70]),
     ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)),
     max_leaves=6,

@@ -34,12 +34,27 @@ _MISSING = object()
 
 def _where_form(v: object) -> object:
     """What a stored value compares as in ``where``: ``None`` or a ``str`` as
-    itself, anything else as the number it stands for (``_MISSING``, equal to
-    nothing, when none)."""
+    itself, a ``str`` subclass instance as its own text (``np.str_("a")``
+    equals ``"a"``; its ``__eq__`` is not asked), anything else as the
+    number it stands for, an ``int`` (or numpy integer) beyond 64 bits as its
+    own value (``_MISSING``, equal to nothing, when none of these)."""
     if v is None or type(v) is str:
         return v
+    t = type(v)  # its own type, not a __class__ it claims (as _number)
+    if issubclass(t, str):
+        try:
+            return _utf8(_text(v))
+        except UnicodeEncodeError:  # lone surrogates: the rust backend cannot read it
+            return _MISSING
     n = _number(v)
-    return _MISSING if n is None else n
+    if n is not None:
+        return n
+    # Beyond 64 bits: equal to the same int, or to the float it is exactly.
+    if issubclass(t, int):
+        return int.__int__(v)
+    if issubclass(t, np.integer) and not issubclass(t, np.timedelta64):  # np.uint64(2**64 - 1)
+        return v.item()
+    return _MISSING
 
 
 def _where_value(method: str, name: str, v: object) -> object:
@@ -54,16 +69,9 @@ def _where_value(method: str, name: str, v: object) -> object:
     if isinstance(v, float):
         return float.__float__(v)
     if isinstance(v, int):
-        v = int.__int__(v)
-        if _is_i64(v):
-            return v
-        # Beyond 64 bits no stored int can equal it, but a float can (2**63):
-        # the float it is exactly, or NaN (equal to nothing).
-        try:
-            f = float(v)
-        except OverflowError:
-            return math.nan
-        return f if f == v else math.nan
+        # Beyond 64 bits too: Python's == between ints, and between an int
+        # and a float, is exact, as the rust backend compares them.
+        return int.__int__(v)
     raise TypeError(
         f"{method}: where[{name!r}] must be str, int, float, bool or None, not {type(v).__name__}"
     )

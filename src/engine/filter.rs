@@ -13,7 +13,7 @@ use super::adjacency::{AdjColumn, AdjIndex};
 use super::cancel::Cancel;
 use super::counters::{bump, Counter};
 use super::store::{GraphView, Ix, Shard};
-use super::value::{AttrId, AttrSlice, Number, Value};
+use super::value::{AttrId, AttrSlice, Equiv, Number, Value};
 use super::Payload;
 use crate::error::Result;
 use crate::sync::{parallel_ok, Arc, Mutex};
@@ -26,6 +26,9 @@ pub enum WhereVal {
     Int(i64),
     Float(f64),
     Str(Box<str>),
+    /// An int beyond 64 bits equal to no float, by the text the binding
+    /// gives such ints ([`Equiv::BigInt`]).
+    BigInt(Box<str>),
 }
 
 /// A scalar in canonical form: values Python's `==` calls equal have equal
@@ -38,6 +41,8 @@ enum Canon<'a> {
     Int(i64),
     Float(u64),
     Str(&'a str),
+    /// An int beyond 64 bits equal to no float, by its text ([`Equiv::BigInt`]).
+    BigInt(&'a str),
 }
 
 impl Canon<'_> {
@@ -58,10 +63,18 @@ impl Canon<'_> {
         match v {
             Value::None => Some(Canon::None),
             Value::Str(s) => Some(Canon::Str(s)),
-            _ => match v.number()? {
-                Number::Bool(b) => Some(Canon::Int(b as i64)),
-                Number::Int(i) => Some(Canon::Int(i)),
-                Number::Float(x) => Canon::of_float(x),
+            _ => match v.number() {
+                Some(Number::Bool(b)) => Some(Canon::Int(b as i64)),
+                Some(Number::Int(i)) => Some(Canon::Int(i)),
+                Some(Number::Float(x)) => Canon::of_float(x),
+                None => match v {
+                    Value::Opaque(o) => match o.equiv()? {
+                        Equiv::Str(s) => Some(Canon::Str(s)),
+                        Equiv::Float(x) => Canon::of_float(x),
+                        Equiv::BigInt(t) => Some(Canon::BigInt(t)),
+                    },
+                    _ => None,
+                },
             },
         }
     }
@@ -72,6 +85,7 @@ impl Canon<'_> {
             Canon::Int(i) => Key::Int(i),
             Canon::Float(b) => Key::Float(b),
             Canon::Str(s) => Key::Str(s.into()),
+            Canon::BigInt(t) => Key::BigInt(t.into()),
         }
     }
 }
@@ -84,6 +98,7 @@ impl WhereVal {
             WhereVal::Int(i) => Some(Canon::Int(*i)),
             WhereVal::Float(x) => Canon::of_float(*x),
             WhereVal::Str(s) => Some(Canon::Str(s)),
+            WhereVal::BigInt(t) => Some(Canon::BigInt(t)),
         }
     }
 
@@ -197,6 +212,7 @@ enum Key {
     Int(i64),
     Float(u64),
     Str(Box<str>),
+    BigInt(Box<str>),
 }
 
 /// Code of a value no condition can match (NaN, containers, opaque, missing).
@@ -862,6 +878,70 @@ mod tests {
             (num_kind::OTHER, 0),
         ];
         assert_eq!(got, want);
+    }
+
+    /// An opaque payload standing for a scalar that is no number (a `str`
+    /// subclass instance, an int beyond 64 bits).
+    #[derive(Clone, Debug, PartialEq)]
+    enum Equal {
+        Str(&'static str),
+        Float(f64),
+        BigInt(&'static str),
+        Nothing,
+    }
+
+    impl Payload for Equal {
+        fn equiv(&self) -> Option<Equiv<'_>> {
+            match *self {
+                Equal::Str(s) => Some(Equiv::Str(s)),
+                Equal::Float(x) => Some(Equiv::Float(x)),
+                Equal::BigInt(t) => Some(Equiv::BigInt(t)),
+                Equal::Nothing => None,
+            }
+        }
+    }
+
+    #[test]
+    fn opaque_values_compare_as_the_scalars_they_equal() {
+        let v = |e| Value::Opaque(e);
+        let two_70 = (1u128 << 70) as f64;
+        assert!(WhereVal::Str("on".into()).eq_value(&v(Equal::Str("on"))));
+        assert!(!WhereVal::Str("on".into()).eq_value(&v(Equal::BigInt("on"))));
+        assert!(WhereVal::Float(two_70).eq_value(&v(Equal::Float(two_70))));
+        assert!(WhereVal::BigInt("0x400000000000000001".into())
+            .eq_value(&v(Equal::BigInt("0x400000000000000001"))));
+        assert!(!WhereVal::BigInt("0x400000000000000001".into())
+            .eq_value(&v(Equal::Str("0x400000000000000001"))));
+        assert!(!WhereVal::None.eq_value(&v(Equal::Nothing)));
+        // The same by the direct scan and by the cached, dictionary-encoded
+        // columns.
+        let g: Graph<Equal> = Graph::with_shards(true, 2);
+        let x = intern("filter_test_equal");
+        let stored = [
+            Equal::Str("on"),
+            Equal::BigInt("0x400000000000000001"),
+            Equal::Float(two_70),
+            Equal::Nothing,
+            Equal::Str("0x400000000000000001"),
+        ];
+        for (i, e) in stored.into_iter().enumerate() {
+            let mut a = AttrMap::new();
+            a.insert(x, v(e));
+            g.add_node(NodeRef::Int(i as i64), a).unwrap();
+        }
+        let snap = g.snapshot();
+        let view = snap.view();
+        let hits = |want: WhereVal| -> Vec<Ix> {
+            let cond = Where::new([(Some(x), want)]);
+            let direct = never(|c| scan_nodes(&view, &cond, c)).unwrap();
+            let cached = never(|c| scan_nodes_cached(&view, &cond, &g.columns, c)).unwrap();
+            assert_eq!(direct, cached);
+            direct
+        };
+        assert_eq!(hits(WhereVal::Str("on".into())), [0]);
+        assert_eq!(hits(WhereVal::BigInt("0x400000000000000001".into())), [1]);
+        assert_eq!(hits(WhereVal::Float(two_70)), [2]);
+        assert_eq!(hits(WhereVal::Str("0x400000000000000001".into())), [4]);
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub use id::{NodeId, NodeRef};
 pub use store::{
     default_shards, EdgeBatchError, EdgeRecord, Graph, GraphView, Ix, ResolvedEdges, Snapshot,
 };
-pub use value::{intern, name_of, AttrId, AttrMap, AttrSlice, Attrs, Number, SharedAttrs, Value};
+pub use value::{
+    intern, name_of, AttrId, AttrMap, AttrSlice, Attrs, Equiv, Number, SharedAttrs, Value,
+};
 
 /// What the engine needs of an opaque attribute value: sharing across
 /// threads, and the number it stands for when it is one. Cloning must be
@@ -34,6 +36,13 @@ pub trait Payload: Clone + Send + Sync + 'static {
     /// beyond 64 bits): `where` conditions, numeric columns and edge
     /// weights read it. Worked out when the value is stored.
     fn number(&self) -> Option<Number> {
+        None
+    }
+
+    /// What this value equals when it stands for no number but for a
+    /// scalar `where` compares with (a `str` subclass instance, an `int`
+    /// beyond 64 bits). Worked out when the value is stored.
+    fn equiv(&self) -> Option<Equiv<'_>> {
         None
     }
 }

@@ -37,6 +37,20 @@ pub enum Number {
     Float(f64),
 }
 
+/// What a value the engine keeps as an object equals under Python's `==`
+/// when it stands for no [`Number`] (see [`super::Payload::equiv`]): read by
+/// `where` conditions only (such a value is not numeric).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Equiv<'a> {
+    /// A `str` subclass instance (`np.str_`): its text.
+    Str(&'a str),
+    /// An `int` beyond 64 bits that is exactly this float (`2**70`).
+    Float(f64),
+    /// An `int` beyond 64 bits that equals no float, by a canonical text of
+    /// it (the binding's choice: one int, one text).
+    BigInt(&'a str),
+}
+
 impl<O: super::Payload> Value<O> {
     /// The number this value is or stands for.
     #[inline]

@@ -29,8 +29,20 @@ pub(crate) type PyPayload = Arc<Opaque>;
 /// freed, and when the last view of a snapshot goes (`filter::let_go`).
 pub(crate) struct Opaque {
     obj: ManuallyDrop<Py<PyAny>>,
-    /// The number an attribute value stands for ([`number_of`]).
-    num: Option<Number>,
+    /// What an attribute value stands for ([`stands_for`]).
+    stands: Stands,
+}
+
+/// The scalar an attribute value kept as an object equals under `==`, if
+/// any: worked out once, attached, when it is stored.
+enum Stands {
+    Nothing,
+    /// [`number_of`].
+    Number(Number),
+    /// [`engine::Equiv`]'s cases.
+    Str(Box<str>),
+    Float(f64),
+    BigInt(Box<str>),
 }
 
 impl Opaque {
@@ -46,7 +58,20 @@ impl Opaque {
 impl engine::Payload for PyPayload {
     #[inline]
     fn number(&self) -> Option<Number> {
-        self.num
+        match self.stands {
+            Stands::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn equiv(&self) -> Option<engine::Equiv<'_>> {
+        match &self.stands {
+            Stands::Str(s) => Some(engine::Equiv::Str(s)),
+            Stands::Float(x) => Some(engine::Equiv::Float(*x)),
+            Stands::BigInt(t) => Some(engine::Equiv::BigInt(t)),
+            Stands::Nothing | Stands::Number(_) => None,
+        }
     }
 }
 
@@ -63,7 +88,7 @@ impl Drop for Opaque {
 pub(crate) fn payload(obj: &Bound<'_, PyAny>) -> PyPayload {
     Arc::new(Opaque {
         obj: ManuallyDrop::new(obj.clone().unbind()),
-        num: None,
+        stands: Stands::Nothing,
     })
 }
 
@@ -71,8 +96,40 @@ pub(crate) fn payload(obj: &Bound<'_, PyAny>) -> PyPayload {
 pub(crate) fn value_payload(obj: &Bound<'_, PyAny>) -> PyPayload {
     Arc::new(Opaque {
         obj: ManuallyDrop::new(obj.clone().unbind()),
-        num: number_of(obj),
+        stands: stands_for(obj),
     })
+}
+
+/// What `where` reads an attribute value kept as an object as: the number
+/// it stands for ([`number_of`]); else a `str` subclass instance's own text
+/// (`np.str_("a")` equals `"a"`; its `__eq__` is not asked, as for `where`
+/// values); else an `int` beyond 64 bits (or a numpy integer's value beyond
+/// them) by [`super::filter::big_int`].
+/// A value with lone surrogates, or any other object, equals nothing.
+fn stands_for(obj: &Bound<'_, PyAny>) -> Stands {
+    if let Some(n) = number_of(obj) {
+        return Stands::Number(n);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return str_text(s).map_or(Stands::Nothing, |t| Stands::Str(t.into()));
+    }
+    let big = |int: &Bound<'_, PyAny>| match super::filter::big_int(int) {
+        Ok(Ok(x)) => Stands::Float(x),
+        Ok(Err(text)) => Stands::BigInt(text.into()),
+        Err(_) => Stands::Nothing, // a failure to read it: equal to nothing
+    };
+    if obj.is_instance_of::<PyInt>() {
+        return big(obj);
+    }
+    // A numpy integer beyond 64 signed bits (`np.uint64(2**64 - 1)`).
+    if super::filter::is_numpy_number(obj) {
+        if let Ok(item) = obj.call_method0("item") {
+            if item.is_exact_instance_of::<PyInt>() {
+                return big(&item);
+            }
+        }
+    }
+    Stands::Nothing
 }
 
 /// The number an attribute value the engine keeps as an object stands for,

@@ -748,9 +748,12 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
     if v.is_instance_of::<PyInt>() {
         return match v.extract::<i64>() {
             Ok(i) => Ok(WhereVal::Int(i)),
-            // Beyond 64 bits no stored int can equal it, but a float can
-            // (2**63): the float it is exactly, or NaN (equal to nothing).
-            Err(_) => Ok(WhereVal::Float(exact_float(v)?.unwrap_or(f64::NAN))),
+            // Beyond 64 bits: the float it is exactly (2**63 == 2.0**63), or
+            // its text, as stored ints beyond 64 bits are read.
+            Err(_) => Ok(match big_int(v)? {
+                Ok(x) => WhereVal::Float(x),
+                Err(text) => WhereVal::BigInt(text.into()),
+            }),
         };
     }
     if let Ok(f) = v.cast::<PyFloat>() {
@@ -769,6 +772,22 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
         PyRepr(name),
         type_name(v)
     )))
+}
+
+/// An int (or int subclass instance) beyond 64 bits as `where` compares it,
+/// stored or asked for: `Ok` the float it equals exactly, else `Err` its
+/// own value in base 16 (one int, one text; unlike base 10, no digit limit
+/// refuses it).
+pub(crate) fn big_int(v: &Bound<'_, PyAny>) -> PyResult<Result<f64, String>> {
+    if let Some(x) = exact_float(v)? {
+        return Ok(Ok(x));
+    }
+    let py = v.py();
+    let int = py.get_type::<PyInt>().call_method1("__int__", (v,))?;
+    // SAFETY: attached; `int` is an int; a new str or null with an error set.
+    let text =
+        unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyNumber_ToBase(int.as_ptr(), 16)) }?;
+    Ok(Err(text.cast_into::<PyString>()?.to_str()?.to_owned()))
 }
 
 /// The float equal to int (or int subclass) `v`, if there is one: `v`'s

@@ -929,6 +929,13 @@ def test_shortest_path_checks_both_ids_before_looking_either_up(make_graph: Any)
             g.shortest_path(9, target)  # source 9 is missing too: the type error wins
         with pytest.raises(exc):
             g.shortest_path_length(9, target)
+    # Both bad: the source is named, on both backends.
+    for source, target, msg in ((True, None, "not bool"), (None, True, "not NoneType"), (True, "\ud800", "not bool")):
+        for method in (g.shortest_path, g.shortest_path_length):
+            with pytest.raises(TypeError, match=msg):
+                method(source, target)
+            with pytest.raises(TypeError, match=msg):
+                method(source, target, weight="w")
 
 
 def test_where_reads_a_dict_subclass_by_its_entries(make_graph: Any) -> None:

@@ -141,7 +141,7 @@ class PythonQueries:
         return done, pred
 
     def _path(self, source: NodeId, target: NodeId, weight: str | None) -> tuple[list[NodeId], float | int]:
-        _check_id(target)  # both ids' types first, then their lookups, as the rust backend
+        _check_id(source), _check_id(target)  # both ids' types first, then their lookups, as the rust backend
         source, target = self._require(source), self._require(target)
         if weight is None:
             parent = {source: source}

@@ -405,6 +405,50 @@ def test_ctrl_c_interrupts_a_long_pagerank() -> None:
     assert signal.SIGINT  # the child used the default SIGINT handler
 
 
+NUMPY_LOOKUP_CHILD = """
+import os, sys
+import numpy  # imported untraced: the interrupt is meant for GLI's lookup of numpy's C API
+calls = 0
+def trace(frame, event, arg):  # a Ctrl-C landing in numpy's version check
+    global calls
+    if event == "call" and frame.f_code.co_name == "__init__" and frame.f_code.co_filename.endswith(
+        os.path.join("numpy", "lib", "_version.py")
+    ):
+        calls += 1
+        if calls == int(sys.argv[1]):
+            sys.settrace(None)
+            raise KeyboardInterrupt
+    return None
+sys.settrace(trace)
+try:
+    import gli
+    print("imported")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+sys.settrace(None)
+import gli  # again: the import and numpy work now
+g = gli.Graph()
+g.add_node(1, v=0.5)
+assert g.node_attribute_array("v").tolist() == [0.5]
+assert g.filter_nodes(lambda ids, b: b.column("v") > 0, vectorized=True) == [1]
+print("works", calls)
+"""
+
+
+@pytest.mark.parametrize("which", [1, 2])
+def test_a_ctrl_c_while_gli_finds_numpy_api_is_a_keyboard_interrupt(which: int) -> None:
+    # rust-numpy runs a numpy version check the first time it needs numpy's C
+    # API and panics if it raises: a Ctrl-C there used to come out of the
+    # first array call as a PanicException. GLI runs that check at import,
+    # once itself (which=1) and once inside rust-numpy (which=2).
+    proc = subprocess.run(
+        [sys.executable, "-c", NUMPY_LOOKUP_CHILD, str(which)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split() == ["KeyboardInterrupt", "works", str(which)], proc.stdout + proc.stderr
+    assert "PanicException" not in proc.stderr
+
+
 BATCH_INTERRUPT_CHILD = interrupt_child(
     """
     n = 3_000_000

@@ -9,6 +9,11 @@ from __future__ import annotations
 import atexit
 
 from . import _core
+
+# rust-numpy finds numpy's C API on first use by running a little Python; a
+# Ctrl-C there would surface as a PanicException from whichever call came
+# first. Done now, it raises as itself (import failed) and never again.
+_core._numpy_ready()
 from ._pygraph import PythonGraph
 from .exceptions import (
     ConvergenceError,

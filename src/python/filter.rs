@@ -56,6 +56,54 @@ fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     m.bind(py).getattr(name)
 }
 
+/// Makes sure rust-numpy has numpy's C API, as a `PyResult`.
+///
+/// rust-numpy looks the API up on first use, running a little Python (a
+/// version check, `numpy.lib.NumpyVersion`), and panics if that raises: a
+/// Ctrl-C landing there came out of `batch.column` or
+/// `node_attribute_array` as a `PanicException` (an audit). So `import gli`
+/// calls this ([`_numpy_ready`]), and every call that makes or reads an
+/// array calls it first (a flag once done). The same Python runs here
+/// first, so an exception it raises propagates as itself; one that lands
+/// in rust-numpy's own run, a moment later, is caught: a
+/// `KeyboardInterrupt` stays one, anything else is a `RuntimeError` that
+/// says what numpy reported.
+pub(crate) fn numpy_api(py: Python<'_>) -> PyResult<()> {
+    static READY: AtomicBool = AtomicBool::new(false);
+    if READY.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let version = py.import("numpy")?.getattr("__version__")?;
+    py.import("numpy.lib")?
+        .getattr("NumpyVersion")?
+        .call1((version,))?;
+    let touch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        numpy::PyArray1::<f64>::zeros(py, 0, false);
+    }));
+    if let Err(panic) = touch {
+        let said = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        return Err(if said.contains("KeyboardInterrupt") {
+            pyo3::exceptions::PyKeyboardInterrupt::new_err(())
+        } else {
+            pyo3::exceptions::PyRuntimeError::new_err(format!(
+                "numpy's C API is not available: {said}"
+            ))
+        });
+    }
+    READY.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// `gli._core._numpy_ready()`: [`numpy_api`], run by `import gli`.
+#[pyfunction]
+pub(crate) fn _numpy_ready(py: Python<'_>) -> PyResult<()> {
+    numpy_api(py)
+}
+
 /// `numpy.generic`, the base class of numpy's scalars.
 fn numpy_generic(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     static GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -690,6 +738,7 @@ impl AttrBatch {
                 return Err(e);
             }
         }
+        numpy_api(py)?;
         Ok(match col {
             Column::Int(v) => v.into_pyarray(py).into_any(),
             Column::Bool(v) => v.into_pyarray(py).into_any(),
@@ -1093,6 +1142,7 @@ fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bo
             "{method}: the vectorized predicate returned {got} values for a batch of {n}"
         ))
     };
+    numpy_api(res.py())?;
     if let Ok(arr) = res.cast::<PyArray1<bool>>() {
         if arr.len() != n {
             return Err(wrong(arr.len()));

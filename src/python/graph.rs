@@ -1098,6 +1098,7 @@ impl PyGraph {
         attr: &str,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let _call = trace::call("get_node_values_as_array");
+        filter::numpy_api(py)?;
         let col: Vec<f64> = self
             .numeric_column(py, attr)?
             .into_iter()
@@ -1116,6 +1117,7 @@ impl PyGraph {
         default: RealArg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let _call = trace::call("node_attribute_array");
+        filter::numpy_api(py)?;
         let default = default.value("node_attribute_array", "default")?;
         let col: Vec<f64> = self
             .numeric_column(py, attr)?

@@ -55,5 +55,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(methods::_share_methods, m)?)?;
     m.add_function(wrap_pyfunction!(trace::_set_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(filter::set_filter_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(filter::_numpy_ready, m)?)?;
     Ok(())
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from typing import Any
 import types
 
@@ -936,6 +937,24 @@ def test_shortest_path_checks_both_ids_before_looking_either_up(make_graph: Any)
                 method(source, target)
             with pytest.raises(TypeError, match=msg):
                 method(source, target, weight="w")
+
+
+def test_malformed_recorded_operations_fail_alike(make_graph: Any) -> None:
+    # `_apply_ops` is what batch_operations() hands its recording to; the
+    # oracle checks each item's shape as the rust backend does.
+    g = make_graph()
+    cases = [
+        ([["add_node", 5, {}]], TypeError, "item 0: expected a tuple"),
+        ([("add_node", 1, {}), 5], TypeError, "item 1: expected a tuple"),
+        ([()], TypeError, "item 0: empty operation"),
+        ([(5, 1, {})], TypeError, "item 0: opcode must be a str"),
+        ([("add_node",)], ValueError, "item 0: add_node takes 2 fields, got 0"),
+        ([("x",)], ValueError, "item 0: unknown operation 'x'"),
+    ]
+    for ops, exc, msg in cases:
+        with pytest.raises(exc, match=re.escape(msg)):
+            g._apply_ops(ops)
+    assert g.node_count() == 0
 
 
 def test_where_reads_a_dict_subclass_by_its_entries(make_graph: Any) -> None:

@@ -313,7 +313,16 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     @staticmethod
     def _convert_op(index: int, op: tuple[Any, ...]) -> tuple[Any, ...]:
+        def bad(what: str) -> TypeError:
+            return TypeError(f"_apply_ops: item {index}: {what}")
+
+        if not isinstance(op, tuple):
+            raise bad("expected a tuple")
+        if not op:
+            raise bad("empty operation")
         code, *args = op
+        if not isinstance(code, str):
+            raise bad("opcode must be a str")
         arity = {"add_node": 2, "update_node": 2, "add_edge": 3, "update_edge": 3, "remove_node": 1, "remove_edge": 2}
         if code not in arity:
             raise ValueError(f"_apply_ops: item {index}: unknown operation '{code}'")

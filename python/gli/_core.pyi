@@ -20,6 +20,7 @@ __all__ = [
     "_share_methods",
     "set_filter_threads",
     "_at_exit",
+    "_numpy_ready",
 ]
 
 _NodeId = str | int

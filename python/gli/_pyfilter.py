@@ -15,7 +15,7 @@ import math
 import operator
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def _where_form(v: object) -> object:
     t = type(v)  # its own type, not a __class__ it claims (as _number)
     if issubclass(t, str):
         try:
-            return _utf8(_text(v))
+            return _utf8(_text(cast(str, v)))
         except UnicodeEncodeError:  # lone surrogates: the rust backend cannot read it
             return _MISSING
     n = _number(v)
@@ -51,9 +51,9 @@ def _where_form(v: object) -> object:
         return n
     # Beyond 64 bits: equal to the same int, or to the float it is exactly.
     if issubclass(t, int):
-        return int.__int__(v)
+        return int.__int__(cast(int, v))
     if issubclass(t, np.integer) and not issubclass(t, np.timedelta64):  # np.uint64(2**64 - 1)
-        return v.item()
+        return cast(np.integer, v).item()
     return _MISSING
 
 

@@ -4,7 +4,7 @@
 //! overlay of its own effects (no change to the graph yet), and only then
 //! applies it. So a batch is all-or-nothing without an undo log.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::id::{NodeId, NodeRef};
 use super::value::AttrMap;
@@ -37,26 +37,45 @@ pub(crate) fn validate<O>(
             (t.clone(), s.clone())
         }
     };
-    // Overlay of the batch's own effects.
+    // Overlay of the batch's own effects. Removing a node does not visit
+    // the edges recorded so far (a scan each made a batch of m edge ops and
+    // m node removals O(m^2)): each removal starts a new generation of the
+    // node, and an edge entry holds only while both its ends are still in
+    // the generations it was recorded in.
     let mut nodes: HashMap<NodeId, bool> = HashMap::new();
-    let mut removed: HashSet<NodeId> = HashSet::new();
-    let mut edges: HashMap<(NodeId, NodeId), bool> = HashMap::new();
+    let mut removed: HashMap<NodeId, u32> = HashMap::new();
+    let mut edges: HashMap<(NodeId, NodeId), (bool, u32, u32)> = HashMap::new();
     let node_exists = |nodes: &HashMap<NodeId, bool>, id: &NodeId| {
         nodes.get(id).copied().unwrap_or_else(|| node(id.as_ref()))
     };
+    let generation = |removed: &HashMap<NodeId, u32>, id: &NodeId| -> u32 {
+        removed.get(id).copied().unwrap_or(0)
+    };
     let edge_exists = |nodes: &HashMap<NodeId, bool>,
-                       removed: &HashSet<NodeId>,
-                       edges: &HashMap<(NodeId, NodeId), bool>,
+                       removed: &HashMap<NodeId, u32>,
+                       edges: &HashMap<(NodeId, NodeId), (bool, u32, u32)>,
                        s: &NodeId,
                        t: &NodeId| {
         if !node_exists(nodes, s) || !node_exists(nodes, t) {
             return false;
         }
-        match edges.get(&key(s, t)) {
-            Some(&e) => e,
-            // A node removed earlier in the batch lost all its original edges.
-            None => !removed.contains(s) && !removed.contains(t) && edge(s.as_ref(), t.as_ref()),
+        let k = key(s, t);
+        let (gs, gt) = (generation(removed, &k.0), generation(removed, &k.1));
+        match edges.get(&k) {
+            Some(&(e, was_s, was_t)) if (was_s, was_t) == (gs, gt) => e,
+            // Not recorded since both ends last came back: a node removed
+            // earlier in the batch lost all its original edges.
+            _ => gs == 0 && gt == 0 && edge(s.as_ref(), t.as_ref()),
         }
+    };
+    let record = |removed: &HashMap<NodeId, u32>,
+                  edges: &mut HashMap<(NodeId, NodeId), (bool, u32, u32)>,
+                  s: &NodeId,
+                  t: &NodeId,
+                  exists: bool| {
+        let k = key(s, t);
+        let gens = (generation(removed, &k.0), generation(removed, &k.1));
+        edges.insert(k, (exists, gens.0, gens.1));
     };
     // How many `AddNode`s make a node (the others merge): the indices the
     // batch needs, reserved before it changes anything.
@@ -79,8 +98,7 @@ pub(crate) fn validate<O>(
                     return Err(GraphError::NodeNotFound(id.clone()));
                 }
                 nodes.insert(id.clone(), false);
-                removed.insert(id.clone());
-                edges.retain(|(s, t), _| s != id && t != id);
+                *removed.entry(id.clone()).or_insert(0) += 1;
             }
             Op::AddEdge(s, t, _) => {
                 for end in [s, t] {
@@ -91,7 +109,7 @@ pub(crate) fn validate<O>(
                 if edge_exists(&nodes, &removed, &edges, s, t) {
                     return Err(GraphError::EdgeExists(s.clone(), t.clone()));
                 }
-                edges.insert(key(s, t), true);
+                record(&removed, &mut edges, s, t, true);
             }
             Op::UpdateEdge(s, t, _) => {
                 if !edge_exists(&nodes, &removed, &edges, s, t) {
@@ -102,7 +120,7 @@ pub(crate) fn validate<O>(
                 if !edge_exists(&nodes, &removed, &edges, s, t) {
                     return Err(GraphError::EdgeNotFound(s.clone(), t.clone()));
                 }
-                edges.insert(key(s, t), false);
+                record(&removed, &mut edges, s, t, false);
             }
         }
     }
@@ -131,6 +149,46 @@ mod tests {
         assert_eq!(g.apply(ops), Err(GraphError::EdgeNotFound(i(1), i(2))));
         assert_eq!(g.node_count(), 1);
         assert_eq!(g.edge_count(), 0);
+    }
+
+    #[test]
+    fn an_edge_recorded_holds_only_until_an_end_is_removed() {
+        let g: Graph<()> = Graph::with_shards(false, 4);
+        for n in 0..3 {
+            g.add_node(NodeRef::Int(n), AttrMap::new()).unwrap();
+        }
+        let a = || AttrMap::new();
+        let check =
+            |ops: Vec<Op<()>>| validate(false, &ops, |id| g.contains(id), |s, t| g.has_edge(s, t));
+        // Recorded, then an end removed and re-added: gone.
+        let ops = vec![
+            Op::AddEdge(i(0), i(1), a()),
+            Op::RemoveNode(i(1)),
+            Op::AddNode(i(1), a()),
+            Op::UpdateEdge(i(1), i(0), a()),
+        ];
+        assert_eq!(check(ops), Err(GraphError::EdgeNotFound(i(1), i(0))));
+        // Recorded after the re-add: there, until the next removal.
+        let ops = vec![
+            Op::RemoveNode(i(0)),
+            Op::AddNode(i(0), a()),
+            Op::AddEdge(i(2), i(0), a()),
+            Op::UpdateEdge(i(0), i(2), a()),
+            Op::RemoveNode(i(0)),
+            Op::AddNode(i(0), a()),
+            Op::AddEdge(i(0), i(2), a()),
+            Op::RemoveEdge(i(2), i(0)),
+            Op::RemoveEdge(i(2), i(0)),
+        ];
+        assert_eq!(check(ops), Err(GraphError::EdgeNotFound(i(2), i(0))));
+        // A removed edge stays removed while both ends stay.
+        let ops = vec![
+            Op::AddEdge(i(1), i(2), a()),
+            Op::RemoveEdge(i(1), i(2)),
+            Op::RemoveNode(i(0)),
+            Op::AddEdge(i(2), i(1), a()),
+        ];
+        assert_eq!(check(ops), Ok(0));
     }
 
     #[test]

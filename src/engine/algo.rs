@@ -888,13 +888,8 @@ mod tests {
         let g = Graph::<()>::with_shards(true, 4);
         g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), None)).collect())
             .unwrap();
-        let mut x = 12345u64;
-        let mut rnd = |m: i64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % m as u64) as i64
-        };
+        let mut next = crate::engine::testing::xorshift(12345);
+        let mut rnd = |m: i64| next(m as u64) as i64;
         for _ in 0..3 * n {
             let (s, t) = (rnd(n - 10), rnd(n - 10));
             let _ = g.add_edge(NodeRef::Int(s), NodeRef::Int(t), AttrMap::new());

@@ -777,15 +777,8 @@ mod tests {
 
     #[test]
     fn live_count_equals_counting_rows() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let bits: Vec<u64> = (0..5)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x
-            })
-            .collect();
+        let mut next = crate::engine::testing::xorshift(0x9E37_79B9_7F4A_7C15);
+        let bits: Vec<u64> = (0..5).map(|_| next(0)).collect();
         let col = LiveColumn { version: 0, bits };
         for r0 in 0..330 {
             for r1 in r0..330 {

@@ -49,3 +49,22 @@ pub trait Payload: Clone + Send + Sync + 'static {
 
 impl Payload for () {}
 impl Payload for u32 {}
+
+/// Helpers shared by the engine's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A xorshift generator: `next(m)` is a pseudo-random value in `0..m`
+    /// (`m = 0`: the raw 64-bit state), the same sequence for a seed.
+    pub(crate) fn xorshift(mut x: u64) -> impl FnMut(u64) -> u64 {
+        move |m| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if m == 0 {
+                x
+            } else {
+                x % m
+            }
+        }
+    }
+}

@@ -2554,13 +2554,8 @@ mod tests {
     fn bulk_edge_merge_matches_one_by_one() {
         for directed in [true, false] {
             let n = 300i64;
-            let mut seed = 0x9e3779b97f4a7c15u64;
-            let mut rnd = |m: i64| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                (seed % m as u64) as i64
-            };
+            let mut next = crate::engine::testing::xorshift(0x9e3779b97f4a7c15);
+            let mut rnd = |m: i64| next(m as u64) as i64;
             let mut pairs = Vec::new();
             let mut seen = std::collections::HashSet::new();
             while pairs.len() < BULK_MIN_EDGES + 100 {

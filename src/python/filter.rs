@@ -1303,6 +1303,10 @@ fn per_node_batch(
     Ok(out)
 }
 
+/// A `where`-only result of fewer than 1 / this of the graph's nodes takes
+/// its id objects from the records when the id columns are stale.
+const FEW_RESULTS: usize = 64;
+
 pub(crate) fn filter_nodes<'py>(
     py: Python<'py>,
     graph: &Arc<Engine>,
@@ -1321,6 +1325,13 @@ pub(crate) fn filter_nodes<'py>(
     })?;
     let view = snap.view();
     let Some(pred) = args.predicate else {
+        // From the id columns; but a few results right after a write take
+        // each id object from its record (rebuilding a 1M-node graph's
+        // columns after a write per shard cost more than the scan, even
+        // for an empty result). A call with a large result rebuilds them.
+        if cands.len() < snap.node_count() / FEW_RESULTS && cache.written_since(&view) {
+            return PyList::new(py, cands.iter().map(|&ix| node_obj(py, &view, ix)));
+        }
         return cache.of(py, &view)?.list(py, &view, &cands);
     };
     // Vectorized batches hand out whole id lists: from the id columns.

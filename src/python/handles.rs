@@ -104,6 +104,18 @@ impl HandleCache {
         drop(old);
     }
 
+    /// Whether every shard of `view` has a column and some shard was
+    /// written since its column was built.
+    pub(crate) fn written_since(&self, view: &GraphView<'_, PyPayload>) -> bool {
+        let (_, shards) = view.parts();
+        let g = self.shards.lock();
+        g.len() == shards.len()
+            && g.iter().all(Option::is_some)
+            && g.iter()
+                .zip(shards)
+                .any(|(c, shard)| c.as_ref().is_some_and(|c| c.version < shard.version))
+    }
+
     /// The columns of `view`'s shards: reused when current, else built.
     /// Called attached; builds detached.
     pub(crate) fn of(&self, py: Python<'_>, view: &GraphView<'_, PyPayload>) -> PyResult<Handles> {

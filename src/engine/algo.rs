@@ -106,6 +106,26 @@ fn sparse_budget<O: Payload>(view: &GraphView<'_, O>) -> usize {
     ((view.hi() - view.lo()) as usize / 1024).max(64)
 }
 
+/// Below this index range a dense table is made at once (64 KB at most:
+/// cheaper than a sparse start that a search of a few dozen nodes outgrows).
+const SPARSE_FROM: usize = 1 << 16;
+
+/// Runs a search with a [`Sparse`] set (on a graph of [`SPARSE_FROM`]
+/// indices or more), then, if that filled up or was skipped, with a
+/// [`Dense`] one. A search returns `None` when its set filled up.
+fn sparse_then_dense<O: Payload, T>(
+    view: &GraphView<'_, O>,
+    sparse: impl FnOnce(Sparse) -> Result<Option<T>>,
+    dense: impl FnOnce(Dense<bool>) -> Result<Option<T>>,
+) -> Result<T> {
+    if (view.hi() - view.lo()) as usize >= SPARSE_FROM {
+        if let Some(done) = sparse(Sparse::new(view))? {
+            return Ok(done);
+        }
+    }
+    Ok(dense(Dense::new(view, false))?.expect("a dense set never fills"))
+}
+
 /// Breadth-first order from `src` (included), following out-edges, up to
 /// `depth_limit` hops.
 pub fn bfs<O: Payload>(
@@ -114,13 +134,11 @@ pub fn bfs<O: Payload>(
     depth_limit: Option<usize>,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Ix>> {
-    match bfs_with(view, src, depth_limit, cancel, Sparse::new(view))? {
-        Some(order) => Ok(order),
-        None => Ok(
-            bfs_with(view, src, depth_limit, cancel, Dense::new(view, false))?
-                .expect("a dense set never fills"),
-        ),
-    }
+    sparse_then_dense(
+        view,
+        |seen| bfs_with(view, src, depth_limit, cancel, seen),
+        |seen| bfs_with(view, src, depth_limit, cancel, seen),
+    )
 }
 
 /// [`bfs`] with `seen` (`None`: a sparse set filled up).
@@ -166,13 +184,11 @@ fn bfs_with<O: Payload>(
 
 /// Depth-first preorder from `src`, as NetworkX's `dfs_preorder_nodes`.
 pub fn dfs<O: Payload>(view: &GraphView<'_, O>, src: Ix, cancel: &Cancel<'_>) -> Result<Vec<Ix>> {
-    match dfs_with(view, src, cancel, Sparse::new(view))? {
-        Some(order) => Ok(order),
-        None => {
-            Ok(dfs_with(view, src, cancel, Dense::new(view, false))?
-                .expect("a dense set never fills"))
-        }
-    }
+    sparse_then_dense(
+        view,
+        |seen| dfs_with(view, src, cancel, seen),
+        |seen| dfs_with(view, src, cancel, seen),
+    )
 }
 
 /// [`dfs`] with `seen` (`None`: a sparse set filled up).
@@ -352,13 +368,11 @@ pub fn bfs_lengths<O: Payload>(
     src: Ix,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<(Ix, usize)>> {
-    match bfs_lengths_with(view, src, cancel, Sparse::new(view))? {
-        Some(order) => Ok(order),
-        None => Ok(
-            bfs_lengths_with(view, src, cancel, Dense::new(view, false))?
-                .expect("a dense set never fills"),
-        ),
-    }
+    sparse_then_dense(
+        view,
+        |seen| bfs_lengths_with(view, src, cancel, seen),
+        |seen| bfs_lengths_with(view, src, cancel, seen),
+    )
 }
 
 /// [`bfs_lengths`] with `seen` (`None`: a sparse set filled up). Each

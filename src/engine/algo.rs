@@ -134,6 +134,17 @@ pub fn bfs<O: Payload>(
     depth_limit: Option<usize>,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Ix>> {
+    Ok(bfs_levels(view, src, depth_limit, cancel)?.0)
+}
+
+/// [`bfs`], with where each depth starts in the order (depth `d` is
+/// `order[starts[d]..starts[d + 1]]`, the last one running to the end).
+fn bfs_levels<O: Payload>(
+    view: &GraphView<'_, O>,
+    src: Ix,
+    depth_limit: Option<usize>,
+    cancel: &Cancel<'_>,
+) -> Result<(Vec<Ix>, Vec<usize>)> {
     sparse_then_dense(
         view,
         |seen| bfs_with(view, src, depth_limit, cancel, seen),
@@ -141,16 +152,17 @@ pub fn bfs<O: Payload>(
     )
 }
 
-/// [`bfs`] with `seen` (`None`: a sparse set filled up).
+/// [`bfs_levels`] with `seen` (`None`: a sparse set filled up).
 fn bfs_with<O: Payload>(
     view: &GraphView<'_, O>,
     src: Ix,
     depth_limit: Option<usize>,
     cancel: &Cancel<'_>,
     mut seen: impl Seen,
-) -> Result<Option<Vec<Ix>>> {
+) -> Result<Option<(Vec<Ix>, Vec<usize>)>> {
     seen.see(src);
     let mut order = vec![src];
+    let mut starts = vec![0];
     let mut head = 0;
     let mut depth_end = 1; // `order[..depth_end]` are within the current depth
     let mut depth = 0;
@@ -158,6 +170,7 @@ fn bfs_with<O: Payload>(
         if head == depth_end {
             depth += 1;
             depth_end = order.len();
+            starts.push(head);
         }
         if depth_limit.is_some_and(|d| depth >= d) {
             break;
@@ -179,7 +192,7 @@ fn bfs_with<O: Payload>(
             }
         }
     }
-    Ok(Some(order))
+    Ok(Some((order, starts)))
 }
 
 /// Depth-first preorder from `src`, as NetworkX's `dfs_preorder_nodes`.
@@ -368,43 +381,18 @@ pub fn bfs_lengths<O: Payload>(
     src: Ix,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<(Ix, usize)>> {
-    sparse_then_dense(
-        view,
-        |seen| bfs_lengths_with(view, src, cancel, seen),
-        |seen| bfs_lengths_with(view, src, cancel, seen),
-    )
-}
-
-/// [`bfs_lengths`] with `seen` (`None`: a sparse set filled up). Each
-/// node's distance travels with it in the queue.
-fn bfs_lengths_with<O: Payload>(
-    view: &GraphView<'_, O>,
-    src: Ix,
-    cancel: &Cancel<'_>,
-    mut seen: impl Seen,
-) -> Result<Option<Vec<(Ix, usize)>>> {
-    seen.see(src);
-    let mut order = vec![(src, 0usize)];
-    let mut head = 0;
-    while head < order.len() {
-        let (u, d) = order[head];
-        if let Some(&(ahead, _)) = order.get(head + PREFETCH_AHEAD) {
-            view.prefetch_out(ahead);
-        }
-        head += 1;
-        if head % CHECK_EVERY == 0 {
-            cancel.check()?;
-        }
-        for &w in view.out(u) {
-            if !seen.seen(w) {
-                if !seen.see(w) {
-                    return Ok(None);
-                }
-                order.push((w, d + 1));
+    let (order, starts) = bfs_levels(view, src, None, cancel)?;
+    let mut depth = 0;
+    Ok(order
+        .into_iter()
+        .enumerate()
+        .map(|(i, ix)| {
+            while starts.get(depth + 1).is_some_and(|&next| next <= i) {
+                depth += 1;
             }
-        }
-    }
-    Ok(Some(order))
+            (ix, depth)
+        })
+        .collect())
 }
 
 /// The path `src -> dst` read back from a predecessor map.
@@ -927,9 +915,11 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert_eq!(dense, sparse);
+            let (dense, starts) = dense;
             assert_eq!(never(|c| bfs(&view, ix, None, c)).unwrap(), dense);
             let short = never(|c| bfs(&view, ix, Some(2), c)).unwrap();
             assert_eq!(short[..], dense[..short.len()]);
+            assert_eq!(short.len(), starts.get(3).copied().unwrap_or(dense.len()));
             let dfs_dense = never(|c| dfs_with(&view, ix, c, Dense::new(&view, false)))
                 .unwrap()
                 .unwrap();
@@ -938,11 +928,21 @@ mod tests {
                 .unwrap();
             assert_eq!(dfs_dense, dfs_sparse);
             assert_eq!(never(|c| dfs(&view, ix, c)).unwrap(), dfs_dense);
+            // Distances against a plain BFS that keeps them in a map.
             let lens = never(|c| bfs_lengths(&view, ix, c)).unwrap();
-            let lens_sparse = never(|c| bfs_lengths_with(&view, ix, c, endless()))
-                .unwrap()
-                .unwrap();
-            assert_eq!(lens, lens_sparse);
+            let mut dist = FastMap::default();
+            dist.insert(ix, 0usize);
+            let mut queue = VecDeque::from([ix]);
+            while let Some(u) = queue.pop_front() {
+                for &w in view.out(u) {
+                    if !dist.contains_key(&w) {
+                        dist.insert(w, dist[&u] + 1);
+                        queue.push_back(w);
+                    }
+                }
+            }
+            assert_eq!(lens.len(), dist.len());
+            assert!(lens.iter().all(|(ix, d)| dist[ix] == *d));
             assert_eq!(lens.iter().map(|&(ix, _)| ix).collect::<Vec<_>>(), dense);
             // The big component outgrows the sparse set; the small one not.
             let small = never(|c| bfs_with(&view, ix, None, c, Sparse::new(&view))).unwrap();

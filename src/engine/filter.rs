@@ -60,22 +60,22 @@ impl Canon<'_> {
     /// A stored value's form (containers and opaque values that stand for no
     /// number have none).
     fn of_value<O: Payload>(v: &Value<O>) -> Option<Canon<'_>> {
+        if let Some(n) = v.number() {
+            return match n {
+                Number::Bool(b) => Some(Canon::Int(b as i64)),
+                Number::Int(i) => Some(Canon::Int(i)),
+                Number::Float(x) => Canon::of_float(x),
+            };
+        }
         match v {
             Value::None => Some(Canon::None),
             Value::Str(s) => Some(Canon::Str(s)),
-            _ => match v.number() {
-                Some(Number::Bool(b)) => Some(Canon::Int(b as i64)),
-                Some(Number::Int(i)) => Some(Canon::Int(i)),
-                Some(Number::Float(x)) => Canon::of_float(x),
-                None => match v {
-                    Value::Opaque(o) => match o.equiv()? {
-                        Equiv::Str(s) => Some(Canon::Str(s)),
-                        Equiv::Float(x) => Canon::of_float(x),
-                        Equiv::BigInt(t) => Some(Canon::BigInt(t)),
-                    },
-                    _ => None,
-                },
+            Value::Opaque(o) => match o.equiv()? {
+                Equiv::Str(s) => Some(Canon::Str(s)),
+                Equiv::Float(x) => Canon::of_float(x),
+                Equiv::BigInt(t) => Some(Canon::BigInt(t)),
             },
+            _ => None,
         }
     }
 
@@ -484,7 +484,9 @@ impl ColumnCache {
         lazy: bool,
     ) -> Vec<Option<Arc<C>>> {
         let (_, shards) = view.parts();
-        let mut passed = Vec::new();
+        // Under the lock: each shard's column if current, else `None` and
+        // either built below (`stale`) or, lazily, scanned this time.
+        let mut stale = Vec::new();
         let mut have: Vec<Option<Arc<C>>> = {
             let mut g = self.inner.lock();
             g.clock += 1;
@@ -493,24 +495,21 @@ impl ColumnCache {
             entry.used = tick;
             entry.shards.resize(shards.len(), None);
             entry.passed.resize(shards.len(), u64::MAX);
-            if lazy {
-                for (i, shard) in shards.iter().enumerate() {
-                    let written =
-                        matches!(&entry.shards[i], Some(c) if c.version() < shard.version);
-                    if written && entry.passed[i] != shard.version {
-                        entry.passed[i] = shard.version;
-                        passed.push(i);
-                    }
+            let mut have = entry.shards.clone();
+            for (i, shard) in shards.iter().enumerate() {
+                if current(&have[i], shard) {
+                    continue;
+                }
+                let written = matches!(&have[i], Some(c) if c.version() < shard.version);
+                if lazy && written && entry.passed[i] != shard.version {
+                    entry.passed[i] = shard.version;
+                    have[i] = None; // scanned from the records this time
+                } else {
+                    stale.push(i);
                 }
             }
-            entry.shards.clone()
+            have
         };
-        for &i in &passed {
-            have[i] = None; // scanned from the records this time
-        }
-        let stale: Vec<usize> = (0..shards.len())
-            .filter(|&i| !current(&have[i], shards[i]) && !passed.contains(&i))
-            .collect();
         if stale.is_empty() {
             return have;
         }

@@ -91,7 +91,7 @@ test-ft: ## free-threaded lane: make test-ft FT_PYTHON=/path/to/python3.13t (ind
 	VIRTUAL_ENV=$(abspath $(FT_VENV)) PATH=$(abspath $(FT_VENV)/bin):$$PATH UNSAFE_PYO3_SKIP_VERSION_CHECK=1 \
 		CARGO_TARGET_DIR=target/ft PYO3_PYTHON=$(abspath $(FT_VENV)/bin/python) $(FT_VENV)/bin/maturin develop --release -q
 	$(FT_VENV)/bin/python -W error::RuntimeWarning -c "import sys, gli; assert not sys._is_gil_enabled(), 'importing gli re-enabled the GIL'; print('free-threaded', sys.version.split()[0] + ': GIL still disabled after import gli')"
-	$(FT_VENV)/bin/python -W error::RuntimeWarning -m pytest -q -p no:cacheprovider tests/test_concurrency.py tests/test_filter.py -k "not backends_agree"
+	$(FT_VENV)/bin/python -W error::RuntimeWarning -m pytest -q -p no:cacheprovider tests/test_concurrency.py tests/test_filter.py tests/test_gc.py -k "not backends_agree"
 
 bench: develop ## python -m gli.bench (release build)
 	$(BIN)/python -m gli.bench

@@ -895,10 +895,11 @@ def test_attribute_dicts_changed_by_another_thread_while_converted() -> None:
 
 
 def test_the_collector_never_finalizes_values_a_graph_still_holds() -> None:
-    # A GC traversal of the engine that detached writers could change between
-    # the collector's two passes reported values on one and not the other:
-    # the collector then ran their __del__ and cleared their weakrefs while
-    # the graph still held them. The engine is not traversed now.
+    # A GC traversal of the engine's records, which detached writers could
+    # change between the collector's two passes, reported values on one and
+    # not the other: the collector then ran their __del__ and cleared their
+    # weakrefs while the graph still held them. Values are reported from a
+    # registry now, which only attached code changes (src/python/values.rs).
     import gc
     import weakref
 

@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use super::values::Home;
 use crate::engine::{self, AttrId, AttrMap, NodeId, NodeRef, Number, Value};
 use crate::sync::{Arc, ArcSwap, AtomicBool, AtomicU8, LazyLock, LeafMutex, Ordering};
 
@@ -27,10 +28,17 @@ pub(crate) type PyPayload = Arc<Opaque>;
 /// releases the queue at the binding's safe points, attached with no lock
 /// held: when any GLI call returns (`trace::Call`'s drop), when a graph is
 /// freed, and when the last view of a snapshot goes (`filter::let_go`).
+///
+/// An attribute value's object is also registered in its graph's
+/// [`Home`] from when it is made until it is released, so that the garbage
+/// collector sees it (`values.rs`).
 pub(crate) struct Opaque {
     obj: ManuallyDrop<Py<PyAny>>,
     /// What an attribute value stands for ([`stands_for`]).
     stands: Stands,
+    /// Where `obj` is registered for the garbage collector, and its slot
+    /// (`values.rs`); none for an id's object (an exact `str` or `int`).
+    home: Option<(Arc<Home>, u32)>,
 }
 
 /// The scalar an attribute value kept as an object equals under `==`, if
@@ -79,7 +87,9 @@ impl Drop for Opaque {
     fn drop(&mut self) {
         // SAFETY: taken once, here; the field is never used again.
         let obj = unsafe { ManuallyDrop::take(&mut self.obj) };
-        RELEASE.lock().push(obj);
+        // The object stays registered until it is released, attached: the
+        // collector must never see it leave while a detached thread drops it.
+        RELEASE.lock().push((obj, self.home.take()));
         RELEASE_PENDING.store(true, Ordering::Release);
     }
 }
@@ -89,14 +99,20 @@ pub(crate) fn payload(obj: &Bound<'_, PyAny>) -> PyPayload {
     Arc::new(Opaque {
         obj: ManuallyDrop::new(obj.clone().unbind()),
         stands: Stands::Nothing,
+        home: None,
     })
 }
 
-/// The engine's payload for an attribute value it does not store natively.
-pub(crate) fn value_payload(obj: &Bound<'_, PyAny>) -> PyPayload {
+/// The engine's payload for an attribute value it does not store natively,
+/// registered in `home`, its graph's (see `values.rs`).
+pub(crate) fn value_payload(obj: &Bound<'_, PyAny>, home: &Arc<Home>) -> PyPayload {
+    let stands = stands_for(obj);
+    let obj = obj.clone();
+    let slot = home.add(&obj);
     Arc::new(Opaque {
-        obj: ManuallyDrop::new(obj.clone().unbind()),
-        stands: stands_for(obj),
+        obj: ManuallyDrop::new(obj.unbind()),
+        stands,
+        home: Some((home.clone(), slot)),
     })
 }
 
@@ -166,7 +182,10 @@ fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
 
 /// Opaque values dropped and not yet released (see [`Opaque`]). A leaf lock:
 /// held only to push or to take the whole queue.
-static RELEASE: LeafMutex<Vec<Py<PyAny>>> = LeafMutex::new(Vec::new());
+static RELEASE: LeafMutex<Vec<Released>> = LeafMutex::new(Vec::new());
+
+/// A dropped opaque value's object and where it is registered.
+type Released = (Py<PyAny>, Option<(Arc<Home>, u32)>);
 /// Whether [`RELEASE`] may hold something (read on every safe point).
 static RELEASE_PENDING: AtomicBool = AtomicBool::new(false);
 
@@ -191,8 +210,11 @@ fn release_all(py: Python<'_>) {
     // Each release may run a `__del__`: Python code, which must not meet a
     // daemon thread's exit unwind in GLI's frames (see `detach.rs`).
     let _calling = super::detach::CallingPython::enter();
-    for obj in objs {
+    for (obj, home) in objs {
         super::detach::checkpoint(py);
+        if let Some((home, slot)) = &home {
+            home.remove(py, *slot);
+        }
         obj.drop_ref(py);
     }
 }
@@ -756,8 +778,18 @@ fn nested_too_deep(name: &str) -> PyErr {
 /// value would come back through stack stores the caller's wider loads
 /// cannot forward from: a stall per attribute.)
 #[inline(always)]
-pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResult<PyValue> {
-    convert_value(obj, |v| v, || value_from_py_other(obj, name, depth))
+pub(crate) fn value_from_py(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+    depth: u32,
+    home: &Arc<Home>,
+) -> PyResult<PyValue> {
+    convert_value(
+        obj,
+        home,
+        |v| v,
+        || value_from_py_other(obj, name, depth, home),
+    )
 }
 
 /// The conversion of [`value_from_py`], handing the value to `put`; `other`
@@ -769,6 +801,7 @@ pub(crate) fn value_from_py(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> P
 #[inline(always)]
 fn convert_value<R>(
     obj: &Bound<'_, PyAny>,
+    home: &Arc<Home>,
     put: impl FnOnce(PyValue) -> R,
     other: impl FnOnce() -> PyResult<PyValue>,
 ) -> PyResult<R> {
@@ -791,7 +824,7 @@ fn convert_value<R>(
         return Ok(put(Value::Int(i)));
     }
     if obj.is_exact_instance_of::<PyInt>() {
-        return Ok(put(opaque(obj))); // beyond 64 bits: keep the very object
+        return Ok(put(opaque(obj, home))); // beyond 64 bits: keep the very object
     }
     Ok(put(other()?))
 }
@@ -799,14 +832,19 @@ fn convert_value<R>(
 /// [`value_from_py`] for anything but an exact `None`, `str`, `bool`,
 /// `float` or `int`.
 #[inline(never)]
-fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResult<PyValue> {
+fn value_from_py_other(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+    depth: u32,
+    home: &Arc<Home>,
+) -> PyResult<PyValue> {
     if let Ok(list) = obj.cast_exact::<PyList>() {
         if depth >= MAX_DEPTH {
             return Err(nested_too_deep(name));
         }
         let mut items = Vec::with_capacity(list.len());
         for item in list.iter() {
-            items.push(value_from_py(&item, name, depth + 1)?);
+            items.push(value_from_py(&item, name, depth + 1, home)?);
         }
         return Ok(Value::List(items.into()));
     }
@@ -824,7 +862,7 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
                     )));
                 };
                 let text = k.to_str()?;
-                let value = value_from_py(&v, name, depth + 1)?;
+                let value = value_from_py(&v, name, depth + 1, home)?;
                 // As for attribute names (`push_attr`): a `str` subclass key
                 // may repeat a text, and then the later value wins.
                 let repeated = if k.is_exact_instance_of::<PyString>() {
@@ -841,12 +879,12 @@ fn value_from_py_other(obj: &Bound<'_, PyAny>, name: &str, depth: u32) -> PyResu
             return Ok(Value::Dict(items.into()));
         }
     }
-    Ok(opaque(obj))
+    Ok(opaque(obj, home))
 }
 
 #[inline]
-fn opaque(obj: &Bound<'_, PyAny>) -> PyValue {
-    Value::Opaque(value_payload(obj))
+fn opaque(obj: &Bound<'_, PyAny>, home: &Arc<Home>) -> PyValue {
+    Value::Opaque(value_payload(obj, home))
 }
 
 /// Whether this interpreter runs without the GIL (a free-threaded build with
@@ -902,15 +940,17 @@ fn push_attr(
     key: &Bound<'_, PyString>,
     id: AttrId,
     obj: &Bound<'_, PyAny>,
+    home: &Arc<Home>,
 ) -> PyResult<()> {
     if !key.is_exact_instance_of::<PyString>() {
-        map.insert(id, value_from_py(obj, key.to_str()?, 0)?);
+        map.insert(id, value_from_py(obj, key.to_str()?, 0, home)?);
         return Ok(());
     }
     convert_value(
         obj,
+        home,
         |v| map.push_unique(id, v),
-        || value_from_py_other(obj, key.to_str()?, 0),
+        || value_from_py_other(obj, key.to_str()?, 0, home),
     )
 }
 
@@ -920,6 +960,7 @@ fn attrs_from_dict_into(
     names: &mut NameIds<'_>,
     dict: &Bound<'_, PyDict>,
     map: &mut PyAttrMap,
+    home: &Arc<Home>,
 ) -> PyResult<()> {
     map.reserve(dict.len());
     for_each_item(dict, |k, v| {
@@ -930,7 +971,7 @@ fn attrs_from_dict_into(
             ))
         })?;
         let id = names.id(key)?;
-        push_attr(map, key, id, &v)?;
+        push_attr(map, key, id, &v, home)?;
         Ok(())
     })
 }
@@ -940,6 +981,7 @@ fn attrs_from_dict_into(
 pub(crate) fn attrs_from_kwnames<'py>(
     names: &Bound<'py, PyTuple>,
     values: impl Iterator<Item = Borrowed<'py, 'py, PyAny>>,
+    home: &Arc<Home>,
 ) -> PyResult<PyAttrMap> {
     let mut map = AttrMap::with_capacity(names.len());
     with_name_ids(|ids| -> PyResult<()> {
@@ -949,7 +991,7 @@ pub(crate) fn attrs_from_kwnames<'py>(
                 PyTypeError::new_err(format!("keywords must be str, not {}", type_name(&k)))
             })?;
             let id = ids.id(&key)?;
-            push_attr(&mut map, &key, id, &v)?;
+            push_attr(&mut map, &key, id, &v, home)?;
         }
         Ok(())
     })?;
@@ -959,10 +1001,11 @@ pub(crate) fn attrs_from_kwnames<'py>(
 /// Converts an attrs argument that must be a dict.
 pub(crate) fn attrs_from_obj(
     obj: &Bound<'_, PyAny>,
+    home: &Arc<Home>,
     what: impl Fn() -> String,
 ) -> PyResult<PyAttrMap> {
     let mut map = PyAttrMap::new();
-    with_name_ids(|names| attrs_from_obj_into(names, obj, &mut map, what))?;
+    with_name_ids(|names| attrs_from_obj_into(names, obj, &mut map, home, what))?;
     Ok(map)
 }
 
@@ -973,11 +1016,12 @@ pub(crate) fn attrs_from_obj_into(
     names: &mut NameIds<'_>,
     obj: &Bound<'_, PyAny>,
     map: &mut PyAttrMap,
+    home: &Arc<Home>,
     what: impl Fn() -> String,
 ) -> PyResult<()> {
     match obj.cast::<PyDict>() {
         // A bad name says which item (or operation) it is in.
-        Ok(d) => attrs_from_dict_into(names, d, map).map_err(|e| {
+        Ok(d) => attrs_from_dict_into(names, d, map, home).map_err(|e| {
             let py = obj.py();
             if e.is_instance_of::<PyTypeError>(py) {
                 PyTypeError::new_err(format!("{}: {}", what(), e.value(py)))

@@ -31,6 +31,7 @@ use super::convert::{
 use super::convert::{release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs};
 use super::detach::{attach, checkpoint, detach, iterate, on_snapshot, CallingPython};
 use super::handles::{HandleCache, Handles};
+use super::values::Values;
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::id::PyRepr;
@@ -294,6 +295,11 @@ pub struct AttrView {
     /// Where the last name read was found in the map (see
     /// `AttrSlice::get_from`), kept when the view moves to the next node.
     hint: AtomicU32,
+    /// The graph's registered values, which `snap` may hold: kept reachable
+    /// for the collector while the view lives (see `values.rs`). Held, never
+    /// read.
+    #[allow(dead_code)]
+    values: Py<Values>,
 }
 
 // SAFETY: `map` points into `snap`, which this view keeps alive and which is
@@ -337,11 +343,17 @@ impl Drop for AttrBatch {
 
 impl AttrView {
     /// A view of `attrs`, which must live inside `snap`.
-    fn new(snap: &Arc<Snapshot<PyPayload>>, attrs: Option<&PySharedAttrs>) -> Self {
+    fn new(
+        py: Python<'_>,
+        snap: &Arc<Snapshot<PyPayload>>,
+        values: &Py<Values>,
+        attrs: Option<&PySharedAttrs>,
+    ) -> Self {
         Self {
             snap: ManuallyDrop::new(snap.clone()),
             map: std::cell::UnsafeCell::new(map_ptr(attrs)),
             hint: AtomicU32::new(0),
+            values: values.clone_ref(py),
         }
     }
 
@@ -359,6 +371,7 @@ impl AttrView {
         py: Python<'py>,
         slot: &mut Option<Bound<'py, AttrView>>,
         snap: &Arc<Snapshot<PyPayload>>,
+        values: &Py<Values>,
         attrs: Option<&PySharedAttrs>,
     ) -> PyResult<Bound<'py, AttrView>> {
         if let Some(v) = slot.as_ref() {
@@ -371,7 +384,7 @@ impl AttrView {
                 return Ok(v.clone());
             }
         }
-        let v = Bound::new(py, AttrView::new(snap, attrs))?;
+        let v = Bound::new(py, AttrView::new(py, snap, values, attrs))?;
         *slot = Some(v.clone());
         Ok(v)
     }
@@ -542,6 +555,8 @@ enum Column {
 pub struct AttrBatch {
     graph: ManuallyDrop<Arc<Engine>>,
     snap: ManuallyDrop<Arc<Snapshot<PyPayload>>>,
+    /// As `AttrView::values`.
+    values: Py<Values>,
     ixs: Arc<Vec<Ix>>,
     start: usize,
     end: usize,
@@ -553,9 +568,10 @@ impl AttrBatch {
         &'a self,
         py: Python<'py>,
     ) -> impl DoubleEndedIterator<Item = PyResult<Bound<'py, AttrView>>> + 'a {
-        self.ixs[self.start..self.end]
-            .iter()
-            .map(move |&ix| Bound::new(py, AttrView::new(&self.snap, self.snap.attrs(ix))))
+        self.ixs[self.start..self.end].iter().map(move |&ix| {
+            let view = AttrView::new(py, &self.snap, &self.values, self.snap.attrs(ix));
+            Bound::new(py, view)
+        })
     }
 
     /// The position of the first node whose view equals `value`.
@@ -634,7 +650,7 @@ impl AttrBatch {
         self.end - self.start
     }
 
-    fn __getitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<AttrView> {
+    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<AttrView> {
         // An int or anything with `__index__` (numpy ints), but not a bool
         // (nor a slice): `batch[True]` is a mistake, not row 1.
         if index.is_instance_of::<PyBool>() || index.cast::<pyo3::types::PySlice>().is_ok() {
@@ -662,7 +678,12 @@ impl AttrBatch {
             return Err(out_of_range(index.to_string()));
         }
         let ix = self.ixs[self.start + i as usize];
-        Ok(AttrView::new(&self.snap, self.snap.attrs(ix)))
+        Ok(AttrView::new(
+            py,
+            &self.snap,
+            &self.values,
+            self.snap.attrs(ix),
+        ))
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -1186,7 +1207,7 @@ fn vectorized_batch(
     py: Python<'_>,
     pred: &Bound<'_, PyAny>,
     graph: &Arc<Engine>,
-    snap: &Arc<Snapshot<PyPayload>>,
+    (snap, values): (&Arc<Snapshot<PyPayload>>, &Py<Values>),
     handles: &Handles,
     (cands, start, len): (&Arc<Vec<Ix>>, usize, usize),
 ) -> PyResult<Vec<Py<PyAny>>> {
@@ -1199,6 +1220,7 @@ fn vectorized_batch(
         AttrBatch {
             graph: ManuallyDrop::new(graph.clone()),
             snap: ManuallyDrop::new(snap.clone()),
+            values: values.clone_ref(py),
             ixs: cands.clone(),
             start,
             end: start + len,
@@ -1273,7 +1295,7 @@ impl Drop for Calls {
 fn per_node_batch(
     py: Python<'_>,
     pred: &Bound<'_, PyAny>,
-    snap: &Arc<Snapshot<PyPayload>>,
+    (snap, values): (&Arc<Snapshot<PyPayload>>, &Py<Values>),
     items: &[Ix],
     cancelled: &Cancelled<'_>,
 ) -> PyResult<Vec<Py<PyAny>>> {
@@ -1294,7 +1316,7 @@ fn per_node_batch(
         checkpoint(py);
         cancelled.check()?;
         let id = node_obj(py, &view, ix);
-        let attrs = AttrView::reuse(py, &mut spare, snap, view.attrs(ix))?;
+        let attrs = AttrView::reuse(py, &mut spare, snap, values, view.attrs(ix))?;
         calls.0 += 1;
         if pred.call1((&id, attrs))?.is_truthy()? {
             out.push(id.unbind());
@@ -1310,7 +1332,7 @@ const FEW_RESULTS: usize = 64;
 pub(crate) fn filter_nodes<'py>(
     py: Python<'py>,
     graph: &Arc<Engine>,
-    cache: &HandleCache,
+    (cache, values): (&HandleCache, &Py<Values>),
     args: FilterArgs<'py>,
     vectorized: bool,
 ) -> PyResult<Bound<'py, PyList>> {
@@ -1351,9 +1373,9 @@ pub(crate) fn filter_nodes<'py>(
             |py, pred, b, items, cancelled| match &handles {
                 Some(handles) => {
                     let batch = (&cands, b * bs, items.len());
-                    vectorized_batch(py, pred, graph, &snap, handles, batch)
+                    vectorized_batch(py, pred, graph, (&snap, values), handles, batch)
                 }
-                None => per_node_batch(py, pred, &snap, items, cancelled),
+                None => per_node_batch(py, pred, (&snap, values), items, cancelled),
             },
         )
     })?;
@@ -1363,6 +1385,7 @@ pub(crate) fn filter_nodes<'py>(
 pub(crate) fn filter_edges<'py>(
     py: Python<'py>,
     graph: &Engine,
+    values: &Py<Values>,
     args: FilterArgs<'py>,
 ) -> PyResult<Bound<'py, PyList>> {
     let cond = &args.cond;
@@ -1394,7 +1417,8 @@ pub(crate) fn filter_edges<'py>(
                     checkpoint(py);
                     cancelled.check()?;
                     let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
-                    let attrs = AttrView::reuse(py, &mut spare, &snap, view.edge_attrs(s, t))?;
+                    let edge = view.edge_attrs(s, t);
+                    let attrs = AttrView::reuse(py, &mut spare, &snap, values, edge)?;
                     calls.0 += 1;
                     if pred.call1((&si, &ti, attrs))?.is_truthy()? {
                         out.push(PyTuple::new(py, [si, ti])?.unbind());

@@ -13,6 +13,7 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, node_id,
@@ -23,6 +24,7 @@ use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
+use super::values::{Home, Values};
 use crate::engine::algo;
 use crate::engine::cancel::Cancel;
 use crate::engine::value::lookup_name;
@@ -61,6 +63,9 @@ pub struct PyGraph {
     pub(crate) inner: Arc<Engine>,
     /// Id-object columns for long result lists (see `handles`).
     pub(crate) handles: HandleCache,
+    /// Where this graph's opaque values are registered for the garbage
+    /// collector (see `values.rs`).
+    pub(crate) values: Py<Values>,
 }
 
 /// Below this many nodes and edges a graph frees faster than a detach costs.
@@ -94,6 +99,12 @@ impl Drop for PyGraph {
 }
 
 impl PyGraph {
+    /// Where opaque values made for this graph register (see `values.rs`).
+    #[inline]
+    pub(crate) fn home(&self) -> &Arc<Home> {
+        &self.values.get().home
+    }
+
     fn item_error(method: &str, index: usize, what: &str) -> PyErr {
         PyTypeError::new_err(format!("{method}: item {index}: {what}"))
     }
@@ -191,7 +202,7 @@ impl PyGraph {
         Ok(pairs)
     }
 
-    fn op_from_tuple(item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
+    fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
         let err = |what: &str| Self::item_error("_apply_ops", index, what);
         let t = as_tuple(item).ok_or_else(|| err("expected a tuple"))?;
         if t.is_empty() {
@@ -205,7 +216,9 @@ impl PyGraph {
             .to_owned();
         let arg = |i: usize| t.get_item(i);
         let attrs = |i: usize| -> PyResult<PyAttrMap> {
-            attrs_from_obj(&arg(i)?, || format!("operation {index} ({code})"))
+            attrs_from_obj(&arg(i)?, self.home(), || {
+                format!("operation {index} ({code})")
+            })
         };
         let want = |n: usize| -> PyResult<()> {
             if t.len() != n {
@@ -424,7 +437,7 @@ fn size_hint(items: &Bound<'_, PyAny>) -> usize {
 impl PyGraph {
     #[new]
     #[pyo3(signature = (directed = true, backend = "rust"))]
-    fn new(directed: bool, backend: &str) -> PyResult<Self> {
+    fn new(py: Python<'_>, directed: bool, backend: &str) -> PyResult<Self> {
         let _call = trace::call("new");
         if backend == "python" {
             return Err(PyValueError::new_err(
@@ -439,7 +452,23 @@ impl PyGraph {
         Ok(Self {
             inner: Arc::new(Graph::new(directed)),
             handles: HandleCache::default(),
+            values: Values::new(py)?,
         })
+    }
+
+    /// The collector's view of the graph: its registered opaque values,
+    /// reported by `values` (see `values.rs`), never by walking the records.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.values)
+    }
+
+    /// Breaks a garbage cycle through the graph's values: empties it. Only
+    /// the collector calls this, on a graph nothing reachable refers to, so
+    /// no call on it runs (a running call holds the graph).
+    fn __clear__(&self, py: Python<'_>) {
+        self.inner.clear();
+        self.handles.clear();
+        release_queued(py);
     }
 
     /// True for a directed graph.
@@ -513,6 +542,7 @@ impl PyGraph {
     #[pyo3(signature = (items, /))]
     fn batch_add_nodes(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         let _call = trace::call("batch_add_nodes");
+        let home = self.home();
         // One borrow of the name cache for the whole batch (an `items`
         // iterator that calls back into gli gets an uncached one).
         let batch = with_name_ids(|names| -> PyResult<Vec<(NodeId, Attrs<PyPayload>)>> {
@@ -536,7 +566,7 @@ impl PyGraph {
                             t.get_borrowed_item_unchecked(1),
                         )
                     };
-                    attrs_from_obj_into(names, &attrs, &mut scratch, || {
+                    attrs_from_obj_into(names, &attrs, &mut scratch, home, || {
                         format!("batch_add_nodes: item {index}")
                     })?;
                     let id = Self::item_id("batch_add_nodes", index, &id)?;
@@ -579,8 +609,9 @@ impl PyGraph {
                 )));
             }
             if n == 3 {
-                let a =
-                    attrs_from_obj(&t.get_item(2)?, || format!("batch_add_edges: item {index}"))?;
+                let a = attrs_from_obj(&t.get_item(2)?, self.home(), || {
+                    format!("batch_add_edges: item {index}")
+                })?;
                 if !a.is_empty() {
                     attrs.push((index, a));
                 }
@@ -618,7 +649,7 @@ impl PyGraph {
         let _call = trace::call("_apply_ops");
         let mut batch = Vec::new();
         for (index, item) in iterate(ops)?.enumerate() {
-            batch.push(Self::op_from_tuple(&item?, index)?);
+            batch.push(self.op_from_tuple(&item?, index)?);
         }
         _call.items(batch.len());
         let inner = &self.inner;
@@ -790,7 +821,8 @@ impl PyGraph {
         objects: &Bound<'_, PyList>,
     ) -> PyResult<()> {
         let _call = trace::call("_load_state");
-        let objs: Vec<PyPayload> = objects.iter().map(|o| value_payload(&o)).collect();
+        let home = self.home();
+        let objs: Vec<PyPayload> = objects.iter().map(|o| value_payload(&o, home)).collect();
         let bytes = image.as_bytes();
         let inner = &self.inner;
         run_detached(py, None, |c| {
@@ -825,7 +857,8 @@ impl PyGraph {
         };
         let args =
             filter::FilterArgs::parse("filter_nodes", predicate, r#where, batch_size, default)?;
-        filter::filter_nodes(py, &self.inner, &self.handles, args, vectorized)
+        let held = (&self.handles, &self.values);
+        filter::filter_nodes(py, &self.inner, held, args, vectorized)
     }
 
     /// `(source, target)` of the edges passing `where` and `predicate`, in `edges()` order.
@@ -845,7 +878,7 @@ impl PyGraph {
             batch_size,
             filter::DEFAULT_BATCH,
         )?;
-        filter::filter_edges(py, &self.inner, args)
+        filter::filter_edges(py, &self.inner, &self.values, args)
     }
 
     /// Nodes in breadth-first order from ``source`` (itself first), along
@@ -1084,7 +1117,11 @@ impl PyGraph {
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
         // The class may be a Python subclass: its `__init__` is Python code.
         let new = calling_python(py, || slf.get_type().call1((this.inner.is_directed(),)))?;
-        let target = new.cast::<PyGraph>()?.get().inner.clone();
+        let new_graph = new.cast::<PyGraph>()?.get();
+        let target = new_graph.inner.clone();
+        // The new graph shares this one's opaque values: they stay reachable
+        // through it (see `values.rs`).
+        new_graph.values.get().adopt(this.values.bind(py));
         let inner = &this.inner;
         run_detached(py, None, |c| inner.subgraph_into(&refs, &target, c))?;
         Ok(new)

@@ -225,7 +225,10 @@ unsafe fn call<'py>(
     let pos = [arg(0), if nargs > 1 { arg(1) } else { arg(0) }];
     _call.attrs(kwnames.as_ref().map_or(0, |k| k.len()));
     let attrs = match &kwnames {
-        Some(names) => attrs_from_kwnames(names, (nargs..nargs + names.len()).map(arg))?,
+        Some(names) => {
+            let home = graph.get().home();
+            attrs_from_kwnames(names, (nargs..nargs + names.len()).map(arg), home)?
+        }
         None => PyAttrMap::new(),
     };
     (m.body)(graph.get(), py, &pos[..nargs], attrs)

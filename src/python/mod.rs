@@ -8,6 +8,7 @@ mod graph;
 mod handles;
 mod methods;
 mod trace;
+mod values;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

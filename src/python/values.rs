@@ -1,0 +1,171 @@
+//! What the garbage collector sees of a graph's opaque attribute values.
+//!
+//! A graph holds its opaque values (`convert::Opaque`) in engine records that
+//! detached threads copy, share with snapshots and drop at any time, so the
+//! set of references a traversal of the records would report can change
+//! between the collector's two passes over one collection: a value reported
+//! on the first pass and not on the second looks unreachable, and the
+//! collector finalizes and clears it while the graph still holds it. (A
+//! traversal of the records was built, caught doing that, and taken out:
+//! `tests/test_concurrency.py::test_the_collector_never_finalizes_values_a_graph_still_holds`.)
+//!
+//! So the references are reported from a [`Home`] instead: every opaque value
+//! made for a graph registers its object there when it is made, and leaves
+//! when its last engine holder has dropped it and the binding releases it
+//! (`convert::release_queued`). Both happen attached, never inside the
+//! collector's passes (a GIL build's collector holds the GIL through them; a
+//! free-threaded one stops every attached thread), so the set a traversal
+//! reports is fixed for a whole collection however the records change.
+//! Each object is registered once, for the one reference its `Opaque` owns,
+//! so no reference is reported twice.
+//!
+//! The home is reported through [`Values`], a small Python object that the
+//! graph and everything else that may hold the graph's values outside a call
+//! (another graph made from it by `subgraph`, an `AttributeView`, an
+//! `AttributeBatch`) keep a strong reference to: the collector counts those
+//! references, so the values stay reachable while any holder is. A cycle
+//! through a value (`g.add_node(n, owner=g)`) is
+//! `g -> Values -> value -> g`, and `PyGraph::__clear__` breaks it by
+//! emptying the graph.
+
+use std::mem::ManuallyDrop;
+
+use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::sync::{Arc, LeafMutex};
+
+/// The registered objects of one home.
+#[derive(Default)]
+struct Registered {
+    /// Slot `k`: an object an `Opaque` owns a reference to, or a free slot.
+    /// Not an owned reference: the `Opaque` owns it, and leaves (`remove`)
+    /// before releasing it, so a registered pointer is always alive.
+    objs: Vec<Option<Alias>>,
+    free: Vec<u32>,
+    /// Homes whose values this one's graph may hold too (`adopt`).
+    parents: Vec<Py<Values>>,
+}
+
+/// A borrowed alias of a registered object, only ever passed to the
+/// collector's visit function (never released: `ManuallyDrop`).
+struct Alias(ManuallyDrop<Py<PyAny>>);
+
+// SAFETY: an `Alias` is only read by `Values::__traverse__`, and the object
+// it points to is kept alive by the `Opaque` that registered it.
+unsafe impl Send for Alias {}
+unsafe impl Sync for Alias {}
+
+/// Where a graph's opaque values are registered (see the module docs).
+///
+/// **Locking behaviour:** one leaf mutex, held only to push, take or walk
+/// slots, with no Python code inside (nothing allocated in Python, nothing
+/// released), so the collector can never meet it held by its own thread, and
+/// a traversal (which runs with no other thread attached) never finds it
+/// held.
+#[derive(Default)]
+pub(crate) struct Home {
+    registered: LeafMutex<Registered>,
+}
+
+impl Home {
+    /// Registers `obj`, to which the caller's new `Opaque` owns a reference;
+    /// returns its slot. Attached (the caller holds a `Bound`).
+    pub(crate) fn add(&self, obj: &Bound<'_, PyAny>) -> u32 {
+        // SAFETY: a non-owning alias of a live object, never released.
+        let alias = Alias(ManuallyDrop::new(
+            unsafe { Bound::from_owned_ptr(obj.py(), obj.as_ptr()) }.unbind(),
+        ));
+        let mut reg = self.registered.lock();
+        match reg.free.pop() {
+            Some(k) => {
+                reg.objs[k as usize] = Some(alias);
+                k
+            }
+            None => {
+                let k = u32::try_from(reg.objs.len()).expect("fewer than 2^32 opaque values");
+                reg.objs.push(Some(alias));
+                k
+            }
+        }
+    }
+
+    /// Unregisters slot `k`, just before its `Opaque`'s reference is
+    /// released. Attached: `py` proves it.
+    pub(crate) fn remove(&self, _py: Python<'_>, k: u32) {
+        let mut reg = self.registered.lock();
+        if let Some(slot) = reg.objs.get_mut(k as usize) {
+            if slot.take().is_some() {
+                reg.free.push(k);
+            }
+        }
+        if reg.free.len() == reg.objs.len() {
+            // Every value gone: give the slots' memory back.
+            reg.objs = Vec::new();
+            reg.free = Vec::new();
+        }
+    }
+
+    /// Objects registered now (tests).
+    pub(crate) fn len(&self) -> usize {
+        let reg = self.registered.lock();
+        reg.objs.len() - reg.free.len()
+    }
+}
+
+/// The Python-side handle of a [`Home`]: what the collector traverses.
+#[pyclass(name = "_Values", module = "gli._core", frozen)]
+pub(crate) struct Values {
+    pub(crate) home: Arc<Home>,
+}
+
+impl Values {
+    pub(crate) fn new(py: Python<'_>) -> PyResult<Py<Values>> {
+        Py::new(
+            py,
+            Values {
+                home: Arc::new(Home::default()),
+            },
+        )
+    }
+
+    /// Makes `parent`'s values reachable through this home too: a graph
+    /// that took records from another graph (`subgraph`) holds some of its
+    /// values, registered in the other's home.
+    pub(crate) fn adopt(&self, parent: &Bound<'_, Values>) {
+        if std::ptr::eq(parent.get(), self) {
+            return;
+        }
+        let parent = parent.clone().unbind();
+        let mut reg = self.home.registered.lock();
+        if !reg.parents.iter().any(|p| p.is(&parent)) {
+            reg.parents.push(parent);
+            return;
+        }
+        drop(reg);
+        // `parent` (a reference) is released here, with the lock let go.
+    }
+}
+
+#[pymethods]
+impl Values {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Never held during a collection (see `Home`); should it ever be,
+        // reporting nothing this pass keeps the values alive rather than
+        // waiting on a holder that cannot run.
+        let Some(reg) = self.home.registered.try_lock() else {
+            return Ok(());
+        };
+        for obj in reg.objs.iter().flatten() {
+            visit.call(&*obj.0)?;
+        }
+        for p in &reg.parents {
+            visit.call(p)?;
+        }
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<gli._core._Values: {} objects>", self.home.len())
+    }
+}

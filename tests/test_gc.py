@@ -1,0 +1,211 @@
+"""The garbage collector and a graph's attribute values.
+
+A reference cycle through an attribute value (a value that holds its graph,
+a callback closing over it) is collected like NetworkX's dict-of-dicts
+graphs are, and the collector never finalizes or clears a value that a
+graph, a graph made from it by ``subgraph``, or a kept ``AttributeView``
+still holds."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import gli
+
+
+class Value:
+    """An attribute value that says whether it was finalized or cleared."""
+
+    finalized: set[int] = set()
+    tags = itertools.count()
+
+    def __init__(self, graph: Any = None) -> None:
+        self.tag = next(Value.tags)
+        self.graph = graph
+
+    def __del__(self) -> None:
+        Value.finalized.add(self.tag)
+
+
+def collected(*refs: weakref.ref[Any]) -> bool:
+    gc.collect()
+    return all(r() is None for r in refs)
+
+
+def test_a_value_that_holds_its_graph_is_collected_with_it(
+    make_graph: Callable[..., gli.Graph],
+) -> None:
+    g = make_graph()
+    v = Value(g)
+    g.add_node("a", owner=v)
+    refs = weakref.ref(g), weakref.ref(v)
+    del g, v
+    assert collected(*refs)
+
+
+@pytest.mark.parametrize("directed", [True, False])
+def test_cycles_through_edges_nested_values_and_closures_are_collected(
+    make_graph: Callable[..., gli.Graph], directed: bool
+) -> None:
+    g = make_graph(directed)
+    g.batch_add_nodes([1, 2, 3])
+    # A tuple has no tp_clear of its own: the graph must break the cycle.
+    g.add_edge(1, 2, w=[{"back": (g,)}])
+    g.batch_add_edges([(2, 3, {"on_change": lambda: g.node_count()})])
+    with g.batch_operations() as ops:
+        ops.update_node(3, me=[g])
+    refs = [weakref.ref(g)]
+    del g, ops
+    assert collected(*refs)
+
+
+def test_many_cyclic_graphs_leave_nothing_behind(backend: str) -> None:
+    refs, tags = [], set()
+    for i in range(2000):
+        g = gli.Graph(backend=backend)
+        v = Value(g)
+        g.add_node(i, v=v)
+        refs.append(weakref.ref(g))
+        tags.add(v.tag)
+    del g, v
+    assert collected(*refs)
+    assert tags <= Value.finalized
+
+
+def test_values_a_subgraph_shares_live_while_it_does(make_graph: Callable[..., gli.Graph]) -> None:
+    g = make_graph()
+    shared = Value()
+    tag = shared.tag
+    g.add_node(1, x=shared)
+    g.add_node(2, cycle=Value(g))
+    h = g.subgraph([1])
+    wg, ws = weakref.ref(g), weakref.ref(shared)
+    del g, shared
+    for _ in range(3):
+        gc.collect()
+    value = h.get_node(1)["x"]
+    assert isinstance(value, Value) and value.tag == tag and tag not in Value.finalized
+    del value
+    del h
+    assert collected(wg, ws)
+
+
+def test_a_kept_view_keeps_its_values_whole(make_graph: Callable[..., gli.Graph]) -> None:
+    g = make_graph()
+    v = Value(g)
+    tag = v.tag
+    g.add_node(1, x=v)
+    del v
+    kept: list[Any] = []
+    g.filter_nodes(lambda n, a: kept.append(a) or True)
+    g.remove_node(1)
+    wg = weakref.ref(g)
+    del g
+    for _ in range(3):
+        gc.collect()
+    # The graph no longer holds the value; the view's snapshot does.
+    assert kept[0]["x"].tag == tag and tag not in Value.finalized
+    kept.clear()
+    assert collected(wg)
+
+
+def test_a_graph_stored_in_another_graph(make_graph: Callable[..., gli.Graph]) -> None:
+    a, b = make_graph(), make_graph()
+    a.add_node(1, other=b)
+    b.add_node(1, other=a)
+    refs = weakref.ref(a), weakref.ref(b)
+    del a, b
+    assert collected(*refs)
+
+
+def test_a_reachable_graph_keeps_every_value_through_collections() -> None:
+    g = gli.Graph()
+    tags = []
+    for i in range(100):
+        v, w = Value(g), Value()
+        g.add_node(i, v=v, nested=[w])
+        tags.append((v.tag, w.tag))
+    del v, w
+    for _ in range(3):
+        gc.collect()
+    for i in range(100):
+        node = g.get_node(i)
+        assert (node["v"].tag, node["nested"][0].tag) == tags[i]
+    every = {t for pair in tags for t in pair}
+    assert not every & Value.finalized
+    wg = weakref.ref(g)
+    del g, node
+    assert collected(wg)
+    assert every <= Value.finalized
+
+
+@pytest.mark.timeout(300)
+def test_collections_beside_detached_writers_never_finalize_a_held_value() -> None:
+    """Writers replace, remove and re-add opaque values (detached batches,
+    snapshots taken and dropped, subgraphs made) while the main thread
+    collects: a value the graph holds at the end was never finalized or
+    cleared, and values the writers let go of were collected."""
+    g = gli.Graph()
+    g.batch_add_nodes(range(10**7, 10**7 + 100_000))
+    n = 400
+    for i in range(n):
+        g.add_node(i, v=Value(g))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    rounds = [0, 0]
+
+    def writer(w: int) -> None:
+        k = 0
+        try:
+            while not stop.is_set():
+                k += 1
+                rounds[w] = k
+                # All-or-nothing replacement of every value, under every shard lock.
+                with g.batch_operations() as ops:
+                    for i in range(w, n, 2):
+                        ops.update_node(i, v=Value(g))
+                g.batch_add_nodes((10**8 + w * 10**6 + k * 10 + j, {"t": Value(g)}) for j in range(10))
+                g.remove_node(10**8 + w * 10**6 + k * 10)
+                g.subgraph(range(w, n, 7))
+                g.filter_nodes(where={"y": 1})
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        collections, start = 0, time.monotonic()
+        # Until both writers have been through their loop many times (or
+        # have failed), collecting all along, with a pause between
+        # collections: a free-threaded collection stops every thread, and
+        # back-to-back ones leave the writers a round or two a second. The
+        # time bound is a safeguard for a loaded machine, not the test.
+        while (collections < 150 or min(rounds) < 20) and not errors:
+            gc.collect()
+            collections += 1
+            time.sleep(0.002)
+            if time.monotonic() - start > 60 and min(rounds) > 0:
+                break
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
+    assert not errors, errors
+    for _ in range(5):  # the values the last rounds stored meet collections too
+        gc.collect()
+    held = [g.get_node(i)["v"] for i in range(n)]
+    assert all(hasattr(v, "tag") and v.graph is g for v in held), "a held value was cleared"
+    assert not {v.tag for v in held} & Value.finalized, "a held value was finalized"
+    del held
+    wg = weakref.ref(g)
+    del g
+    assert collected(wg)

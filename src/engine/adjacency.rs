@@ -10,6 +10,7 @@
 //! changes, so after a write only the written shards are rebuilt.
 
 use super::filter::ShardCol;
+use super::slots::Run;
 use super::store::{Ix, Shard};
 use super::value::AttrId;
 use crate::sync::Arc;
@@ -29,7 +30,7 @@ pub struct AdjColumn {
 
 impl ShardCol for AdjColumn {
     fn build<O>(shard: &Shard<O>, _: AttrId) -> Option<Self> {
-        let recs = || shard.slots.iter().flatten();
+        let recs = || shard.slots.items().map(|(_, r)| r);
         let n_out: usize = recs().map(|r| r.out().len()).sum();
         let n_in: usize = recs().map(|r| r.inn().len()).sum();
         // Offsets are u32: a shard with 2^32 entries keeps using the records
@@ -45,12 +46,23 @@ impl ShardCol for AdjColumn {
             in_off: Vec::with_capacity(rows),
             ins: Vec::with_capacity(n_in),
         };
-        for slot in shard.slots.iter() {
-            col.out_off.push(col.outs.len() as u32);
-            col.in_off.push(col.ins.len() as u32);
-            if let Some(rec) = slot {
-                col.outs.extend_from_slice(rec.out());
-                col.ins.extend_from_slice(rec.inn());
+        for run in shard.slots.runs() {
+            let slots = match run {
+                Run::Slots(slots) => slots,
+                Run::Empty(n) => {
+                    let (o, i) = (col.outs.len() as u32, col.ins.len() as u32);
+                    col.out_off.extend(std::iter::repeat_n(o, n));
+                    col.in_off.extend(std::iter::repeat_n(i, n));
+                    continue;
+                }
+            };
+            for slot in slots {
+                col.out_off.push(col.outs.len() as u32);
+                col.in_off.push(col.ins.len() as u32);
+                if let Some(rec) = slot {
+                    col.outs.extend_from_slice(rec.out());
+                    col.ins.extend_from_slice(rec.inn());
+                }
             }
         }
         col.out_off.push(col.outs.len() as u32);

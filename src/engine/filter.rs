@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use super::adjacency::{AdjColumn, AdjIndex};
 use super::cancel::Cancel;
 use super::counters::{bump, Counter};
+use super::slots::Run;
 use super::store::{GraphView, Ix, Shard};
 use super::value::{AttrId, AttrSlice, Equiv, Number, Value};
 use super::Payload;
@@ -241,22 +242,32 @@ impl ShardCol for ShardColumn {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut codes = Vec::with_capacity(shard.slots.len());
         let mut hint = 0;
-        for slot in shard.slots.iter() {
-            let v = slot
-                .and_then(|r| r.attrs.as_deref())
-                .and_then(|a| a.get_from(attr, &mut hint));
-            let code = match v.and_then(Canon::of_value) {
-                None => NO_MATCH,
-                Some(k) => {
-                    let next = dict.len() as u32;
-                    let code = *dict.entry(k.to_key()).or_insert(next);
-                    if dict.len() > MAX_DISTINCT {
-                        return None;
-                    }
-                    code
+        for run in shard.slots.runs() {
+            let slots = match run {
+                Run::Slots(slots) => slots,
+                Run::Empty(n) => {
+                    codes.extend(std::iter::repeat_n(NO_MATCH, n));
+                    continue;
                 }
             };
-            codes.push(code);
+            for slot in slots {
+                let v = slot
+                    .as_ref()
+                    .and_then(|r| r.attrs.as_deref())
+                    .and_then(|a| a.get_from(attr, &mut hint));
+                let code = match v.and_then(Canon::of_value) {
+                    None => NO_MATCH,
+                    Some(k) => {
+                        let next = dict.len() as u32;
+                        let code = *dict.entry(k.to_key()).or_insert(next);
+                        if dict.len() > MAX_DISTINCT {
+                            return None;
+                        }
+                        code
+                    }
+                };
+                codes.push(code);
+            }
         }
         Some(Self {
             version: shard.version,
@@ -293,19 +304,30 @@ impl ShardCol for NumColumn {
         let n = shard.slots.len();
         let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut hint = 0;
-        for slot in shard.slots.iter() {
-            let v = slot
-                .and_then(|r| r.attrs.as_deref())
-                .and_then(|a| a.get_from(attr, &mut hint));
-            let (k, r) = match v.map(Value::number) {
-                None => (num_kind::MISSING, 0),
-                Some(Some(Number::Int(i))) => (num_kind::INT, i as u64),
-                Some(Some(Number::Float(x))) => (num_kind::FLOAT, x.to_bits()),
-                Some(Some(Number::Bool(b))) => (num_kind::BOOL, b as u64),
-                Some(None) => (num_kind::OTHER, 0),
+        for run in shard.slots.runs() {
+            let slots = match run {
+                Run::Slots(slots) => slots,
+                Run::Empty(n) => {
+                    kinds.extend(std::iter::repeat_n(num_kind::MISSING, n));
+                    raw.extend(std::iter::repeat_n(0, n));
+                    continue;
+                }
             };
-            kinds.push(k);
-            raw.push(r);
+            for slot in slots {
+                let v = slot
+                    .as_ref()
+                    .and_then(|r| r.attrs.as_deref())
+                    .and_then(|a| a.get_from(attr, &mut hint));
+                let (k, r) = match v.map(Value::number) {
+                    None => (num_kind::MISSING, 0),
+                    Some(Some(Number::Int(i))) => (num_kind::INT, i as u64),
+                    Some(Some(Number::Float(x))) => (num_kind::FLOAT, x.to_bits()),
+                    Some(Some(Number::Bool(b))) => (num_kind::BOOL, b as u64),
+                    Some(None) => (num_kind::OTHER, 0),
+                };
+                kinds.push(k);
+                raw.push(r);
+            }
         }
         Some(Self {
             version: shard.version,
@@ -432,10 +454,8 @@ impl LiveColumn {
 impl ShardCol for LiveColumn {
     fn build<O: Payload>(shard: &Shard<O>, _: AttrId) -> Option<Self> {
         let mut bits = vec![0u64; shard.slots.len().div_ceil(64)];
-        for (row, slot) in shard.slots.iter().enumerate() {
-            if slot.is_some() {
-                bits[row / 64] |= 1 << (row % 64);
-            }
+        for (row, _) in shard.slots.items() {
+            bits[row / 64] |= 1 << (row % 64);
         }
         Some(Self {
             version: shard.version,
@@ -625,7 +645,7 @@ pub fn scan_nodes_cached<O: Payload>(
     // dead slot's code matches nothing); records are touched only for shards
     // without a column.
     let scan_rows = |r0: usize, r1: usize, out: &mut Vec<Ix>| {
-        for row in r0..r1 {
+        for row in view.held_rows(r0, r1).flatten() {
             'shard: for s in 0..n {
                 for (cols, codes) in &per_cond {
                     let ok = match &cols[s] {
@@ -647,7 +667,8 @@ pub fn scan_nodes_cached<O: Payload>(
         }
     };
     let step = CHUNK / n.max(1);
-    let parallel = rows * n >= PAR_SCAN_MIN;
+    // Rows that churn emptied in every shard are skipped: they do not count.
+    let parallel = view.held_rows(0, rows).map(|r| r.len()).sum::<usize>() * n >= PAR_SCAN_MIN;
     if let [(cols, codes)] = per_cond.as_slice() {
         if cols.iter().all(Option::is_some) {
             // One condition with a column in every shard (the common case):
@@ -663,9 +684,10 @@ pub fn scan_nodes_cached<O: Payload>(
                 })
                 .collect();
             return chunked_by((0, rows, step), parallel, cancel, |r0, r1, out| {
-                let mut buf = vec![0 as Ix; (r1 - r0) * n];
+                let held: Vec<_> = view.held_rows(r0, r1).collect();
+                let mut buf = vec![0 as Ix; held.iter().map(|r| r.len()).sum::<usize>() * n];
                 let mut k = 0;
-                for row in r0..r1 {
+                for row in held.into_iter().flatten() {
                     let first = ((base + row) << bits) as Ix;
                     for (s, &(codes, want)) in lanes.iter().enumerate() {
                         buf[k] = first | s as Ix;
@@ -747,7 +769,7 @@ pub fn scan_nodes<O: Payload>(
 ) -> Result<Vec<Ix>> {
     let (lo, hi) = (view.lo() as usize, view.hi() as usize);
     chunked(lo, hi, cancel, |a, b, out| {
-        for ix in a as Ix..b as Ix {
+        for ix in view.held_ixs(a as Ix, b as Ix).flatten() {
             if let Some(rec) = view.rec(ix) {
                 if cond.matches(rec.attrs.as_deref()) {
                     out.push(ix);
@@ -768,7 +790,7 @@ pub fn scan_edges<O: Payload>(
     let (lo, hi) = (view.lo() as usize, view.hi() as usize);
     let directed = view.directed();
     chunked(lo, hi, cancel, |a, b, out| {
-        for s in a as Ix..b as Ix {
+        for s in view.held_ixs(a as Ix, b as Ix).flatten() {
             let Some(rec) = view.rec(s) else { continue };
             for &t in rec.out() {
                 if (directed || t >= s) && cond.matches(rec_edge_attrs(view, s, t)) {

@@ -45,6 +45,23 @@ pub(crate) struct Slots<T> {
     len: usize,
 }
 
+/// A run of slots ([`Slots::runs`]).
+pub(crate) enum Run<'s, T> {
+    /// Consecutive slots, each empty or holding an item.
+    Slots(&'s [Option<T>]),
+    /// This many empty slots.
+    Empty(usize),
+}
+
+impl<T> Run<'_, T> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Run::Slots(s) => s.len(),
+            Run::Empty(n) => *n,
+        }
+    }
+}
+
 impl<T> Default for Slots<T> {
     fn default() -> Self {
         Self {
@@ -71,6 +88,49 @@ impl<T> Slots<T> {
     #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<&T> {
         self.slot(i)?.as_ref()
+    }
+
+    /// Whether chunk `c` (slots `c * CHUNK ..`) holds an item: a walk over
+    /// many shards' slots skips the chunks none of them holds anything in,
+    /// which churn (adding and removing nodes) leaves behind.
+    #[inline]
+    pub(crate) fn chunk_holds(&self, c: usize) -> bool {
+        self.live.get(c).is_some_and(|&n| n > 0)
+    }
+
+    /// Slots `0..len` in runs: a chunk's slots, or a freed chunk's count of
+    /// empty ones, so that a column built over the slots fills what churn
+    /// emptied at memset speed rather than slot by slot.
+    pub(crate) fn runs(&self) -> impl Iterator<Item = Run<'_, T>> + '_ {
+        let mut left = self.len;
+        self.chunks.iter().map_while(move |c| {
+            if left == 0 {
+                return None;
+            }
+            let run = if c.is_empty() {
+                Run::Empty(CHUNK.min(left))
+            } else {
+                Run::Slots(&c[..c.len().min(left)])
+            };
+            left -= run.len();
+            Some(run)
+        })
+    }
+
+    /// The items held, each with its slot, in order; freed chunks cost
+    /// nothing.
+    pub(crate) fn items(&self) -> impl Iterator<Item = (usize, &T)> + '_ {
+        self.chunks
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| self.chunk_holds(*c))
+            .flat_map(move |(c, chunk)| {
+                let (first, len) = (c << CHUNK_BITS, self.len);
+                chunk.iter().enumerate().filter_map(move |(i, slot)| {
+                    let item = slot.as_ref()?;
+                    (first + i < len).then_some((first + i, item))
+                })
+            })
     }
 
     /// Slots `0..len` in order (a freed chunk's as empty ones).
@@ -201,7 +261,22 @@ mod tests {
     use super::*;
 
     fn items(s: &Slots<u32>) -> Vec<Option<u32>> {
-        s.iter().map(|x| x.copied()).collect()
+        let all: Vec<Option<u32>> = s.iter().map(|x| x.copied()).collect();
+        // `runs` and `items` say the same as `iter`.
+        let mut runs = Vec::new();
+        for run in s.runs() {
+            match run {
+                Run::Slots(slots) => runs.extend(slots.iter().copied()),
+                Run::Empty(n) => runs.extend(std::iter::repeat_n(None, n)),
+            }
+        }
+        assert_eq!(runs, all);
+        let held: Vec<(usize, u32)> = s.items().map(|(i, x)| (i, *x)).collect();
+        let want: Vec<(usize, u32)> = (all.iter().enumerate())
+            .filter_map(|(i, x)| Some((i, (*x)?)))
+            .collect();
+        assert_eq!(held, want);
+        all
     }
 
     #[test]

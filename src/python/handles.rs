@@ -28,6 +28,7 @@ use rayon::prelude::*;
 use super::convert::{node_obj, PyPayload};
 use super::detach::{run_detached, GilYield};
 use crate::engine::counters::{bump, Counter};
+use crate::engine::slots::Run;
 use crate::engine::{GraphView, Ix};
 use crate::sync::{parallel_ok, Arc, LeafMutex};
 
@@ -59,13 +60,22 @@ impl ShardHandles {
         let shard = view.parts().1[s];
         let mut addrs = Vec::with_capacity(shard.slots.len());
         let mut keep = Vec::with_capacity(shard.slots.len());
-        for slot in shard.slots.iter() {
-            match slot {
-                None => addrs.push(Addr(std::ptr::null_mut())),
-                Some(rec) => {
-                    let handle = rec.handle.get()?;
-                    addrs.push(Addr(handle.as_ptr()));
-                    keep.push(handle.clone());
+        for run in shard.slots.runs() {
+            let slots = match run {
+                Run::Slots(slots) => slots,
+                Run::Empty(n) => {
+                    addrs.extend(std::iter::repeat_n(Addr(std::ptr::null_mut()), n));
+                    continue;
+                }
+            };
+            for slot in slots {
+                match slot {
+                    None => addrs.push(Addr(std::ptr::null_mut())),
+                    Some(rec) => {
+                        let handle = rec.handle.get()?;
+                        addrs.push(Addr(handle.as_ptr()));
+                        keep.push(handle.clone());
+                    }
                 }
             }
         }
@@ -166,8 +176,8 @@ impl HandleCache {
                 let mut turn = GilYield::new();
                 for &s in &stale {
                     let base = shards[s].base as usize;
-                    for (row, slot) in shards[s].slots.iter().enumerate() {
-                        if slot.is_some_and(|r| r.handle.get().is_none()) {
+                    for (row, rec) in shards[s].slots.items() {
+                        if rec.handle.get().is_none() {
                             turn.tick(py);
                             node_obj(py, view, ((base + row) << bits | s) as Ix);
                         }

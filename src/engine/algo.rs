@@ -85,6 +85,15 @@ impl<T: Clone> Table<T> {
     }
 }
 
+/// Each of `ixs`'s position in it.
+fn positions<O: Payload>(view: &GraphView<'_, O>, ixs: &[Ix]) -> Table<u32> {
+    let mut pos = Table::new(view, u32::MAX, ixs.len());
+    for (p, &ix) in ixs.iter().enumerate() {
+        pos.set(ix, p as u32);
+    }
+    pos
+}
+
 /// Whether `live` nodes are few enough against `view`'s index range that
 /// per-node scratch should be sized by them rather than by the range.
 fn sparse_view<O: Payload>(view: &GraphView<'_, O>, live: usize) -> bool {
@@ -707,12 +716,9 @@ pub fn pagerank<O: Payload>(
         return Ok(Vec::new());
     }
     if weight.is_none() {
-        return pagerank_unweighted(view, ixs, alpha, max_iter, tol, cancel);
+        return pagerank_unweighted(view, ixs, (alpha, max_iter, tol), cancel);
     }
-    let mut pos = Table::new(view, u32::MAX, n);
-    for (p, &ix) in ixs.iter().enumerate() {
-        pos.set(ix, p as u32);
-    }
+    let pos = positions(view, &ixs);
     // Each row's scale, as NetworkX computes it: 1 / the out-weight sum (0
     // for a zero sum). A row scaled by 0 (a zero or an infinite sum) is
     // dangling, its entries dropped.
@@ -863,14 +869,13 @@ fn no_convergence(max_iter: usize, tol: f64) -> GraphError {
 fn pagerank_unweighted<O: Payload>(
     view: &GraphView<'_, O>,
     ixs: Vec<Ix>,
-    alpha: f64,
-    max_iter: usize,
-    tol: f64,
+    params: (f64, usize, f64),
     cancel: &Cancel<'_>,
 ) -> Result<Vec<(Ix, f64)>> {
     let n = ixs.len();
     if sparse_view(view, n) {
-        return pagerank_unweighted_sparse(view, ixs, alpha, max_iter, tol, cancel);
+        let pos = positions(view, &ixs);
+        return pagerank_unweighted_sparse(view, (ixs, pos), params, cancel);
     }
     let nf = n as f64;
     let lo = view.lo();
@@ -898,7 +903,7 @@ fn pagerank_unweighted<O: Payload>(
         out_deg: Some(&out_deg),
         dangling: &dangling,
     };
-    let x = power_iterate(x, sweep, (alpha, max_iter, tol), cancel, |i, share| {
+    let x = power_iterate(x, sweep, params, cancel, |i, share| {
         view.inn(lo + i as Ix)
             .iter()
             .map(|&u| share[(u - lo) as usize])
@@ -916,17 +921,11 @@ fn pagerank_unweighted<O: Payload>(
 /// same sums in the same order, so the same ranks.
 fn pagerank_unweighted_sparse<O: Payload>(
     view: &GraphView<'_, O>,
-    ixs: Vec<Ix>,
-    alpha: f64,
-    max_iter: usize,
-    tol: f64,
+    (ixs, pos): (Vec<Ix>, Table<u32>),
+    params: (f64, usize, f64),
     cancel: &Cancel<'_>,
 ) -> Result<Vec<(Ix, f64)>> {
     let n = ixs.len();
-    let mut pos = Table::new(view, u32::MAX, n);
-    for (p, &ix) in ixs.iter().enumerate() {
-        pos.set(ix, p as u32);
-    }
     let out_deg: Vec<u32> = ixs.iter().map(|&ix| view.out(ix).len() as u32).collect();
     let mut in_off = Vec::with_capacity(n + 1);
     let mut in_src: Vec<u32> = Vec::new();
@@ -950,7 +949,7 @@ fn pagerank_unweighted_sparse<O: Payload>(
     let x = power_iterate(
         vec![1.0 / n as f64; n],
         sweep,
-        (alpha, max_iter, tol),
+        params,
         cancel,
         |p, share| {
             in_src[in_off[p] as usize..in_off[p + 1] as usize]

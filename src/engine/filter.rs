@@ -236,40 +236,64 @@ struct ShardColumn {
     dict: HashMap<Key, u32, foldhash::fast::RandomState>,
 }
 
+/// Walks `shard`'s slots in order for a column of `attr` being built in
+/// `col`: `empty(col, n)` for a run of `n` slots that churn emptied (a freed
+/// chunk), `each(col, value)` for every other slot (`None`: no node there,
+/// or no such attribute). Stops, returning `false`, when `each` does.
+fn each_value<O, C>(
+    shard: &Shard<O>,
+    attr: AttrId,
+    col: &mut C,
+    empty: impl Fn(&mut C, usize),
+    mut each: impl FnMut(&mut C, Option<&Value<O>>) -> bool,
+) -> bool {
+    let mut hint = 0;
+    for run in shard.slots.runs() {
+        match run {
+            Run::Empty(n) => empty(col, n),
+            Run::Slots(slots) => {
+                for slot in slots {
+                    let v = slot
+                        .as_ref()
+                        .and_then(|r| r.attrs.as_deref())
+                        .and_then(|a| a.get_from(attr, &mut hint));
+                    if !each(col, v) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    true
+}
+
 impl ShardCol for ShardColumn {
     /// `None` when the shard has too many distinct values to be worth it.
     fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut codes = Vec::with_capacity(shard.slots.len());
-        let mut hint = 0;
-        for run in shard.slots.runs() {
-            let slots = match run {
-                Run::Slots(slots) => slots,
-                Run::Empty(n) => {
-                    codes.extend(std::iter::repeat_n(NO_MATCH, n));
-                    continue;
-                }
-            };
-            for slot in slots {
-                let v = slot
-                    .as_ref()
-                    .and_then(|r| r.attrs.as_deref())
-                    .and_then(|a| a.get_from(attr, &mut hint));
+        let whole = each_value(
+            shard,
+            attr,
+            &mut codes,
+            |codes, n| codes.extend(std::iter::repeat_n(NO_MATCH, n)),
+            |codes, v| {
                 let code = match v.and_then(Canon::of_value) {
                     None => NO_MATCH,
                     Some(k) => {
                         let next = dict.len() as u32;
                         let code = *dict.entry(k.to_key()).or_insert(next);
                         if dict.len() > MAX_DISTINCT {
-                            return None;
+                            return false;
                         }
                         code
                     }
                 };
                 codes.push(code);
-            }
-        }
-        Some(Self {
+                true
+            },
+        );
+        whole.then_some(Self {
             version: shard.version,
             codes,
             dict,
@@ -303,21 +327,15 @@ impl ShardCol for NumColumn {
     fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
         let n = shard.slots.len();
         let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut hint = 0;
-        for run in shard.slots.runs() {
-            let slots = match run {
-                Run::Slots(slots) => slots,
-                Run::Empty(n) => {
-                    kinds.extend(std::iter::repeat_n(num_kind::MISSING, n));
-                    raw.extend(std::iter::repeat_n(0, n));
-                    continue;
-                }
-            };
-            for slot in slots {
-                let v = slot
-                    .as_ref()
-                    .and_then(|r| r.attrs.as_deref())
-                    .and_then(|a| a.get_from(attr, &mut hint));
+        each_value(
+            shard,
+            attr,
+            &mut (&mut kinds, &mut raw),
+            |(kinds, raw), n| {
+                kinds.extend(std::iter::repeat_n(num_kind::MISSING, n));
+                raw.extend(std::iter::repeat_n(0, n));
+            },
+            |(kinds, raw), v| {
                 let (k, r) = match v.map(Value::number) {
                     None => (num_kind::MISSING, 0),
                     Some(Some(Number::Int(i))) => (num_kind::INT, i as u64),
@@ -327,8 +345,9 @@ impl ShardCol for NumColumn {
                 };
                 kinds.push(k);
                 raw.push(r);
-            }
-        }
+                true
+            },
+        );
         Some(Self {
             version: shard.version,
             kinds,

@@ -194,14 +194,17 @@ fn map_chunks<T: Send>(
     }
 }
 
-/// `chunked_by` over index slots, in parallel when the range is large.
-fn chunked<T: Send>(
-    lo: usize,
-    hi: usize,
+/// [`chunked_by`] over the indices of `view` in chunks of [`CHUNK`], in
+/// parallel when the rows that hold nodes cover enough of them (rows churn
+/// emptied do not count: scans skip them).
+fn chunked<T: Send, O>(
+    view: &GraphView<'_, O>,
     cancel: &Cancel<'_>,
     f: impl Fn(usize, usize, &mut Vec<T>) + Sync,
 ) -> Result<Vec<T>> {
-    chunked_by((lo, hi, CHUNK), hi - lo >= PAR_SCAN_MIN, cancel, f)
+    let (lo, hi) = (view.lo() as usize, view.hi() as usize);
+    let parallel = view.held_slots() >= PAR_SCAN_MIN;
+    chunked_by((lo, hi, CHUNK), parallel, cancel, f)
 }
 
 // ------------------------------------------------------------ column cache
@@ -687,7 +690,7 @@ pub fn scan_nodes_cached<O: Payload>(
     };
     let step = CHUNK / n.max(1);
     // Rows that churn emptied in every shard are skipped: they do not count.
-    let parallel = view.held_rows(0, rows).map(|r| r.len()).sum::<usize>() * n >= PAR_SCAN_MIN;
+    let parallel = view.held_slots() >= PAR_SCAN_MIN;
     if let [(cols, codes)] = per_cond.as_slice() {
         if cols.iter().all(Option::is_some) {
             // One condition with a column in every shard (the common case):
@@ -740,20 +743,26 @@ fn scan_live<O: Payload>(
         Some(col) => col.get(row),
         None => shards[s].slots.get(row).is_some(),
     };
+    // Rows that churn emptied in every shard are skipped.
     let count = |c: usize| -> Result<usize> {
         cancel.check()?;
         let (r0, r1) = range(c);
-        Ok((0..n)
-            .map(|s| match &live[s] {
-                Some(col) => col.count(r0, r1),
-                None => (r0..r1).filter(|&row| alive(s, row)).count(),
+        Ok(view
+            .held_rows(r0, r1)
+            .map(|rows| -> usize {
+                (0..n)
+                    .map(|s| match &live[s] {
+                        Some(col) => col.count(rows.start, rows.end),
+                        None => rows.clone().filter(|&row| alive(s, row)).count(),
+                    })
+                    .sum()
             })
             .sum())
     };
     let fill = |(c, part): (usize, &mut [Ix])| {
         let (r0, r1) = range(c);
         let mut k = 0;
-        for row in r0..r1 {
+        for row in view.held_rows(r0, r1).flatten() {
             for s in 0..n {
                 if alive(s, row) {
                     part[k] = (((base + row) << bits) | s) as Ix;
@@ -762,7 +771,7 @@ fn scan_live<O: Payload>(
             }
         }
     };
-    let parallel = rows * n >= PAR_SCAN_MIN;
+    let parallel = view.held_slots() >= PAR_SCAN_MIN;
     let counts = map_chunks(rows.div_ceil(step), parallel, count)?;
     let mut out = vec![0 as Ix; counts.iter().sum()];
     let mut parts = Vec::with_capacity(counts.len());
@@ -786,8 +795,7 @@ pub fn scan_nodes<O: Payload>(
     cond: &Where,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Ix>> {
-    let (lo, hi) = (view.lo() as usize, view.hi() as usize);
-    chunked(lo, hi, cancel, |a, b, out| {
+    chunked(view, cancel, |a, b, out| {
         for ix in view.held_ixs(a as Ix, b as Ix).flatten() {
             if let Some(rec) = view.rec(ix) {
                 if cond.matches(rec.attrs.as_deref()) {
@@ -806,9 +814,8 @@ pub fn scan_edges<O: Payload>(
     cond: &Where,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<(Ix, Ix)>> {
-    let (lo, hi) = (view.lo() as usize, view.hi() as usize);
     let directed = view.directed();
-    chunked(lo, hi, cancel, |a, b, out| {
+    chunked(view, cancel, |a, b, out| {
         for s in view.held_ixs(a as Ix, b as Ix).flatten() {
             let Some(rec) = view.rec(s) else { continue };
             for &t in rec.out() {

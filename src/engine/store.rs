@@ -676,6 +676,13 @@ impl<'a, O> GraphView<'a, O> {
             .map(move |c| (c * CHUNK).max(r0)..((c + 1) * CHUNK).min(r1))
     }
 
+    /// The slots of the rows that hold nodes ([`Self::held_rows`]), over
+    /// every shard: what a whole-graph scan visits.
+    pub(crate) fn held_slots(&self) -> usize {
+        let rows = self.shards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
+        self.held_rows(0, rows).map(|r| r.len()).sum::<usize>() * self.shards.len()
+    }
+
     /// [`Self::held_rows`] for the indices `a..b`: the parts of that range
     /// whose rows some shard holds records in.
     pub(crate) fn held_ixs(&self, a: Ix, b: Ix) -> impl Iterator<Item = std::ops::Range<Ix>> + '_ {

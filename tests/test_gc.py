@@ -209,3 +209,34 @@ def test_collections_beside_detached_writers_never_finalize_a_held_value() -> No
     wg = weakref.ref(g)
     del g
     assert collected(wg)
+
+
+def test_graphs_that_adopted_each_others_values_are_collected() -> None:
+    """A Graph subclass that hands out pooled graphs can make two graphs each
+    other's `subgraph` target: each then keeps the other's values reachable
+    (found by an audit: the two registries were never freed)."""
+    pool: list[gli.Graph] = []
+
+    class Pooled(gli.Graph):
+        def __new__(cls, directed: bool = True, *args: Any, **kwargs: Any) -> Any:
+            return pool.pop() if pool else super().__new__(cls, directed)
+
+    def registries() -> int:
+        return sum(type(o).__name__ == "_Values" for o in gc.get_objects())
+
+    gc.collect()
+    before = registries()
+    refs = []
+    for _ in range(200):
+        g1, g2 = Pooled(), Pooled()
+        pool.append(g2)
+        g1.add_node(1, v=Value())
+        assert g1.subgraph([1]) is g2
+        g1.clear()
+        pool.append(g1)
+        assert g2.subgraph([1]) is g1
+        refs += [weakref.ref(g1), weakref.ref(g2)]
+        del g1, g2
+        pool.clear()
+    assert collected(*refs)
+    assert registries() == before

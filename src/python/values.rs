@@ -165,6 +165,14 @@ impl Values {
         Ok(())
     }
 
+    /// Breaks a garbage cycle of homes that adopted each other (a Graph
+    /// subclass that hands out pooled graphs can make one): lets go of the
+    /// parents. The registered objects are not this object's to release.
+    fn __clear__(&self) {
+        let parents = std::mem::take(&mut self.home.registered.lock().parents);
+        drop(parents); // released with the lock let go
+    }
+
     fn __repr__(&self) -> String {
         format!("<gli._core._Values: {} objects>", self.home.len())
     }

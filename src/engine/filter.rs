@@ -667,24 +667,26 @@ pub fn scan_nodes_cached<O: Payload>(
     // dead slot's code matches nothing); records are touched only for shards
     // without a column.
     let scan_rows = |r0: usize, r1: usize, out: &mut Vec<Ix>| {
-        for row in view.held_rows(r0, r1).flatten() {
-            'shard: for s in 0..n {
-                for (cols, codes) in &per_cond {
-                    let ok = match &cols[s] {
-                        Some(col) => matches!(
-                            (codes[s], col.codes.get(row)),
-                            (Some(want), Some(&have)) if want == have
-                        ),
-                        None => matches!(
-                            shards[s].slots.get(row),
-                            Some(rec) if cond.matches(rec.attrs.as_deref())
-                        ),
-                    };
-                    if !ok {
-                        continue 'shard;
+        for rows in view.held_rows(r0, r1) {
+            for row in rows {
+                'shard: for s in 0..n {
+                    for (cols, codes) in &per_cond {
+                        let ok = match &cols[s] {
+                            Some(col) => matches!(
+                                (codes[s], col.codes.get(row)),
+                                (Some(want), Some(&have)) if want == have
+                            ),
+                            None => matches!(
+                                shards[s].slots.get(row),
+                                Some(rec) if cond.matches(rec.attrs.as_deref())
+                            ),
+                        };
+                        if !ok {
+                            continue 'shard;
+                        }
                     }
+                    out.push((((base + row) << bits) | s) as Ix);
                 }
-                out.push((((base + row) << bits) | s) as Ix);
             }
         }
     };
@@ -709,11 +711,15 @@ pub fn scan_nodes_cached<O: Payload>(
                 let held: Vec<_> = view.held_rows(r0, r1).collect();
                 let mut buf = vec![0 as Ix; held.iter().map(|r| r.len()).sum::<usize>() * n];
                 let mut k = 0;
-                for row in held.into_iter().flatten() {
-                    let first = ((base + row) << bits) as Ix;
-                    for (s, &(codes, want)) in lanes.iter().enumerate() {
-                        buf[k] = first | s as Ix;
-                        k += usize::from(codes.get(row) == Some(&want));
+                // A plain loop per range of held rows (a flattened iterator
+                // in this loop cost a third more on a dense graph).
+                for rows in held {
+                    for row in rows {
+                        let first = ((base + row) << bits) as Ix;
+                        for (s, &(codes, want)) in lanes.iter().enumerate() {
+                            buf[k] = first | s as Ix;
+                            k += usize::from(codes.get(row) == Some(&want));
+                        }
                     }
                 }
                 buf.truncate(k);
@@ -762,11 +768,13 @@ fn scan_live<O: Payload>(
     let fill = |(c, part): (usize, &mut [Ix])| {
         let (r0, r1) = range(c);
         let mut k = 0;
-        for row in view.held_rows(r0, r1).flatten() {
-            for s in 0..n {
-                if alive(s, row) {
-                    part[k] = (((base + row) << bits) | s) as Ix;
-                    k += 1;
+        for rows in view.held_rows(r0, r1) {
+            for row in rows {
+                for s in 0..n {
+                    if alive(s, row) {
+                        part[k] = (((base + row) << bits) | s) as Ix;
+                        k += 1;
+                    }
                 }
             }
         }
@@ -796,10 +804,12 @@ pub fn scan_nodes<O: Payload>(
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Ix>> {
     chunked(view, cancel, |a, b, out| {
-        for ix in view.held_ixs(a as Ix, b as Ix).flatten() {
-            if let Some(rec) = view.rec(ix) {
-                if cond.matches(rec.attrs.as_deref()) {
-                    out.push(ix);
+        for ixs in view.held_ixs(a as Ix, b as Ix) {
+            for ix in ixs {
+                if let Some(rec) = view.rec(ix) {
+                    if cond.matches(rec.attrs.as_deref()) {
+                        out.push(ix);
+                    }
                 }
             }
         }
@@ -816,11 +826,13 @@ pub fn scan_edges<O: Payload>(
 ) -> Result<Vec<(Ix, Ix)>> {
     let directed = view.directed();
     chunked(view, cancel, |a, b, out| {
-        for s in view.held_ixs(a as Ix, b as Ix).flatten() {
-            let Some(rec) = view.rec(s) else { continue };
-            for &t in rec.out() {
-                if (directed || t >= s) && cond.matches(rec_edge_attrs(view, s, t)) {
-                    out.push((s, t));
+        for ixs in view.held_ixs(a as Ix, b as Ix) {
+            for s in ixs {
+                let Some(rec) = view.rec(s) else { continue };
+                for &t in rec.out() {
+                    if (directed || t >= s) && cond.matches(rec_edge_attrs(view, s, t)) {
+                        out.push((s, t));
+                    }
                 }
             }
         }

@@ -639,16 +639,20 @@ impl<'a, O> GraphView<'a, O> {
         let n = self.shards.len();
         let base = self.shards.first().map_or(0, |g| g.base as usize);
         let rows = self.shards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
-        let (mut row, mut s) = (0usize, 0usize);
+        // Skips rows of chunks no shard holds a record in, from `row` on.
+        let skip = move |mut row: usize| {
+            while row < rows && !self.shards.iter().any(|g| g.slots.chunk_holds(row / CHUNK)) {
+                row += CHUNK;
+            }
+            row
+        };
+        let (mut row, mut s) = (skip(0), 0usize);
         std::iter::from_fn(move || loop {
             if s == n {
                 s = 0;
                 row += 1;
-            }
-            if s == 0 && row % CHUNK == 0 {
-                // A new row of chunks: skip it if no shard holds a record there.
-                while row < rows && !self.shards.iter().any(|g| g.slots.chunk_holds(row / CHUNK)) {
-                    row += CHUNK;
+                if row % CHUNK == 0 {
+                    row = skip(row);
                 }
             }
             if row >= rows {

@@ -240,3 +240,30 @@ def test_graphs_that_adopted_each_others_values_are_collected() -> None:
         pool.clear()
     assert collected(*refs)
     assert registries() == before
+
+
+def test_only_values_the_collector_tracks_are_registered() -> None:
+    """A numpy scalar or a big int refers to nothing and is in no cycle: it
+    costs no registry slot. What the collector tracks (an instance of a
+    Python class, a tuple, a `str` subclass: heap types are tracked) is
+    registered, and leaves when released."""
+    import numpy as np
+
+    class Tag(str):
+        __slots__ = ()
+
+    g = gli.Graph()
+    (values,) = [o for o in gc.get_referents(g) if type(o).__name__ == "_Values"]
+
+    def registered() -> int:
+        return int(repr(values).split(": ")[1].split()[0])
+
+    g.add_node(1, a=np.float64(0.5), b=2**70, c="x", d=np.int8(3))
+    assert registered() == 0
+    # The nested list and dict are stored natively: not objects.
+    g.add_node(2, a=Value(), b=(1, 2), c=[[], {}], d=Tag("y"))
+    assert registered() == 3
+    g.remove_node(2)
+    g.node_count()  # a GLI call releases what the removal dropped
+    assert registered() == 0
+    assert g.get_node(1) == {"a": 0.5, "b": 2**70, "c": "x", "d": 3}

@@ -108,11 +108,17 @@ pub(crate) fn payload(obj: &Bound<'_, PyAny>) -> PyPayload {
 pub(crate) fn value_payload(obj: &Bound<'_, PyAny>, home: &Arc<Home>) -> PyPayload {
     let stands = stands_for(obj);
     let obj = obj.clone();
-    let slot = home.add(&obj);
+    // An object the collector does not track (a numpy scalar, a big int, a
+    // `str` subclass without a `__dict__`) refers to nothing, so it is in no
+    // cycle, and the collector would ignore a report of it: it is not
+    // registered (no lock, no slot).
+    // SAFETY: attached, `obj` a live object.
+    let tracked = unsafe { pyo3::ffi::PyObject_IS_GC(obj.as_ptr()) } != 0;
+    let home = tracked.then(|| (home.clone(), home.add(&obj)));
     Arc::new(Opaque {
         obj: ManuallyDrop::new(obj.unbind()),
         stands,
-        home: Some((home.clone(), slot)),
+        home,
     })
 }
 

@@ -36,7 +36,7 @@ impl<T: Clone> Dense<T> {
         let lo = view.lo();
         Self {
             lo,
-            vals: vec![init; (view.hi() - lo) as usize],
+            vals: vec![init; view.span()],
         }
     }
     #[inline]
@@ -94,10 +94,37 @@ fn positions<O: Payload>(view: &GraphView<'_, O>, ixs: &[Ix]) -> Table<u32> {
     pos
 }
 
+/// The in-edges of `ixs` as a CSR over their positions `pos`: the offsets
+/// and the sources' positions, with `edge(u, v, position of u)` called on
+/// each edge `u -> v` as it is read (its error stops the read).
+fn in_csr<O: Payload>(
+    view: &GraphView<'_, O>,
+    ixs: &[Ix],
+    pos: &Table<u32>,
+    cancel: &Cancel<'_>,
+    mut edge: impl FnMut(Ix, Ix, u32) -> Result<()>,
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    let mut off = Vec::with_capacity(ixs.len() + 1);
+    let mut src: Vec<u32> = Vec::new();
+    off.push(0u32);
+    for (p, &v) in ixs.iter().enumerate() {
+        if p % CHECK_EVERY == 0 {
+            cancel.check()?;
+        }
+        for &u in view.inn(v) {
+            let pu = *pos.get(u);
+            edge(u, v, pu)?;
+            src.push(pu);
+        }
+        off.push(src.len() as u32);
+    }
+    Ok((off, src))
+}
+
 /// Whether `live` nodes are few enough against `view`'s index range that
 /// per-node scratch should be sized by them rather than by the range.
 fn sparse_view<O: Payload>(view: &GraphView<'_, O>, live: usize) -> bool {
-    let span = (view.hi() - view.lo()) as usize;
+    let span = view.span();
     span >= SPARSE_FROM && live.saturating_mul(16) < span
 }
 
@@ -155,7 +182,7 @@ impl Seen for Sparse {
 /// with a [`Dense`] one: a hash insertion costs about what clearing a
 /// thousand bytes of a dense table does.
 fn sparse_budget<O: Payload>(view: &GraphView<'_, O>) -> usize {
-    ((view.hi() - view.lo()) as usize / 1024).max(64)
+    (view.span() / 1024).max(64)
 }
 
 /// Below this index range a dense table is made at once (64 KB at most:
@@ -170,7 +197,7 @@ fn sparse_then_dense<O: Payload, T>(
     sparse: impl FnOnce(Sparse) -> Result<Option<T>>,
     dense: impl FnOnce(Dense<bool>) -> Result<Option<T>>,
 ) -> Result<T> {
-    if (view.hi() - view.lo()) as usize >= SPARSE_FROM {
+    if view.span() >= SPARSE_FROM {
         if let Some(done) = sparse(Sparse::new(view))? {
             return Ok(done);
         }
@@ -715,9 +742,9 @@ pub fn pagerank<O: Payload>(
     if n == 0 {
         return Ok(Vec::new());
     }
-    if weight.is_none() {
+    let Some(attr) = weight else {
         return pagerank_unweighted(view, ixs, (alpha, max_iter, tol), cancel);
-    }
+    };
     let pos = positions(view, &ixs);
     // Each row's scale, as NetworkX computes it: 1 / the out-weight sum (0
     // for a zero sum). A row scaled by 0 (a zero or an infinite sum) is
@@ -731,35 +758,19 @@ pub fn pagerank<O: Payload>(
         }
         let mut s = 0.0;
         for &w in view.out(u) {
-            s += match weight {
-                Some(a) => edge_weight(view, u, w, a)?,
-                None => 1.0,
-            };
+            s += edge_weight(view, u, w, attr)?;
         }
         row_scale[p] = if s != 0.0 { 1.0 / s } else { 0.0 };
     }
     cancel.check()?;
     // In-edge CSR over positions with normalised weights w(u,v) * row_scale(u).
-    let mut in_off = Vec::with_capacity(n + 1);
-    let mut in_src: Vec<u32> = Vec::new();
     let mut in_w: Vec<f64> = Vec::new();
-    in_off.push(0u32);
-    for (p, &v) in ixs.iter().enumerate() {
-        if p % CHECK_EVERY == 0 {
-            cancel.check()?;
-        }
-        for &u in view.inn(v) {
-            let pu = *pos.get(u);
-            let w = match weight {
-                Some(a) => edge_weight(view, u, v, a)?,
-                None => 1.0,
-            };
-            let scale = row_scale[pu as usize];
-            in_src.push(pu);
-            in_w.push(if scale == 0.0 { 0.0 } else { w * scale });
-        }
-        in_off.push(in_src.len() as u32);
-    }
+    let (in_off, in_src) = in_csr(view, &ixs, &pos, cancel, |u, v, pu| {
+        let w = edge_weight(view, u, v, attr)?;
+        let scale = row_scale[pu as usize];
+        in_w.push(if scale == 0.0 { 0.0 } else { w * scale });
+        Ok(())
+    })?;
     cancel.check()?;
     let dangling: Vec<u32> = (0..n as u32)
         .filter(|&p| row_scale[p as usize] == 0.0)
@@ -879,7 +890,7 @@ fn pagerank_unweighted<O: Payload>(
     }
     let nf = n as f64;
     let lo = view.lo();
-    let span = (view.hi() - lo) as usize;
+    let span = view.span();
     let mut live = vec![false; span];
     let mut out_deg = vec![0u32; span];
     for &ix in &ixs {
@@ -927,16 +938,7 @@ fn pagerank_unweighted_sparse<O: Payload>(
 ) -> Result<Vec<(Ix, f64)>> {
     let n = ixs.len();
     let out_deg: Vec<u32> = ixs.iter().map(|&ix| view.out(ix).len() as u32).collect();
-    let mut in_off = Vec::with_capacity(n + 1);
-    let mut in_src: Vec<u32> = Vec::new();
-    in_off.push(0u32);
-    for (p, &v) in ixs.iter().enumerate() {
-        if p % CHECK_EVERY == 0 {
-            cancel.check()?;
-        }
-        in_src.extend(view.inn(v).iter().map(|&u| *pos.get(u)));
-        in_off.push(in_src.len() as u32);
-    }
+    let (in_off, in_src) = in_csr(view, &ixs, &pos, cancel, |_, _, _| Ok(()))?;
     let dangling: Vec<u32> = (0..n as u32)
         .filter(|&p| out_deg[p as usize] == 0)
         .collect();

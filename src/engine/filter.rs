@@ -662,7 +662,7 @@ pub fn scan_nodes_cached<O: Payload>(
     let (bits, shards) = view.parts();
     let n = shards.len();
     let base = shards.first().map_or(0, |s| s.base as usize);
-    let rows = shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
+    let rows = view.rows();
     // Where every condition has a column, only the `u32` codes are read (a
     // dead slot's code matches nothing); records are touched only for shards
     // without a column.
@@ -742,7 +742,7 @@ fn scan_live<O: Payload>(
     let (bits, shards) = view.parts();
     let n = shards.len();
     let base = shards.first().map_or(0, |s| s.base as usize);
-    let rows = shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
+    let rows = view.rows();
     let step = (CHUNK / n.max(1)).max(1);
     let range = |c: usize| (c * step, ((c + 1) * step).min(rows));
     let alive = |s: usize, row: usize| match &live[s] {

@@ -494,9 +494,21 @@ impl<'a, O> GraphView<'a, O> {
 
     /// One past the last index a live node can have.
     pub fn hi(&self) -> Ix {
-        let rows = self.shards.iter().map(|s| s.slots.len()).max().unwrap_or(0);
         let base = self.shards.first().map_or(0, |s| s.base as usize);
-        ((base + rows) << self.bits) as Ix
+        ((base + self.rows()) << self.bits) as Ix
+    }
+
+    /// How many indices `lo()..hi()` covers: what a dense per-node table
+    /// takes.
+    #[inline]
+    pub fn span(&self) -> usize {
+        (self.hi() - self.lo()) as usize
+    }
+
+    /// Rows of slots (a row: one slot of every shard, from the shards'
+    /// base): the longest shard's.
+    pub(crate) fn rows(&self) -> usize {
+        self.shards.iter().map(|s| s.slots.len()).max().unwrap_or(0)
     }
 
     #[inline]
@@ -638,7 +650,7 @@ impl<'a, O> GraphView<'a, O> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Ix, &'a NodeRec<O>)> + '_ {
         let n = self.shards.len();
         let base = self.shards.first().map_or(0, |g| g.base as usize);
-        let rows = self.shards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
+        let rows = self.rows();
         // Skips rows of chunks no shard holds a record in, from `row` on.
         let skip = move |mut row: usize| {
             while row < rows && !self.shards.iter().any(|g| g.slots.chunk_holds(row / CHUNK)) {
@@ -683,8 +695,10 @@ impl<'a, O> GraphView<'a, O> {
     /// The slots of the rows that hold nodes ([`Self::held_rows`]), over
     /// every shard: what a whole-graph scan visits.
     pub(crate) fn held_slots(&self) -> usize {
-        let rows = self.shards.iter().map(|g| g.slots.len()).max().unwrap_or(0);
-        self.held_rows(0, rows).map(|r| r.len()).sum::<usize>() * self.shards.len()
+        self.held_rows(0, self.rows())
+            .map(|r| r.len())
+            .sum::<usize>()
+            * self.shards.len()
     }
 
     /// [`Self::held_rows`] for the indices `a..b`: the parts of that range
@@ -1361,7 +1375,7 @@ impl<O: Payload> Graph<O> {
         ixs.dedup();
         // Kept nodes by position in `ixs`: in a dense table by index when
         // the subgraph keeps a good part of the graph, else in a map.
-        let (lo, span) = (view.lo(), (view.hi() - view.lo()) as usize);
+        let (lo, span) = (view.lo(), view.span());
         let dense = ixs.len() >= span / 16;
         let mut table = if dense {
             vec![u32::MAX; span]

@@ -106,7 +106,7 @@ impl Home {
         }
     }
 
-    /// Objects registered now (tests).
+    /// Objects registered now (its `_Values` repr says it).
     pub(crate) fn len(&self) -> usize {
         let reg = self.registered.lock();
         reg.objs.len() - reg.free.len()

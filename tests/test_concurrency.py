@@ -938,3 +938,66 @@ def test_the_collector_never_finalizes_values_a_graph_still_holds() -> None:
         for t in threads:
             t.join(timeout=120)
     assert all(isinstance(g.get_node(i)["x"], Value) for i in range(300))
+
+
+def test_readers_and_writers_racing_renumberings_see_the_right_nodes() -> None:
+    # A graph that runs out of indices renumbers its live nodes under every
+    # shard lock. Lowered from 2^32 - 1 to 160 here, it renumbers every few
+    # dozen node additions, while readers and batch writers that looked
+    # indices up before locking race it: none may mix one node up with
+    # another.
+    g = gli.Graph()
+    assert g._index_limit(160) == 0
+    # Nodes that come and go before the readers' nodes, so that each
+    # renumbering moves those to lower indices.
+    g.batch_add_nodes((f"early{k}", {"v": f"early{k}"}) for k in range(60))
+    ring = [f"s{i}" for i in range(16)]
+    g.batch_add_nodes((n, {"v": n, "kind": "ring"}) for n in ring)
+    g.batch_add_edges((ring[i], ring[(i + 1) % 16]) for i in range(16))
+    stop = threading.Event()
+
+    def churner(t: int) -> None:
+        try:
+            for r in range(3000):
+                k = f"c{t}-{r % 20}"
+                g.add_node(k, v=k)
+                g.add_edge(k, ring[r % 16])
+                if r % 3:
+                    g.remove_node(k)
+                if r % 2 == 0:
+                    early = f"early{(r // 2) % 30 + 30 * t}"
+                    if g.has_node(early):
+                        g.remove_node(early)
+                    else:
+                        g.add_node(early, v=early)
+        finally:
+            stop.set()
+
+    def batcher(_: int) -> None:
+        while not stop.is_set():
+            pairs = [(ring[i], ring[(i + 5) % 16]) for i in range(16)]
+            assert g.batch_add_edges(pairs) == 16
+            with g.batch_operations() as b:
+                for s, t in pairs:
+                    b.remove_edge(s, t)
+
+    def reader(_: int) -> None:
+        while not stop.is_set():
+            for i, n in enumerate(ring):
+                nxt = ring[(i + 1) % 16]
+                assert g.get_node(n)["v"] == n
+                assert nxt in g.successors(n)
+                assert g.has_edge(n, nxt)
+                assert nxt in g.k_hop(n, 1)
+                assert g.shortest_path_length(n, nxt) == 1
+            assert set(g.filter_nodes(where={"kind": "ring"})) == set(ring)
+            assert set(ring) <= set(g.bfs(ring[0]))
+            for n, a in g.nodes(data=True):
+                assert a.get("v", n) == n
+
+    run_threads(5, lambda i: churner(i) if i < 2 else batcher(i) if i == 2 else reader(i))
+    assert g._index_limit() > 10, "renumbered too rarely to test anything"
+    check_invariants(g)
+    for i, n in enumerate(ring):
+        assert g.get_node(n) == {"v": n, "kind": "ring"}
+        assert g.successors(n)[0] == ring[(i + 1) % 16]

@@ -4,7 +4,9 @@
 //! while it holds every shard lock; a point operation resolves its ids
 //! without a shard lock first. These models check that it never sees part of
 //! a batch, that `add_node` racing `clear()` never leaves a key without a
-//! record, and that the key maps and the records always agree. Run with
+//! record, that the key maps and the records always agree, and that a
+//! renumbering of the live nodes (when indices run out) never makes an
+//! index looked up before it name another node after it. Run with
 //! `make loom` (see `shards.rs`).
 #![cfg(loom)]
 
@@ -160,10 +162,12 @@ fn edge_batch_never_meets_a_transient_key() {
         let ga = g.clone();
         let a = thread::spawn(move || node(&ga, "x"));
         g.clear();
+        let epoch = g.epoch();
         if let Some(x) = g.resolve(NodeRef::Str("x")) {
             let batch = ResolvedEdges {
                 pairs: vec![(x, x)],
                 attrs: vec![],
+                epoch,
             };
             if let Err(EdgeBatchError::Graph(e)) = g.batch_add_edges(batch) {
                 panic!("a graph error for a node that exists: {e}");
@@ -276,5 +280,79 @@ fn a_snapshot_finds_a_node_removed_after_it() {
         assert_eq!(view.key(a), &NodeId::from("a"));
         assert!(g.ix_in(&view, NodeRef::Str("zed")).is_err());
         w.join().unwrap();
+    });
+}
+
+/// Nodes `a`, `b`, `c` (`c -> b`) in a graph of 3 indices: removing `a` and
+/// adding `d` runs out and renumbers `b`, `c` to 0, 1 (and `d` takes 2, `c`'s
+/// old index). A point read racing it, having looked `c` up before, must
+/// still read `c`.
+fn renumbering_graph() -> Arc<G> {
+    let g = graph_of(&["a", "b", "c"]);
+    g.add_edge(NodeRef::Str("c"), NodeRef::Str("b"), AttrMap::new())
+        .unwrap();
+    g.set_index_limit(3);
+    g
+}
+
+fn renumber(g: &Arc<G>) -> thread::JoinHandle<()> {
+    let g = g.clone();
+    thread::spawn(move || {
+        g.remove_node(NodeRef::Str("a")).unwrap();
+        node(&g, "d");
+    })
+}
+
+#[test]
+fn a_point_read_racing_a_renumbering_reads_the_node_it_named() {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(2);
+    b.check(|| {
+        let g = renumbering_graph();
+        let a = renumber(&g);
+        // Read under the one shard lock of the index looked up first.
+        assert_eq!(g.degrees(NodeRef::Str("c")).unwrap(), (0, 1));
+        assert!(g.has_edge(NodeRef::Str("c"), NodeRef::Str("b")));
+        a.join().unwrap();
+        assert_eq!(g.epoch(), 1, "renumbered once");
+        assert_eq!(
+            g.predecessors(NodeRef::Str("b")).unwrap(),
+            vec![NodeId::from("c")]
+        );
+        assert!(g.successors(NodeRef::Str("d")).unwrap().is_empty());
+    });
+}
+
+/// An edge batch looked up before a renumbering is stale after it (to be
+/// looked up again), never applied to the nodes that took its indices.
+#[test]
+fn an_edge_batch_looked_up_before_a_renumbering_is_stale() {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(2);
+    b.check(|| {
+        let g = renumbering_graph();
+        let a = renumber(&g);
+        let epoch = g.epoch();
+        let (b, c) = (
+            g.resolve(NodeRef::Str("b")).unwrap(),
+            g.resolve(NodeRef::Str("c")).unwrap(),
+        );
+        let batch = ResolvedEdges {
+            pairs: vec![(b, c)],
+            attrs: vec![],
+            epoch,
+        };
+        let applied = match g.batch_add_edges(batch) {
+            Ok(n) => n == 1,
+            Err(EdgeBatchError::Stale(_)) => false,
+            Err(EdgeBatchError::Graph(e)) => panic!("{e}"),
+        };
+        a.join().unwrap();
+        assert_eq!(
+            g.has_edge(NodeRef::Str("b"), NodeRef::Str("c")),
+            applied,
+            "the edge went to other nodes"
+        );
+        assert_eq!(g.edge_count(), 1 + applied as usize);
     });
 }

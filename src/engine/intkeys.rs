@@ -329,6 +329,27 @@ impl IntKeys {
         self.limit.store(to, Ordering::Release);
     }
 
+    /// Points every id at its index after a compaction: `ids` are all the
+    /// ids in the maps, with their new indices. A dense entry switches in
+    /// place (a lock-free reader sees the old index or the new one); the
+    /// hash half is rebuilt under its writer, which excludes its readers.
+    /// The caller holds every graph shard lock (no insertion or removal
+    /// runs).
+    pub(crate) fn reindex(&self, ids: &[(i64, Ix)]) {
+        let mut hash = self.hash.writer(0);
+        let limit = self.limit.load(Ordering::Acquire);
+        hash.take_if(|_| true);
+        for &(k, ix) in ids {
+            match u64::try_from(k) {
+                Ok(d) if d < limit => self.slot(d).store(encode(ix), Ordering::Release),
+                _ => {
+                    let fresh = hash.insert_if_absent(k, ix);
+                    debug_assert!(fresh.is_ok(), "id {k} given twice");
+                }
+            }
+        }
+    }
+
     /// How many ids the dense table covers.
     pub(crate) fn dense_limit(&self) -> u64 {
         self.limit.load(Ordering::Acquire)

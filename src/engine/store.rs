@@ -75,6 +75,11 @@ pub const PREFETCH_AHEAD: usize = 8;
 /// duplicate-edge checks on hubs stay O(1).
 const HUB_DEGREE: usize = 32;
 
+/// The index range and the most live nodes plus edges at which a sparse
+/// graph renumbers its nodes (see `Graph::compact_if_sparse`).
+const SPARSE_SPAN: u64 = 1 << 20;
+const SPARSE_ITEMS: usize = 1 << 17;
+
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
@@ -257,6 +262,8 @@ pub struct ResolvedEdges<O> {
     pub pairs: Vec<(Ix, Ix)>,
     /// `(position in pairs, attributes)` for the edges that carry attributes, ascending.
     pub attrs: Vec<(usize, AttrMap<O>)>,
+    /// [`Graph::epoch`], read before the first lookup.
+    pub epoch: u64,
 }
 
 impl<O> std::fmt::Debug for EdgeBatchError<O> {
@@ -299,11 +306,24 @@ pub struct Graph<O> {
     /// reads the same even value before and after its lookup: no batch was
     /// half-applied meanwhile. Otherwise it waits on the shard lock.
     membership: AtomicU64,
-    /// Nodes removed so far (`clear` counts as one removal). Bumped before
-    /// the key-map change it announces, under the node's shard lock: a
-    /// snapshot records it, and [`Graph::ix_in`] trusts the key maps for a
-    /// snapshot that no removal has followed (see there).
+    /// Nodes removed so far (`clear` and `compact` count as one removal).
+    /// Bumped before the key-map change it announces, under the node's shard
+    /// lock: a snapshot records it, and [`Graph::ix_in`] trusts the key maps
+    /// for a snapshot that no removal has followed (see there).
     removals: AtomicU64,
+    /// Which numbering the indices are in. A removed node's index is not
+    /// handed out again within an epoch, so an index found in the key maps
+    /// names, while its slot is occupied, the node it was found for. Only
+    /// `compact` (which renumbers the live nodes `0..n`) and `clear` (which
+    /// restarts the range at 0) start a new epoch, holding every shard lock
+    /// with `membership` odd. So an index looked up without a shard lock is
+    /// used under one only if the epoch read before the lookup is still
+    /// current there (a compaction that overlapped the lookup has finished
+    /// by then, and its bump is visible under the lock).
+    epoch: AtomicU64,
+    /// How many indices an epoch hands out before `alloc` compacts
+    /// (`Ix::MAX`; tests lower it to exercise compaction).
+    index_limit: AtomicU64,
     /// Attribute columns for `where` filters, per shard and shard version
     /// (a leaf lock: see [`super::filter::ColumnCache`]).
     pub(crate) columns: super::filter::ColumnCache,
@@ -343,11 +363,12 @@ fn owner<T: Ord>(directed: bool, s: T, t: T) -> (T, T) {
 }
 
 /// Whether `r`, found at the index the key map gave for `id`, is `id`'s
-/// record. Always, once the slot is occupied: an index is never reused (a
-/// removal leaves its slot empty for good, `clear` starts a fresh range), so
-/// the slot holds the very node the entry was made for. Checked in debug
-/// builds; release builds skip the compare, which for a `str` id would read
-/// the key's text behind one more pointer (a cache miss per lookup).
+/// record. Always, once the slot is occupied and the lookup's epoch is
+/// current (see `Graph::epoch`): within an epoch an index is never reused (a
+/// removal leaves its slot empty), so the slot holds the very node the entry
+/// was made for. Checked in debug builds; release builds skip the compare,
+/// which for a `str` id would read the key's text behind one more pointer (a
+/// cache miss per lookup).
 #[inline(always)]
 fn holds<O>(r: &NodeRec<O>, id: NodeRef<'_>) -> bool {
     debug_assert!(r.key.as_ref() == id, "index reused: {} at {}", r.key, id);
@@ -409,6 +430,7 @@ impl<O> ReadAll<'_, O> {
             shards: self.guards.iter().map(|g| &***g).collect(),
             adj: None,
             removals: None,
+            epoch: None,
         }
     }
 }
@@ -426,6 +448,8 @@ pub struct Snapshot<O> {
     edges: usize,
     /// `Graph::removals` when it was taken.
     removals: u64,
+    /// `Graph::epoch` when it was taken.
+    epoch: u64,
 }
 
 impl<O> Snapshot<O> {
@@ -436,6 +460,7 @@ impl<O> Snapshot<O> {
             shards: self.shards.iter().map(|a| &**a).collect(),
             adj: None,
             removals: Some(self.removals),
+            epoch: Some(self.epoch),
         }
     }
 
@@ -467,6 +492,8 @@ pub struct GraphView<'a, O> {
     adj: Option<&'a AdjIndex>,
     /// A snapshot's `Graph::removals` (`None`: a view under the locks).
     removals: Option<u64>,
+    /// A snapshot's `Graph::epoch` (`None`: a view under the locks).
+    epoch: Option<u64>,
 }
 
 impl<'a, O> GraphView<'a, O> {
@@ -528,6 +555,7 @@ impl<'a, O> GraphView<'a, O> {
             shards: self.shards.clone(),
             adj: Some(index),
             removals: self.removals,
+            epoch: self.epoch,
         }
     }
 
@@ -726,6 +754,19 @@ impl<'a, O> GraphView<'a, O> {
 }
 
 impl<'g, O: Payload> Locked<'g, O> {
+    /// The locked shards as a view (all of them: `lock_all`).
+    fn view(&self) -> GraphView<'_, O> {
+        debug_assert!(self.all, "every shard locked");
+        GraphView {
+            bits: self.g.bits,
+            directed: self.g.directed,
+            shards: self.guards.iter().map(|(_, g)| &***g).collect(),
+            adj: None,
+            removals: None,
+            epoch: None,
+        }
+    }
+
     #[inline]
     fn shard(&mut self, s: usize) -> &mut Shard<O> {
         let pos = if self.guards.len() == self.g.shards.len() {
@@ -1138,6 +1179,8 @@ impl<O: Payload> Graph<O> {
             n_edges: AtomicUsize::new(0),
             membership: AtomicU64::new(0),
             removals: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            index_limit: AtomicU64::new(Ix::MAX as u64),
             columns: Default::default(),
         }
     }
@@ -1242,23 +1285,130 @@ impl<O: Payload> Graph<O> {
         fence(Ordering::Release);
     }
 
-    /// Reserves `n` consecutive fresh indices.
-    /// Fails, taking none, when fewer than `n` are left.
+    /// Reserves `n` consecutive fresh indices of the current epoch.
+    /// Fails, taking none, when fewer than `n` are left (see `compact`).
     fn alloc(&self, n: usize) -> Result<Ix> {
+        let limit = self.index_limit.load(Ordering::Relaxed);
         self.next_ix
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |start| {
-                start
-                    .checked_add(n as u64)
-                    .filter(|&end| end <= Ix::MAX as u64)
+                start.checked_add(n as u64).filter(|&end| end <= limit)
             })
             .map(|start| start as Ix)
             .map_err(|_| {
-                GraphError::Capacity(
-                    "graph index space exhausted: a graph makes at most 2^32 - 1 nodes over its \
-                     life (indices are never reused, not even after clear()); build a new graph"
-                        .into(),
-                )
+                GraphError::Capacity(format!(
+                    "graph index space exhausted: {n} more node(s) would make more than {limit} \
+                     at once, counting the nodes added under the same locks (a graph holds at \
+                     most 2^32 - 1); nothing was changed"
+                ))
             })
+    }
+
+    /// [`Graph::alloc`] for a holder of every shard lock: out of indices, it
+    /// compacts under those locks and tries once more.
+    fn alloc_locked(&self, locked: &mut Locked<'_, O>, n: usize) -> Result<Ix> {
+        self.alloc(n).or_else(|_| {
+            self.compact_locked(locked);
+            self.alloc(n)
+        })
+    }
+
+    /// Renumbers the live nodes if fewer than `n` indices are left.
+    ///
+    /// **Locking behaviour:** write-locks every shard (see `compact_locked`).
+    fn compact(&self, n: usize) {
+        let mut locked = self.lock_all();
+        let next = self.next_ix.load(Ordering::Relaxed);
+        if next.saturating_add(n as u64) > self.index_limit.load(Ordering::Relaxed) {
+            self.compact_locked(&mut locked);
+        }
+    }
+
+    /// Lowers the number of indices an epoch hands out before the graph
+    /// compacts (for tests of compaction; default `2^32 - 1`).
+    #[doc(hidden)]
+    pub fn set_index_limit(&self, limit: u64) {
+        self.index_limit
+            .store(limit.clamp(1, Ix::MAX as u64), Ordering::Relaxed);
+    }
+
+    /// Renumbers the live nodes `0..n` in index order, so insertion order
+    /// stays, and restarts the index range after them: the way out when an
+    /// epoch runs out of indices. Every record is copied into fresh shards
+    /// (snapshots keep the old ones) with its neighbour lists, hub set and
+    /// edge attributes remapped; the key maps are rewritten under their
+    /// writers, a dense int entry switching in place from the old index to
+    /// the new (a lock-free reader sees one or the other, never a missing
+    /// node); then a new epoch starts. O(nodes + edges), under every shard
+    /// lock.
+    fn compact_locked(&self, locked: &mut Locked<'_, O>) {
+        debug_assert!(locked.all, "every shard locked");
+        let view = locked.view();
+        let order: Vec<Ix> = view.ixs().collect();
+        let new_of: FastMap<Ix, Ix> = order
+            .iter()
+            .enumerate()
+            .map(|(new, &old)| (old, new as Ix))
+            .collect();
+        let remap = |xs: &[Ix]| -> Vec<Ix> { xs.iter().map(|x| new_of[x]).collect() };
+        let count = self.shards.len();
+        let mut fresh: Vec<Slots<NodeRec<O>>> = (0..count).map(|_| Slots::default()).collect();
+        for slots in &mut fresh {
+            slots.reserve_to(order.len().div_ceil(count));
+        }
+        let mut ints = Vec::new();
+        for (new, &old) in order.iter().enumerate() {
+            let new = new as Ix;
+            let r = view.rec(old).expect("a live index");
+            let mut adj = AdjList::new();
+            adj.extend(&remap(r.out()), &remap(r.inn()));
+            let ext = r.ext.as_ref().map(|e| {
+                Box::new(NodeExt {
+                    edge_attrs: e
+                        .edge_attrs
+                        .iter()
+                        .map(|(k, a)| (new_of[k], a.clone()))
+                        .collect(),
+                    hub: e
+                        .hub
+                        .as_ref()
+                        .map(|h| h.iter().map(|k| new_of[k]).collect()),
+                })
+            });
+            if let NodeId::Int(i) = r.key {
+                ints.push((i, new));
+            }
+            let rec = NodeRec {
+                key: r.key.clone(),
+                attrs: r.attrs.clone(),
+                adj,
+                ext,
+                handle: r.handle.clone(),
+            };
+            let stored = fresh[self.shard_of(new)].put((new >> self.bits) as usize, rec);
+            debug_assert!(stored.is_ok(), "index {new} given twice");
+        }
+        drop(view);
+        // The key maps, then the shards, then the epoch: a reader that sees
+        // the new epoch sees the new indices.
+        let mut strs = self.strs.writer(0);
+        for (key, old) in strs.take_if(|_| true) {
+            let _ = strs.insert_if_absent(key, new_of[&old]);
+        }
+        drop(strs);
+        self.ints.reindex(&ints);
+        for ((_, guard), slots) in locked.guards.iter_mut().zip(fresh) {
+            // A snapshot may still hold the old data: start from a fresh shard.
+            let version = guard.version + 1;
+            **guard = Arc::new(Shard {
+                slots,
+                base: 0,
+                version,
+            });
+        }
+        self.next_ix.store(order.len() as u64, Ordering::Relaxed);
+        self.announce_removal();
+        self.columns.clear();
+        self.epoch.fetch_add(1, Ordering::Release);
     }
 
     /// Locks `shards` (any order, duplicates allowed) for writing, ascending.
@@ -1317,8 +1467,10 @@ impl<O: Payload> Graph<O> {
             shards: guards.iter().map(|g| Arc::clone(g)).collect(),
             nodes: self.node_count(),
             edges: self.edge_count(),
-            // Under every shard's read lock: no removal is part-way.
+            // Under every shard's read lock: no removal or compaction is
+            // part-way.
             removals: self.removals.load(Ordering::Acquire),
+            epoch: self.epoch.load(Ordering::Relaxed),
         }
     }
 
@@ -1329,8 +1481,13 @@ impl<O: Payload> Graph<O> {
     /// backend does), when a later item has a missing endpoint.
     ///
     /// **Locking behaviour:** as [`Graph::snapshot`].
-    pub fn first_existing_edge(&self, pairs: &[(Ix, Ix)]) -> Option<GraphError> {
+    /// `pairs` were looked up in `epoch`: renumbered since, they name no
+    /// error.
+    pub fn first_existing_edge(&self, pairs: &[(Ix, Ix)], epoch: u64) -> Option<GraphError> {
         let snap = self.snapshot();
+        if snap.epoch != epoch {
+            return None;
+        }
         let view = snap.view();
         let mut seen = HashSet::with_capacity(pairs.len());
         let (s, t) = pairs.iter().copied().find(|&(s, t)| {
@@ -1454,10 +1611,14 @@ impl<O: Payload> Graph<O> {
     /// a query answers for its snapshot's state: linearly, so only a query
     /// that a removal overtook pays it (it was every query naming a missing
     /// node: 3.3 ms per failing call on a 1M-node graph).
+    ///
+    /// An index is trusted in `view` only if the lookup ran in the view's
+    /// epoch: after a compaction the view's indices mean other nodes.
     pub fn ix_in(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {
         let not_found = || GraphError::NodeNotFound(id.to_owned_id());
-        if let Some(ix) = self
-            .resolve_stable(id)
+        let (found, epoch) = self.resolve_stable_at(id);
+        if let Some(ix) = found
+            .filter(|_| view.epoch == Some(epoch))
             .filter(|&ix| view.rec(ix).is_some_and(|r| holds(r, id)))
         {
             return Ok(ix);
@@ -1495,14 +1656,22 @@ impl<O: Payload> Graph<O> {
     /// `membership` sequence says one ran meanwhile (seqlock reader). Under
     /// any shard lock no batch can be part-way, and `resolve` is enough.
     fn resolve_stable(&self, id: NodeRef<'_>) -> Option<Ix> {
+        self.resolve_stable_at(id).0
+    }
+
+    /// [`Graph::resolve_stable`], and the epoch its answer is in: read in the
+    /// same `membership` bracket, and a new epoch starts only while
+    /// `membership` is odd.
+    fn resolve_stable_at(&self, id: NodeRef<'_>) -> (Option<Ix>, u64) {
         loop {
             let seq = self.membership.load(Ordering::Acquire);
             if seq & 1 == 0 {
+                let epoch = self.epoch.load(Ordering::Relaxed);
                 let found = self.resolve(id);
                 // The lookup's reads come before the re-check.
                 fence(Ordering::Acquire);
                 if self.membership.load(Ordering::Relaxed) == seq {
-                    return found;
+                    return (found, epoch);
                 }
             }
             // A batch holds every shard lock: wait until it lets them go.
@@ -1510,11 +1679,32 @@ impl<O: Payload> Graph<O> {
         }
     }
 
+    /// The current epoch (see the field). Read before a lookup made without
+    /// a shard lock, and compared under the lock before its index is used.
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether `epoch` is still current, asked under a shard lock (any: a
+    /// new epoch starts only under all of them).
+    #[inline]
+    fn same_epoch(&self, epoch: u64) -> bool {
+        self.epoch.load(Ordering::Relaxed) == epoch
+    }
+
     /// Runs `f` on `id`'s record under its shard's read lock.
     fn with_node<R>(&self, id: NodeRef<'_>, f: impl FnOnce(Ix, &NodeRec<O>) -> R) -> Result<R> {
-        let mut at = self.resolve_stable(id);
+        let (mut at, mut epoch) = self.resolve_stable_at(id);
         while let Some(ix) = at {
             let shard = self.shards[self.shard_of(ix)].read();
+            if !self.same_epoch(epoch) {
+                // Renumbered since the lookup: under this lock the key maps
+                // are current.
+                epoch = self.epoch.load(Ordering::Relaxed);
+                at = self.resolve(id);
+                continue;
+            }
             if let Some(rec) = shard.get(ix, self.bits).filter(|r| holds(r, id)) {
                 return Ok(f(ix, rec));
             }
@@ -1536,9 +1726,16 @@ impl<O: Payload> Graph<O> {
         // The owned id (for a `str`, an allocation and a copy) is made after
         // the lookup, while the key map's insert slot it prefetched arrives.
         let mut owned: Option<NodeId> = None;
+        let mut compacted = false;
         loop {
+            // The lookup and the allocation below are used under the shard
+            // lock only if no compaction or `clear` ran since (see `epoch`).
+            let epoch = self.epoch();
             if let Some(ix) = self.resolve_before_insert(id) {
                 let mut guard = self.shards[self.shard_of(ix)].write();
+                if !self.same_epoch(epoch) {
+                    continue;
+                }
                 let shard = make_mut(&mut guard);
                 if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| holds(r, id)) {
                     merge_attrs(&mut rec.attrs, attrs.take().expect("attrs used once"));
@@ -1548,12 +1745,22 @@ impl<O: Payload> Graph<O> {
                 // Removed since the lookup: create it afresh below.
             }
             let key = owned.take().unwrap_or_else(|| id.to_owned_id());
-            let ix = self.alloc(1)?;
+            let ix = match self.alloc(1) {
+                Ok(ix) => ix,
+                // Out of indices: renumber the live nodes and try again, once.
+                Err(_) if !compacted => {
+                    compacted = true;
+                    self.compact(1);
+                    owned = Some(key);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let mut guard = self.shards[self.shard_of(ix)].write();
-            if guard.slot_of(ix, self.bits).is_none() {
-                // `clear()` ran since `alloc`: this index is below the shard's
-                // fresh range, no longer ours. Checked before the key goes in,
-                // so that no reader ever finds a key whose record never comes.
+            if !self.same_epoch(epoch) {
+                // A compaction or `clear()` ran since `alloc`: this index is
+                // no longer ours. Checked before the key goes in, so that no
+                // reader ever finds a key whose record never comes.
                 owned = Some(key);
                 continue;
             }
@@ -1581,9 +1788,14 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** write-locks the node's one shard.
     pub fn update_node(&self, id: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
-        let mut at = self.resolve_stable(id);
+        let (mut at, mut epoch) = self.resolve_stable_at(id);
         while let Some(ix) = at {
             let mut guard = self.shards[self.shard_of(ix)].write();
+            if !self.same_epoch(epoch) {
+                epoch = self.epoch.load(Ordering::Relaxed); // see `with_node`
+                at = self.resolve(id);
+                continue;
+            }
             let shard = make_mut(&mut guard);
             if let Some(rec) = shard.get_mut(ix, self.bits).filter(|r| holds(r, id)) {
                 merge_attrs(&mut rec.attrs, attrs);
@@ -1710,7 +1922,31 @@ impl<O: Payload> Graph<O> {
                 continue; // it gained neighbours in other shards: lock those too
             }
             locked.remove_node_ix(ix);
+            drop(locked);
+            self.compact_if_sparse();
             return Ok(());
+        }
+    }
+
+    /// Renumbers the live nodes when they fill less than 1/64 of a large
+    /// index range and are few enough (with their edges) for the pause to
+    /// be short: add + remove churn then keeps whole-graph reads, cached
+    /// columns and the per-row bookkeeping sized by the live nodes. Larger
+    /// graphs renumber only when the range runs out (`alloc`).
+    ///
+    /// **Locking behaviour:** write-locks every shard when it compacts.
+    fn compact_if_sparse(&self) {
+        let sparse = || {
+            let (next, live) = (self.next_ix.load(Ordering::Relaxed), self.node_count());
+            next >= SPARSE_SPAN
+                && (live as u64).saturating_mul(64) < next
+                && live + self.edge_count() <= SPARSE_ITEMS
+        };
+        if sparse() {
+            let mut locked = self.lock_all();
+            if sparse() {
+                self.compact_locked(&mut locked);
+            }
         }
     }
 
@@ -1719,12 +1955,9 @@ impl<O: Payload> Graph<O> {
     /// **Locking behaviour:** write-locks every shard.
     pub fn clear(&self) {
         let mut locked = self.lock_all();
-        // Start a fresh index range aligned to the shard count, so slot 0 of
-        // every shard is the first index after the clear.
-        let n = self.shards.len() as u64;
-        let next = self.next_ix.load(Ordering::Relaxed).div_ceil(n) * n;
-        self.next_ix.fetch_max(next, Ordering::Relaxed);
-        let base = (next / n) as u32;
+        // Indices restart at 0, in a new epoch (set last, below).
+        self.next_ix.store(0, Ordering::Relaxed);
+        let base = 0;
         // The key maps hold exactly the live nodes' ids. With few nodes in a
         // large dense id table (a graph cleared and refilled), clear the
         // entries of those ids, read from the records; otherwise sweep the
@@ -1752,6 +1985,7 @@ impl<O: Payload> Graph<O> {
         self.columns.clear();
         self.n_nodes.store(0, Ordering::Relaxed);
         self.n_edges.store(0, Ordering::Relaxed);
+        self.epoch.fetch_add(1, Ordering::Release);
     }
 
     // ---------------------------------------------------------------- batches
@@ -1779,7 +2013,7 @@ impl<O: Payload> Graph<O> {
     ) -> Result<usize> {
         debug_assert!(locked.all, "every shard locked");
         let n = items.len();
-        let start = self.alloc(n)?;
+        let start = self.alloc_locked(locked, n)?;
         let mut recs = locked.records();
         let bits = self.bits;
         let end = start as usize + n;
@@ -1989,6 +2223,9 @@ impl<O: Payload> Graph<O> {
             return Ok(0);
         }
         let mut locked = self.lock_all();
+        if !self.same_epoch(edges.epoch) {
+            return Err(EdgeBatchError::Stale(edges)); // renumbered since the lookups
+        }
         let (lo, hi) = edges.pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
             (lo.min(s).min(t), hi.max(s).max(t))
         });
@@ -2014,7 +2251,7 @@ impl<O: Payload> Graph<O> {
         if !all_live {
             return Err(EdgeBatchError::Stale(edges));
         }
-        let ResolvedEdges { pairs, attrs } = edges;
+        let ResolvedEdges { pairs, attrs, .. } = edges;
         if bulk {
             bulk_add_edges(&mut locked, &pairs, attrs, lo, span).map_err(EdgeBatchError::Graph)?;
         } else {
@@ -2067,7 +2304,7 @@ impl<O: Payload> Graph<O> {
         )?;
         // Every index the batch will use, reserved now: running out fails here,
         // before any change.
-        let mut fresh = self.alloc(created)?;
+        let mut fresh = self.alloc_locked(&mut locked, created)?;
         for op in ops {
             use super::Op::*;
             match op {
@@ -2457,6 +2694,7 @@ mod tests {
                 })
                 .collect(),
             attrs: vec![],
+            epoch: 0,
         };
         let bad = resolve(&[(0, 1), (1, 2), (0, 1)]);
         assert!(matches!(
@@ -2504,6 +2742,7 @@ mod tests {
                 })
                 .collect(),
             attrs: vec![],
+            epoch: 0,
         };
         let batch = ring(&g);
         g.remove_node(NodeRef::Int(n)).unwrap(); // not an endpoint
@@ -2548,6 +2787,7 @@ mod tests {
         let one_edge = ResolvedEdges::<()> {
             pairs: vec![(ix(3), ix(900))],
             attrs: vec![],
+            epoch: 0,
         };
         assert_eq!(g.batch_add_edges(one_edge).ok(), Some(1));
         assert_eq!(copied(&snap), 2);
@@ -2659,6 +2899,7 @@ mod tests {
                     g.batch_add_edges(ResolvedEdges {
                         pairs: res,
                         attrs: vec![],
+                        epoch: 0,
                     })
                     .map_err(|e| match e {
                         EdgeBatchError::Graph(e) => e,
@@ -2672,6 +2913,7 @@ mod tests {
                             .batch_add_edges(ResolvedEdges {
                                 pairs: chunk.to_vec(),
                                 attrs: vec![],
+                                epoch: 0,
                             })
                             .map_err(|e| match e {
                                 EdgeBatchError::Graph(e) => e,
@@ -2808,34 +3050,107 @@ mod tests {
         assert!(!g.contains(NodeRef::Int(0)));
     }
 
+    /// Everything a user can read of `g`: nodes in order with their
+    /// attributes, edges in order with theirs, and each node's neighbours.
+    fn picture(g: &G) -> Vec<String> {
+        let mut out: Vec<String> = g
+            .node_ids()
+            .into_iter()
+            .map(|id| {
+                let r = id.as_ref();
+                format!(
+                    "{id:?} {:?} out {:?} in {:?}",
+                    g.node_attrs(r).unwrap(),
+                    g.successors(r).unwrap(),
+                    g.predecessors(r).unwrap()
+                )
+            })
+            .collect();
+        out.extend(
+            g.edges(true)
+                .into_iter()
+                .map(|e| format!("{:?} -> {:?} {:?}", e.source, e.target, e.attrs)),
+        );
+        out
+    }
+
     #[test]
-    fn running_out_of_indices_changes_nothing() {
+    fn compaction_keeps_every_node_edge_attribute_and_the_order() {
+        for directed in [true, false] {
+            let plain = G::with_shards(directed, 4);
+            let tight = G::with_shards(directed, 4);
+            tight.set_index_limit(24);
+            let mut rng = crate::engine::testing::xorshift(0x9e37_79b9 + directed as u64);
+            let id = |k: u64| {
+                if k % 3 == 0 {
+                    NodeId::Str(format!("s{k}").as_str().into())
+                } else {
+                    NodeId::Int(k as i64)
+                }
+            };
+            for step in 0..6000 {
+                let (a, b, v) = (id(rng(16)), id(rng(16)), rng(100) as i64);
+                let op = rng(700);
+                let go = |g: &G| {
+                    let (a, b) = (a.as_ref(), b.as_ref());
+                    let r = match op / 100 {
+                        0 | 1 => g.add_node(a, attrs(&[("v", v)])),
+                        2 => g.remove_node(a),
+                        3 | 4 => g.add_edge(a, b, attrs(&[("w", v)])),
+                        5 if op == 599 => {
+                            g.clear();
+                            Ok(())
+                        }
+                        5 => g.remove_edge(a, b),
+                        _ => g.update_edge(a, b, attrs(&[("u", v)])),
+                    };
+                    r.map_err(|e| e.to_string())
+                };
+                assert_eq!(go(&plain), go(&tight), "step {step}");
+                if step % 97 == 0 {
+                    assert_eq!(picture(&plain), picture(&tight), "step {step}");
+                }
+            }
+            assert_eq!(picture(&plain), picture(&tight));
+            assert!(tight.epoch() > 20, "compacted {} times", tight.epoch());
+        }
+    }
+
+    #[test]
+    fn a_graph_full_of_live_nodes_refuses_more_and_changes_nothing() {
         use crate::engine::Op;
         let g = G::with_shards(true, 4);
-        g.add_node(NodeRef::Int(0), AttrMap::new()).unwrap();
-        g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
-        let left = Ix::MAX as u64 - 1;
-        g.next_ix.store(left, Ordering::Relaxed); // one index left
-                                                  // A batch that needs two fails whole, and takes none.
+        g.set_index_limit(4);
+        for i in 0..3 {
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
+        }
+        g.remove_node(NodeRef::Int(2)).unwrap();
+        g.add_node(NodeRef::Int(2), AttrMap::new()).unwrap();
+        // Four indices used, three live: a batch that needs two compacts
+        // (the live nodes take 0..3), then still fails whole.
         let needs_two = vec![
             Op::AddEdge(NodeId::Int(0), NodeId::Int(1), AttrMap::new()),
-            Op::AddNode(NodeId::Int(2), AttrMap::new()),
-            Op::AddNode(NodeId::Int(0), AttrMap::new()), // merges: needs no index
             Op::AddNode(NodeId::Int(3), AttrMap::new()),
+            Op::AddNode(NodeId::Int(0), AttrMap::new()), // merges: needs no index
+            Op::AddNode(NodeId::Int(4), AttrMap::new()),
         ];
-        assert!(matches!(g.apply(needs_two), Err(GraphError::Capacity(_))));
+        let epoch = g.epoch();
+        let err = g.apply(needs_two).unwrap_err();
+        assert!(
+            matches!(&err, GraphError::Capacity(m) if m.contains("more than 4")),
+            "{err}"
+        );
+        assert_eq!(g.epoch(), epoch + 1);
         assert!(matches!(
-            g.batch_add_nodes(vec![(NodeId::Int(2), None), (NodeId::Int(3), None)]),
+            g.batch_add_nodes(vec![(NodeId::Int(3), None), (NodeId::Int(4), None)]),
             Err(GraphError::Capacity(_))
         ));
-        assert_eq!((g.node_count(), g.edge_count()), (2, 0));
-        assert_eq!(g.next_ix.load(Ordering::Relaxed), left);
-        assert!(matches!(g.alloc(2), Err(GraphError::Capacity(_))));
-        assert_eq!(g.next_ix.load(Ordering::Relaxed), left);
-        // Exhausted: creating fails and takes nothing; merging still works.
-        g.next_ix.store(Ix::MAX as u64, Ordering::Relaxed);
+        assert_eq!((g.node_count(), g.edge_count()), (3, 0));
+        assert_eq!(g.next_ix.load(Ordering::Relaxed), 3);
+        // One more fits; past that, creating fails and merging still works.
+        g.add_node(NodeRef::Int(3), AttrMap::new()).unwrap();
         assert!(matches!(
-            g.add_node(NodeRef::Int(2), AttrMap::new()),
+            g.add_node(NodeRef::Int(4), AttrMap::new()),
             Err(GraphError::Capacity(_))
         ));
         let merges = vec![
@@ -2843,8 +3158,9 @@ mod tests {
             Op::AddEdge(NodeId::Int(0), NodeId::Int(1), AttrMap::new()),
         ];
         g.apply(merges).unwrap();
-        assert_eq!((g.node_count(), g.edge_count()), (2, 1));
-        assert_eq!(g.next_ix.load(Ordering::Relaxed), Ix::MAX as u64);
+        assert_eq!((g.node_count(), g.edge_count()), (4, 1));
+        let order: Vec<NodeId> = (0..4).map(NodeId::Int).collect();
+        assert_eq!(ids(&g), order);
     }
 
     #[test]
@@ -2877,6 +3193,116 @@ mod tests {
         assert_eq!(out, g.edge_count());
         for e in g.edges(false) {
             assert!(g.contains(e.source.as_ref()) && g.contains(e.target.as_ref()));
+        }
+    }
+
+    #[test]
+    fn readers_and_writers_racing_compactions_never_mix_nodes_up() {
+        use std::sync::atomic::AtomicBool;
+        let g = G::with_shards(true, 4);
+        g.set_index_limit(64);
+        let v_of = |a: Attrs<()>| match a.as_ref().and_then(|a| a.get(intern("v")).cloned()) {
+            Some(Value::Int(v)) => v,
+            other => panic!("no v: {other:?}"),
+        };
+        // Nodes that come and go before the readers' nodes 0..8, so that
+        // each compaction moves those to lower indices.
+        for k in 500..524 {
+            g.add_node(NodeRef::Int(k), attrs(&[("v", k)])).unwrap();
+        }
+        for i in 0..8 {
+            g.add_node(NodeRef::Int(i), attrs(&[("v", i)])).unwrap();
+        }
+        for i in 0..8 {
+            g.add_edge(NodeRef::Int(i), NodeRef::Int((i + 1) % 8), AttrMap::new())
+                .unwrap();
+        }
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let churners: Vec<_> = (0..2i64)
+                .map(|t| {
+                    let g = &g;
+                    s.spawn(move || {
+                        for r in 0..4000i64 {
+                            let k = 100 + 1000 * t + r % 24;
+                            let _ = g.add_node(NodeRef::Int(k), attrs(&[("v", k)]));
+                            let _ =
+                                g.add_edge(NodeRef::Int(k), NodeRef::Int(r % 8), AttrMap::new());
+                            if r % 3 != 0 {
+                                let _ = g.remove_node(NodeRef::Int(k));
+                            }
+                            if r % 4 == 0 {
+                                let early = NodeRef::Int(500 + (r / 4 + 12 * t) % 24);
+                                if g.remove_node(early).is_err() {
+                                    let _ = g.add_node(early, AttrMap::new());
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            // Batches of edges resolved before they lock, as the binding's.
+            s.spawn(|| {
+                let mut found = Vec::new();
+                while !done.load(Ordering::Relaxed) {
+                    for i in 0..8i64 {
+                        let ids = [NodeRef::Int(i), NodeRef::Int((i + 3) % 8)];
+                        loop {
+                            let epoch = g.epoch();
+                            g.resolve_many(&ids, &mut found);
+                            let pairs = vec![(found[0].unwrap(), found[1].unwrap())];
+                            let edges = ResolvedEdges {
+                                pairs,
+                                attrs: vec![],
+                                epoch,
+                            };
+                            match g.batch_add_edges(edges) {
+                                Ok(_) => break,
+                                Err(EdgeBatchError::Stale(_)) => continue,
+                                Err(EdgeBatchError::Graph(e)) => panic!("{e}"),
+                            }
+                        }
+                        g.remove_edge(ids[0], ids[1]).unwrap();
+                    }
+                }
+            });
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !done.load(Ordering::Relaxed) {
+                        for i in 0..8 {
+                            let n = NodeRef::Int(i);
+                            assert_eq!(v_of(g.node_attrs(n).unwrap()), i);
+                            let next = NodeId::Int((i + 1) % 8);
+                            assert!(g.successors(n).unwrap().contains(&next));
+                            assert!(g.has_edge(n, next.as_ref()));
+                        }
+                        for k in (100..124).chain(1100..1124).chain(500..524) {
+                            match g.node_attrs(NodeRef::Int(k)) {
+                                Ok(None) => assert!(k >= 500, "{k} lost its attributes"),
+                                Ok(a) => assert_eq!(v_of(a), k),
+                                Err(_) => {}
+                            }
+                        }
+                    }
+                });
+            }
+            for c in churners {
+                c.join().unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        assert!(g.epoch() > 10, "compacted {} times", g.epoch());
+        let out: usize = g
+            .nodes()
+            .iter()
+            .map(|(id, _)| g.degrees(id.as_ref()).unwrap().1)
+            .sum();
+        assert_eq!(out, g.edge_count());
+        for e in g.edges(false) {
+            assert!(g.contains(e.source.as_ref()) && g.contains(e.target.as_ref()));
+        }
+        for i in 0..8 {
+            assert_eq!(v_of(g.node_attrs(NodeRef::Int(i)).unwrap()), i);
         }
     }
 

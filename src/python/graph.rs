@@ -140,7 +140,7 @@ impl PyGraph {
         &self,
         py: Python<'_>,
         tuples: &[Bound<'_, PyTuple>],
-    ) -> PyResult<Vec<(Ix, Ix)>> {
+    ) -> PyResult<(Vec<(Ix, Ix)>, u64)> {
         /// Pairs per detached lookup run: long enough to amortize the locks,
         /// short enough to bound what the run borrows and how long it holds
         /// the key maps.
@@ -150,6 +150,9 @@ impl PyGraph {
         let mut ints: Vec<i64> = Vec::with_capacity(2 * CHUNK.min(tuples.len()));
         let mut found = Vec::new();
         let inner = &self.inner;
+        // The numbering the lookups are in: a compaction after this makes
+        // the batch stale (`Graph::epoch`).
+        let epoch = inner.epoch();
         for chunk in tuples.chunks(CHUNK) {
             // Attached between chunks: a Ctrl-C now fails the batch unapplied.
             py.check_signals()?;
@@ -193,13 +196,13 @@ impl PyGraph {
                         .chunks_exact(2)
                         .filter_map(|e| Some((e[0]?, e[1]?))),
                 );
-                let err = detach(py, || inner.first_existing_edge(&pairs));
+                let err = detach(py, || inner.first_existing_edge(&pairs, epoch));
                 return Err(err.unwrap_or(GraphError::NodeNotFound(id)).into());
             }
             // Every id was found (checked just above).
             pairs.extend(found.chunks_exact(2).filter_map(|e| Some((e[0]?, e[1]?))));
         }
-        Ok(pairs)
+        Ok((pairs, epoch))
     }
 
     fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
@@ -623,9 +626,13 @@ impl PyGraph {
                 .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))?;
             tuples.push(t);
         }
-        let pairs = self.resolve_pairs(py, &tuples)?;
+        let (pairs, epoch) = self.resolve_pairs(py, &tuples)?;
         _call.items(pairs.len());
-        let mut batch = ResolvedEdges { pairs, attrs };
+        let mut batch = ResolvedEdges {
+            pairs,
+            attrs,
+            epoch,
+        };
         let inner = &self.inner;
         for _ in 0..EDGE_BATCH_ATTEMPTS {
             match detach(py, || inner.batch_add_edges(batch)) {
@@ -633,7 +640,7 @@ impl PyGraph {
                 Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
                 Err(EdgeBatchError::Stale(back)) => {
                     batch = back;
-                    batch.pairs = self.resolve_pairs(py, &tuples)?;
+                    (batch.pairs, batch.epoch) = self.resolve_pairs(py, &tuples)?;
                 }
             }
         }
@@ -641,6 +648,17 @@ impl PyGraph {
             "batch_add_edges: concurrent removals of its endpoints invalidated the batch {EDGE_BATCH_ATTEMPTS} times; nothing was applied"
         ))
         .into())
+    }
+
+    /// Lowers how many indices the graph hands out before it renumbers its
+    /// live nodes (for tests of compaction: the real limit is 2^32 - 1).
+    /// Returns how many renumberings (and ``clear()`` calls) it has seen.
+    #[pyo3(signature = (limit=None, /))]
+    fn _index_limit(&self, limit: Option<u64>) -> u64 {
+        if let Some(limit) = limit {
+            self.inner.set_index_limit(limit);
+        }
+        self.inner.epoch()
     }
 
     /// Applies recorded operations atomically (``Graph.batch_operations()``).

@@ -7,10 +7,11 @@
 //! O([`CHUNK`]) instead of O(the shard). Chunks never move once full, so a
 //! growing shard never copies its records into a larger array either.
 //!
-//! Indices are never reused, so a graph that keeps adding and removing
-//! nodes leaves its old slots empty for good: a chunk whose last item goes
-//! is freed (an empty chunk stands in for it), and such a graph keeps a
-//! pointer per 256 slots it ever used, not a record.
+//! Indices are not reused until the graph renumbers its nodes, so a graph
+//! that keeps adding and removing nodes leaves its old slots empty until
+//! then: a chunk whose last item goes is freed (an empty chunk stands in
+//! for it), and such a graph keeps a pointer per 256 slots it used, not a
+//! record.
 
 use crate::sync::{chunk_get_mut, chunk_mut, chunk_of, ChunkArc};
 

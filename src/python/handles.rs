@@ -11,8 +11,9 @@
 //!
 //! A column belongs to one version of one shard and holds each record's
 //! handle (`Arc` clones), so the objects it points to outlive it whatever
-//! happens to the graph; and node indices are never reused, so even a stale
-//! column names the right node. It is built detached (the `Arc` clones need
+//! happens to the graph; it serves only views of that very version (a
+//! renumbering of the graph's nodes gives every shard a new version, so an
+//! index never reads a column of another numbering). It is built detached (the `Arc` clones need
 //! no interpreter; rayon over the shards) when a call wants one for a shard
 //! version that has none; a write makes the shard's column stale, and the
 //! next call that wants it rebuilds that shard's alone. Id objects not made

@@ -588,10 +588,12 @@ impl<'a, O> GraphView<'a, O> {
         self.shards.first().map_or(0, |s| s.base << self.bits)
     }
 
-    /// One past the last index a live node can have.
+    /// One past the last index a live node can have. At most `Ix::MAX`,
+    /// which is never handed out (`alloc`): the end of the top row would be
+    /// 2^32.
     pub fn hi(&self) -> Ix {
         let base = self.shards.first().map_or(0, |s| s.base as usize);
-        ((base + self.rows()) << self.bits) as Ix
+        ((base + self.rows()) << self.bits).min(Ix::MAX as usize) as Ix
     }
 
     /// How many indices `lo()..hi()` covers: what a dense per-node table
@@ -3220,6 +3222,44 @@ mod tests {
             after.remove(last);
             assert_eq!(before, after);
         }
+    }
+
+    #[test]
+    fn the_last_indices_are_usable_and_running_out_renumbers() {
+        // The real limit, not a lowered one: the top row of the index space
+        // (whose end, 2^32, is no `Ix`) is used, read, then renumbered.
+        let g = G::with_shards(true, 64);
+        for k in 0..4 {
+            g.add_node(NodeRef::Int(k), attrs(&[("v", k)])).unwrap();
+        }
+        g.add_edge(NodeRef::Int(3), NodeRef::Int(0), AttrMap::new())
+            .unwrap();
+        g.remove_node(NodeRef::Int(1)).unwrap();
+        g.next_ix.store(Ix::MAX as u64 - 2, Ordering::Relaxed);
+        g.add_node(NodeRef::Str("x"), AttrMap::new()).unwrap();
+        g.add_node(NodeRef::Str("y"), AttrMap::new()).unwrap();
+        g.add_edge(NodeRef::Str("y"), NodeRef::Int(0), attrs(&[("w", 1)]))
+            .unwrap();
+        g.add_edge(NodeRef::Int(2), NodeRef::Str("x"), AttrMap::new())
+            .unwrap();
+        assert_eq!(g.resolve(NodeRef::Str("y")), Some(Ix::MAX - 1));
+        let snap = g.snapshot();
+        assert_eq!(snap.view().hi(), Ix::MAX);
+        assert_eq!(snap.view().ixs().count(), 5);
+        let before = picture(&g);
+        g.add_node(NodeRef::Str("z"), AttrMap::new()).unwrap();
+        assert_eq!(g.epoch(), 1);
+        assert_eq!(g.resolve(NodeRef::Str("z")), Some(5));
+        let mut after = picture(&g);
+        let z = after
+            .iter()
+            .position(|l| l.starts_with("Str(\"z\")"))
+            .unwrap();
+        after.remove(z);
+        assert_eq!(before, after);
+        // The snapshot from before still reads the old numbering.
+        let y = g.ix_in(&snap.view(), NodeRef::Str("y")).unwrap();
+        assert_eq!(y, Ix::MAX - 1);
     }
 
     #[test]

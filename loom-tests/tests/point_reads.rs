@@ -303,56 +303,73 @@ fn renumber(g: &Arc<G>) -> thread::JoinHandle<()> {
     })
 }
 
-#[test]
-fn a_point_read_racing_a_renumbering_reads_the_node_it_named() {
+/// Runs `during` against a renumbering racing it (see `renumbering_graph`),
+/// with at most two preemptions (a renumbering is many steps), then
+/// `after` on its result once the renumbering is done.
+fn racing_a_renumbering<R>(
+    during: impl Fn(&Arc<G>) -> R + Sync + Send + 'static,
+    after: impl Fn(&Arc<G>, R) + Sync + Send + 'static,
+) {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(2);
-    b.check(|| {
+    b.check(move || {
         let g = renumbering_graph();
         let a = renumber(&g);
-        // Read under the one shard lock of the index looked up first.
-        assert_eq!(g.degrees(NodeRef::Str("c")).unwrap(), (0, 1));
-        assert!(g.has_edge(NodeRef::Str("c"), NodeRef::Str("b")));
+        let r = during(&g);
         a.join().unwrap();
         assert_eq!(g.epoch(), 1, "renumbered once");
-        assert_eq!(
-            g.predecessors(NodeRef::Str("b")).unwrap(),
-            vec![NodeId::from("c")]
-        );
-        assert!(g.successors(NodeRef::Str("d")).unwrap().is_empty());
+        after(&g, r);
     });
+}
+
+#[test]
+fn a_point_read_racing_a_renumbering_reads_the_node_it_named() {
+    racing_a_renumbering(
+        |g| {
+            // Read under the one shard lock of the index looked up first.
+            assert_eq!(g.degrees(NodeRef::Str("c")).unwrap(), (0, 1));
+            assert!(g.has_edge(NodeRef::Str("c"), NodeRef::Str("b")));
+            g.update_node(NodeRef::Str("c"), AttrMap::new()).unwrap();
+        },
+        |g, ()| {
+            assert_eq!(
+                g.predecessors(NodeRef::Str("b")).unwrap(),
+                vec![NodeId::from("c")]
+            );
+            assert!(g.successors(NodeRef::Str("d")).unwrap().is_empty());
+        },
+    );
 }
 
 /// An edge batch looked up before a renumbering is stale after it (to be
 /// looked up again), never applied to the nodes that took its indices.
 #[test]
 fn an_edge_batch_looked_up_before_a_renumbering_is_stale() {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(2);
-    b.check(|| {
-        let g = renumbering_graph();
-        let a = renumber(&g);
-        let epoch = g.epoch();
-        let (b, c) = (
-            g.resolve(NodeRef::Str("b")).unwrap(),
-            g.resolve(NodeRef::Str("c")).unwrap(),
-        );
-        let batch = ResolvedEdges {
-            pairs: vec![(b, c)],
-            attrs: vec![],
-            epoch,
-        };
-        let applied = match g.batch_add_edges(batch) {
-            Ok(n) => n == 1,
-            Err(EdgeBatchError::Stale(_)) => false,
-            Err(EdgeBatchError::Graph(e)) => panic!("{e}"),
-        };
-        a.join().unwrap();
-        assert_eq!(
-            g.has_edge(NodeRef::Str("b"), NodeRef::Str("c")),
-            applied,
-            "the edge went to other nodes"
-        );
-        assert_eq!(g.edge_count(), 1 + applied as usize);
-    });
+    racing_a_renumbering(
+        |g| {
+            let epoch = g.epoch();
+            let (b, c) = (
+                g.resolve(NodeRef::Str("b")).unwrap(),
+                g.resolve(NodeRef::Str("c")).unwrap(),
+            );
+            let batch = ResolvedEdges {
+                pairs: vec![(b, c)],
+                attrs: vec![],
+                epoch,
+            };
+            match g.batch_add_edges(batch) {
+                Ok(n) => n == 1,
+                Err(EdgeBatchError::Stale(_)) => false,
+                Err(EdgeBatchError::Graph(e)) => panic!("{e}"),
+            }
+        },
+        |g, applied| {
+            assert_eq!(
+                g.has_edge(NodeRef::Str("b"), NodeRef::Str("c")),
+                applied,
+                "the edge went to other nodes"
+            );
+            assert_eq!(g.edge_count(), 1 + applied as usize);
+        },
+    );
 }

@@ -3124,6 +3124,19 @@ mod tests {
         assert!(!g.contains(NodeRef::Int(0)));
     }
 
+    /// Out-degrees sum to the edge count, and every edge's ends exist.
+    fn assert_degrees_and_endpoints_agree(g: &G) {
+        let out: usize = g
+            .nodes()
+            .iter()
+            .map(|(id, _)| g.degrees(id.as_ref()).unwrap().1)
+            .sum();
+        assert_eq!(out, g.edge_count());
+        for e in g.edges(false) {
+            assert!(g.contains(e.source.as_ref()) && g.contains(e.target.as_ref()));
+        }
+    }
+
     /// Everything a user can read of `g`: nodes in order with their
     /// attributes, edges in order with theirs, and each node's neighbours.
     fn picture(g: &G) -> Vec<String> {
@@ -3331,15 +3344,7 @@ mod tests {
                 });
             }
         });
-        let out: usize = g
-            .nodes()
-            .iter()
-            .map(|(id, _)| g.degrees(id.as_ref()).unwrap().1)
-            .sum();
-        assert_eq!(out, g.edge_count());
-        for e in g.edges(false) {
-            assert!(g.contains(e.source.as_ref()) && g.contains(e.target.as_ref()));
-        }
+        assert_degrees_and_endpoints_agree(&g);
     }
 
     #[test]
@@ -3438,15 +3443,7 @@ mod tests {
             done.store(true, Ordering::Relaxed);
         });
         assert!(g.epoch() > 10, "compacted {} times", g.epoch());
-        let out: usize = g
-            .nodes()
-            .iter()
-            .map(|(id, _)| g.degrees(id.as_ref()).unwrap().1)
-            .sum();
-        assert_eq!(out, g.edge_count());
-        for e in g.edges(false) {
-            assert!(g.contains(e.source.as_ref()) && g.contains(e.target.as_ref()));
-        }
+        assert_degrees_and_endpoints_agree(&g);
         for i in 0..8 {
             assert_eq!(v_of(g.node_attrs(NodeRef::Int(i)).unwrap()), i);
         }

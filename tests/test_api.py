@@ -492,6 +492,13 @@ def test_get_nodes_batch(make_graph) -> None:  # type: ignore[no-untyped-def]
     assert g.batch_query_nodes(iter([0])) == [{"v": 0}]
     with pytest.raises(gli.NodeNotFoundError, match="Node 7 not found"):
         g.get_nodes_batch([1, 7])
+    # Long batches (looked up all at once, then read) keep the order and
+    # name the first missing id.
+    g.batch_add_nodes((f"s{i}", {"s": i}) for i in range(300))
+    ids = [f"s{i}" for i in range(299, -1, -3)] + [4, 0] * 20
+    assert g.get_nodes_batch(ids) == [{"s": i} for i in range(299, -1, -3)] + [{"v": 4}, {"v": 0}] * 20
+    with pytest.raises(gli.NodeNotFoundError, match="Node 'nope' not found"):
+        g.get_nodes_batch(ids + ["nope", 9])
 
 
 def test_exception_hierarchy() -> None:

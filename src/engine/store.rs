@@ -79,6 +79,10 @@ pub const PREFETCH_AHEAD: usize = 8;
 /// duplicate-edge checks on hubs stay O(1).
 const HUB_DEGREE: usize = 32;
 
+/// From this many ids on, `Graph::nodes_attrs` looks them all up first and
+/// prefetches their records.
+const NODES_ATTRS_BULK: usize = 32;
+
 /// The index range and the most live nodes plus edges at which a sparse
 /// graph renumbers its nodes (see `Graph::compact_if_sparse`).
 const SPARSE_SPAN: u64 = 1 << 20;
@@ -2449,15 +2453,42 @@ impl<O: Payload> Graph<O> {
     pub fn nodes_attrs(&self, ids: &[NodeRef<'_>]) -> Result<Vec<Attrs<O>>> {
         let guard = self.read_all();
         let all = guard.view();
-        ids.iter()
-            .map(|&id| {
-                self.resolve(id)
-                    .and_then(|ix| all.rec(ix))
-                    .filter(|r| holds(r, id))
-                    .map(|r| r.attrs.clone())
-                    .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
-            })
-            .collect()
+        let not_found = |id: NodeRef<'_>| GraphError::NodeNotFound(id.to_owned_id());
+        if ids.len() < NODES_ATTRS_BULK {
+            return ids
+                .iter()
+                .map(|&id| {
+                    self.resolve(id)
+                        .and_then(|ix| all.rec(ix))
+                        .filter(|r| holds(r, id))
+                        .map(|r| r.attrs.clone())
+                        .ok_or_else(|| not_found(id))
+                })
+                .collect();
+        }
+        // Many ids, usually at random over a graph larger than the cache:
+        // every lookup first (their cache misses overlap under one read
+        // lock per key-map shard), then the records and their attribute
+        // maps, each fetched a few ids ahead.
+        let mut found = Vec::with_capacity(ids.len());
+        self.resolve_many(ids, &mut found);
+        let ixs = found
+            .iter()
+            .zip(ids)
+            .map(|(ix, &id)| ix.ok_or_else(|| not_found(id)))
+            .collect::<Result<Vec<Ix>>>()?;
+        let mut out = Vec::with_capacity(ixs.len());
+        for (k, (&ix, &id)) in ixs.iter().zip(ids).enumerate() {
+            if let Some(&ahead) = ixs.get(k + 2 * PREFETCH_AHEAD) {
+                all.prefetch_rec(ahead);
+            }
+            if let Some(&ahead) = ixs.get(k + PREFETCH_AHEAD) {
+                all.prefetch_attrs(ahead);
+            }
+            let rec = all.rec(ix).filter(|r| holds(r, id));
+            out.push(rec.ok_or_else(|| not_found(id))?.attrs.clone());
+        }
+        Ok(out)
     }
 
     /// `s -> t` is an edge (never fails: a missing endpoint means no edge).

@@ -235,9 +235,8 @@ impl<O: Clone> Shard<O> {
         self.slots.get_mut(i)
     }
 
-    /// Stores `rec` at `ix`; hands it back (nothing stored) if `ix` predates
-    /// this shard's range (a `clear` happened since it was allocated) or is
-    /// taken.
+    /// Stores `rec` at `ix`; hands it back (nothing stored) if `ix` is
+    /// below this shard's base or taken.
     fn put(&mut self, ix: Ix, bits: u32, rec: NodeRec<O>) -> std::result::Result<(), NodeRec<O>> {
         match self.slot_of(ix, bits) {
             Some(i) => self.slots.put(i, rec),
@@ -1379,21 +1378,37 @@ impl<O: Payload> Graph<O> {
     }
 
     /// [`Graph::alloc`] for a holder of every shard lock: out of indices, it
-    /// compacts under those locks and tries once more.
+    /// compacts under those locks and tries once more, if renumbering makes
+    /// room for `n`.
     fn alloc_locked(&self, locked: &mut Locked<'_, O>, n: usize) -> Result<Ix> {
-        self.alloc(n).or_else(|_| {
+        self.alloc(n).or_else(|e| {
+            if !self.room_after_renumbering(locked.nodes, n) {
+                return Err(e);
+            }
             self.compact_locked(locked);
             self.alloc(n)
         })
     }
 
-    /// Renumbers the live nodes if fewer than `n` indices are left.
+    /// Whether renumbering would leave room for `n` more nodes: the live
+    /// nodes (the count plus `pending`, a lock holder's uncounted changes)
+    /// and `n` fit under the limit. A graph that is simply full is not
+    /// renumbered for nothing.
+    fn room_after_renumbering(&self, pending: isize, n: usize) -> bool {
+        let live = (self.node_count() as u64).saturating_add_signed(pending as i64);
+        live.saturating_add(n as u64) <= self.index_limit.load(Ordering::Relaxed)
+    }
+
+    /// Renumbers the live nodes if fewer than `n` indices are left and
+    /// renumbering leaves room for `n`.
     ///
     /// **Locking behaviour:** write-locks every shard (see `compact_locked`).
-    fn compact(&self, n: usize) {
+    pub fn compact(&self, n: usize) {
         let mut locked = self.lock_all();
         let next = self.next_ix.load(Ordering::Relaxed);
-        if next.saturating_add(n as u64) > self.index_limit.load(Ordering::Relaxed) {
+        if next.saturating_add(n as u64) > self.index_limit.load(Ordering::Relaxed)
+            && self.room_after_renumbering(0, n)
+        {
             self.compact_locked(&mut locked);
         }
     }
@@ -1800,11 +1815,24 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** write-locks the node's one shard.
     pub fn add_node(&self, id: NodeRef<'_>, attrs: AttrMap<O>) -> Result<()> {
+        self.add_node_with_room(id, attrs, |n| self.compact(n))
+    }
+
+    /// [`Graph::add_node`], calling `make_room(n)` where the graph is out of
+    /// indices and must renumber ([`Graph::compact`]) before it can add the
+    /// node: with no lock held, so that the caller can run the renumbering
+    /// elsewhere (the binding, attached here, runs it detached).
+    pub fn add_node_with_room(
+        &self,
+        id: NodeRef<'_>,
+        attrs: AttrMap<O>,
+        make_room: impl FnOnce(usize),
+    ) -> Result<()> {
+        let mut make_room = Some(make_room);
         let mut attrs = Some(attrs);
         // The owned id (for a `str`, an allocation and a copy) is made after
         // the lookup, while the key map's insert slot it prefetched arrives.
         let mut owned: Option<NodeId> = None;
-        let mut compacted = false;
         loop {
             // The lookup and the allocation below are used under the shard
             // lock only if no compaction or `clear` ran since (see `epoch`).
@@ -1825,14 +1853,15 @@ impl<O: Payload> Graph<O> {
             let key = owned.take().unwrap_or_else(|| id.to_owned_id());
             let ix = match self.alloc(1) {
                 Ok(ix) => ix,
-                // Out of indices: renumber the live nodes and try again, once.
-                Err(_) if !compacted => {
-                    compacted = true;
-                    self.compact(1);
-                    owned = Some(key);
-                    continue;
-                }
-                Err(e) => return Err(e),
+                Err(e) => match make_room.take() {
+                    // Out of indices: renumber the live nodes and try again, once.
+                    Some(make_room) if self.room_after_renumbering(0, 1) => {
+                        make_room(1);
+                        owned = Some(key);
+                        continue;
+                    }
+                    _ => return Err(e),
+                },
             };
             let mut guard = self.shards[self.shard_of(ix)].write();
             if !self.same_epoch(epoch) {
@@ -2091,10 +2120,18 @@ impl<O: Payload> Graph<O> {
     ) -> Result<usize> {
         debug_assert!(locked.all, "every shard locked");
         let n = items.len();
-        let start = self.alloc_locked(locked, n)?;
+        // An index per item, or, when that many are not left, one per node
+        // the batch creates (the rest merge into nodes or into each other).
+        let (start, reserved) = match self.alloc(n) {
+            Ok(start) => (start, n),
+            Err(_) => {
+                let creations = self.creations(&items);
+                (self.alloc_locked(locked, creations)?, creations)
+            }
+        };
         let mut recs = locked.records();
         let bits = self.bits;
-        let end = start as usize + n;
+        let end = start as usize + reserved;
         // The slots shard `s` needs for every index this batch may use, so
         // that its first creation there sizes it once.
         let wanted = |s: usize, shard: &Shard<O>| {
@@ -2159,6 +2196,16 @@ impl<O: Payload> Graph<O> {
         );
         locked.nodes += created as isize;
         Ok(created)
+    }
+
+    /// How many nodes `items` would create: ids not live (looked up under
+    /// every shard lock, so current) and not earlier in `items`.
+    fn creations(&self, items: &[(NodeId, Attrs<O>)]) -> usize {
+        let mut seen = HashSet::new();
+        items
+            .iter()
+            .filter(|(id, _)| self.resolve(id.as_ref()).is_none() && seen.insert(id))
+            .count()
     }
 
     /// Loads `img` into this graph, which must be empty (checked under every
@@ -2367,6 +2414,15 @@ impl<O: Payload> Graph<O> {
     ///
     /// **Locking behaviour:** write-locks every shard for the duration.
     pub fn apply(&self, ops: Vec<super::Op<O>>) -> Result<()> {
+        let removes = ops.iter().any(|op| matches!(op, super::Op::RemoveNode(_)));
+        self.apply_all_locked(ops)?;
+        if removes {
+            self.compact_if_sparse(); // as `remove_node` does
+        }
+        Ok(())
+    }
+
+    fn apply_all_locked(&self, ops: Vec<super::Op<O>>) -> Result<()> {
         if ops.is_empty() {
             return Ok(());
         }
@@ -3316,29 +3372,44 @@ mod tests {
         }
         g.remove_node(NodeRef::Int(2)).unwrap();
         g.add_node(NodeRef::Int(2), AttrMap::new()).unwrap();
-        // Four indices used, three live: a batch that needs two compacts
-        // (the live nodes take 0..3), then still fails whole.
+        // Four indices used, three live: a batch that needs two fails whole,
+        // and does not renumber for nothing (3 + 2 > 4).
         let needs_two = vec![
             Op::AddEdge(NodeId::Int(0), NodeId::Int(1), AttrMap::new()),
             Op::AddNode(NodeId::Int(3), AttrMap::new()),
             Op::AddNode(NodeId::Int(0), AttrMap::new()), // merges: needs no index
             Op::AddNode(NodeId::Int(4), AttrMap::new()),
         ];
-        let epoch = g.epoch();
         let err = g.apply(needs_two).unwrap_err();
         assert!(
             matches!(&err, GraphError::Capacity(m) if m.contains("more than 4")),
             "{err}"
         );
-        assert_eq!(g.epoch(), epoch + 1);
+        let two = vec![(NodeId::Int(3), None), (NodeId::Int(4), None)];
         assert!(matches!(
-            g.batch_add_nodes(vec![(NodeId::Int(3), None), (NodeId::Int(4), None)]),
+            g.batch_add_nodes(two),
             Err(GraphError::Capacity(_))
         ));
-        assert_eq!((g.node_count(), g.edge_count()), (3, 0));
-        assert_eq!(g.next_ix.load(Ordering::Relaxed), 3);
-        // One more fits; past that, creating fails and merging still works.
-        g.add_node(NodeRef::Int(3), AttrMap::new()).unwrap();
+        assert_eq!((g.node_count(), g.edge_count(), g.epoch()), (3, 0, 0));
+        assert_eq!(g.next_ix.load(Ordering::Relaxed), 4);
+        // A node batch that only merges (into nodes and into itself) needs
+        // no index, full or not.
+        let merging = vec![
+            (NodeId::Int(0), None),
+            (NodeId::Int(1), None),
+            (NodeId::Int(0), None),
+        ];
+        assert_eq!(g.batch_add_nodes(merging).unwrap(), 3);
+        assert_eq!(g.epoch(), 0);
+        // One more fits, after a renumbering; past that, creating fails and
+        // merging still works.
+        let one_new = vec![
+            (NodeId::Int(2), None),
+            (NodeId::Int(3), None),
+            (NodeId::Int(3), None),
+        ];
+        assert_eq!(g.batch_add_nodes(one_new).unwrap(), 3);
+        assert_eq!((g.node_count(), g.epoch()), (4, 1));
         assert!(matches!(
             g.add_node(NodeRef::Int(4), AttrMap::new()),
             Err(GraphError::Capacity(_))
@@ -3348,7 +3419,7 @@ mod tests {
             Op::AddEdge(NodeId::Int(0), NodeId::Int(1), AttrMap::new()),
         ];
         g.apply(merges).unwrap();
-        assert_eq!((g.node_count(), g.edge_count()), (4, 1));
+        assert_eq!((g.node_count(), g.edge_count(), g.epoch()), (4, 1, 1));
         let order: Vec<NodeId> = (0..4).map(NodeId::Int).collect();
         assert_eq!(ids(&g), order);
     }

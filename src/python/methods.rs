@@ -30,7 +30,7 @@ use pyo3::PyTypeInfo;
 use super::convert::{
     attrs_from_kwnames, attrs_to_dict, node_ref, node_ref_lenient, push_id_str, PyAttrMap,
 };
-use super::detach::panic_error;
+use super::detach::{detach, panic_error};
 use super::graph::PyGraph;
 use super::trace;
 
@@ -56,11 +56,16 @@ struct Method {
 
 fn add_node<'py>(
     g: &PyGraph,
-    _py: Python<'py>,
+    py: Python<'py>,
     pos: &[Borrowed<'_, 'py, PyAny>],
     attrs: PyAttrMap,
 ) -> PyResult<Bound<'py, PyAny>> {
-    g.inner.add_node(node_ref(&pos[0])?, attrs)?;
+    let inner = &g.inner;
+    // Attached, as a node addition is short; the renumbering that running
+    // out of indices needs (a copy of the graph) runs detached.
+    inner.add_node_with_room(node_ref(&pos[0])?, attrs, |n| {
+        detach(py, || inner.compact(n));
+    })?;
     Ok(pos[0].to_owned())
 }
 

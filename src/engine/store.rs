@@ -3451,7 +3451,7 @@ mod tests {
 
     #[test]
     fn readers_and_writers_racing_compactions_never_mix_nodes_up() {
-        use std::sync::atomic::AtomicBool;
+        use crate::sync::AtomicBool;
         let g = G::with_shards(true, 4);
         g.set_index_limit(64);
         let v_of = |a: Attrs<()>| match a.as_ref().and_then(|a| a.get(intern("v")).cloned()) {

@@ -30,8 +30,10 @@
 //!    `membership` sequence (see there). `resolve_many` holds every internal
 //!    lock of both maps for read at once (ints, then strs) and takes no other
 //!    lock meanwhile. `batch_add_nodes`, holding every shard lock, then holds
-//!    every internal lock of both maps for write (ints, then strs). An
-//!    `add_node` whose int id grows the int map's dense table
+//!    every internal lock of both maps for write (ints, then strs). A
+//!    renumbering (`compact_locked`), holding every shard lock, holds every
+//!    internal lock of the str map for write, lets it go, then does the same
+//!    with the int map's hash half. An `add_node` whose int id grows the int map's dense table
 //!    (`intkeys::IntKeys::insert`) holds every internal lock of the int map
 //!    for write, under its one shard lock. Every holder of several internal
 //!    locks takes them in ascending dashmap-shard order. Other map writers

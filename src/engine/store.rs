@@ -1616,13 +1616,7 @@ impl<O: Payload> Graph<O> {
     ) -> Result<()> {
         let snap = self.snapshot();
         let view = snap.view();
-        let mut ixs = Vec::with_capacity(ids.len());
-        for (i, &id) in ids.iter().enumerate() {
-            if i % CHECK_EVERY == 0 {
-                cancel.check()?;
-            }
-            ixs.push(self.ix_in(&view, id)?);
-        }
+        let mut ixs = self.ixs_in(&view, ids, cancel)?;
         ixs.sort_unstable();
         ixs.dedup();
         // Kept nodes by position in `ixs`: in a dense table by index when
@@ -1710,24 +1704,61 @@ impl<O: Payload> Graph<O> {
     /// An index is trusted in `view` only if the lookup ran in the view's
     /// epoch: after a compaction the view's indices mean other nodes.
     pub fn ix_in(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Ix> {
-        let not_found = || GraphError::NodeNotFound(id.to_owned_id());
+        match self.ix_in_quick(view, id)? {
+            Some(ix) => Ok(ix),
+            None => view
+                .iter()
+                .find(|(_, r)| r.key.as_ref() == id)
+                .map(|(ix, _)| ix)
+                .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id())),
+        }
+    }
+
+    /// [`Graph::ix_in`] of each of `ids`, in order. The view's ids by index
+    /// are gathered the first time an id must be searched for (a
+    /// renumbering since the view's snapshot sends every id there): one
+    /// pass over the view instead of one per id.
+    pub fn ixs_in(
+        &self,
+        view: &GraphView<'_, O>,
+        ids: &[NodeRef<'_>],
+        cancel: &Cancel<'_>,
+    ) -> Result<Vec<Ix>> {
+        let mut by_id: Option<FastMap<NodeId, Ix>> = None;
+        let mut ixs = Vec::with_capacity(ids.len());
+        for (i, &id) in ids.iter().enumerate() {
+            if i % CHECK_EVERY == 0 {
+                cancel.check()?;
+            }
+            let ix = match self.ix_in_quick(view, id)? {
+                Some(ix) => ix,
+                None => *by_id
+                    .get_or_insert_with(|| view.iter().map(|(ix, r)| (r.key.clone(), ix)).collect())
+                    .get(&id.to_owned_id())
+                    .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))?,
+            };
+            ixs.push(ix);
+        }
+        Ok(ixs)
+    }
+
+    /// [`Graph::ix_in`] without the search: `None` when only a search of
+    /// `view` can tell.
+    fn ix_in_quick(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Option<Ix>> {
         let (found, epoch) = self.resolve_stable_at(id);
         if let Some(ix) = found
             .filter(|_| view.epoch == Some(epoch))
             .filter(|&ix| view.rec(ix).is_some_and(|r| holds(r, id)))
         {
-            return Ok(ix);
+            return Ok(Some(ix));
         }
         // Seqlock reader: a key-map change the lookup saw was announced
         // before it was made (`announce_removal`).
         fence(Ordering::Acquire);
         if view.removals == Some(self.removals.load(Ordering::Relaxed)) {
-            return Err(not_found());
+            return Err(GraphError::NodeNotFound(id.to_owned_id()));
         }
-        view.iter()
-            .find(|(_, r)| r.key.as_ref() == id)
-            .map(|(ix, _)| ix)
-            .ok_or_else(not_found)
+        Ok(None)
     }
 
     /// The graph's cache of per-shard columns (for the loom models).
@@ -3362,6 +3393,37 @@ mod tests {
         // The snapshot from before still reads the old numbering.
         let y = g.ix_in(&snap.view(), NodeRef::Str("y")).unwrap();
         assert_eq!(y, Ix::MAX - 1);
+    }
+
+    #[test]
+    fn a_snapshot_overtaken_by_a_renumbering_still_finds_its_ids() {
+        let g = G::with_shards(true, 4);
+        for k in 0..40 {
+            g.add_node(NodeRef::Int(k), AttrMap::new()).unwrap();
+        }
+        for k in (0..40).step_by(2) {
+            g.remove_node(NodeRef::Int(k)).unwrap();
+        }
+        let snap = g.snapshot();
+        let view = snap.view();
+        let before: Vec<Ix> = (1..40)
+            .step_by(2)
+            .map(|k| g.resolve(NodeRef::Int(k)).unwrap())
+            .collect();
+        g.set_index_limit(40);
+        g.add_node(NodeRef::Str("new"), AttrMap::new()).unwrap();
+        assert_eq!(g.epoch(), 1);
+        assert_ne!(g.resolve(NodeRef::Int(39)), Some(39), "renumbered");
+        let ids: Vec<NodeRef<'_>> = (1..40).step_by(2).map(NodeRef::Int).collect();
+        crate::engine::cancel::never(|cancel| {
+            assert_eq!(g.ixs_in(&view, &ids, cancel).unwrap(), before);
+            for gone in [NodeRef::Int(2), NodeRef::Str("new")] {
+                let both = g.ixs_in(&view, &[ids[0], gone], cancel);
+                assert!(matches!(both, Err(GraphError::NodeNotFound(_))));
+                assert!(g.ix_in(&view, gone).is_err());
+            }
+        });
+        assert_eq!(g.ix_in(&view, NodeRef::Int(39)).unwrap(), 39);
     }
 
     #[test]

@@ -136,6 +136,23 @@ impl PyGraph {
     /// Ids are borrowed from the tuples a chunk at a time and resolved
     /// detached, every key-map lock taken once per chunk
     /// (`Graph::resolve_many`).
+    /// `f` (a write that may renumber the graph's nodes) run detached;
+    /// after a renumbering, the id-object columns of the old numbering are
+    /// let go at once (the version check keeps them from being read, but
+    /// they would hold their objects until their shard's next use).
+    pub(crate) fn detach_renumbering<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce() -> T + Send,
+    ) -> T {
+        let epoch = self.inner.epoch();
+        let out = detach(py, f);
+        if self.inner.epoch() != epoch {
+            self.handles.clear();
+        }
+        out
+    }
+
     fn resolve_pairs(
         &self,
         py: Python<'_>,
@@ -519,7 +536,7 @@ impl PyGraph {
         let id = node_ref(node_id)?.to_owned_id();
         // A hub may need every shard: wait for them detached.
         let inner = &self.inner;
-        Ok(detach(py, || inner.remove_node(id.as_ref()))?)
+        Ok(self.detach_renumbering(py, || inner.remove_node(id.as_ref()))?)
     }
 
     /// Removes the edge ``source -> target`` and its attributes
@@ -582,7 +599,7 @@ impl PyGraph {
         })?;
         let inner = &self.inner;
         _call.items(batch.len());
-        Ok(detach(py, || inner.batch_add_nodes(batch))?)
+        Ok(self.detach_renumbering(py, || inner.batch_add_nodes(batch))?)
     }
 
     /// Adds every ``(s, t)`` / ``(s, t, attrs)`` in one call, atomically.
@@ -671,7 +688,7 @@ impl PyGraph {
         }
         _call.items(batch.len());
         let inner = &self.inner;
-        Ok(detach(py, || inner.apply(batch))?)
+        Ok(self.detach_renumbering(py, || inner.apply(batch))?)
     }
 
     // ------------------------------------------------------- point queries

@@ -30,7 +30,7 @@ use pyo3::PyTypeInfo;
 use super::convert::{
     attrs_from_kwnames, attrs_to_dict, node_ref, node_ref_lenient, push_id_str, PyAttrMap,
 };
-use super::detach::{detach, panic_error};
+use super::detach::panic_error;
 use super::graph::PyGraph;
 use super::trace;
 
@@ -64,7 +64,7 @@ fn add_node<'py>(
     // Attached, as a node addition is short; the renumbering that running
     // out of indices needs (a copy of the graph) runs detached.
     inner.add_node_with_room(node_ref(&pos[0])?, attrs, |n| {
-        detach(py, || inner.compact(n));
+        g.detach_renumbering(py, || inner.compact(n));
     })?;
     Ok(pos[0].to_owned())
 }

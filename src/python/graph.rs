@@ -129,13 +129,6 @@ impl PyGraph {
         node_id(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
     }
 
-    /// The endpoints of edge tuples `tuples` (each of length 2 or 3, ids
-    /// already type-checked), as node indices; `NodeNotFoundError` for the
-    /// first missing endpoint, in order, unless an earlier item is already
-    /// an edge or a repeat (`EdgeAlreadyExistsError` for the first such).
-    /// Ids are borrowed from the tuples a chunk at a time and resolved
-    /// detached, every key-map lock taken once per chunk
-    /// (`Graph::resolve_many`).
     /// `f` (a write that may renumber the graph's nodes) run detached;
     /// after a renumbering, the id-object columns of the old numbering are
     /// let go at once (the version check keeps them from being read, but
@@ -153,6 +146,14 @@ impl PyGraph {
         out
     }
 
+    /// The endpoints of edge tuples `tuples` (each of length 2 or 3, ids
+    /// already type-checked), as node indices, with the epoch they were
+    /// looked up in (`Graph::epoch`); `NodeNotFoundError` for the
+    /// first missing endpoint, in order, unless an earlier item is already
+    /// an edge or a repeat (`EdgeAlreadyExistsError` for the first such).
+    /// Ids are borrowed from the tuples a chunk at a time and resolved
+    /// detached, every key-map lock taken once per chunk
+    /// (`Graph::resolve_many`).
     fn resolve_pairs(
         &self,
         py: Python<'_>,

@@ -13,10 +13,11 @@
 //! handle (`Arc` clones), so the objects it points to outlive it whatever
 //! happens to the graph; it serves only views of that very version (a
 //! renumbering of the graph's nodes gives every shard a new version, so an
-//! index never reads a column of another numbering). It is built detached (the `Arc` clones need
-//! no interpreter; rayon over the shards) when a call wants one for a shard
-//! version that has none; a write makes the shard's column stale, and the
-//! next call that wants it rebuilds that shard's alone. Id objects not made
+//! index never reads a column of another numbering). It is built detached
+//! (the `Arc` clones need no interpreter; rayon over the shards) when a
+//! call wants one for a shard version that has none; a write makes the
+//! shard's column stale, and the next call that wants it rebuilds that
+//! shard's alone. Id objects not made
 //! yet are made first, attached, as handing them out would. A per-node
 //! predicate does not use the columns: it reads each record for its
 //! attribute view anyway, and takes the id object from there.

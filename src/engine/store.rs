@@ -498,15 +498,17 @@ pub(crate) struct ReadAll<'g, O> {
 
 impl<O> ReadAll<'_, O> {
     pub(crate) fn view(&self) -> GraphView<'_, O> {
-        GraphView {
-            bits: self.bits,
-            directed: self.directed,
-            shards: self.guards.iter().map(|g| &***g).collect(),
-            adj: None,
-            removals: None,
-            epoch: None,
-        }
+        GraphView::locked(self.bits, self.directed, self.guards.iter().map(|g| &***g))
     }
+}
+
+/// What a snapshot records of the graph's counters when it is taken.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Taken {
+    /// `Graph::removals`.
+    removals: u64,
+    /// `Graph::epoch`.
+    epoch: u64,
 }
 
 /// A consistent, immutable snapshot of the whole graph, taken in one step
@@ -520,10 +522,7 @@ pub struct Snapshot<O> {
     shards: Vec<Arc<Shard<O>>>,
     nodes: usize,
     edges: usize,
-    /// `Graph::removals` when it was taken.
-    removals: u64,
-    /// `Graph::epoch` when it was taken.
-    epoch: u64,
+    taken: Taken,
 }
 
 impl<O> Snapshot<O> {
@@ -533,8 +532,7 @@ impl<O> Snapshot<O> {
             directed: self.directed,
             shards: self.shards.iter().map(|a| &**a).collect(),
             adj: None,
-            removals: Some(self.removals),
-            epoch: Some(self.epoch),
+            taken: Some(self.taken),
         }
     }
 
@@ -564,13 +562,22 @@ pub struct GraphView<'a, O> {
     shards: Vec<&'a Shard<O>>,
     /// Cached CSR of the same shard versions, read instead of the records.
     adj: Option<&'a AdjIndex>,
-    /// A snapshot's `Graph::removals` (`None`: a view under the locks).
-    removals: Option<u64>,
-    /// A snapshot's `Graph::epoch` (`None`: a view under the locks).
-    epoch: Option<u64>,
+    /// What its snapshot recorded (`None`: a view under the locks).
+    taken: Option<Taken>,
 }
 
 impl<'a, O> GraphView<'a, O> {
+    /// A view of `shards`, read under their locks.
+    fn locked(bits: u32, directed: bool, shards: impl Iterator<Item = &'a Shard<O>>) -> Self {
+        GraphView {
+            bits,
+            directed,
+            shards: shards.collect(),
+            adj: None,
+            taken: None,
+        }
+    }
+
     /// Shard bits and the shards themselves (for column scans).
     pub(crate) fn parts(&self) -> (u32, &[&'a Shard<O>]) {
         (self.bits, &self.shards)
@@ -630,8 +637,7 @@ impl<'a, O> GraphView<'a, O> {
             directed: self.directed,
             shards: self.shards.clone(),
             adj: Some(index),
-            removals: self.removals,
-            epoch: self.epoch,
+            taken: self.taken,
         }
     }
 
@@ -833,14 +839,8 @@ impl<'g, O: Payload> Locked<'g, O> {
     /// The locked shards as a view (all of them: `lock_all`).
     fn view(&self) -> GraphView<'_, O> {
         debug_assert!(self.all, "every shard locked");
-        GraphView {
-            bits: self.g.bits,
-            directed: self.g.directed,
-            shards: self.guards.iter().map(|(_, g)| &***g).collect(),
-            adj: None,
-            removals: None,
-            epoch: None,
-        }
+        let shards = self.guards.iter().map(|(_, g)| &***g);
+        GraphView::locked(self.g.bits, self.g.directed, shards)
     }
 
     #[inline]
@@ -1564,8 +1564,10 @@ impl<O: Payload> Graph<O> {
             edges: self.edge_count(),
             // Under every shard's read lock: no removal or compaction is
             // part-way.
-            removals: self.removals.load(Ordering::Acquire),
-            epoch: self.epoch.load(Ordering::Relaxed),
+            taken: Taken {
+                removals: self.removals.load(Ordering::Acquire),
+                epoch: self.epoch.load(Ordering::Relaxed),
+            },
         }
     }
 
@@ -1580,7 +1582,7 @@ impl<O: Payload> Graph<O> {
     /// error.
     pub fn first_existing_edge(&self, pairs: &[(Ix, Ix)], epoch: u64) -> Option<GraphError> {
         let snap = self.snapshot();
-        if snap.epoch != epoch {
+        if snap.taken.epoch != epoch {
             return None;
         }
         let view = snap.view();
@@ -1747,7 +1749,7 @@ impl<O: Payload> Graph<O> {
     fn ix_in_quick(&self, view: &GraphView<'_, O>, id: NodeRef<'_>) -> Result<Option<Ix>> {
         let (found, epoch) = self.resolve_stable_at(id);
         if let Some(ix) = found
-            .filter(|_| view.epoch == Some(epoch))
+            .filter(|_| view.taken.is_some_and(|t| t.epoch == epoch))
             .filter(|&ix| view.rec(ix).is_some_and(|r| holds(r, id)))
         {
             return Ok(Some(ix));
@@ -1755,7 +1757,7 @@ impl<O: Payload> Graph<O> {
         // Seqlock reader: a key-map change the lookup saw was announced
         // before it was made (`announce_removal`).
         fence(Ordering::Acquire);
-        if view.removals == Some(self.removals.load(Ordering::Relaxed)) {
+        if view.taken.map(|t| t.removals) == Some(self.removals.load(Ordering::Relaxed)) {
             return Err(GraphError::NodeNotFound(id.to_owned_id()));
         }
         Ok(None)
@@ -2542,17 +2544,18 @@ impl<O: Payload> Graph<O> {
     pub fn nodes_attrs(&self, ids: &[NodeRef<'_>]) -> Result<Vec<Attrs<O>>> {
         let guard = self.read_all();
         let all = guard.view();
-        let not_found = |id: NodeRef<'_>| GraphError::NodeNotFound(id.to_owned_id());
+        // Under every shard's read lock the key maps are current: a found
+        // index is a live record.
+        let attrs_at = |ix: Option<Ix>, id: NodeRef<'_>| {
+            ix.and_then(|ix| all.rec(ix))
+                .filter(|r| holds(r, id))
+                .map(|r| r.attrs.clone())
+                .ok_or_else(|| GraphError::NodeNotFound(id.to_owned_id()))
+        };
         if ids.len() < NODES_ATTRS_BULK {
             return ids
                 .iter()
-                .map(|&id| {
-                    self.resolve(id)
-                        .and_then(|ix| all.rec(ix))
-                        .filter(|r| holds(r, id))
-                        .map(|r| r.attrs.clone())
-                        .ok_or_else(|| not_found(id))
-                })
+                .map(|&id| attrs_at(self.resolve(id), id))
                 .collect();
         }
         // Many ids, usually at random over a graph larger than the cache:
@@ -2561,21 +2564,16 @@ impl<O: Payload> Graph<O> {
         // maps, each fetched a few ids ahead.
         let mut found = Vec::with_capacity(ids.len());
         self.resolve_many(ids, &mut found);
-        let ixs = found
-            .iter()
-            .zip(ids)
-            .map(|(ix, &id)| ix.ok_or_else(|| not_found(id)))
-            .collect::<Result<Vec<Ix>>>()?;
-        let mut out = Vec::with_capacity(ixs.len());
-        for (k, (&ix, &id)) in ixs.iter().zip(ids).enumerate() {
-            if let Some(&ahead) = ixs.get(k + 2 * PREFETCH_AHEAD) {
-                all.prefetch_rec(ahead);
+        let ahead = |k: usize| found.get(k).copied().flatten();
+        let mut out = Vec::with_capacity(ids.len());
+        for (k, (&ix, &id)) in found.iter().zip(ids).enumerate() {
+            if let Some(ix) = ahead(k + 2 * PREFETCH_AHEAD) {
+                all.prefetch_rec(ix);
             }
-            if let Some(&ahead) = ixs.get(k + PREFETCH_AHEAD) {
-                all.prefetch_attrs(ahead);
+            if let Some(ix) = ahead(k + PREFETCH_AHEAD) {
+                all.prefetch_attrs(ix);
             }
-            let rec = all.rec(ix).filter(|r| holds(r, id));
-            out.push(rec.ok_or_else(|| not_found(id))?.attrs.clone());
+            out.push(attrs_at(ix, id)?);
         }
         Ok(out)
     }

@@ -367,6 +367,52 @@ def test_batches_are_all_or_nothing(make_graph) -> None:  # type: ignore[no-unty
     assert (g.nodes(data=True), g.edges(data=True)) == before
 
 
+def test_numpy_arrays_are_batches(make_graph) -> None:  # type: ignore[no-untyped-def]
+    np = pytest.importorskip("numpy")
+    g = make_graph()
+    assert g.batch_add_nodes(np.arange(5, dtype=np.int32)) == 5
+    assert g.batch_add_nodes(np.array([7, 6], dtype=np.uint16)) == 2
+    assert g.batch_add_nodes(np.array(["x", "y"])) == 2  # a str array: str ids
+    assert g.nodes() == [0, 1, 2, 3, 4, 7, 6, "x", "y"]
+    assert all(type(n) is int for n in g.nodes()[:7])  # not numpy scalars
+    # Rows of an (m, 2) array are edges, whatever its dtype, byte order or layout.
+    assert g.batch_add_edges(np.array([[0, 1], [1, 2]])) == 2
+    assert g.batch_add_edges(np.array([[2, 3]], dtype=">i4")) == 1
+    assert g.batch_add_edges(np.asfortranarray(np.array([[3, 4], [4, 7]], dtype=np.int8))) == 2
+    assert g.batch_add_edges(np.array([[7, 6], [9, 9], [6, 0]])[::2]) == 2  # a strided view
+    assert g.batch_add_edges(np.array([["x", "y"]], dtype=object)) == 1
+    assert g.batch_add_edges(np.zeros((0, 2), dtype=np.int64)) == 0
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 7), (7, 6), (6, 0), ("x", "y")]
+    assert sorted(g.edges(), key=str) == sorted(edges, key=str)
+    assert g.get_nodes_batch(np.array([0, 7])) == [{}, {}]
+    assert sorted(g.subgraph(np.array([0, 1, 2])).edges()) == [(0, 1), (1, 2)]
+    before = (g.nodes(data=True), g.edges(data=True))
+    for bad, error, match in [
+        (np.array([[0.0, 1.0]]), TypeError, "item 0: node id must be str or int, not float"),
+        (np.array([[True, False]]), TypeError, "not bool"),
+        (np.array([0, 1]), TypeError, "item 0: expected a \\(source, target"),
+        (np.array([[0, 1, 2]]), TypeError, "item 0: attributes must be a dict, not int"),
+        (np.array([[0, 2], [0, 99]]), gli.NodeNotFoundError, "Node 99 not found"),
+        (np.array([[0, 2], [0, 1]]), gli.EdgeAlreadyExistsError, "0 -> 1"),
+        (np.array([[0, 3], [0, 3]]), gli.EdgeAlreadyExistsError, "0 -> 3"),
+        (np.array([[0, 2**63 + 1]], dtype=np.uint64), OverflowError, "9223372036854775809"),
+        (np.array(5), TypeError, "0-d"),
+    ]:
+        with pytest.raises(error, match=match):
+            g.batch_add_edges(bad)
+    # A missing endpoint past the first lookup chunk (32,768 edges).
+    g.batch_add_nodes([*range(100, 104), *(200 + i for i in range(40_000) if i != 35_000)])
+    before = (g.nodes(data=True), g.edges(data=True))
+    far = np.stack([100 + np.arange(40_000) % 4, 200 + np.arange(40_000)], axis=1)
+    with pytest.raises(gli.NodeNotFoundError, match="Node 35200 not found"):
+        g.batch_add_edges(far)
+    for bad, error in [(np.array([1.5]), TypeError), (np.array([True]), TypeError),
+                       (np.array([2**63 + 1], dtype=np.uint64), OverflowError)]:
+        with pytest.raises(error):
+            g.batch_add_nodes(bad)
+    assert (g.nodes(data=True), g.edges(data=True)) == before
+
+
 @pytest.mark.parametrize("directed", [True, False])
 def test_an_edge_batch_names_its_first_bad_item(make_graph, directed: bool) -> None:  # type: ignore[no-untyped-def]
     g = make_graph(directed)

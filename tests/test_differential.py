@@ -97,6 +97,29 @@ class BothBackends(RuleBasedStateMachine):
     def batch_add_edges(self, items: list[Any]) -> None:
         self.both("batch_add_edges", items)
 
+    # numpy arrays as batches: int dtypes take the rust backend's fast path
+    # (big-endian and Fortran-ordered ones converted first), the others its
+    # `tolist()` path.
+    @rule(
+        ids=st.lists(st.sampled_from([0, 1, 2, 3, -7, 2**40]), max_size=5),
+        dtype=st.sampled_from([">i8", "<i8", "float64", "object", "uint64"]),
+    )
+    def batch_add_nodes_from_an_array(self, ids: list[int], dtype: str) -> None:
+        if dtype == "uint64":
+            ids = [abs(i) for i in ids]
+        self.both("batch_add_nodes", np.array(ids, dtype=dtype))
+
+    @rule(
+        ends=st.lists(st.tuples(IDS, IDS), max_size=5),
+        dtype=st.sampled_from(["int64", "int16", ">i4", "object", "U20"]),
+        fortran=st.booleans(),
+    )
+    def batch_add_edges_from_an_array(self, ends: list[tuple[Any, Any]], dtype: str, fortran: bool) -> None:
+        if dtype[-1] in "2468":  # only ints that fit the dtype
+            ends = [(s, t) for s, t in ends if all(type(v) is int and -(2**15) <= v < 2**15 for v in (s, t))]
+        arr = np.array(ends, dtype=dtype).reshape(-1, 2)
+        self.both("batch_add_edges", np.asfortranarray(arr) if fortran else arr)
+
     @rule(
         ops=st.lists(
             st.one_of(

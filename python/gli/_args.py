@@ -20,6 +20,17 @@ def _is_i64(v: object) -> bool:
     return type(v) is int and _I64[0] <= v <= _I64[1]
 
 
+def batch_items(items: Any) -> Any:
+    """A batch's items as both backends read them: a numpy array (of at
+    least one dimension) as the objects ``tolist()`` makes, each row of a 2-D
+    (or deeper) array as a tuple, so ``np.array([[1, 2], [2, 3]])`` is the
+    edges ``(1, 2), (2, 3)``; anything else as given."""
+    if isinstance(items, np.ndarray) and items.ndim:
+        rows = items.tolist()
+        return [tuple(r) for r in rows] if items.ndim > 1 else rows
+    return items
+
+
 def _count(method: str, name: str, v: object) -> int:
     """A non-negative integer argument, checked as the rust backend checks it
     (an int beyond 64 bits is larger than any graph: no bound)."""

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _text, _utf8
+from ._args import _check_id, _flag, _text, _utf8, batch_items
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -270,7 +270,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def batch_add_nodes(self, items: Iterable[Any], /) -> int:
         staged = []
-        for i, item in enumerate(items):
+        for i, item in enumerate(batch_items(items)):
             if isinstance(item, tuple):
                 if len(item) != 2:
                     raise ValueError(
@@ -286,7 +286,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def batch_add_edges(self, items: Iterable[Any], /) -> int:
         staged = []
-        for i, item in enumerate(items):
+        for i, item in enumerate(batch_items(items)):
             if not isinstance(item, tuple):
                 raise TypeError(f"batch_add_edges: item {i}: expected a (source, target[, attrs]) tuple")
             if len(item) not in (2, 3):
@@ -418,7 +418,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def get_nodes_batch(self, ids: Iterable[NodeId], /) -> list[dict[str, Any]]:
         # The whole iterable is read and type-checked before any lookup, as
         # in the rust backend: a bad id anywhere wins over a missing one.
-        wanted = [_check_id(x) for x in ids]
+        wanted = [_check_id(x) for x in batch_items(ids)]
         with self._lock:
             return [self.get_node(x) for x in wanted]
 

@@ -386,10 +386,13 @@ def batch_add_nodes_rows(b: Bench) -> None:
     b.row(BATCH_VS_CALLS, "x faster", {"gli-rust": lambda: call_ns / batch_ns})
 
 
+EDGES_FROM_ARRAY = "  ↳ batch_add_edges, the same edges as an (m, 2) int64 numpy array"
+
+
 def batch_add_edges_rows(b: Bench) -> None:
     nn, ne = b.n(200_000), b.n(2_000_000)
     name = f"batch_add_edges, {ne:,} between existing int ids"
-    if not b.wants(name):
+    if not b.wants(name, EDGES_FROM_ARRAY):
         return
     edges = _distinct_pairs(nn, ne, seed=1)
     few = edges[: max(ne // PY_SHARE, 10)]
@@ -418,6 +421,12 @@ def batch_add_edges_rows(b: Bench) -> None:
         "rustworkx": bulk(with_nodes(rx.PyDiGraph, lambda g: g.add_nodes_from(range(nn))),
                           lambda g, d: g.add_edges_from_no_data(d), edges) if rx else None,
     })
+    if np is not None:
+        arr = np.array(edges, dtype=np.int64)
+        b.row(EDGES_FROM_ARRAY, "ns/edge", {
+            "gli-rust": bulk(gli_nodes("rust"), lambda g, d: g.batch_add_edges(d), arr),
+            "gli-python": bulk(gli_nodes("python"), lambda g, d: g.batch_add_edges(d), arr[: len(few)]),
+        })
 
 
 def get_nodes_batch_rows(b: Bench) -> None:

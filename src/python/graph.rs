@@ -9,9 +9,13 @@
 //! O(1) methods stay attached (detaching costs more than they do); batch
 //! methods convert their input attached, then apply it detached.
 
-use numpy::{IntoPyArray, PyArray1};
+use numpy::{
+    IntoPyArray, PyArray1, PyArrayDescr, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
+    PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
@@ -146,35 +150,62 @@ impl PyGraph {
         out
     }
 
-    /// The endpoints of edge tuples `tuples` (each of length 2 or 3, ids
-    /// already type-checked), as node indices, with the epoch they were
-    /// looked up in (`Graph::epoch`); `NodeNotFoundError` for the
-    /// first missing endpoint, in order, unless an earlier item is already
-    /// an edge or a repeat (`EdgeAlreadyExistsError` for the first such).
-    /// Ids are borrowed from the tuples a chunk at a time and resolved
-    /// detached, every key-map lock taken once per chunk
-    /// (`Graph::resolve_many`).
-    fn resolve_pairs(
-        &self,
-        py: Python<'_>,
-        tuples: &[Bound<'_, PyTuple>],
-    ) -> PyResult<(Vec<(Ix, Ix)>, u64)> {
+    /// The endpoints of a batch's edges (tuples of length 2 or 3, ids
+    /// already type-checked, or the ints of a numpy array), as node indices,
+    /// with the epoch they were looked up in (`Graph::epoch`);
+    /// `NodeNotFoundError` for the first missing endpoint, in order, unless
+    /// an earlier item is already an edge or a repeat
+    /// (`EdgeAlreadyExistsError` for the first such). Ids are borrowed from
+    /// the tuples a chunk at a time and resolved detached, every key-map lock
+    /// taken once per chunk (`Graph::resolve_many`).
+    fn resolve_pairs(&self, py: Python<'_>, ends: &EdgeEnds<'_>) -> PyResult<(Vec<(Ix, Ix)>, u64)> {
         /// Pairs per detached lookup run: long enough to amortize the locks,
         /// short enough to bound what the run borrows and how long it holds
         /// the key maps.
         const CHUNK: usize = 1 << 15;
-        let mut pairs = Vec::with_capacity(tuples.len());
-        let mut ids: Vec<NodeRef<'_>> = Vec::new();
-        let mut ints: Vec<i64> = Vec::with_capacity(2 * CHUNK.min(tuples.len()));
+        let mut pairs = Vec::with_capacity(ends.len());
         let mut found = Vec::new();
         let inner = &self.inner;
         // The numbering the lookups are in: a compaction after this makes
         // the batch stale (`Graph::epoch`).
         let epoch = inner.epoch();
+        // One chunk's lookups into `pairs`, or its first error: `id_at(k)`
+        // names the id of `found[k]`.
+        let take = |found: &[Option<Ix>],
+                    pairs: &mut Vec<(Ix, Ix)>,
+                    id_at: &dyn Fn(usize) -> NodeId|
+         -> PyResult<()> {
+            let both = |e: &[Option<Ix>]| Some((e[0]?, e[1]?));
+            if let Some(k) = found.iter().position(Option::is_none) {
+                // An earlier item that is already an edge is the first error.
+                pairs.extend(found[..k / 2 * 2].chunks_exact(2).filter_map(both));
+                let pairs = &*pairs;
+                let err = detach(py, || inner.first_existing_edge(pairs, epoch));
+                return Err(err
+                    .unwrap_or_else(|| GraphError::NodeNotFound(id_at(k)))
+                    .into());
+            }
+            // Every id was found (checked just above).
+            pairs.extend(found.chunks_exact(2).filter_map(both));
+            Ok(())
+        };
+        let tuples = match ends {
+            EdgeEnds::Ints(all) => {
+                for ints in all.chunks(2 * CHUNK) {
+                    // Attached between chunks: a Ctrl-C now fails the batch unapplied.
+                    py.check_signals()?;
+                    detach(py, || inner.resolve_ints(ints, &mut found));
+                    take(&found, &mut pairs, &|k| NodeId::Int(ints[k]))?;
+                }
+                return Ok((pairs, epoch));
+            }
+            EdgeEnds::Tuples(tuples) => tuples,
+        };
+        let mut ids: Vec<NodeRef<'_>> = Vec::new();
+        let mut ints: Vec<i64> = Vec::with_capacity(2 * CHUNK.min(tuples.len()));
         for chunk in tuples.chunks(CHUNK) {
-            // Attached between chunks: a Ctrl-C now fails the batch unapplied.
-            py.check_signals()?;
-            // All-int chunks (the common bulk load) skip building `NodeRef`s.
+            py.check_signals()?; // as above
+                                 // All-int chunks (the common bulk load) skip building `NodeRef`s.
             ints.clear();
             let all_ints = chunk.iter().all(|t| {
                 // SAFETY: callers checked that every tuple has 2 or 3 items.
@@ -187,12 +218,9 @@ impl PyGraph {
                     _ => false,
                 }
             });
-            let missing = if all_ints {
+            if all_ints {
                 detach(py, || inner.resolve_ints(&ints, &mut found));
-                found
-                    .iter()
-                    .position(Option::is_none)
-                    .map(|k| (k, NodeId::Int(ints[k])))
+                take(&found, &mut pairs, &|k| NodeId::Int(ints[k]))?;
             } else {
                 ids.clear();
                 for t in chunk {
@@ -202,25 +230,70 @@ impl PyGraph {
                     ids.push(node_ref_borrowed(d)?);
                 }
                 detach(py, || inner.resolve_many(&ids, &mut found));
-                found
-                    .iter()
-                    .position(Option::is_none)
-                    .map(|k| (k, ids[k].to_owned_id()))
-            };
-            if let Some((k, id)) = missing {
-                // An earlier item that is already an edge is the first error.
-                pairs.extend(
-                    found[..k / 2 * 2]
-                        .chunks_exact(2)
-                        .filter_map(|e| Some((e[0]?, e[1]?))),
-                );
-                let err = detach(py, || inner.first_existing_edge(&pairs, epoch));
-                return Err(err.unwrap_or(GraphError::NodeNotFound(id)).into());
+                take(&found, &mut pairs, &|k| ids[k].to_owned_id())?;
             }
-            // Every id was found (checked just above).
-            pairs.extend(found.chunks_exact(2).filter_map(|e| Some((e[0]?, e[1]?))));
         }
         Ok((pairs, epoch))
+    }
+
+    /// Applies a converted node batch (detached: it may renumber).
+    fn add_nodes(
+        &self,
+        py: Python<'_>,
+        batch: Vec<(NodeId, Attrs<PyPayload>)>,
+        call: &trace::Call,
+    ) -> PyResult<usize> {
+        let inner = &self.inner;
+        call.items(batch.len());
+        Ok(self.detach_renumbering(py, || inner.batch_add_nodes(batch))?)
+    }
+
+    /// A batch's edge items, type-checked: their tuples (kept, one
+    /// reference each, for the lookups and for a re-resolution should
+    /// concurrent removals force one) and the attributes of those that have
+    /// some, by item index.
+    #[allow(clippy::type_complexity)]
+    fn edge_items<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+    ) -> PyResult<(EdgeEnds<'py>, Vec<(usize, PyAttrMap)>)> {
+        // Every item is type-checked before any endpoint is looked up (type
+        // errors anywhere win over a missing node, as in the reference
+        // backend).
+        let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::with_capacity(size_hint(items));
+        let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
+        for (index, item) in iterate(items)?.enumerate() {
+            let item = item?;
+            let t = item.cast_into::<PyTuple>().map_err(|_| {
+                Self::item_error(
+                    "batch_add_edges",
+                    index,
+                    "expected a (source, target[, attrs]) tuple",
+                )
+            })?;
+            let n = t.len();
+            if n != 2 && n != 3 {
+                return Err(PyValueError::new_err(format!(
+                    "batch_add_edges: item {index}: expected (source, target[, attrs]), got a tuple of length {n}"
+                )));
+            }
+            if n == 3 {
+                let a = attrs_from_obj(&t.get_item(2)?, self.home(), || {
+                    format!("batch_add_edges: item {index}")
+                })?;
+                if !a.is_empty() {
+                    attrs.push((index, a));
+                }
+            }
+            // SAFETY: the length was checked just above.
+            let (s, d) = unsafe { endpoints(&t) };
+            node_ref_borrowed(s)
+                .and(node_ref_borrowed(d))
+                .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))?;
+            tuples.push(t);
+        }
+        Ok((EdgeEnds::Tuples(tuples), attrs))
     }
 
     fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
@@ -454,6 +527,81 @@ fn size_hint(items: &Bound<'_, PyAny>) -> usize {
     items.len().unwrap_or(0).min(1 << 20)
 }
 
+/// A batch's items as GLI reads them: a numpy array (of at least one
+/// dimension) as the Python objects `arr.tolist()` makes, each row of a 2-D
+/// (or deeper) array as a tuple, so that `batch_add_edges(np.array([[1, 2],
+/// [2, 3]]))` adds `1 -> 2` and `2 -> 3` as the list of tuples would;
+/// anything else as given. The reference backend reads them the same way
+/// (`_args.batch_items`).
+fn batch_items<'py>(items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let Ok(arr) = items.cast::<PyUntypedArray>() else {
+        return Ok(items.clone());
+    };
+    if arr.ndim() == 0 {
+        return Ok(items.clone());
+    }
+    let rows = arr.call_method0("tolist")?.cast_into::<PyList>()?;
+    if arr.ndim() > 1 {
+        for i in 0..rows.len() {
+            let row = rows.get_item(i)?;
+            let row = PyTuple::new(items.py(), row.cast::<PyList>()?)?;
+            rows.set_item(i, row)?;
+        }
+    }
+    Ok(rows.into_any())
+}
+
+/// The values of a numpy integer array, in row order, when `shape_ok` accepts
+/// its shape and every value of its dtype is an `i64` (signed dtypes, and
+/// unsigned ones up to 32 bits): a batch of int ids read without a Python
+/// object per id. `None` for anything else, which [`batch_items`] reads.
+fn numpy_ints(
+    items: &Bound<'_, PyAny>,
+    shape_ok: impl Fn(&[usize]) -> bool,
+) -> PyResult<Option<Vec<i64>>> {
+    let Ok(arr) = items.cast::<PyUntypedArray>() else {
+        return Ok(None);
+    };
+    let dtype = arr.dtype();
+    let fits = match dtype.kind() {
+        b'i' => true,
+        b'u' => dtype.itemsize() < 8,
+        _ => false,
+    };
+    if !fits || !shape_ok(arr.shape()) {
+        return Ok(None);
+    }
+    let py = items.py();
+    static ASCONTIGUOUS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let to_i64 = ASCONTIGUOUS.import(py, "numpy", "ascontiguousarray")?;
+    let c = to_i64.call1((arr, PyArrayDescr::of::<i64>(py)))?;
+    let c = c.cast_into::<PyArrayDyn<i64>>()?;
+    let values = c
+        .try_readonly()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let values = values
+        .as_slice()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(Some(values.to_vec()))
+}
+
+/// A batch's edge endpoints, as its items gave them.
+enum EdgeEnds<'py> {
+    /// The items' tuples (ids type-checked), borrowed from for the lookups.
+    Tuples(Vec<Bound<'py, PyTuple>>),
+    /// `s0, t0, s1, t1, ...`, from a numpy integer array of shape `(m, 2)`.
+    Ints(Vec<i64>),
+}
+
+impl EdgeEnds<'_> {
+    fn len(&self) -> usize {
+        match self {
+            EdgeEnds::Tuples(t) => t.len(),
+            EdgeEnds::Ints(v) => v.len() / 2,
+        }
+    }
+}
+
 #[pymethods]
 impl PyGraph {
     #[new]
@@ -559,11 +707,17 @@ impl PyGraph {
     }
 
     /// Adds every item (``id`` or ``(id, attrs)``) in one call, atomically.
+    /// A numpy array's items are its ``tolist()`` (a 1-D int array: its ids).
     /// Converts attached, then applies detached under every shard's lock.
     #[pyo3(signature = (items, /))]
     fn batch_add_nodes(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         let _call = trace::call("batch_add_nodes");
         let home = self.home();
+        if let Some(ints) = numpy_ints(items, |shape| shape.len() == 1)? {
+            let batch = ints.into_iter().map(|i| (NodeId::Int(i), None)).collect();
+            return self.add_nodes(py, batch, &_call);
+        }
+        let items = &batch_items(items)?;
         // One borrow of the name cache for the whole batch (an `items`
         // iterator that calls back into gli gets an uncached one).
         let batch = with_name_ids(|names| -> PyResult<Vec<(NodeId, Attrs<PyPayload>)>> {
@@ -598,53 +752,20 @@ impl PyGraph {
             }
             Ok(batch)
         })?;
-        let inner = &self.inner;
-        _call.items(batch.len());
-        Ok(self.detach_renumbering(py, || inner.batch_add_nodes(batch))?)
+        self.add_nodes(py, batch, &_call)
     }
 
     /// Adds every ``(s, t)`` / ``(s, t, attrs)`` in one call, atomically.
+    /// A numpy array's rows are its items (an int array of shape ``(m, 2)``:
+    /// its edges).
     #[pyo3(signature = (items, /))]
     fn batch_add_edges(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         let _call = trace::call("batch_add_edges");
-        let hint = size_hint(items);
-        // Every item is type-checked before any endpoint is looked up (type
-        // errors anywhere win over a missing node, as in the reference
-        // backend); the tuples are kept, one reference each, for the lookups
-        // and for a re-resolution should concurrent removals force one.
-        let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::with_capacity(hint);
-        let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
-        for (index, item) in iterate(items)?.enumerate() {
-            let item = item?;
-            let t = item.cast_into::<PyTuple>().map_err(|_| {
-                Self::item_error(
-                    "batch_add_edges",
-                    index,
-                    "expected a (source, target[, attrs]) tuple",
-                )
-            })?;
-            let n = t.len();
-            if n != 2 && n != 3 {
-                return Err(PyValueError::new_err(format!(
-                    "batch_add_edges: item {index}: expected (source, target[, attrs]), got a tuple of length {n}"
-                )));
-            }
-            if n == 3 {
-                let a = attrs_from_obj(&t.get_item(2)?, self.home(), || {
-                    format!("batch_add_edges: item {index}")
-                })?;
-                if !a.is_empty() {
-                    attrs.push((index, a));
-                }
-            }
-            // SAFETY: the length was checked just above.
-            let (s, d) = unsafe { endpoints(&t) };
-            node_ref_borrowed(s)
-                .and(node_ref_borrowed(d))
-                .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))?;
-            tuples.push(t);
-        }
-        let (pairs, epoch) = self.resolve_pairs(py, &tuples)?;
+        let (ends, attrs) = match numpy_ints(items, |shape| shape.len() == 2 && shape[1] == 2)? {
+            Some(ints) => (EdgeEnds::Ints(ints), Vec::new()),
+            None => self.edge_items(py, &batch_items(items)?)?,
+        };
+        let (pairs, epoch) = self.resolve_pairs(py, &ends)?;
         _call.items(pairs.len());
         let mut batch = ResolvedEdges {
             pairs,
@@ -658,7 +779,7 @@ impl PyGraph {
                 Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
                 Err(EdgeBatchError::Stale(back)) => {
                     batch = back;
-                    (batch.pairs, batch.epoch) = self.resolve_pairs(py, &tuples)?;
+                    (batch.pairs, batch.epoch) = self.resolve_pairs(py, &ends)?;
                 }
             }
         }
@@ -747,7 +868,7 @@ impl PyGraph {
         ids: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("get_nodes_batch");
-        let objs: Vec<Bound<'py, PyAny>> = iterate(ids)?.collect::<PyResult<_>>()?;
+        let objs: Vec<Bound<'py, PyAny>> = iterate(&batch_items(ids)?)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
         let inner = &self.inner;
@@ -1148,7 +1269,7 @@ impl PyGraph {
         let _call = trace::call("subgraph");
         let py = slf.py();
         let this = slf.get();
-        let objs: Vec<Bound<'py, PyAny>> = iterate(ids)?.collect::<PyResult<_>>()?;
+        let objs: Vec<Bound<'py, PyAny>> = iterate(&batch_items(ids)?)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
         // The class may be a Python subclass: its `__init__` is Python code.

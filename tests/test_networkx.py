@@ -276,6 +276,23 @@ def test_can_run_restricts_arguments() -> None:
         assert isinstance(can_run("shortest_path", args, kwargs), str)
 
 
+def test_sources_networkx_finds_by_equality_are_left_to_networkx() -> None:
+    """np.int64(1), 1.0 and True name node 1 in NetworkX (equal, same hash);
+    GLI's ids are exactly str and int, so it declines them rather than report
+    node 1 missing, and automatic dispatch falls back to NetworkX."""
+    np = pytest.importorskip("numpy")
+    G = nx.path_graph(4)
+    can_run = backend_interface.can_run
+    for source in (np.int64(1), 1.0, True):
+        assert "GLI looks nodes up only by str or int" in can_run("single_source_shortest_path_length", (G, source), {})
+        assert isinstance(can_run("shortest_path", (G, source, 3), {}), str)
+        assert isinstance(can_run("shortest_path", (G, 0, source), {}), str)
+    with nx.config(backend_priority=["gli"]):  # type: ignore[operator]
+        want = dict(nx.single_source_shortest_path_length(G, 1))
+        assert dict(nx.single_source_shortest_path_length(G, np.int64(1))) == want
+        assert nx.shortest_path(G, 0, np.int64(3)) == [0, 1, 2, 3]
+
+
 def test_should_run_leaves_point_to_point_paths_to_networkx() -> None:
     G = nx.path_graph(3)
     assert isinstance(backend_interface.should_run("shortest_path", (G, 0, 2), {}), str)

@@ -273,8 +273,22 @@ def _can_pagerank(args: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _not_an_id(what: str, node: Any) -> str | None:
+    """Why GLI cannot look ``node`` up as NetworkX would, if it cannot.
+
+    NetworkX finds a node by hash and equality, so ``np.int64(1)``, ``1.0``
+    and ``True`` all name node ``1``; GLI's ids are exactly ``str`` and
+    ``int``. Declining lets NetworkX answer (its own implementation) instead
+    of GLI reporting a node that exists as missing."""
+    if _is_valid_id(node):
+        return None
+    return f"{what} {node!r} is a {type(node).__name__}, and GLI looks nodes up only by str or int"
+
+
 def _can_sssp_length(args: Mapping[str, Any]) -> str | None:
-    return None if args["cutoff"] is None else "GLI does not support cutoff"
+    if args["cutoff"] is not None:
+        return "GLI does not support cutoff"
+    return _not_an_id("source", args["source"])
 
 
 def _can_connected_components(args: Mapping[str, Any]) -> str | None:
@@ -288,6 +302,9 @@ def _can_weakly_connected_components(args: Mapping[str, Any]) -> str | None:
 def _can_shortest_path(args: Mapping[str, Any]) -> str | None:
     if args["source"] is None or args["target"] is None:
         return "GLI computes shortest_path only with both source and target"
+    reason = _not_an_id("source", args["source"]) or _not_an_id("target", args["target"])
+    if reason is not None:
+        return reason
     weight, method = args["weight"], args["method"]
     if weight is None:
         # NetworkX ignores ``method`` when unweighted but still validates it.

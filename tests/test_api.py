@@ -428,6 +428,13 @@ def test_an_edge_batch_names_its_first_bad_item(make_graph, directed: bool) -> N
         # int ids, the missing endpoint a chunk of resolution after the existing edge
         ([(0, 1), *((i, i + 1) for i in range(2, 35_000)), (5, -7)], gli.EdgeAlreadyExistsError, "0 -> 1"),
         ([*((i, i + 1) for i in range(2, 35_000)), (5, -7), (0, 1)], gli.NodeNotFoundError, "-7"),
+        # leading int items (read as ints) before str ones (kept as tuples)
+        ([(0, 2), ("a", "c"), (0, 2)], gli.EdgeAlreadyExistsError, "0 -> 2"),
+        ([(0, 1), ("a", "zz")], gli.EdgeAlreadyExistsError, "0 -> 1"),
+        ([(0, 2), ("a", "zz")], gli.NodeNotFoundError, "'zz'"),
+        ([(0, 2), (3, -7), ("a", "c")], gli.NodeNotFoundError, "-7"),
+        ([("a", "c"), (0, 2), (0, 2)], gli.EdgeAlreadyExistsError, "0 -> 2"),
+        ([(0, 2), ("a", "c"), (7, 8), ("a", "zz")], gli.NodeNotFoundError, "'zz'"),
     ]
     if not directed:  # the reverse of an existing or earlier edge is the same edge
         cases[3] = ([("c", "a"), ("a", "c"), ("zz", "c")], gli.EdgeAlreadyExistsError, "'a' -> 'c'")
@@ -436,6 +443,9 @@ def test_an_edge_batch_names_its_first_bad_item(make_graph, directed: bool) -> N
         with pytest.raises(error, match=name):
             g.batch_add_edges(items)
         assert g.edges() == before
+    added = [(0, 2), (2, 3), ("a", "c"), (3, 4), ("c", 0)]
+    assert g.batch_add_edges(added) == 5
+    assert g.edge_count() == len(before) + 5 and all(g.has_edge(s, t) for s, t in added)
 
 
 def test_large_edge_batch_failure_changes_nothing(make_graph) -> None:  # type: ignore[no-untyped-def]

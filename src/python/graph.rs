@@ -189,23 +189,18 @@ impl PyGraph {
             pairs.extend(found.chunks_exact(2).filter_map(both));
             Ok(())
         };
-        let tuples = match ends {
-            EdgeEnds::Ints(all) => {
-                for ints in all.chunks(2 * CHUNK) {
-                    // Attached between chunks: a Ctrl-C now fails the batch unapplied.
-                    py.check_signals()?;
-                    detach(py, || inner.resolve_ints(ints, &mut found));
-                    take(&found, &mut pairs, &|k| NodeId::Int(ints[k]))?;
-                }
-                return Ok((pairs, epoch));
-            }
-            EdgeEnds::Tuples(tuples) => tuples,
-        };
+        for ints in ends.ints.chunks(2 * CHUNK) {
+            // Attached between chunks: a Ctrl-C now fails the batch unapplied.
+            py.check_signals()?;
+            detach(py, || inner.resolve_ints(ints, &mut found));
+            take(&found, &mut pairs, &|k| NodeId::Int(ints[k]))?;
+        }
+        let tuples = &ends.tuples;
         let mut ids: Vec<NodeRef<'_>> = Vec::new();
         let mut ints: Vec<i64> = Vec::with_capacity(2 * CHUNK.min(tuples.len()));
         for chunk in tuples.chunks(CHUNK) {
-            py.check_signals()?; // as above
-                                 // All-int chunks (the common bulk load) skip building `NodeRef`s.
+            // As above; all-int chunks skip building `NodeRef`s.
+            py.check_signals()?;
             ints.clear();
             let all_ints = chunk.iter().all(|t| {
                 // SAFETY: callers checked that every tuple has 2 or 3 items.
@@ -248,10 +243,8 @@ impl PyGraph {
         Ok(self.detach_renumbering(py, || inner.batch_add_nodes(batch))?)
     }
 
-    /// A batch's edge items, type-checked: their tuples (kept, one
-    /// reference each, for the lookups and for a re-resolution should
-    /// concurrent removals force one) and the attributes of those that have
-    /// some, by item index.
+    /// A batch's edge items, type-checked: their endpoints and the
+    /// attributes of those that have some, by item index.
     #[allow(clippy::type_complexity)]
     fn edge_items<'py>(
         &self,
@@ -261,7 +254,8 @@ impl PyGraph {
         // Every item is type-checked before any endpoint is looked up (type
         // errors anywhere win over a missing node, as in the reference
         // backend).
-        let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::with_capacity(size_hint(items));
+        let mut ints: Vec<i64> = Vec::with_capacity(2 * size_hint(items));
+        let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::new();
         let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
         for (index, item) in iterate(items)?.enumerate() {
             let item = item?;
@@ -288,12 +282,20 @@ impl PyGraph {
             }
             // SAFETY: the length was checked just above.
             let (s, d) = unsafe { endpoints(&t) };
+            if tuples.is_empty() {
+                // Read now, while the item is in cache: no second pass over
+                // millions of tuples, and each is let go at once.
+                if let (Some(a), Some(b)) = (exact_int(s), exact_int(d)) {
+                    ints.extend([a, b]);
+                    continue;
+                }
+            }
             node_ref_borrowed(s)
                 .and(node_ref_borrowed(d))
                 .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))?;
             tuples.push(t);
         }
-        Ok((EdgeEnds::Tuples(tuples), attrs))
+        Ok((EdgeEnds { ints, tuples }, attrs))
     }
 
     fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
@@ -585,20 +587,20 @@ fn numpy_ints(
     Ok(Some(values.to_vec()))
 }
 
-/// A batch's edge endpoints, as its items gave them.
-enum EdgeEnds<'py> {
-    /// The items' tuples (ids type-checked), borrowed from for the lookups.
-    Tuples(Vec<Bound<'py, PyTuple>>),
-    /// `s0, t0, s1, t1, ...`, from a numpy integer array of shape `(m, 2)`.
-    Ints(Vec<i64>),
+/// A batch's edge endpoints, in item order: the first `ints.len() / 2`
+/// items' as ints (`s0, t0, s1, t1, ...`), read once (every edge of a numpy
+/// array; the leading all-int items of any other batch, a bulk load's every
+/// item), and the rest as their tuples (ids type-checked), kept, one
+/// reference each, for the lookups and for a re-resolution should concurrent
+/// removals force one.
+struct EdgeEnds<'py> {
+    ints: Vec<i64>,
+    tuples: Vec<Bound<'py, PyTuple>>,
 }
 
 impl EdgeEnds<'_> {
     fn len(&self) -> usize {
-        match self {
-            EdgeEnds::Tuples(t) => t.len(),
-            EdgeEnds::Ints(v) => v.len() / 2,
-        }
+        self.ints.len() / 2 + self.tuples.len()
     }
 }
 
@@ -762,7 +764,13 @@ impl PyGraph {
     fn batch_add_edges(&self, py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<usize> {
         let _call = trace::call("batch_add_edges");
         let (ends, attrs) = match numpy_ints(items, |shape| shape.len() == 2 && shape[1] == 2)? {
-            Some(ints) => (EdgeEnds::Ints(ints), Vec::new()),
+            Some(ints) => (
+                EdgeEnds {
+                    ints,
+                    tuples: Vec::new(),
+                },
+                Vec::new(),
+            ),
             None => self.edge_items(py, &batch_items(items)?)?,
         };
         let (pairs, epoch) = self.resolve_pairs(py, &ends)?;

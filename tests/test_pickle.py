@@ -265,8 +265,63 @@ def test_subclasses_with_their_own_init_and_slots_copy_whole() -> None:
         assert k._Slotted__private == 7  # type: ignore[attr-defined]
     with pytest.raises(TypeError, match="unexpected keyword argument 'name'"):
         gli.Graph(name="x")  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match=r"takes at most 2 arguments \(3 given\)"):
+    with pytest.raises(TypeError, match=r"Graph\(\) takes from 0 to 2 positional arguments but 3 were given"):
         gli.Graph(True, "rust", 3)  # type: ignore[call-arg]
+
+
+class NeedsAName(gli.Graph):
+    """A subclass whose __init__ wants an argument and adds a node."""
+
+    def __init__(self, name: str, directed: bool = True) -> None:
+        super().__init__(directed)
+        self.name = name
+        self.add_node("root")
+
+
+class NeedsANamePython(gli.PythonGraph):
+    def __init__(self, name: str, directed: bool = True) -> None:
+        super().__init__(directed)
+        self.name = name
+        self.add_node("root")
+
+
+def test_a_subclass_init_chooses_the_graph_by_its_own_parameters() -> None:
+    # Graph.__new__ reads `directed` (and `backend`) from the subclass's own
+    # signature: a leading parameter of its own is not taken for `directed`.
+    assert NeedsAName("a").directed and NeedsAName("a").name == "a"
+    assert not NeedsAName("a", False).directed
+    assert not NeedsAName(directed=False, name="a").directed
+
+    class Keywords(gli.Graph):
+        def __init__(self, name: str, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.name = name
+
+    assert not Keywords("k", directed=False).directed and Keywords("k").directed
+
+    class Undirected(gli.Graph):  # its `directed` is not a parameter: refused, not ignored
+        def __init__(self) -> None:
+            super().__init__(directed=False)
+
+    with pytest.raises(ValueError, match="Graph.__init__ got directed=False, but the graph was made directed"):
+        Undirected()
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'name'"):
+        NeedsAName()  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("cls", [NeedsAName, NeedsANamePython])
+def test_copies_do_not_run_the_subclass_init(cls: type) -> None:
+    # As pickle makes objects: the class's __init__ (here needing an argument
+    # and adding a node) does not run for a copy, an unpickled graph, a
+    # subgraph or the NetworkX conversion; the copy has the original's state.
+    g = cls("roads", directed=False)
+    g.add_node(1)
+    g.add_edge(1, "root")
+    for h in (copy.copy(g), copy.deepcopy(g), pickle.loads(pickle.dumps(g)), g.subgraph(g.nodes())):
+        assert type(h) is cls and h.name == "roads" and not h.directed
+        assert h.nodes() == ["root", 1] and h.edge_count() == 1 and h.has_edge("root", 1)
+    G = g.to_networkx()
+    assert not G.is_directed() and list(G.nodes) == ["root", 1] and G.number_of_edges() == 1
 
 
 def test_a_reference_backend_subclass_copies_its_own_attributes() -> None:

@@ -254,11 +254,7 @@ class PythonQueries:
         wanted = [_check_id(v) for v in batch_items(ids)]  # all read and type-checked first, as get_nodes_batch
         with self._lock:
             keep = {self._require(v) for v in wanted}
-            new = type(self)(directed=self.is_directed())  # type: ignore[call-arg]
-            if len(new.nodes()):
-                raise ValueError(
-                    "subgraph: the new graph was not empty when it was filled (its class's __init__ added nodes?)"
-                )
+            new = self._like()  # type: ignore[attr-defined]
             new.batch_add_nodes([(v, d) for v, d in self.nodes(data=True) if v in keep])
             # In an order that keeps each kept node's neighbour lists.
             new.batch_add_edges(graph_edges_in_history(self, keep))

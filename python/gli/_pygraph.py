@@ -40,6 +40,21 @@ def _id_or_none(x: object) -> NodeId | None:
         return None
 
 
+def _slot_names(cls: type) -> list[str]:
+    """The ``__slots__`` attributes of ``cls`` and its bases (private names
+    mangled), as ``copyreg`` finds them for pickle."""
+    names = []
+    for c in cls.__mro__:
+        slots = c.__dict__.get("__slots__", ())
+        for n in (slots,) if isinstance(slots, str) else slots:
+            if n in ("__dict__", "__weakref__"):
+                continue
+            if n.startswith("__") and not n.endswith("__"):
+                n = f"_{c.__name__.lstrip('_')}{n}"
+            names.append(n)
+    return names
+
+
 class _List(list):  # type: ignore[type-arg]
     """A stored copy of a native list (opaque lists are never wrapped)."""
 
@@ -169,13 +184,26 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def __copy__(self) -> PythonGraph:
         """An independent graph; attribute values are shared, as ``dict.copy`` does."""
         with self._lock:
-            g = type(self)(self._directed)  # a subclass stays itself, as pickle keeps it
-            # A subclass instance's own attributes come along, as pickle keeps them.
-            for k, v in self.__dict__.items():
-                g.__dict__.setdefault(k, v)
+            g = self._like()
             g._nodes, g._succ, g._pred = self._structure_copy()
             g._edges = self._edges
             return g
+
+    def _like(self) -> PythonGraph:
+        """An empty graph of this one's class and directedness, made as
+        pickle makes an object (the class's own ``__init__`` does not run: it
+        may take other arguments, or add nodes), with this instance's own
+        attributes (``__dict__`` and ``__slots__`` values) shared as
+        ``copy.copy`` shares them: for ``copy.copy`` and ``subgraph``."""
+        cls = type(self)
+        g = cls.__new__(cls)
+        PythonGraph.__init__(g, self._directed)
+        for k, v in self.__dict__.items():
+            g.__dict__.setdefault(k, v)  # the graph's own state is g's
+        for name in _slot_names(cls):
+            if hasattr(self, name):
+                setattr(g, name, getattr(self, name))
+        return g
 
     # -------------------------------------------------------------- internals
     def _node(self, node_id: object) -> NodeId:

@@ -13,13 +13,14 @@ reference backend, which has the same methods and semantics.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any, Self, cast
 
 from . import _core
 from ._async import AsyncQueries
 from ._batch import BatchOperations
-from ._pygraph import PythonGraph
+from ._pygraph import PythonGraph, _slot_names
 
 __all__ = ["Graph", "BACKENDS"]
 
@@ -57,13 +58,17 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
         super().__init_subclass__(**kwargs)
         _core._share_methods(cls)  # a user's subclass calls as fast as Graph itself
 
-    def __new__(cls, directed: bool = True, backend: str = "rust", *args: Any, **kwargs: Any) -> Self:
-        # A subclass's own __init__ may take more arguments (as NetworkX
-        # graph subclasses often do); Graph itself takes these two only.
-        if (args or kwargs) and cls.__init__ is Graph.__init__:
-            if args:
-                raise TypeError(f"{cls.__name__}() takes at most 2 arguments ({len(args) + 2} given)")
-            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        if cls.__init__ is Graph.__init__:  # Graph, or a subclass without an __init__
+            try:
+                directed, backend = _graph_args(*args, **kwargs)
+            except TypeError as e:
+                raise TypeError(str(e).replace(_graph_args.__name__, cls.__name__, 1)) from None
+        else:
+            # A subclass's own __init__ may take other arguments (as NetworkX
+            # graph subclasses often do): its `directed` and `backend`
+            # parameters, if it has them, choose the graph made here.
+            directed, backend = _construction_args(cls, args, kwargs)
         # backend="python" returns the reference backend, which has the same
         # methods and semantics; it is typed as a Graph for the same reason.
         if backend == "python":
@@ -76,9 +81,17 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
         # The native constructor validates ``backend`` (ValueError if unknown).
         return super().__new__(cls, directed, backend)
 
-    def __init__(self, directed: bool = True, backend: str = "rust", *args: Any, **kwargs: Any) -> None:
-        """Everything happens in ``__new__``; this lets a subclass's own
-        ``__init__`` call ``super().__init__(directed)``."""
+    def __init__(self, directed: bool | None = None, backend: str = "rust", *args: Any, **kwargs: Any) -> None:
+        """The graph is made in ``__new__``; this lets a subclass's own
+        ``__init__`` call ``super().__init__(directed)``, and refuses a
+        ``directed`` that ``__new__`` could not have seen."""
+        if directed is not None and directed != self.directed:
+            made = "directed" if self.directed else "undirected"
+            raise ValueError(
+                f"{type(self).__name__}: Graph.__init__ got directed={directed!r}, but the graph was made {made}"
+                f" by Graph.__new__, from the arguments {type(self).__name__}() was called with: give"
+                f" {type(self).__name__}.__init__ a `directed` parameter and pass it on"
+            )
 
     def batch_operations(self) -> BatchOperations:
         """Record mutations in Python; apply them atomically in one call at exit."""
@@ -138,24 +151,54 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
 _core._share_methods(Graph)
 
 
-def _slot_names(cls: type) -> list[str]:
-    """The ``__slots__`` attributes of ``cls`` and its bases (private names
-    mangled), as ``copyreg`` finds them for pickle."""
-    names = []
-    for c in cls.__mro__:
-        slots = c.__dict__.get("__slots__", ())
-        for n in (slots,) if isinstance(slots, str) else slots:
-            if n in ("__dict__", "__weakref__"):
-                continue
-            if n.startswith("__") and not n.endswith("__"):
-                n = f"_{c.__name__.lstrip('_')}{n}"
-            names.append(n)
-    return names
+def _graph_args(directed: bool = True, backend: str = "rust") -> tuple[bool, str]:
+    """``Graph(...)``'s arguments, bound as Python binds them."""
+    return directed, backend
+
+
+def _construction_args(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """The ``directed`` and ``backend`` a call ``cls(*args, **kwargs)`` gives
+    ``cls.__init__`` (a subclass's own), by binding them to its signature:
+    the values of its parameters of those names (their defaults if not
+    given), else ``True`` and ``"rust"``. Arguments that do not bind are left
+    for ``__init__`` to refuse."""
+    signature = inspect.signature(cls.__dict__.get("__init__") or cls.__init__)  # type: ignore[misc]
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError:
+        return True, "rust"
+    bound.apply_defaults()
+    found = dict(bound.arguments)
+    for p in signature.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            found = {**found.pop(p.name, {}), **found}
+    return found.get("directed", True), found.get("backend", "rust")
 
 
 def _empty(cls: type[Graph], directed: bool) -> Graph:
-    """An empty rust-backend graph of class ``cls`` (``Graph`` or a subclass), for unpickling."""
-    return cls(directed=directed)
+    """An empty rust-backend graph of class ``cls`` (``Graph`` or a subclass),
+    made as pickle makes an object: by ``cls.__new__(cls, directed)``,
+    without running ``cls.__init__`` (a subclass's may take other arguments,
+    or add nodes); its state comes from the graph it copies. ``Graph``'s own
+    ``__new__`` would read ``directed`` as an argument of the subclass's
+    ``__init__``: the native constructor it ends in is called instead."""
+    if cls.__new__ is Graph.__new__:
+        return _core.Graph.__new__(cls, directed)
+    return cls.__new__(cls, directed)
+
+
+def _like(g: Graph) -> Graph:
+    """An empty graph of ``g``'s class and directedness for ``g.subgraph``,
+    made as a copy is (``_empty``), with ``g``'s instance attributes
+    (``__dict__`` and ``__slots__`` values) shared as ``copy.copy`` shares
+    them. The native ``subgraph`` calls it."""
+    new = _empty(type(g), g.directed)
+    if extra := getattr(g, "__dict__", None):
+        new.__dict__.update(extra)
+    for name in _slot_names(type(g)):
+        if hasattr(g, name):
+            setattr(new, name, getattr(g, name))
+    return new
 
 
 def _restore(cls: type[Graph], directed: bool, image: bytes, objects: list[Any]) -> Graph:

@@ -1280,8 +1280,12 @@ impl PyGraph {
         let objs: Vec<Bound<'py, PyAny>> = iterate(&batch_items(ids)?)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
-        // The class may be a Python subclass: its `__init__` is Python code.
-        let new = calling_python(py, || slf.get_type().call1((this.inner.is_directed(),)))?;
+        // Of this graph's class, made as a copy is (`gli.graph._like`: the
+        // class's `__init__` does not run); a subclass's `__new__` and the
+        // attribute copy are Python code.
+        static LIKE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let like = LIKE.import(py, "gli.graph", "_like")?;
+        let new = calling_python(py, || like.call1((slf,)))?;
         let new_graph = new.cast::<PyGraph>()?.get();
         let target = new_graph.inner.clone();
         // The new graph shares this one's opaque values: they stay reachable

@@ -32,6 +32,13 @@ def _item_id(method: str, index: int, x: object) -> NodeId:
         raise kind(f"{method}: item {index}: {e}") from None
 
 
+def _id_text(x: NodeId) -> str:
+    """Id ``x`` in an edge name, as stored: an int subclass (an ``IntEnum``)
+    as its value in decimal, a str subclass as its text; their own
+    ``__str__`` / ``__format__`` are not asked."""
+    return int.__repr__(x) if isinstance(x, int) else str.__str__(x)
+
+
 def _id_or_none(x: object) -> NodeId | None:
     """``_check_id(x)``, or ``None`` when ``x`` cannot be a node id."""
     try:
@@ -265,8 +272,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
         new = _attrs(attrs)
         s, t = _check_id(source), _check_id(target)
-        # str() of what was passed (not format()), as the rust backend; may raise
-        name = f"{_utf8(str(source))}->{_utf8(str(target))}"
+        name = f"{_id_text(s)}->{_id_text(t)}"
         with self._lock:
             self._add_edge(s, t, new)
         return name

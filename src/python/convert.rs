@@ -535,24 +535,16 @@ fn fill_block(py: Python<'_>, view: &engine::GraphView<'_, PyPayload>, ix: engin
     }
 }
 
-/// Appends `str(obj)` as Python prints it, for id `obj` already read as
-/// `id`: an exact `int` or `str` prints as its value (no Python call, no
-/// temporary object); anything else (an int subclass) through `str()`.
-pub(crate) fn push_id_str(
-    out: &mut String,
-    obj: &Bound<'_, PyAny>,
-    id: NodeRef<'_>,
-) -> PyResult<()> {
+/// Appends node id `id` as the text of an edge name (`"s->t"`): a str id as
+/// it is, an int id in decimal. The id as stored, whatever subclass of `int`
+/// or `str` named it (an `IntEnum` member is its value), and never Python
+/// code: a name cannot fail.
+pub(crate) fn push_id_str(out: &mut String, id: NodeRef<'_>) {
     use std::fmt::Write;
-    if obj.is_exact_instance_of::<PyInt>() || obj.is_exact_instance_of::<PyString>() {
-        match id {
-            NodeRef::Int(i) => write!(out, "{i}").expect("writing to a String"),
-            NodeRef::Str(s) => out.push_str(s),
-        }
-    } else {
-        out.push_str(obj.str()?.to_str()?);
+    match id {
+        NodeRef::Int(i) => write!(out, "{i}").expect("writing to a String"),
+        NodeRef::Str(s) => out.push_str(s),
     }
-    Ok(())
 }
 
 // --------------------------------------------------------- attribute names

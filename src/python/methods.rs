@@ -76,12 +76,10 @@ fn add_edge<'py>(
     attrs: PyAttrMap,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (s, t) = (node_ref(&pos[0])?, node_ref(&pos[1])?);
-    // The returned name first: `str()` of an id can raise, and a call that
-    // raises must leave the graph as it was.
     let mut name = String::with_capacity(24);
-    push_id_str(&mut name, &pos[0], s)?;
+    push_id_str(&mut name, s);
     name.push_str("->");
-    push_id_str(&mut name, &pos[1], t)?;
+    push_id_str(&mut name, t);
     g.inner.add_edge(s, t, attrs)?;
     Ok(PyString::new(py, &name).into_any())
 }

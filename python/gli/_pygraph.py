@@ -364,8 +364,9 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             raise ValueError(f"_apply_ops: item {index}: {code} takes {arity[code]} fields, got {len(args)}")
         if code in ("add_node", "update_node", "add_edge", "update_edge"):
             *ids, attrs = args
-            return (code, *(_check_id(x) for x in ids), _attrs_arg(attrs, f"operation {index} ({code})"))
-        return (code, *(_check_id(x) for x in args))
+            checked = [_item_id("_apply_ops", index, x) for x in ids]
+            return (code, *checked, _attrs_arg(attrs, f"operation {index} ({code})"))
+        return (code, *(_item_id("_apply_ops", index, x) for x in args))
 
     def _run_ops(self, ops: list[tuple[Any, ...]]) -> None:
         for code, *args in ops:

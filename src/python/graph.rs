@@ -311,6 +311,8 @@ impl PyGraph {
             .to_str()?
             .to_owned();
         let arg = |i: usize| t.get_item(i);
+        // A bad id raises naming the operation's index.
+        let id = |i: usize| Self::item_id("_apply_ops", index, &arg(i)?);
         let attrs = |i: usize| -> PyResult<PyAttrMap> {
             attrs_from_obj(&arg(i)?, self.home(), || {
                 format!("operation {index} ({code})")
@@ -329,27 +331,27 @@ impl PyGraph {
         Ok(match code.as_str() {
             "add_node" => {
                 want(3)?;
-                Op::AddNode(node_id(&arg(1)?)?, attrs(2)?)
+                Op::AddNode(id(1)?, attrs(2)?)
             }
             "update_node" => {
                 want(3)?;
-                Op::UpdateNode(node_id(&arg(1)?)?, attrs(2)?)
+                Op::UpdateNode(id(1)?, attrs(2)?)
             }
             "remove_node" => {
                 want(2)?;
-                Op::RemoveNode(node_id(&arg(1)?)?)
+                Op::RemoveNode(id(1)?)
             }
             "add_edge" => {
                 want(4)?;
-                Op::AddEdge(node_id(&arg(1)?)?, node_id(&arg(2)?)?, attrs(3)?)
+                Op::AddEdge(id(1)?, id(2)?, attrs(3)?)
             }
             "update_edge" => {
                 want(4)?;
-                Op::UpdateEdge(node_id(&arg(1)?)?, node_id(&arg(2)?)?, attrs(3)?)
+                Op::UpdateEdge(id(1)?, id(2)?, attrs(3)?)
             }
             "remove_edge" => {
                 want(3)?;
-                Op::RemoveEdge(node_id(&arg(1)?)?, node_id(&arg(2)?)?)
+                Op::RemoveEdge(id(1)?, id(2)?)
             }
             other => {
                 return Err(PyValueError::new_err(format!(

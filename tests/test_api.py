@@ -1102,3 +1102,22 @@ def test_adding_and_removing_nodes_forever_keeps_the_graph_small() -> None:
     assert g.nodes() == ["anchor"] and g.in_degree("anchor") == 0
     g.add_node("last")
     assert g.nodes() == ["anchor", "last"]
+
+
+def test_a_lone_surrogate_in_attributes_names_the_attribute_and_item(make_graph: Any) -> None:
+    g = make_graph()
+    g.add_node(1)
+    bad = "x\ud800"
+    cases: list[tuple[Any, str]] = [
+        (lambda: g.add_node(1, a=bad), r"^attribute 'a': 'utf-8' codec can't encode"),
+        (lambda: g.update_node(1, a={"k": [bad]}), r"^attribute 'a': 'utf-8' codec"),
+        (lambda: g.add_node(1, **{bad: 1}), r"^attribute name 'x\\ud800' is not valid UTF-8: 'utf-8' codec"),
+        (lambda: g.batch_add_nodes([2, (1, {"a": [bad]})]), r"^batch_add_nodes: item 1: attribute 'a': "),
+        (lambda: g.batch_add_edges([(1, 1, {"w": {bad: 1}})]), r"^batch_add_edges: item 0: attribute 'w': "),
+        (lambda: g.batch_add_nodes([(1, {bad: 1})]), r"^batch_add_nodes: item 0: attribute name 'x\\ud800'"),
+    ]
+    for call, match in cases:
+        with pytest.raises(ValueError, match=match) as err:
+            call()
+        assert isinstance(err.value.__cause__, UnicodeEncodeError)
+    assert g.nodes(data=True) == [(1, {})] and g.edges() == []

@@ -113,8 +113,16 @@ def _attrs(attrs: dict[str, Any], where: str = "") -> dict[str, Any]:
     for k, v in dict.items(attrs):
         if not isinstance(k, str):
             raise TypeError(f"{where}attribute names must be str, not {type(k).__name__}")
-        name = _utf8(_text(k))
-        out[name] = _store(v, name)
+        try:
+            name = _utf8(_text(k))
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{where}attribute name {_text(k)!r} is not valid UTF-8: {e}") from e
+        try:
+            out[name] = _store(v, name)
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{where}attribute {name!r}: {e}") from e
+        except ValueError as e:  # nested too deep
+            raise ValueError(f"{where}{e}") from e.__cause__
     return out
 
 

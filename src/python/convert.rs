@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -952,6 +952,35 @@ fn push_attr(
     )
 }
 
+/// A lone surrogate in attribute name `key` (`in_name`) or in its value, as
+/// the error the user sees: a `ValueError` naming the attribute, with the
+/// encoder's error as its cause (the reference backend's `_attrs` says the
+/// same); any other error as it is.
+#[cold]
+fn attr_error(e: PyErr, key: &Bound<'_, PyString>, in_name: bool) -> PyErr {
+    let py = key.py();
+    if !e.is_instance_of::<PyUnicodeEncodeError>(py) {
+        return e;
+    }
+    // `str.__repr__` of the key's text: a subclass's own `__repr__` is not asked.
+    let shown = py
+        .get_type::<PyString>()
+        .getattr("__repr__")
+        .and_then(|r| r.call1((key,)))
+        .and_then(|r| r.extract::<String>());
+    let Ok(shown) = shown else {
+        return e;
+    };
+    let msg = if in_name {
+        format!("attribute name {shown} is not valid UTF-8: {}", e.value(py))
+    } else {
+        format!("attribute {shown}: {}", e.value(py))
+    };
+    let err = PyValueError::new_err(msg);
+    err.set_cause(py, Some(e));
+    err
+}
+
 /// Converts a `dict` of attributes (a batch item), resolving names through
 /// the caller's borrow of the name cache.
 fn attrs_from_dict_into(
@@ -968,9 +997,8 @@ fn attrs_from_dict_into(
                 type_name(&k)
             ))
         })?;
-        let id = names.id(key)?;
-        push_attr(map, key, id, &v, home)?;
-        Ok(())
+        let id = names.id(key).map_err(|e| attr_error(e, key, true))?;
+        push_attr(map, key, id, &v, home).map_err(|e| attr_error(e, key, false))
     })
 }
 
@@ -988,8 +1016,8 @@ pub(crate) fn attrs_from_kwnames<'py>(
             let key = k.cast::<PyString>().map_err(|_| {
                 PyTypeError::new_err(format!("keywords must be str, not {}", type_name(&k)))
             })?;
-            let id = ids.id(&key)?;
-            push_attr(&mut map, &key, id, &v, home)?;
+            let id = ids.id(&key).map_err(|e| attr_error(e, &key, true))?;
+            push_attr(&mut map, &key, id, &v, home).map_err(|e| attr_error(e, &key, false))?;
         }
         Ok(())
     })?;
@@ -1018,14 +1046,19 @@ pub(crate) fn attrs_from_obj_into(
     what: impl Fn() -> String,
 ) -> PyResult<()> {
     match obj.cast::<PyDict>() {
-        // A bad name says which item (or operation) it is in.
+        // A bad name or value says which item (or operation) it is in.
         Ok(d) => attrs_from_dict_into(names, d, map, home).map_err(|e| {
             let py = obj.py();
-            if e.is_instance_of::<PyTypeError>(py) {
-                PyTypeError::new_err(format!("{}: {}", what(), e.value(py)))
+            let msg = format!("{}: {}", what(), e.value(py));
+            let err = if e.is_instance_of::<PyTypeError>(py) {
+                PyTypeError::new_err(msg)
+            } else if e.is_instance_of::<PyValueError>(py) {
+                PyValueError::new_err(msg)
             } else {
-                e
-            }
+                return e;
+            };
+            err.set_cause(py, e.cause(py));
+            err
         }),
         Err(_) => Err(PyTypeError::new_err(format!(
             "{}: attributes must be a dict, not {}",

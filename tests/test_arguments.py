@@ -34,6 +34,11 @@ def test_counts_are_non_negative_ints(backend: str) -> None:
         for bad in (1.5, "2"):
             with pytest.raises(TypeError):
                 call(bad)
+        for slip in (True, False, np.bool_(True)):  # a bool is no count (np.bool_ has no __index__)
+            with pytest.raises(TypeError):
+                call(slip)
+    with pytest.raises(TypeError, match="expected an int, not bool"):
+        g.k_hop(0, True)
     with pytest.raises(TypeError):
         g.k_hop(0, None)  # type: ignore[arg-type]
     assert g.k_hop(0, 0) == [] and g.bfs(0, 0) == [0] and g.k_hop(0, np.int64(1)) == [1]

@@ -499,8 +499,11 @@ def test_bad_arguments(make_graph: GraphFactory) -> None:
             g.filter_nodes(lambda n, a: True, batch_size=bad)
         with pytest.raises(ValueError, match="batch_size must be at least 1"):
             g.filter_edges(lambda s, t, a: True, batch_size=bad)
-    with pytest.raises(TypeError, match="batch_size must be an int"):
-        g.filter_nodes(lambda n, a: True, batch_size=2.5)  # type: ignore[arg-type]
+    for bad_type in (2.5, True, "2"):
+        with pytest.raises(TypeError, match=f"batch_size must be an int or None, not {type(bad_type).__name__}"):
+            g.filter_nodes(lambda n, a: True, batch_size=bad_type)  # type: ignore[arg-type]
+    np = pytest.importorskip("numpy")
+    assert g.filter_nodes(lambda n, a: True, batch_size=np.int64(2)) == g.nodes()  # an integer, as k may be
     with pytest.raises(TypeError, match="where must be a dict"):
         g.filter_nodes(where=[("status", "active")])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="where keys must be attribute names"):

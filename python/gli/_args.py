@@ -34,6 +34,8 @@ def batch_items(items: Any) -> Any:
 def _count(method: str, name: str, v: object) -> int:
     """A non-negative integer argument, checked as the rust backend checks it
     (an int beyond 64 bits is larger than any graph: no bound)."""
+    if isinstance(v, bool):  # `k=True` is a slip, not a count of 1
+        raise TypeError("expected an int, not bool")
     n = operator.index(v)  # type: ignore[arg-type]  # TypeError for a float or None, as rust
     if n < 0:
         raise ValueError(f"{method}: {name} must be >= 0, got {n}")

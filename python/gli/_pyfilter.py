@@ -190,12 +190,16 @@ class PythonFilters:
             raise TypeError(f"{method}: predicate must be callable, not {_type_name(predicate)}")
         if batch_size is None:
             size = default_batch
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, int):
-            raise TypeError(f"{method}: batch_size must be an int or None, not {_type_name(batch_size)}")
-        elif batch_size < 1:
-            raise ValueError(f"{method}: batch_size must be at least 1, got {batch_size}")
         else:
-            size = batch_size
+            # An int, or an integer that converts to one (a numpy int), not a bool.
+            try:
+                if isinstance(batch_size, bool):
+                    raise TypeError
+                size = operator.index(batch_size)
+            except TypeError:
+                raise TypeError(f"{method}: batch_size must be an int or None, not {_type_name(batch_size)}") from None
+            if size < 1:
+                raise ValueError(f"{method}: batch_size must be at least 1, got {size}")
         conds: list[tuple[str, object]] = []
         if where is not None:
             if not isinstance(where, dict):

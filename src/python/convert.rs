@@ -415,7 +415,7 @@ pub(crate) fn id_to_py<'py>(py: Python<'py>, id: &NodeId) -> Bound<'py, PyAny> {
 
 /// An int argument (`k`, `depth_limit`, `max_iter`, `n`), extracted as an
 /// `i64` parameter is (PyO3 names the argument in the `TypeError` for what
-/// is not an int), except that an int beyond 64 bits is kept, as its sign
+/// is not an int; a `bool` is refused too), except that an int beyond 64 bits is kept, as its sign
 /// and text, instead of an `OverflowError` that names neither the argument
 /// nor the value: [`IntArg::count`] says what it means.
 pub(crate) struct IntArg(Result<i64, (bool, String)>);
@@ -424,6 +424,10 @@ impl<'a, 'py> FromPyObject<'a, 'py> for IntArg {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if obj.is_instance_of::<PyBool>() {
+            // `k=True` is a slip, not a count of 1 (the reference backend agrees).
+            return Err(PyTypeError::new_err("expected an int, not bool"));
+        }
         match obj.extract::<i64>() {
             Ok(i) => Ok(Self(Ok(i))),
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {

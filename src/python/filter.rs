@@ -893,12 +893,26 @@ impl<'py> FilterArgs<'py> {
         let batch_size = match batch_size.filter(|b| !b.is_none()) {
             None => default_batch,
             Some(b) => {
-                if b.is_instance_of::<PyBool>() || !b.is_instance_of::<PyInt>() {
+                // An int, or an integer that converts to one (a numpy int), not a bool.
+                let index = (!b.is_instance_of::<PyBool>())
+                    .then(|| {
+                        // SAFETY: attached; a new reference, or null with an exception set.
+                        unsafe {
+                            Bound::from_owned_ptr_or_err(
+                                b.py(),
+                                pyo3::ffi::PyNumber_Index(b.as_ptr()),
+                            )
+                        }
+                        .ok()
+                    })
+                    .flatten();
+                let Some(b) = index else {
                     return Err(PyTypeError::new_err(format!(
                         "{method}: batch_size must be an int or None, not {}",
                         type_name(b)
                     )));
-                }
+                };
+                let b = &b;
                 if b.lt(1)? {
                     return Err(PyValueError::new_err(format!(
                         "{method}: batch_size must be at least 1, got {b}"

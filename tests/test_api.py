@@ -1121,3 +1121,18 @@ def test_a_lone_surrogate_in_attributes_names_the_attribute_and_item(make_graph:
             call()
         assert isinstance(err.value.__cause__, UnicodeEncodeError)
     assert g.nodes(data=True) == [(1, {})] and g.edges() == []
+
+
+def test_a_tuple_subclass_item_is_read_by_its_stored_items(make_graph: Any) -> None:
+    class Twisted(tuple):  # type: ignore[type-arg]
+        def __getitem__(self, i: Any) -> Any:
+            return "zz" if i == 0 else tuple.__getitem__(self, i)
+
+        def __len__(self) -> int:
+            return 2
+
+    g = make_graph()
+    g.batch_add_nodes(["a", "b", "zz"])
+    assert g.batch_add_edges([Twisted(("a", "b"))]) == 1
+    assert g.batch_add_nodes([Twisted(("n", {"k": 1}))]) == 1
+    assert g.edges() == [("a", "b")] and g.get_node("n") == {"k": 1} and g.get_node("zz") == {}

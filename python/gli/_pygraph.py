@@ -32,6 +32,12 @@ def _item_id(method: str, index: int, x: object) -> NodeId:
         raise kind(f"{method}: item {index}: {e}") from None
 
 
+def _items(t: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A batch item's tuple as the rust backend reads it: its stored items
+    (a subclass's ``__getitem__`` / ``__len__`` overrides are not called)."""
+    return t if type(t) is tuple else tuple.__getitem__(t, slice(None))
+
+
 def _id_text(x: NodeId) -> str:
     """Id ``x`` in an edge name, as stored: an int subclass (an ``IntEnum``)
     as its value in decimal, a str subclass as its text; their own
@@ -314,6 +320,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         staged = []
         for i, item in enumerate(batch_items(items)):
             if isinstance(item, tuple):
+                item = _items(item)
                 if len(item) != 2:
                     raise ValueError(
                         f"batch_add_nodes: item {i}: expected (id, attrs), got a tuple of length {len(item)}"
@@ -331,6 +338,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         for i, item in enumerate(batch_items(items)):
             if not isinstance(item, tuple):
                 raise TypeError(f"batch_add_edges: item {i}: expected a (source, target[, attrs]) tuple")
+            item = _items(item)
             if len(item) not in (2, 3):
                 raise ValueError(
                     f"batch_add_edges: item {i}: expected (source, target[, attrs]), "
@@ -360,6 +368,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
         if not isinstance(op, tuple):
             raise bad("expected a tuple")
+        op = _items(op)
         if not op:
             raise bad("empty operation")
         code, *args = op

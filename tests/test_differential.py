@@ -197,7 +197,15 @@ class BothBackends(RuleBasedStateMachine):
         assert (len(rust), rust.edge_count()) == (len(py), py.edge_count())
 
 
-BothBackends.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("GLI_DIFF_EXAMPLES", 60)), stateful_step_count=40, deadline=None)
+# Health checks about generation speed and size are not about GLI: on a
+# shared 2-core machine under load (pytest -n auto beside the free-threaded
+# lane's build) one of them failed a run once.
+BothBackends.TestCase.settings = settings(
+    max_examples=int(__import__("os").environ.get("GLI_DIFF_EXAMPLES", 60)),
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 TestBothBackends = BothBackends.TestCase
 
 

@@ -208,6 +208,26 @@ def test_nested_cancel_tokens_either_one_stops_the_query(cancel: str) -> None:
     assert g.k_hop(0, 1) == g.successors(0)  # and no token stays entered
 
 
+def test_nested_cancel_tokens_stop_short_queries_too() -> None:
+    # An audit's finding: with two tokens entered, the outer one was read
+    # only in the calling thread's 25 ms signal poll, which a query running
+    # on rayon workers never reached; a loop of pageranks went on for good.
+    g = big_graph()
+    outer, inner = gli._core.CancelToken(), gli._core.CancelToken()
+    outer.cancel()
+    with outer, inner:
+        for query in (g.pagerank, g.connected_components, lambda: g.subgraph([0, 1]), lambda: g.bfs(0)):
+            with pytest.raises(KeyboardInterrupt, match="cancelled"):
+                query()
+    outer, inner = gli._core.CancelToken(), gli._core.CancelToken()
+    threading.Timer(0.3, outer.cancel).start()
+    t0 = time.perf_counter()
+    with outer, inner, pytest.raises(KeyboardInterrupt, match="cancelled"):
+        while time.perf_counter() - t0 < 60:
+            g.pagerank()
+    assert time.perf_counter() - t0 < 30
+
+
 def test_a_token_shared_by_two_threads_is_entered_per_thread() -> None:
     g = big_graph()
     shared, mine, theirs = (gli._core.CancelToken() for _ in range(3))

@@ -10,7 +10,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::error::{GraphError, Result};
-use crate::sync::{AtomicBool, AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 
 /// How often the owner thread polls the hook: well under the 0.2 s budget for
 /// Ctrl-C, and rare enough to cost nothing measurable.
@@ -21,6 +21,9 @@ pub const CHECK_EVERY: usize = 4096;
 
 pub struct Cancel<'a> {
     flag: &'a AtomicBool,
+    /// More flags read with `flag` at every check (the binding's nested
+    /// cancellation tokens): usually none.
+    others: &'a [Arc<AtomicBool>],
     hook: Option<&'a (dyn Fn() -> bool + Sync)>,
     owner: ThreadId,
     start: Instant,
@@ -33,8 +36,19 @@ impl<'a> Cancel<'a> {
     /// A token watching `flag`; `hook` (if any) is polled on this thread and
     /// returns true to cancel.
     pub fn new(flag: &'a AtomicBool, hook: Option<&'a (dyn Fn() -> bool + Sync)>) -> Self {
+        Self::watching(flag, &[], hook)
+    }
+
+    /// [`Cancel::new`], also cancelled once any of `others` is set (checked
+    /// with `flag`, by every thread, at every check).
+    pub fn watching(
+        flag: &'a AtomicBool,
+        others: &'a [Arc<AtomicBool>],
+        hook: Option<&'a (dyn Fn() -> bool + Sync)>,
+    ) -> Self {
         Self {
             flag,
+            others,
             hook,
             owner: std::thread::current().id(),
             start: Instant::now(),
@@ -49,6 +63,7 @@ impl<'a> Cancel<'a> {
     pub fn giving_up(&self) -> Cancel<'a> {
         Cancel {
             flag: self.flag,
+            others: self.others,
             hook: self.hook,
             owner: self.owner,
             start: self.start,
@@ -63,7 +78,12 @@ impl<'a> Cancel<'a> {
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::Acquire)
+        self.flag.load(Ordering::Acquire) || self.others_cancelled()
+    }
+
+    #[cold]
+    fn others_cancelled(&self) -> bool {
+        self.others.iter().any(|f| f.load(Ordering::Acquire))
     }
 
     /// `Err(Interrupted)` once the work is cancelled. Cheap: call it every
@@ -71,6 +91,10 @@ impl<'a> Cancel<'a> {
     #[inline]
     pub fn check(&self) -> Result<()> {
         if self.flag.load(Ordering::Relaxed) {
+            return Err(GraphError::Interrupted);
+        }
+        if !self.others.is_empty() && self.others_cancelled() {
+            self.cancel(); // rayon workers then see it in `flag` at once
             return Err(GraphError::Interrupted);
         }
         if self.gives_up {

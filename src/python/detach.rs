@@ -323,17 +323,18 @@ pub(crate) fn run_detached<T: Send>(
     let tokens = entered_cancel_flags();
     // One entered token (the common case) is the flag itself: every worker
     // sees its cancellation at once. With several, or beside an explicit
-    // flag, the others are polled with the signals.
+    // flag, the others are read with it at every check.
     let (flag, others): (&AtomicBool, &[Arc<AtomicBool>]) = match (cancel_flag, &tokens[..]) {
         (Some(f), all) => (f, all),
         (None, [one]) => (one, &[]),
         (None, all) => (&own, all),
     };
     let pending: LeafMutex<Option<PyErr>> = LeafMutex::new(None);
+    // A token cancelled before the query starts stops it before any work.
+    if any_cancelled(others) {
+        return Err(PyKeyboardInterrupt::new_err("the query was cancelled"));
+    }
     let poll_signals = || -> bool {
-        if any_cancelled(others) {
-            return true;
-        }
         attach(|py| {
             bump(Counter::GilReacquisitions);
             match py.check_signals() {
@@ -348,7 +349,8 @@ pub(crate) fn run_detached<T: Send>(
         })
     };
     let outcome = detach(py, || {
-        let cancel = Cancel::new(flag, Some(&poll_signals));
+        // The other tokens are read at every check, by every thread.
+        let cancel = Cancel::watching(flag, others, Some(&poll_signals));
         catch_unwind(AssertUnwindSafe(|| work(&cancel)))
     });
     match outcome {

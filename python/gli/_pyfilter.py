@@ -192,12 +192,9 @@ class PythonFilters:
             size = default_batch
         else:
             # An int, or an integer that converts to one (a numpy int), not a bool.
-            try:
-                if isinstance(batch_size, bool):
-                    raise TypeError
-                size = operator.index(batch_size)
-            except TypeError:
-                raise TypeError(f"{method}: batch_size must be an int or None, not {_type_name(batch_size)}") from None
+            if isinstance(batch_size, bool) or not hasattr(type(batch_size), "__index__"):
+                raise TypeError(f"{method}: batch_size must be an int or None, not {_type_name(batch_size)}")
+            size = operator.index(batch_size)
             if size < 1:
                 raise ValueError(f"{method}: batch_size must be at least 1, got {size}")
         conds: list[tuple[str, object]] = []

@@ -68,6 +68,18 @@ def _slot_names(cls: type) -> list[str]:
     return names
 
 
+def share_attributes(src: Any, dst: Any) -> None:
+    """Gives ``dst`` the instance attributes of ``src`` it does not have yet
+    (``__dict__`` entries, ``__slots__`` values), shared as ``copy.copy``
+    shares them: for a copy of a graph subclass made without its ``__init__``
+    (``dst``'s own graph state stays its own)."""
+    for k, v in getattr(src, "__dict__", {}).items():
+        dst.__dict__.setdefault(k, v)
+    for name in _slot_names(type(src)):
+        if hasattr(src, name):
+            setattr(dst, name, getattr(src, name))
+
+
 class _List(list):  # type: ignore[type-arg]
     """A stored copy of a native list (opaque lists are never wrapped)."""
 
@@ -219,11 +231,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         cls = type(self)
         g = cls.__new__(cls)
         PythonGraph.__init__(g, self._directed)
-        for k, v in self.__dict__.items():
-            g.__dict__.setdefault(k, v)  # the graph's own state is g's
-        for name in _slot_names(cls):
-            if hasattr(self, name):
-                setattr(g, name, getattr(self, name))
+        share_attributes(self, g)
         return g
 
     # -------------------------------------------------------------- internals

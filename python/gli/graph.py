@@ -20,7 +20,7 @@ from typing import Any, Self, cast
 from . import _core
 from ._async import AsyncQueries
 from ._batch import BatchOperations
-from ._pygraph import PythonGraph, _slot_names
+from ._pygraph import PythonGraph, _slot_names, share_attributes
 
 __all__ = ["Graph", "BACKENDS"]
 
@@ -193,11 +193,7 @@ def _like(g: Graph) -> Graph:
     (``__dict__`` and ``__slots__`` values) shared as ``copy.copy`` shares
     them. The native ``subgraph`` calls it."""
     new = _empty(type(g), g.directed)
-    if extra := getattr(g, "__dict__", None):
-        new.__dict__.update(extra)
-    for name in _slot_names(type(g)):
-        if hasattr(g, name):
-            setattr(new, name, getattr(g, name))
+    share_attributes(g, new)
     return new
 
 

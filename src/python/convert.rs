@@ -413,6 +413,13 @@ pub(crate) fn id_to_py<'py>(py: Python<'py>, id: &NodeId) -> Bound<'py, PyAny> {
     }
 }
 
+/// `operator.index(obj)`: the exact `int` an integer (a numpy int too)
+/// stands for; `TypeError` for anything else.
+pub(crate) fn py_index<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: attached; a new reference, or null with an exception set.
+    unsafe { Bound::from_owned_ptr_or_err(obj.py(), pyo3::ffi::PyNumber_Index(obj.as_ptr())) }
+}
+
 /// An int argument (`k`, `depth_limit`, `max_iter`, `n`), extracted as an
 /// `i64` parameter is (PyO3 names the argument in the `TypeError` for what
 /// is not an int; a `bool` is refused too), except that an int beyond 64 bits is kept, as its sign
@@ -431,10 +438,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for IntArg {
         match obj.extract::<i64>() {
             Ok(i) => Ok(Self(Ok(i))),
             Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-                // SAFETY: attached; a new reference or null with an exception set.
-                let exact = unsafe {
-                    Bound::from_owned_ptr_or_err(obj.py(), pyo3::ffi::PyNumber_Index(obj.as_ptr()))
-                }?;
+                let exact = py_index(&obj)?;
                 Ok(Self(Err((exact.lt(0)?, exact.str()?.to_string()))))
             }
             Err(e) => Err(e),

@@ -28,7 +28,7 @@ use super::convert::{
     attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, str_text, type_name,
     value_to_py, with_py_names,
 };
-use super::convert::{release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs};
+use super::convert::{py_index, release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs};
 use super::detach::{attach, checkpoint, detach, iterate, on_snapshot, CallingPython};
 use super::handles::{HandleCache, Handles};
 use super::values::Values;
@@ -895,16 +895,7 @@ impl<'py> FilterArgs<'py> {
             Some(b) => {
                 // An int, or an integer that converts to one (a numpy int), not a bool.
                 let index = (!b.is_instance_of::<PyBool>())
-                    .then(|| {
-                        // SAFETY: attached; a new reference, or null with an exception set.
-                        unsafe {
-                            Bound::from_owned_ptr_or_err(
-                                b.py(),
-                                pyo3::ffi::PyNumber_Index(b.as_ptr()),
-                            )
-                        }
-                        .ok()
-                    })
+                    .then(|| py_index(b).ok())
                     .flatten();
                 let Some(b) = index else {
                     return Err(PyTypeError::new_err(format!(

@@ -189,11 +189,15 @@ impl PyGraph {
             pairs.extend(found.chunks_exact(2).filter_map(both));
             Ok(())
         };
+        // A chunk of int ids, looked up detached.
+        let by_ints = |ints: &[i64], found: &mut Vec<_>, pairs: &mut Vec<_>| {
+            detach(py, || inner.resolve_ints(ints, found));
+            take(found, pairs, &|k| NodeId::Int(ints[k]))
+        };
         for ints in ends.ints.chunks(2 * CHUNK) {
             // Attached between chunks: a Ctrl-C now fails the batch unapplied.
             py.check_signals()?;
-            detach(py, || inner.resolve_ints(ints, &mut found));
-            take(&found, &mut pairs, &|k| NodeId::Int(ints[k]))?;
+            by_ints(ints, &mut found, &mut pairs)?;
         }
         let tuples = &ends.tuples;
         let mut ids: Vec<NodeRef<'_>> = Vec::new();
@@ -214,8 +218,7 @@ impl PyGraph {
                 }
             });
             if all_ints {
-                detach(py, || inner.resolve_ints(&ints, &mut found));
-                take(&found, &mut pairs, &|k| NodeId::Int(ints[k]))?;
+                by_ints(&ints, &mut found, &mut pairs)?;
             } else {
                 ids.clear();
                 for t in chunk {

@@ -76,11 +76,11 @@ fn add_edge<'py>(
     attrs: PyAttrMap,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (s, t) = (node_ref(&pos[0])?, node_ref(&pos[1])?);
+    g.inner.add_edge(s, t, attrs)?;
     let mut name = String::with_capacity(24);
     push_id_str(&mut name, s);
     name.push_str("->");
     push_id_str(&mut name, t);
-    g.inner.add_edge(s, t, attrs)?;
     Ok(PyString::new(py, &name).into_any())
 }
 

@@ -405,6 +405,48 @@ def test_ctrl_c_interrupts_a_long_pagerank() -> None:
     assert signal.SIGINT  # the child used the default SIGINT handler
 
 
+WAITING_CALLER_INTERRUPT_CHILD = interrupt_child(
+    """
+    g = gli.Graph()
+    g.batch_add_nodes(range(4_000))
+    gli.set_filter_threads(2)
+    main = threading.main_thread()
+    other_started = threading.Event()
+    late = []
+
+    def pred(n, a):
+        if threading.current_thread() is main:
+            other_started.wait(10)  # the other thread has a batch: this one ends up waiting for it
+            return True
+        other_started.set()
+        if sent:
+            late.append(n)
+        time.sleep(0.02)  # a batch of 1,000 calls: 20 s
+        return True
+    """,
+    "g.filter_nodes(pred, batch_size=1_000)",
+    delay=0.5,
+    # the other thread stopped before its next call, not at its batch's end
+    after="assert len(late) <= 25, f'{len(late)} calls after the interrupt'",
+)
+
+
+@pytest.mark.skipif(
+    getattr(sys, "_is_gil_enabled", lambda: True)(), reason="one evaluating thread with the GIL: nothing to wait for"
+)
+def test_ctrl_c_reaches_a_filter_waiting_for_other_evaluating_threads() -> None:
+    # The calling thread ran out of batches and waits for another thread's
+    # batch of slow predicate calls: it polls for signals meanwhile, and the
+    # interrupt stops the other thread before its next call (it used to wait
+    # for the whole batch).
+    proc = subprocess.run(
+        [sys.executable, "-c", WAITING_CALLER_INTERRUPT_CHILD], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("interrupted after"), proc.stdout
+    print(proc.stdout.strip())
+
+
 NUMPY_LOOKUP_CHILD = """
 import os, sys
 import numpy  # imported untraced: the interrupt is meant for GLI's lookup of numpy's C API

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -543,6 +544,71 @@ def test_first_exception_propagates_unchanged_and_stops(make_graph: GraphFactory
         g.filter_nodes(lambda n, a: Bad())
     with pytest.raises(KeyError):
         g.filter_nodes(lambda n, a: a["missing"])
+
+
+def test_the_first_exception_stops_other_evaluating_threads_mid_batch(make_graph: GraphFactory) -> None:
+    # With the GIL off, the other threads stop before their next predicate
+    # call, not at the end of their batch (a 2,000-call batch of 1 ms calls
+    # used to run on for 2 s after the error). On one evaluating thread
+    # nothing runs after the exception at all.
+    g = people(make_graph, 8_000)
+    boom = LookupError("boom at 5")
+    raised = threading.Event()
+    late: list[int] = []
+
+    def pred(n: int, a: Any) -> bool:
+        if raised.is_set():
+            late.append(n)
+        if n == 5:
+            raised.set()
+            raise boom
+        if n >= 2_000:
+            time.sleep(0.001)
+        return True
+
+    old = gli.set_filter_threads(2)
+    try:
+        with pytest.raises(LookupError) as e:
+            g.filter_nodes(pred, batch_size=2_000)
+    finally:
+        gli.set_filter_threads(old)
+    assert e.value is boom
+    # One call each may be under way; a loaded machine can delay the error's
+    # way out by a few more. The whole batch would be ~2,000.
+    assert len(late) <= 50, late
+
+
+def test_predicates_run_in_the_callers_context(make_graph: GraphFactory) -> None:
+    # On every evaluating thread (several when the GIL is off) a predicate
+    # sees the caller's ContextVar values and decimal context, as a task
+    # given `contextvars.copy_context()` does.
+    import contextvars
+    import decimal
+
+    g = people(make_graph, 2_000)
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var")
+    seen: set[tuple[str, int]] = set()
+    lock = threading.Lock()
+
+    def pred(n: int, a: Any) -> bool:
+        with lock:
+            seen.add((var.get("unset"), decimal.getcontext().prec))
+        return n % 7 == 0
+
+    def run() -> list[Any]:
+        var.set("caller")
+        with decimal.localcontext() as ctx:
+            ctx.prec = 7
+            return g.filter_nodes(pred, batch_size=50)
+
+    old = gli.set_filter_threads(2)
+    try:
+        got = contextvars.copy_context().run(run)
+    finally:
+        gli.set_filter_threads(old)
+    assert got == list(range(0, 2_000, 7))
+    assert seen == {("caller", 7)}
+    assert var.get("unset") == "unset"  # the caller's own context was a copy
 
 
 def test_truthiness(make_graph: GraphFactory) -> None:

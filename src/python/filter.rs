@@ -943,43 +943,125 @@ impl<'py> FilterArgs<'py> {
 
 // ------------------------------------------------------------- the batches
 
-/// The cancel tokens entered on the filter's calling thread (an async
-/// task's, a `CancelToken`'s): polled before each batch and, by per-item
-/// evaluation, before each predicate call, so that a slow predicate's batch
-/// does not run to its end after a cancel.
-struct Cancelled<'a>(&'a [Arc<AtomicBool>]);
+/// What stops a batch's per-item evaluation before its next predicate call:
+/// the cancel tokens entered on the filter's calling thread (an async task's,
+/// a `CancelToken`'s), or another evaluating thread's error (`stop`), so
+/// that a slow predicate's batch does not run to its end after either.
+struct Cancelled<'a> {
+    tokens: &'a [Arc<AtomicBool>],
+    stop: &'a AtomicBool,
+}
 
 impl Cancelled<'_> {
+    /// Whether a cancel token is set.
     #[inline]
     fn is_set(&self) -> bool {
-        super::detach::any_cancelled(self.0)
+        super::detach::any_cancelled(self.tokens)
     }
 
     fn error() -> PyErr {
         pyo3::exceptions::PyKeyboardInterrupt::new_err("the query was cancelled")
     }
 
+    /// Before a predicate call: `Err` once a token is set or another thread
+    /// stopped the filter (whose error is then already the call's: see
+    /// [`run_batches`], which drops this one).
     #[inline]
     fn check(&self) -> PyResult<()> {
-        if self.is_set() {
+        if self.stop.load(Ordering::Acquire) || self.is_set() {
             return Err(Self::error());
         }
         Ok(())
     }
 }
 
+/// A copy of the calling thread's `contextvars` context, which another
+/// evaluating thread enters for as long as it evaluates batches: a predicate
+/// then sees the caller's `ContextVar` values and `decimal` context on every
+/// thread, as a task of `asyncio` or of a `concurrent.futures` executor
+/// given `copy_context().run` does. What it sets there stays in the copy.
+struct Context(Py<PyAny>);
+
+impl Context {
+    /// The calling thread's current context, copied (attached).
+    fn of_caller(py: Python<'_>) -> PyResult<Self> {
+        // SAFETY: attached; returns a new reference or NULL with an exception set.
+        let ctx = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyContext_CopyCurrent()) }?;
+        Ok(Self(ctx.unbind()))
+    }
+
+    /// Runs `f` inside a fresh copy of the context on this thread (a
+    /// context is entered by one thread at a time).
+    fn run<T>(&self, py: Python<'_>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+        // SAFETY: attached; `self.0` is a context (from `PyContext_CopyCurrent`).
+        let copy = unsafe {
+            Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyContext_Copy(self.0.as_ptr()))
+        }?;
+        // SAFETY: attached; `copy` is a context no thread has entered.
+        if unsafe { pyo3::ffi::PyContext_Enter(copy.as_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        let out = f();
+        // SAFETY: attached; `copy` is this thread's current context, entered
+        // above (a predicate that enters another one, with `Context.run`,
+        // has left it again by the time it returns).
+        if unsafe { pyo3::ffi::PyContext_Exit(copy.as_ptr()) } != 0 {
+            let exit = PyErr::fetch(py);
+            return out.and(Err(exit));
+        }
+        out
+    }
+}
+
 /// Evaluates `items` in batches of `size`, attaching once per batch (`eval`
 /// runs attached on the batch's index and items and returns what it keeps).
-/// Called detached. With `threads > 1` (GIL disabled only), that many threads
-/// pull batches; the calling thread is one of them, so Ctrl-C (delivered to
-/// the main thread's predicate calls) still stops the filter. The first
-/// error stops every thread before its next batch and is returned unchanged.
+/// Called attached; detaches for the whole run.
+///
+/// With the GIL disabled, up to [`evaluation_threads`] threads pull batches,
+/// the calling thread one of them; the others run in a copy of the caller's
+/// `contextvars` context. The first error (a Ctrl-C included: it reaches the
+/// main thread's predicate calls, or the calling thread's signal poll while
+/// it waits for the others) stops every thread before its next predicate
+/// call and is returned unchanged.
 fn run_batches<T: Sync, R: Send>(
+    py: Python<'_>,
+    method: &'static str,
+    pred: &Py<PyAny>,
+    items: &[T],
+    size: usize,
+    eval: impl for<'py> Fn(
+            Python<'py>,
+            &Bound<'py, PyAny>,
+            usize,
+            &[T],
+            &Cancelled<'_>,
+        ) -> PyResult<Vec<R>>
+        + Sync,
+) -> PyResult<Vec<R>> {
+    let batches = items.len().div_ceil(size);
+    let threads = match batches {
+        0 | 1 => 1,
+        _ => evaluation_threads(py).min(batches),
+    };
+    let context = if threads > 1 {
+        Some(Context::of_caller(py)?)
+    } else {
+        None
+    };
+    let eval = &eval;
+    detach(py, || {
+        run_batches_detached(method, pred, items, size, threads, context.as_ref(), eval)
+    })
+}
+
+/// [`run_batches`], detached, on `threads` threads.
+fn run_batches_detached<T: Sync, R: Send>(
     method: &'static str,
     pred: &Py<PyAny>,
     items: &[T],
     size: usize,
     threads: usize,
+    context: Option<&Context>,
     eval: impl for<'py> Fn(
             Python<'py>,
             &Bound<'py, PyAny>,
@@ -992,24 +1074,45 @@ fn run_batches<T: Sync, R: Send>(
     let batches = items.len().div_ceil(size);
     let batch = |b: usize| &items[b * size..((b + 1) * size).min(items.len())];
     let next = AtomicUsize::new(0);
+    // Set only after `first_err` holds the error that stops the run, so
+    // that a thread that sees it never reports an error of its own first.
     let stop = AtomicBool::new(false);
     let first_err: LeafMutex<Option<PyErr>> = LeafMutex::new(None);
+    let fail = |e: PyErr| {
+        // A later error is dropped after the lock is let go: dropping it
+        // can run Python code (`__del__`, a collection that stops the
+        // world), which must not wait on the other workers waiting on
+        // this lock.
+        let later = {
+            let mut first = first_err.lock();
+            if first.is_none() {
+                *first = Some(e);
+                None
+            } else {
+                Some(e)
+            }
+        };
+        stop.store(true, Ordering::Release);
+        drop(later);
+    };
     let slots: Vec<LeafMutex<Vec<R>>> = (0..batches).map(|_| LeafMutex::new(Vec::new())).collect();
     let tokens = super::detach::entered_cancel_flags();
-    let cancelled = Cancelled(&tokens);
+    let cancelled = Cancelled {
+        tokens: &tokens,
+        stop: &stop,
+    };
     // Batches traced on the other evaluating threads, logged by this one
     // once they are done: a logging handler may hold its lock while it
     // calls into GLI and waits for them (a handler that filters), so they
     // must not wait on that lock.
-    let caller = std::thread::current().id();
+    let caller = std::thread::current();
     let traced: LeafMutex<Vec<(usize, usize, std::time::Duration)>> = LeafMutex::new(Vec::new());
     let claim = || {
         if stop.load(Ordering::Acquire) {
             return None;
         }
         if cancelled.is_set() {
-            stop.store(true, Ordering::Release);
-            first_err.lock().get_or_insert_with(Cancelled::error);
+            fail(Cancelled::error());
             return None;
         }
         let b = next.fetch_add(1, Ordering::Relaxed);
@@ -1019,7 +1122,7 @@ fn run_batches<T: Sync, R: Send>(
     // (a brief `detach` lets other threads take the GIL, or lets a
     // stop-the-world pause proceed, then re-attaches on the same thread
     // state: cheap, unlike creating a thread state per batch).
-    let worker = || {
+    let worker = |context: Option<&Context>| {
         let Some(first) = claim() else { return };
         attach(|py| {
             let _calling = CallingPython::enter();
@@ -1028,63 +1131,72 @@ fn run_batches<T: Sync, R: Send>(
             } else {
                 pred.bind(py).clone()
             };
-            let mut b = Some(first);
-            while let Some(i) = b {
-                bump(Counter::GilReacquisitions);
-                bump(Counter::PredicateBatches);
-                // Between batches: a Ctrl-C that arrived while Rust ran.
-                let t0 = super::trace::enabled().then(std::time::Instant::now);
-                checkpoint(py);
-                let res = eval(py, &pred, i, batch(i), &cancelled)
-                    .and_then(|kept| py.check_signals().map(|_| kept));
-                if let Some(t0) = t0 {
-                    let (len, took) = (batch(i).len(), t0.elapsed());
-                    if std::thread::current().id() == caller {
-                        super::trace::batch(method, i, len, took);
-                    } else {
-                        traced.lock().push((i, len, took));
+            let evaluate = || -> PyResult<()> {
+                let mut b = Some(first);
+                while let Some(i) = b {
+                    bump(Counter::GilReacquisitions);
+                    bump(Counter::PredicateBatches);
+                    // Between batches: a Ctrl-C that arrived while Rust ran.
+                    let t0 = super::trace::enabled().then(std::time::Instant::now);
+                    checkpoint(py);
+                    let res = eval(py, &pred, i, batch(i), &cancelled)
+                        .and_then(|kept| py.check_signals().map(|_| kept));
+                    if let Some(t0) = t0 {
+                        let (len, took) = (batch(i).len(), t0.elapsed());
+                        if std::thread::current().id() == caller.id() {
+                            super::trace::batch(method, i, len, took);
+                        } else {
+                            traced.lock().push((i, len, took));
+                        }
+                    }
+                    *slots[i].lock() = res?;
+                    b = claim();
+                    if b.is_some() {
+                        detach(py, || ());
                     }
                 }
-                match res {
-                    Ok(kept) => *slots[i].lock() = kept,
-                    Err(e) => {
-                        stop.store(true, Ordering::Release);
-                        // A later error is dropped after the lock is let go:
-                        // dropping it can run Python code (`__del__`, a
-                        // collection that stops the world), which must not
-                        // wait on the other workers waiting on this lock.
-                        let later = {
-                            let mut first = first_err.lock();
-                            if first.is_none() {
-                                *first = Some(e);
-                                None
-                            } else {
-                                Some(e)
-                            }
-                        };
-                        drop(later);
-                        return;
-                    }
-                }
-                b = claim();
-                if b.is_some() {
-                    detach(py, || ());
-                }
+                Ok(())
+            };
+            let res = match context {
+                Some(context) => context.run(py, evaluate),
+                None => evaluate(),
+            };
+            if let Err(e) = res {
+                fail(e);
             }
         })
     };
-    if threads <= 1 || batches <= 1 {
-        worker();
+    if threads <= 1 {
+        worker(None);
     } else {
+        let running = AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for _ in 1..threads.min(batches) {
+            for _ in 1..threads {
                 // Fewer evaluating threads if the system refuses one: the
                 // others (this one at least) claim its batches.
-                if std::thread::Builder::new().spawn_scoped(s, worker).is_err() {
+                running.fetch_add(1, Ordering::AcqRel);
+                let spawned = std::thread::Builder::new().spawn_scoped(s, || {
+                    worker(context);
+                    running.fetch_sub(1, Ordering::AcqRel);
+                    caller.unpark();
+                });
+                if spawned.is_err() {
+                    running.fetch_sub(1, Ordering::AcqRel);
                     break;
                 }
             }
-            worker();
+            worker(None);
+            // The other threads' batches run on; a Ctrl-C meanwhile stops
+            // them before their next predicate call (the signal poll of
+            // `run_detached`; a no-op off the main thread).
+            while running.load(Ordering::Acquire) > 0 {
+                std::thread::park_timeout(std::time::Duration::from_millis(25));
+                if running.load(Ordering::Acquire) > 0 && !stop.load(Ordering::Acquire) {
+                    if let Err(e) = attach(|py| py.check_signals()) {
+                        fail(e);
+                    }
+                }
+            }
         });
     }
     for (i, len, took) in traced.into_inner() {
@@ -1367,23 +1479,20 @@ pub(crate) fn filter_nodes<'py>(
     let (snap, cands) = (Arc::new(snap), Arc::new(cands));
     let pred = pred.unbind();
     let bs = args.batch_size;
-    let threads = evaluation_threads(py);
-    let kept: Vec<Py<PyAny>> = detach(py, || {
-        run_batches(
-            "filter_nodes",
-            &pred,
-            &cands,
-            bs,
-            threads,
-            |py, pred, b, items, cancelled| match &handles {
-                Some(handles) => {
-                    let batch = (&cands, b * bs, items.len());
-                    vectorized_batch(py, pred, graph, (&snap, values), handles, batch)
-                }
-                None => per_node_batch(py, pred, (&snap, values), items, cancelled),
-            },
-        )
-    })?;
+    let kept: Vec<Py<PyAny>> = run_batches(
+        py,
+        "filter_nodes",
+        &pred,
+        &cands,
+        bs,
+        |py, pred, b, items, cancelled| match &handles {
+            Some(handles) => {
+                let batch = (&cands, b * bs, items.len());
+                vectorized_batch(py, pred, graph, (&snap, values), handles, batch)
+            }
+            None => per_node_batch(py, pred, (&snap, values), items, cancelled),
+        },
+    )?;
     PyList::new(py, kept)
 }
 
@@ -1405,33 +1514,30 @@ pub(crate) fn filter_edges<'py>(
         return PyList::new(py, pairs);
     };
     let pred = pred.unbind();
-    let threads = evaluation_threads(py);
-    let kept: Vec<Py<PyTuple>> = detach(py, || {
-        run_batches(
-            "filter_edges",
-            &pred,
-            &cands,
-            args.batch_size,
-            threads,
-            |py, pred, _, items, cancelled| {
-                let view = snap.view();
-                let mut calls = Calls(0);
-                let mut out = Vec::with_capacity(items.len());
-                let mut spare = None;
-                for &(s, t) in items {
-                    checkpoint(py);
-                    cancelled.check()?;
-                    let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
-                    let edge = view.edge_attrs(s, t);
-                    let attrs = AttrView::reuse(py, &mut spare, &snap, values, edge)?;
-                    calls.0 += 1;
-                    if pred.call1((&si, &ti, attrs))?.is_truthy()? {
-                        out.push(PyTuple::new(py, [si, ti])?.unbind());
-                    }
+    let kept: Vec<Py<PyTuple>> = run_batches(
+        py,
+        "filter_edges",
+        &pred,
+        &cands,
+        args.batch_size,
+        |py, pred, _, items, cancelled| {
+            let view = snap.view();
+            let mut calls = Calls(0);
+            let mut out = Vec::with_capacity(items.len());
+            let mut spare = None;
+            for &(s, t) in items {
+                checkpoint(py);
+                cancelled.check()?;
+                let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
+                let edge = view.edge_attrs(s, t);
+                let attrs = AttrView::reuse(py, &mut spare, &snap, values, edge)?;
+                calls.0 += 1;
+                if pred.call1((&si, &ti, attrs))?.is_truthy()? {
+                    out.push(PyTuple::new(py, [si, ti])?.unbind());
                 }
-                Ok(out)
-            },
-        )
-    })?;
+            }
+            Ok(out)
+        },
+    )?;
     PyList::new(py, kept)
 }

@@ -1192,9 +1192,12 @@ fn run_batches_detached<T: Sync, R: Send>(
             while running.load(Ordering::Acquire) > 0 {
                 std::thread::park_timeout(std::time::Duration::from_millis(25));
                 if running.load(Ordering::Acquire) > 0 && !stop.load(Ordering::Acquire) {
-                    if let Err(e) = attach(|py| py.check_signals()) {
-                        fail(e);
-                    }
+                    // `fail` attached: it may drop an error.
+                    attach(|py| {
+                        if let Err(e) = py.check_signals() {
+                            fail(e);
+                        }
+                    });
                 }
             }
         });

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import textwrap
@@ -377,6 +376,18 @@ def interrupt_child(setup: str, call: str, delay: float, after: str = "") -> str
     ])
 
 
+def run_interrupted(child: str, **env: str) -> None:
+    """Runs an :func:`interrupt_child` script and checks that it was
+    interrupted; prints the latency it reports (not asserted: shared, noisy
+    machines)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("interrupted after"), proc.stdout
+    print(proc.stdout.strip())
+
+
 INTERRUPT_CHILD = interrupt_child(
     """
     g = gli.Graph()
@@ -391,18 +402,7 @@ INTERRUPT_CHILD = interrupt_child(
 
 
 def test_ctrl_c_interrupts_a_long_pagerank() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", INTERRUPT_CHILD],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("interrupted after"), proc.stdout
-    # The latency itself is reported, not asserted (shared, noisy machines):
-    print(proc.stdout.strip())
-    assert signal.SIGINT  # the child used the default SIGINT handler
+    run_interrupted(INTERRUPT_CHILD, PYTHONFAULTHANDLER="1")
 
 
 WAITING_CALLER_INTERRUPT_CHILD = interrupt_child(
@@ -439,12 +439,7 @@ def test_ctrl_c_reaches_a_filter_waiting_for_other_evaluating_threads() -> None:
     # batch of slow predicate calls: it polls for signals meanwhile, and the
     # interrupt stops the other thread before its next call (it used to wait
     # for the whole batch).
-    proc = subprocess.run(
-        [sys.executable, "-c", WAITING_CALLER_INTERRUPT_CHILD], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("interrupted after"), proc.stdout
-    print(proc.stdout.strip())
+    run_interrupted(WAITING_CALLER_INTERRUPT_CHILD)
 
 
 NUMPY_LOOKUP_CHILD = """
@@ -508,12 +503,7 @@ def test_ctrl_c_during_a_batch_from_a_list_applies_nothing() -> None:
     # Converting millions of items runs no Python code that would notice a
     # signal: GLI polls for it, so Ctrl-C fails the batch before it is
     # applied (it used to arrive after the whole batch had been added).
-    proc = subprocess.run(
-        [sys.executable, "-c", BATCH_INTERRUPT_CHILD], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("interrupted after"), proc.stdout
-    print(proc.stdout.strip())
+    run_interrupted(BATCH_INTERRUPT_CHILD)
 
 
 def test_large_graph_frees_detached_and_releases_opaque_values() -> None:
@@ -693,11 +683,7 @@ FILTER_INTERRUPT_CHILD = interrupt_child(
 
 
 def test_ctrl_c_interrupts_a_long_filter() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", FILTER_INTERRUPT_CHILD], capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("interrupted after"), proc.stdout
+    run_interrupted(FILTER_INTERRUPT_CHILD)
 
 
 EXIT_CHILD = """

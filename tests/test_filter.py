@@ -3,6 +3,7 @@ predicates, errors, counters, snapshots and leaks."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import math
@@ -21,6 +22,17 @@ import pytest
 import gli
 
 GraphFactory = Callable[..., gli.Graph]
+
+
+@contextlib.contextmanager
+def filter_threads(n: int) -> Any:
+    """At most ``n`` threads evaluate predicate batches inside the block (the
+    setting is global: restored after)."""
+    old = gli.set_filter_threads(n)
+    try:
+        yield
+    finally:
+        gli.set_filter_threads(old)
 
 
 def people(make_graph: GraphFactory, n: int = 20, directed: bool = True) -> gli.Graph:
@@ -368,22 +380,21 @@ def test_every_evaluating_thread_calls_an_equivalent_predicate(make_graph: Graph
 
     pred.calls = 0  # type: ignore[attr-defined]
     pred.scale = 2  # type: ignore[attr-defined]
-    old = gli.set_filter_threads(2)
     try:
-        want = [n for n in range(150) if (n + 1) % 3 == 0]
-        assert g.filter_nodes(pred, batch_size=16) == want
-        assert sorted(seen) == list(range(400))
-        LIMIT = 60  # a global read at call time
-        assert g.filter_nodes(pred, batch_size=16) == [n for n in want if n < 60]
+        with filter_threads(2):
+            want = [n for n in range(150) if (n + 1) % 3 == 0]
+            assert g.filter_nodes(pred, batch_size=16) == want
+            assert sorted(seen) == list(range(400))
+            LIMIT = 60  # a global read at call time
+            assert g.filter_nodes(pred, batch_size=16) == [n for n in want if n < 60]
 
-        class CallableObject:
-            def __call__(self, n: int, a: Any) -> bool:
-                return bool(a["rank"] % 5 == 0)
+            class CallableObject:
+                def __call__(self, n: int, a: Any) -> bool:
+                    return bool(a["rank"] % 5 == 0)
 
-        for other in (CallableObject(), functools.partial(lambda k, n, a: n % k == 0, 5), CallableObject().__call__):
-            assert g.filter_nodes(other, batch_size=16) == list(range(0, 400, 5))
+            for other in (CallableObject(), functools.partial(lambda k, n, a: n % k == 0, 5), CallableObject().__call__):
+                assert g.filter_nodes(other, batch_size=16) == list(range(0, 400, 5))
     finally:
-        gli.set_filter_threads(old)
         LIMIT = 150
     # every copy counted its calls on the one function object the user holds
     # (`pred.calls += 1` races between threads when the GIL is disabled)
@@ -527,12 +538,9 @@ def test_first_exception_propagates_unchanged_and_stops(make_graph: GraphFactory
     # One evaluating thread: with the GIL off, another thread may already be
     # inside a later batch when this one raises, so the call order below is
     # only defined for a single evaluator.
-    old = gli.set_filter_threads(1)
-    try:
+    with filter_threads(1):
         with pytest.raises(LookupError) as e:
             g.filter_nodes(pred, batch_size=10)
-    finally:
-        gli.set_filter_threads(old)
     assert e.value is boom
     assert calls == list(range(26))  # no further node, no further batch
 
@@ -566,12 +574,9 @@ def test_the_first_exception_stops_other_evaluating_threads_mid_batch(make_graph
             time.sleep(0.001)
         return True
 
-    old = gli.set_filter_threads(2)
-    try:
+    with filter_threads(2):
         with pytest.raises(LookupError) as e:
             g.filter_nodes(pred, batch_size=2_000)
-    finally:
-        gli.set_filter_threads(old)
     assert e.value is boom
     # One call each may be under way; a loaded machine can delay the error's
     # way out by a few more. The whole batch would be ~2,000.
@@ -601,11 +606,8 @@ def test_predicates_run_in_the_callers_context(make_graph: GraphFactory) -> None
             ctx.prec = 7
             return g.filter_nodes(pred, batch_size=50)
 
-    old = gli.set_filter_threads(2)
-    try:
+    with filter_threads(2):
         got = contextvars.copy_context().run(run)
-    finally:
-        gli.set_filter_threads(old)
     assert got == list(range(0, 2_000, 7))
     assert seen == {("caller", 7)}
     assert var.get("unset") == "unset"  # the caller's own context was a copy
@@ -665,12 +667,9 @@ def test_predicate_calls_count_the_calls_a_raising_predicate_made() -> None:
         before = gli.counters()["predicate_calls"]
         # One evaluating thread (free-threaded builds run several, whose
         # batches under way when the predicate raises are finished).
-        old = gli.set_filter_threads(1)
-        try:
+        with filter_threads(1):
             with pytest.raises(KeyError, match="tenth"):
                 method(pred, batch_size=300)
-        finally:
-            gli.set_filter_threads(old)
         assert gli.counters()["predicate_calls"] - before == made[0] == 10
 
 

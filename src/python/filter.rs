@@ -1013,6 +1013,25 @@ impl Context {
     }
 }
 
+/// What [`run_batches`] calls, attached, for each batch: with the
+/// predicate, the batch's index and items, it returns what the batch keeps.
+trait EvalBatch<T, R>:
+    for<'py> Fn(Python<'py>, &Bound<'py, PyAny>, usize, &[T], &Cancelled<'_>) -> PyResult<Vec<R>> + Sync
+{
+}
+
+impl<T, R, F> EvalBatch<T, R> for F where
+    F: for<'py> Fn(
+            Python<'py>,
+            &Bound<'py, PyAny>,
+            usize,
+            &[T],
+            &Cancelled<'_>,
+        ) -> PyResult<Vec<R>>
+        + Sync
+{
+}
+
 /// Evaluates `items` in batches of `size`, attaching once per batch (`eval`
 /// runs attached on the batch's index and items and returns what it keeps).
 /// Called attached; detaches for the whole run.
@@ -1029,14 +1048,7 @@ fn run_batches<T: Sync, R: Send>(
     pred: &Py<PyAny>,
     items: &[T],
     size: usize,
-    eval: impl for<'py> Fn(
-            Python<'py>,
-            &Bound<'py, PyAny>,
-            usize,
-            &[T],
-            &Cancelled<'_>,
-        ) -> PyResult<Vec<R>>
-        + Sync,
+    eval: impl EvalBatch<T, R>,
 ) -> PyResult<Vec<R>> {
     let batches = items.len().div_ceil(size);
     let threads = match batches {
@@ -1062,14 +1074,7 @@ fn run_batches_detached<T: Sync, R: Send>(
     size: usize,
     threads: usize,
     context: Option<&Context>,
-    eval: impl for<'py> Fn(
-            Python<'py>,
-            &Bound<'py, PyAny>,
-            usize,
-            &[T],
-            &Cancelled<'_>,
-        ) -> PyResult<Vec<R>>
-        + Sync,
+    eval: impl EvalBatch<T, R>,
 ) -> PyResult<Vec<R>> {
     let batches = items.len().div_ceil(size);
     let batch = |b: usize| &items[b * size..((b + 1) * size).min(items.len())];

@@ -742,6 +742,28 @@ def test_daemon_threads_inside_gli_calls_at_exit_do_not_abort(kind: str) -> None
         assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
 
 
+LATE_ATEXIT_FILTER_CHILD = """
+import atexit
+def late():  # registered before GLI's own exit hook: runs after it
+    g = gli.Graph()
+    g.batch_add_nodes(range(10_000))
+    gli.set_filter_threads(2)
+    print(len(g.filter_nodes(lambda n, a: sum(range(200)) and n % 2 == 0, batch_size=100)))
+atexit.register(late)
+import gli
+"""
+
+
+def test_a_filter_in_a_late_atexit_handler_finishes() -> None:
+    # With the GIL off, such a filter started another evaluating thread,
+    # which GLI's exit hook had told to park before it attaches: the caller
+    # waited for it forever. At exit the calling thread evaluates every batch.
+    out = subprocess.run(
+        [sys.executable, "-c", LATE_ATEXIT_FILTER_CHILD], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and out.stdout.split() == ["5000"], (out.stdout, out.stderr[-2000:])
+
+
 def _parallel_work_in_child(conn: object) -> None:
     g = gli.Graph()
     g.batch_add_nodes((i, {"k": i % 3}) for i in range(60_000))

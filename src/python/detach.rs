@@ -131,6 +131,13 @@ pub(crate) fn _at_exit(py: Python<'_>) {
     });
 }
 
+/// Whether GLI's exit hook has run: the interpreter is finalizing, and
+/// threads other than the exiting one park before they next attach.
+#[inline]
+pub(crate) fn exit_started() -> bool {
+    EXITING.load(Ordering::Relaxed)
+}
+
 /// Whether this thread must stop before it next attaches or calls Python.
 #[inline]
 fn exiting() -> bool {

@@ -1051,8 +1051,12 @@ fn run_batches<T: Sync, R: Send>(
     eval: impl EvalBatch<T, R>,
 ) -> PyResult<Vec<R>> {
     let batches = items.len().div_ceil(size);
+    // At exit (a filter in an `atexit` handler that runs after GLI's own)
+    // another thread would park before its first batch, and this one would
+    // wait for it forever: this thread evaluates them all then.
     let threads = match batches {
         0 | 1 => 1,
+        _ if super::detach::exit_started() => 1,
         _ => evaluation_threads(py).min(batches),
     };
     let context = if threads > 1 {

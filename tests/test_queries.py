@@ -209,6 +209,32 @@ def test_components_and_pagerank_match_networkx(backend: str, spec) -> None:  # 
         assert all(math.isclose(got_pr[k], want_pr[k], rel_tol=1e-6, abs_tol=1e-9) for k in want_pr)
 
 
+@pytest.mark.parametrize("directed", [True, False])
+def test_components_of_a_large_graph_match_networkx_and_the_reference(directed: bool) -> None:
+    # 60,000 nodes: past the size from which the rust backend joins the
+    # components on the rayon pool; ~9,000 components of many sizes, with
+    # nodes removed and added again (their order then differs from ids').
+    rnd = random.Random(5)
+    n = 60_000
+    edges = [(rnd.randrange(n), rnd.randrange(n)) for _ in range(int(n * 0.9))]
+    gone = rnd.sample(range(n), 500)
+    graphs = []
+    for backend in BACKENDS:
+        g = gli.Graph(directed=directed, backend=backend)
+        g.batch_add_nodes(range(n))
+        g.batch_add_edges(list(dict.fromkeys(e if directed else tuple(sorted(e)) for e in edges)))
+        for v in gone:
+            g.remove_node(v)
+        g.batch_add_nodes(gone[:250])
+        graphs.append(g)
+    rust, ref = (g.connected_components() for g in graphs)
+    assert rust == ref
+    G = graphs[0].to_networkx()
+    want = nx.weakly_connected_components(G) if directed else nx.connected_components(G)
+    assert sorted(map(frozenset, rust), key=min) == sorted(map(frozenset, want), key=min)
+    assert len(rust) > 1_000
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_query_errors(backend: str) -> None:
     g = gli.Graph(backend=backend)

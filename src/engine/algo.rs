@@ -1327,8 +1327,8 @@ mod tests {
             let mut stack = vec![root];
             while let Some(u) = stack.pop() {
                 for &w in view.out(u).iter().chain(view.inn(u)) {
-                    if !comp.contains_key(&w) {
-                        comp.insert(w, comps.len());
+                    if let std::collections::hash_map::Entry::Vacant(e) = comp.entry(w) {
+                        e.insert(comps.len());
                         stack.push(w);
                     }
                 }

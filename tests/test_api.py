@@ -410,7 +410,32 @@ def test_numpy_arrays_are_batches(make_graph) -> None:  # type: ignore[no-untype
                        (np.array([2**63 + 1], dtype=np.uint64), OverflowError)]:
         with pytest.raises(error):
             g.batch_add_nodes(bad)
+    # A masked array is its tolist() too: a hidden entry is None (the rust
+    # backend used to read the hidden values of its int arrays).
+    with pytest.raises(TypeError, match="item 1: node id must be str or int, not NoneType"):
+        g.batch_add_nodes(np.ma.masked_array([500, 501, 502], mask=[0, 1, 0]))
+    with pytest.raises(TypeError, match="item 1: node id must be str or int, not NoneType"):
+        g.batch_add_edges(np.ma.masked_array([[0, 2], [2, 4]], mask=[[0, 0], [0, 1]]))
     assert (g.nodes(data=True), g.edges(data=True)) == before
+    assert g.batch_add_nodes(np.ma.masked_array([500, 501], mask=[0, 0])) == 2
+
+
+def test_batch_items_are_checked_id_first_and_read_whole_before_lookups(make_graph) -> None:  # type: ignore[no-untyped-def]
+    g = make_graph()
+    with pytest.raises(TypeError, match="item 0: node id must be str or int, not float"):
+        g.batch_add_nodes([(1.5, None)])  # a bad id and bad attributes: the id first
+    with pytest.raises(TypeError, match="item 1: node id must be str or int, not bytes"):
+        g.batch_add_nodes([(1, {}), (b"x", {"k": "\udc00"})])
+
+    def failing() -> Any:  # reads an invalid id, then fails
+        yield "x"
+        yield (1, 2)
+        raise KeyboardInterrupt
+
+    for method in (g.get_nodes_batch, g.subgraph):
+        with pytest.raises(KeyboardInterrupt):  # the whole input is read before ids are checked
+            method(failing())
+    assert g.node_count() == 0
 
 
 @pytest.mark.parametrize("directed", [True, False])

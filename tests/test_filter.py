@@ -419,6 +419,10 @@ def test_vectorized_predicates(make_graph: GraphFactory) -> None:
     # a list of truth values works too, and truthiness decides
     got = g.filter_nodes(lambda ids, b: [i % 3 for i in ids], vectorized=True, where={"status": "idle"})
     assert got == [i for i in range(0, 100, 2) if i % 3]
+    # A masked result is judged item by item: a hidden entry is the falsy
+    # `masked` (the rust backend used to read the hidden values).
+    masked = lambda ids, b: np.ma.masked_array(np.ones(len(ids), bool), mask=[i % 2 for i in range(len(ids))])
+    assert g.filter_nodes(masked, vectorized=True, batch_size=30) == [i for i in range(100) if i % 30 % 2 == 0]
 
 
 def test_columns(make_graph: GraphFactory) -> None:

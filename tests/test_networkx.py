@@ -293,6 +293,22 @@ def test_sources_networkx_finds_by_equality_are_left_to_networkx() -> None:
         assert nx.shortest_path(G, 0, np.int64(3)) == [0, 1, 2, 3]
 
 
+def test_graphs_gli_cannot_hold_are_left_to_networkx() -> None:
+    """A lone surrogate in a str id, or an int weight beyond 64 bits: the
+    conversion declines (NotImplementedError), and automatic dispatch falls
+    back to NetworkX instead of raising."""
+    surrogate = nx.path_graph(["\ud800", "a", "b"])
+    big = nx.DiGraph()
+    big.add_edge(0, 1, weight=2**70)
+    big.add_edge(1, 2, weight=1)
+    for G, kw in ((surrogate, {}), (big, {"edge_attrs": {"weight": 1}})):
+        with pytest.raises(NotImplementedError, match="cannot convert to a GLI graph"):
+            backend_interface.convert_from_nx(G, **kw)
+    with nx.config(backend_priority=["gli"]):  # type: ignore[operator]
+        assert set(nx.pagerank(surrogate)) == {"\ud800", "a", "b"}
+        assert nx.single_source_dijkstra_path_length(big, 0) == {0: 0, 1: 2**70, 2: 2**70 + 1}
+
+
 def test_should_run_leaves_point_to_point_paths_to_networkx() -> None:
     G = nx.path_graph(3)
     assert isinstance(backend_interface.should_run("shortest_path", (G, 0, 2), {}), str)

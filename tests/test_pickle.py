@@ -251,6 +251,10 @@ class TaggedPython(gli.PythonGraph):
     pass
 
 
+class SlottedPython(gli.PythonGraph):
+    __slots__ = ("y", "__z")  # pickle and deepcopy kept neither
+
+
 def test_subclasses_with_their_own_init_and_slots_copy_whole() -> None:
     n = Named(False, name="x")
     n.add_node(1)
@@ -276,6 +280,14 @@ class NeedsAName(gli.Graph):
         super().__init__(directed)
         self.name = name
         self.add_node("root")
+
+
+class NeedsANameAndANew(NeedsAName):
+    """The same, with a ``__new__`` that passes its arguments on (as
+    ``Graph.__new__`` reads them: a copy's must not make it directed)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> NeedsANameAndANew:
+        return super().__new__(cls, *args, **kwargs)
 
 
 class NeedsANamePython(gli.PythonGraph):
@@ -309,19 +321,36 @@ def test_a_subclass_init_chooses_the_graph_by_its_own_parameters() -> None:
         NeedsAName()  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize("cls", [NeedsAName, NeedsANamePython])
+@pytest.mark.parametrize("cls", [NeedsAName, NeedsANameAndANew, NeedsANamePython])
 def test_copies_do_not_run_the_subclass_init(cls: type) -> None:
     # As pickle makes objects: the class's __init__ (here needing an argument
     # and adding a node) does not run for a copy, an unpickled graph, a
     # subgraph or the NetworkX conversion; the copy has the original's state.
+    # A __new__ that forwards its arguments to Graph.__new__ used to make the
+    # copies directed (a subgraph corrupt: an undirected edge stored one way).
     g = cls("roads", directed=False)
     g.add_node(1)
     g.add_edge(1, "root")
     for h in (copy.copy(g), copy.deepcopy(g), pickle.loads(pickle.dumps(g)), g.subgraph(g.nodes())):
         assert type(h) is cls and h.name == "roads" and not h.directed
         assert h.nodes() == ["root", 1] and h.edge_count() == 1 and h.has_edge("root", 1)
+        h.remove_edge("root", 1)
+        assert h.edges() == [] and not h.has_edge(1, "root")
     G = g.to_networkx()
     assert not G.is_directed() and list(G.nodes) == ["root", 1] and G.number_of_edges() == 1
+    # from_networkx makes the class as a copy does (its __init__ wants a name).
+    h = cls.from_networkx(G, backend="python" if issubclass(cls, gli.PythonGraph) else "rust")
+    assert type(h) is cls and not h.directed and h.nodes() == ["root", 1] and h.edge_count() == 1
+    assert not hasattr(h, "name")
+
+
+def test_from_networkx_of_a_graph_subclass_keeps_its_backend() -> None:
+    import networkx as nx
+
+    with pytest.raises(TypeError, match=r"NeedsAName.from_networkx\(backend='python'\): a subclass of Graph extends the rust backend"):
+        NeedsAName.from_networkx(nx.path_graph(2), backend="python")
+    with pytest.raises(ValueError, match="unknown backend 'nope'"):
+        NeedsAName.from_networkx(nx.path_graph(2), backend="nope")
 
 
 def test_a_reference_backend_subclass_copies_its_own_attributes() -> None:
@@ -330,3 +359,8 @@ def test_a_reference_backend_subclass_copies_its_own_attributes() -> None:
     g.add_node(1)
     for h in (copy.copy(g), copy.deepcopy(g), pickle.loads(pickle.dumps(g))):
         assert type(h) is TaggedPython and h.tag == "kept" and h.nodes() == [1]  # type: ignore[attr-defined]
+    s = SlottedPython()
+    s.y, s._SlottedPython__z = 3, 4  # type: ignore[attr-defined]
+    s.add_node(1)
+    for h in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s)), s.subgraph([1])):
+        assert type(h) is SlottedPython and (h.y, h._SlottedPython__z) == (3, 4) and h.nodes() == [1]  # type: ignore[attr-defined]

@@ -85,7 +85,7 @@ import networkx as nx  # type: ignore[import-untyped]  # noqa: E402
 
 from ._pygraph import PythonGraph  # noqa: E402
 from .exceptions import ConvergenceError, NoPathError  # noqa: E402
-from .graph import Graph  # noqa: E402
+from .graph import Graph, _empty  # noqa: E402
 
 # A graph of either GLI engine.
 _GLIGraph = Graph | PythonGraph
@@ -151,10 +151,32 @@ def _select(attrs: Mapping[str, Any], spec: Mapping[str, Any], weights: bool = F
             value = attrs[name]
             if weights and not isinstance(value, numbers.Real):
                 raise TypeError(f"edge attribute {name!r} is not a real number: {value!r}")
+            if weights and isinstance(value, int) and not -(2**63) <= value < 2**63:
+                # GLI's numbers are 64-bit ints and floats; NetworkX computes exactly.
+                raise TypeError(f"edge attribute {name!r} is an int beyond 64 bits: {value!r}")
             selected[name] = _plain(value)
         elif default is not None:
             selected[name] = default
     return selected
+
+
+def _new_graph(cls: type[Graph] | None, directed: bool, backend: str) -> _GLIGraph:
+    """An empty graph for ``from_networkx``: ``Graph(directed, backend)``, or
+    one of the subclass ``cls``, made as a copy is (its ``__init__``, which
+    may take other arguments or add nodes, does not run)."""
+    if cls is None or cls is Graph:
+        return Graph(directed=directed, backend=backend)
+    if issubclass(cls, PythonGraph):
+        g = cls.__new__(cls)
+        PythonGraph.__init__(g, directed)
+        return g
+    if backend != "rust":
+        Graph(directed=directed, backend=backend)  # an unknown backend: its ValueError
+        raise TypeError(
+            f"{cls.__name__}.from_networkx(backend={backend!r}): a subclass of Graph extends the rust"
+            " backend; subclass gli.PythonGraph to extend the reference backend"
+        )
+    return _empty(cls, directed)
 
 
 def _build(
@@ -181,7 +203,7 @@ def _build(
             f"{'directed' if isinstance(G, nx.DiGraph) else 'undirected'} (e.g. a "
             "PlanarEmbedding); GLI cannot tell which edges are meant"
         )
-    g: _GLIGraph = (cls or Graph)(directed=G.is_directed(), backend=backend)
+    g = _new_graph(cls, G.is_directed(), backend)
     nodes: list[Any]
     if node_spec is True:
         nodes = list(G.nodes(data=True))
@@ -348,7 +370,8 @@ class BackendInterface:
 
         Raises ``NotImplementedError`` (so NetworkX may fall back) when the
         graph cannot be a GLI graph: multigraphs, node ids not ``str``/``int``
-        (or not 64-bit), non-``str`` attribute names, and graphs whose
+        (or not 64-bit), ids or attribute names with a lone surrogate, non-``str``
+        attribute names, weights that are ints beyond 64 bits, and graphs whose
         ``is_directed()`` contradicts their storage (``PlanarEmbedding``).
         """
         try:
@@ -360,7 +383,7 @@ class BackendInterface:
                 # The edge attributes an algorithm asks for are its weights.
                 weights=bool(edge_attrs) and preserve_edge_attrs is False,
             )
-        except (TypeError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # ValueError: a lone surrogate in a str
             raise NotImplementedError(f"cannot convert to a GLI graph: {exc}") from exc
         keep_graph = preserve_graph_attrs is True or (
             isinstance(preserve_graph_attrs, set) and graph_name in preserve_graph_attrs

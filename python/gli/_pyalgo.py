@@ -251,7 +251,7 @@ class PythonQueries:
             )
 
     def subgraph(self, ids: Iterable[NodeId], /) -> Any:
-        wanted = [_check_id(v) for v in batch_items(ids)]  # all read and type-checked first, as get_nodes_batch
+        wanted = [_check_id(v) for v in list(batch_items(ids))]  # all read, then type-checked, as get_nodes_batch
         with self._lock:
             keep = {self._require(v) for v in wanted}
             new = self._like()  # type: ignore[attr-defined]

@@ -204,15 +204,20 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     # between its two adjacencies (pickle and deepcopy keep identities). The
     # state is a copy taken under the lock: pickle and deepcopy walk it after
     # the lock is let go, while other threads may write to the graph.
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> Any:
         with self._lock:
             state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
             state["_nodes"], state["_succ"], state["_pred"] = self._structure_copy()
-            return state
+        # A subclass's __slots__ values, as pickle keeps them for any class.
+        slots = {n: getattr(self, n) for n in _slot_names(type(self)) if hasattr(self, n)}
+        return (state, slots) if slots else state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: Any) -> None:
+        state, slots = state if isinstance(state, tuple) else (state, {})
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     def __copy__(self) -> PythonGraph:
         """An independent graph; attribute values are shared, as ``dict.copy`` does."""
@@ -478,7 +483,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def get_nodes_batch(self, ids: Iterable[NodeId], /) -> list[dict[str, Any]]:
         # The whole iterable is read and type-checked before any lookup, as
         # in the rust backend: a bad id anywhere wins over a missing one.
-        wanted = [_check_id(x) for x in batch_items(ids)]
+        wanted = [_check_id(x) for x in list(batch_items(ids))]
         with self._lock:
             return [self.get_node(x) for x in wanted]
 

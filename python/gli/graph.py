@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Self, cast
 
@@ -59,6 +60,9 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
         _core._share_methods(cls)  # a user's subclass calls as fast as Graph itself
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        forced = _forced_directed(cls)
+        if forced is not None:  # a copy's empty graph, through a subclass's own __new__
+            return super().__new__(cls, forced, "rust")
         if cls.__init__ is Graph.__init__:  # Graph, or a subclass without an __init__
             try:
                 directed, backend = _graph_args(*args, **kwargs)
@@ -175,16 +179,41 @@ def _construction_args(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any])
     return found.get("directed", True), found.get("backend", "rust")
 
 
+# The class and directedness `_empty` is making, per thread: the next
+# `Graph.__new__` for that class (from a subclass's own `__new__`) makes
+# the graph with them, whatever arguments it was passed.
+_making = threading.local()
+
+
+def _forced_directed(cls: type) -> bool | None:
+    made = getattr(_making, "graph", None)
+    if made is None or made[0] is not cls:
+        return None
+    del _making.graph
+    return bool(made[1])
+
+
 def _empty(cls: type[Graph], directed: bool) -> Graph:
     """An empty rust-backend graph of class ``cls`` (``Graph`` or a subclass),
-    made as pickle makes an object: by ``cls.__new__(cls, directed)``,
-    without running ``cls.__init__`` (a subclass's may take other arguments,
-    or add nodes); its state comes from the graph it copies. ``Graph``'s own
-    ``__new__`` would read ``directed`` as an argument of the subclass's
-    ``__init__``: the native constructor it ends in is called instead."""
+    made as pickle makes an object: by ``cls.__new__(cls)``, without running
+    ``cls.__init__`` (a subclass's may take other arguments, or add nodes);
+    its state comes from the graph it copies. ``Graph``'s own ``__new__``
+    would read arguments as the subclass's ``__init__`` takes them: the
+    native constructor it ends in is called instead, and a subclass's own
+    ``__new__`` reaches ``Graph.__new__``, which makes a ``directed`` graph
+    then, whatever it is passed."""
     if cls.__new__ is Graph.__new__:
         return _core.Graph.__new__(cls, directed)
-    return cls.__new__(cls, directed)
+    try:  # a __new__ that needs an argument gets `directed`, as it used to
+        inspect.signature(cls.__new__).bind(cls)
+        args: tuple[Any, ...] = ()
+    except (TypeError, ValueError):
+        args = (directed,)
+    _making.graph = (cls, directed)
+    try:
+        return cls.__new__(cls, *args)
+    finally:
+        _making.__dict__.pop("graph", None)
 
 
 def _like(g: Graph) -> Graph:

@@ -1616,6 +1616,21 @@ impl<O: Payload> Graph<O> {
         into: &Graph<O>,
         cancel: &Cancel<'_>,
     ) -> Result<()> {
+        if into.directed != self.directed {
+            let made = if into.directed {
+                "directed"
+            } else {
+                "undirected"
+            };
+            let want = if self.directed {
+                "directed"
+            } else {
+                "undirected"
+            };
+            return Err(GraphError::InvalidValue(format!(
+                "subgraph: the new graph was made {made}, not {want} (its class's __new__ chose?)"
+            )));
+        }
         let snap = self.snapshot();
         let view = snap.view();
         let mut ixs = self.ixs_in(&view, ids, cancel)?;
@@ -2412,8 +2427,71 @@ impl<O: Payload> Graph<O> {
             return Err(EdgeBatchError::Stale(edges));
         }
         let ResolvedEdges { pairs, attrs, .. } = edges;
+        self.commit_edges(&mut locked, pairs, attrs, (lo, span, bulk))
+            .map_err(EdgeBatchError::Graph)
+    }
+
+    /// [`Graph::batch_add_edges`] for endpoints given by id (two per edge,
+    /// in item order), resolved under every shard lock, where no endpoint
+    /// can be removed meanwhile (the key maps are leaves, and agree with the
+    /// records under the shard locks): for a batch that concurrent removals
+    /// kept making stale. The first error in item order is returned: a
+    /// missing endpoint, or an earlier edge that exists or repeats.
+    ///
+    /// **Locking behaviour:** write-locks every shard for the duration.
+    pub fn batch_add_edges_by_id(
+        &self,
+        ids: &[NodeId],
+        attrs: Vec<(usize, AttrMap<O>)>,
+    ) -> Result<usize> {
+        let mut locked = self.lock_all();
+        let mut pairs = Vec::with_capacity(ids.len() / 2);
+        for (k, ends) in ids.chunks_exact(2).enumerate() {
+            let live = |id: &NodeId| {
+                self.resolve(id.as_ref())
+                    .filter(|&ix| locked.rec_ref(ix).is_some())
+            };
+            match (live(&ends[0]), live(&ends[1])) {
+                (Some(s), Some(t)) => pairs.push((s, t)),
+                (s, _) => {
+                    let missing = if s.is_none() { &ends[0] } else { &ends[1] };
+                    let mut seen = HashSet::with_capacity(k);
+                    let recs = locked.records();
+                    let earlier = pairs.iter().copied().find(|&(s, t)| {
+                        recs.get(s).is_some_and(|r| r.has_out(t))
+                            || !seen.insert(owner(self.directed, s, t))
+                    });
+                    drop(recs);
+                    return Err(match earlier {
+                        Some((s, t)) => {
+                            GraphError::EdgeExists(locked.node_err(s), locked.node_err(t))
+                        }
+                        None => GraphError::NodeNotFound(missing.clone()),
+                    });
+                }
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(0);
+        }
+        let (lo, hi) = pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
+            (lo.min(s).min(t), hi.max(s).max(t))
+        });
+        let span = (hi - lo) as usize + 1;
+        let bulk = pairs.len() >= BULK_MIN_EDGES && span <= 8 * pairs.len();
+        self.commit_edges(&mut locked, pairs, attrs, (lo, span, bulk))
+    }
+
+    /// Adds `pairs` (every endpoint live) under every shard lock, or none.
+    fn commit_edges(
+        &self,
+        locked: &mut Locked<'_, O>,
+        pairs: Vec<(Ix, Ix)>,
+        attrs: Vec<(usize, AttrMap<O>)>,
+        (lo, span, bulk): (Ix, usize, bool),
+    ) -> Result<usize> {
         if bulk {
-            bulk_add_edges(&mut locked, &pairs, attrs, lo, span).map_err(EdgeBatchError::Graph)?;
+            bulk_add_edges(locked, &pairs, attrs, lo, span)?;
         } else {
             let mut attrs = attrs.into_iter().peekable();
             let mut recs = locked.records();
@@ -2437,7 +2515,7 @@ impl<O: Payload> Graph<O> {
                 for &(s2, t2) in pairs[..k].iter().rev() {
                     locked.remove_edge_ix(s2, t2);
                 }
-                return Err(EdgeBatchError::Graph(err));
+                return Err(err);
             }
         }
         self.n_edges.fetch_add(pairs.len(), Ordering::Relaxed);
@@ -2916,6 +2994,58 @@ mod tests {
             3
         );
         assert_eq!(g.edge_count(), 4);
+    }
+
+    /// The fallback of a batch that removals keep making stale: endpoints
+    /// looked up under the locks; the first error in item order; nothing
+    /// applied on an error; a large batch takes the bulk path.
+    #[test]
+    fn edge_batch_by_id_resolves_under_the_locks() {
+        let g = G::with_shards(true, 4);
+        g.batch_add_nodes((0..5).map(|i| (NodeId::Int(i), None)).collect())
+            .unwrap();
+        g.add_node(NodeRef::Str("a"), AttrMap::new()).unwrap();
+        let ids = |pairs: &[(NodeId, NodeId)]| -> Vec<NodeId> {
+            pairs
+                .iter()
+                .flat_map(|(s, t)| [s.clone(), t.clone()])
+                .collect()
+        };
+        let (i, a) = (NodeId::Int, NodeId::Str(crate::engine::id::IdStr::new("a")));
+        let ok = ids(&[(i(0), i(1)), (i(1), a.clone()), (a.clone(), i(0))]);
+        assert_eq!(g.batch_add_edges_by_id(&ok, vec![]).unwrap(), 3);
+        // A missing endpoint after a duplicate of the batch: the duplicate.
+        let dup = ids(&[(i(2), i(3)), (i(2), i(3)), (i(4), i(9))]);
+        assert!(matches!(
+            g.batch_add_edges_by_id(&dup, vec![]),
+            Err(GraphError::EdgeExists(..))
+        ));
+        // An existing edge after the missing one: the missing node.
+        let missing = ids(&[(i(2), i(3)), (i(4), i(9)), (i(0), i(1))]);
+        match g.batch_add_edges_by_id(&missing, vec![]) {
+            Err(GraphError::NodeNotFound(id)) => assert_eq!(id, i(9)),
+            other => panic!("{other:?}"),
+        }
+        // An existing edge met while applying: undone whole.
+        let exists = ids(&[(i(3), i(4)), (i(0), i(1))]);
+        assert!(matches!(
+            g.batch_add_edges_by_id(&exists, vec![]),
+            Err(GraphError::EdgeExists(..))
+        ));
+        assert_eq!(g.edge_count(), 3);
+        assert!(!g.has_edge(NodeRef::Int(3), NodeRef::Int(4)));
+        // Bulk: a ring over many nodes.
+        let n = 4 * BULK_MIN_EDGES as i64;
+        g.batch_add_nodes((5..n).map(|k| (NodeId::Int(k), None)).collect())
+            .unwrap();
+        let ring: Vec<NodeId> = (5..n)
+            .flat_map(|k| [i(k), i(5 + (k - 4) % (n - 5))])
+            .collect();
+        assert_eq!(
+            g.batch_add_edges_by_id(&ring, vec![]).unwrap(),
+            (n - 5) as usize
+        );
+        assert_eq!(g.edge_count(), 3 + (n - 5) as usize);
     }
 
     /// The bulk path (a large batch dense in index space) tells removed

@@ -1293,7 +1293,9 @@ fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bo
         ))
     };
     numpy_api(res.py())?;
-    if let Ok(arr) = res.cast::<PyArray1<bool>>() {
+    // `numpy.ndarray` itself: a subclass (a masked array, whose hidden
+    // entries iterate as the falsy `masked`) is judged item by item.
+    if let Ok(arr) = res.cast_exact::<PyArray1<bool>>() {
         if arr.len() != n {
             return Err(wrong(arr.len()));
         }

@@ -56,9 +56,11 @@ unsafe fn endpoints<'a, 'py>(
     }
 }
 
-/// A bounded number of re-resolutions when concurrent removals of the
-/// batch's own endpoints keep invalidating their resolved indices.
-const EDGE_BATCH_ATTEMPTS: usize = 16;
+/// Lookups of an edge batch's endpoints made before its shard locks, which
+/// concurrent removals of those endpoints can invalidate; after this many,
+/// the batch looks them up under the locks instead (slower: no lookup
+/// overlaps another, and writers wait meanwhile).
+const EDGE_BATCH_ATTEMPTS: usize = 4;
 
 /// The rust backend's graph: a sharded, lock-striped store whose queries run
 /// with the GIL released. Use it through ``gli.Graph``.
@@ -566,7 +568,9 @@ fn numpy_ints(
     items: &Bound<'_, PyAny>,
     shape_ok: impl Fn(&[usize]) -> bool,
 ) -> PyResult<Option<Vec<i64>>> {
-    let Ok(arr) = items.cast::<PyUntypedArray>() else {
+    // `numpy.ndarray` itself: a subclass (a masked array: its hidden
+    // entries are `None` in `tolist()`) is read as its `tolist()`.
+    let Ok(arr) = items.cast_exact::<PyUntypedArray>() else {
         return Ok(None);
     };
     let dtype = arr.dtype();
@@ -606,6 +610,19 @@ struct EdgeEnds<'py> {
 impl EdgeEnds<'_> {
     fn len(&self) -> usize {
         self.ints.len() / 2 + self.tuples.len()
+    }
+
+    /// Every endpoint as an owned id, two per edge, in item order.
+    fn owned_ids(&self) -> PyResult<Vec<NodeId>> {
+        let mut ids: Vec<NodeId> = self.ints.iter().map(|&i| NodeId::Int(i)).collect();
+        ids.reserve(2 * self.tuples.len());
+        for t in &self.tuples {
+            // SAFETY: `edge_items` checked that every tuple has 2 or 3 items.
+            let (s, d) = unsafe { endpoints(t) };
+            ids.push(node_ref_borrowed(s)?.to_owned_id());
+            ids.push(node_ref_borrowed(d)?.to_owned_id());
+        }
+        Ok(ids)
     }
 }
 
@@ -748,10 +765,11 @@ impl PyGraph {
                             t.get_borrowed_item_unchecked(1),
                         )
                     };
+                    // The id first, as the reference backend checks them.
+                    let id = Self::item_id("batch_add_nodes", index, &id)?;
                     attrs_from_obj_into(names, &attrs, &mut scratch, home, || {
                         format!("batch_add_nodes: item {index}")
                     })?;
-                    let id = Self::item_id("batch_add_nodes", index, &id)?;
                     batch.push((id, scratch.take_attrs()));
                 } else {
                     batch.push((Self::item_id("batch_add_nodes", index, &item)?, None));
@@ -796,10 +814,11 @@ impl PyGraph {
                 }
             }
         }
-        Err(GraphError::Capacity(format!(
-            "batch_add_edges: concurrent removals of its endpoints invalidated the batch {EDGE_BATCH_ATTEMPTS} times; nothing was applied"
-        ))
-        .into())
+        // Removals keep racing the lookups: the endpoints by id, looked up
+        // under the shard locks the batch is applied under.
+        let ids = ends.owned_ids()?;
+        let attrs = batch.attrs;
+        Ok(detach(py, || inner.batch_add_edges_by_id(&ids, attrs))?)
     }
 
     /// Lowers how many indices the graph hands out before it renumbers its

@@ -320,6 +320,12 @@ def test_a_subclass_init_chooses_the_graph_by_its_own_parameters() -> None:
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'name'"):
         NeedsAName()  # type: ignore[call-arg]
 
+    class Forwarding(gli.Graph):  # passes *args on: they are Graph's (directed, backend)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+
+    assert not Forwarding(False).directed and not Forwarding(directed=False).directed and Forwarding().directed
+
 
 @pytest.mark.parametrize("cls", [NeedsAName, NeedsANameAndANew, NeedsANamePython])
 def test_copies_do_not_run_the_subclass_init(cls: type) -> None:

@@ -173,9 +173,19 @@ def _construction_args(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any])
         return True, "rust"
     bound.apply_defaults()
     found = dict(bound.arguments)
+    extra: tuple[Any, ...] = ()
     for p in signature.parameters.values():
         if p.kind is p.VAR_KEYWORD:
             found = {**found.pop(p.name, {}), **found}
+        elif p.kind is p.VAR_POSITIONAL:
+            extra = found.pop(p.name, ())
+    if extra and "directed" not in found:
+        # `__init__(self, *args, **kwargs)` passing them on: the positional
+        # ones are Graph's (directed, backend), if they bind as such.
+        try:
+            return _graph_args(*extra, **{k: found[k] for k in ("backend",) if k in found})
+        except TypeError:
+            pass
     return found.get("directed", True), found.get("backend", "rust")
 
 

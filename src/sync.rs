@@ -648,14 +648,8 @@ pub type LeafRwLock<T> = parking_lot::RwLock<T>;
 pub type LeafMutex<T> = parking_lot::Mutex<T>;
 /// A statistics cell: written only by its owning thread, read by anyone.
 pub type StatCell = std::sync::atomic::AtomicU64;
-/// Orderings for [`StatCell`] and [`ScratchU32`].
+/// Orderings for [`StatCell`].
 pub use std::sync::atomic::Ordering as StatOrdering;
-/// A cell of a parallel algorithm's own scratch table (connected
-/// components' union-find): std under loom too, as it lives inside one
-/// query, shared by that query's rayon workers only (which loom does not
-/// run: [`parallel_ok`] is false there), and takes part in no protocol with
-/// the graph's writers or readers.
-pub type ScratchU32 = std::sync::atomic::AtomicU32;
 
 /// Whether this process may hand work to the rayon pool.
 ///

@@ -211,9 +211,9 @@ def test_components_and_pagerank_match_networkx(backend: str, spec) -> None:  # 
 
 @pytest.mark.parametrize("directed", [True, False])
 def test_components_of_a_large_graph_match_networkx_and_the_reference(directed: bool) -> None:
-    # 60,000 nodes: past the size from which the rust backend joins the
-    # components on the rayon pool; ~9,000 components of many sizes, with
-    # nodes removed and added again (their order then differs from ids').
+    # 60,000 nodes in ~9,000 components of many sizes, with nodes removed
+    # and added again (their order then differs from ids'): the rust
+    # backend's union-find against a search (the reference) and NetworkX.
     rnd = random.Random(5)
     n = 60_000
     edges = [(rnd.randrange(n), rnd.randrange(n)) for _ in range(int(n * 0.9))]

@@ -17,7 +17,7 @@ use super::store::{GraphView, Ix, PREFETCH_AHEAD};
 use super::value::{AttrId, Number, Value};
 use super::Payload;
 use crate::error::{GraphError, Result};
-use crate::sync::{parallel_ok, ScratchU32, StatOrdering as Ordering};
+use crate::sync::parallel_ok;
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
@@ -674,7 +674,7 @@ pub fn connected_components<O: Payload>(
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Vec<Ix>>> {
     let ixs: Vec<Ix> = view.ixs().collect();
-    let sets = UnionFind::of_edges(view, &ixs, cancel)?;
+    let mut sets = UnionFind::of_edges(view, &ixs, cancel)?;
     // Components numbered as their roots come (in index order, a root
     // before the rest of its component: it is the smallest); members in
     // index order.
@@ -711,12 +711,15 @@ pub fn connected_components<O: Payload>(
 /// over slots (a node's index less the view's lowest, or, when indices are
 /// sparse after churn, its position among the live nodes), whose parents
 /// always point to a smaller slot, so a set's root is its first node in
-/// insertion order. Built on the rayon pool for large graphs: a union
-/// links a root with a compare-and-swap, and `find` halves paths with
-/// plain stores (any ancestor in the set is a valid parent, and parents
-/// only ever decrease, so no cycle can form).
+/// insertion order.
+///
+/// On the calling thread: on the rayon pool (a root linked by a
+/// compare-and-swap) it took 17-20 ms instead of 27-28 on the bench's
+/// graph, but the bench's next query then took 43-45 ms instead of 28-31
+/// (allocations of the work the pool's threads ran, in glibc's per-thread
+/// arenas: with `MALLOC_ARENA_MAX=1` the difference went away).
 struct UnionFind {
-    parent: Vec<ScratchU32>,
+    parent: Vec<u32>,
     /// `None`: slots are `ix - lo`; else each live node's position.
     positions: Option<Table<u32>>,
     lo: Ix,
@@ -732,38 +735,33 @@ impl UnionFind {
     ) -> Result<Self> {
         let sparse = sparse_view(view, ixs.len());
         let size = if sparse { ixs.len() } else { view.span() };
-        let sets = Self {
-            parent: (0..size).map(|_| ScratchU32::new(Self::ROOT)).collect(),
+        let mut sets = Self {
+            parent: vec![Self::ROOT; size],
             positions: sparse.then(|| positions(view, ixs)),
             lo: view.lo(),
         };
         // Out-lists in index order (each list once, in memory order; a
         // search reads both lists of each node, in search order, at random).
-        let join = |chunk: &[Ix]| -> Result<()> {
-            cancel.check()?;
-            for (i, &u) in chunk.iter().enumerate() {
-                // Out-lists 8 nodes ahead; the entries of the neighbours of
-                // the node 2 ahead (its list has arrived by now): an entry
-                // is a random read of a table larger than the core's cache.
-                if let Some(&ahead) = chunk.get(i + PREFETCH_AHEAD) {
-                    view.prefetch_out(ahead);
-                }
-                if let Some(&near) = chunk.get(i + 2) {
-                    for &w in view.out(near) {
-                        sets.prefetch(w);
-                    }
-                }
-                let a = sets.slot(u);
-                for &w in view.out(u) {
-                    sets.union(a, sets.slot(w));
+        for (i, &u) in ixs.iter().enumerate() {
+            if i % CHECK_EVERY == 0 {
+                cancel.check()?;
+            }
+            // Out-lists 8 nodes ahead; the entries of the neighbours of the
+            // node 2 ahead (its list has arrived by now): an entry is a
+            // random read of a table larger than the core's cache.
+            if let Some(&ahead) = ixs.get(i + PREFETCH_AHEAD) {
+                view.prefetch_out(ahead);
+            }
+            if let Some(&near) = ixs.get(i + 2) {
+                for &w in view.out(near) {
+                    sets.prefetch(w);
                 }
             }
-            Ok(())
-        };
-        if ixs.len() >= PAR_MIN_NODES && parallel_ok() {
-            ixs.par_chunks(CHECK_EVERY).try_for_each(join)?;
-        } else {
-            ixs.chunks(CHECK_EVERY).try_for_each(join)?;
+            let a = sets.slot(u);
+            for &w in view.out(u) {
+                let b = sets.slot(w);
+                sets.union(a, b);
+            }
         }
         Ok(sets)
     }
@@ -795,40 +793,27 @@ impl UnionFind {
 
     /// The root of `x`'s set, halving the path on the way.
     #[inline]
-    fn find(&self, mut x: u32) -> u32 {
+    fn find(&mut self, mut x: u32) -> u32 {
         loop {
-            let p = self.parent[x as usize].load(Ordering::Relaxed);
+            let p = self.parent[x as usize];
             if p == Self::ROOT {
                 return x;
             }
-            let grand = self.parent[p as usize].load(Ordering::Relaxed);
+            let grand = self.parent[p as usize];
             if grand == Self::ROOT {
                 return p;
             }
-            self.parent[x as usize].store(grand, Ordering::Relaxed);
+            self.parent[x as usize] = grand;
             x = grand;
         }
     }
 
-    /// Joins the sets of `a` and `b`: the larger root is linked under the
-    /// smaller, if it is still a root (else, found anew, again).
+    /// Joins the sets of `a` and `b`: the larger root goes under the smaller.
     #[inline]
-    fn union(&self, a: u32, b: u32) {
-        loop {
-            let (ra, rb) = (self.find(a), self.find(b));
-            if ra == rb {
-                return;
-            }
-            let (hi, lo) = (ra.max(rb), ra.min(rb));
-            let linked = self.parent[hi as usize].compare_exchange(
-                Self::ROOT,
-                lo,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-            if linked.is_ok() {
-                return;
-            }
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.parent[ra.max(rb) as usize] = ra.min(rb);
         }
     }
 }
@@ -1343,10 +1328,9 @@ mod tests {
     }
 
     #[test]
-    fn components_on_the_pool_match_a_search() {
-        // Large enough for the parallel union-find (PAR_MIN_NODES), sparse
-        // enough for thousands of components of many sizes; directed and
-        // not, and with churned (sparse) indices.
+    fn components_by_union_find_match_a_search() {
+        // Thousands of components of many sizes over 60,000 nodes; directed
+        // and not, and with churned (sparse) indices.
         for (directed, churn) in [(true, 0i64), (false, 0), (true, 70_000)] {
             let n = PAR_MIN_NODES as i64 + 10_000;
             let g: Graph<()> = Graph::with_shards(directed, 8);

@@ -435,6 +435,11 @@ def test_batch_items_are_checked_id_first_and_read_whole_before_lookups(make_gra
     for method in (g.get_nodes_batch, g.subgraph):
         with pytest.raises(KeyboardInterrupt):  # the whole input is read before ids are checked
             method(failing())
+        name = method.__name__
+        with pytest.raises(TypeError, match=rf"^{name}: item 1: node id must be str or int, not float$"):
+            method(["x", 2.5])  # the bad id's item is named
+        with pytest.raises(OverflowError, match=rf"^{name}: item 0: node id 1180591620717411303424 does not fit"):
+            method([2**70])
     assert g.node_count() == 0
 
 

@@ -31,6 +31,14 @@ def batch_items(items: Any) -> Any:
     return items
 
 
+def _item_id(method: str, index: int, x: object) -> NodeId:
+    try:
+        return _check_id(x)
+    except (TypeError, OverflowError, UnicodeEncodeError) as e:
+        kind = ValueError if isinstance(e, ValueError) else type(e)  # a lone surrogate: ValueError
+        raise kind(f"{method}: item {index}: {e}") from None
+
+
 def _count(method: str, name: str, v: object) -> int:
     """A non-negative integer argument, checked as the rust backend checks it
     (an int beyond 64 bits is larger than any graph: no bound)."""

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _text, _utf8, batch_items
+from ._args import _check_id, _flag, _item_id, _text, _utf8, batch_items
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -22,14 +22,6 @@ __all__ = ["PythonGraph"]
 
 NodeId = Any
 MAX_DEPTH = 100
-
-
-def _item_id(method: str, index: int, x: object) -> NodeId:
-    try:
-        return _check_id(x)
-    except (TypeError, OverflowError, UnicodeEncodeError) as e:
-        kind = ValueError if isinstance(e, ValueError) else type(e)  # a lone surrogate: ValueError
-        raise kind(f"{method}: item {index}: {e}") from None
 
 
 def _items(t: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -483,7 +475,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def get_nodes_batch(self, ids: Iterable[NodeId], /) -> list[dict[str, Any]]:
         # The whole iterable is read and type-checked before any lookup, as
         # in the rust backend: a bad id anywhere wins over a missing one.
-        wanted = [_check_id(x) for x in list(batch_items(ids))]
+        wanted = [_item_id("get_nodes_batch", i, x) for i, x in enumerate(list(batch_items(ids)))]
         with self._lock:
             return [self.get_node(x) for x in wanted]
 

@@ -135,6 +135,17 @@ impl PyGraph {
         node_id(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
     }
 
+    /// The node ids of a list of ids (borrowed); a bad one raises naming
+    /// its item.
+    fn item_refs<'a>(method: &str, objs: &'a [Bound<'_, PyAny>]) -> PyResult<Vec<NodeRef<'a>>> {
+        objs.iter()
+            .enumerate()
+            .map(|(index, obj)| {
+                node_ref(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
+            })
+            .collect()
+    }
+
     /// `f` (a write that may renumber the graph's nodes) run detached;
     /// after a renumbering, the id-object columns of the old numbering are
     /// let go at once (the version check keeps them from being read, but
@@ -902,7 +913,7 @@ impl PyGraph {
         let _call = trace::call("get_nodes_batch");
         let objs: Vec<Bound<'py, PyAny>> = iterate(&batch_items(ids)?)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
-        let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
+        let refs = Self::item_refs("get_nodes_batch", &objs)?;
         let inner = &self.inner;
         let attrs = detached_if(py, refs.len(), || inner.nodes_attrs(&refs))?;
         let out = PyList::empty(py);
@@ -1303,7 +1314,7 @@ impl PyGraph {
         let this = slf.get();
         let objs: Vec<Bound<'py, PyAny>> = iterate(&batch_items(ids)?)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
-        let refs = objs.iter().map(node_ref).collect::<PyResult<Vec<_>>>()?;
+        let refs = Self::item_refs("subgraph", &objs)?;
         // Of this graph's class, made as a copy is (`gli.graph._like`: the
         // class's `__init__` does not run); a subclass's `__new__` and the
         // attribute copy are Python code.

@@ -60,6 +60,12 @@ def _slot_names(cls: type) -> list[str]:
     return names
 
 
+def slot_values(obj: Any) -> dict[str, Any]:
+    """The ``__slots__`` values ``obj``'s class (a subclass) declares and it
+    holds, by name, as pickle keeps them for any class."""
+    return {n: getattr(obj, n) for n in _slot_names(type(obj)) if hasattr(obj, n)}
+
+
 def share_attributes(src: Any, dst: Any) -> None:
     """Gives ``dst`` the instance attributes of ``src`` it does not have yet
     (``__dict__`` entries, ``__slots__`` values), shared as ``copy.copy``
@@ -67,9 +73,8 @@ def share_attributes(src: Any, dst: Any) -> None:
     (``dst``'s own graph state stays its own)."""
     for k, v in getattr(src, "__dict__", {}).items():
         dst.__dict__.setdefault(k, v)
-    for name in _slot_names(type(src)):
-        if hasattr(src, name):
-            setattr(dst, name, getattr(src, name))
+    for name, value in slot_values(src).items():
+        setattr(dst, name, value)
 
 
 class _List(list):  # type: ignore[type-arg]
@@ -200,8 +205,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         with self._lock:
             state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
             state["_nodes"], state["_succ"], state["_pred"] = self._structure_copy()
-        # A subclass's __slots__ values, as pickle keeps them for any class.
-        slots = {n: getattr(self, n) for n in _slot_names(type(self)) if hasattr(self, n)}
+        slots = slot_values(self)
         return (state, slots) if slots else state
 
     def __setstate__(self, state: Any) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Self, cast
 from . import _core
 from ._async import AsyncQueries
 from ._batch import BatchOperations
-from ._pygraph import PythonGraph, _slot_names, share_attributes
+from ._pygraph import PythonGraph, share_attributes, slot_values
 
 __all__ = ["Graph", "BACKENDS"]
 
@@ -127,8 +127,7 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
     def __getstate__(self) -> tuple[Any, ...]:
         image, objects = self._dump_state()
         extra = getattr(self, "__dict__", None) or None
-        # A subclass's __slots__ values, as pickle keeps them for any class.
-        slots = {n: getattr(self, n) for n in _slot_names(type(self)) if hasattr(self, n)}
+        slots = slot_values(self)
         return (image, objects, extra, slots) if slots else (image, objects, extra)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:

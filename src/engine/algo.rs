@@ -680,20 +680,19 @@ pub fn connected_components<O: Payload>(
     // index order.
     let mut sizes: Vec<usize> = Vec::new();
     let mut of: Vec<u32> = Vec::with_capacity(ixs.len());
-    let mut labels = Table::new(view, u32::MAX, ixs.len());
+    // Each root slot's component number.
+    let mut labels = vec![u32::MAX; sets.parent.len()];
     for (i, &ix) in ixs.iter().enumerate() {
         if i % CHECK_EVERY == 0 {
             cancel.check()?;
         }
         let slot = sets.slot(ix);
         let root = sets.find(slot);
-        let id = if root == slot {
-            labels.set(ix, sizes.len() as u32);
+        if root == slot {
+            labels[root as usize] = sizes.len() as u32;
             sizes.push(0);
-            sizes.len() as u32 - 1
-        } else {
-            *labels.get(sets.ix_of(root, &ixs))
-        };
+        }
+        let id = labels[root as usize];
         sizes[id as usize] += 1;
         of.push(id);
     }
@@ -771,15 +770,6 @@ impl UnionFind {
         match &self.positions {
             None => ix - self.lo,
             Some(pos) => *pos.get(ix),
-        }
-    }
-
-    /// The node of root slot `root` (`ixs`: the live nodes, in order).
-    #[inline]
-    fn ix_of(&self, root: u32, ixs: &[Ix]) -> Ix {
-        match &self.positions {
-            None => root + self.lo,
-            Some(_) => ixs[root as usize],
         }
     }
 
@@ -1332,7 +1322,7 @@ mod tests {
         // Thousands of components of many sizes over 60,000 nodes; directed
         // and not, and with churned (sparse) indices.
         for (directed, churn) in [(true, 0i64), (false, 0), (true, 70_000)] {
-            let n = PAR_MIN_NODES as i64 + 10_000;
+            let n = 60_000i64;
             let g: Graph<()> = Graph::with_shards(directed, 8);
             g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), None)).collect())
                 .unwrap();

@@ -14,7 +14,7 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 
 /// How often the owner thread polls the hook: well under the 0.2 s budget for
 /// Ctrl-C, and rare enough to cost nothing measurable.
-const POLL: Duration = Duration::from_millis(25);
+pub const POLL: Duration = Duration::from_millis(25);
 
 /// Loops call [`Cancel::check`] every this many steps.
 pub const CHECK_EVERY: usize = 4096;

@@ -1135,6 +1135,35 @@ fn group_by_node(
     (start, vals)
 }
 
+/// The index range of a batch of edges (`pairs`, not empty): its lowest
+/// endpoint, the range's length, and whether the batch is large and dense
+/// enough in it for the bulk path.
+fn edge_span(pairs: &[(Ix, Ix)]) -> (Ix, usize, bool) {
+    let (lo, hi) = pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
+        (lo.min(s).min(t), hi.max(s).max(t))
+    });
+    let span = (hi - lo) as usize + 1;
+    (
+        lo,
+        span,
+        pairs.len() >= BULK_MIN_EDGES && span <= 8 * pairs.len(),
+    )
+}
+
+/// The first of `pairs` that is an edge already (`has_out`) or repeats an
+/// earlier one (either direction when undirected): an edge batch's error.
+fn first_existing_or_repeated(
+    directed: bool,
+    pairs: &[(Ix, Ix)],
+    has_out: impl Fn(Ix, Ix) -> bool,
+) -> Option<(Ix, Ix)> {
+    let mut seen = HashSet::with_capacity(pairs.len());
+    pairs
+        .iter()
+        .copied()
+        .find(|&(s, t)| has_out(s, t) || !seen.insert(owner(directed, s, t)))
+}
+
 /// Merges a large edge batch: groups the new adjacency by node (keeping batch
 /// order within each node), checks every edge before changing anything, then
 /// rebuilds each touched node's adjacency once, exactly sized. All endpoints
@@ -1586,9 +1615,8 @@ impl<O: Payload> Graph<O> {
             return None;
         }
         let view = snap.view();
-        let mut seen = HashSet::with_capacity(pairs.len());
-        let (s, t) = pairs.iter().copied().find(|&(s, t)| {
-            view.rec(s).is_some_and(|r| r.has_out(t)) || !seen.insert(owner(self.directed, s, t))
+        let (s, t) = first_existing_or_repeated(self.directed, pairs, |s, t| {
+            view.rec(s).is_some_and(|r| r.has_out(t))
         })?;
         let id = |ix: Ix| view.rec(ix).map(|r| r.key.clone());
         Some(GraphError::EdgeExists(id(s)?, id(t)?))
@@ -2401,11 +2429,7 @@ impl<O: Payload> Graph<O> {
         if !self.same_epoch(edges.epoch) {
             return Err(EdgeBatchError::Stale(edges)); // renumbered since the lookups
         }
-        let (lo, hi) = edges.pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
-            (lo.min(s).min(t), hi.max(s).max(t))
-        });
-        let span = (hi - lo) as usize + 1;
-        let bulk = edges.pairs.len() >= BULK_MIN_EDGES && span <= 8 * edges.pairs.len();
+        let (lo, span, bulk) = edge_span(&edges.pairs);
         // Every endpoint still live, checked before any change (see
         // `ResolvedEdges`). In bulk each endpoint once, in index order: a
         // record read per node that streams through the shards, not a cache
@@ -2446,7 +2470,7 @@ impl<O: Payload> Graph<O> {
     ) -> Result<usize> {
         let mut locked = self.lock_all();
         let mut pairs = Vec::with_capacity(ids.len() / 2);
-        for (k, ends) in ids.chunks_exact(2).enumerate() {
+        for ends in ids.chunks_exact(2) {
             let live = |id: &NodeId| {
                 self.resolve(id.as_ref())
                     .filter(|&ix| locked.rec_ref(ix).is_some())
@@ -2455,11 +2479,9 @@ impl<O: Payload> Graph<O> {
                 (Some(s), Some(t)) => pairs.push((s, t)),
                 (s, _) => {
                     let missing = if s.is_none() { &ends[0] } else { &ends[1] };
-                    let mut seen = HashSet::with_capacity(k);
                     let recs = locked.records();
-                    let earlier = pairs.iter().copied().find(|&(s, t)| {
+                    let earlier = first_existing_or_repeated(self.directed, &pairs, |s, t| {
                         recs.get(s).is_some_and(|r| r.has_out(t))
-                            || !seen.insert(owner(self.directed, s, t))
                     });
                     drop(recs);
                     return Err(match earlier {
@@ -2474,12 +2496,8 @@ impl<O: Payload> Graph<O> {
         if pairs.is_empty() {
             return Ok(0);
         }
-        let (lo, hi) = pairs.iter().fold((Ix::MAX, 0), |(lo, hi), &(s, t)| {
-            (lo.min(s).min(t), hi.max(s).max(t))
-        });
-        let span = (hi - lo) as usize + 1;
-        let bulk = pairs.len() >= BULK_MIN_EDGES && span <= 8 * pairs.len();
-        self.commit_edges(&mut locked, pairs, attrs, (lo, span, bulk))
+        let span = edge_span(&pairs);
+        self.commit_edges(&mut locked, pairs, attrs, span)
     }
 
     /// Adds `pairs` (every endpoint live) under every shard lock, or none.

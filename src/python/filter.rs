@@ -1196,10 +1196,10 @@ fn run_batches_detached<T: Sync, R: Send>(
             }
             worker(None);
             // The other threads' batches run on; a Ctrl-C meanwhile stops
-            // them before their next predicate call (the signal poll of
-            // `run_detached`; a no-op off the main thread).
+            // them before their next predicate call (polled as a detached
+            // query polls; a no-op off the main thread).
             while running.load(Ordering::Acquire) > 0 {
-                std::thread::park_timeout(std::time::Duration::from_millis(25));
+                std::thread::park_timeout(crate::engine::cancel::POLL);
                 if running.load(Ordering::Acquire) > 0 && !stop.load(Ordering::Acquire) {
                     // `fail` attached: it may drop an error.
                     attach(|py| {

@@ -349,6 +349,43 @@ def test_long_query_releases_the_gil() -> None:
     assert during > 100_000
 
 
+def test_threads_of_short_queries_hand_the_gil_over_and_keep_a_python_thread_running() -> None:
+    # GLI threads between short detached queries spin for a hint that
+    # another GLI call let the GIL go instead of sleeping for it in CPython
+    # (detach.rs, await_gil_handoff). More such threads than cores, beside a
+    # thread that never enters GLI: every query still answers right, and the
+    # pure-Python thread still gets the GIL.
+    g = gli.Graph()
+    n = 20_000
+    g.batch_add_nodes(range(n))
+    rnd = random.Random(11)
+    g.batch_add_edges(list({(rnd.randrange(n), rnd.randrange(n)) for _ in range(80_000)}))
+    sources = [rnd.randrange(n) for _ in range(2_000)]
+    expected = [g.k_hop(s, 2) for s in sources]
+    ticks = 0
+    stop = threading.Event()
+
+    def busy() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+
+    def query(i: int) -> None:
+        k = i * 500  # each thread starts elsewhere in the list
+        got = [g.k_hop(s, 2) for s in sources[k:] + sources[:k]]
+        assert got == expected[k:] + expected[:k]
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        run_threads(4, query)
+    finally:
+        stop.set()
+        t.join(JOIN_TIMEOUT)
+    assert not t.is_alive()
+    assert ticks > 0
+
+
 def interrupt_child(setup: str, call: str, delay: float, after: str = "") -> str:
     """A child script: ``setup``, then SIGINT to itself after ``delay`` s while
     ``call`` runs; prints the interrupt latency (after running ``after``, which

@@ -12,7 +12,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
 use pyo3::prelude::*;
 
-use super::convert::PyPayload;
+use super::convert::{gil_disabled, PyPayload};
 use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::{Graph, GraphView, Snapshot};
@@ -185,19 +185,82 @@ pub(crate) fn checkpoint(py: Python<'_>) {
 }
 
 /// `py.detach(f)`, except that at interpreter exit a thread other than the
-/// exiting one parks instead of re-attaching.
+/// exiting one parks instead of re-attaching. With the GIL enabled, the
+/// thread then waits for the GIL by [`await_gil_handoff`] before it
+/// re-attaches.
 pub(crate) fn detach<T, F>(py: Python<'_>, f: F) -> T
 where
     F: Send + FnOnce() -> T,
     T: Send,
 {
-    py.detach(|| {
+    detach_with(py, !gil_disabled(py), f)
+}
+
+fn detach_with<T, F>(py: Python<'_>, handoff: bool, f: F) -> T
+where
+    F: Send + FnOnce() -> T,
+    T: Send,
+{
+    let out = py.detach(|| {
+        if handoff {
+            GIL_LET_GO.store(true, Ordering::Release);
+        }
         let out = f();
         if exiting() {
             park_for_good();
         }
+        if handoff {
+            await_gil_handoff();
+        }
         out
-    })
+    });
+    if handoff {
+        // Attached: whoever set the hint since has let go of a GIL this
+        // thread now holds.
+        GIL_LET_GO.store(false, Ordering::Relaxed);
+    }
+    out
+}
+
+/// GIL builds: set by a GLI call right after it let the GIL go, cleared by
+/// the GLI call that takes it next. Only a hint (a thread that never enters
+/// GLI can take the GIL in between); the GIL itself is taken by CPython's
+/// `PyEval_RestoreThread` as ever.
+///
+/// Why: a thread that asks CPython for a GIL another thread holds sleeps on
+/// a condition variable and is woken, by a futex call and a context switch,
+/// when the holder lets go, several microseconds each way on this kind of
+/// machine. Two threads running short queries (a `k_hop` is ~1.5 µs, its
+/// attached part a third of that) used to hand the GIL over that way query
+/// by query, and ran slower together than one thread alone.
+static GIL_LET_GO: AtomicBool = AtomicBool::new(false);
+
+/// Longest spin for the GIL hand-off hint before asking CPython for the GIL
+/// as usual (sleeping until it is free): about the attached part of a few
+/// short queries, so a thread that finds a pure-Python thread holding the
+/// GIL wastes at most this much of its core.
+const HANDOFF_SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+
+/// Detached, with the GIL enabled, before re-attaching: claims the hint that
+/// a GLI call has let the GIL go (then `PyEval_RestoreThread` finds it free
+/// and takes it without sleeping), spinning up to [`HANDOFF_SPIN`] for it.
+fn await_gil_handoff() {
+    let claim = || GIL_LET_GO.swap(false, Ordering::Acquire);
+    if GIL_LET_GO.load(Ordering::Relaxed) && claim() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            std::hint::spin_loop();
+            if GIL_LET_GO.load(Ordering::Relaxed) && claim() {
+                return;
+            }
+        }
+        if start.elapsed() >= HANDOFF_SPIN {
+            return;
+        }
+    }
 }
 
 /// `Python::attach(f)`, except that at interpreter exit a thread other than
@@ -270,7 +333,9 @@ impl GilYield {
         match self.since {
             Some(t) if t.elapsed() < Self::SLICE => {}
             Some(_) => {
-                detach(py, || ());
+                // No hand-off hint: this detach is for the threads that
+                // wait for the GIL, not for this one to claim it back.
+                detach_with(py, false, || ());
                 self.since = Some(std::time::Instant::now());
             }
             None => self.since = Some(std::time::Instant::now()),

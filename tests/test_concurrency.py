@@ -168,6 +168,40 @@ def test_counts_never_show_half_of_a_batch_operations_block(backend: str) -> Non
 
 
 @pytest.mark.parametrize("backend", ["rust", "python"])
+def test_an_operation_recorded_while_another_thread_exits_the_block_is_applied_or_refused(backend: str) -> None:
+    # Another thread records into a shared batch while the block exits: each
+    # of its calls must either be applied or raise, never return and vanish
+    # (an audit lost one in most trials on the free-threaded build).
+    dropped: list[int] = []
+    for _ in range(30):
+        g = gli.Graph(backend=backend)
+        batch = g.batch_operations()
+        recorded: list[int] = []
+        started = threading.Event()
+
+        def writer() -> None:
+            i = 0
+            while True:
+                try:
+                    batch.add_node(i)
+                except RuntimeError:
+                    return
+                recorded.append(i)
+                started.set()
+                i += 1
+
+        t = threading.Thread(target=writer)
+        with batch:
+            t.start()
+            assert started.wait(JOIN_TIMEOUT)
+            time.sleep(0.001)
+        t.join(JOIN_TIMEOUT)
+        assert not t.is_alive()
+        dropped += sorted(set(recorded) - set(g.nodes()))
+    assert not dropped, f"recorded, returned, never applied: {dropped[:5]}"
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
 def test_point_operations_never_miss_a_node_a_batch_recreates(backend: str) -> None:
     # A batch that removes "x" and adds it again (with its edge from "s") is
     # atomic: x and s -> x exist throughout. Point operations look ids up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -25,17 +26,22 @@ class BatchOperations:
     error propagates.
     """
 
-    __slots__ = ("_graph", "_ops", "_done")
+    __slots__ = ("_graph", "_ops", "_done", "_lock")
 
     def __init__(self, graph: _AppliesOps) -> None:
         self._graph = graph
         self._ops: list[Op] = []
         self._done = False
+        # Another thread may record while the block exits: the check and the
+        # append happen together, before or after the exit takes the list,
+        # so an operation is either applied or refused, never dropped.
+        self._lock = threading.Lock()
 
     def _record(self, op: Op) -> None:
-        if self._done:
-            raise RuntimeError("this batch has already been applied or discarded")
-        self._ops.append(op)
+        with self._lock:
+            if self._done:
+                raise RuntimeError("this batch has already been applied or discarded")
+            self._ops.append(op)
 
     def add_node(self, node_id: NodeId, /, **attrs: Any) -> None:
         self._record(("add_node", node_id, attrs))
@@ -67,6 +73,7 @@ class BatchOperations:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        ops, self._ops, self._done = self._ops, [], True
+        with self._lock:
+            ops, self._ops, self._done = self._ops, [], True
         if exc_type is None and ops:
             self._graph._apply_ops(ops)

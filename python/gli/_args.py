@@ -11,6 +11,7 @@ from typing import Any, cast
 import numpy as np
 
 from ._types import NodeId
+from .exceptions import EdgeNotFoundError, NodeNotFoundError
 
 _I64 = (-(2**63), 2**63 - 1)
 
@@ -121,6 +122,30 @@ def _check_id(x: object) -> NodeId:
             raise OverflowError(f"node id {x!r} does not fit in a signed 64-bit integer")
         return x
     return _utf8(_text(x))
+
+
+def _lookup_ids(*xs: object, edge: bool = False) -> tuple[NodeId, ...]:
+    """The ids ``xs`` name, for a lookup, as the rust backend's ``lookup_refs``:
+    a wrong type raises ``TypeError`` (every id's type checked first, in
+    order); then an ``int`` beyond 64 bits or a ``str`` with a lone surrogate,
+    which no node can have, raises as the missing node it names (the first
+    such id), or as the missing edge when ``edge``."""
+    ids: list[NodeId | None] = []
+    for x in xs:
+        try:
+            ids.append(_check_id(x))
+        except (OverflowError, UnicodeEncodeError):
+            ids.append(None)
+    if None in ids:
+        if edge:
+            raise EdgeNotFoundError(f"Edge {_plain_repr(xs[0])} -> {_plain_repr(xs[1])} not found")
+        raise NodeNotFoundError(f"Node {_plain_repr(xs[ids.index(None)])} not found")
+    return tuple(cast(list[NodeId], ids))
+
+
+def _plain_repr(x: object) -> str:
+    """The repr of the plain ``int`` or ``str`` value of ``x``, as a stored id of that value prints."""
+    return int.__repr__(x) if isinstance(x, int) else str.__repr__(cast(str, x))
 
 
 def _text(s: str) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._args import _check_id, _count, _float_text, _item_id, _kind, _name, _number, _numeric, _real, batch_items
+from ._args import _check_id, _count, _float_text, _item_id, _kind, _lookup_ids, _name, _number, _numeric, _real, batch_items
 from ._order import graph_edges_in_history
 from .exceptions import ConvergenceError, NoPathError
 
@@ -141,7 +141,7 @@ class PythonQueries:
         return done, pred
 
     def _path(self, source: NodeId, target: NodeId, weight: str | None) -> tuple[list[NodeId], float | int]:
-        _check_id(source), _check_id(target)  # both ids' types first, then their lookups, as the rust backend
+        _lookup_ids(source, target)  # both ids' types first, then their lookups, as the rust backend
         source, target = self._require(source), self._require(target)
         if weight is None:
             parent = {source: source}

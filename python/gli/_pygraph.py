@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _item_id, _text, _utf8, batch_items
+from ._args import _check_id, _flag, _item_id, _lookup_ids, _text, _utf8, batch_items
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -237,7 +237,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     # -------------------------------------------------------------- internals
     def _node(self, node_id: object) -> NodeId:
-        node_id = _check_id(node_id)
+        (node_id,) = _lookup_ids(node_id)
         if node_id not in self._nodes:
             raise NodeNotFoundError(f"Node {node_id!r} not found")
         return node_id
@@ -246,7 +246,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         return s in self._succ and t in self._succ[s]
 
     def _edge(self, s: object, t: object) -> dict[str, Any]:
-        s, t = _check_id(s), _check_id(t)
+        s, t = _lookup_ids(s, t, edge=True)
         if not self._has_edge(s, t):
             raise EdgeNotFoundError(f"Edge {s!r} -> {t!r} not found")
         return self._succ[s][t]
@@ -268,7 +268,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         self._edges += 1
 
     def _remove_edge(self, s: NodeId, t: NodeId) -> None:
-        s, t = _check_id(s), _check_id(t)
+        s, t = _lookup_ids(s, t, edge=True)
         self._edge(s, t)
         del self._succ[s][t]
         if s != t or self._directed:
@@ -294,7 +294,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
         new = _attrs(attrs)
-        s, t = _check_id(source), _check_id(target)
+        s, t = _lookup_ids(source, target)  # endpoints must exist: NodeNotFoundError
         name = f"{_id_text(s)}->{_id_text(t)}"
         with self._lock:
             self._add_edge(s, t, new)

@@ -385,6 +385,91 @@ pub(crate) fn str_text<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
     text
 }
 
+/// The ids of `objs` for a lookup: a wrong type raises `TypeError` (every
+/// id's type checked first, in order); then an `int` beyond 64 bits or a
+/// `str` with a lone surrogate, which no node can have, raises as the
+/// missing node it names (`missing(index)`), the first such id first.
+#[inline]
+pub(crate) fn lookup_refs<'a, const N: usize>(
+    objs: [&'a Bound<'_, PyAny>; N],
+    missing: impl FnOnce(usize) -> PyErr,
+) -> PyResult<[NodeRef<'a>; N]> {
+    let mut got: [Option<NodeRef<'a>>; N] = [const { None }; N];
+    for (slot, obj) in got.iter_mut().zip(objs) {
+        *slot = match id_of(obj.as_borrowed()) {
+            Ok(id) => Some(id),
+            Err(NotAnId::Unencodable) => {
+                // SAFETY: attached; `id_of` left the encoding error set.
+                unsafe { pyo3::ffi::PyErr_Clear() };
+                None
+            }
+            Err(NotAnId::Overflow) => None,
+            Err(NotAnId::WrongType) => return Err(bad_id_type(obj)),
+        };
+    }
+    if let Some(i) = got.iter().position(Option::is_none) {
+        return Err(missing(i));
+    }
+    Ok(got.map(|id| id.expect("every id was checked above")))
+}
+
+/// [`lookup_refs`] of one node: `NodeNotFoundError` for an id no node can have.
+#[inline]
+pub(crate) fn lookup_node<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<NodeRef<'a>> {
+    let [id] = lookup_refs([obj], |_| node_not_found(obj))?;
+    Ok(id)
+}
+
+/// [`lookup_refs`] of two nodes that must exist (an edge's endpoints, a
+/// path's ends): `NodeNotFoundError` naming the first id no node can have.
+#[inline]
+pub(crate) fn lookup_nodes<'a>(
+    a: &'a Bound<'_, PyAny>,
+    b: &'a Bound<'_, PyAny>,
+) -> PyResult<(NodeRef<'a>, NodeRef<'a>)> {
+    let [s, t] = lookup_refs([a, b], |i| node_not_found([a, b][i]))?;
+    Ok((s, t))
+}
+
+/// [`lookup_refs`] of an edge's endpoints: `EdgeNotFoundError` when either
+/// is an id no node can have.
+#[inline]
+pub(crate) fn lookup_edge<'a>(
+    a: &'a Bound<'_, PyAny>,
+    b: &'a Bound<'_, PyAny>,
+) -> PyResult<(NodeRef<'a>, NodeRef<'a>)> {
+    let [s, t] = lookup_refs([a, b], |_| {
+        super::errors::EdgeNotFoundError::new_err(format!(
+            "Edge {} -> {} not found",
+            plain_repr(a),
+            plain_repr(b)
+        ))
+    })?;
+    Ok((s, t))
+}
+
+#[cold]
+fn node_not_found(obj: &Bound<'_, PyAny>) -> PyErr {
+    super::errors::NodeNotFoundError::new_err(format!("Node {} not found", plain_repr(obj)))
+}
+
+/// The repr of the plain `int` or `str` value of `obj` (an instance of
+/// either or of a subclass), as a stored id of that value prints.
+fn plain_repr(obj: &Bound<'_, PyAny>) -> String {
+    let py = obj.py();
+    let of = |ty: Bound<'_, pyo3::types::PyType>| {
+        ty.getattr("__repr__")
+            .and_then(|r| r.call1((obj,)))
+            .map(|r| r.to_string())
+    };
+    let text = if obj.is_instance_of::<PyInt>() {
+        of(py.get_type::<PyInt>())
+    } else {
+        of(py.get_type::<PyString>())
+    };
+    text.unwrap_or_else(|_| "<id>".into())
+}
+
 /// `node_ref` for lookups that never raise: `None` is "cannot be a node".
 #[inline]
 pub(crate) fn node_ref_lenient<'a>(obj: &'a Bound<'_, PyAny>) -> Option<NodeRef<'a>> {

@@ -20,9 +20,9 @@ use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
-    as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, node_id,
-    node_ref, node_ref_borrowed, node_ref_lenient, release_queued, value_payload, with_name_ids,
-    IntArg, PyAttrMap, PyPayload, RealArg,
+    as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, lookup_edge,
+    lookup_node, lookup_nodes, node_id, node_ref, node_ref_borrowed, node_ref_lenient,
+    release_queued, value_payload, with_name_ids, IntArg, PyAttrMap, PyPayload, RealArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
@@ -717,7 +717,7 @@ impl PyGraph {
     #[pyo3(signature = (node_id, /))]
     fn remove_node(&self, py: Python<'_>, node_id: &Bound<'_, PyAny>) -> PyResult<()> {
         let _call = trace::call("remove_node");
-        let id = node_ref(node_id)?.to_owned_id();
+        let id = lookup_node(node_id)?.to_owned_id();
         // A hub may need every shard: wait for them detached.
         let inner = &self.inner;
         Ok(self.detach_renumbering(py, || inner.remove_node(id.as_ref()))?)
@@ -728,9 +728,8 @@ impl PyGraph {
     #[pyo3(signature = (source, target, /))]
     fn remove_edge(&self, source: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>) -> PyResult<()> {
         let _call = trace::call("remove_edge");
-        Ok(self
-            .inner
-            .remove_edge(node_ref(source)?, node_ref(target)?)?)
+        let (s, t) = lookup_edge(source, target)?;
+        Ok(self.inner.remove_edge(s, t)?)
     }
 
     /// Removes every node and edge (locks every shard, detached).
@@ -897,9 +896,8 @@ impl PyGraph {
         target: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("get_edge");
-        let attrs = self
-            .inner
-            .edge_attrs(node_ref(source)?, node_ref(target)?)?;
+        let (s, t) = lookup_edge(source, target)?;
+        let attrs = self.inner.edge_attrs(s, t)?;
         attrs_to_dict(py, attrs.as_deref())
     }
 
@@ -1094,7 +1092,7 @@ impl PyGraph {
         let depth_limit = depth_limit
             .map(|d| d.count("bfs", "depth_limit"))
             .transpose()?;
-        let src = node_ref(source)?;
+        let src = lookup_node(source)?;
         let inner = &self.inner;
         let work = |view: &GraphView<'_, PyPayload>, c: &Cancel<'_>| {
             Ok(view.keys(&algo::bfs(view, inner.ix_in(view, src)?, depth_limit, c)?))
@@ -1115,7 +1113,7 @@ impl PyGraph {
         source: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("dfs");
-        let src = node_ref(source)?;
+        let src = lookup_node(source)?;
         let inner = &self.inner;
         let ids = self.on_search(py, |view, c| {
             Ok(view.keys(&algo::dfs(view, inner.ix_in(view, src)?, c)?))
@@ -1134,7 +1132,7 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("k_hop");
         let k = k.count("k_hop", "k")?;
-        let src = node_ref(source)?;
+        let src = lookup_node(source)?;
         let inner = &self.inner;
         let keys = |view: &GraphView<'_, PyPayload>, order: Vec<Ix>| -> Vec<NodeId> {
             order.iter().map(|&ix| view.key(ix).clone()).collect()
@@ -1172,7 +1170,7 @@ impl PyGraph {
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("shortest_path");
-        let (s, t) = (node_ref(source)?, node_ref(target)?);
+        let (s, t) = lookup_nodes(source, target)?;
         let (path, _) = self.path(py, s, t, weight)?;
         Self::ids_to_list(py, &path)
     }
@@ -1187,7 +1185,7 @@ impl PyGraph {
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let _call = trace::call("shortest_path_length");
-        let (s, t) = (node_ref(source)?, node_ref(target)?);
+        let (s, t) = lookup_nodes(source, target)?;
         let (path, dist) = self.path(py, s, t, weight)?;
         Ok(match dist {
             Some(d) => d.into_pyobject(py)?.into_any(),
@@ -1204,7 +1202,7 @@ impl PyGraph {
         weight: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("shortest_path_lengths");
-        let src = node_ref(source)?;
+        let src = lookup_node(source)?;
         let inner = &self.inner;
         let dict = PyDict::new(py);
         let mut turn = GilYield::new();

@@ -28,7 +28,8 @@ use pyo3::types::{PyBool, PyString, PyTuple, PyType};
 use pyo3::PyTypeInfo;
 
 use super::convert::{
-    attrs_from_kwnames, attrs_to_dict, node_ref, node_ref_lenient, push_id_str, PyAttrMap,
+    attrs_from_kwnames, attrs_to_dict, lookup_edge, lookup_node, lookup_nodes, node_ref,
+    node_ref_lenient, push_id_str, PyAttrMap,
 };
 use super::detach::panic_error;
 use super::graph::PyGraph;
@@ -75,7 +76,7 @@ fn add_edge<'py>(
     pos: &[Borrowed<'_, 'py, PyAny>],
     attrs: PyAttrMap,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (s, t) = (node_ref(&pos[0])?, node_ref(&pos[1])?);
+    let (s, t) = lookup_nodes(&pos[0], &pos[1])?;
     g.inner.add_edge(s, t, attrs)?;
     let mut name = String::with_capacity(24);
     push_id_str(&mut name, s);
@@ -90,7 +91,7 @@ fn update_node<'py>(
     pos: &[Borrowed<'_, 'py, PyAny>],
     attrs: PyAttrMap,
 ) -> PyResult<Bound<'py, PyAny>> {
-    g.inner.update_node(node_ref(&pos[0])?, attrs)?;
+    g.inner.update_node(lookup_node(&pos[0])?, attrs)?;
     Ok(py.None().into_bound(py))
 }
 
@@ -100,7 +101,7 @@ fn update_edge<'py>(
     pos: &[Borrowed<'_, 'py, PyAny>],
     attrs: PyAttrMap,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (s, t) = (node_ref(&pos[0])?, node_ref(&pos[1])?);
+    let (s, t) = lookup_edge(&pos[0], &pos[1])?;
     g.inner.update_edge(s, t, attrs)?;
     Ok(py.None().into_bound(py))
 }
@@ -375,30 +376,30 @@ fn one_arg_methods() -> [(&'static OneArg, ffi::PyCFunction); 8] {
             get_node,
             "A fresh dict of the node's attributes (``NodeNotFoundError`` if absent).",
             |g, py, id| {
-                let attrs = g.inner.node_attrs(node_ref(id)?)?;
+                let attrs = g.inner.node_attrs(lookup_node(id)?)?;
                 Ok(attrs_to_dict(py, attrs.as_deref())?.into_any())
             }
         ),
         one_arg!(
             successors,
             "Out-neighbours, in edge insertion order (undirected: all neighbours).",
-            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.successors(node_ref(id)?)?)?.into_any())
+            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.successors(lookup_node(id)?)?)?.into_any())
         ),
         one_arg!(
             predecessors,
             "In-neighbours, in edge insertion order (undirected: all neighbours).",
-            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.predecessors(node_ref(id)?)?)?.into_any())
+            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.predecessors(lookup_node(id)?)?)?.into_any())
         ),
         one_arg!(
             neighbors,
             "Directed: successors (as NetworkX); undirected: all adjacent nodes.",
-            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.successors(node_ref(id)?)?)?.into_any())
+            |g, py, id| Ok(PyGraph::ids_to_list(py, &g.inner.successors(lookup_node(id)?)?)?.into_any())
         ),
         one_arg!(
             degree,
             "Directed: in + out; undirected: incident edge ends (a self-loop counts 2).",
             |g, py, id| {
-                let (i, o) = g.inner.degrees(node_ref(id)?)?;
+                let (i, o) = g.inner.degrees(lookup_node(id)?)?;
                 let d = if g.inner.is_directed() { i + o } else { o };
                 Ok(d.into_pyobject(py)?.into_any())
             }
@@ -406,12 +407,12 @@ fn one_arg_methods() -> [(&'static OneArg, ffi::PyCFunction); 8] {
         one_arg!(
             in_degree,
             "Number of in-edges (undirected: the degree).",
-            |g, py, id| Ok(g.inner.degrees(node_ref(id)?)?.0.into_pyobject(py)?.into_any())
+            |g, py, id| Ok(g.inner.degrees(lookup_node(id)?)?.0.into_pyobject(py)?.into_any())
         ),
         one_arg!(
             out_degree,
             "Number of out-edges (undirected: the degree).",
-            |g, py, id| Ok(g.inner.degrees(node_ref(id)?)?.1.into_pyobject(py)?.into_any())
+            |g, py, id| Ok(g.inner.degrees(lookup_node(id)?)?.1.into_pyobject(py)?.into_any())
         ),
     ]
 }

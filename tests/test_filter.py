@@ -3,6 +3,7 @@ predicates, errors, counters, snapshots and leaks."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gc
@@ -494,6 +495,13 @@ def test_vectorized_result_checks(make_graph: GraphFactory) -> None:
         g.filter_nodes(lambda ids, b: np.ones(11, dtype=bool), vectorized=True)
     with pytest.raises(TypeError, match="sequence of truth values"):
         g.filter_nodes(lambda ids, b: 42, vectorized=True)
+    # Sized and iterable, but not truth values in batch order: a set's own
+    # order, a mapping's keys, a string's characters ("0" is truthy).
+    for wrong in (set(range(10)), frozenset(range(10)), dict.fromkeys(range(10), False), "0" * 10, b"\0" * 10,
+                  bytearray(10), collections.OrderedDict.fromkeys(range(10))):
+        with pytest.raises(TypeError, match=f"sequence of truth values, not {type(wrong).__name__}$"):
+            g.filter_nodes(lambda ids, b: wrong, vectorized=True)
+    assert g.filter_nodes(lambda ids, b: range(len(ids)), vectorized=True) == g.nodes()[1:]
     with pytest.raises(ValueError, match="needs a predicate"):
         g.filter_nodes(vectorized=True)
     with pytest.raises(IndexError, match="out of range"):

@@ -15,6 +15,7 @@ import math
 import operator
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbcSet
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -247,6 +248,10 @@ class PythonFilters:
             ids = [n for n, _ in chunk]
             res = pred(ids, AttributeBatch([a for _, a in chunk]))
             try:
+                # Sized and iterable, but no sequence of truth values: a set
+                # iterates in an order of its own, a mapping its keys.
+                if isinstance(res, (str, bytes, bytearray, AbcSet, Mapping)):
+                    raise TypeError
                 got = len(res)
             except TypeError:
                 raise TypeError(

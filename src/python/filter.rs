@@ -22,7 +22,9 @@ use pyo3::exceptions::{PyIndexError, PyKeyError, PyOverflowError, PyTypeError, P
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
+};
 
 use super::convert::{
     attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, str_text, type_name,
@@ -1285,6 +1287,22 @@ fn evaluation_threads(py: Python<'_>) -> usize {
     }
 }
 
+/// Whether a vectorized predicate's result is a `str`, `bytes`,
+/// `bytearray`, set or mapping (subclasses and ABC registrations included).
+fn not_truth_values(res: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if res.is_instance_of::<PyList>() || res.is_instance_of::<PyTuple>() {
+        return Ok(false);
+    }
+    if res.is_instance_of::<PyString>()
+        || res.is_instance_of::<PyBytes>()
+        || res.is_instance_of::<PyByteArray>()
+    {
+        return Ok(true);
+    }
+    let py = res.py();
+    Ok(res.is_instance(&abc(py, "Set")?)? || res.is_instance(&abc(py, "Mapping")?)?)
+}
+
 /// Judges a vectorized predicate's result: one truth value per batch item.
 fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bool>> {
     let wrong = |got: usize| {
@@ -1304,6 +1322,14 @@ fn truth_mask(res: &Bound<'_, PyAny>, n: usize, method: &str) -> PyResult<Vec<bo
                 return Ok(s.to_vec());
             }
         }
+    }
+    // Sized and iterable, but no sequence of truth values: a set iterates in
+    // an order of its own, a mapping its keys, a str its characters.
+    if not_truth_values(res)? {
+        return Err(PyTypeError::new_err(format!(
+            "{method}: the vectorized predicate must return a sequence of truth values, not {}",
+            type_name(res)
+        )));
     }
     // No length: not a sequence. Another error from `__len__` is the user's own.
     let len = res.len().map_err(|e| {

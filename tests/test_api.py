@@ -564,7 +564,7 @@ def test_batch_operations_commit_and_rollback(make_graph) -> None:  # type: igno
             batch.remove_edge("a", "b")
             batch.add_node("c")
             batch.remove_edge("a", "b")
-    with pytest.raises(TypeError, match=r"item 1: node id must be str or int, not float"):
+    with pytest.raises(TypeError, match=r"^batch_operations: item 1: node id must be str or int, not float$"):
         with g.batch_operations() as batch:
             batch.add_node("d")
             batch.add_node(2.5)

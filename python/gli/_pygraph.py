@@ -373,7 +373,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     @staticmethod
     def _convert_op(index: int, op: tuple[Any, ...]) -> tuple[Any, ...]:
         def bad(what: str) -> TypeError:
-            return TypeError(f"_apply_ops: item {index}: {what}")
+            return TypeError(f"batch_operations: item {index}: {what}")
 
         if not isinstance(op, tuple):
             raise bad("expected a tuple")
@@ -385,14 +385,14 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             raise bad("opcode must be a str")
         arity = {"add_node": 2, "update_node": 2, "add_edge": 3, "update_edge": 3, "remove_node": 1, "remove_edge": 2}
         if code not in arity:
-            raise ValueError(f"_apply_ops: item {index}: unknown operation '{code}'")
+            raise ValueError(f"batch_operations: item {index}: unknown operation '{code}'")
         if len(args) != arity[code]:
-            raise ValueError(f"_apply_ops: item {index}: {code} takes {arity[code]} fields, got {len(args)}")
+            raise ValueError(f"batch_operations: item {index}: {code} takes {arity[code]} fields, got {len(args)}")
         if code in ("add_node", "update_node", "add_edge", "update_edge"):
             *ids, attrs = args
-            checked = [_item_id("_apply_ops", index, x) for x in ids]
+            checked = [_item_id("batch_operations", index, x) for x in ids]
             return (code, *checked, _attrs_arg(attrs, f"operation {index} ({code})"))
-        return (code, *(_item_id("_apply_ops", index, x) for x in args))
+        return (code, *(_item_id("batch_operations", index, x) for x in args))
 
     def _run_ops(self, ops: list[tuple[Any, ...]]) -> None:
         for code, *args in ops:

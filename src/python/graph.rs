@@ -315,7 +315,7 @@ impl PyGraph {
     }
 
     fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
-        let err = |what: &str| Self::item_error("_apply_ops", index, what);
+        let err = |what: &str| Self::item_error("batch_operations", index, what);
         let t = as_tuple(item).ok_or_else(|| err("expected a tuple"))?;
         if t.is_empty() {
             return Err(err("empty operation"));
@@ -328,7 +328,7 @@ impl PyGraph {
             .to_owned();
         let arg = |i: usize| t.get_item(i);
         // A bad id raises naming the operation's index.
-        let id = |i: usize| Self::item_id("_apply_ops", index, &arg(i)?);
+        let id = |i: usize| Self::item_id("batch_operations", index, &arg(i)?);
         let attrs = |i: usize| -> PyResult<PyAttrMap> {
             attrs_from_obj(&arg(i)?, self.home(), || {
                 format!("operation {index} ({code})")
@@ -337,7 +337,7 @@ impl PyGraph {
         let want = |n: usize| -> PyResult<()> {
             if t.len() != n {
                 return Err(PyValueError::new_err(format!(
-                    "_apply_ops: item {index}: {code} takes {} fields, got {}",
+                    "batch_operations: item {index}: {code} takes {} fields, got {}",
                     n - 1,
                     t.len() - 1
                 )));
@@ -371,7 +371,7 @@ impl PyGraph {
             }
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "_apply_ops: item {index}: unknown operation '{other}'"
+                    "batch_operations: item {index}: unknown operation '{other}'"
                 )))
             }
         })

@@ -364,6 +364,47 @@ pub fn k_hop_within<O: Payload>(
     .ok()
 }
 
+/// The nodes a [`k_hop_with`] search has met: the source and its result.
+/// A typical `k_hop(·, 2)` meets a few dozen nodes, where scanning the
+/// result for each neighbour is cheaper than hashing it into a set that is
+/// allocated and grown per query; past [`Met::SCAN_MAX`] nodes, a set.
+struct Met {
+    src: Ix,
+    set: Option<FastSet<Ix>>,
+}
+
+impl Met {
+    /// Result length up to which membership is a scan of the result.
+    const SCAN_MAX: usize = 64;
+
+    fn new(src: Ix) -> Self {
+        Self { src, set: None }
+    }
+
+    /// Appends `w` to `out` (the result so far) unless already met.
+    #[inline]
+    fn visit(&mut self, w: Ix, out: &mut Vec<Ix>) {
+        let new = match &mut self.set {
+            Some(set) => set.insert(w),
+            None => {
+                let new = w != self.src && !out.contains(&w);
+                if new && out.len() == Self::SCAN_MAX {
+                    let mut set: FastSet<Ix> = FastSet::default();
+                    set.reserve(out.capacity().max(2 * Self::SCAN_MAX) + 1);
+                    set.insert(self.src);
+                    set.extend(out.iter().copied());
+                    set.insert(w);
+                    self.set = Some(set);
+                }
+                new
+            }
+        };
+        if new {
+            out.push(w);
+        }
+    }
+}
+
 /// [`k_hop`]'s search; `check` sees, before each expansion, the result's
 /// length plus the node's degree (a bound on the length after it), and
 /// stops the search with its error.
@@ -381,10 +422,11 @@ fn k_hop_with<O: Payload, E>(
     // `check` sees an upper bound before each expansion too, so that one
     // hub's neighbours are not all copied before a limit applies.
     check(first.len())?;
-    let mut seen: FastSet<Ix> = FastSet::default();
-    seen.reserve(first.len() + 1);
-    seen.insert(src);
-    out.extend(first.iter().copied().filter(|&w| seen.insert(w)));
+    let mut seen = Met::new(src);
+    out.reserve(first.len());
+    for &w in first {
+        seen.visit(w, &mut out);
+    }
     let mut start = 0;
     for _ in 1..k {
         let end = out.len();
@@ -392,16 +434,13 @@ fn k_hop_with<O: Payload, E>(
         if bound == 0 {
             break;
         }
-        seen.reserve(bound);
         out.reserve(bound);
         for i in start..end {
             let u = out[i];
             let next = view.out(u);
             check(out.len() + next.len())?;
             for &w in next {
-                if seen.insert(w) {
-                    out.push(w);
-                }
+                seen.visit(w, &mut out);
             }
         }
         if out.len() == end {
@@ -1258,18 +1297,23 @@ mod tests {
 
     #[test]
     fn k_hop_is_bfs_to_depth_k_without_the_source() {
-        // Cycles, self-loops, parallel paths and a node with no out-edges.
-        for directed in [true, false] {
+        // Cycles, self-loops, parallel paths and a node with no out-edges;
+        // the larger graph's results pass `Met::SCAN_MAX` (a set takes over
+        // mid-search).
+        for (directed, (n, m)) in [true, false]
+            .into_iter()
+            .flat_map(|d| [(60u64, 150), (300, 1_200)].map(|nm| (d, nm)))
+        {
             let g = Graph::<()>::with_shards(directed, 4);
-            for i in 0..60 {
+            for i in 0..n as i64 {
                 g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
             }
             let mut x = 7u64;
-            for _ in 0..150 {
+            for _ in 0..m {
                 x = x
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
-                let (s, t) = ((x >> 33) % 59, (x >> 17) % 59);
+                let (s, t) = ((x >> 33) % (n - 1), (x >> 17) % (n - 1));
                 let _ = g.add_edge(
                     NodeRef::Int(s as i64),
                     NodeRef::Int(t as i64),
@@ -1278,13 +1322,16 @@ mod tests {
             }
             let snap = g.snapshot();
             let v = snap.view();
-            for src in (0..60).map(|i| g.resolve(NodeRef::Int(i)).unwrap()) {
+            let mut past_scan = 0;
+            for src in (0..n as i64).map(|i| g.resolve(NodeRef::Int(i)).unwrap()) {
                 for k in 0..5 {
                     let got = never(|c| k_hop(&v, src, k, c)).unwrap();
                     let want = never(|c| bfs(&v, src, Some(k), c)).unwrap();
                     assert_eq!(got, want[1..], "src {src}, k {k}, directed {directed}");
+                    past_scan += usize::from(got.len() > Met::SCAN_MAX);
                 }
             }
+            assert_eq!(past_scan > 0, n > 64, "n {n}");
         }
     }
 

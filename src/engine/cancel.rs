@@ -10,11 +10,14 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use crate::error::{GraphError, Result};
-use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, LazyLock, Ordering};
 
 /// How often the owner thread polls the hook: well under the 0.2 s budget for
 /// Ctrl-C, and rare enough to cost nothing measurable.
 pub const POLL: Duration = Duration::from_millis(25);
+
+/// The clock [`Cancel`]s' poll times count from.
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// Loops call [`Cancel::check`] every this many steps.
 pub const CHECK_EVERY: usize = 4096;
@@ -26,7 +29,9 @@ pub struct Cancel<'a> {
     others: &'a [Arc<AtomicBool>],
     hook: Option<&'a (dyn Fn() -> bool + Sync)>,
     owner: ThreadId,
-    start: Instant,
+    /// When the owner last polled the hook, in ns since [`EPOCH`]; 0 until
+    /// the first check, which starts the clock (a token that is never
+    /// checked, as a short query's, never reads it).
     last_poll_ns: AtomicU64,
     /// [`Cancel::giving_up`]'s token: `OverBudget` at the first check.
     gives_up: bool,
@@ -51,7 +56,6 @@ impl<'a> Cancel<'a> {
             others,
             hook,
             owner: std::thread::current().id(),
-            start: Instant::now(),
             last_poll_ns: AtomicU64::new(0),
             gives_up: false,
         }
@@ -66,7 +70,6 @@ impl<'a> Cancel<'a> {
             others: self.others,
             hook: self.hook,
             owner: self.owner,
-            start: self.start,
             last_poll_ns: AtomicU64::new(self.last_poll_ns.load(Ordering::Relaxed)),
             gives_up: true,
         }
@@ -101,9 +104,11 @@ impl<'a> Cancel<'a> {
             return Err(GraphError::OverBudget);
         }
         if let Some(hook) = self.hook {
-            let now = self.start.elapsed().as_nanos() as u64;
+            let now = (EPOCH.elapsed().as_nanos() as u64).max(1);
             let last = self.last_poll_ns.load(Ordering::Relaxed);
-            if now.saturating_sub(last) >= POLL.as_nanos() as u64
+            if last == 0 {
+                self.last_poll_ns.store(now, Ordering::Relaxed);
+            } else if now.saturating_sub(last) >= POLL.as_nanos() as u64
                 && std::thread::current().id() == self.owner
             {
                 self.last_poll_ns.store(now, Ordering::Relaxed);
@@ -121,4 +126,41 @@ impl<'a> Cancel<'a> {
 pub fn never<R>(f: impl FnOnce(&Cancel<'_>) -> R) -> R {
     let flag = AtomicBool::new(false);
     f(&Cancel::new(&flag, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::AtomicUsize;
+
+    #[test]
+    fn only_the_owner_polls_and_not_before_a_poll_interval_since_its_first_check() {
+        let flag = AtomicBool::new(false);
+        let calls = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let hook = || {
+            calls.fetch_add(1, Ordering::Relaxed);
+            stop.load(Ordering::Relaxed)
+        };
+        let c = Cancel::new(&flag, Some(&hook));
+        // The first check starts the clock: no poll, however long ago the
+        // token was made.
+        std::thread::sleep(POLL * 2);
+        assert!(c.check().is_ok());
+        assert_eq!(calls.load(Ordering::Relaxed), 0);
+        // Another thread (a rayon worker) never polls.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(POLL * 2);
+                assert!(c.check().is_ok());
+            });
+        });
+        assert_eq!(calls.load(Ordering::Relaxed), 0);
+        // The owner polls once a poll interval has passed; a hook that says
+        // stop cancels, for every thread.
+        stop.store(true, Ordering::Relaxed);
+        assert!(matches!(c.check(), Err(GraphError::Interrupted)));
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert!(c.is_cancelled());
+    }
 }

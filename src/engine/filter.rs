@@ -707,6 +707,11 @@ pub fn scan_nodes_cached<O: Payload>(
                     _ => (&[][..], 0),
                 })
                 .collect();
+            if n <= 64 {
+                return chunked_by((0, rows, step), parallel, cancel, |r0, r1, out| {
+                    scan_lanes(&lanes, base, bits, view.held_rows(r0, r1), out);
+                });
+            }
             return chunked_by((0, rows, step), parallel, cancel, |r0, r1, out| {
                 let held: Vec<_> = view.held_rows(r0, r1).collect();
                 let mut buf = vec![0 as Ix; held.iter().map(|r| r.len()).sum::<usize>() * n];
@@ -728,6 +733,54 @@ pub fn scan_nodes_cached<O: Payload>(
         }
     }
     chunked_by((0, rows, step), parallel, cancel, scan_rows)
+}
+
+/// One condition over at most 64 shards' code columns (`lanes`: each
+/// shard's codes and the code to look for; an empty column where the value
+/// does not occur), for the rows of `held`, appending matches to `out` in
+/// index order. Each shard's column is compared on its own, in one pass
+/// the compiler vectorizes, into a per-row mask with a bit per shard; the
+/// matches are then read off the masks row by row. Reading the shards'
+/// columns side by side instead, a code from each per row, took most of a
+/// `where` call.
+fn scan_lanes(
+    lanes: &[(&[u32], u32)],
+    base: usize,
+    bits: u32,
+    held: impl Iterator<Item = std::ops::Range<usize>>,
+    out: &mut Vec<Ix>,
+) {
+    let mut masks: Vec<u64> = Vec::new();
+    for rows in held {
+        masks.clear();
+        masks.resize(rows.len(), 0);
+        let mut any = 0u64;
+        for (s, &(codes, want)) in lanes.iter().enumerate() {
+            let col = codes
+                .get(rows.start..rows.end.min(codes.len()))
+                .unwrap_or(&[]);
+            let bit = 1u64 << s;
+            let mut hit = 0u64;
+            for (m, &c) in masks.iter_mut().zip(col) {
+                let b = if c == want { bit } else { 0 };
+                *m |= b;
+                hit |= b;
+            }
+            any |= hit;
+        }
+        if any == 0 {
+            continue;
+        }
+        out.reserve(rows.len() * any.count_ones() as usize);
+        for (i, &m) in masks.iter().enumerate() {
+            let first = ((base + rows.start + i) << bits) as Ix;
+            let mut m = m;
+            while m != 0 {
+                out.push(first | m.trailing_zeros() as Ix);
+                m &= m - 1;
+            }
+        }
+    }
 }
 
 /// Every live node, in insertion order, from the cached liveness bits.
@@ -1113,6 +1166,44 @@ mod tests {
         assert_eq!(n, 3 * 1000 - 1); // 1, 1.0 and True match; node 10 left
         g.clear();
         check(&g);
+    }
+
+    #[test]
+    fn cached_scan_of_one_condition_equals_direct_scan_for_any_shard_count() {
+        // 1 to 64 shards take the per-row shard masks; 128 the plain loop.
+        // Shards end up with different row counts, and some hold no node
+        // with the wanted value (an empty lane).
+        let k = intern("filter_test_lanes");
+        for shards in [1, 2, 8, 64, 128] {
+            let g: Graph<()> = Graph::with_shards(true, shards);
+            let mut x = 11u64;
+            for i in 0..3_001i64 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = match (x >> 40) % 4 {
+                    0 | 1 => Value::Int(1),
+                    2 => Value::Int(2),
+                    _ => Value::Str("other".into()),
+                };
+                // Value 3 only on a few nodes: most shards never hold it.
+                let v = if i % 701 == 0 { Value::Int(3) } else { v };
+                g.add_node(NodeRef::Int(i), attrs(&[("filter_test_lanes", v)]))
+                    .unwrap();
+            }
+            for i in (0..3_001i64).step_by(7) {
+                g.remove_node(NodeId::Int(i).as_ref()).unwrap();
+            }
+            let snap = g.snapshot();
+            let view = snap.view();
+            for want in [WhereVal::Int(1), WhereVal::Int(3), WhereVal::Int(9)] {
+                let cond = Where::new([(Some(k), want.clone())]);
+                let direct = never(|c| scan_nodes(&view, &cond, c)).unwrap();
+                let cached = never(|c| scan_nodes_cached(&view, &cond, &g.columns, c)).unwrap();
+                assert_eq!(direct, cached, "{shards} shards, {want:?}");
+                assert_eq!(direct.is_empty(), want == WhereVal::Int(9));
+            }
+        }
     }
 
     #[test]

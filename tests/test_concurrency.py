@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -354,30 +355,42 @@ def test_edge_batches_succeed_while_unrelated_nodes_are_removed(backend: str) ->
     check_invariants(g)
 
 
-def test_long_query_releases_the_gil() -> None:
+def random_graph(n: int, m: int, seed: int) -> tuple[gli.Graph, random.Random]:
+    """A rust-backend graph of ``n`` int nodes and up to ``m`` random edges, and the generator that drew them."""
     g = gli.Graph()
-    n = 100_000
     g.batch_add_nodes(range(n))
-    rnd = random.Random(7)
-    g.batch_add_edges(list({(rnd.randrange(n), rnd.randrange(n)) for _ in range(400_000)}))
-    ticks = 0
+    rnd = random.Random(seed)
+    g.batch_add_edges(list({(rnd.randrange(n), rnd.randrange(n)) for _ in range(m)}))
+    return g, rnd
+
+
+@contextlib.contextmanager
+def python_thread_counting() -> Iterator[list[int]]:
+    """A thread that only counts, in pure Python, while the block runs; yields its count (``[ticks]``)."""
+    ticks = [0]
     stop = threading.Event()
 
     def busy() -> None:
-        nonlocal ticks
         while not stop.is_set():
-            ticks += 1
+            ticks[0] += 1
 
     t = threading.Thread(target=busy)
     t.start()
     try:
-        before = ticks
-        for _ in range(3):
-            g.pagerank(tol=1e-12, max_iter=1000)
-        during = ticks - before
+        yield ticks
     finally:
         stop.set()
         t.join(JOIN_TIMEOUT)
+    assert not t.is_alive()
+
+
+def test_long_query_releases_the_gil() -> None:
+    g, _ = random_graph(100_000, 400_000, seed=7)
+    with python_thread_counting() as ticks:
+        before = ticks[0]
+        for _ in range(3):
+            g.pagerank(tol=1e-12, max_iter=1000)
+        during = ticks[0] - before
     # Were the GIL held for the whole query, the busy thread would advance
     # only at the interpreter's 5 ms switch points; detached, it runs freely.
     assert during > 100_000
@@ -389,35 +402,18 @@ def test_threads_of_short_queries_hand_the_gil_over_and_keep_a_python_thread_run
     # (detach.rs, await_gil_handoff). More such threads than cores, beside a
     # thread that never enters GLI: every query still answers right, and the
     # pure-Python thread still gets the GIL.
-    g = gli.Graph()
-    n = 20_000
-    g.batch_add_nodes(range(n))
-    rnd = random.Random(11)
-    g.batch_add_edges(list({(rnd.randrange(n), rnd.randrange(n)) for _ in range(80_000)}))
-    sources = [rnd.randrange(n) for _ in range(2_000)]
+    g, rnd = random_graph(20_000, 80_000, seed=11)
+    sources = [rnd.randrange(20_000) for _ in range(2_000)]
     expected = [g.k_hop(s, 2) for s in sources]
-    ticks = 0
-    stop = threading.Event()
-
-    def busy() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
 
     def query(i: int) -> None:
         k = i * 500  # each thread starts elsewhere in the list
         got = [g.k_hop(s, 2) for s in sources[k:] + sources[:k]]
         assert got == expected[k:] + expected[:k]
 
-    t = threading.Thread(target=busy)
-    t.start()
-    try:
+    with python_thread_counting() as ticks:
         run_threads(4, query)
-    finally:
-        stop.set()
-        t.join(JOIN_TIMEOUT)
-    assert not t.is_alive()
-    assert ticks > 0
+    assert ticks[0] > 0
 
 
 def interrupt_child(setup: str, call: str, delay: float, after: str = "") -> str:

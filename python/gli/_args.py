@@ -119,7 +119,7 @@ def _check_id(x: object) -> NodeId:
         if type(x) is not int:
             x = int.__int__(x)
         if not _I64[0] <= x <= _I64[1]:
-            raise OverflowError(f"node id {x!r} does not fit in a signed 64-bit integer")
+            raise OverflowError(f"node id {_plain_repr(x)} does not fit in a signed 64-bit integer")
         return x
     return _utf8(_text(x))
 
@@ -143,9 +143,33 @@ def _lookup_ids(*xs: object, edge: bool = False) -> tuple[NodeId, ...]:
     return tuple(cast(list[NodeId], ids))
 
 
+def _lookup_items(method: str, xs: list[object]) -> list[NodeId]:
+    """``_lookup_ids`` of a list of ids to look up, as the rust backend's
+    ``item_refs``: a wrong type raises naming its item; then the first id no
+    node can have raises as the missing node it names."""
+    ids: list[NodeId | None] = []
+    for i, x in enumerate(xs):
+        try:
+            ids.append(_check_id(x))
+        except TypeError as e:
+            raise TypeError(f"{method}: item {i}: {e}") from None
+        except (OverflowError, UnicodeEncodeError):
+            ids.append(None)
+    if None in ids:
+        raise NodeNotFoundError(f"Node {_plain_repr(xs[ids.index(None)])} not found")
+    return cast(list[NodeId], ids)
+
+
 def _plain_repr(x: object) -> str:
-    """The repr of the plain ``int`` or ``str`` value of ``x``, as a stored id of that value prints."""
-    return int.__repr__(x) if isinstance(x, int) else str.__repr__(cast(str, x))
+    """The repr of the plain ``int`` or ``str`` value of ``x``, as a stored id
+    of that value prints; an ``int`` past CPython's digit limit for ``repr``
+    is named by its size."""
+    if isinstance(x, int):
+        try:
+            return int.__repr__(x)
+        except ValueError:
+            return f"<an int of {int.bit_length(x)} bits>"
+    return str.__repr__(cast(str, x))
 
 
 def _text(s: str) -> str:

@@ -35,7 +35,8 @@ class BatchOperations:
         # Another thread may record while the block exits: the check and the
         # append happen together, before or after the exit takes the list,
         # so an operation is either applied or refused, never dropped.
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler may record while this thread records.
+        self._lock = threading.RLock()
 
     def _record(self, op: Op) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._args import _check_id, _count, _float_text, _item_id, _kind, _lookup_ids, _name, _number, _numeric, _real, batch_items
+from ._args import _check_id, _count, _float_text, _kind, _lookup_ids, _lookup_items, _name, _number, _numeric, _real, batch_items
 from ._order import graph_edges_in_history
 from .exceptions import ConvergenceError, NoPathError
 
@@ -251,7 +251,7 @@ class PythonQueries:
             )
 
     def subgraph(self, ids: Iterable[NodeId], /) -> Any:
-        wanted = [_item_id("subgraph", i, v) for i, v in enumerate(list(batch_items(ids)))]  # all read, then checked
+        wanted = _lookup_items("subgraph", list(batch_items(ids)))  # all read, then checked
         with self._lock:
             keep = {self._require(v) for v in wanted}
             new = self._like()  # type: ignore[attr-defined]

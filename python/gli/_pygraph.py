@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _item_id, _lookup_ids, _text, _utf8, batch_items
+from ._args import _check_id, _flag, _item_id, _lookup_ids, _lookup_items, _text, _utf8, batch_items
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -479,7 +479,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def get_nodes_batch(self, ids: Iterable[NodeId], /) -> list[dict[str, Any]]:
         # The whole iterable is read and type-checked before any lookup, as
         # in the rust backend: a bad id anywhere wins over a missing one.
-        wanted = [_item_id("get_nodes_batch", i, x) for i, x in enumerate(list(batch_items(ids)))]
+        wanted = _lookup_items("get_nodes_batch", list(batch_items(ids)))
         with self._lock:
             return [self.get_node(x) for x in wanted]
 

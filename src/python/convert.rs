@@ -365,7 +365,7 @@ fn node_ref_slow<'a>(obj: Borrowed<'a, '_, PyAny>) -> PyResult<NodeRef<'a>> {
         NotAnId::Unencodable => PyErr::fetch(obj.py()),
         NotAnId::Overflow => PyOverflowError::new_err(format!(
             "node id {} does not fit in a signed 64-bit integer",
-            obj.repr().map(|r| r.to_string()).unwrap_or_default()
+            plain_repr(&obj)
         )),
         NotAnId::WrongType => bad_id_type(&obj),
     })
@@ -396,21 +396,29 @@ pub(crate) fn lookup_refs<'a, const N: usize>(
 ) -> PyResult<[NodeRef<'a>; N]> {
     let mut got: [Option<NodeRef<'a>>; N] = [const { None }; N];
     for (slot, obj) in got.iter_mut().zip(objs) {
-        *slot = match id_of(obj.as_borrowed()) {
-            Ok(id) => Some(id),
-            Err(NotAnId::Unencodable) => {
-                // SAFETY: attached; `id_of` left the encoding error set.
-                unsafe { pyo3::ffi::PyErr_Clear() };
-                None
-            }
-            Err(NotAnId::Overflow) => None,
-            Err(NotAnId::WrongType) => return Err(bad_id_type(obj)),
-        };
+        *slot = lookup_ref(obj)?;
     }
     if let Some(i) = got.iter().position(Option::is_none) {
         return Err(missing(i));
     }
     Ok(got.map(|id| id.expect("every id was checked above")))
+}
+
+/// The id `obj` names for a lookup: `Ok(None)` for an `int` beyond 64 bits
+/// or a `str` with a lone surrogate (no node can have it; no error left
+/// set), `TypeError` for anything but an `int` or `str`.
+#[inline]
+pub(crate) fn lookup_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Option<NodeRef<'a>>> {
+    match id_of(obj.as_borrowed()) {
+        Ok(id) => Ok(Some(id)),
+        Err(NotAnId::Unencodable) => {
+            // SAFETY: attached; `id_of` left the encoding error set.
+            unsafe { pyo3::ffi::PyErr_Clear() };
+            Ok(None)
+        }
+        Err(NotAnId::Overflow) => Ok(None),
+        Err(NotAnId::WrongType) => Err(bad_id_type(obj)),
+    }
 }
 
 /// [`lookup_refs`] of one node: `NodeNotFoundError` for an id no node can have.
@@ -449,7 +457,7 @@ pub(crate) fn lookup_edge<'a>(
 }
 
 #[cold]
-fn node_not_found(obj: &Bound<'_, PyAny>) -> PyErr {
+pub(crate) fn node_not_found(obj: &Bound<'_, PyAny>) -> PyErr {
     super::errors::NodeNotFoundError::new_err(format!("Node {} not found", plain_repr(obj)))
 }
 
@@ -462,12 +470,17 @@ fn plain_repr(obj: &Bound<'_, PyAny>) -> String {
             .and_then(|r| r.call1((obj,)))
             .map(|r| r.to_string())
     };
-    let text = if obj.is_instance_of::<PyInt>() {
-        of(py.get_type::<PyInt>())
-    } else {
-        of(py.get_type::<PyString>())
-    };
-    text.unwrap_or_else(|_| "<id>".into())
+    if obj.is_instance_of::<PyInt>() {
+        // An int past CPython's digit limit for `repr` (`ValueError`) is
+        // named by its size.
+        return of(py.get_type::<PyInt>()).unwrap_or_else(|_| {
+            py.get_type::<PyInt>()
+                .getattr("bit_length")
+                .and_then(|f| f.call1((obj,)))
+                .map_or_else(|_| "<id>".into(), |b| format!("<an int of {b} bits>"))
+        });
+    }
+    of(py.get_type::<PyString>()).unwrap_or_else(|_| "<id>".into())
 }
 
 /// `node_ref` for lookups that never raise: `None` is "cannot be a node".

@@ -193,10 +193,13 @@ where
     F: Send + FnOnce() -> T,
     T: Send,
 {
-    detach_with(py, !gil_disabled(py), f)
+    // On one core the thread holding the GIL cannot run while another spins.
+    detach_with(py, !gil_disabled(py) && crate::sync::cores() > 1, f)
 }
 
-fn detach_with<T, F>(py: Python<'_>, handoff: bool, f: F) -> T
+/// [`detach`]; `handoff`: whether to set and claim the GIL hand-off hint
+/// (false for a detach that only lets waiting threads have the GIL).
+pub(crate) fn detach_with<T, F>(py: Python<'_>, handoff: bool, f: F) -> T
 where
     F: Send + FnOnce() -> T,
     T: Send,
@@ -211,6 +214,11 @@ where
         }
         if handoff {
             await_gil_handoff();
+            // The spin may have outlasted the check above: at exit, the
+            // interpreter may have begun finalizing meanwhile.
+            if exiting() {
+                park_for_good();
+            }
         }
         out
     });

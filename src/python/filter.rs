@@ -31,7 +31,7 @@ use super::convert::{
     value_to_py, with_py_names,
 };
 use super::convert::{py_index, release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs};
-use super::detach::{attach, checkpoint, detach, iterate, on_snapshot, CallingPython};
+use super::detach::{attach, checkpoint, detach, detach_with, iterate, on_snapshot, CallingPython};
 use super::handles::{HandleCache, Handles};
 use super::values::Values;
 use crate::engine::counters::{add, bump, Counter};
@@ -1163,7 +1163,9 @@ fn run_batches_detached<T: Sync, R: Send>(
                     *slots[i].lock() = res?;
                     b = claim();
                     if b.is_some() {
-                        detach(py, || ());
+                        // Lets waiting threads have the GIL: no hand-off
+                        // hint (see `detach_with`).
+                        detach_with(py, false, || ());
                     }
                 }
                 Ok(())
@@ -1290,7 +1292,7 @@ fn evaluation_threads(py: Python<'_>) -> usize {
 /// Whether a vectorized predicate's result is a `str`, `bytes`,
 /// `bytearray`, set or mapping (subclasses and ABC registrations included).
 fn not_truth_values(res: &Bound<'_, PyAny>) -> PyResult<bool> {
-    if res.is_instance_of::<PyList>() || res.is_instance_of::<PyTuple>() {
+    if res.is_exact_instance_of::<PyList>() || res.is_exact_instance_of::<PyTuple>() {
         return Ok(false);
     }
     if res.is_instance_of::<PyString>()

@@ -21,8 +21,9 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, lookup_edge,
-    lookup_node, lookup_nodes, node_id, node_ref, node_ref_borrowed, node_ref_lenient,
-    release_queued, value_payload, with_name_ids, IntArg, PyAttrMap, PyPayload, RealArg,
+    lookup_node, lookup_nodes, lookup_ref, node_id, node_not_found, node_ref_borrowed,
+    node_ref_lenient, release_queued, value_payload, with_name_ids, IntArg, PyAttrMap, PyPayload,
+    RealArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
@@ -135,15 +136,26 @@ impl PyGraph {
         node_id(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
     }
 
-    /// The node ids of a list of ids (borrowed); a bad one raises naming
-    /// its item.
+    /// The node ids of a list of ids to look up (borrowed), as
+    /// [`lookup_refs`] checks them: every item's type first (a wrong one
+    /// raises naming its item), then the first id no node can have raises
+    /// as the missing node it names.
     fn item_refs<'a>(method: &str, objs: &'a [Bound<'_, PyAny>]) -> PyResult<Vec<NodeRef<'a>>> {
-        objs.iter()
-            .enumerate()
-            .map(|(index, obj)| {
-                node_ref(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
-            })
-            .collect()
+        let mut refs = Vec::with_capacity(objs.len());
+        let mut absent = None;
+        for (index, obj) in objs.iter().enumerate() {
+            match lookup_ref(obj) {
+                Ok(Some(id)) => refs.push(id),
+                Ok(None) => {
+                    absent.get_or_insert(obj);
+                }
+                Err(e) => return Err(Self::with_index(obj.py(), e, method, index)),
+            }
+        }
+        match absent {
+            Some(obj) => Err(node_not_found(obj)),
+            None => Ok(refs),
+        }
     }
 
     /// `f` (a write that may renumber the graph's nodes) run detached;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -130,32 +131,30 @@ def _lookup_ids(*xs: object, edge: bool = False) -> tuple[NodeId, ...]:
     order); then an ``int`` beyond 64 bits or a ``str`` with a lone surrogate,
     which no node can have, raises as the missing node it names (the first
     such id), or as the missing edge when ``edge``."""
-    ids: list[NodeId | None] = []
-    for x in xs:
-        try:
-            ids.append(_check_id(x))
-        except (OverflowError, UnicodeEncodeError):
-            ids.append(None)
-    if None in ids:
-        if edge:
-            raise EdgeNotFoundError(f"Edge {_plain_repr(xs[0])} -> {_plain_repr(xs[1])} not found")
-        raise NodeNotFoundError(f"Node {_plain_repr(xs[ids.index(None)])} not found")
-    return tuple(cast(list[NodeId], ids))
+    return tuple(_lookup(xs, None, edge))
 
 
 def _lookup_items(method: str, xs: list[object]) -> list[NodeId]:
     """``_lookup_ids`` of a list of ids to look up, as the rust backend's
-    ``item_refs``: a wrong type raises naming its item; then the first id no
-    node can have raises as the missing node it names."""
+    ``item_refs``: a wrong type raises naming its item."""
+    return _lookup(xs, method, False)
+
+
+def _lookup(xs: Sequence[object], method: str | None, edge: bool) -> list[NodeId]:
+    """``_lookup_ids`` / ``_lookup_items``: ``method`` names the item of a wrong type."""
     ids: list[NodeId | None] = []
     for i, x in enumerate(xs):
         try:
             ids.append(_check_id(x))
         except TypeError as e:
+            if method is None:
+                raise
             raise TypeError(f"{method}: item {i}: {e}") from None
         except (OverflowError, UnicodeEncodeError):
             ids.append(None)
     if None in ids:
+        if edge:
+            raise EdgeNotFoundError(f"Edge {_plain_repr(xs[0])} -> {_plain_repr(xs[1])} not found")
         raise NodeNotFoundError(f"Node {_plain_repr(xs[ids.index(None)])} not found")
     return cast(list[NodeId], ids)
 

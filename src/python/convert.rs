@@ -409,6 +409,16 @@ pub(crate) fn lookup_refs<'a, const N: usize>(
 /// set), `TypeError` for anything but an `int` or `str`.
 #[inline]
 pub(crate) fn lookup_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Option<NodeRef<'a>>> {
+    lookup_id(obj).map_err(|WrongType| bad_id_type(obj))
+}
+
+/// An object that is neither `str` nor `int` (nor a subclass), or a `bool`.
+struct WrongType;
+
+/// [`id_of`] for a lookup: `Ok(None)` for an id no node can have (no error
+/// left set), `Err` for a wrong type (no error made).
+#[inline]
+fn lookup_id<'a>(obj: &'a Bound<'_, PyAny>) -> Result<Option<NodeRef<'a>>, WrongType> {
     match id_of(obj.as_borrowed()) {
         Ok(id) => Ok(Some(id)),
         Err(NotAnId::Unencodable) => {
@@ -417,7 +427,7 @@ pub(crate) fn lookup_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Option<NodeR
             Ok(None)
         }
         Err(NotAnId::Overflow) => Ok(None),
-        Err(NotAnId::WrongType) => Err(bad_id_type(obj)),
+        Err(NotAnId::WrongType) => Err(WrongType),
     }
 }
 
@@ -486,15 +496,7 @@ fn plain_repr(obj: &Bound<'_, PyAny>) -> String {
 /// `node_ref` for lookups that never raise: `None` is "cannot be a node".
 #[inline]
 pub(crate) fn node_ref_lenient<'a>(obj: &'a Bound<'_, PyAny>) -> Option<NodeRef<'a>> {
-    match id_of(obj.as_borrowed()) {
-        Ok(id) => Some(id),
-        Err(NotAnId::Unencodable) => {
-            // SAFETY: attached; `id_of` left the encoding error set.
-            unsafe { pyo3::ffi::PyErr_Clear() };
-            None
-        }
-        Err(_) => None,
-    }
+    lookup_id(obj).ok().flatten()
 }
 
 #[inline]

@@ -540,6 +540,24 @@ def test_bad_arguments(make_graph: GraphFactory) -> None:
         g.filter_nodes(where={"status": ["active"]})
 
 
+def test_set_filter_threads_returns_the_previous_setting_as_given() -> None:
+    np = pytest.importorskip("numpy")
+    first = gli.set_filter_threads(None)
+    try:
+        assert gli.set_filter_threads(3) is None
+        assert gli.set_filter_threads(2**70) == 3  # beyond 64 bits: no cap
+        assert gli.set_filter_threads(np.int64(2)) == 2**70  # given back exactly, not as 2**64 - 1
+        back = gli.set_filter_threads(0)
+        assert back == 2 and type(back) is int
+        assert gli.set_filter_threads() is None  # 0 and None both mean one per core
+        for bad, error in ((-1, ValueError), (True, TypeError), (2.0, TypeError), ("2", TypeError)):
+            with pytest.raises(error):
+                gli.set_filter_threads(bad)  # type: ignore[arg-type]
+        assert gli.set_filter_threads(5) is None  # the refused calls changed nothing
+    finally:
+        gli.set_filter_threads(first)
+
+
 def test_first_exception_propagates_unchanged_and_stops(make_graph: GraphFactory) -> None:
     g = people(make_graph, 100)
     boom = LookupError("boom at 25")

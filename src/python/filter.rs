@@ -1260,22 +1260,41 @@ fn private_copy<'py>(pred: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     copy().unwrap_or_else(|_| pred.clone())
 }
 
-/// Upper bound on predicate-evaluating threads (0: one per core).
+/// Upper bound on predicate-evaluating threads (0: one per core), read by
+/// every filter.
 static MAX_EVAL_THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The setting as the user gave it (an `int`; `None` for one per core), so
+/// that an int beyond 64 bits comes back as given, not as `usize::MAX`.
+/// Written together with `MAX_EVAL_THREADS` under this leaf lock; the
+/// previous value is dropped after the lock is let go.
+static FILTER_THREADS_GIVEN: LeafMutex<Option<Py<PyAny>>> = LeafMutex::new(None);
 
 /// `gli.set_filter_threads(n)`: at most `n` threads evaluate predicate
 /// batches when the GIL is disabled (`None` or 0: one per core). Returns the
 /// previous setting. With the GIL enabled one thread evaluates them anyway.
 #[pyfunction]
 #[pyo3(signature = (n = None))]
-pub(crate) fn set_filter_threads(n: Option<IntArg>) -> PyResult<Option<usize>> {
+pub(crate) fn set_filter_threads(n: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Py<PyAny>>> {
     // 0 or None: one per core; an int beyond 64 bits: no cap.
-    let n = match n {
-        None => 0,
-        Some(k) => k.count("set_filter_threads", "n")?,
+    let (cap, given) = match n {
+        None => (0, None),
+        Some(obj) => {
+            let cap = obj.extract::<IntArg>()?.count("set_filter_threads", "n")?;
+            (
+                cap,
+                (cap != 0)
+                    .then(|| py_index(obj))
+                    .transpose()?
+                    .map(Bound::unbind),
+            )
+        }
     };
-    let old = MAX_EVAL_THREADS.swap(n, Ordering::Relaxed);
-    Ok((old != 0).then_some(old))
+    let old = {
+        let mut kept = FILTER_THREADS_GIVEN.lock();
+        MAX_EVAL_THREADS.store(cap, Ordering::Relaxed);
+        std::mem::replace(&mut *kept, given)
+    };
+    Ok(old)
 }
 
 fn evaluation_threads(py: Python<'_>) -> usize {

@@ -395,7 +395,8 @@ def test_numpy_arrays_are_batches(make_graph) -> None:  # type: ignore[no-untype
         (np.array([[0, 2], [0, 99]]), gli.NodeNotFoundError, "Node 99 not found"),
         (np.array([[0, 2], [0, 1]]), gli.EdgeAlreadyExistsError, "0 -> 1"),
         (np.array([[0, 3], [0, 3]]), gli.EdgeAlreadyExistsError, "0 -> 3"),
-        (np.array([[0, 2**63 + 1]], dtype=np.uint64), OverflowError, "9223372036854775809"),
+        # beyond 64 bits: no node has it (as add_edge finds it)
+        (np.array([[0, 2**63 + 1]], dtype=np.uint64), gli.NodeNotFoundError, "^Node 9223372036854775809 not found$"),
         (np.array(5), TypeError, "0-d"),
     ]:
         with pytest.raises(error, match=match):
@@ -539,8 +540,11 @@ def test_int_edge_batches_over_many_lookup_chunks(make_graph) -> None:  # type: 
     bad[40_000] = many[40_000]
     with pytest.raises(gli.NodeNotFoundError, match="Node -3 not found"):
         g.batch_add_edges(bad)
-    bad[70_001] = (2**70, 1)  # too large for any id: checked before any lookup
-    with pytest.raises(OverflowError, match="item 70001: node id 1180591620717411303424 does not fit"):
+    bad[70_001] = (2**70, 1)  # too large for any id: a missing node after -3
+    with pytest.raises(gli.NodeNotFoundError, match="Node -3 not found"):
+        g.batch_add_edges(bad)
+    bad[70_000] = many[70_000]
+    with pytest.raises(gli.NodeNotFoundError, match="^Node 1180591620717411303424 not found$"):
         g.batch_add_edges(bad)
     assert g.edge_count() == 0
     assert g.batch_add_edges(many) == len(many)
@@ -1205,6 +1209,43 @@ def test_ids_no_node_can_have_are_missing_nodes_to_every_lookup(make_graph: Any)
                 with pytest.raises(gli.EdgeNotFoundError, match=want):
                     call()
         assert not g.has_node(bad) and not g.has_edge(0, bad)
+        # In batches too, where it fails the item that names it (earlier
+        # items' failures first), nothing applied.
+        for items in ([(0, bad)], [(bad, 0, {"w": 1})], [(bad, 7)]):
+            with pytest.raises(gli.NodeNotFoundError, match=f"^Node {shown} not found$"):
+                g.batch_add_edges(items)
+        with pytest.raises(gli.NodeNotFoundError, match="^Node 7 not found$"):
+            g.batch_add_edges([(7, bad)])  # the missing source comes first, as in a loop of add_edge
+        with pytest.raises(gli.EdgeAlreadyExistsError, match="^Edge 0 -> 0 already exists$"):
+            g.batch_add_edges([(0, 0), (0, bad)])
+        with pytest.raises(TypeError, match="item 2: node id must be str or int, not float"):
+            g.batch_add_edges([(0, bad), (0, 0), (1.5, 0)])  # types first
+        node_ops: list[Any] = [
+            lambda o: o.remove_node(bad), lambda o: o.update_node(bad, x=3), lambda o: o.add_edge(0, bad),
+            lambda o: (o.add_node(8), o.add_edge(8, bad)), lambda o: o.add_edge(bad, 9),
+        ]
+        for record in node_ops:
+            with pytest.raises(gli.NodeNotFoundError, match=f"^Node {shown} not found$"):
+                with g.batch_operations() as ops:
+                    ops.update_node(0, x=5)
+                    record(ops)
+        for s, t in ((0, bad), (bad, 0)):
+            want = f"^Edge {shown if s is bad else 0} -> {shown if t is bad else 0} not found$"
+            for record in (lambda o: o.remove_edge(s, t), lambda o: o.update_edge(s, t, w=2)):
+                with pytest.raises(gli.EdgeNotFoundError, match=want):
+                    with g.batch_operations() as ops:
+                        ops.add_node(3)
+                        record(ops)
+        # An earlier operation's failure comes first; so does a source that
+        # is missing by the time its edge comes.
+        for first, error, message in ((lambda o: o.remove_node(4), gli.NodeNotFoundError, "Node 4 not found"),
+                                      (lambda o: o.add_edge(0, 0), gli.EdgeAlreadyExistsError, "Edge 0 -> 0 already exists"),
+                                      (lambda o: (o.remove_node(0), o.add_edge(0, bad)), gli.NodeNotFoundError,
+                                       "Node 0 not found")):
+            with pytest.raises(error, match=f"^{message}$"):
+                with g.batch_operations() as ops:
+                    first(ops)
+                    ops.remove_node(bad)
         # A wrong type beside it is still a TypeError, whichever comes first.
         for s, t in ((bad, 1.5), (1.5, bad)):
             with pytest.raises(TypeError, match="not float"):

@@ -36,9 +36,22 @@ def batch_items(items: Any) -> Any:
 def _item_id(method: str, index: int, x: object) -> NodeId:
     try:
         return _check_id(x)
-    except (TypeError, OverflowError, UnicodeEncodeError) as e:
-        kind = ValueError if isinstance(e, ValueError) else type(e)  # a lone surrogate: ValueError
-        raise kind(f"{method}: item {index}: {e}") from None
+    except UnicodeEncodeError as e:  # a lone surrogate: still that error, the item named in its reason
+        raise UnicodeEncodeError(e.encoding, e.object, e.start, e.end, f"{e.reason} ({method}: item {index})") from None
+    except (TypeError, OverflowError) as e:
+        raise type(e)(f"{method}: item {index}: {e}") from None
+
+
+def _item_ref(method: str, index: int, x: object) -> object:
+    """A batch item's id to look up, as the rust backend's: a wrong type
+    raises naming the item; an ``int`` beyond 64 bits or a ``str`` with a
+    lone surrogate passes as its plain value, a node no graph has (the
+    lookup raises ``NodeNotFoundError`` naming it)."""
+    if isinstance(x, bool) or not isinstance(x, (int, str)):
+        raise TypeError(f"{method}: item {index}: node id must be str or int, not {type(x).__name__}")
+    if isinstance(x, int):
+        return x if type(x) is int else int.__int__(x)
+    return _text(x)
 
 
 def _count(method: str, name: str, v: object) -> int:

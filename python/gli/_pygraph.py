@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _item_id, _lookup_ids, _lookup_items, _text, _utf8, batch_items
+from ._args import _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _text, _utf8, batch_items
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -354,7 +354,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
                     f"got a tuple of length {len(item)}"
                 )
             attrs = _attrs_arg(item[2], f"batch_add_edges: item {i}") if len(item) == 3 else {}
-            staged.append((_item_id("batch_add_edges", i, item[0]), _item_id("batch_add_edges", i, item[1]), attrs))
+            staged.append((_item_ref("batch_add_edges", i, item[0]), _item_ref("batch_add_edges", i, item[1]), attrs))
         def add_all() -> int:
             for s, t, a in staged:
                 self._add_edge(s, t, a)
@@ -388,11 +388,14 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             raise ValueError(f"batch_operations: item {index}: unknown operation '{code}'")
         if len(args) != arity[code]:
             raise ValueError(f"batch_operations: item {index}: {code} takes {arity[code]} fields, got {len(args)}")
+        # Ids to look up pass as they are (``_item_ref``): one no node can have
+        # fails the operation when it runs, as the missing node or edge it names.
+        check = _item_id if code == "add_node" else _item_ref
         if code in ("add_node", "update_node", "add_edge", "update_edge"):
             *ids, attrs = args
-            checked = [_item_id("batch_operations", index, x) for x in ids]
+            checked = [check("batch_operations", index, x) for x in ids]
             return (code, *checked, _attrs_arg(attrs, f"operation {index} ({code})"))
-        return (code, *(_item_id("batch_operations", index, x) for x in args))
+        return (code, *(check("batch_operations", index, x) for x in args))
 
     def _run_ops(self, ops: list[tuple[Any, ...]]) -> None:
         for code, *args in ops:

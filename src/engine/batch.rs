@@ -152,6 +152,43 @@ mod tests {
     }
 
     #[test]
+    fn check_ops_reports_what_apply_would_and_changes_nothing() {
+        for directed in [true, false] {
+            let g: Graph<()> = Graph::with_shards(directed, 4);
+            g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
+            g.add_node(NodeRef::Int(2), AttrMap::new()).unwrap();
+            g.add_edge(NodeRef::Int(2), NodeRef::Int(1), AttrMap::new())
+                .unwrap();
+            let a = || AttrMap::new();
+            let cases: Vec<(Vec<Op<()>>, Result<()>)> = vec![
+                (
+                    vec![Op::AddNode(i(3), a()), Op::AddEdge(i(1), i(3), a())],
+                    Ok(()),
+                ),
+                (
+                    vec![Op::RemoveNode(i(1)), Op::UpdateNode(i(1), a())],
+                    Err(GraphError::NodeNotFound(i(1))),
+                ),
+                (
+                    vec![Op::AddEdge(i(2), i(1), a())],
+                    Err(GraphError::EdgeExists(i(2), i(1))),
+                ),
+                (
+                    vec![Op::RemoveEdge(i(2), i(1)), Op::RemoveEdge(i(2), i(1))],
+                    Err(GraphError::EdgeNotFound(i(2), i(1))),
+                ),
+            ];
+            for (ops, want) in cases {
+                assert_eq!(g.check_ops(&ops), want, "{ops:?}");
+                assert_eq!((g.node_count(), g.edge_count()), (2, 1));
+            }
+            // Undirected, the edge exists either way round.
+            let back = g.check_ops(&[Op::AddEdge(i(1), i(2), a())]);
+            assert_eq!(back.is_err(), !directed);
+        }
+    }
+
+    #[test]
     fn an_edge_recorded_holds_only_until_an_end_is_removed() {
         let g: Graph<()> = Graph::with_shards(false, 4);
         for n in 0..3 {

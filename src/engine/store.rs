@@ -2553,6 +2553,28 @@ impl<O: Payload> Graph<O> {
         Ok(())
     }
 
+    /// The first failure of `ops` as [`Graph::apply`] would meet it, with
+    /// nothing applied: for a batch its caller knows fails at a later
+    /// operation, one the engine cannot be handed (it names an id no node
+    /// can have), so that an earlier failure is the one reported.
+    ///
+    /// **Locking behaviour:** read-locks every shard for the check.
+    pub fn check_ops(&self, ops: &[super::Op<O>]) -> Result<()> {
+        self.with_view(|view| {
+            let live = |id: NodeRef<'_>| self.ix_in_locked(view, id).ok();
+            super::batch::validate(
+                self.directed,
+                ops,
+                |id| live(id).is_some(),
+                |s, t| match (live(s), live(t)) {
+                    (Some(a), Some(b)) => view.rec(a).is_some_and(|r| r.has_out(b)),
+                    _ => false,
+                },
+            )
+        })
+        .map(|_created| ())
+    }
+
     fn apply_all_locked(&self, ops: Vec<super::Op<O>>) -> Result<()> {
         if ops.is_empty() {
             return Ok(());

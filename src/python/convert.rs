@@ -456,14 +456,17 @@ pub(crate) fn lookup_edge<'a>(
     a: &'a Bound<'_, PyAny>,
     b: &'a Bound<'_, PyAny>,
 ) -> PyResult<(NodeRef<'a>, NodeRef<'a>)> {
-    let [s, t] = lookup_refs([a, b], |_| {
-        super::errors::EdgeNotFoundError::new_err(format!(
-            "Edge {} -> {} not found",
-            plain_repr(a),
-            plain_repr(b)
-        ))
-    })?;
+    let [s, t] = lookup_refs([a, b], |_| edge_not_found(a, b))?;
     Ok((s, t))
+}
+
+#[cold]
+pub(crate) fn edge_not_found(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyErr {
+    super::errors::EdgeNotFoundError::new_err(format!(
+        "Edge {} -> {} not found",
+        plain_repr(a),
+        plain_repr(b)
+    ))
 }
 
 #[cold]

@@ -13,17 +13,17 @@ use numpy::{
     IntoPyArray, PyArray1, PyArrayDescr, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
     PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
 use super::convert::{
-    as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, exact_int, id_to_py, lookup_edge,
-    lookup_node, lookup_nodes, lookup_ref, node_id, node_not_found, node_ref_borrowed,
-    node_ref_lenient, release_queued, value_payload, with_name_ids, IntArg, PyAttrMap, PyPayload,
-    RealArg,
+    as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, edge_not_found, exact_int,
+    id_to_py, lookup_edge, lookup_node, lookup_nodes, lookup_ref, node_id, node_not_found,
+    node_ref_borrowed, node_ref_lenient, release_queued, value_payload, with_name_ids, IntArg,
+    PyAttrMap, PyPayload, RealArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
@@ -116,9 +116,25 @@ impl PyGraph {
         PyTypeError::new_err(format!("{method}: item {index}: {what}"))
     }
 
-    /// Prefixes a type, overflow or value error (a bad id, a lone surrogate)
-    /// with the batch item's index; others (lookups name their node) pass.
+    /// Prefixes a type, overflow or value error (a bad id) with the batch
+    /// item's index; a lone surrogate's `UnicodeEncodeError` stays one, the
+    /// item named after its reason; others (lookups name their node) pass.
     fn with_index(py: Python<'_>, e: PyErr, method: &str, index: usize) -> PyErr {
+        if e.is_instance_of::<PyUnicodeEncodeError>(py) {
+            let v = e.value(py);
+            let field = |name: &str| v.getattr(name);
+            let remade = (|| -> PyResult<PyErr> {
+                let reason = format!("{} ({method}: item {index})", field("reason")?);
+                Ok(PyUnicodeEncodeError::new_err((
+                    field("encoding")?.unbind(),
+                    field("object")?.unbind(),
+                    field("start")?.unbind(),
+                    field("end")?.unbind(),
+                    reason,
+                )))
+            })();
+            return remade.unwrap_or(e);
+        }
         let msg = format!("{method}: item {index}: {}", e.value(py));
         if e.is_instance_of::<PyTypeError>(py) {
             PyTypeError::new_err(msg)
@@ -285,6 +301,7 @@ impl PyGraph {
         let mut ints: Vec<i64> = Vec::with_capacity(2 * size_hint(items));
         let mut tuples: Vec<Bound<'_, PyTuple>> = Vec::new();
         let mut attrs: Vec<(usize, PyAttrMap)> = Vec::new();
+        let mut stop = None;
         for (index, item) in iterate(items)?.enumerate() {
             let item = item?;
             let t = item.cast_into::<PyTuple>().map_err(|_| {
@@ -310,7 +327,7 @@ impl PyGraph {
             }
             // SAFETY: the length was checked just above.
             let (s, d) = unsafe { endpoints(&t) };
-            if tuples.is_empty() {
+            if tuples.is_empty() && stop.is_none() {
                 // Read now, while the item is in cache: no second pass over
                 // millions of tuples, and each is let go at once.
                 if let (Some(a), Some(b)) = (exact_int(s), exact_int(d)) {
@@ -318,15 +335,50 @@ impl PyGraph {
                     continue;
                 }
             }
-            node_ref_borrowed(s)
-                .and(node_ref_borrowed(d))
-                .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))?;
-            tuples.push(t);
+            // Both ids' types are checked (in order); an id no node can have
+            // is a missing endpoint, found when the items before it are
+            // looked up (`stop_error`), as `add_edge` finds it.
+            let possible = |x: Borrowed<'_, '_, PyAny>| {
+                lookup_ref(&x)
+                    .map(|id| id.is_some())
+                    .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))
+            };
+            let both = possible(s)? & possible(d)?;
+            if stop.is_none() {
+                if both {
+                    tuples.push(t);
+                } else {
+                    stop = Some(t);
+                }
+            }
         }
-        Ok((EdgeEnds { ints, tuples }, attrs))
+        Ok((EdgeEnds { ints, tuples, stop }, attrs))
     }
 
-    fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Op<PyPayload>> {
+    /// The error of an edge batch whose item `stop` has an endpoint no node
+    /// can have, the items before it having been looked up into `pairs`
+    /// (all found): an earlier item that is already an edge (or repeats
+    /// one), else `stop`'s first missing endpoint, as the items applied in
+    /// order would fail.
+    fn stop_error(
+        &self,
+        py: Python<'_>,
+        stop: &Bound<'_, PyTuple>,
+        pairs: &[(Ix, Ix)],
+        epoch: u64,
+    ) -> PyErr {
+        let inner = &self.inner;
+        if let Some(e) = detach(py, || inner.first_existing_edge(pairs, epoch)) {
+            return e.into();
+        }
+        // SAFETY: `edge_items` checked that the tuple has 2 or 3 items.
+        let (s, d) = unsafe { endpoints(stop) };
+        let missing =
+            |x: &Bound<'_, PyAny>| node_ref_lenient(x).is_none_or(|id| !inner.contains(id));
+        node_not_found(if missing(&s) { &s } else { &d })
+    }
+
+    fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Staged> {
         let err = |what: &str| Self::item_error("batch_operations", index, what);
         let t = as_tuple(item).ok_or_else(|| err("expected a tuple"))?;
         if t.is_empty() {
@@ -341,6 +393,13 @@ impl PyGraph {
         let arg = |i: usize| t.get_item(i);
         // A bad id raises naming the operation's index.
         let id = |i: usize| Self::item_id("batch_operations", index, &arg(i)?);
+        // An id to look up: `None` for one no node can have (its type checked).
+        let look = |i: usize| -> PyResult<Option<NodeId>> {
+            let obj = arg(i)?;
+            let id = lookup_ref(&obj)
+                .map_err(|e| Self::with_index(obj.py(), e, "batch_operations", index))?;
+            Ok(id.map(|id| id.to_owned_id()))
+        };
         let attrs = |i: usize| -> PyResult<PyAttrMap> {
             attrs_from_obj(&arg(i)?, self.home(), || {
                 format!("operation {index} ({code})")
@@ -356,30 +415,69 @@ impl PyGraph {
             }
             Ok(())
         };
+        // An operation that names an id no node can have fails where it
+        // stands, as the missing node or edge it names.
+        let no_node = |i: usize| -> PyResult<PyErr> { Ok(node_not_found(&arg(i)?)) };
+        let no_edge = || -> PyResult<Staged> {
+            Ok(Staged::Fails {
+                probe: None,
+                err: edge_not_found(&arg(1)?, &arg(2)?),
+            })
+        };
         Ok(match code.as_str() {
             "add_node" => {
                 want(3)?;
-                Op::AddNode(id(1)?, attrs(2)?)
+                Staged::Op(Op::AddNode(id(1)?, attrs(2)?))
             }
             "update_node" => {
                 want(3)?;
-                Op::UpdateNode(id(1)?, attrs(2)?)
+                match (look(1)?, attrs(2)?) {
+                    (Some(n), attrs) => Staged::Op(Op::UpdateNode(n, attrs)),
+                    (None, _) => Staged::Fails {
+                        probe: None,
+                        err: no_node(1)?,
+                    },
+                }
             }
             "remove_node" => {
                 want(2)?;
-                Op::RemoveNode(id(1)?)
+                match look(1)? {
+                    Some(n) => Staged::Op(Op::RemoveNode(n)),
+                    None => Staged::Fails {
+                        probe: None,
+                        err: no_node(1)?,
+                    },
+                }
             }
             "add_edge" => {
                 want(4)?;
-                Op::AddEdge(id(1)?, id(2)?, attrs(3)?)
+                match (look(1)?, look(2)?, attrs(3)?) {
+                    (Some(s), Some(t), attrs) => Staged::Op(Op::AddEdge(s, t, attrs)),
+                    (None, _, _) => Staged::Fails {
+                        probe: None,
+                        err: no_node(1)?,
+                    },
+                    // The source, if it is missing when this operation
+                    // comes, is the node `add_edge` names.
+                    (Some(s), None, _) => Staged::Fails {
+                        probe: Some(s),
+                        err: no_node(2)?,
+                    },
+                }
             }
             "update_edge" => {
                 want(4)?;
-                Op::UpdateEdge(id(1)?, id(2)?, attrs(3)?)
+                match (look(1)?, look(2)?, attrs(3)?) {
+                    (Some(s), Some(t), attrs) => Staged::Op(Op::UpdateEdge(s, t, attrs)),
+                    _ => no_edge()?,
+                }
             }
             "remove_edge" => {
                 want(3)?;
-                Op::RemoveEdge(id(1)?, id(2)?)
+                match (look(1)?, look(2)?) {
+                    (Some(s), Some(t)) => Staged::Op(Op::RemoveEdge(s, t)),
+                    _ => no_edge()?,
+                }
             }
             other => {
                 return Err(PyValueError::new_err(format!(
@@ -625,9 +723,25 @@ fn numpy_ints(
 /// item), and the rest as their tuples (ids type-checked), kept, one
 /// reference each, for the lookups and for a re-resolution should concurrent
 /// removals force one.
+/// A converted `batch_operations` item.
+enum Staged {
+    Op(Op<PyPayload>),
+    /// An operation naming an id no node can have: it fails with `err`,
+    /// unless an earlier one fails first or `probe` (its source) is a node
+    /// missing by then.
+    Fails {
+        probe: Option<NodeId>,
+        err: PyErr,
+    },
+}
+
 struct EdgeEnds<'py> {
     ints: Vec<i64>,
     tuples: Vec<Bound<'py, PyTuple>>,
+    /// The first item with an endpoint no node can have (an `int` beyond 64
+    /// bits, a `str` with a lone surrogate): the batch fails at it, so the
+    /// items above are those before it.
+    stop: Option<Bound<'py, PyTuple>>,
 }
 
 impl EdgeEnds<'_> {
@@ -813,12 +927,16 @@ impl PyGraph {
                 EdgeEnds {
                     ints,
                     tuples: Vec::new(),
+                    stop: None,
                 },
                 Vec::new(),
             ),
             None => self.edge_items(py, &batch_items(items)?)?,
         };
         let (pairs, epoch) = self.resolve_pairs(py, &ends)?;
+        if let Some(stop) = &ends.stop {
+            return Err(self.stop_error(py, stop, &pairs, epoch));
+        }
         _call.items(pairs.len());
         let mut batch = ResolvedEdges {
             pairs,
@@ -859,11 +977,25 @@ impl PyGraph {
     fn _apply_ops(&self, py: Python<'_>, ops: &Bound<'_, PyAny>) -> PyResult<()> {
         let _call = trace::call("_apply_ops");
         let mut batch = Vec::new();
+        // The first operation naming an id no node can have: the batch
+        // fails there. Every operation is still converted (checked) first.
+        let mut fails = None;
         for (index, item) in iterate(ops)?.enumerate() {
-            batch.push(self.op_from_tuple(&item?, index)?);
+            match self.op_from_tuple(&item?, index)? {
+                _ if fails.is_some() => {}
+                Staged::Op(op) => batch.push(op),
+                Staged::Fails { probe, err } => fails = Some((probe, err)),
+            }
         }
         _call.items(batch.len());
         let inner = &self.inner;
+        if let Some((probe, err)) = fails {
+            // An earlier operation's failure comes first; then the failing
+            // operation's source, when it is missing by then.
+            batch.extend(probe.map(|s| Op::UpdateNode(s, PyAttrMap::new())));
+            detach(py, || inner.check_ops(&batch))?;
+            return Err(err);
+        }
         Ok(self.detach_renumbering(py, || inner.apply(batch))?)
     }
 

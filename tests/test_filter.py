@@ -170,6 +170,20 @@ def test_where_values_of_subclasses_mean_their_plain_values(make_graph: GraphFac
     assert g.filter_edges(where={"name": AnyStr("one")}) == [(1, 2)]
 
 
+def test_where_reads_a_numpy_scalar_as_its_python_value(make_graph: GraphFactory) -> None:
+    # `.item()`, compared as Python compares: not at NumPy's precision
+    # (under NumPy 2, np.float32(0.1) == 0.1; see the README).
+    g = make_graph()
+    g.add_node(1, x=np.float32(0.1), n=np.int64(3), b=np.bool_(True))
+    g.add_node(2, x=0.1, n=3.0, b=1)
+    assert g.filter_nodes(where={"x": 0.1}) == [2]
+    assert g.filter_nodes(where={"x": float(np.float32(0.1))}) == [1]
+    assert g.filter_nodes(where={"x": np.float32(0.1)}) == [1]  # the query's .item() too
+    assert g.filter_nodes(where={"n": 3}) == g.filter_nodes(where={"n": np.int8(3)}) == [1, 2]
+    assert g.filter_nodes(where={"b": True}) == [1, 2]
+    assert g.node_attribute_array("x").tolist() == [float(np.float32(0.1)), 0.1]
+
+
 def test_stored_str_subclasses_and_ints_beyond_64_bits_match_as_python_compares_them(
     make_graph: GraphFactory,
 ) -> None:

@@ -31,16 +31,19 @@ def test_counts_are_non_negative_ints(backend: str) -> None:
                        (lambda v: g.pagerank(max_iter=v), "max_iter")):
         with pytest.raises(ValueError, match=f"{name} must be >= 0, got -1"):
             call(-1)
-        for bad in (1.5, "2"):
-            with pytest.raises(TypeError):
+        # a bool is no count (np.bool_ has no __index__); None is no limit to bfs
+        for bad in (1.5, "2", True, False, np.bool_(True), *([None] if name != "depth_limit" else [])):
+            with pytest.raises(TypeError, match=f"^[a-z_]+: {name} must be an int, not {type(bad).__name__}$"):
                 call(bad)
-        for slip in (True, False, np.bool_(True)):  # a bool is no count (np.bool_ has no __index__)
-            with pytest.raises(TypeError):
-                call(slip)
-    with pytest.raises(TypeError, match="expected an int, not bool"):
+    with pytest.raises(TypeError, match="^k_hop: k must be an int, not bool$"):
         g.k_hop(0, True)
-    with pytest.raises(TypeError):
-        g.k_hop(0, None)  # type: ignore[arg-type]
+    for call, name in ((lambda v: g.pagerank(alpha=v), "pagerank: alpha"), (lambda v: g.pagerank(tol=v), "pagerank: tol"),
+                       (lambda v: g.node_attribute_array("w", default=v), "node_attribute_array: default")):
+        for bad in ("0.5", None, [1.0]):
+            with pytest.raises(TypeError, match=f"^{name} must be a real number, not {type(bad).__name__}$"):
+                call(bad)
+    with pytest.raises(TypeError, match="^set_filter_threads: n must be an int, not float$"):
+        gli.set_filter_threads(1.5)  # type: ignore[arg-type]
     assert g.k_hop(0, 0) == [] and g.bfs(0, 0) == [0] and g.k_hop(0, np.int64(1)) == [1]
     # argument errors come before the missing node's
     with pytest.raises(ValueError, match="k must be"):

@@ -57,9 +57,9 @@ def _item_ref(method: str, index: int, x: object) -> object:
 def _count(method: str, name: str, v: object) -> int:
     """A non-negative integer argument, checked as the rust backend checks it
     (an int beyond 64 bits is larger than any graph: no bound)."""
-    if isinstance(v, bool):  # `k=True` is a slip, not a count of 1
-        raise TypeError("expected an int, not bool")
-    n = operator.index(v)  # type: ignore[arg-type]  # TypeError for a float or None, as rust
+    if isinstance(v, bool) or not hasattr(type(v), "__index__"):  # `k=True` is a slip, not a count of 1
+        raise TypeError(f"{method}: {name} must be an int, not {type(v).__name__}")
+    n = operator.index(v)  # type: ignore[arg-type]
     if n < 0:
         raise ValueError(f"{method}: {name} must be >= 0, got {n}")
     return n
@@ -68,7 +68,7 @@ def _count(method: str, name: str, v: object) -> int:
 def _real(method: str, name: str, v: object) -> float:
     """A float argument, accepted as the rust backend's ``f64`` extraction accepts it."""
     if isinstance(v, (str, bytes, bytearray)) or not hasattr(type(v), "__float__") and not hasattr(type(v), "__index__"):
-        raise TypeError(f"must be real number, not {type(v).__name__}")
+        raise TypeError(f"{method}: {name} must be a real number, not {type(v).__name__}")
     try:
         return float(v)  # type: ignore[arg-type]
     except OverflowError:

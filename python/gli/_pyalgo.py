@@ -218,8 +218,8 @@ class PythonQueries:
         tol: float = 1e-6,
         weight: str | None = None,
     ) -> dict[NodeId, float]:
+        weight = _name(weight, optional=True)  # first, as the rust backend's extraction checks it
         alpha, tol = _real("pagerank", "alpha", alpha), _real("pagerank", "tol", tol)
-        weight = _name(weight, optional=True)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         max_iter = _count("pagerank", "max_iter", max_iter)

@@ -524,25 +524,36 @@ pub(crate) fn py_index<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAn
 }
 
 /// An int argument (`k`, `depth_limit`, `max_iter`, `n`), extracted as an
-/// `i64` parameter is (PyO3 names the argument in the `TypeError` for what
-/// is not an int; a `bool` is refused too), except that an int beyond 64 bits is kept, as its sign
-/// and text, instead of an `OverflowError` that names neither the argument
-/// nor the value: [`IntArg::count`] says what it means.
-pub(crate) struct IntArg(Result<i64, (bool, String)>);
+/// `i64` parameter is, except that what it cannot be is kept for
+/// [`IntArg::count`]'s error, which names the method, the argument and the
+/// value (PyO3's names neither in its message): an object of another type
+/// (a `bool` too: `k=True` is a slip, not a count of 1), or an int beyond
+/// 64 bits, as its sign and text.
+pub(crate) struct IntArg(Result<i64, NotI64>);
+
+enum NotI64 {
+    /// An int beyond 64 bits: whether negative, and its text.
+    Big(bool, String),
+    /// The name of the type of what was given.
+    Type(String),
+}
 
 impl<'a, 'py> FromPyObject<'a, 'py> for IntArg {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
         if obj.is_instance_of::<PyBool>() {
-            // `k=True` is a slip, not a count of 1 (the reference backend agrees).
-            return Err(PyTypeError::new_err("expected an int, not bool"));
+            return Ok(Self(Err(NotI64::Type(type_name(&obj)))));
         }
         match obj.extract::<i64>() {
             Ok(i) => Ok(Self(Ok(i))),
-            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
                 let exact = py_index(&obj)?;
-                Ok(Self(Err((exact.lt(0)?, exact.str()?.to_string()))))
+                Ok(Self(Err(NotI64::Big(exact.lt(0)?, exact.str()?.to_string()))))
+            }
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => {
+                Ok(Self(Err(NotI64::Type(type_name(&obj)))))
             }
             Err(e) => Err(e),
         }
@@ -554,33 +565,50 @@ impl IntArg {
         Self(Ok(v))
     }
 
-    /// A count: `ValueError` naming the value when negative; an int beyond
-    /// 64 bits is larger than any graph (`usize::MAX`: no bound).
+    /// A count: `TypeError` for what is not an int, `ValueError` naming the
+    /// value when negative; an int beyond 64 bits is larger than any graph
+    /// (`usize::MAX`: no bound).
     pub(crate) fn count(&self, method: &str, name: &str) -> PyResult<usize> {
         let negative = |shown: &dyn std::fmt::Display| {
             PyValueError::new_err(format!("{method}: {name} must be >= 0, got {shown}"))
         };
         match &self.0 {
             Ok(i) => usize::try_from(*i).map_err(|_| negative(i)),
-            Err((true, text)) => Err(negative(text)),
-            Err((false, _)) => Ok(usize::MAX),
+            Err(NotI64::Big(true, text)) => Err(negative(text)),
+            Err(NotI64::Big(false, _)) => Ok(usize::MAX),
+            Err(NotI64::Type(ty)) => Err(PyTypeError::new_err(format!(
+                "{method}: {name} must be an int, not {ty}"
+            ))),
         }
     }
 }
 
 /// A float argument (`alpha`, `tol`, `default`), extracted as an `f64`
-/// parameter is, except that an int too large for a float is kept as its
-/// text, for [`RealArg::value`]'s error, which names the argument.
-pub(crate) struct RealArg(Result<f64, String>);
+/// parameter is, except that what it cannot be is kept for
+/// [`RealArg::value`]'s error, which names the method and the argument: an
+/// object of a type that is no real number, or an int too large for a
+/// float, as its text.
+pub(crate) struct RealArg(Result<f64, NotF64>);
+
+enum NotF64 {
+    /// An int too large for a float: its text.
+    Big(String),
+    /// The name of the type of what was given.
+    Type(String),
+}
 
 impl<'a, 'py> FromPyObject<'a, 'py> for RealArg {
     type Error = PyErr;
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
         match obj.extract::<f64>() {
             Ok(x) => Ok(Self(Ok(x))),
-            Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-                Ok(Self(Err(obj.str()?.to_string())))
+            Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
+                Ok(Self(Err(NotF64::Big(obj.str()?.to_string()))))
+            }
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => {
+                Ok(Self(Err(NotF64::Type(type_name(&obj)))))
             }
             Err(e) => Err(e),
         }
@@ -592,13 +620,18 @@ impl RealArg {
         Self(Ok(v))
     }
 
-    /// The float, or an `OverflowError` naming the argument and the value.
+    /// The float, or a `TypeError` or `OverflowError` naming the method,
+    /// the argument and the value.
     pub(crate) fn value(&self, method: &str, name: &str) -> PyResult<f64> {
-        self.0.clone().map_err(|text| {
-            PyOverflowError::new_err(format!(
+        match &self.0 {
+            Ok(x) => Ok(*x),
+            Err(NotF64::Big(text)) => Err(PyOverflowError::new_err(format!(
                 "{method}: {name} does not fit in a float, got {text}"
-            ))
-        })
+            ))),
+            Err(NotF64::Type(ty)) => Err(PyTypeError::new_err(format!(
+                "{method}: {name} must be a real number, not {ty}"
+            ))),
+        }
     }
 }
 

@@ -589,6 +589,7 @@ def test_get_nodes_batch(make_graph) -> None:  # type: ignore[no-untyped-def]
     g.batch_add_nodes([(i, {"v": i}) for i in range(5)])
     assert g.get_nodes_batch([3, 1]) == [{"v": 3}, {"v": 1}]
     assert g.batch_query_nodes(iter([0])) == [{"v": 0}]
+    assert type(g).batch_query_nodes is type(g).get_nodes_batch  # DESIGN: the same method
     with pytest.raises(gli.NodeNotFoundError, match="Node 7 not found"):
         g.get_nodes_batch([1, 7])
     # Long batches (looked up all at once, then read) keep the order and

@@ -147,19 +147,25 @@ def test_text_that_is_not_valid_unicode_is_refused(backend: str) -> None:
     assert g.nodes(data=True) == before
 
 
-def test_vectorized_batches_refuse_bool_and_slice_indices(backend: str) -> None:
+def test_vectorized_batches_take_int_and_slice_indices_not_bools(backend: str) -> None:
     g = gli.Graph(backend=backend)
-    g.batch_add_nodes([(i, {"v": i}) for i in range(3)])
+    g.batch_add_nodes([(i, {"v": i}) for i in range(5)])
     seen: list[Any] = []
 
     def pred(ids: list[Any], batch: Any) -> list[bool]:
         seen.append(batch[np.int64(1)]["v"])
-        for bad in (True, slice(0, 1)):
-            with pytest.raises(TypeError, match="batch indices must be integers"):
+        for bad in (True, "1", 1.0, None):
+            with pytest.raises(TypeError, match=f"^batch indices must be integers or slices, not {type(bad).__name__}$"):
                 batch[bad]
+        rows = [dict(v) for v in batch]
+        for part in (slice(None), slice(1, 3), slice(None, None, -2), slice(-2, 100), slice(4, 1), slice(None, None, 3)):
+            got = batch[part]
+            assert type(got) is list and [dict(v) for v in got] == rows[part], part
+        with pytest.raises(ValueError, match="slice step cannot be zero"):
+            batch[::0]
         return [True] * len(ids)
 
-    assert g.filter_nodes(pred, vectorized=True) == [0, 1, 2] and seen == [1]
+    assert g.filter_nodes(pred, vectorized=True) == [0, 1, 2, 3, 4] and seen == [1]
 
     class Bad:
         def __len__(self) -> int:

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable, Iterator, ItemsView, KeysView, Mapping, ValuesView
 from types import TracebackType
-from typing import Any, final
+from typing import Any, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -57,7 +57,10 @@ class AttributeBatch:
     """The nodes of one vectorized predicate batch (a ``collections.abc.Sequence``)."""
 
     def __len__(self) -> int: ...
+    @overload
     def __getitem__(self, index: int, /) -> AttributeView: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[AttributeView]: ...
     def __iter__(self) -> Iterator[AttributeView]: ...
     def __reversed__(self) -> Iterator[AttributeView]: ...
     def __contains__(self, value: object, /) -> bool: ...

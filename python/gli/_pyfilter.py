@@ -16,7 +16,7 @@ import operator
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbcSet
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 
@@ -131,9 +131,15 @@ class AttributeBatch(Sequence[AttributeView]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    def __getitem__(self, index: int) -> AttributeView:  # type: ignore[override]
-        if isinstance(index, (bool, slice)):
-            raise TypeError(f"batch indices must be integers, not {type(index).__name__}")
+    @overload
+    def __getitem__(self, index: int) -> AttributeView: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[AttributeView]: ...
+    def __getitem__(self, index: int | slice) -> AttributeView | list[AttributeView]:
+        if isinstance(index, slice):  # the rows' views, as slicing a list of them would
+            return [AttributeView(r) for r in self._rows[index]]
+        if isinstance(index, bool) or not hasattr(type(index), "__index__"):
+            raise TypeError(f"batch indices must be integers or slices, not {type(index).__name__}")
         index = operator.index(index)  # numpy ints too, as the rust backend
         n = len(self._rows)
         i = index + n if index < 0 else index

@@ -550,7 +550,10 @@ impl<'a, 'py> FromPyObject<'a, 'py> for IntArg {
             Ok(i) => Ok(Self(Ok(i))),
             Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
                 let exact = py_index(&obj)?;
-                Ok(Self(Err(NotI64::Big(exact.lt(0)?, exact.str()?.to_string()))))
+                Ok(Self(Err(NotI64::Big(
+                    exact.lt(0)?,
+                    exact.str()?.to_string(),
+                ))))
             }
             Err(e) if e.is_instance_of::<PyTypeError>(py) => {
                 Ok(Self(Err(NotI64::Type(type_name(&obj)))))

@@ -570,10 +570,7 @@ impl AttrBatch {
         &'a self,
         py: Python<'py>,
     ) -> impl DoubleEndedIterator<Item = PyResult<Bound<'py, AttrView>>> + 'a {
-        self.ixs[self.start..self.end].iter().map(move |&ix| {
-            let view = AttrView::new(py, &self.snap, &self.values, self.snap.attrs(ix));
-            Bound::new(py, view)
-        })
+        (0..self.end - self.start).map(move |i| Bound::new(py, self.row(py, i)))
     }
 
     /// The position of the first node whose view equals `value`.
@@ -646,20 +643,24 @@ impl AttrBatch {
     }
 }
 
-#[pymethods]
 impl AttrBatch {
-    fn __len__(&self) -> usize {
-        self.end - self.start
+    /// The view of row `i` (< the batch's length).
+    fn row(&self, py: Python<'_>, i: usize) -> AttrView {
+        let ix = self.ixs[self.start + i];
+        AttrView::new(py, &self.snap, &self.values, self.snap.attrs(ix))
     }
 
-    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<AttrView> {
-        // An int or anything with `__index__` (numpy ints), but not a bool
-        // (nor a slice): `batch[True]` is a mistake, not row 1.
-        if index.is_instance_of::<PyBool>() || index.cast::<pyo3::types::PySlice>().is_ok() {
-            return Err(PyTypeError::new_err(format!(
-                "batch indices must be integers, not {}",
+    /// `batch[index]` for an int index (anything with `__index__`, such as
+    /// a numpy int, but not a bool: `batch[True]` is a mistake, not row 1).
+    fn item(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<AttrView> {
+        let wrong_type = || {
+            PyTypeError::new_err(format!(
+                "batch indices must be integers or slices, not {}",
                 type_name(index)
-            )));
+            ))
+        };
+        if index.is_instance_of::<PyBool>() {
+            return Err(wrong_type());
         }
         let n = (self.end - self.start) as isize;
         let out_of_range = |index| {
@@ -670,22 +671,41 @@ impl AttrBatch {
         let index: isize = match index.extract() {
             Ok(i) => i,
             // An int beyond isize is out of range like any other.
-            Err(e) if e.is_instance_of::<PyOverflowError>(index.py()) => {
+            Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
                 return Err(out_of_range(index.to_string()))
             }
+            Err(e) if e.is_instance_of::<PyTypeError>(py) => return Err(wrong_type()),
             Err(e) => return Err(e),
         };
         let i = if index < 0 { index + n } else { index };
         if i < 0 || i >= n {
             return Err(out_of_range(index.to_string()));
         }
-        let ix = self.ixs[self.start + i as usize];
-        Ok(AttrView::new(
-            py,
-            &self.snap,
-            &self.values,
-            self.snap.attrs(ix),
-        ))
+        Ok(self.row(py, i as usize))
+    }
+}
+
+#[pymethods]
+impl AttrBatch {
+    fn __len__(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// A row's view; a slice gives a list of the rows' views (as slicing a
+    /// list of them would).
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(slice) = index.cast::<pyo3::types::PySlice>() {
+            let n = self.end - self.start;
+            let part = slice.indices(n as isize)?;
+            let rows = (0..part.slicelength).map(|k| part.start + k as isize * part.step);
+            let views = rows.map(|i| self.row(py, i as usize)).collect::<Vec<_>>();
+            return Ok(PyList::new(py, views)?.into_any());
+        }
+        Ok(Bound::new(py, self.item(py, index)?)?.into_any())
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -1067,16 +1067,6 @@ impl PyGraph {
         Ok(out)
     }
 
-    /// Same as ``get_nodes_batch``.
-    #[pyo3(signature = (ids, /))]
-    fn batch_query_nodes<'py>(
-        &self,
-        py: Python<'py>,
-        ids: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        self.get_nodes_batch(py, ids)
-    }
-
     /// Node ids in insertion order; ``data=True`` gives ``(id, dict)`` pairs.
     #[pyo3(signature = (data = false))]
     fn nodes<'py>(&self, py: Python<'py>, data: bool) -> PyResult<Bound<'py, PyList>> {

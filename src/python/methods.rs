@@ -568,6 +568,9 @@ pub(crate) fn _share_methods(cls: &Bound<'_, PyType>) -> PyResult<usize> {
     }
     let mro = cls.mro();
     let mut installed = 0;
+    // One copy per method: an alias (`batch_query_nodes`) stays the same
+    // object as the method it names.
+    let mut copies: Vec<(_, Bound<'_, PyAny>)> = Vec::new();
     for item in native
         .getattr("__dict__")?
         .call_method0("items")?
@@ -592,14 +595,21 @@ pub(crate) fn _share_methods(cls: &Bound<'_, PyType>) -> PyResult<usize> {
         if owner.is(cls) || method_def(&resolved) != Some(def) {
             continue; // already cls's own, or overridden on the way
         }
-        // SAFETY: `cls` is a live type object; `def` is the native class's
-        // `PyMethodDef`, which lives as long as that class, and `cls` keeps
-        // that class alive through its bases.
-        let copy = unsafe {
-            Bound::from_owned_ptr_or_err(
-                py,
-                ffi::PyDescr_NewMethod(cls.as_ptr() as *mut ffi::PyTypeObject, def),
-            )?
+        let copy = match copies.iter().find(|(d, _)| *d == def) {
+            Some((_, copy)) => copy.clone(),
+            None => {
+                // SAFETY: `cls` is a live type object; `def` is the native
+                // class's `PyMethodDef`, which lives as long as that class,
+                // and `cls` keeps that class alive through its bases.
+                let copy = unsafe {
+                    Bound::from_owned_ptr_or_err(
+                        py,
+                        ffi::PyDescr_NewMethod(cls.as_ptr() as *mut ffi::PyTypeObject, def),
+                    )?
+                };
+                copies.push((def, copy.clone()));
+                copy
+            }
         };
         cls.setattr(&name, copy)?;
         installed += 1;

@@ -46,7 +46,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     crate::engine::id::set_printable_rule(printable);
     m.add_class::<graph::PyGraph>()?;
-    methods::install(&m.py().get_type::<graph::PyGraph>())?;
+    let graph = m.py().get_type::<graph::PyGraph>();
+    methods::install(&graph)?;
+    // DESIGN: `batch_query_nodes` is the same method as `get_nodes_batch`.
+    graph.setattr("batch_query_nodes", graph.getattr("get_nodes_batch")?)?;
     m.add_class::<filter::AttrView>()?;
     filter::install_view_subscript(&m.py().get_type::<filter::AttrView>());
     m.add_class::<detach::CancelToken>()?;

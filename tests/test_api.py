@@ -55,6 +55,38 @@ def test_subclasses_keep_their_overrides_and_share_the_rest() -> None:
         gli.Graph.node_count(gli._core.Graph())  # a copy checks its receiver like the original
 
 
+def test_patching_graph_reaches_subclasses_defined_before() -> None:
+    # Each subclass holds copies of the native methods; a patch of Graph (a
+    # mock in a test, an instrumenting wrapper) must still reach it, and
+    # restoring it must make the subclasses share the native method again.
+    from unittest import mock
+
+    class Mine(gli.Graph):
+        def bfs(self, source: Any, depth_limit: Any = None) -> Any:
+            return "own"
+
+    class Deeper(Mine):
+        pass
+
+    graphs = [gli.Graph(), Mine(), Deeper()]
+    for g in graphs:
+        g.add_edge(*(g.add_node(1), g.add_node(2)))
+    with mock.patch.object(gli.Graph, "k_hop", return_value="patched"), \
+            mock.patch.object(gli.Graph, "bfs", return_value="patched"):
+        assert [g.k_hop(1, 1) for g in graphs] == ["patched"] * 3
+        assert [g.bfs(1) for g in graphs] == ["patched", "own", "own"]  # an override stays the subclass's
+    assert [g.k_hop(1, 1) for g in graphs] == [[2]] * 3 and graphs[2].bfs(1) == "own"
+    for cls in (Mine, Deeper):
+        assert vars(cls)["k_hop"].__objclass__ is cls  # shared again: the fast path is back
+    del gli.Graph.node_count  # falls through to the native class; still shared below it
+    try:
+        assert all(g.node_count() == 2 for g in graphs)
+        assert vars(Deeper)["node_count"].__objclass__ is Deeper
+    finally:
+        gli._core._share_methods(gli.Graph)
+    assert vars(gli.Graph)["node_count"].__objclass__ is gli.Graph
+
+
 def test_every_native_method_refuses_a_receiver_that_is_not_a_graph() -> None:
     # The hand-written descriptors (methods.rs) skip re-checking `self`, as
     # CPython checked it against the descriptor's class: this pins that check

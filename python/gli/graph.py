@@ -46,6 +46,47 @@ class _GraphType(type):
     def __subclasscheck__(cls, sub: type) -> bool:
         return super().__subclasscheck__(sub) or (cls is Graph and issubclass(sub, PythonGraph))
 
+    # Each subclass holds its own copies of the native methods
+    # (`_core._share_methods`), which would hide a change made to a class above
+    # it: patching `Graph.k_hop` (a mock, a wrapper) would not reach a
+    # subclass defined before. A change to a class's attribute drops the
+    # copies of that name below it, then shares again whatever still resolves
+    # to the native method (so a restored method is fast again).
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        _reshare(cls, name)
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        _reshare(cls, name)
+
+
+_resharing = threading.local()  # set while `_reshare` installs copies (no re-entry)
+_NATIVE_METHODS = frozenset(k for k, v in vars(_core.Graph).items() if type(v) is type(_core.Graph.k_hop))
+
+
+def _reshare(cls: type, name: str) -> None:
+    if name not in _NATIVE_METHODS or getattr(_resharing, "active", False):
+        return
+    below: list[type] = cls.__subclasses__()
+    seen: list[type] = []
+    while below:  # every class below `cls`, parents first
+        sub = below.pop(0)
+        if sub not in seen:
+            seen.append(sub)
+            below.extend(sub.__subclasses__())
+    _resharing.active = True
+    try:
+        for sub in seen:
+            own = vars(sub).get(name)
+            if type(own) is type(_core.Graph.k_hop) and getattr(own, "__objclass__", None) is sub:
+                type.__delattr__(sub, name)  # a shared copy, not the subclass's own override
+        for sub in seen:
+            _core._share_methods(sub)
+    finally:
+        _resharing.active = False
+
 
 class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
     """A directed or undirected graph whose engine is Rust (or pure Python).

@@ -466,6 +466,24 @@ def test_columns(make_graph: GraphFactory) -> None:
     assert cols["fs"] == [0.5, 2, "?"]
 
 
+def test_a_column_default_that_stands_for_a_number_counts_as_it(make_graph: GraphFactory) -> None:
+    # As node_attribute_array reads its default: a numpy scalar is its number.
+    g = make_graph()
+    g.add_node(0, f=0.5)
+    g.add_node(1)
+    cols: list[Any] = []
+
+    def grab(ids: list[Any], b: Any) -> list[bool]:
+        cols.extend([b.column("f", np.float32(2)), b.column("f", np.int64(-3)), b.column("f", np.bool_(True))])
+        return [True] * len(ids)
+
+    g.filter_nodes(grab, vectorized=True)
+    assert cols[0].dtype == np.float64 and cols[0].tolist() == [0.5, 2.0]
+    assert cols[1].dtype == np.float64 and cols[1].tolist() == [0.5, -3.0]
+    assert cols[2] == [0.5, np.bool_(True)]  # a bool is no number beside other values
+    assert g.node_attribute_array("f", default=np.float32(2)).tolist() == [0.5, 2.0]
+
+
 def test_vectorized_predicate_may_change_its_ids_list(make_graph: GraphFactory) -> None:
     g = people(make_graph, 10)
 

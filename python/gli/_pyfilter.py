@@ -157,8 +157,10 @@ class AttributeBatch(Sequence[AttributeView]):
             return np.array(nums, dtype=np.int64)
         if nums and all(type(x) is bool for x in nums):
             return np.array(nums, dtype=bool)
-        if default is None or (isinstance(default, (int, float)) and not isinstance(default, bool)):
-            fill = math.nan if default is None else float(default)
+        # A default that stands for a number (a numpy scalar) counts as that number.
+        d = default if default is None or isinstance(default, (int, float)) else _number(default)
+        if default is None or (isinstance(d, (int, float)) and not isinstance(d, bool)):
+            fill = math.nan if d is None else float(d)
             # numeric: int (64-bit) or float, never bool (beside other values)
             numeric = all(v is _MISSING or _numeric(v) for v in vals)
             if numeric:

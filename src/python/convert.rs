@@ -162,7 +162,7 @@ fn stands_for(obj: &Bound<'_, PyAny>) -> Stands {
 /// `int` of 64 bits or a `float` (a `datetime64` or `timedelta64` is no
 /// number, whatever its `.item()`). An `int` beyond 64 bits is no number
 /// (DESIGN: "numeric" is a 64-bit int or a float).
-fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
+pub(crate) fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
     if obj.is_instance_of::<PyInt>() {
         let mut overflow = 0;
         // SAFETY: attached, `obj` a live int (or subclass): its value is read

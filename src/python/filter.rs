@@ -30,14 +30,16 @@ use super::convert::{
     attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, str_text, type_name,
     value_to_py, with_py_names,
 };
-use super::convert::{py_index, release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs};
+use super::convert::{
+    number_of, py_index, release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs,
+};
 use super::detach::{attach, checkpoint, detach, detach_with, iterate, on_snapshot, CallingPython};
 use super::handles::{HandleCache, Handles};
 use super::values::Values;
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::id::PyRepr;
-use crate::engine::{AttrId, Graph, Ix, Snapshot, Value};
+use crate::engine::{AttrId, Graph, Ix, Number, Snapshot, Value};
 use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicUsize, LeafMutex, Ordering};
 
 /// Default batch of per-node predicate calls: a call costs ~50 ns, so a batch
@@ -773,7 +775,12 @@ impl AttrBatch {
                     Err(e) => (Some(f64::NAN), Some(e)),
                 }
             }
-            Some(_) => (None, None),
+            // One that stands for a number (a numpy scalar) counts as that number.
+            Some(d) => match number_of(d) {
+                Some(Number::Int(i)) => (Some(i as f64), None),
+                Some(Number::Float(x)) => (Some(x), None),
+                _ => (None, None),
+            },
         };
         let col = detach(py, || self.classify(id, numeric_default));
         if let Some(e) = too_big {

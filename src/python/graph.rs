@@ -717,12 +717,6 @@ fn numpy_ints(
     Ok(Some(values.to_vec()))
 }
 
-/// A batch's edge endpoints, in item order: the first `ints.len() / 2`
-/// items' as ints (`s0, t0, s1, t1, ...`), read once (every edge of a numpy
-/// array; the leading all-int items of any other batch, a bulk load's every
-/// item), and the rest as their tuples (ids type-checked), kept, one
-/// reference each, for the lookups and for a re-resolution should concurrent
-/// removals force one.
 /// A converted `batch_operations` item.
 enum Staged {
     Op(Op<PyPayload>),
@@ -735,6 +729,13 @@ enum Staged {
     },
 }
 
+/// A batch's edge endpoints, in item order: the first `ints.len() / 2`
+/// items' as ints (`s0, t0, s1, t1, ...`), read once (every edge of a numpy
+/// array; the leading all-int items of any other batch, a bulk load's every
+/// item), and the rest as their tuples (ids type-checked), kept, one
+/// reference each, for the lookups and for a re-resolution should concurrent
+/// removals force one; up to the first item with an id no node can have
+/// (`stop`).
 struct EdgeEnds<'py> {
     ints: Vec<i64>,
     tuples: Vec<Bound<'py, PyTuple>>,

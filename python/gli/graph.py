@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
+import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Self, cast
 
@@ -63,26 +64,28 @@ class _GraphType(type):
 
 
 _resharing = threading.local()  # set while `_reshare` installs copies (no re-entry)
-_NATIVE_METHODS = frozenset(k for k, v in vars(_core.Graph).items() if type(v) is type(_core.Graph.k_hop))
+_NATIVE_METHODS = frozenset(k for k, v in vars(_core.Graph).items() if type(v) is types.MethodDescriptorType)
 
 
 def _reshare(cls: type, name: str) -> None:
     if name not in _NATIVE_METHODS or getattr(_resharing, "active", False):
         return
-    below: list[type] = cls.__subclasses__()
-    seen: list[type] = []
-    while below:  # every class below `cls`, parents first
-        sub = below.pop(0)
-        if sub not in seen:
-            seen.append(sub)
-            below.extend(sub.__subclasses__())
+    below: dict[type, None] = {}  # every class below `cls`
+    todo: list[type] = cls.__subclasses__()
+    while todo:
+        sub = todo.pop()
+        if sub not in below:
+            below[sub] = None
+            todo.extend(sub.__subclasses__())
+    if not below:  # a class being made (its own methods shared one by one)
+        return
     _resharing.active = True
     try:
-        for sub in seen:
+        for sub in below:
             own = vars(sub).get(name)
-            if type(own) is type(_core.Graph.k_hop) and getattr(own, "__objclass__", None) is sub:
+            if type(own) is types.MethodDescriptorType and own.__objclass__ is sub:
                 type.__delattr__(sub, name)  # a shared copy, not the subclass's own override
-        for sub in seen:
+        for sub in below:
             _core._share_methods(sub)
     finally:
         _resharing.active = False

@@ -152,6 +152,16 @@ impl PyGraph {
         node_id(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
     }
 
+    /// [`lookup_ref`] of a batch item's id: `None` for an id no node can
+    /// have; a wrong type raises naming the item.
+    fn item_ref<'a>(
+        method: &str,
+        index: usize,
+        obj: &'a Bound<'_, PyAny>,
+    ) -> PyResult<Option<NodeRef<'a>>> {
+        lookup_ref(obj).map_err(|e| Self::with_index(obj.py(), e, method, index))
+    }
+
     /// The node ids of a list of ids to look up (borrowed), as
     /// [`lookup_refs`] checks them: every item's type first (a wrong one
     /// raises naming its item), then the first id no node can have raises
@@ -160,12 +170,11 @@ impl PyGraph {
         let mut refs = Vec::with_capacity(objs.len());
         let mut absent = None;
         for (index, obj) in objs.iter().enumerate() {
-            match lookup_ref(obj) {
-                Ok(Some(id)) => refs.push(id),
-                Ok(None) => {
+            match Self::item_ref(method, index, obj)? {
+                Some(id) => refs.push(id),
+                None => {
                     absent.get_or_insert(obj);
                 }
-                Err(e) => return Err(Self::with_index(obj.py(), e, method, index)),
             }
         }
         match absent {
@@ -292,7 +301,6 @@ impl PyGraph {
     #[allow(clippy::type_complexity)]
     fn edge_items<'py>(
         &self,
-        py: Python<'py>,
         items: &Bound<'py, PyAny>,
     ) -> PyResult<(EdgeEnds<'py>, Vec<(usize, PyAttrMap)>)> {
         // Every item is type-checked before any endpoint is looked up (type
@@ -339,9 +347,7 @@ impl PyGraph {
             // is a missing endpoint, found when the items before it are
             // looked up (`stop_error`), as `add_edge` finds it.
             let possible = |x: Borrowed<'_, '_, PyAny>| {
-                lookup_ref(&x)
-                    .map(|id| id.is_some())
-                    .map_err(|e| Self::with_index(py, e, "batch_add_edges", index))
+                Self::item_ref("batch_add_edges", index, &x).map(|id| id.is_some())
             };
             let both = possible(s)? & possible(d)?;
             if stop.is_none() {
@@ -396,8 +402,7 @@ impl PyGraph {
         // An id to look up: `None` for one no node can have (its type checked).
         let look = |i: usize| -> PyResult<Option<NodeId>> {
             let obj = arg(i)?;
-            let id = lookup_ref(&obj)
-                .map_err(|e| Self::with_index(obj.py(), e, "batch_operations", index))?;
+            let id = Self::item_ref("batch_operations", index, &obj)?;
             Ok(id.map(|id| id.to_owned_id()))
         };
         let attrs = |i: usize| -> PyResult<PyAttrMap> {
@@ -416,8 +421,13 @@ impl PyGraph {
             Ok(())
         };
         // An operation that names an id no node can have fails where it
-        // stands, as the missing node or edge it names.
-        let no_node = |i: usize| -> PyResult<PyErr> { Ok(node_not_found(&arg(i)?)) };
+        // stands, as the missing node (`probe`: see `Staged`) or edge it names.
+        let no_node = |probe: Option<NodeId>, i: usize| -> PyResult<Staged> {
+            Ok(Staged::Fails {
+                probe,
+                err: node_not_found(&arg(i)?),
+            })
+        };
         let no_edge = || -> PyResult<Staged> {
             Ok(Staged::Fails {
                 probe: None,
@@ -433,36 +443,24 @@ impl PyGraph {
                 want(3)?;
                 match (look(1)?, attrs(2)?) {
                     (Some(n), attrs) => Staged::Op(Op::UpdateNode(n, attrs)),
-                    (None, _) => Staged::Fails {
-                        probe: None,
-                        err: no_node(1)?,
-                    },
+                    (None, _) => no_node(None, 1)?,
                 }
             }
             "remove_node" => {
                 want(2)?;
                 match look(1)? {
                     Some(n) => Staged::Op(Op::RemoveNode(n)),
-                    None => Staged::Fails {
-                        probe: None,
-                        err: no_node(1)?,
-                    },
+                    None => no_node(None, 1)?,
                 }
             }
             "add_edge" => {
                 want(4)?;
                 match (look(1)?, look(2)?, attrs(3)?) {
                     (Some(s), Some(t), attrs) => Staged::Op(Op::AddEdge(s, t, attrs)),
-                    (None, _, _) => Staged::Fails {
-                        probe: None,
-                        err: no_node(1)?,
-                    },
+                    (None, _, _) => no_node(None, 1)?,
                     // The source, if it is missing when this operation
                     // comes, is the node `add_edge` names.
-                    (Some(s), None, _) => Staged::Fails {
-                        probe: Some(s),
-                        err: no_node(2)?,
-                    },
+                    (Some(s), None, _) => no_node(Some(s), 2)?,
                 }
             }
             "update_edge" => {
@@ -932,7 +930,7 @@ impl PyGraph {
                 },
                 Vec::new(),
             ),
-            None => self.edge_items(py, &batch_items(items)?)?,
+            None => self.edge_items(&batch_items(items)?)?,
         };
         let (pairs, epoch) = self.resolve_pairs(py, &ends)?;
         if let Some(stop) = &ends.stop {

@@ -42,16 +42,15 @@ def _item_id(method: str, index: int, x: object) -> NodeId:
         raise type(e)(f"{method}: item {index}: {e}") from None
 
 
-def _item_ref(method: str, index: int, x: object) -> object:
+def _item_ref(method: str, index: int, x: object) -> int | str:
     """A batch item's id to look up, as the rust backend's: a wrong type
     raises naming the item; an ``int`` beyond 64 bits or a ``str`` with a
     lone surrogate passes as its plain value, a node no graph has (the
     lookup raises ``NodeNotFoundError`` naming it)."""
-    if isinstance(x, bool) or not isinstance(x, (int, str)):
-        raise TypeError(f"{method}: item {index}: node id must be str or int, not {type(x).__name__}")
-    if isinstance(x, int):
-        return x if type(x) is int else int.__int__(x)
-    return _text(x)
+    try:
+        return _plain_id(x)
+    except TypeError as e:
+        raise TypeError(f"{method}: item {index}: {e}") from None
 
 
 def _count(method: str, name: str, v: object) -> int:
@@ -123,19 +122,26 @@ def _numeric(v: object) -> bool:
     return n is not None and type(n) is not bool
 
 
-def _check_id(x: object) -> NodeId:
-    """``x`` as the node id it names: an exact ``int`` or ``str`` (a subclass
-    instance, such as an ``IntEnum`` member, names its plain value, as in the
-    rust backend, which stores the value)."""
+def _plain_id(x: object) -> int | str:
+    """The plain ``int`` or ``str`` value of ``x`` (a subclass instance, such
+    as an ``IntEnum`` member, names its plain value, as in the rust backend,
+    which stores the value); ``TypeError`` for any other type or a ``bool``."""
     if isinstance(x, bool) or not isinstance(x, (int, str)):
         raise TypeError(f"node id must be str or int, not {type(x).__name__}")
     if isinstance(x, int):
-        if type(x) is not int:
-            x = int.__int__(x)
+        return x if type(x) is int else int.__int__(x)
+    return _text(x)
+
+
+def _check_id(x: object) -> NodeId:
+    """``x`` as the node id it names (``_plain_id``), which must fit a
+    stored id: 64 bits, UTF-8 text."""
+    x = _plain_id(x)
+    if isinstance(x, int):
         if not _I64[0] <= x <= _I64[1]:
             raise OverflowError(f"node id {_plain_repr(x)} does not fit in a signed 64-bit integer")
         return x
-    return _utf8(_text(x))
+    return _utf8(x)
 
 
 def _lookup_ids(*xs: object, edge: bool = False) -> tuple[NodeId, ...]:

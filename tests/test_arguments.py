@@ -39,7 +39,8 @@ def test_counts_are_non_negative_ints(backend: str) -> None:
         g.k_hop(0, True)
     for call, name in ((lambda v: g.pagerank(alpha=v), "pagerank: alpha"), (lambda v: g.pagerank(tol=v), "pagerank: tol"),
                        (lambda v: g.node_attribute_array("w", default=v), "node_attribute_array: default")):
-        for bad in ("0.5", None, [1.0]):
+        # a bool is no real number here, as it is no count above
+        for bad in ("0.5", None, [1.0], True, False, np.bool_(True)):
             with pytest.raises(TypeError, match=f"^{name} must be a real number, not {type(bad).__name__}$"):
                 call(bad)
     with pytest.raises(TypeError, match="^set_filter_threads: n must be an int, not float$"):
@@ -84,8 +85,14 @@ def test_flags_and_names_are_checked(backend: str) -> None:
                  lambda: g.pagerank(alpha="x")):
         with pytest.raises(TypeError):
             call()  # type: ignore[no-untyped-call]
-    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\], got nan"):
+    with pytest.raises(ValueError, match=r"^pagerank: alpha must be in \[0, 1\], got nan$"):
         g.pagerank(alpha=float("nan"))
+    # a tolerance that can never be met is refused at once, not after max_iter rounds
+    for tol, shown in ((-1, "-1.0"), (float("nan"), "nan"), (-1e-300, "-1e-300")):
+        with pytest.raises(ValueError, match=f"^pagerank: tol must be >= 0, got {shown}$"):
+            g.pagerank(tol=tol)
+    with pytest.raises(gli.ConvergenceError):  # 0 is a tolerance: no ValueError
+        g.pagerank(tol=0.0, max_iter=0)
 
 
 def test_bools_and_wide_ints_are_not_numeric(backend: str) -> None:

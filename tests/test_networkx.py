@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 nx = pytest.importorskip("networkx")
@@ -256,6 +257,16 @@ def test_can_run_restricts_arguments() -> None:
     for kwargs in ({"personalization": {0: 1}}, {"nstart": {0: 1}}, {"dangling": {0: 1}}):
         assert isinstance(can_run("pagerank", (G,), kwargs), str)
     assert can_run("pagerank", (nx.MultiGraph(G),), {}) == "GLI graphs are not multigraphs"
+    # what GLI refuses and NetworkX runs with is left to NetworkX, which gives its own answer
+    for kwargs in ({"alpha": 2}, {"alpha": True}, {"alpha": float("nan")}, {"tol": -1}, {"tol": np.bool_(True)},
+                   {"tol": 2**2000}, {"max_iter": -1}, {"max_iter": 1.5}, {"max_iter": True}):
+        assert isinstance(can_run("pagerank", (G,), kwargs), str), kwargs
+    assert can_run("pagerank", (G,), {"alpha": np.float32(0.5), "tol": 0, "max_iter": np.int64(3)}) is True
+    with nx.config(backend_priority=["gli"]):  # type: ignore[operator]
+        K = nx.complete_graph(3)  # converges with alpha=1 (a path graph would oscillate)
+        assert nx.pagerank(K, alpha=True) == nx.pagerank(K, alpha=True, backend="networkx")
+        with pytest.raises(nx.PowerIterationFailedConvergence):
+            nx.pagerank(G, tol=-1)
     assert can_run("single_source_shortest_path_length", (G, 0), {}) is True
     assert isinstance(can_run("single_source_shortest_path_length", (G, 0, 2), {}), str)
     assert can_run("connected_components", (G,), {}) is True
@@ -280,7 +291,6 @@ def test_sources_networkx_finds_by_equality_are_left_to_networkx() -> None:
     """np.int64(1), 1.0 and True name node 1 in NetworkX (equal, same hash);
     GLI's ids are exactly str and int, so it declines them rather than report
     node 1 missing, and automatic dispatch falls back to NetworkX."""
-    np = pytest.importorskip("numpy")
     G = nx.path_graph(4)
     can_run = backend_interface.can_run
     for source in (np.int64(1), 1.0, True):

@@ -65,8 +65,10 @@ def _count(method: str, name: str, v: object) -> int:
 
 
 def _real(method: str, name: str, v: object) -> float:
-    """A float argument, accepted as the rust backend's ``f64`` extraction accepts it."""
-    if isinstance(v, (str, bytes, bytearray)) or not hasattr(type(v), "__float__") and not hasattr(type(v), "__index__"):
+    """A float argument, accepted as the rust backend's ``f64`` extraction
+    accepts it, except a ``bool`` (a numpy bool too): no real number here, as
+    it is no count to ``_count`` and no numeric value to a column."""
+    if isinstance(v, (str, bytes, bytearray, bool, np.bool_)) or not hasattr(type(v), "__float__") and not hasattr(type(v), "__index__"):
         raise TypeError(f"{method}: {name} must be a real number, not {type(v).__name__}")
     try:
         return float(v)  # type: ignore[arg-type]

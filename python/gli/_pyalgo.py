@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -221,7 +222,9 @@ class PythonQueries:
         weight = _name(weight, optional=True)  # first, as the rust backend's extraction checks it
         alpha, tol = _real("pagerank", "alpha", alpha), _real("pagerank", "tol", tol)
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+            raise ValueError(f"pagerank: alpha must be in [0, 1], got {alpha}")
+        if math.isnan(tol) or tol < 0.0:  # it could never be met
+            raise ValueError(f"pagerank: tol must be >= 0, got {tol}")
         max_iter = _count("pagerank", "max_iter", max_iter)
         with self._lock:
             order = self.nodes()

@@ -589,8 +589,8 @@ impl IntArg {
 /// A float argument (`alpha`, `tol`, `default`), extracted as an `f64`
 /// parameter is, except that what it cannot be is kept for
 /// [`RealArg::value`]'s error, which names the method and the argument: an
-/// object of a type that is no real number, or an int too large for a
-/// float, as its text.
+/// object of a type that is no real number (a `bool` included), or an int
+/// too large for a float, as its text.
 pub(crate) struct RealArg(Result<f64, NotF64>);
 
 enum NotF64 {
@@ -605,6 +605,15 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RealArg {
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         let py = obj.py();
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            return Ok(Self(Ok(f.value())));
+        }
+        // A bool (a numpy bool too, which PyO3's `bool` takes) is no real
+        // number here, as it is no count to `IntArg` and no numeric value to
+        // a column: `alpha=True` is a slip.
+        if obj.extract::<bool>().is_ok() {
+            return Ok(Self(Err(NotF64::Type(type_name(&obj)))));
+        }
         match obj.extract::<f64>() {
             Ok(x) => Ok(Self(Ok(x))),
             Err(e) if e.is_instance_of::<PyOverflowError>(py) => {

@@ -1409,11 +1409,20 @@ impl PyGraph {
             alpha.value("pagerank", "alpha")?,
             tol.value("pagerank", "tol")?,
         );
+        // Python's text of a float, as the reference backend prints it.
+        let shown = |x: f64| pyo3::types::PyFloat::new(py, x).str();
         if !(0.0..=1.0).contains(&alpha) {
-            // Python's text of the float, as the reference backend prints it.
-            let shown = pyo3::types::PyFloat::new(py, alpha).str()?;
             return Err(PyValueError::new_err(format!(
-                "alpha must be in [0, 1], got {shown}"
+                "pagerank: alpha must be in [0, 1], got {}",
+                shown(alpha)?
+            )));
+        }
+        // A negative or NaN tolerance can never be met: an error now, not
+        // `max_iter` iterations and then a `ConvergenceError`.
+        if tol.is_nan() || tol < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "pagerank: tol must be >= 0, got {}",
+                shown(tol)?
             )));
         }
         let max_iter = max_iter.count("pagerank", "max_iter")?;

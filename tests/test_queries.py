@@ -18,7 +18,7 @@ BACKENDS = ["rust", "python"]
 
 
 @st.composite
-def graphs(draw: st.DrawFn) -> tuple[bool, list[int], list[tuple[int, int, float]], list[int]]:
+def graphs(draw: st.DrawFn) -> tuple[bool, list[int], list[tuple[int, int, int | float]], list[int]]:
     directed = draw(st.booleans())
     n = draw(st.integers(1, 25))
     nodes = list(range(n))
@@ -30,12 +30,13 @@ def graphs(draw: st.DrawFn) -> tuple[bool, list[int], list[tuple[int, int, float
         if key in seen:
             continue
         seen.add(key)
-        edges.append((s, t, float(draw(st.integers(0, 9)))))
+        w = draw(st.integers(0, 9))
+        edges.append((s, t, w if draw(st.booleans()) else float(w)))  # ints and floats, as NetworkX sums them
     removed = draw(st.lists(st.integers(0, n - 1), max_size=3, unique=True))
     return directed, nodes, edges, removed
 
 
-def build(backend: str, spec: tuple[bool, list[int], list[tuple[int, int, float]], list[int]]) -> tuple[gli.Graph, nx.Graph]:
+def build(backend: str, spec: tuple[bool, list[int], list[tuple[int, int, int | float]], list[int]]) -> tuple[gli.Graph, nx.Graph]:
     directed, nodes, edges, removed = spec
     g = gli.Graph(directed=directed, backend=backend)
     G: nx.Graph = nx.DiGraph() if directed else nx.Graph()
@@ -69,8 +70,39 @@ def test_traversals_match_networkx(backend: str, spec) -> None:  # type: ignore[
         assert g.k_hop(src, 2) == [v for v in want_bfs if 1 <= lengths[v] <= 2]
         wl = nx.single_source_dijkstra_path_length(G, src, weight="w")
         got = g.shortest_path_lengths(src, weight="w")
-        assert got.keys() == wl.keys()
-        assert all(math.isclose(got[k], wl[k]) for k in wl)
+        # the same values, types (an int while every weight on the path is an
+        # int, as Python sums them) and settle order
+        assert [(k, v, type(v)) for k, v in got.items()] == [(k, v, type(v)) for k, v in wl.items()]
+        for t in list(wl)[-2:]:
+            d = g.shortest_path_length(src, t, weight="w")
+            assert (d, type(d)) == (wl[t], type(wl[t]))
+
+
+def test_weighted_lengths_are_python_sums(make_graph: Any) -> None:
+    """An int while every weight on the path is an int, exact past 64 bits;
+    a float once one is a float or missing (DESIGN's 1.0); the source's 0 an
+    int; as NetworkX's sums of Python numbers."""
+    g = make_graph()
+    g.batch_add_nodes(range(6))
+    big = 2**62
+    g.batch_add_edges([(0, 1, {"w": big}), (1, 2, {"w": big}), (2, 3, {"w": big}), (0, 4, {"w": 1}),
+                       (4, 5, {"w": 0.5}), (3, 5, {})])
+    G = nx.DiGraph()
+    G.add_edges_from((s, t, {"w": d.get("w", 1.0)}) for s, t, d in g.edges(data=True))
+    want = nx.single_source_dijkstra_path_length(G, 0, weight="w")
+    got = g.shortest_path_lengths(0, weight="w")
+    assert [(k, v, type(v)) for k, v in got.items()] == [(k, v, type(v)) for k, v in want.items()]
+    assert got == {0: 0, 4: 1, 5: 1.5, 1: big, 2: 2 * big, 3: 3 * big}
+    assert type(got[0]) is int and g.shortest_path_length(0, 3, weight="w") == 3 * big  # exact: no float rounding
+    assert g.shortest_path_length(0, 0, weight="w") == 0 and type(g.shortest_path_length(0, 0, weight="w")) is int
+    # a name no edge has: every edge weighs 1.0
+    lengths = g.shortest_path_lengths(0, weight="nothing")
+    assert [(v, type(v)) for v in lengths.values()] == [(0, int), (1.0, float), (1.0, float), (2.0, float), (2.0, float),
+                                                        (3.0, float)]
+    assert type(g.shortest_path_length(0, 0, weight="nothing")) is int
+    g.add_edge(5, 0, w=-3)
+    with pytest.raises(ValueError, match="^negative weight -3 on edge 5 -> 0$"):
+        g.shortest_path_lengths(4, weight="w")
 
 
 def _same_float(a: float, b: float) -> bool:

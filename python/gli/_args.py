@@ -222,7 +222,9 @@ def _kind(v: object) -> str:
 
 def _float_text(x: float) -> str:
     """``x`` as the rust backend prints an ``f64`` in its errors: no exponent,
-    no ``.0`` (``-1``, ``0.000001``), ``NaN``, ``inf``."""
+    no ``.0`` (``-1``, ``0.000001``), ``NaN``, ``inf``; an ``int`` in full."""
+    if isinstance(x, int):
+        return str(x)
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):

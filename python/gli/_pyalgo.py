@@ -50,12 +50,17 @@ class PythonQueries:
         return _check_id(node_id)
 
     def _weight(self, u: NodeId, v: NodeId, weight: str) -> float:
+        return float(self._length(u, v, weight))
+
+    def _length(self, u: NodeId, v: NodeId, weight: str) -> int | float:
+        """The edge's weight as a path length: an int stays an int (NetworkX
+        sums Python numbers), a missing weight is DESIGN's 1.0."""
         w = self.get_edge(u, v).get(weight, 1.0)
         if not _numeric(w):
             raise TypeError(
                 f"edge {u!r} -> {v!r}: weight attribute {weight!r} is not numeric ({_kind(w)})"
             )
-        return float(_number(w))  # type: ignore[arg-type]
+        return _number(w)  # type: ignore[return-value]
 
     def bfs(self, source: NodeId, /, depth_limit: int | None = None) -> list[NodeId]:
         if depth_limit is not None:
@@ -108,37 +113,40 @@ class PythonQueries:
 
     def _dijkstra(
         self, source: NodeId, target: NodeId | None, weight: str
-    ) -> tuple[dict[NodeId, float], dict[NodeId, NodeId]]:
-        done: dict[NodeId, float] = {}
+    ) -> tuple[dict[NodeId, int | float], dict[NodeId, NodeId]]:
+        # Lengths are Python sums (exact ints while the weights are ints);
+        # the queue and the comparisons use their float values, as the rust
+        # backend's do (they differ from exact comparisons only past 2**53).
+        done: dict[NodeId, int | float] = {}
         best = {source: 0.0}
         pred: dict[NodeId, NodeId] = {}
         counter = itertools.count()
-        heap = [(0.0, next(counter), source)]
+        heap: list[tuple[float, int, NodeId, int | float]] = [(0.0, next(counter), source, 0)]
         while heap:
-            d, _, u = heapq.heappop(heap)
+            _, _, u, d = heapq.heappop(heap)
             if u in done:
                 continue
             done[u] = d
             if u == target:
                 break
             for w in self.successors(u):
-                c = self._weight(u, w, weight)
+                c = self._length(u, w, weight)
                 if c < 0:
                     raise ValueError(f"negative weight {_float_text(c)} on edge {u!r} -> {w!r}")
                 nd = d + c
                 if w in done:
                     # Only a NaN weight, which leaves the queue out of order,
                     # settles a node before a shorter path: NetworkX raises too.
-                    if nd < done[w]:
+                    if float(nd) < float(done[w]):
                         raise ValueError(
                             f"contradictory paths found (a NaN weight?): node {w!r} was settled at distance"
                             f" {_float_text(done[w])} before edge {u!r} -> {w!r} reached it at {_float_text(nd)}"
                         )
                     continue
-                if w not in best or nd < best[w]:
-                    best[w] = nd
+                if w not in best or float(nd) < best[w]:
+                    best[w] = float(nd)
                     pred[w] = u
-                    heapq.heappush(heap, (nd, next(counter), w))
+                    heapq.heappush(heap, (float(nd), next(counter), w, nd))
         return done, pred
 
     def _path(self, source: NodeId, target: NodeId, weight: str | None) -> tuple[list[NodeId], float | int]:

@@ -459,12 +459,76 @@ pub fn edge_weight<O: Payload>(
     w: Ix,
     weight: AttrId,
 ) -> Result<f64> {
+    edge_length(view, u, w, weight).map(Length::as_f64)
+}
+
+/// A path length under a weight attribute, as NetworkX's sums of Python
+/// numbers are: an exact int while every weight along the path is an int,
+/// a float once one is a float (or an edge lacks the weight: DESIGN's 1.0).
+/// An `i128` holds any sum of 64-bit ints over fewer than 2^64 edges.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Length {
+    Int(i128),
+    Float(f64),
+}
+
+impl Length {
+    pub const ZERO: Length = Length::Int(0);
+
+    /// The length of a path of `n` edges that all lack the weight (1.0
+    /// each): a float, except the source's own 0, as Dijkstra gives it.
+    pub fn of_unweighted(n: usize) -> Length {
+        if n == 0 {
+            Length::ZERO
+        } else {
+            Length::Float(n as f64)
+        }
+    }
+
+    /// The value as a float: what the queue orders by (Python compares an
+    /// int and a float exactly; the two differ only past 2^53).
+    #[inline]
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Length::Int(i) => i as f64,
+            Length::Float(x) => x,
+        }
+    }
+
+    /// Python's `a + b`: int + int is an int, anything else a float.
+    #[inline]
+    fn plus(self, other: Length) -> Length {
+        match (self, other) {
+            (Length::Int(a), Length::Int(b)) => Length::Int(a + b),
+            (a, b) => Length::Float(a.as_f64() + b.as_f64()),
+        }
+    }
+}
+
+impl std::fmt::Display for Length {
+    /// An int in full, a float as Rust prints an `f64` (`-1`, `0.5`, `NaN`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Length::Int(i) => write!(f, "{i}"),
+            Length::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// [`edge_weight`], keeping an int weight an int.
+#[inline]
+fn edge_length<O: Payload>(
+    view: &GraphView<'_, O>,
+    u: Ix,
+    w: Ix,
+    weight: AttrId,
+) -> Result<Length> {
     let Some(v) = view.edge_attrs(u, w).and_then(|a| a.get(weight)) else {
-        return Ok(1.0);
+        return Ok(Length::Float(1.0));
     };
     match v.number() {
-        Some(Number::Int(i)) => Ok(i as f64),
-        Some(Number::Float(x)) => Ok(x),
+        Some(Number::Int(i)) => Ok(Length::Int(i.into())),
+        Some(Number::Float(x)) => Ok(Length::Float(x)),
         _ => Err(GraphError::InvalidType(format!(
             "edge {} -> {}: weight attribute {} is not numeric ({})",
             view.key(u),
@@ -559,22 +623,23 @@ pub fn bfs_path<O: Payload>(
 }
 
 /// Settled `(node, distance)` pairs, in settle order.
-pub type Settled = Vec<(Ix, f64)>;
+pub type Settled = Vec<(Ix, Length)>;
 /// The predecessor of each settled node on its shortest path.
 pub type Preds = FastMap<Ix, Ix>;
 
 /// A queued `(distance, push counter, node)`.
-struct HeapItem(f64, u64, Ix);
+struct HeapItem(Length, u64, Ix);
 
 /// Python's `(distance, counter, node) < (distance, counter, node)`: the
 /// counters decide between equal distances; a NaN distance is neither less
 /// nor greater than any other, nor equal to one.
 #[inline]
 fn py_lt(a: &HeapItem, b: &HeapItem) -> bool {
-    if a.0 == b.0 {
+    let (x, y) = (a.0.as_f64(), b.0.as_f64());
+    if x == y {
         a.1 < b.1
     } else {
-        a.0 < b.0
+        x < y
     }
 }
 
@@ -646,11 +711,11 @@ pub fn dijkstra<O: Payload>(
     let mut heap = PyHeap(Vec::new());
     let mut counter = 0u64;
     best.insert(src, 0.0);
-    heap.push(HeapItem(0.0, counter, src));
+    heap.push(HeapItem(Length::ZERO, counter, src));
     while let Some(HeapItem(d, _, u)) = heap.pop() {
         match done.entry(u) {
             std::collections::hash_map::Entry::Occupied(_) => continue,
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(d),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(d.as_f64()),
         };
         settled.push((u, d));
         if settled.len() % CHECK_EVERY == 0 {
@@ -660,26 +725,26 @@ pub fn dijkstra<O: Payload>(
             break;
         }
         for &w in view.out(u) {
-            let c = edge_weight(view, u, w, weight)?;
-            if c < 0.0 {
+            let c = edge_length(view, u, w, weight)?;
+            if c.as_f64() < 0.0 {
                 return Err(GraphError::InvalidValue(format!(
                     "negative weight {c} on edge {} -> {}",
                     view.key(u),
                     view.key(w)
                 )));
             }
-            let nd = d + c;
+            let nd = d.plus(c);
             if let Some(&at) = done.get(&w) {
                 // Only a NaN weight, which leaves the queue out of order,
                 // can settle a node before a shorter path to it: NetworkX
                 // raises the same `ValueError` there.
-                if nd < at {
-                    return Err(contradictory(view, u, w, at, nd));
+                if nd.as_f64() < at {
+                    return Err(contradictory(view, u, w, settled_at(&settled, w), nd));
                 }
                 continue;
             }
-            if best.get(&w).is_none_or(|&b| nd < b) {
-                best.insert(w, nd);
+            if best.get(&w).is_none_or(|&b| nd.as_f64() < b) {
+                best.insert(w, nd.as_f64());
                 pred.insert(w, u);
                 counter += 1;
                 heap.push(HeapItem(nd, counter, w));
@@ -689,13 +754,19 @@ pub fn dijkstra<O: Payload>(
     Ok((settled, pred))
 }
 
+/// The distance `w` was settled at (it was).
+#[cold]
+fn settled_at(settled: &Settled, w: Ix) -> Length {
+    settled.iter().find(|&&(ix, _)| ix == w).expect("settled").1
+}
+
 #[cold]
 fn contradictory<O: Payload>(
     view: &GraphView<'_, O>,
     u: Ix,
     w: Ix,
-    at: f64,
-    nd: f64,
+    at: Length,
+    nd: Length,
 ) -> GraphError {
     GraphError::InvalidValue(format!(
         "contradictory paths found (a NaN weight?): node {} was settled at distance {at} \
@@ -1234,7 +1305,7 @@ mod tests {
         let mut heap = PyHeap(Vec::new());
         let (mut counter, mut popped) = (0u64, Vec::new());
         let mut push = |heap: &mut PyHeap, d: f64| {
-            heap.push(HeapItem(d, counter, counter as Ix));
+            heap.push(HeapItem(Length::Float(d), counter, counter as Ix));
             counter += 1;
         };
         for d in [nan, 1.0, 3.0] {

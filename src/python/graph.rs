@@ -30,7 +30,7 @@ use super::filter;
 use super::handles::HandleCache;
 use super::trace;
 use super::values::{Home, Values};
-use crate::engine::algo;
+use crate::engine::algo::{self, Length};
 use crate::engine::cancel::Cancel;
 use crate::engine::value::lookup_name;
 use crate::engine::Attrs;
@@ -1320,10 +1320,10 @@ impl PyGraph {
         let _call = trace::call("shortest_path_length");
         let (s, t) = lookup_nodes(source, target)?;
         let (path, dist) = self.path(py, s, t, weight)?;
-        Ok(match dist {
-            Some(d) => d.into_pyobject(py)?.into_any(),
-            None => (path.len() - 1).into_pyobject(py)?.into_any(),
-        })
+        match dist {
+            Some(d) => length_to_py(py, d),
+            None => Ok((path.len() - 1).into_pyobject(py)?.into_any()),
+        }
     }
 
     /// ``{node: distance}`` from ``source`` to every reachable node.
@@ -1356,17 +1356,18 @@ impl PyGraph {
                     let s = inner.ix_in(view, src)?;
                     let settled = match w {
                         Some(w) => algo::dijkstra(view, s, None, w, c)?.0,
+                        // A name no edge has: each weighs DESIGN's 1.0.
                         None => algo::bfs_lengths(view, s, c)?
                             .into_iter()
-                            .map(|(ix, d)| (ix, d as f64))
+                            .map(|(ix, d)| (ix, Length::of_unweighted(d)))
                             .collect(),
                     };
                     Ok(view.keyed(&settled))
                 })?;
                 for chunk in lengths.chunks(GilYield::STEPS) {
                     turn.ticks(py, chunk.len());
-                    for (key, d) in chunk {
-                        dict.set_item(id_to_py(py, key), d)?;
+                    for &(ref key, d) in chunk {
+                        dict.set_item(id_to_py(py, key), length_to_py(py, d)?)?;
                     }
                 }
             }
@@ -1518,7 +1519,7 @@ impl PyGraph {
         s: crate::engine::NodeRef<'_>,
         t: crate::engine::NodeRef<'_>,
         weight: Option<&str>,
-    ) -> PyResult<(Vec<NodeId>, Option<f64>)> {
+    ) -> PyResult<(Vec<NodeId>, Option<Length>)> {
         let inner = &self.inner;
         let w = Self::weight_id(weight);
         self.on_snapshot(py, |view, c| {
@@ -1536,12 +1537,20 @@ impl PyGraph {
                 }
                 _ => {
                     let path = algo::bfs_path(view, a, b, c)?.ok_or_else(no_path)?;
-                    let d = w.map(|_| (path.len() - 1) as f64);
+                    let d = w.map(|_| Length::of_unweighted(path.len() - 1));
                     Ok((view.keys(&path), d))
                 }
             }
         })
     }
+}
+
+/// A path length as Python sums it: an `int` (exact, any size) or a `float`.
+fn length_to_py(py: Python<'_>, d: Length) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match d {
+        Length::Int(i) => i.into_pyobject(py)?.into_any(),
+        Length::Float(x) => x.into_pyobject(py)?.into_any(),
+    })
 }
 
 /// The largest `k_hop` result searched under the shards' read locks (about

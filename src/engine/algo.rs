@@ -1298,6 +1298,55 @@ mod tests {
     }
 
     #[test]
+    fn dijkstra_sums_int_weights_exactly_and_turns_float_at_a_float() {
+        // 0 -2^62-> 1 -2^62-> 2 -2^62-> 3 (ints past 2^63 in total, exact),
+        // 0 -1-> 4 -0.5-> 5 (a float from there), 3 -> 5 without a weight.
+        let g: Graph<()> = Graph::with_shards(true, 4);
+        for i in 0..6 {
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
+        }
+        let w = crate::engine::value::intern("algo-test-weight");
+        let big = 1i64 << 62;
+        let edge = |s: i64, t: i64, v: Option<Value<()>>| {
+            let mut attrs = AttrMap::new();
+            if let Some(v) = v {
+                attrs.insert(w, v);
+            }
+            g.add_edge(NodeRef::Int(s), NodeRef::Int(t), attrs).unwrap();
+        };
+        for i in 0..3 {
+            edge(i, i + 1, Some(Value::Int(big)));
+        }
+        edge(0, 4, Some(Value::Int(1)));
+        edge(4, 5, Some(Value::Float(0.5)));
+        edge(3, 5, None);
+        let snap = g.snapshot();
+        let v = snap.view();
+        let ix = |i| g.resolve(NodeRef::Int(i)).unwrap();
+        let (settled, _) = never(|c| dijkstra(&v, ix(0), None, w, c)).unwrap();
+        let by_key: Vec<(NodeId, Length)> = settled
+            .iter()
+            .map(|&(x, d)| (v.key(x).clone(), d))
+            .collect();
+        let b = i128::from(big);
+        assert_eq!(
+            by_key,
+            [
+                (NodeId::Int(0), Length::Int(0)),
+                (NodeId::Int(4), Length::Int(1)),
+                (NodeId::Int(5), Length::Float(1.5)),
+                (NodeId::Int(1), Length::Int(b)),
+                (NodeId::Int(2), Length::Int(2 * b)),
+                (NodeId::Int(3), Length::Int(3 * b)),
+            ]
+        );
+        assert_eq!(Length::Int(3 * b).to_string(), "13835058055282163712");
+        assert_eq!(Length::Float(-1.0).to_string(), "-1");
+        assert_eq!(Length::of_unweighted(0), Length::ZERO);
+        assert_eq!(Length::of_unweighted(2), Length::Float(2.0));
+    }
+
+    #[test]
     fn dijkstra_queue_pops_as_pythons_heapq_does() {
         // Expected: `heapq` on `(d, counter, counter)` tuples with the same
         // pushes and pops, NaN and signed zeros included.

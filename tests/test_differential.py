@@ -53,6 +53,16 @@ def outcome(fn: Any, *args: Any, **kwargs: Any) -> tuple[str, Any]:
         return ("err", (type(e), str(e)))
 
 
+def typed(result: tuple[str, Any]) -> tuple[str, Any]:
+    """An outcome with each number's type beside it (``1 == 1.0`` hides one)."""
+    kind, value = result
+    if kind != "ok":
+        return result
+    if isinstance(value, dict):
+        return kind, [(k, v, type(v)) for k, v in value.items()]
+    return kind, (value, type(value))
+
+
 class BothBackends(RuleBasedStateMachine):
     @initialize(directed=st.booleans(), limit=st.sampled_from([None, None, 16, 17]))
     def setup(self, directed: bool, limit: int | None) -> None:
@@ -166,6 +176,10 @@ class BothBackends(RuleBasedStateMachine):
             self.both(method, n)
         self.both("bfs", n, depth_limit=1)
         self.both("k_hop", n, 2)
+        # Weighted lengths: the same values and types (ints while the weights are ints).
+        for method, args in (("shortest_path_lengths", (n,)), ("shortest_path_length", (n, 0))):
+            results = [typed(outcome(getattr(g, method), *args, weight="w")) for g in self.graphs]
+            assert results[0] == results[1], (method, args, results)
         rust, py = (outcome(g.connected_components) for g in self.graphs)
 
         def norm(comps: list[list[Any]]) -> list[list[Any]]:

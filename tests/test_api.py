@@ -85,6 +85,12 @@ def test_patching_graph_reaches_subclasses_defined_before() -> None:
     finally:
         gli._core._share_methods(gli.Graph)
     assert vars(gli.Graph)["node_count"].__objclass__ is gli.Graph
+    # The native class is immutable: a patch of it could reach no gli.Graph
+    # (each holds its own copies), so it fails loudly instead of doing nothing.
+    with pytest.raises(TypeError, match="immutable type 'gli._core.Graph'"):
+        with mock.patch.object(gli._core.Graph, "k_hop", return_value="patched"):
+            pass  # pragma: no cover
+    assert gli._core.Graph.batch_query_nodes is gli._core.Graph.get_nodes_batch
 
 
 def test_every_native_method_refuses_a_receiver_that_is_not_a_graph() -> None:

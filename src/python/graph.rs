@@ -65,7 +65,14 @@ const EDGE_BATCH_ATTEMPTS: usize = 4;
 
 /// The rust backend's graph: a sharded, lock-striped store whose queries run
 /// with the GIL released. Use it through ``gli.Graph``.
-#[pyclass(name = "Graph", module = "gli._core", frozen, subclass, weakref)]
+#[pyclass(
+    name = "Graph",
+    module = "gli._core",
+    frozen,
+    subclass,
+    weakref,
+    immutable_type
+)]
 pub struct PyGraph {
     pub(crate) inner: Arc<Engine>,
     /// Id-object columns for long result lists (see `handles`).

@@ -530,7 +530,30 @@ fn add_method(
             ffi::PyDescr_NewMethod(cls.as_ptr() as *mut ffi::PyTypeObject, def),
         )?
     };
-    cls.setattr(name, descr)
+    set_class_attr(cls, name, &descr)
+}
+
+/// Sets `cls.<name>` in the class's own dict, at module init: `gli._core.Graph`
+/// is an immutable type, so that patching it (`mock.patch.object`) fails
+/// loudly. Its instances are `gli.Graph` objects, whose class holds its own
+/// copies of the native methods (see [`_share_methods`]): a patch of the
+/// native class used to be accepted and then reach none of them.
+pub(crate) fn set_class_attr(
+    cls: &Bound<'_, PyType>,
+    name: &str,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let py = cls.py();
+    let tp = cls.as_ptr() as *mut ffi::PyTypeObject;
+    // SAFETY: `cls` is a live heap type (a pyclass), whose `tp_dict` is its
+    // own dict for as long as the type lives; `PyType_Modified` then drops
+    // what the method caches knew of it.
+    unsafe {
+        let dict = Borrowed::from_ptr(py, (*tp).tp_dict).cast::<pyo3::types::PyDict>()?;
+        dict.set_item(name, value)?;
+        ffi::PyType_Modified(tp);
+    }
+    Ok(())
 }
 
 /// The `PyMethodDef` behind `obj` when it is a plain method descriptor.

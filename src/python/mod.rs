@@ -49,7 +49,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let graph = m.py().get_type::<graph::PyGraph>();
     methods::install(&graph)?;
     // DESIGN: `batch_query_nodes` is the same method as `get_nodes_batch`.
-    graph.setattr("batch_query_nodes", graph.getattr("get_nodes_batch")?)?;
+    methods::set_class_attr(
+        &graph,
+        "batch_query_nodes",
+        &graph.getattr("get_nodes_batch")?,
+    )?;
     m.add_class::<filter::AttrView>()?;
     filter::install_view_subscript(&m.py().get_type::<filter::AttrView>());
     m.add_class::<detach::CancelToken>()?;

@@ -295,14 +295,14 @@ def _can_pagerank(args: Mapping[str, Any]) -> str | None:
     # Values GLI refuses and NetworkX runs with (alpha=2 and alpha=True give
     # ranks, tol=-1 and max_iter=-1 PowerIterationFailedConvergence): NetworkX answers.
     alpha, tol, max_iter = args["alpha"], args["tol"], args["max_iter"]
-    if not (_real(alpha) and 0 <= alpha <= 1 and _real(tol) and tol >= 0):
+    if not (_is_real(alpha) and 0 <= alpha <= 1 and _is_real(tol) and tol >= 0):
         return "GLI's pagerank takes alpha in [0, 1] and tol >= 0, as real numbers (not bool)"
     if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 0:
         return "GLI's pagerank takes max_iter as an int >= 0 (not bool)"
     return None
 
 
-def _real(v: object) -> bool:
+def _is_real(v: object) -> bool:
     """A real number (not a bool) that fits a float, as GLI's float arguments take."""
     if not isinstance(v, numbers.Real) or isinstance(v, bool):  # a numpy bool is no numbers.Real
         return False

@@ -706,7 +706,7 @@ pub fn dijkstra<O: Payload>(
 ) -> Result<(Settled, Preds)> {
     let mut best: FastMap<Ix, f64> = FastMap::default();
     let mut pred: FastMap<Ix, Ix> = FastMap::default();
-    let mut done: FastMap<Ix, f64> = FastMap::default();
+    let mut done: FastMap<Ix, Length> = FastMap::default();
     let mut settled = Vec::new();
     let mut heap = PyHeap(Vec::new());
     let mut counter = 0u64;
@@ -715,7 +715,7 @@ pub fn dijkstra<O: Payload>(
     while let Some(HeapItem(d, _, u)) = heap.pop() {
         match done.entry(u) {
             std::collections::hash_map::Entry::Occupied(_) => continue,
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(d.as_f64()),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(d),
         };
         settled.push((u, d));
         if settled.len() % CHECK_EVERY == 0 {
@@ -738,8 +738,8 @@ pub fn dijkstra<O: Payload>(
                 // Only a NaN weight, which leaves the queue out of order,
                 // can settle a node before a shorter path to it: NetworkX
                 // raises the same `ValueError` there.
-                if nd.as_f64() < at {
-                    return Err(contradictory(view, u, w, settled_at(&settled, w), nd));
+                if nd.as_f64() < at.as_f64() {
+                    return Err(contradictory(view, u, w, at, nd));
                 }
                 continue;
             }
@@ -752,12 +752,6 @@ pub fn dijkstra<O: Payload>(
         }
     }
     Ok((settled, pred))
-}
-
-/// The distance `w` was settled at (it was).
-#[cold]
-fn settled_at(settled: &Settled, w: Ix) -> Length {
-    settled.iter().find(|&&(ix, _)| ix == w).expect("settled").1
 }
 
 #[cold]

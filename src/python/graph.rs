@@ -538,6 +538,24 @@ impl PyGraph {
         Ok(unsafe { list.cast_into_unchecked::<PyList>() })
     }
 
+    /// `{id: value}` for the items in order (a whole-graph result), with
+    /// fresh id objects made in order, like traversal results: as fast as
+    /// reusing cached ones, without keeping one per node.
+    fn keyed_to_dict<'py, T>(py: Python<'py>, items: &[(NodeId, T)]) -> PyResult<Bound<'py, PyDict>>
+    where
+        T: Copy + IntoPyObject<'py>,
+    {
+        let dict = PyDict::new(py);
+        let mut turn = GilYield::new();
+        for chunk in items.chunks(GilYield::STEPS) {
+            turn.ticks(py, chunk.len());
+            for &(ref key, v) in chunk {
+                dict.set_item(id_to_py(py, key), v)?;
+            }
+        }
+        Ok(dict)
+    }
+
     /// The attribute id of `name`, if any node or edge ever used it.
     fn weight_id(weight: Option<&str>) -> Option<Option<AttrId>> {
         // Outer None: no weighting. Inner None: a name never seen, so every edge weighs 1.
@@ -1328,7 +1346,7 @@ impl PyGraph {
         let (s, t) = lookup_nodes(source, target)?;
         let (path, dist) = self.path(py, s, t, weight)?;
         match dist {
-            Some(d) => length_to_py(py, d),
+            Some(d) => d.into_pyobject(py),
             None => Ok((path.len() - 1).into_pyobject(py)?.into_any()),
         }
     }
@@ -1344,19 +1362,12 @@ impl PyGraph {
         let _call = trace::call("shortest_path_lengths");
         let src = lookup_node(source)?;
         let inner = &self.inner;
-        let dict = PyDict::new(py);
-        let mut turn = GilYield::new();
         match Self::weight_id(weight) {
             None => {
                 let lengths = self.on_search(py, |view, c| {
                     Ok(view.keyed(&algo::bfs_lengths(view, inner.ix_in(view, src)?, c)?))
                 })?;
-                for chunk in lengths.chunks(GilYield::STEPS) {
-                    turn.ticks(py, chunk.len());
-                    for (key, d) in chunk {
-                        dict.set_item(id_to_py(py, key), d)?;
-                    }
-                }
+                Self::keyed_to_dict(py, &lengths)
             }
             Some(w) => {
                 let lengths = self.on_search(py, |view, c| {
@@ -1371,15 +1382,9 @@ impl PyGraph {
                     };
                     Ok(view.keyed(&settled))
                 })?;
-                for chunk in lengths.chunks(GilYield::STEPS) {
-                    turn.ticks(py, chunk.len());
-                    for &(ref key, d) in chunk {
-                        dict.set_item(id_to_py(py, key), length_to_py(py, d)?)?;
-                    }
-                }
+                Self::keyed_to_dict(py, &lengths)
             }
         }
-        Ok(dict)
     }
 
     /// Connected components (weakly connected when directed), largest first.
@@ -1438,17 +1443,7 @@ impl PyGraph {
         let ranks = self.on_traversal(py, |view, c| {
             Ok(view.keyed(&algo::pagerank(view, alpha, max_iter, tol, w, c)?))
         })?;
-        // Fresh id objects, made in order (like traversal results): as fast
-        // as reusing cached ones, without keeping one per node.
-        let dict = PyDict::new(py);
-        let mut turn = GilYield::new();
-        for chunk in ranks.chunks(GilYield::STEPS) {
-            turn.ticks(py, chunk.len());
-            for (key, r) in chunk {
-                dict.set_item(id_to_py(py, key), r)?;
-            }
-        }
-        Ok(dict)
+        Self::keyed_to_dict(py, &ranks)
     }
 
     /// A new, independent graph of ``ids`` and the edges among them.
@@ -1553,11 +1548,17 @@ impl PyGraph {
 }
 
 /// A path length as Python sums it: an `int` (exact, any size) or a `float`.
-fn length_to_py(py: Python<'_>, d: Length) -> PyResult<Bound<'_, PyAny>> {
-    Ok(match d {
-        Length::Int(i) => i.into_pyobject(py)?.into_any(),
-        Length::Float(x) => x.into_pyobject(py)?.into_any(),
-    })
+impl<'py> IntoPyObject<'py> for Length {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self {
+            Length::Int(i) => i.into_pyobject(py)?.into_any(),
+            Length::Float(x) => x.into_pyobject(py)?.into_any(),
+        })
+    }
 }
 
 /// The largest `k_hop` result searched under the shards' read locks (about

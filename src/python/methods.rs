@@ -523,14 +523,26 @@ fn add_method(
         ml_flags: flags,
         ml_doc: doc.as_ptr() as *const c_char,
     }));
-    // SAFETY: `cls` is a live type object and `def` outlives it.
-    let descr = unsafe {
+    // SAFETY: `def` is leaked: it outlives `cls`.
+    let descr = unsafe { method_descriptor(cls, def)? };
+    set_class_attr(cls, name, &descr)
+}
+
+/// A new method descriptor of `cls` over `def`.
+///
+/// # Safety
+/// `cls` must be a live type object, and `def` must outlive it.
+unsafe fn method_descriptor<'py>(
+    cls: &Bound<'py, PyType>,
+    def: *mut ffi::PyMethodDef,
+) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: by the caller; a new reference, or null with an exception set.
+    unsafe {
         Bound::from_owned_ptr_or_err(
             cls.py(),
             ffi::PyDescr_NewMethod(cls.as_ptr() as *mut ffi::PyTypeObject, def),
-        )?
-    };
-    set_class_attr(cls, name, &descr)
+        )
+    }
 }
 
 /// Sets `cls.<name>` in the class's own dict, at module init: `gli._core.Graph`
@@ -621,15 +633,10 @@ pub(crate) fn _share_methods(cls: &Bound<'_, PyType>) -> PyResult<usize> {
         let copy = match copies.iter().find(|(d, _)| *d == def) {
             Some((_, copy)) => copy.clone(),
             None => {
-                // SAFETY: `cls` is a live type object; `def` is the native
-                // class's `PyMethodDef`, which lives as long as that class,
-                // and `cls` keeps that class alive through its bases.
-                let copy = unsafe {
-                    Bound::from_owned_ptr_or_err(
-                        py,
-                        ffi::PyDescr_NewMethod(cls.as_ptr() as *mut ffi::PyTypeObject, def),
-                    )?
-                };
+                // SAFETY: `def` is the native class's `PyMethodDef`, which
+                // lives as long as that class, and `cls` keeps that class
+                // alive through its bases.
+                let copy = unsafe { method_descriptor(cls, def)? };
                 copies.push((def, copy.clone()));
                 copy
             }

@@ -105,6 +105,27 @@ def test_weighted_lengths_are_python_sums(make_graph: Any) -> None:
         g.shortest_path_lengths(4, weight="w")
 
 
+def test_weighted_lengths_compare_exactly_past_2_53(make_graph: Any) -> None:
+    """Lengths compare as Python numbers do, exactly between an int and a
+    float, as NetworkX's queue compares them: their float values are equal
+    here (2**53 + 1 and 2.0**53; 2**53 + 3 and 2.0**53 + 4), yet the int is
+    the larger, or the smaller, length."""
+    g = make_graph()
+    g.batch_add_nodes(range(5))
+    edges = [(0, 3, 2**53 + 1), (0, 4, 2.0**53), (0, 1, 2.0**53 + 4), (0, 2, 1), (2, 1, 2**53 + 2)]
+    g.batch_add_edges([(s, t, {"w": w}) for s, t, w in edges])
+    G = nx.DiGraph()
+    G.add_weighted_edges_from(edges, weight="w")
+    want = nx.single_source_dijkstra_path_length(G, 0, weight="w")
+    got = g.shortest_path_lengths(0, weight="w")
+    assert [(k, v, type(v)) for k, v in got.items()] == [(k, v, type(v)) for k, v in want.items()]
+    # settled in exact order: 2.0**53 before 2**53 + 1, though pushed after it
+    assert list(got.items()) == [(0, 0), (2, 1), (4, 2.0**53), (3, 2**53 + 1), (1, 2**53 + 3)]
+    # 2**53 + 3 through node 2 is shorter than 2.0**53 + 4 straight from 0
+    assert g.shortest_path(0, 1, weight="w") == nx.shortest_path(G, 0, 1, weight="w") == [0, 2, 1]
+    assert g.shortest_path_length(0, 1, weight="w") == 2**53 + 3
+
+
 def _same_float(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b)
 

@@ -114,16 +114,16 @@ class PythonQueries:
     def _dijkstra(
         self, source: NodeId, target: NodeId | None, weight: str
     ) -> tuple[dict[NodeId, int | float], dict[NodeId, NodeId]]:
-        # Lengths are Python sums (exact ints while the weights are ints);
-        # the queue and the comparisons use their float values, as the rust
-        # backend's do (they differ from exact comparisons only past 2**53).
+        # NetworkX's Dijkstra: lengths are Python sums (exact ints while the
+        # weights are ints), compared as Python compares numbers, and the
+        # queue holds (length, counter, node) tuples.
         done: dict[NodeId, int | float] = {}
-        best = {source: 0.0}
+        best: dict[NodeId, int | float] = {source: 0}
         pred: dict[NodeId, NodeId] = {}
         counter = itertools.count()
-        heap: list[tuple[float, int, NodeId, int | float]] = [(0.0, next(counter), source, 0)]
+        heap: list[tuple[int | float, int, NodeId]] = [(0, next(counter), source)]
         while heap:
-            _, _, u, d = heapq.heappop(heap)
+            d, _, u = heapq.heappop(heap)
             if u in done:
                 continue
             done[u] = d
@@ -137,16 +137,16 @@ class PythonQueries:
                 if w in done:
                     # Only a NaN weight, which leaves the queue out of order,
                     # settles a node before a shorter path: NetworkX raises too.
-                    if float(nd) < float(done[w]):
+                    if nd < done[w]:
                         raise ValueError(
                             f"contradictory paths found (a NaN weight?): node {w!r} was settled at distance"
                             f" {_float_text(done[w])} before edge {u!r} -> {w!r} reached it at {_float_text(nd)}"
                         )
                     continue
-                if w not in best or float(nd) < best[w]:
-                    best[w] = float(nd)
+                if w not in best or nd < best[w]:
+                    best[w] = nd
                     pred[w] = u
-                    heapq.heappush(heap, (float(nd), next(counter), w, nd))
+                    heapq.heappush(heap, (nd, next(counter), w))
         return done, pred
 
     def _path(self, source: NodeId, target: NodeId, weight: str | None) -> tuple[list[NodeId], float | int]:

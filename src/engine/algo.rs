@@ -7,6 +7,7 @@
 //! `pagerank` runs its per-iteration sweep on the rayon pool when the graph
 //! has at least `PAR_MIN_NODES` nodes (`RAYON_NUM_THREADS` sets the pool size).
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 use rayon::prelude::*;
@@ -485,14 +486,31 @@ impl Length {
         }
     }
 
-    /// The value as a float: what the queue orders by (Python compares an
-    /// int and a float exactly; the two differ only past 2^53).
+    /// The value as a float, as Python's `float(x)` rounds it.
     #[inline]
     pub fn as_f64(self) -> f64 {
         match self {
             Length::Int(i) => i as f64,
             Length::Float(x) => x,
         }
+    }
+
+    /// Python's comparison of the two numbers: exact between an int and a
+    /// float (`2**53 + 1 > 2.0**53`, where their float values are equal);
+    /// `None` when either is a NaN.
+    pub fn py_cmp(self, other: Length) -> Option<Ordering> {
+        match (self, other) {
+            (Length::Int(a), Length::Int(b)) => Some(a.cmp(&b)),
+            (Length::Float(x), Length::Float(y)) => x.partial_cmp(&y),
+            (Length::Int(i), Length::Float(x)) => int_cmp_float(i, x),
+            (Length::Float(x), Length::Int(i)) => int_cmp_float(i, x).map(Ordering::reverse),
+        }
+    }
+
+    /// Python's `self < other` (see [`Length::py_cmp`]).
+    #[inline]
+    pub fn py_lt(self, other: Length) -> bool {
+        self.py_cmp(other) == Some(Ordering::Less)
     }
 
     /// Python's `a + b`: int + int is an int, anything else a float.
@@ -502,6 +520,30 @@ impl Length {
             (Length::Int(a), Length::Int(b)) => Length::Int(a + b),
             (a, b) => Length::Float(a.as_f64() + b.as_f64()),
         }
+    }
+}
+
+/// `i` compared with `x` exactly, as CPython compares an int with a float.
+fn int_cmp_float(i: i128, x: f64) -> Option<Ordering> {
+    // 2^127: above every i128 (they run from -2^127 to 2^127 - 1).
+    const BEYOND: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if x.is_nan() {
+        None
+    } else if x >= BEYOND {
+        Some(Ordering::Less)
+    } else if x < -BEYOND {
+        Some(Ordering::Greater)
+    } else {
+        // `t` is an integer in [-2^127, 2^127): `as` converts it exactly.
+        let t = x.trunc();
+        let frac = x - t; // exact, and of the sign of `x` (or zero)
+        Some(i.cmp(&(t as i128)).then(if frac > 0.0 {
+            Ordering::Less
+        } else if frac < 0.0 {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }))
     }
 }
 
@@ -631,15 +673,14 @@ pub type Preds = FastMap<Ix, Ix>;
 struct HeapItem(Length, u64, Ix);
 
 /// Python's `(distance, counter, node) < (distance, counter, node)`: the
-/// counters decide between equal distances; a NaN distance is neither less
-/// nor greater than any other, nor equal to one.
+/// counters decide between equal distances (compared exactly, an int with
+/// a float included); a NaN distance is neither less nor greater than any
+/// other, nor equal to one.
 #[inline]
 fn py_lt(a: &HeapItem, b: &HeapItem) -> bool {
-    let (x, y) = (a.0.as_f64(), b.0.as_f64());
-    if x == y {
-        a.1 < b.1
-    } else {
-        x < y
+    match a.0.py_cmp(b.0) {
+        Some(Ordering::Equal) => a.1 < b.1,
+        order => order == Some(Ordering::Less),
     }
 }
 
@@ -704,13 +745,13 @@ pub fn dijkstra<O: Payload>(
     weight: AttrId,
     cancel: &Cancel<'_>,
 ) -> Result<(Settled, Preds)> {
-    let mut best: FastMap<Ix, f64> = FastMap::default();
+    let mut best: FastMap<Ix, Length> = FastMap::default();
     let mut pred: FastMap<Ix, Ix> = FastMap::default();
     let mut done: FastMap<Ix, Length> = FastMap::default();
     let mut settled = Vec::new();
     let mut heap = PyHeap(Vec::new());
     let mut counter = 0u64;
-    best.insert(src, 0.0);
+    best.insert(src, Length::ZERO);
     heap.push(HeapItem(Length::ZERO, counter, src));
     while let Some(HeapItem(d, _, u)) = heap.pop() {
         match done.entry(u) {
@@ -726,7 +767,7 @@ pub fn dijkstra<O: Payload>(
         }
         for &w in view.out(u) {
             let c = edge_length(view, u, w, weight)?;
-            if c.as_f64() < 0.0 {
+            if c.py_lt(Length::ZERO) {
                 return Err(GraphError::InvalidValue(format!(
                     "negative weight {c} on edge {} -> {}",
                     view.key(u),
@@ -738,13 +779,13 @@ pub fn dijkstra<O: Payload>(
                 // Only a NaN weight, which leaves the queue out of order,
                 // can settle a node before a shorter path to it: NetworkX
                 // raises the same `ValueError` there.
-                if nd.as_f64() < at.as_f64() {
+                if nd.py_lt(at) {
                     return Err(contradictory(view, u, w, at, nd));
                 }
                 continue;
             }
-            if best.get(&w).is_none_or(|&b| nd.as_f64() < b) {
-                best.insert(w, nd.as_f64());
+            if best.get(&w).is_none_or(|&b| nd.py_lt(b)) {
+                best.insert(w, nd);
                 pred.insert(w, u);
                 counter += 1;
                 heap.push(HeapItem(nd, counter, w));
@@ -1338,6 +1379,36 @@ mod tests {
         assert_eq!(Length::Float(-1.0).to_string(), "-1");
         assert_eq!(Length::of_unweighted(0), Length::ZERO);
         assert_eq!(Length::of_unweighted(2), Length::Float(2.0));
+    }
+
+    #[test]
+    fn lengths_compare_as_python_numbers() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let (i, f) = (Length::Int, Length::Float);
+        let p53 = 1i128 << 53;
+        let cases = [
+            (i(p53 + 1), f(2f64.powi(53)), Some(Greater)), // equal as floats
+            (i(p53 + 3), f(2f64.powi(53) + 4.0), Some(Less)),
+            (i(p53), f(2f64.powi(53)), Some(Equal)),
+            (i(0), f(-0.0), Some(Equal)),
+            (i(-1), f(-0.5), Some(Less)),
+            (i(-1), f(-1.5), Some(Greater)),
+            (i(2), f(2.5), Some(Less)),
+            (i(i128::MAX), f(2f64.powi(127)), Some(Less)),
+            (i(i128::MIN), f(-(2f64.powi(127))), Some(Equal)),
+            (i(i128::MIN), f(-(2f64.powi(128))), Some(Greater)),
+            (i(i128::MAX), f(f64::INFINITY), Some(Less)),
+            (i(i128::MIN), f(f64::NEG_INFINITY), Some(Greater)),
+            (i(0), f(f64::NAN), None),
+            (f(f64::NAN), f(f64::NAN), None),
+            (i(3), i(-3), Some(Greater)),
+            (f(1.0), f(2.0), Some(Less)),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(a.py_cmp(b), want, "{a:?} vs {b:?}");
+            assert_eq!(b.py_cmp(a), want.map(Ordering::reverse), "{b:?} vs {a:?}");
+            assert_eq!(a.py_lt(b), want == Some(Less));
+        }
     }
 
     #[test]

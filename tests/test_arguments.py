@@ -117,6 +117,15 @@ def test_bools_and_wide_ints_are_not_numeric(backend: str) -> None:
     assert flags == [True, False, None]  # a bool beside a missing value: a list, not floats
     assert flags_default == [True, False, True]
     assert values == [2**70, 3, 0.5]
+    # A bool default is no number, even beside numbers: a list, not 1.0.
+    numbers = gli.Graph(backend=backend)
+    numbers.batch_add_nodes([(1, {"v": 3}), (2, {"v": 0.5}), 3])
+    cols.clear()
+    numbers.filter_nodes(lambda ids, batch: cols.extend(
+        [batch.column("v", default=d) for d in (True, np.True_, 2)] + [batch.column("gone", default=True)]
+    ) or [True] * len(ids), vectorized=True)
+    assert cols[:2] == [[3, 0.5, True], [3, 0.5, np.True_]] and cols[3] == [True] * 3
+    assert type(cols[2]) is np.ndarray and cols[2].tolist() == [3.0, 0.5, 2.0]
 
 
 def test_ids_of_int_and_str_subclasses_name_their_plain_value(backend: str) -> None:

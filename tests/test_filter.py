@@ -182,6 +182,14 @@ def test_where_reads_a_numpy_scalar_as_its_python_value(make_graph: GraphFactory
     assert g.filter_nodes(where={"n": 3}) == g.filter_nodes(where={"n": np.int8(3)}) == [1, 2]
     assert g.filter_nodes(where={"b": True}) == [1, 2]
     assert g.node_attribute_array("x").tolist() == [float(np.float32(0.1)), 0.1]
+    # A numpy scalar no Python type holds (its .item() is the same kind of
+    # scalar again) is refused, as any other value of an unsupported type.
+    g.add_edge(1, 2, w=1.0)
+    for odd in (np.longdouble(0.1), np.clongdouble(1)):
+        with pytest.raises(TypeError, match=f"where\\['x'\\] must be str, int, float, bool or None, not {type(odd).__name__}$"):
+            g.filter_nodes(where={"x": odd})
+        with pytest.raises(TypeError, match=f"where\\['w'\\] must be .*, not {type(odd).__name__}$"):
+            g.filter_edges(where={"w": odd})
 
 
 def test_stored_str_subclasses_and_ints_beyond_64_bits_match_as_python_compares_them(
@@ -538,6 +546,23 @@ def test_vectorized_result_checks(make_graph: GraphFactory) -> None:
         with pytest.raises(TypeError, match=f"sequence of truth values, not {type(wrong).__name__}$"):
             g.filter_nodes(lambda ids, b: wrong, vectorized=True)
     assert g.filter_nodes(lambda ids, b: range(len(ids)), vectorized=True) == g.nodes()[1:]
+
+    class Lying:
+        """Says it holds `said` values, and iterates `holds`."""
+
+        def __init__(self, said: int, holds: int) -> None:
+            self.said, self.holds = said, holds
+
+        def __len__(self) -> int:
+            return self.said
+
+        def __iter__(self) -> Any:
+            return iter([True] * self.holds)
+
+    # What it iterates counts, not only what `len()` says: no silent truncation.
+    for holds in (1, 12):
+        with pytest.raises(ValueError, match=f"returned {holds} values for a batch of 10$"):
+            g.filter_nodes(lambda ids, b: Lying(10, holds), vectorized=True)
     with pytest.raises(ValueError, match="needs a predicate"):
         g.filter_nodes(vectorized=True)
     with pytest.raises(IndexError, match="out of range"):
@@ -870,12 +895,20 @@ def test_a_vectorized_batch_is_a_whole_sequence(backend: str) -> None:
             {"v": 1} in batch, {"v": 9} in batch,
             batch.index({"v": 2}), batch.count({"v": 1}), batch.count({}),
         ))
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="^value is not in the batch$"):
             batch.index({"v": 9})
+        # `start` and `stop` as list.index takes them: a slice's bounds.
+        seen.append([batch.index({"v": 1}, 1), batch.index({"v": 1}, -2), batch.index({"v": 1}, np.int64(0), 2**100),
+                     batch.index({}, None, None)])
+        for start, stop in ((1, 2), (3, 1), (-1, None), (2**100, None)):
+            with pytest.raises(ValueError, match="^value is not in the batch$"):
+                batch.index({"v": 1}, start, stop)
+        with pytest.raises(TypeError, match="slice indices must be integers"):
+            batch.index({"v": 1}, 1.5)
         return [True] * len(ids)
 
     g.filter_nodes(pred, vectorized=True)
-    assert seen == [([{}, {"v": 1}, {"v": 2}, {"v": 1}], True, False, 1, 2, 1)]
+    assert seen == [([{}, {"v": 1}, {"v": 2}, {"v": 1}], True, False, 1, 2, 1), [2, 2, 0, 3]]
 
 
 def test_view_keys_behave_as_a_dicts(make_graph: GraphFactory) -> None:

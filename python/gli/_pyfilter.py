@@ -147,6 +147,14 @@ class AttributeBatch(Sequence[AttributeView]):
             raise IndexError(f"batch index {index} out of range for a batch of {n}")
         return AttributeView(self._rows[i])
 
+    def index(self, value: Any, start: Any = None, stop: Any = None, /) -> int:
+        # As list.index (and the rust backend): the bounds as a slice's.
+        lo, hi, _ = slice(start, stop).indices(len(self._rows))
+        for i in range(lo, hi):
+            if AttributeView(self._rows[i]) == value:
+                return i
+        raise ValueError("value is not in the batch")
+
     def column(self, name: str, default: Any = None) -> Any:
         if not isinstance(name, str):
             raise TypeError(f"column: attribute name must be str, not {type(name).__name__}")
@@ -266,13 +274,16 @@ class PythonFilters:
                     "filter_nodes: the vectorized predicate must return a sequence of truth "
                     f"values, not {_type_name(res)}"
                 ) from None
+            if got == len(chunk):
+                keeps = [bool(x) for x in res]
+                got = len(keeps)  # what it iterates, whatever its ``len()`` said
             if got != len(chunk):
                 raise ValueError(
                     f"filter_nodes: the vectorized predicate returned {got} values "
                     f"for a batch of {len(chunk)}"
                 )
             # The chunk, not ``ids``, names the nodes: the predicate may change ``ids``.
-            out.extend(n for (n, _), keep in zip(chunk, [bool(x) for x in res]) if keep)
+            out.extend(n for (n, _), keep in zip(chunk, keeps) if keep)
         return out
 
     def filter_edges(

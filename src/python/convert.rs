@@ -161,8 +161,12 @@ fn stands_for(obj: &Bound<'_, PyAny>) -> Stands {
 /// number's or bool's Python value (`.item()`) when that is a `bool`, an
 /// `int` of 64 bits or a `float` (a `datetime64` or `timedelta64` is no
 /// number, whatever its `.item()`). An `int` beyond 64 bits is no number
-/// (DESIGN: "numeric" is a 64-bit int or a float).
+/// (DESIGN: "numeric" is a 64-bit int or a float), and a `bool` is a bool,
+/// not the int it subclasses (a default given for a column, say).
 pub(crate) fn number_of(obj: &Bound<'_, PyAny>) -> Option<Number> {
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Some(Number::Bool(b.is_true()));
+    }
     if obj.is_instance_of::<PyInt>() {
         let mut overflow = 0;
         // SAFETY: attached, `obj` a live int (or subclass): its value is read

@@ -23,7 +23,8 @@ use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple,
+    PyType,
 };
 
 use super::convert::{
@@ -726,12 +727,29 @@ impl AttrBatch {
         Ok(self.position(py, value)?.is_some())
     }
 
-    /// The position of the first node whose attributes equal ``value``
-    /// (``ValueError`` if none does).
-    #[pyo3(signature = (value, /))]
-    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        self.position(py, value)?
-            .ok_or_else(|| PyValueError::new_err("value is not in the batch"))
+    /// The position of the first node in ``[start:stop]`` whose attributes
+    /// equal ``value`` (``ValueError`` if none does), as ``list.index``.
+    #[pyo3(signature = (value, start = None, stop = None, /))]
+    fn index(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: Option<&Bound<'_, PyAny>>,
+        stop: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
+        // The bounds as a slice's: negative from the end, clamped, `__index__`.
+        let part = py
+            .get_type::<PySlice>()
+            .call1((start, stop))?
+            .cast_into::<PySlice>()?
+            .indices((self.end - self.start) as isize)?;
+        let (lo, hi) = (part.start as usize, part.stop.max(part.start) as usize);
+        for i in lo..hi {
+            if Bound::new(py, self.row(py, i))?.eq(value)? {
+                return Ok(i);
+            }
+        }
+        Err(PyValueError::new_err("value is not in the batch"))
     }
 
     /// How many nodes' attributes equal ``value``.
@@ -860,9 +878,12 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
     }
     // A numpy scalar (`np.int64`, `np.bool_`, `np.float32`, ...) means its
     // Python value.
-    if v.is_instance(&numpy_generic(v.py())?)? {
+    let generic = numpy_generic(v.py())?;
+    if v.is_instance(&generic)? {
         let item = v.call_method0("item")?;
-        if !item.is(v) {
+        // Once: `np.longdouble(x).item()` is a new longdouble (no Python
+        // type holds its value), which is no `where` value.
+        if !item.is_instance(&generic)? {
             return where_value(name, &item, method);
         }
     }

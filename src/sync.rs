@@ -171,6 +171,80 @@ mod imp {
         }
     }
 
+    impl<K: Eq + Hash, V> KeyMap<K, V> {
+        /// Before a `fork()`: write-locks every shard of the map and keeps
+        /// the locks with no guard, until [`KeyMap::release_after_fork`].
+        ///
+        /// **Locking behaviour:** as [`KeyMap::writer`], taken after every
+        /// graph shard lock.
+        pub fn hold_for_fork(&self) {
+            for shard in self.inner.shards() {
+                std::mem::forget(shard.write());
+            }
+        }
+
+        /// After a `fork()`: in the parent, unlocks what
+        /// [`KeyMap::hold_for_fork`] took; in the child, makes those locks
+        /// new (see [`reset_after_fork`]).
+        ///
+        /// # Safety
+        ///
+        /// The map's shards are write-locked by [`KeyMap::hold_for_fork`]
+        /// (in this process's memory) and released by nothing else; in the
+        /// child, no other thread has started yet.
+        pub unsafe fn release_after_fork(&self, in_child: bool) {
+            for shard in self.inner.shards() {
+                // SAFETY: the caller's promise.
+                unsafe { release_or_reset(shard, in_child) };
+            }
+        }
+    }
+
+    /// See [`KeyMap::release_after_fork`] and [`release_write_after_fork`].
+    ///
+    /// # Safety
+    ///
+    /// As theirs. Only for parking_lot's and dashmap's raw locks, each one
+    /// `AtomicUsize` (an `UnsafeCell`) and nothing else.
+    unsafe fn release_or_reset<R: parking_lot::lock_api::RawRwLock, T: ?Sized>(
+        lock: &parking_lot::lock_api::RwLock<R, T>,
+        in_child: bool,
+    ) {
+        if in_child {
+            // SAFETY: the state word is an atomic (interior mutability), and
+            // no other thread of this process can be using the lock.
+            unsafe {
+                let raw: *const R = lock.raw();
+                raw.cast_mut().write(R::INIT);
+            }
+        } else {
+            // SAFETY: write-locked, its guard forgotten (the caller's promise).
+            unsafe { lock.force_unlock_write() };
+        }
+    }
+
+    /// Before a `fork()`: takes `lock`'s write lock and keeps it with no
+    /// guard, until [`release_write_after_fork`].
+    pub fn hold_write_for_fork<T>(lock: &RwLock<T>) {
+        std::mem::forget(lock.write());
+    }
+
+    /// After a `fork()`. In the parent, unlocks `lock` (its waiters go on).
+    /// In the child, makes it a new, unlocked lock instead: threads of the
+    /// parent that waited for it left their mark in its state, and an unlock
+    /// would hand it to one of them, a thread the child does not have (its
+    /// first read of the graph then waited forever).
+    ///
+    /// # Safety
+    ///
+    /// `lock` is write-locked by [`hold_write_for_fork`] (in this process's
+    /// memory) and released by nothing else; in the child, no other thread
+    /// has started yet.
+    pub unsafe fn release_write_after_fork<T>(lock: &RwLock<T>, in_child: bool) {
+        // SAFETY: the caller's promise.
+        unsafe { release_or_reset(lock, in_child) };
+    }
+
     /// See [`KeyMap::writer`].
     pub struct KeyMapWriter<'a, K: Eq + Hash, V> {
         map: &'a KeyMap<K, V>,
@@ -638,6 +712,9 @@ pub type OnceCell<T> = std::sync::OnceLock<T>;
 /// std's `Arc` under loom too, for shared data outside every graph protocol:
 /// an id's text, interned attribute names, per-thread counter blocks.
 pub use std::sync::Arc as StdArc;
+/// std's `Weak`, for the binding's registry of live graphs (never built
+/// under loom).
+pub use std::sync::Weak as StdWeak;
 /// Process-wide values made once (tables, the empty graph, settings read at
 /// start). std under loom too: initialised once, never part of a protocol.
 pub use std::sync::{LazyLock, OnceLock};

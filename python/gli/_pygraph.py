@@ -7,7 +7,10 @@ gives the node, adjacency and edge orders DESIGN.md fixes.
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -147,6 +150,37 @@ def _attrs_arg(obj: object, where: str) -> dict[str, Any]:
     return _attrs(obj, where + ": ")
 
 
+# fork(): a child must not inherit a graph's lock held by a thread the child
+# does not have (nor its write half-done), so the forking thread first takes
+# every live graph's lock, oldest first (a thread holding two holds the older
+# one's first: a copy or subgraph is made under its source's lock), and both
+# processes let them go after. As the rust backend does (src/python/fork.rs).
+_live_locks: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_lock_numbers = itertools.count()
+_held_for_fork: list[Any] = []
+
+
+def _graph_lock() -> Any:
+    lock = threading.RLock()
+    _live_locks[next(_lock_numbers)] = lock
+    return lock
+
+
+def _before_fork() -> None:
+    for _, lock in sorted(_live_locks.items()):
+        lock.acquire()
+        _held_for_fork.append(lock)
+
+
+def _after_fork() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
+
+
 class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     """Pure-Python graph with the same API and semantics as the Rust backend."""
 
@@ -156,7 +190,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
                 raise ValueError("PythonGraph is the 'python' backend: use gli.Graph(backend='rust') for the rust one")
             raise ValueError(f"unknown backend {backend!r}: expected 'rust' or 'python'")
         self._directed = _flag(directed)
-        self._lock = threading.RLock()
+        self._lock = _graph_lock()
         self._nodes: dict[NodeId, dict[str, Any]] = {}
         self._succ: dict[NodeId, dict[NodeId, dict[str, Any]]] = {}
         self._pred: dict[NodeId, dict[NodeId, dict[str, Any]]] = {}
@@ -211,7 +245,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def __setstate__(self, state: Any) -> None:
         state, slots = state if isinstance(state, tuple) else (state, {})
         self.__dict__.update(state)
-        self._lock = threading.RLock()
+        self._lock = _graph_lock()
         for name, value in slots.items():
             setattr(self, name, value)
 

@@ -803,8 +803,10 @@ impl PyGraph {
                 "unknown backend '{backend}': expected 'rust' or 'python'"
             )));
         }
+        let inner = Arc::new(Graph::new(directed));
+        super::fork::register(&inner);
         Ok(Self {
-            inner: Arc::new(Graph::new(directed)),
+            inner,
             handles: HandleCache::default(),
             values: Values::new(py)?,
         })

@@ -4,6 +4,7 @@ mod convert;
 mod detach;
 mod errors;
 mod filter;
+mod fork;
 mod graph;
 mod handles;
 mod methods;
@@ -64,5 +65,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(trace::_set_tracing, m)?)?;
     m.add_function(wrap_pyfunction!(filter::set_filter_threads, m)?)?;
     m.add_function(wrap_pyfunction!(filter::_numpy_ready, m)?)?;
+    m.add_function(wrap_pyfunction!(fork::_before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(fork::_after_fork, m)?)?;
     Ok(())
 }

@@ -167,7 +167,13 @@ def _graph_lock() -> Any:
 
 
 def _before_fork() -> None:
-    for _, lock in sorted(_live_locks.items()):
+    while True:
+        try:
+            live = sorted(_live_locks.items())
+            break
+        except RuntimeError:  # another thread made or dropped a graph meanwhile
+            continue
+    for _, lock in live:
         lock.acquire()
         _held_for_fork.append(lock)
 

@@ -185,7 +185,7 @@ mod imp {
 
         /// After a `fork()`: in the parent, unlocks what
         /// [`KeyMap::hold_for_fork`] took; in the child, makes those locks
-        /// new (see [`reset_after_fork`]).
+        /// new (see [`release_write_after_fork`]).
         ///
         /// # Safety
         ///

@@ -171,80 +171,6 @@ mod imp {
         }
     }
 
-    impl<K: Eq + Hash, V> KeyMap<K, V> {
-        /// Before a `fork()`: write-locks every shard of the map and keeps
-        /// the locks with no guard, until [`KeyMap::release_after_fork`].
-        ///
-        /// **Locking behaviour:** as [`KeyMap::writer`], taken after every
-        /// graph shard lock.
-        pub fn hold_for_fork(&self) {
-            for shard in self.inner.shards() {
-                std::mem::forget(shard.write());
-            }
-        }
-
-        /// After a `fork()`: in the parent, unlocks what
-        /// [`KeyMap::hold_for_fork`] took; in the child, makes those locks
-        /// new (see [`release_write_after_fork`]).
-        ///
-        /// # Safety
-        ///
-        /// The map's shards are write-locked by [`KeyMap::hold_for_fork`]
-        /// (in this process's memory) and released by nothing else; in the
-        /// child, no other thread has started yet.
-        pub unsafe fn release_after_fork(&self, in_child: bool) {
-            for shard in self.inner.shards() {
-                // SAFETY: the caller's promise.
-                unsafe { release_or_reset(shard, in_child) };
-            }
-        }
-    }
-
-    /// See [`KeyMap::release_after_fork`] and [`release_write_after_fork`].
-    ///
-    /// # Safety
-    ///
-    /// As theirs. Only for parking_lot's and dashmap's raw locks, each one
-    /// `AtomicUsize` (an `UnsafeCell`) and nothing else.
-    unsafe fn release_or_reset<R: parking_lot::lock_api::RawRwLock, T: ?Sized>(
-        lock: &parking_lot::lock_api::RwLock<R, T>,
-        in_child: bool,
-    ) {
-        if in_child {
-            // SAFETY: the state word is an atomic (interior mutability), and
-            // no other thread of this process can be using the lock.
-            unsafe {
-                let raw: *const R = lock.raw();
-                raw.cast_mut().write(R::INIT);
-            }
-        } else {
-            // SAFETY: write-locked, its guard forgotten (the caller's promise).
-            unsafe { lock.force_unlock_write() };
-        }
-    }
-
-    /// Before a `fork()`: takes `lock`'s write lock and keeps it with no
-    /// guard, until [`release_write_after_fork`].
-    pub fn hold_write_for_fork<T>(lock: &RwLock<T>) {
-        std::mem::forget(lock.write());
-    }
-
-    /// After a `fork()`. In the parent, unlocks `lock` (its waiters go on).
-    /// In the child, makes it a new, unlocked lock instead: threads of the
-    /// parent that waited for it left their mark in its state, and an unlock
-    /// would hand it to one of them, a thread the child does not have (its
-    /// first read of the graph then waited forever).
-    ///
-    /// # Safety
-    ///
-    /// `lock` is write-locked by [`hold_write_for_fork`] (in this process's
-    /// memory) and released by nothing else; in the child, no other thread
-    /// has started yet.
-    pub unsafe fn release_write_after_fork<T>(lock: &RwLock<T>, in_child: bool) {
-        // SAFETY: the caller's promise.
-        unsafe { release_or_reset(lock, in_child) };
-    }
-
     /// See [`KeyMap::writer`].
     pub struct KeyMapWriter<'a, K: Eq + Hash, V> {
         map: &'a KeyMap<K, V>,
@@ -712,9 +638,6 @@ pub type OnceCell<T> = std::sync::OnceLock<T>;
 /// std's `Arc` under loom too, for shared data outside every graph protocol:
 /// an id's text, interned attribute names, per-thread counter blocks.
 pub use std::sync::Arc as StdArc;
-/// std's `Weak`, for the binding's registry of live graphs (never built
-/// under loom).
-pub use std::sync::Weak as StdWeak;
 /// Process-wide values made once (tables, the empty graph, settings read at
 /// start). std under loom too: initialised once, never part of a protocol.
 pub use std::sync::{LazyLock, OnceLock};
@@ -723,6 +646,101 @@ pub use std::sync::{LazyLock, OnceLock};
 pub type LeafRwLock<T> = parking_lot::RwLock<T>;
 /// A leaf mutex that stays parking_lot under loom (see the module docs).
 pub type LeafMutex<T> = parking_lot::Mutex<T>;
+/// The binding's fork gate (`python::fork`): with the GIL enabled, every
+/// stretch of GLI work done detached holds it for read, and a `fork()`
+/// waits, detached, for it for write and holds it across the fork. So no
+/// thread is inside GLI's detached work when the process forks, and the
+/// forking thread holds the GIL, so no attached GLI code is either: the
+/// child inherits no lock held and no batch half-applied. parking_lot under
+/// loom too: no graph protocol takes it (the engine never names it).
+///
+/// Lock order: outermost. Taken for read before any engine or leaf lock of
+/// the same stretch, recursively (a predicate a detached filter runs may
+/// enter GLI again), and by nothing attached, so holding it for write
+/// while attached (the fork, between its hooks) keeps no attached thread
+/// waiting.
+pub struct ForkGate(parking_lot::RwLock<()>);
+
+/// A stretch of detached work inside the [`ForkGate`].
+pub struct ForkGateGuard<'a> {
+    _read: parking_lot::RwLockReadGuard<'a, ()>,
+}
+
+std::thread_local! {
+    /// How many [`ForkGateGuard`]s this thread holds.
+    static GATE_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl ForkGate {
+    pub const fn new() -> Self {
+        Self(parking_lot::const_rwlock(()))
+    }
+
+    /// Enters for read: waits while a fork holds the gate or waits for it
+    /// (so a stream of queries cannot keep a fork out), except when this
+    /// thread is inside already (it would wait for itself).
+    pub fn enter(&self) -> ForkGateGuard<'_> {
+        let read = if GATE_DEPTH.with(|d| d.get()) > 0 {
+            self.0.read_recursive()
+        } else {
+            self.0.read()
+        };
+        GATE_DEPTH.with(|d| d.set(d.get() + 1));
+        ForkGateGuard { _read: read }
+    }
+
+    /// Whether this thread is inside the gate (it cannot then hold it for a
+    /// fork: it would wait for itself).
+    pub fn entered_here() -> bool {
+        GATE_DEPTH.with(|d| d.get() > 0)
+    }
+
+    /// Before a fork: waits until no thread is inside, then keeps the gate
+    /// with no guard until [`ForkGate::release_after_fork`].
+    pub fn hold_for_fork(&self) {
+        std::mem::forget(self.0.write());
+    }
+
+    /// After the fork. In the parent, unlocks the gate (its waiters go on).
+    /// In the child, makes it a new, unlocked lock instead: threads of the
+    /// parent that waited for it left their mark in its state, and an
+    /// unlock would hand it to one of them, a thread the child does not
+    /// have.
+    ///
+    /// # Safety
+    ///
+    /// [`ForkGate::hold_for_fork`] took the gate (in this process's memory)
+    /// and nothing released it since; in the child, no other thread has
+    /// started yet.
+    pub unsafe fn release_after_fork(&self, in_child: bool) {
+        use parking_lot::lock_api::RawRwLock as _;
+        if in_child {
+            // SAFETY: parking_lot's raw lock is one `AtomicUsize` (its state
+            // word, inside an `UnsafeCell`), and no other thread of this
+            // process can be using it.
+            unsafe {
+                let raw: *const parking_lot::RawRwLock = self.0.raw();
+                raw.cast_mut().write(parking_lot::RawRwLock::INIT);
+            }
+        } else {
+            // SAFETY: write-locked, its guard forgotten (the caller's promise).
+            unsafe { self.0.force_unlock_write() };
+        }
+    }
+}
+
+impl Default for ForkGate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ForkGateGuard<'_> {
+    fn drop(&mut self) {
+        GATE_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
 /// A statistics cell: written only by its owning thread, read by anyone.
 pub type StatCell = std::sync::atomic::AtomicU64;
 /// Orderings for [`StatCell`].

@@ -7,6 +7,7 @@ the GIL released. ``gli.Graph()`` is the entry point.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 
 from . import _core
@@ -51,11 +52,12 @@ __version__: str = _core.__version__
 # At exit, threads still inside a GLI call stop before they would re-attach
 # (CPython 3.11-3.13 would end them with an unwind that aborts the process).
 atexit.register(_core._at_exit)
-# A fork waits until no thread is inside a graph's locks and holds them
-# across it: the child gets no half-applied batch and no lock it cannot free.
+# A fork waits until no thread is inside GLI's detached work and holds the
+# fork gate across it: the child gets no half-applied batch and no lock it
+# cannot free (src/python/fork.rs).
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_core._before_fork, after_in_parent=lambda: _core._after_fork(False),
-                        after_in_child=lambda: _core._after_fork(True))
+    os.register_at_fork(before=_core._before_fork, after_in_parent=functools.partial(_core._after_fork, False),
+                        after_in_child=functools.partial(_core._after_fork, True))
 set_filter_threads = _core.set_filter_threads
 
 

@@ -154,7 +154,8 @@ def _attrs_arg(obj: object, where: str) -> dict[str, Any]:
 # does not have (nor its write half-done), so the forking thread first takes
 # every live graph's lock, oldest first (a thread holding two holds the older
 # one's first: a copy or subgraph is made under its source's lock), and both
-# processes let them go after. As the rust backend does (src/python/fork.rs).
+# processes let them go after. (The rust backend waits at its fork gate
+# instead: src/python/fork.rs.)
 _live_locks: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 _lock_numbers = itertools.count()
 _held_for_fork: list[Any] = []

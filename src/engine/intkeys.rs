@@ -122,22 +122,6 @@ impl Drop for IntKeys {
 }
 
 impl IntKeys {
-    /// Before a `fork()` (see `Graph::hold_for_fork`): every lock of the hash
-    /// half (the dense table grows only under all of them).
-    #[cfg(not(loom))]
-    pub(crate) fn hold_for_fork(&self) {
-        self.hash.hold_for_fork();
-    }
-
-    /// # Safety
-    ///
-    /// As `KeyMap::release_after_fork`.
-    #[cfg(not(loom))]
-    pub(crate) unsafe fn release_after_fork(&self, in_child: bool) {
-        // SAFETY: the caller's promise.
-        unsafe { self.hash.release_after_fork(in_child) };
-    }
-
     pub(crate) fn new(shards: usize) -> Self {
         Self {
             limit: AtomicU64::new(0),

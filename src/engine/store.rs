@@ -42,13 +42,7 @@
 //!    lock-free (atomic entries).
 //! 3. **The attribute-name interner** (`value::intern`) is a leaf too.
 //!
-//! 4. **Fork** (`Graph::hold_for_fork`, the binding's `os.register_at_fork`
-//!    hook): every shard lock ascending, then every internal lock of the int
-//!    map, then of the str map (a batch's order), kept across the `fork()`
-//!    and released in the parent and in the child.
-//!
-//! No engine lock is held when control returns to the caller (but after
-//! `hold_for_fork`), and the engine
+//! No engine lock is held when control returns to the caller, and the engine
 //! never calls back into its caller while holding one: read results are
 //! copied (or `Arc`-shared) out first. The Python binding relies on this to
 //! never hold a shard lock while running Python code.
@@ -1259,41 +1253,6 @@ fn bulk_add_edges<O: Payload>(
         }
     }
     Ok(())
-}
-
-#[cfg(not(loom))]
-impl<O> Graph<O> {
-    /// Before a `fork()`: waits until no operation is inside this graph's
-    /// locks and keeps them all (see the lock order), so that a child
-    /// process starts with no batch half-applied and no lock held by a
-    /// thread it does not have. Then [`Graph::release_after_fork`], in the
-    /// parent and in the child. Never call it holding a lock of this graph.
-    pub fn hold_for_fork(&self) {
-        for shard in self.shards.iter() {
-            crate::sync::hold_write_for_fork(shard);
-        }
-        self.ints.hold_for_fork();
-        self.strs.hold_for_fork();
-    }
-
-    /// After a `fork()`: releases what [`Graph::hold_for_fork`] took (in the
-    /// child, by making the locks new: see `sync::release_write_after_fork`).
-    ///
-    /// # Safety
-    ///
-    /// `hold_for_fork` ran on this graph (in this process's memory) and
-    /// nothing released its locks since; in the child, no other thread has
-    /// started yet.
-    pub unsafe fn release_after_fork(&self, in_child: bool) {
-        // SAFETY: each was taken by `hold_for_fork` (the caller's promise).
-        unsafe {
-            self.strs.release_after_fork(in_child);
-            self.ints.release_after_fork(in_child);
-            for shard in self.shards.iter() {
-                crate::sync::release_write_after_fork(shard, in_child);
-            }
-        }
-    }
 }
 
 impl<O: Payload> Graph<O> {

@@ -204,11 +204,16 @@ where
     F: Send + FnOnce() -> T,
     T: Send,
 {
+    // With the GIL, a fork waits for every detached stretch to leave the
+    // gate (see `fork.rs`); with it disabled the gate is not used.
+    let gated = !gil_disabled(py);
     let out = py.detach(|| {
+        let gate = gated.then(|| super::fork::FORK_GATE.enter());
         if handoff {
             GIL_LET_GO.store(true, Ordering::Release);
         }
         let out = f();
+        drop(gate); // before parking or waiting for the GIL
         if exiting() {
             park_for_good();
         }

@@ -803,10 +803,8 @@ impl PyGraph {
                 "unknown backend '{backend}': expected 'rust' or 'python'"
             )));
         }
-        let inner = Arc::new(Graph::new(directed));
-        super::fork::register(&inner);
         Ok(Self {
-            inner,
+            inner: Arc::new(Graph::new(directed)),
             handles: HandleCache::default(),
             values: Values::new(py)?,
         })

@@ -680,12 +680,12 @@ impl ForkGate {
     /// (so a stream of queries cannot keep a fork out), except when this
     /// thread is inside already (it would wait for itself).
     pub fn enter(&self) -> ForkGateGuard<'_> {
-        let read = if GATE_DEPTH.with(|d| d.get()) > 0 {
+        let inside = GATE_DEPTH.with(|d| d.replace(d.get() + 1)) > 0;
+        let read = if inside {
             self.0.read_recursive()
         } else {
             self.0.read()
         };
-        GATE_DEPTH.with(|d| d.set(d.get() + 1));
         ForkGateGuard { _read: read }
     }
 

@@ -536,14 +536,8 @@ fn int_cmp_float(i: i128, x: f64) -> Option<Ordering> {
     } else {
         // `t` is an integer in [-2^127, 2^127): `as` converts it exactly.
         let t = x.trunc();
-        let frac = x - t; // exact, and of the sign of `x` (or zero)
-        Some(i.cmp(&(t as i128)).then(if frac > 0.0 {
-            Ordering::Less
-        } else if frac < 0.0 {
-            Ordering::Greater
-        } else {
-            Ordering::Equal
-        }))
+        let frac = x - t; // exact, finite, and of the sign of `x` (or zero)
+        Some(i.cmp(&(t as i128)).then(0.0.partial_cmp(&frac)?))
     }
 }
 

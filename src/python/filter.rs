@@ -576,10 +576,15 @@ impl AttrBatch {
         (0..self.end - self.start).map(move |i| Bound::new(py, self.row(py, i)))
     }
 
-    /// The position of the first node whose view equals `value`.
-    fn position(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-        for (i, view) in self.views(py).enumerate() {
-            if view?.eq(value)? {
+    /// The position of the first node among `rows` whose view equals `value`.
+    fn position(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        rows: std::ops::Range<usize>,
+    ) -> PyResult<Option<usize>> {
+        for i in rows {
+            if Bound::new(py, self.row(py, i))?.eq(value)? {
                 return Ok(Some(i));
             }
         }
@@ -724,7 +729,9 @@ impl AttrBatch {
     }
 
     fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.position(py, value)?.is_some())
+        Ok(self
+            .position(py, value, 0..self.end - self.start)?
+            .is_some())
     }
 
     /// The position of the first node in ``[start:stop]`` whose attributes
@@ -744,12 +751,8 @@ impl AttrBatch {
             .cast_into::<PySlice>()?
             .indices((self.end - self.start) as isize)?;
         let (lo, hi) = (part.start as usize, part.stop.max(part.start) as usize);
-        for i in lo..hi {
-            if Bound::new(py, self.row(py, i))?.eq(value)? {
-                return Ok(i);
-            }
-        }
-        Err(PyValueError::new_err("value is not in the batch"))
+        self.position(py, value, lo..hi)?
+            .ok_or_else(|| PyValueError::new_err("value is not in the batch"))
     }
 
     /// How many nodes' attributes equal ``value``.

@@ -775,3 +775,62 @@ pub fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
+
+/// Runs `work` on a helper thread while this thread calls `poll` about
+/// every `every`, until `work` is done; returns its result (a panic in it
+/// resumes here).
+///
+/// For parallel work whose owner must keep watching something only it can
+/// watch (Ctrl-C: only the thread that started a query polls the signal
+/// hook). Handed to rayon from outside its pool, the owner would block in
+/// rayon until the work is done, and poll nothing meanwhile. `poll` runs on
+/// this thread only, and must not wait on anything `work` holds.
+///
+/// Runs `work` here instead under loom (its threads are modelled), and if
+/// no thread can be started.
+pub fn run_watched<T: Send>(
+    work: impl FnOnce() -> T + Send,
+    mut poll: impl FnMut(),
+    every: std::time::Duration,
+) -> T {
+    if cfg!(loom) {
+        return work();
+    }
+    use std::sync::atomic::{AtomicBool as StdAtomicBool, Ordering as StdOrdering};
+    let owner = std::thread::current();
+    let done = StdAtomicBool::new(false);
+    // The helper takes `work` from here, so that it is still ours to run if
+    // the helper cannot be started.
+    let slot = parking_lot::Mutex::new(Some(work));
+    std::thread::scope(|s| {
+        let helper = std::thread::Builder::new()
+            .name("gli-watched".into())
+            .spawn_scoped(s, || {
+                let work = slot.lock().take().expect("taken once");
+                // Set and unparked even when `work` panics, so the owner
+                // stops polling and the join below sees the panic.
+                struct Done<'a>(&'a StdAtomicBool, &'a std::thread::Thread);
+                impl Drop for Done<'_> {
+                    fn drop(&mut self) {
+                        self.0.store(true, StdOrdering::Release);
+                        self.1.unpark();
+                    }
+                }
+                let _done = Done(&done, &owner);
+                work()
+            });
+        let Ok(helper) = helper else {
+            let work = slot.lock().take().expect("not taken: no helper ran");
+            return work();
+        };
+        while !done.load(StdOrdering::Acquire) {
+            std::thread::park_timeout(every);
+            if !done.load(StdOrdering::Acquire) {
+                poll();
+            }
+        }
+        helper
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}

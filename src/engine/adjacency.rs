@@ -9,10 +9,12 @@
 //! in the graph's [`ColumnCache`](super::filter::ColumnCache) until that shard
 //! changes, so after a write only the written shards are rebuilt.
 
+use super::cancel::{Cancel, CHECK_EVERY};
 use super::filter::ShardCol;
 use super::slots::Run;
 use super::store::{Ix, Shard};
 use super::value::AttrId;
+use crate::error::Result;
 use crate::sync::Arc;
 
 /// One shard's adjacency: slot `row` has out-neighbours
@@ -29,15 +31,17 @@ pub struct AdjColumn {
 }
 
 impl ShardCol for AdjColumn {
-    fn build<O>(shard: &Shard<O>, _: AttrId) -> Option<Self> {
+    fn build<O>(shard: &Shard<O>, _: AttrId, cancel: &Cancel<'_>) -> Result<Option<Self>> {
         let recs = || shard.slots.items().map(|(_, r)| r);
         let n_out: usize = recs().map(|r| r.out().len()).sum();
         let n_in: usize = recs().map(|r| r.inn().len()).sum();
         // Offsets are u32: a shard with 2^32 entries keeps using the records
         // (its column is `None`).
         if n_out.max(n_in) >= u32::MAX as usize {
-            return None;
+            return Ok(None);
         }
+        cancel.check()?;
+        let mut since_check = 0;
         let rows = shard.slots.len() + 1;
         let mut col = Self {
             version: shard.version,
@@ -48,7 +52,14 @@ impl ShardCol for AdjColumn {
         };
         for run in shard.slots.runs() {
             let slots = match run {
-                Run::Slots(slots) => slots,
+                Run::Slots(slots) => {
+                    since_check += slots.len();
+                    if since_check >= CHECK_EVERY {
+                        since_check = 0;
+                        cancel.check()?;
+                    }
+                    slots
+                }
                 Run::Empty(n) => {
                     let (o, i) = (col.outs.len() as u32, col.ins.len() as u32);
                     col.out_off.extend(std::iter::repeat_n(o, n));
@@ -67,7 +78,7 @@ impl ShardCol for AdjColumn {
         }
         col.out_off.push(col.outs.len() as u32);
         col.in_off.push(col.ins.len() as u32);
-        Some(col)
+        Ok(Some(col))
     }
 
     fn version(&self) -> u64 {
@@ -151,7 +162,7 @@ mod tests {
     fn check(g: &Graph<()>) {
         let snap = g.snapshot();
         let plain = snap.view();
-        let index = g.columns.adjacency(&plain);
+        let index = never(|c| g.columns.adjacency(&plain, c)).unwrap();
         let indexed = plain.with_adjacency(&index);
         assert_eq!(lists(&plain), lists(&indexed));
         let comps = |v: &GraphView<'_, ()>| never(|c| algo::connected_components(v, c)).unwrap();
@@ -176,12 +187,12 @@ mod tests {
             }
             check(&g);
             // A write to some shards: only theirs are rebuilt, the rest reused.
-            let before = g.columns.adjacency(&g.snapshot().view());
+            let before = never(|c| g.columns.adjacency(&g.snapshot().view(), c)).unwrap();
             g.remove_node(NodeRef::Int(5)).unwrap();
             g.add_edge(NodeRef::Int(1), NodeRef::Int(2), AttrMap::new())
                 .ok();
             check(&g);
-            let after = g.columns.adjacency(&g.snapshot().view());
+            let after = never(|c| g.columns.adjacency(&g.snapshot().view(), c)).unwrap();
             let reused = (0..4)
                 .filter(|&s| match (&before.shards[s], &after.shards[s]) {
                     (Some(a), Some(b)) => crate::sync::Arc::ptr_eq(a, b),

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::adjacency::{AdjColumn, AdjIndex};
-use super::cancel::Cancel;
+use super::cancel::{Cancel, CHECK_EVERY};
 use super::counters::{bump, Counter};
 use super::slots::Run;
 use super::store::{GraphView, Ix, Shard};
@@ -225,10 +225,19 @@ const NO_MATCH: u32 = u32::MAX;
 const MAX_DISTINCT: usize = 1 << 16;
 /// Attributes whose columns are kept (least recently used ones are dropped).
 const MAX_CACHED_ATTRS: usize = 8;
+/// Slots from which a parallel build of columns runs watched (see
+/// [`Cancel::watch`]): a smaller one takes well under Ctrl-C's 0.2 s budget.
+const WATCH_MIN: usize = 1 << 19;
 
 /// A per-shard column the cache can hold: built from one shard version.
 pub(crate) trait ShardCol: Sized + Send + Sync {
-    fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self>;
+    /// The column of `attr` over `shard`; `Ok(None)` when the shard is not
+    /// worth one. Checks `cancel` every [`CHECK_EVERY`] slots or so.
+    fn build<O: Payload>(
+        shard: &Shard<O>,
+        attr: AttrId,
+        cancel: &Cancel<'_>,
+    ) -> Result<Option<Self>>;
     fn version(&self) -> u64;
 }
 
@@ -242,42 +251,55 @@ struct ShardColumn {
 /// Walks `shard`'s slots in order for a column of `attr` being built in
 /// `col`: `empty(col, n)` for a run of `n` slots that churn emptied (a freed
 /// chunk), `each(col, value)` for every other slot (`None`: no node there,
-/// or no such attribute). Stops, returning `false`, when `each` does.
+/// or no such attribute). Stops, returning `Ok(false)`, when `each` does;
+/// checks `cancel` every [`CHECK_EVERY`] slots or so.
 fn each_value<O, C>(
     shard: &Shard<O>,
     attr: AttrId,
+    cancel: &Cancel<'_>,
     col: &mut C,
     empty: impl Fn(&mut C, usize),
     mut each: impl FnMut(&mut C, Option<&Value<O>>) -> bool,
-) -> bool {
+) -> Result<bool> {
     let mut hint = 0;
+    let mut since_check = 0;
     for run in shard.slots.runs() {
         match run {
             Run::Empty(n) => empty(col, n),
             Run::Slots(slots) => {
+                since_check += slots.len();
+                if since_check >= CHECK_EVERY {
+                    since_check = 0;
+                    cancel.check()?;
+                }
                 for slot in slots {
                     let v = slot
                         .as_ref()
                         .and_then(|r| r.attrs.as_deref())
                         .and_then(|a| a.get_from(attr, &mut hint));
                     if !each(col, v) {
-                        return false;
+                        return Ok(false);
                     }
                 }
             }
         }
     }
-    true
+    Ok(true)
 }
 
 impl ShardCol for ShardColumn {
     /// `None` when the shard has too many distinct values to be worth it.
-    fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
+    fn build<O: Payload>(
+        shard: &Shard<O>,
+        attr: AttrId,
+        cancel: &Cancel<'_>,
+    ) -> Result<Option<Self>> {
         let mut dict: HashMap<Key, u32, foldhash::fast::RandomState> = HashMap::default();
         let mut codes = Vec::with_capacity(shard.slots.len());
         let whole = each_value(
             shard,
             attr,
+            cancel,
             &mut codes,
             |codes, n| codes.extend(std::iter::repeat_n(NO_MATCH, n)),
             |codes, v| {
@@ -295,12 +317,12 @@ impl ShardCol for ShardColumn {
                 codes.push(code);
                 true
             },
-        );
-        whole.then_some(Self {
+        )?;
+        Ok(whole.then_some(Self {
             version: shard.version,
             codes,
             dict,
-        })
+        }))
     }
 
     fn version(&self) -> u64 {
@@ -327,12 +349,17 @@ pub struct NumColumn {
 }
 
 impl ShardCol for NumColumn {
-    fn build<O: Payload>(shard: &Shard<O>, attr: AttrId) -> Option<Self> {
+    fn build<O: Payload>(
+        shard: &Shard<O>,
+        attr: AttrId,
+        cancel: &Cancel<'_>,
+    ) -> Result<Option<Self>> {
         let n = shard.slots.len();
         let (mut kinds, mut raw) = (Vec::with_capacity(n), Vec::with_capacity(n));
         each_value(
             shard,
             attr,
+            cancel,
             &mut (&mut kinds, &mut raw),
             |(kinds, raw), n| {
                 kinds.extend(std::iter::repeat_n(num_kind::MISSING, n));
@@ -350,12 +377,12 @@ impl ShardCol for NumColumn {
                 raw.push(r);
                 true
             },
-        );
-        Some(Self {
+        )?;
+        Ok(Some(Self {
             version: shard.version,
             kinds,
             raw,
-        })
+        }))
     }
 
     fn version(&self) -> u64 {
@@ -474,15 +501,18 @@ impl LiveColumn {
 }
 
 impl ShardCol for LiveColumn {
-    fn build<O: Payload>(shard: &Shard<O>, _: AttrId) -> Option<Self> {
+    fn build<O: Payload>(shard: &Shard<O>, _: AttrId, cancel: &Cancel<'_>) -> Result<Option<Self>> {
         let mut bits = vec![0u64; shard.slots.len().div_ceil(64)];
-        for (row, _) in shard.slots.items() {
+        for (k, (row, _)) in shard.slots.items().enumerate() {
+            if k % CHECK_EVERY == CHECK_EVERY - 1 {
+                cancel.check()?;
+            }
             bits[row / 64] |= 1 << (row % 64);
         }
-        Some(Self {
+        Ok(Some(Self {
             version: shard.version,
             bits,
-        })
+        }))
     }
 
     fn version(&self) -> u64 {
@@ -524,7 +554,8 @@ impl ColumnCache {
         attr: AttrId,
         pick: fn(&mut Caches) -> &mut HashMap<AttrId, CachedAttr<C>>,
         lazy: bool,
-    ) -> Vec<Option<Arc<C>>> {
+        cancel: &Cancel<'_>,
+    ) -> Result<Vec<Option<Arc<C>>>> {
         let (_, shards) = view.parts();
         // Under the lock: each shard's column if current, else `None` and
         // either built below (`stale`) or, lazily, scanned this time.
@@ -553,14 +584,20 @@ impl ColumnCache {
             have
         };
         if stale.is_empty() {
-            return have;
+            return Ok(have);
         }
         bump(Counter::ViewsBuilt);
-        let build = |&i: &usize| (i, C::build(shards[i], attr).map(Arc::new));
+        let build = |&i: &usize| Ok((i, C::build(shards[i], attr, cancel)?.map(Arc::new)));
         let built: Vec<(usize, Option<Arc<C>>)> = if stale.len() > 1 && parallel_ok() {
-            stale.par_iter().map(build).collect()
+            let par = || stale.par_iter().map(build).collect::<Result<_>>();
+            let slots: usize = stale.iter().map(|&i| shards[i].slots.len()).sum();
+            if slots >= WATCH_MIN {
+                cancel.watch(par)?
+            } else {
+                par()?
+            }
         } else {
-            stale.iter().map(build).collect()
+            stale.iter().map(build).collect::<Result<_>>()?
         };
         let mut g = self.inner.lock();
         let map = pick(&mut g);
@@ -582,27 +619,36 @@ impl ColumnCache {
                 map.remove(&oldest);
             }
         }
-        have
+        Ok(have)
     }
 
     /// Numeric columns of `attr` over `view`'s shards.
-    pub fn numeric<O: Payload>(&self, view: &GraphView<'_, O>, attr: AttrId) -> NumColumns {
+    pub fn numeric<O: Payload>(
+        &self,
+        view: &GraphView<'_, O>,
+        attr: AttrId,
+        cancel: &Cancel<'_>,
+    ) -> Result<NumColumns> {
         let (bits, shards) = view.parts();
-        NumColumns {
+        Ok(NumColumns {
             bits,
             base: shards.first().map_or(0, |s| s.base as usize),
-            shards: self.columns(view, attr, |c| &mut c.num, false),
-        }
+            shards: self.columns(view, attr, |c| &mut c.num, false, cancel)?,
+        })
     }
 
     /// The adjacency of `view`'s shards as cached CSRs (see [`AdjIndex`]).
-    pub fn adjacency<O: Payload>(&self, view: &GraphView<'_, O>) -> AdjIndex {
+    pub fn adjacency<O: Payload>(
+        &self,
+        view: &GraphView<'_, O>,
+        cancel: &Cancel<'_>,
+    ) -> Result<AdjIndex> {
         let (bits, shards) = view.parts();
-        AdjIndex {
+        Ok(AdjIndex {
             bits,
             base: shards.first().map_or(0, |s| s.base),
-            shards: self.columns(view, 0, |c| &mut c.adj, false),
-        }
+            shards: self.columns(view, 0, |c| &mut c.adj, false, cancel)?,
+        })
     }
 
     /// [`Self::adjacency`] if every shard's CSR is current, without building
@@ -647,7 +693,7 @@ pub fn scan_nodes_cached<O: Payload>(
     // (`None` code: nothing in that shard can match).
     let mut per_cond = Vec::with_capacity(cond.conds.len());
     for (attr, want) in &cond.conds {
-        let cols = cache.columns(view, *attr, |c| &mut c.eq, true);
+        let cols = cache.columns(view, *attr, |c| &mut c.eq, true, cancel)?;
         let key = want.canon().map(Canon::to_key);
         let codes: Vec<Option<u32>> = cols
             .iter()
@@ -791,7 +837,7 @@ fn scan_live<O: Payload>(
     cache: &ColumnCache,
     cancel: &Cancel<'_>,
 ) -> Result<Vec<Ix>> {
-    let live = cache.columns(view, 0, |c| &mut c.live, false);
+    let live = cache.columns(view, 0, |c| &mut c.live, false, cancel)?;
     let (bits, shards) = view.parts();
     let n = shards.len();
     let base = shards.first().map_or(0, |s| s.base as usize);
@@ -944,7 +990,7 @@ mod tests {
         }
         let snap = g.snapshot();
         let view = snap.view();
-        let cols = g.columns.numeric(&view, k);
+        let cols = never(|c| g.columns.numeric(&view, k, c)).unwrap();
         let first = view.lo();
         // Every start offset within a row of shards, lengths across rows.
         for start in 0..20u32 {
@@ -1003,7 +1049,7 @@ mod tests {
             a.insert(x, v(n));
             g.add_node(NodeRef::Int(i as i64), a).unwrap();
         }
-        let cols = g.columns.numeric(&g.snapshot().view(), x);
+        let cols = never(|c| g.columns.numeric(&g.snapshot().view(), x, c)).unwrap();
         let got: Vec<(u8, u64)> = (0..3).map(|ix| cols.get(ix)).collect();
         let want = [
             (num_kind::FLOAT, 0.5f64.to_bits()),
@@ -1207,6 +1253,37 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_build_fails_and_caches_nothing() {
+        // 20,000 nodes over 4 shards: each shard's build checks the token.
+        let g: Graph<()> = Graph::with_shards(true, 4);
+        let k = intern("filter_test_cancelled_build");
+        for i in 0..20_000i64 {
+            g.add_node(
+                NodeRef::Int(i),
+                attrs(&[("filter_test_cancelled_build", Value::Int(i % 3))]),
+            )
+            .unwrap();
+        }
+        let snap = g.snapshot();
+        let view = snap.view();
+        let flag = crate::sync::AtomicBool::new(true);
+        let cancelled = Cancel::new(&flag, None);
+        for lazy in [false, true] {
+            let got = g.columns.columns(&view, k, |c| &mut c.eq, lazy, &cancelled);
+            assert!(matches!(got, Err(crate::error::GraphError::Interrupted)));
+        }
+        assert!(matches!(
+            g.columns.numeric(&view, k, &cancelled),
+            Err(crate::error::GraphError::Interrupted)
+        ));
+        assert!(g.columns.adjacency(&view, &cancelled).is_err());
+        assert!(g.columns.fresh_adjacency(&view).is_none());
+        // Nothing half-built was kept: a later build makes every column.
+        let cols = never(|cx| g.columns.columns(&view, k, |c| &mut c.eq, false, cx)).unwrap();
+        assert!(cols.iter().all(Option::is_some));
+    }
+
+    #[test]
     fn a_written_shard_is_scanned_once_before_its_column_is_rebuilt() {
         let g: Graph<()> = Graph::with_shards(true, 4);
         let k = intern("filter_test_lazy");
@@ -1219,7 +1296,8 @@ mod tests {
         }
         let built = |lazy: bool| -> Vec<bool> {
             let snap = g.snapshot();
-            let cols = g.columns.columns(&snap.view(), k, |c| &mut c.eq, lazy);
+            let cols =
+                never(|cx| g.columns.columns(&snap.view(), k, |c| &mut c.eq, lazy, cx)).unwrap();
             cols.iter().map(Option::is_some).collect()
         };
         assert_eq!(built(true), [true; 4]); // never built: built at once

@@ -714,16 +714,35 @@ impl<'a, O> GraphView<'a, O> {
 
     /// The keys of `ixs`, in order: a result's ids resolved before the
     /// caller converts them (detached, so the record misses stay off the GIL).
-    pub fn keys(&self, ixs: &[Ix]) -> Vec<NodeId> {
+    /// Watches `cancel` every [`CHECK_EVERY`] keys (a 3M-node result takes
+    /// tens of milliseconds), for interruption only: the work is done.
+    pub fn keys(&self, ixs: &[Ix], cancel: &Cancel<'_>) -> Result<Vec<NodeId>> {
         self.keys_of(ixs, |&ix| ix)
-            .map(|(k, _)| k.clone())
+            .enumerate()
+            .map(|(i, (k, _))| {
+                if i % CHECK_EVERY == CHECK_EVERY - 1 {
+                    cancel.interrupted()?;
+                }
+                Ok(k.clone())
+            })
             .collect()
     }
 
-    /// `(key, value)` for each `(ix, value)` of `items`, in order.
-    pub fn keyed<T: Copy>(&self, items: &[(Ix, T)]) -> Vec<(NodeId, T)> {
+    /// `(key, value)` for each `(ix, value)` of `items`, in order; watches
+    /// `cancel` as [`Self::keys`] does.
+    pub fn keyed<T: Copy>(
+        &self,
+        items: &[(Ix, T)],
+        cancel: &Cancel<'_>,
+    ) -> Result<Vec<(NodeId, T)>> {
         self.keys_of(items, |&(ix, _)| ix)
-            .map(|(k, &(_, v))| (k.clone(), v))
+            .enumerate()
+            .map(|(i, (k, &(_, v)))| {
+                if i % CHECK_EVERY == CHECK_EVERY - 1 {
+                    cancel.interrupted()?;
+                }
+                Ok((k.clone(), v))
+            })
             .collect()
     }
 
@@ -2849,6 +2868,34 @@ mod tests {
 
     fn n(s: &str) -> NodeRef<'_> {
         NodeRef::Str(s)
+    }
+
+    #[test]
+    fn making_keys_stops_when_interrupted_but_not_over_budget() {
+        let g = G::with_shards(true, 4);
+        for i in 0..10_000 {
+            g.add_node(NodeRef::Int(i), AttrMap::new()).unwrap();
+        }
+        let snap = g.snapshot();
+        let view = snap.view();
+        let ixs: Vec<Ix> = view.ixs().collect();
+        let flag = crate::sync::AtomicBool::new(false);
+        let live = Cancel::new(&flag, None);
+        // A search's first attempt gives up at its first check; the keys of
+        // a result it finished are made whatever that budget.
+        assert_eq!(view.keys(&ixs, &live.giving_up()).unwrap().len(), 10_000);
+        live.cancel();
+        assert!(matches!(
+            view.keys(&ixs, &live),
+            Err(GraphError::Interrupted)
+        ));
+        let items: Vec<(Ix, u8)> = ixs.iter().map(|&ix| (ix, 0)).collect();
+        assert!(matches!(
+            view.keyed(&items, &live),
+            Err(GraphError::Interrupted)
+        ));
+        // Short results never check.
+        assert_eq!(view.keys(&ixs[..100], &live).unwrap().len(), 100);
     }
 
     #[test]

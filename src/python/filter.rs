@@ -34,13 +34,17 @@ use super::convert::{
 use super::convert::{
     number_of, py_index, release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs,
 };
-use super::detach::{attach, checkpoint, detach, detach_with, iterate, on_snapshot, CallingPython};
+use super::detach::{
+    attach, checkpoint, detach, detach_with, iterate, on_snapshot, run_detached, CallingPython,
+};
 use super::handles::{HandleCache, Handles};
 use super::values::Values;
+use crate::engine::cancel::Cancel;
 use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
 use crate::engine::id::PyRepr;
 use crate::engine::{AttrId, Graph, Ix, Number, Snapshot, Value};
+use crate::error::GraphError;
 use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicUsize, LeafMutex, Ordering};
 
 /// Default batch of per-node predicate calls: a call costs ~50 ns, so a batch
@@ -599,18 +603,23 @@ impl AttrBatch {
 
     /// Decides the column's type and fills it, from the graph's cached
     /// numeric columns (built once per shard version, shared by batches).
-    fn classify(&self, id: Option<AttrId>, default: Option<f64>) -> Column {
+    fn classify(
+        &self,
+        id: Option<AttrId>,
+        default: Option<f64>,
+        cancel: &Cancel<'_>,
+    ) -> Result<Column, GraphError> {
         use crate::engine::filter::num_kind as k;
         let n = self.end - self.start;
         let ixs = &self.ixs[self.start..self.end];
         let Some(id) = id else {
             // A name no node ever had: every value is missing.
-            return match default {
+            return Ok(match default {
                 Some(d) => Column::Float(vec![d; n]),
                 None => Column::Mixed,
-            };
+            });
         };
-        let cols = self.graph.columns.numeric(&self.snap.view(), id);
+        let cols = self.graph.columns.numeric(&self.snap.view(), id, cancel)?;
         // The values' kinds and raw bytes, in batch order. A batch of
         // consecutive indices (no `where`, no removals in its range) reads
         // the columns shard by shard, each a sequential stream.
@@ -623,12 +632,12 @@ impl AttrBatch {
         // all-float cases reuse `raw`'s buffer as the column.
         let seen = kinds.iter().fold(0u32, |acc, &kind| acc | 1 << kind);
         if n > 0 && seen == 1 << k::INT {
-            return Column::Int(raw.into_iter().map(|r| r as i64).collect());
+            return Ok(Column::Int(raw.into_iter().map(|r| r as i64).collect()));
         }
         if n > 0 && seen == 1 << k::BOOL {
-            return Column::Bool(raw.into_iter().map(|r| r != 0).collect());
+            return Ok(Column::Bool(raw.into_iter().map(|r| r != 0).collect()));
         }
-        match default {
+        Ok(match default {
             // Bools beside other values are not numbers (DESIGN: numeric
             // is never bool): a list, as with any other mix.
             _ if seen & (1 << k::OTHER | 1 << k::BOOL) != 0 => Column::Mixed,
@@ -647,7 +656,7 @@ impl AttrBatch {
                     .collect(),
             ),
             None => Column::Mixed,
-        }
+        })
     }
 }
 
@@ -803,7 +812,11 @@ impl AttrBatch {
                 _ => (None, None),
             },
         };
-        let col = detach(py, || self.classify(id, numeric_default));
+        // Detached; the first column of a large graph is built here, so
+        // Ctrl-C and cancellation are watched (`run_detached`).
+        let col = run_detached(py, None, |cancel| {
+            self.classify(id, numeric_default, cancel)
+        })?;
         if let Some(e) = too_big {
             if !matches!(col, Column::Int(_) | Column::Bool(_)) {
                 return Err(e);

@@ -522,7 +522,7 @@ impl PyGraph {
         // Filled chunk by chunk (a tight inner loop), each slot once, in
         // order; until filled, no other code can reach the list.
         for (c, chunk) in ids.chunks(GilYield::STEPS).enumerate() {
-            turn.ticks(py, chunk.len());
+            turn.ticks(py, chunk.len())?;
             for (k, id) in chunk.iter().enumerate() {
                 let at = (c * GilYield::STEPS + k) as pyo3::ffi::Py_ssize_t;
                 // SAFETY: `at` < `len`, the slot is empty, and the list takes
@@ -548,7 +548,7 @@ impl PyGraph {
         let dict = PyDict::new(py);
         let mut turn = GilYield::new();
         for chunk in items.chunks(GilYield::STEPS) {
-            turn.ticks(py, chunk.len());
+            turn.ticks(py, chunk.len())?;
             for &(ref key, v) in chunk {
                 dict.set_item(id_to_py(py, key), v)?;
             }
@@ -595,7 +595,7 @@ impl PyGraph {
             let snap = graph.snapshot();
             let view = snap.view();
             if indexed {
-                let index = graph.columns.adjacency(&view);
+                let index = graph.columns.adjacency(&view, cancel)?;
                 work(&view.with_adjacency(&index), cancel)
             } else {
                 work(&view, cancel)
@@ -627,7 +627,7 @@ impl PyGraph {
                 Err(GraphError::OverBudget) => {}
                 done => return done,
             }
-            let index = graph.columns.adjacency(&view);
+            let index = graph.columns.adjacency(&view, cancel)?;
             work(&view.with_adjacency(&index), cancel)
         })
     }
@@ -639,7 +639,9 @@ impl PyGraph {
         let id = lookup_name(attr);
         let inner = &self.inner;
         let col = self.on_snapshot(py, |view, cancel| {
-            let cols = id.map(|id| inner.columns.numeric(view, id));
+            let cols = id
+                .map(|id| inner.columns.numeric(view, id, cancel))
+                .transpose()?;
             let mut col = Vec::new();
             for (k, ix) in view.ixs().enumerate() {
                 if k % 65536 == 0 {
@@ -1085,7 +1087,7 @@ impl PyGraph {
         let out = PyList::empty(py);
         let mut turn = GilYield::new();
         for a in &attrs {
-            turn.tick(py);
+            turn.tick(py)?;
             out.append(attrs_to_dict(py, a.as_deref())?)?;
         }
         Ok(out)
@@ -1104,7 +1106,7 @@ impl PyGraph {
         let out = PyList::empty(py);
         let mut turn = GilYield::new();
         for (id, attrs) in &nodes {
-            turn.tick(py);
+            turn.tick(py)?;
             out.append(PyTuple::new(
                 py,
                 [
@@ -1125,7 +1127,7 @@ impl PyGraph {
         let out = PyList::empty(py);
         let mut turn = GilYield::new();
         for e in &edges {
-            turn.tick(py);
+            turn.tick(py)?;
             let (s, t) = (id_to_py(py, &e.source), id_to_py(py, &e.target));
             if data {
                 out.append(PyTuple::new(
@@ -1253,7 +1255,10 @@ impl PyGraph {
         let src = lookup_node(source)?;
         let inner = &self.inner;
         let work = |view: &GraphView<'_, PyPayload>, c: &Cancel<'_>| {
-            Ok(view.keys(&algo::bfs(view, inner.ix_in(view, src)?, depth_limit, c)?))
+            view.keys(
+                &algo::bfs(view, inner.ix_in(view, src)?, depth_limit, c)?,
+                c,
+            )
         };
         // A depth-limited search may stay local: it reads the records.
         let ids = match depth_limit {
@@ -1274,7 +1279,7 @@ impl PyGraph {
         let src = lookup_node(source)?;
         let inner = &self.inner;
         let ids = self.on_search(py, |view, c| {
-            Ok(view.keys(&algo::dfs(view, inner.ix_in(view, src)?, c)?))
+            view.keys(&algo::dfs(view, inner.ix_in(view, src)?, c)?, c)
         })?;
         Self::ids_to_list(py, &ids)
     }
@@ -1365,7 +1370,7 @@ impl PyGraph {
         match Self::weight_id(weight) {
             None => {
                 let lengths = self.on_search(py, |view, c| {
-                    Ok(view.keyed(&algo::bfs_lengths(view, inner.ix_in(view, src)?, c)?))
+                    view.keyed(&algo::bfs_lengths(view, inner.ix_in(view, src)?, c)?, c)
                 })?;
                 Self::keyed_to_dict(py, &lengths)
             }
@@ -1380,7 +1385,7 @@ impl PyGraph {
                             .map(|(ix, d)| (ix, Length::of_unweighted(d)))
                             .collect(),
                     };
-                    Ok(view.keyed(&settled))
+                    view.keyed(&settled, c)
                 })?;
                 Self::keyed_to_dict(py, &lengths)
             }
@@ -1392,7 +1397,10 @@ impl PyGraph {
         let _call = trace::call("connected_components");
         let comps = self.on_traversal(py, |view, c| {
             let comps = algo::connected_components(view, c)?;
-            Ok(comps.iter().map(|comp| view.keys(comp)).collect::<Vec<_>>())
+            comps
+                .iter()
+                .map(|comp| view.keys(comp, c))
+                .collect::<Result<Vec<_>, _>>()
         })?;
         let mut turn = GilYield::new();
         PyList::new(
@@ -1441,7 +1449,7 @@ impl PyGraph {
         let max_iter = max_iter.count("pagerank", "max_iter")?;
         let w = Self::weight_id(weight).flatten();
         let ranks = self.on_traversal(py, |view, c| {
-            Ok(view.keyed(&algo::pagerank(view, alpha, max_iter, tol, w, c)?))
+            view.keyed(&algo::pagerank(view, alpha, max_iter, tol, w, c)?, c)
         })?;
         Self::keyed_to_dict(py, &ranks)
     }
@@ -1535,12 +1543,12 @@ impl PyGraph {
                         .filter(|(ix, _)| *ix == b)
                         .ok_or_else(no_path)?;
                     let path = algo::walk_back(&pred, a, last);
-                    Ok((view.keys(&path), Some(d)))
+                    Ok((view.keys(&path, c)?, Some(d)))
                 }
                 _ => {
                     let path = algo::bfs_path(view, a, b, c)?.ok_or_else(no_path)?;
                     let d = w.map(|_| Length::of_unweighted(path.len() - 1));
-                    Ok((view.keys(&path), d))
+                    Ok((view.keys(&path, c)?, d))
                 }
             }
         })

@@ -29,9 +29,11 @@ use rayon::prelude::*;
 
 use super::convert::{node_obj, PyPayload};
 use super::detach::{run_detached, GilYield};
+use crate::engine::cancel::{Cancel, CHECK_EVERY};
 use crate::engine::counters::{bump, Counter};
 use crate::engine::slots::Run;
 use crate::engine::{GraphView, Ix};
+use crate::error::GraphError;
 use crate::sync::{parallel_ok, Arc, LeafMutex};
 
 /// Above this many slots to build, the shards' columns are built in parallel.
@@ -58,13 +60,25 @@ unsafe impl Sync for Addr {}
 impl ShardHandles {
     /// The column of `view`'s shard `s`, or `None` while some live node of
     /// it has no id object yet.
-    fn build(view: &GraphView<'_, PyPayload>, s: usize) -> Option<Self> {
+    fn build(
+        view: &GraphView<'_, PyPayload>,
+        s: usize,
+        cancel: &Cancel<'_>,
+    ) -> Result<Option<Self>, GraphError> {
         let shard = view.parts().1[s];
         let mut addrs = Vec::with_capacity(shard.slots.len());
         let mut keep = Vec::with_capacity(shard.slots.len());
+        let mut since_check = 0;
         for run in shard.slots.runs() {
             let slots = match run {
-                Run::Slots(slots) => slots,
+                Run::Slots(slots) => {
+                    since_check += slots.len();
+                    if since_check >= CHECK_EVERY {
+                        since_check = 0;
+                        cancel.check()?;
+                    }
+                    slots
+                }
                 Run::Empty(n) => {
                     addrs.extend(std::iter::repeat_n(Addr(std::ptr::null_mut()), n));
                     continue;
@@ -74,19 +88,21 @@ impl ShardHandles {
                 match slot {
                     None => addrs.push(Addr(std::ptr::null_mut())),
                     Some(rec) => {
-                        let handle = rec.handle.get()?;
+                        let Some(handle) = rec.handle.get() else {
+                            return Ok(None);
+                        };
                         addrs.push(Addr(handle.as_ptr()));
                         keep.push(handle.clone());
                     }
                 }
             }
         }
-        Some(Self {
+        Ok(Some(Self {
             version: shard.version,
             base: shard.base,
             addrs,
             _keep: keep,
-        })
+        }))
     }
 }
 
@@ -156,13 +172,14 @@ impl HandleCache {
                 break;
             }
             let slots: usize = stale.iter().map(|&s| shards[s].slots.len()).sum();
-            let attempt: Vec<(usize, Option<ShardHandles>)> = run_detached(py, None, |_| {
-                let one = |&s: &usize| (s, ShardHandles::build(view, s));
-                Ok(if slots >= PAR_BUILD_MIN && parallel_ok() {
-                    stale.par_iter().map(one).collect()
+            let attempt: Vec<(usize, Option<ShardHandles>)> = run_detached(py, None, |cancel| {
+                let one = |&s: &usize| Ok((s, ShardHandles::build(view, s, cancel)?));
+                if slots >= PAR_BUILD_MIN && parallel_ok() {
+                    // Watched: the owner keeps polling for Ctrl-C.
+                    cancel.watch(|| stale.par_iter().map(one).collect())
                 } else {
                     stale.iter().map(one).collect()
-                })
+                }
             })?;
             stale.clear();
             for (s, col) in attempt {
@@ -180,7 +197,7 @@ impl HandleCache {
                     let base = shards[s].base as usize;
                     for (row, rec) in shards[s].slots.items() {
                         if rec.handle.get().is_none() {
-                            turn.tick(py);
+                            turn.tick(py)?;
                             node_obj(py, view, ((base + row) << bits | s) as Ix);
                         }
                     }

@@ -249,3 +249,65 @@ def test_a_token_shared_by_two_threads_is_entered_per_thread() -> None:
         assert len(g.bfs(0)) > 1
     leave.set()
     t.join(60)
+
+
+def test_a_token_exited_on_another_thread_leaves_the_thread_it_was_entered_on() -> None:
+    # A `with token:` in a generator, entered on this thread and finished on
+    # another: the token used to stay entered here, so cancelling it (after
+    # its block had ended) cancelled this thread's later queries for good.
+    g = gli.Graph()
+    g.batch_add_nodes(range(1000))
+    g.batch_add_edges((i, i + 1) for i in range(999))
+    token = gli._core.CancelToken()
+
+    def block() -> Any:
+        with token:
+            yield
+
+    it = block()
+    next(it)
+    t = threading.Thread(target=lambda: next(it, None))
+    t.start()
+    t.join()
+    token.cancel()
+    try:
+        assert len(g.pagerank()) == 1000
+    except KeyboardInterrupt:  # a failure, not the end of the test session
+        pytest.fail("the token still cancels this thread's queries after its block ended")
+    with token, pytest.raises(KeyboardInterrupt, match="cancelled"):
+        g.pagerank()
+
+
+def test_values_a_cancelled_query_lets_go_are_freed_outside_its_token() -> None:
+    # A value's __del__ is not part of the query that released it: it used to
+    # run under that query's cancelled token, and its own GLI calls failed.
+    g = gli.Graph()
+    g.batch_add_nodes(range(100))
+    seen: list[Any] = []
+
+    class Resource:
+        def __del__(self) -> None:
+            try:
+                seen.append(len(g.pagerank()))
+            except BaseException as e:  # noqa: BLE001 - recorded for the assert
+                seen.append(e)
+
+    g.add_node("r", res=Resource())
+    token = gli._core.CancelToken()
+    token.cancel()
+    with token:
+        g.remove_node("r")
+    assert seen == [100]
+
+
+def test_a_cancelled_token_stops_converting_a_large_result() -> None:
+    # Converting a result runs attached; it now polls the thread's tokens
+    # (and Ctrl-C) whenever it lets the GIL go, every 5 ms, instead of
+    # building a multi-million-item result to the end.
+    g = gli.Graph()
+    g.batch_add_nodes(range(1_000_000))
+    token = gli._core.CancelToken()
+    token.cancel()
+    with token, pytest.raises(KeyboardInterrupt, match="cancelled"):
+        g.nodes()
+    assert len(g.nodes()) == 1_000_000

@@ -218,15 +218,18 @@ fn release_all(py: Python<'_>) {
         std::mem::take(&mut *queue)
     };
     // Each release may run a `__del__`: Python code, which must not meet a
-    // daemon thread's exit unwind in GLI's frames (see `detach.rs`).
+    // daemon thread's exit unwind in GLI's frames (see `detach.rs`), nor
+    // inherit the cancellation tokens of the query that let the value go.
     let _calling = super::detach::CallingPython::enter();
-    for (obj, home) in objs {
-        super::detach::checkpoint(py);
-        if let Some((home, slot)) = &home {
-            home.remove(py, *slot);
+    super::detach::without_tokens(|| {
+        for (obj, home) in objs {
+            super::detach::checkpoint(py);
+            if let Some((home, slot)) = &home {
+                home.remove(py, *slot);
+            }
+            obj.drop_ref(py);
         }
-        obj.drop_ref(py);
-    }
+    });
 }
 
 pub(crate) type PyValue = Value<PyPayload>;

@@ -6,7 +6,6 @@
 //! and a panic (in this thread or a rayon worker) as an exception, never an
 //! abort.
 
-use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
@@ -19,18 +18,48 @@ use crate::engine::{Graph, GraphView, Snapshot};
 use crate::error::GraphError;
 use crate::sync::{Arc, AtomicBool, AtomicUsize, LeafMutex, OnceLock, Ordering};
 
+/// The cancellation flags of the `CancelToken`s entered on one thread and
+/// not yet exited, innermost last. A leaf lock: held only to read or change
+/// the list, never across Python code or another lock.
+type Entered = LeafMutex<Vec<Arc<AtomicBool>>>;
+
 thread_local! {
-    /// The cancellation flags of the `CancelToken`s entered on this thread
-    /// and not yet exited, innermost last (per thread: one token may be
-    /// entered by several threads at once).
-    static ENTERED: RefCell<Vec<Arc<AtomicBool>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's entered tokens (per thread: one token may be entered
+    /// by several threads at once). Shared, so that a token exited on
+    /// another thread (a `with token:` in a generator finished elsewhere)
+    /// leaves the list it was entered on.
+    static ENTERED: Arc<Entered> = Arc::new(LeafMutex::new(Vec::new()));
 }
 
 /// The flags of the tokens entered on this thread, innermost last (async
 /// queries enter one on their worker thread; cancelling the awaiting task
 /// sets it). Cancelling any of them stops the thread's queries.
 pub(crate) fn entered_cancel_flags() -> Vec<Arc<AtomicBool>> {
-    ENTERED.with(|c| c.borrow().clone())
+    ENTERED.with(|e| e.lock().clone())
+}
+
+/// Runs `f` with no token entered on this thread, then enters them again
+/// (with any that `f` left entered after them). For code unrelated to the
+/// query under way, such as the `__del__` of a value that only a cancelled
+/// query's snapshot kept: it inherited the cancelled token, and every GLI
+/// call it made failed with "the query was cancelled" (an audit).
+pub(crate) fn without_tokens<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Vec<Arc<AtomicBool>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ENTERED.with(|e| {
+                let mut entered = e.lock();
+                let left = std::mem::replace(&mut *entered, std::mem::take(&mut self.0));
+                entered.extend(left);
+            });
+        }
+    }
+    let saved = ENTERED.with(|e| std::mem::take(&mut *e.lock()));
+    if saved.is_empty() {
+        return f();
+    }
+    let _restore = Restore(saved);
+    f()
 }
 
 /// Whether any of `flags` is set.
@@ -44,6 +73,9 @@ pub(crate) fn any_cancelled(flags: &[Arc<AtomicBool>]) -> bool {
 #[pyclass(name = "CancelToken", module = "gli._core", frozen)]
 pub(crate) struct CancelToken {
     flag: Arc<AtomicBool>,
+    /// The lists this token was entered on and not yet exited from, in
+    /// order (a leaf, never held with another lock).
+    entered_on: LeafMutex<Vec<Arc<Entered>>>,
 }
 
 #[pymethods]
@@ -52,6 +84,7 @@ impl CancelToken {
     fn new() -> Self {
         Self {
             flag: Arc::new(AtomicBool::new(false)),
+            entered_on: LeafMutex::new(Vec::new()),
         }
     }
 
@@ -66,19 +99,33 @@ impl CancelToken {
     }
 
     fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        ENTERED.with(|c| c.borrow_mut().push(slf.flag.clone()));
+        let list = ENTERED.with(|e| {
+            e.lock().push(slf.flag.clone());
+            e.clone()
+        });
+        slf.entered_on.lock().push(list);
         slf
     }
 
+    /// Leaves the list of the thread it was entered on: this thread's if it
+    /// entered here and has not left, else the latest (an exit on another
+    /// thread, as a generator's `with` block finished there; it used to stay
+    /// entered for good on the first thread, cancelling its later queries).
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        ENTERED.with(|c| {
-            let mut entered = c.borrow_mut();
+        let list = {
+            let mut on = self.entered_on.lock();
+            let here = ENTERED.with(|e| on.iter().rposition(|l| Arc::ptr_eq(l, e)));
+            here.or_else(|| on.len().checked_sub(1))
+                .map(|at| on.remove(at))
+        };
+        if let Some(list) = list {
+            let mut entered = list.lock();
             // Normally the innermost; a token exited out of order leaves the others.
             if let Some(at) = entered.iter().rposition(|f| Arc::ptr_eq(f, &self.flag)) {
                 entered.remove(at);
             }
-        });
+        }
         false
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 import re
@@ -1292,3 +1293,73 @@ def test_ids_no_node_can_have_are_missing_nodes_to_every_lookup(make_graph: Any)
             with pytest.raises(TypeError, match="not float"):
                 g.get_edge(s, t)
     assert (g.nodes(data=True), g.edges(data=True)) == before
+
+
+class _SameTextKey(str):
+    """A ``str`` subclass that is its own dict key: it can sit in one dict
+    beside a plain ``str`` of the same text."""
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+def test_a_name_repeated_by_a_str_subclass_key_keeps_the_later_value(make_graph: Any) -> None:
+    # An audit: an exact "a" after a subclass "a" stored the name twice on the
+    # rust backend (the first value shown), and such a graph could not be
+    # pickled or copied ("corrupt graph state: duplicate attribute name").
+    g = make_graph()
+    g.batch_add_nodes([(1, {_SameTextKey("a"): 1, "a": 2, _SameTextKey("a"): 3})])
+    g.add_node(2, v={_SameTextKey("a"): 1, "a": 2})
+    g.add_node(3, **{_SameTextKey("b"): 1, "b": 2})
+    expected = {1: {"a": 3}, 2: {"v": {"a": 2}}, 3: {"b": 2}}
+    assert {n: g.get_node(n) for n in g.nodes()} == expected
+    for copied in (pickle.loads(pickle.dumps(g)), copy.copy(g), copy.deepcopy(g)):
+        assert {n: copied.get_node(n) for n in copied.nodes()} == expected
+
+
+def test_a_dict_changed_while_it_is_converted_is_an_error_that_changes_nothing(backend: str) -> None:
+    # A numpy scalar subclass's item() is Python code that runs while the
+    # rust backend reads the dict in place: it used to panic there
+    # (pyo3_runtime.PanicException, not an Exception). Now it is Python's own
+    # RuntimeError and the graph is unchanged. The python backend copies an
+    # attribute dict before reading its values (stored as they were), and
+    # reads a `where` dict in place as the rust backend does.
+    np = pytest.importorskip("numpy")
+
+    class Sneaky(np.float32):
+        target: dict[str, Any] = {}
+
+        def item(self) -> Any:
+            Sneaky.target["added"] = 1
+            return float(self)
+
+    g = gli.Graph(backend=backend)
+    g.add_node(0)
+    calls = {
+        "batch_add_nodes": lambda d: g.batch_add_nodes([(1, d)]),
+        "add_node": lambda d: g.add_node(2, v=d),
+        "where": lambda d: g.filter_nodes(where=d),
+    }
+    for name, call in calls.items():
+        attrs = {"a": Sneaky(1.0), "b": 2}
+        Sneaky.target = attrs
+        if backend == "rust" or name == "where":
+            with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+                call(attrs)
+        else:
+            call(attrs)
+    assert g.nodes() == ([0] if backend == "rust" else [0, 1, 2])
+
+
+def test_ids_that_fake_their_class_are_refused_alike(backend: str) -> None:
+    # The python backend used isinstance, which a mock's __class__ fools.
+    from unittest import mock
+
+    g = gli.Graph(backend=backend)
+    g.add_node(1)
+    for fake in (mock.Mock(spec=str), mock.Mock(spec=int)):
+        assert not g.has_node(fake) and fake not in g and not g.has_edge(1, fake)
+        with pytest.raises(TypeError, match="node id must be str or int, not Mock"):
+            g.add_node(fake)

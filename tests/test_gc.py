@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import gc
 import itertools
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import weakref
@@ -267,3 +270,93 @@ def test_only_values_the_collector_tracks_are_registered() -> None:
     g.node_count()  # a GLI call releases what the removal dropped
     assert registered() == 0
     assert g.get_node(1) == {"a": 0.5, "b": 2**70, "c": "x", "d": 3}
+
+
+def test_a_long_chain_of_subgraphs_keeps_no_registries_and_frees_without_recursion() -> None:
+    """``g = g.subgraph(keep)`` in a loop (an audit): every step's registry
+    used to adopt the one before, so the chain grew without bound, and
+    freeing it recursed once per step until the stack overflowed (a segfault
+    at 30,000 steps). Run in a child: a crash must fail the test, not end it."""
+    child = textwrap.dedent(
+        """
+        import gc, gli
+
+        class Value:
+            pass
+
+        def registries():
+            return sum(type(o).__name__ == "_Values" for o in gc.get_objects())
+
+        g = gli.Graph()
+        g.add_node(0)
+        g.add_node(1)
+        g.add_edge(0, 1)
+        for _ in range(40_000):
+            g = g.subgraph([0, 1])
+        assert registries() == 1, registries()
+        del g
+        # With a value carried along, and a new one each step that the next
+        # step drops: the chain may live while the graph does, but must free.
+        g = gli.Graph()
+        g.add_node(0, o=Value())
+        for i in range(40_000):
+            g.add_node(i + 1, o=Value())
+            g = g.subgraph([n for n in g.nodes() if n in (0, i + 1)])
+        assert g.get_node(0)["o"].__class__ is Value
+        del g
+        gc.collect()
+        assert not any(type(o) is Value for o in gc.get_objects())
+        print("freed")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "freed", proc.stdout + proc.stderr
+
+
+def test_the_name_cache_keeps_no_str_subclass_keys_alive(backend: str) -> None:
+    # The rust backend's per-thread cache of attribute names kept subclass
+    # keys (and all they held) alive after the graph and the dict were gone;
+    # their __del__ then ran at some later, unrelated conversion.
+    class Name(str):
+        pass
+
+    key = Name("payload")
+    ref = weakref.ref(key)
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([(0, {key: 1})])
+    g.add_node(1, **{key: 2})
+    assert g.get_node(0) == {"payload": 1} and g.get_node(1) == {"payload": 2}
+    del key, g
+    gc.collect()
+    assert ref() is None
+
+
+class _Hook:
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+
+    def __del__(self) -> None:
+        self.fn()
+
+
+def test_a_del_that_writes_to_the_graph_finds_it_whole(backend: str) -> None:
+    # An audit: the python backend freed attribute dicts midway through
+    # clear() and remove_node(), so a value's __del__ that wrote to the graph
+    # left it inconsistent (edge_count 1 with no edges, a predecessor that no
+    # longer existed). The rust backend releases them once the call is done.
+    g = gli.Graph(backend=backend)
+    g.add_node("a", h=_Hook(lambda: g.add_node("from_del")))
+    g.clear()
+    assert g.nodes() == ["from_del"] and g.edge_count() == 0 and g.out_degree("from_del") == 0
+
+    g = gli.Graph(backend=backend)
+    for n in "xyz":
+        g.add_node(n)
+    g.add_edge("x", "y", h=_Hook(lambda: g.has_node("x") and g.add_edge("x", "z")))
+    g.remove_node("x")
+    assert g.nodes() == ["y", "z"] and g.edges() == [] and g.edge_count() == 0 and g.in_degree("z") == 0
+
+    g = gli.Graph(backend=backend)
+    g.add_node(1, v=_Hook(lambda: g.add_node(2, w=g.get_node(1)["v"])))
+    g.update_node(1, v=0)
+    assert g.get_node(1) == {"v": 0} and g.get_node(2) == {"w": 0}

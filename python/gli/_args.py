@@ -127,12 +127,15 @@ def _numeric(v: object) -> bool:
 def _plain_id(x: object) -> int | str:
     """The plain ``int`` or ``str`` value of ``x`` (a subclass instance, such
     as an ``IntEnum`` member, names its plain value, as in the rust backend,
-    which stores the value); ``TypeError`` for any other type or a ``bool``."""
-    if isinstance(x, bool) or not isinstance(x, (int, str)):
-        raise TypeError(f"node id must be str or int, not {type(x).__name__}")
-    if isinstance(x, int):
-        return x if type(x) is int else int.__int__(x)
-    return _text(x)
+    which stores the value); ``TypeError`` for any other type or a ``bool``.
+    The type is ``type(x)``, as the rust backend reads it: ``isinstance``
+    would believe an object that fakes its ``__class__`` (a ``Mock(spec=str)``)."""
+    kind = type(x)
+    if issubclass(kind, bool) or not issubclass(kind, (int, str)):
+        raise TypeError(f"node id must be str or int, not {kind.__name__}")
+    if issubclass(kind, int):
+        return cast(int, x) if kind is int else int.__int__(cast(int, x))
+    return _text(cast(str, x))
 
 
 def _check_id(x: object) -> NodeId:

@@ -120,6 +120,14 @@ def _read(value: Any) -> Any:
     return value
 
 
+def _update(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``stored.update(new)``; returns the values it replaces, for the caller
+    to drop once the graph is whole (see ``PythonGraph._add_node``)."""
+    replaced = {k: stored[k] for k in new if k in stored}
+    stored.update(new)
+    return replaced
+
+
 def _read_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
     return {k: _read(v) for k, v in attrs.items()}
 
@@ -292,9 +300,15 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             raise EdgeNotFoundError(f"Edge {s!r} -> {t!r} not found")
         return self._succ[s][t]
 
-    def _add_node(self, node_id: NodeId, attrs: dict[str, Any]) -> None:
+    # Mutations return what they take out of the graph (attribute dicts, or
+    # copies holding the replaced values), for the public method to drop
+    # once the graph is whole again: dropped midway, a stored value's
+    # ``__del__`` that calls back into the graph saw (and wrote into) a
+    # half-removed node (an audit; the rust backend queues such releases
+    # until the call returns).
+    def _add_node(self, node_id: NodeId, attrs: dict[str, Any]) -> Any:
         if node_id in self._nodes:
-            self._nodes[node_id].update(attrs)
+            return _update(self._nodes[node_id], attrs)
         else:
             self._nodes[node_id] = attrs
             self._succ[node_id] = {}
@@ -308,29 +322,33 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         self._pred[t][s] = attrs  # undirected: _pred is _succ, so t sees s
         self._edges += 1
 
-    def _remove_edge(self, s: NodeId, t: NodeId) -> None:
+    def _remove_edge(self, s: NodeId, t: NodeId) -> Any:
         s, t = _lookup_ids(s, t, edge=True)
-        self._edge(s, t)
+        attrs = self._edge(s, t)
         del self._succ[s][t]
         if s != t or self._directed:
             del self._pred[t][s]
         self._edges -= 1
+        return attrs
 
-    def _remove_node(self, node_id: NodeId) -> None:
+    def _remove_node(self, node_id: NodeId) -> Any:
         node_id = self._node(node_id)
+        taken = [self._nodes[node_id]]
         for t in list(self._succ[node_id]):
-            self._remove_edge(node_id, t)
+            taken.append(self._remove_edge(node_id, t))
         if self._directed:
             for s in list(self._pred[node_id]):
-                self._remove_edge(s, node_id)
+                taken.append(self._remove_edge(s, node_id))
         del self._nodes[node_id], self._succ[node_id], self._pred[node_id]
+        return taken
 
     # --------------------------------------------------------------- mutation
     def add_node(self, node_id: NodeId, /, **attrs: Any) -> NodeId:
         new = _attrs(attrs)  # attributes first, as the rust backend converts them
         key = _check_id(node_id)
         with self._lock:
-            self._add_node(key, new)
+            taken = self._add_node(key, new)
+        del taken  # after the lock (see ``_add_node``)
         return node_id
 
     def add_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> str:
@@ -344,27 +362,31 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def update_node(self, node_id: NodeId, /, **attrs: Any) -> None:
         new = _attrs(attrs)
         with self._lock:
-            self._nodes[self._node(node_id)].update(new)
+            taken = _update(self._nodes[self._node(node_id)], new)
+        del taken  # after the lock (see ``_add_node``)
 
     def update_edge(self, source: NodeId, target: NodeId, /, **attrs: Any) -> None:
         new = _attrs(attrs)
         with self._lock:
-            self._edge(source, target).update(new)
+            taken = _update(self._edge(source, target), new)
+        del taken
 
     def remove_node(self, node_id: NodeId, /) -> None:
         with self._lock:
-            self._remove_node(node_id)
+            taken = self._remove_node(node_id)
+        del taken
 
     def remove_edge(self, source: NodeId, target: NodeId, /) -> None:
         with self._lock:
-            self._remove_edge(source, target)
+            taken = self._remove_edge(source, target)
+        del taken
 
     def clear(self) -> None:
         with self._lock:
-            self._nodes.clear()
-            self._succ.clear()
-            self._pred.clear()
+            taken = self._nodes, self._succ, self._pred
+            self._nodes, self._succ, self._pred = {}, {}, {}
             self._edges = 0
+        del taken
 
     def batch_add_nodes(self, items: Iterable[Any], /) -> int:
         staged = []

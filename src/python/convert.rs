@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError, PyValueError};
+use pyo3::exceptions::{
+    PyOverflowError, PyRuntimeError, PyTypeError, PyUnicodeEncodeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -774,8 +776,12 @@ impl NameIds<'_> {
     /// A name found in the cache is not read as text: no UTF-8 lookup.
     #[inline]
     pub(crate) fn id(&mut self, key: &Bound<'_, PyString>) -> PyResult<AttrId> {
-        let Some(slots) = self.slots.as_deref_mut() else {
-            return Ok(name_id(key.to_str()?));
+        // Only exact `str`s are kept: a subclass key could hold anything
+        // alive, and its `__del__` would run at some later, unrelated
+        // eviction (an audit: it changed the dict being converted then).
+        let slots = match self.slots.as_deref_mut() {
+            Some(slots) if key.is_exact_instance_of::<PyString>() => slots,
+            _ => return Ok(name_id(key.to_str()?)),
         };
         let addr = key.as_ptr() as usize;
         // Multiplicative hashing: names allocated together sit at a fixed
@@ -790,9 +796,9 @@ impl NameIds<'_> {
             return Ok(slot.id);
         }
         let id = name_id(key.to_str()?);
-        // The previous object is released now, not queued in PyO3's pool
-        // (see `methods::enter`). A `str` subclass's `__del__` that calls
-        // back into gli finds this cache borrowed and runs uncached.
+        // The previous object (an exact `str`: no Python code runs when it
+        // goes) is released now, not queued in PyO3's pool (see
+        // `methods::enter`).
         let old = slot.obj.replace(key.clone().unbind());
         slot.id = id;
         if let Some(old) = old {
@@ -1015,6 +1021,7 @@ fn value_from_py_other(
                 return Err(nested_too_deep(name));
             }
             let mut items: Vec<(Box<str>, PyValue)> = Vec::with_capacity(dict.len());
+            let mut mixed = false;
             for_each_item(dict, |k, v| {
                 // Checked above, but another thread may have added a key since.
                 let Ok(k) = k.cast::<PyString>() else {
@@ -1025,11 +1032,13 @@ fn value_from_py_other(
                 let text = k.to_str()?;
                 let value = value_from_py(&v, name, depth + 1, home)?;
                 // As for attribute names (`push_attr`): a `str` subclass key
-                // may repeat a text, and then the later value wins.
-                let repeated = if k.is_exact_instance_of::<PyString>() {
-                    None
-                } else {
+                // may repeat a text, and then the later value wins; once one
+                // came, any key may repeat an earlier one's text.
+                mixed |= !k.is_exact_instance_of::<PyString>();
+                let repeated = if mixed {
                     items.iter_mut().find(|(t, _)| &**t == text)
+                } else {
+                    None
                 };
                 match repeated {
                     Some(slot) => slot.1 = value,
@@ -1069,16 +1078,46 @@ pub(crate) fn gil_disabled(py: Python<'_>) -> bool {
     }
 }
 
-/// Runs `f` on each `(key, value)` of `dict`, in order. With the GIL another
-/// thread cannot change the dict between two steps (no Python code runs
-/// there), so it is read in place; without it another thread may, and
-/// PyO3's iterator would panic, so the items are copied first (atomically).
+/// Runs `f` on each `(key, value)` of `dict`, in order.
+///
+/// With the GIL, the dict is read in place: no other thread runs between
+/// two steps. Python code can still run inside `f`, though (a NumPy scalar
+/// subclass's `item()`, a `__del__` that a conversion triggers), and change
+/// the dict: that is `RuntimeError("dictionary changed size during
+/// iteration")`, as Python's own iteration says, where PyO3's iterator
+/// panicked (an audit: a `PanicException` out of `batch_add_nodes`).
+/// Without the GIL another thread may change the dict at any time, so its
+/// items are copied first (atomically).
 pub(crate) fn for_each_item<'py>(
     dict: &Bound<'py, PyDict>,
     mut f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
 ) -> PyResult<()> {
-    if !gil_disabled(dict.py()) {
-        return dict.iter().try_for_each(|(k, v)| f(k, v));
+    let py = dict.py();
+    if !gil_disabled(py) {
+        let len = dict.len();
+        let mut pos: pyo3::ffi::Py_ssize_t = 0;
+        loop {
+            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: attached; `PyDict_Next` bounds-checks `pos` against the
+            // dict as it is now, and lends the key and value, which are
+            // owned (increfed) below before any Python code can run.
+            if unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } == 0 {
+                return Ok(());
+            }
+            // SAFETY: non-null, valid borrowed references (just returned).
+            let (k, v) = unsafe {
+                (
+                    Bound::from_borrowed_ptr(py, k),
+                    Bound::from_borrowed_ptr(py, v),
+                )
+            };
+            f(k, v)?;
+            if dict.len() != len {
+                return Err(PyRuntimeError::new_err(
+                    "dictionary changed size during iteration",
+                ));
+            }
+        }
     }
     for item in dict.items().iter() {
         // SAFETY: `dict.items()` is a list of 2-tuples.
@@ -1093,8 +1132,12 @@ pub(crate) fn for_each_item<'py>(
 /// one dict are distinct texts, so they are appended unchecked, each value
 /// stored by its own branch of [`convert_value`]; a `str` subclass can be a
 /// distinct key with the same text as another (identity hash), and then, as
-/// in a dict of their texts, the later value wins. The name's text is read
-/// only for a nested value's error message.
+/// in a dict of their texts, the later value wins. `mixed` (false for a
+/// new dict) says whether a subclass key came first: from then on every
+/// key, exact or not, replaces an earlier one of its text (an audit: an
+/// exact `"a"` after a subclass `"a"` stored the name twice, and such a
+/// graph could not be copied or pickled). The name's text is read only for
+/// a nested value's error message.
 #[inline(always)]
 fn push_attr(
     map: &mut PyAttrMap,
@@ -1102,8 +1145,12 @@ fn push_attr(
     id: AttrId,
     obj: &Bound<'_, PyAny>,
     home: &Arc<Home>,
+    mixed: &mut bool,
 ) -> PyResult<()> {
     if !key.is_exact_instance_of::<PyString>() {
+        *mixed = true;
+    }
+    if *mixed {
         map.insert(id, value_from_py(obj, key.to_str()?, 0, home)?);
         return Ok(());
     }
@@ -1153,6 +1200,7 @@ fn attrs_from_dict_into(
     home: &Arc<Home>,
 ) -> PyResult<()> {
     map.reserve(dict.len());
+    let mut mixed = false;
     for_each_item(dict, |k, v| {
         let key = k.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -1161,7 +1209,7 @@ fn attrs_from_dict_into(
             ))
         })?;
         let id = names.id(key).map_err(|e| attr_error(e, key, true))?;
-        push_attr(map, key, id, &v, home).map_err(|e| attr_error(e, key, false))
+        push_attr(map, key, id, &v, home, &mut mixed).map_err(|e| attr_error(e, key, false))
     })
 }
 
@@ -1173,6 +1221,7 @@ pub(crate) fn attrs_from_kwnames<'py>(
     home: &Arc<Home>,
 ) -> PyResult<PyAttrMap> {
     let mut map = AttrMap::with_capacity(names.len());
+    let mut mixed = false;
     with_name_ids(|ids| -> PyResult<()> {
         for (k, v) in names.iter_borrowed().zip(values) {
             // CPython only passes str keyword names; checking costs a type compare.
@@ -1180,7 +1229,8 @@ pub(crate) fn attrs_from_kwnames<'py>(
                 PyTypeError::new_err(format!("keywords must be str, not {}", type_name(&k)))
             })?;
             let id = ids.id(&key).map_err(|e| attr_error(e, &key, true))?;
-            push_attr(&mut map, &key, id, &v, home).map_err(|e| attr_error(e, &key, false))?;
+            push_attr(&mut map, &key, id, &v, home, &mut mixed)
+                .map_err(|e| attr_error(e, &key, false))?;
         }
         Ok(())
     })?;

@@ -1474,11 +1474,12 @@ impl PyGraph {
         let new = calling_python(py, || like.call1((slf,)))?;
         let new_graph = new.cast::<PyGraph>()?.get();
         let target = new_graph.inner.clone();
-        // The new graph shares this one's opaque values: they stay reachable
-        // through it (see `values.rs`).
-        new_graph.values.get().adopt(this.values.bind(py));
         let inner = &this.inner;
         run_detached(py, None, |c| inner.subgraph_into(&refs, &target, c))?;
+        // The new graph shares this one's opaque values: they stay reachable
+        // through it (see `values.rs`). Adopted once taken, so that only the
+        // homes that still have values are.
+        new_graph.values.get().adopt(this.values.bind(py));
         Ok(new)
     }
 

@@ -47,6 +47,50 @@ struct Registered {
     parents: Vec<Py<Values>>,
 }
 
+std::thread_local! {
+    /// Parents let go by homes being freed on this thread while an outer
+    /// [`Registered::drop`] drains them (see there); `None` outside one.
+    static LET_GO: std::cell::RefCell<Option<Vec<Py<Values>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for Registered {
+    /// Lets go of the parents one at a time, not by recursion: freeing a
+    /// parent can free its home, and so its own parents. A chain of homes
+    /// freed recursively, one set of frames per link, overflowed the stack
+    /// (an audit: 30,000 chained `subgraph` calls). Nested drops hand their
+    /// parents to the outermost one on this thread, which drains them.
+    fn drop(&mut self) {
+        let mut parents = std::mem::take(&mut self.parents);
+        if parents.is_empty() {
+            return;
+        }
+        let nested = LET_GO.try_with(|l| match &mut *l.borrow_mut() {
+            Some(pending) => {
+                pending.append(&mut parents);
+                true
+            }
+            slot @ None => {
+                *slot = Some(std::mem::take(&mut parents));
+                false
+            }
+        });
+        match nested {
+            Ok(true) => {}
+            Ok(false) => {
+                // Each drop below may append more; taken out one at a time, so
+                // that no `RefCell` borrow is held while a parent is freed.
+                while let Some(p) = LET_GO.with(|l| l.borrow_mut().as_mut().and_then(Vec::pop)) {
+                    drop(p);
+                }
+                LET_GO.with(|l| *l.borrow_mut() = None);
+            }
+            // The thread's locals are gone (it is exiting): freed as they come.
+            Err(_) => drop(parents),
+        }
+    }
+}
+
 /// A borrowed alias of a registered object, only ever passed to the
 /// collector's visit function (never released: `ManuallyDrop`).
 struct Alias(ManuallyDrop<Py<PyAny>>);
@@ -129,21 +173,47 @@ impl Values {
         )
     }
 
-    /// Makes `parent`'s values reachable through this home too: a graph
-    /// that took records from another graph (`subgraph`) holds some of its
-    /// values, registered in the other's home.
+    /// Makes the values of `parent`'s graph reachable through this home
+    /// too: a graph that took records from another graph (`subgraph`), called
+    /// once it has taken them, holds some of that graph's values, registered
+    /// in its home or in the homes it adopted.
+    ///
+    /// Only homes with values registered now are adopted, and `parent`'s
+    /// own adoptions directly, not through `parent`: `g = g.subgraph(...)`
+    /// in a loop used to chain every step's home to the one before, a leak
+    /// that grew with every step and a chain whose freeing recursed until
+    /// the stack overflowed (an audit: a segfault at 30,000 steps). A home
+    /// without values now has none that the new graph took: a value the
+    /// new graph holds stays registered (its home non-empty) until its last
+    /// holder lets it go.
     pub(crate) fn adopt(&self, parent: &Bound<'_, Values>) {
-        if std::ptr::eq(parent.get(), self) {
-            return;
+        let py = parent.py();
+        let mut homes = vec![parent.clone().unbind()];
+        let mut unused = Vec::new();
+        {
+            // A leaf held only for a moment, never across Python code (as
+            // `add`). The parent's own adoptions of homes that have no values
+            // left are dropped on the way (released below, after the lock).
+            let mut reg = parent.get().home.registered.lock();
+            let (live, empty): (Vec<_>, Vec<_>) = std::mem::take(&mut reg.parents)
+                .into_iter()
+                .partition(|h| h.get().home.len() > 0);
+            reg.parents = live;
+            unused.extend(empty);
+            homes.extend(reg.parents.iter().map(|p| p.clone_ref(py)));
         }
-        let parent = parent.clone().unbind();
+        homes.retain(|h| !std::ptr::eq(h.get(), self) && h.get().home.len() > 0);
         let mut reg = self.home.registered.lock();
-        if !reg.parents.iter().any(|p| p.is(&parent)) {
-            reg.parents.push(parent);
-            return;
+        for h in homes {
+            if reg.parents.iter().any(|p| p.is(&h)) {
+                unused.push(h);
+            } else {
+                reg.parents.push(h);
+            }
         }
         drop(reg);
-        // `parent` (a reference) is released here, with the lock let go.
+        // The references not kept are released here, with the lock let go.
+        drop(unused);
     }
 }
 

@@ -76,23 +76,20 @@ def _real(method: str, name: str, v: object) -> float:
         raise OverflowError(f"{method}: {name} does not fit in a float, got {v}") from None
 
 
-def _not_instance(v: object, want: str) -> TypeError:
-    """The rust backend's (PyO3's) error for an argument of the wrong type."""
-    what = "'None'" if v is None else f"'{type(v).__name__}' object"
-    return TypeError(f"{what} is not an instance of '{want}'")
-
-
-def _name(v: object, optional: bool = False) -> Any:
-    """An attribute-name argument: a ``str`` (or ``None`` when ``optional``)."""
+def _name(v: object, method: str, param: str, optional: bool = False) -> Any:
+    """An attribute-name argument: a ``str`` (or ``None`` when ``optional``);
+    a ``TypeError`` naming ``method`` and ``param``, as the rust backend's."""
     if not isinstance(v, str) and not (optional and v is None):
-        raise _not_instance(v, "str")
+        want = "a str or None" if optional else "a str"
+        raise TypeError(f"{method}: {param} must be {want}, not {type(v).__name__}")
     return v if v is None else _utf8(v)
 
 
-def _flag(v: object) -> bool:
-    """A ``bool`` argument: ``True`` or ``False`` (or a numpy bool), as the rust backend wants."""
+def _flag(v: object, method: str, param: str) -> bool:
+    """A ``bool`` argument: ``True`` or ``False`` (or a numpy bool), as the
+    rust backend wants; a ``TypeError`` naming ``method`` and ``param``."""
     if not isinstance(v, (bool, np.bool_)):
-        raise _not_instance(v, "bool")
+        raise TypeError(f"{method}: {param} must be a bool, not {type(v).__name__}")
     return bool(v)
 
 

@@ -176,19 +176,19 @@ class PythonQueries:
         return path[::-1], done[target]
 
     def shortest_path(self, source: NodeId, target: NodeId, /, weight: str | None = None) -> list[NodeId]:
-        weight = _name(weight, optional=True)
+        weight = _name(weight, "shortest_path", "weight", optional=True)
         with self._lock:
             return self._path(source, target, weight)[0]
 
     def shortest_path_length(
         self, source: NodeId, target: NodeId, /, weight: str | None = None
     ) -> float | int:
-        weight = _name(weight, optional=True)
+        weight = _name(weight, "shortest_path_length", "weight", optional=True)
         with self._lock:
             return self._path(source, target, weight)[1]
 
     def shortest_path_lengths(self, source: NodeId, /, weight: str | None = None) -> dict[NodeId, Any]:
-        weight = _name(weight, optional=True)
+        weight = _name(weight, "shortest_path_lengths", "weight", optional=True)
         with self._lock:
             source = self._require(source)
             if weight is None:
@@ -227,7 +227,7 @@ class PythonQueries:
         tol: float = 1e-6,
         weight: str | None = None,
     ) -> dict[NodeId, float]:
-        weight = _name(weight, optional=True)  # first, as the rust backend's extraction checks it
+        weight = _name(weight, "pagerank", "weight", optional=True)  # first, as the rust backend's extraction checks it
         alpha, tol = _real("pagerank", "alpha", alpha), _real("pagerank", "tol", tol)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"pagerank: alpha must be in [0, 1], got {alpha}")
@@ -279,12 +279,12 @@ class PythonQueries:
         return col
 
     def get_node_values_as_array(self, attr: str = "value") -> np.ndarray:
-        attr = _name(attr)
+        attr = _name(attr, "get_node_values_as_array", "attr")
         with self._lock:
             return np.array([v for v in self._column(attr) if v is not None], dtype=np.float64)
 
     def node_attribute_array(self, attr: str, default: float = float("nan")) -> np.ndarray:
-        attr = _name(attr)
+        attr = _name(attr, "node_attribute_array", "attr")
         default = _real("node_attribute_array", "default", default)
         with self._lock:
             return np.array([default if v is None else v for v in self._column(attr)], dtype=np.float64)

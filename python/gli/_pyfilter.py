@@ -244,7 +244,7 @@ class PythonFilters:
         batch_size: int | None = None,
         vectorized: bool = False,
     ) -> list[Any]:
-        vectorized = _flag(vectorized)
+        vectorized = _flag(vectorized, "filter_nodes", "vectorized")
         default = DEFAULT_VECTOR_BATCH if vectorized else DEFAULT_BATCH
         pred, conds, size = self._filter_args("filter_nodes", predicate, where, batch_size, default)
         if vectorized and pred is None:

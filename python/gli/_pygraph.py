@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _text, _utf8, batch_items
+from ._args import _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _name, _text, _utf8, batch_items
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -200,11 +200,13 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     """Pure-Python graph with the same API and semantics as the Rust backend."""
 
     def __init__(self, directed: bool = True, backend: str = "python") -> None:
+        directed = _flag(directed, "Graph", "directed")
+        _name(backend, "Graph", "backend")
         if backend != "python":
             if backend == "rust":
                 raise ValueError("PythonGraph is the 'python' backend: use gli.Graph(backend='rust') for the rust one")
             raise ValueError(f"unknown backend {backend!r}: expected 'rust' or 'python'")
-        self._directed = _flag(directed)
+        self._directed = directed
         self._lock = _graph_lock()
         self._nodes: dict[NodeId, dict[str, Any]] = {}
         self._succ: dict[NodeId, dict[NodeId, dict[str, Any]]] = {}
@@ -552,7 +554,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     batch_query_nodes = get_nodes_batch
 
     def nodes(self, data: bool = False) -> list[Any]:
-        data = _flag(data)
+        data = _flag(data, "nodes", "data")
         with self._lock:
             if data:
                 return [(n, _read_attrs(a)) for n, a in self._nodes.items()]
@@ -569,7 +571,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             done.add(s)
 
     def edges(self, data: bool = False) -> list[Any]:
-        data = _flag(data)
+        data = _flag(data, "edges", "data")
         with self._lock:
             if data:
                 return [(s, t, _read_attrs(a)) for s, t, a in self._edge_items()]

@@ -595,6 +595,77 @@ impl IntArg {
     }
 }
 
+/// A `str` argument (an attribute name, a backend), extracted as PyO3's
+/// `&str` is, except that anything else is kept, as its type's name, for
+/// [`StrArg::value`]'s error, which names the method and the argument
+/// (PyO3's said neither: "'int' object is not an instance of 'str'").
+pub(crate) struct StrArg(Result<String, String>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for StrArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Self(match obj.cast::<PyString>() {
+            Ok(s) => Ok(s.to_str()?.to_owned()),
+            Err(_) => Err(type_name(&obj)),
+        }))
+    }
+}
+
+impl StrArg {
+    /// A default value.
+    pub(crate) fn of(s: &str) -> Self {
+        Self(Ok(s.to_owned()))
+    }
+
+    /// The text, or a `TypeError` naming `method` and `param`.
+    pub(crate) fn value(&self, method: &str, param: &str) -> PyResult<&str> {
+        self.0
+            .as_deref()
+            .map_err(|t| PyTypeError::new_err(format!("{method}: {param} must be a str, not {t}")))
+    }
+
+    /// [`StrArg::value`] of an optional argument (`weight=None`).
+    pub(crate) fn optional<'s>(
+        arg: Option<&'s Self>,
+        method: &str,
+        param: &str,
+    ) -> PyResult<Option<&'s str>> {
+        arg.map(|a| {
+            a.0.as_deref().map_err(|t| {
+                PyTypeError::new_err(format!("{method}: {param} must be a str or None, not {t}"))
+            })
+        })
+        .transpose()
+    }
+}
+
+/// A `bool` argument (`directed`, `data`, `vectorized`): what PyO3's `bool`
+/// takes (a numpy bool too), else its type's name for [`FlagArg::value`]'s
+/// error, which names the method and the argument.
+pub(crate) struct FlagArg(Result<bool, String>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for FlagArg {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Self(obj.extract::<bool>().map_err(|_| type_name(&obj))))
+    }
+}
+
+impl FlagArg {
+    pub(crate) const fn new(v: bool) -> Self {
+        Self(Ok(v))
+    }
+
+    /// The flag, or a `TypeError` naming `method` and `param`.
+    pub(crate) fn value(&self, method: &str, param: &str) -> PyResult<bool> {
+        self.0
+            .clone()
+            .map_err(|t| PyTypeError::new_err(format!("{method}: {param} must be a bool, not {t}")))
+    }
+}
+
 /// A float argument (`alpha`, `tol`, `default`), extracted as an `f64`
 /// parameter is, except that what it cannot be is kept for
 /// [`RealArg::value`]'s error, which names the method and the argument: an

@@ -22,8 +22,8 @@ use pyo3::{PyTraverseError, PyVisit};
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, edge_not_found, exact_int,
     id_to_py, lookup_edge, lookup_node, lookup_nodes, lookup_ref, node_id, node_not_found,
-    node_ref_borrowed, node_ref_lenient, release_queued, value_payload, with_name_ids, IntArg,
-    PyAttrMap, PyPayload, RealArg,
+    node_ref_borrowed, node_ref_lenient, release_queued, value_payload, with_name_ids, FlagArg,
+    IntArg, PyAttrMap, PyPayload, RealArg, StrArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
@@ -792,9 +792,11 @@ impl EdgeEnds<'_> {
 #[pymethods]
 impl PyGraph {
     #[new]
-    #[pyo3(signature = (directed = true, backend = "rust"))]
-    fn new(py: Python<'_>, directed: bool, backend: &str) -> PyResult<Self> {
+    #[pyo3(signature = (directed = FlagArg::new(true), backend = StrArg::of("rust")), text_signature = "(directed=True, backend='rust')")]
+    fn new(py: Python<'_>, directed: FlagArg, backend: StrArg) -> PyResult<Self> {
         let _call = trace::call("new");
+        let directed = directed.value("Graph", "directed")?;
+        let backend = backend.value("Graph", "backend")?;
         if backend == "python" {
             return Err(PyValueError::new_err(
                 "gli._core.Graph is the rust backend only: gli.Graph(backend='python') makes a reference-backend graph",
@@ -1044,7 +1046,7 @@ impl PyGraph {
     /// them at the call (later writes do not change the iteration, and
     /// writing while iterating is allowed).
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyIterator>> {
-        self.nodes(py, false)?.try_iter()
+        self.nodes(py, FlagArg::new(false))?.try_iter()
     }
 
     /// True if the edge exists. Never raises.
@@ -1094,9 +1096,10 @@ impl PyGraph {
     }
 
     /// Node ids in insertion order; ``data=True`` gives ``(id, dict)`` pairs.
-    #[pyo3(signature = (data = false))]
-    fn nodes<'py>(&self, py: Python<'py>, data: bool) -> PyResult<Bound<'py, PyList>> {
+    #[pyo3(signature = (data = FlagArg::new(false)), text_signature = "($self, data=False)")]
+    fn nodes<'py>(&self, py: Python<'py>, data: FlagArg) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("nodes");
+        let data = data.value("nodes", "data")?;
         let (inner, n) = (&self.inner, self.inner.node_count());
         if !data {
             let ids = detached_if(py, n, || inner.node_ids());
@@ -1119,9 +1122,10 @@ impl PyGraph {
     }
 
     /// Edges as ``(s, t)``; ``data=True`` gives ``(s, t, dict)``.
-    #[pyo3(signature = (data = false))]
-    fn edges<'py>(&self, py: Python<'py>, data: bool) -> PyResult<Bound<'py, PyList>> {
+    #[pyo3(signature = (data = FlagArg::new(false)), text_signature = "($self, data=False)")]
+    fn edges<'py>(&self, py: Python<'py>, data: FlagArg) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("edges");
+        let data = data.value("edges", "data")?;
         let inner = &self.inner;
         let edges = detached_if(py, inner.edge_count(), || inner.edges(data));
         let out = PyList::empty(py);
@@ -1198,16 +1202,20 @@ impl PyGraph {
     }
 
     /// Ids of the nodes passing `where` and `predicate`, in insertion order.
-    #[pyo3(signature = (predicate = None, *, r#where = None, batch_size = None, vectorized = false))]
+    #[pyo3(
+        signature = (predicate = None, *, r#where = None, batch_size = None, vectorized = FlagArg::new(false)),
+        text_signature = "($self, predicate=None, *, where=None, batch_size=None, vectorized=False)"
+    )]
     fn filter_nodes<'py>(
         &self,
         py: Python<'py>,
         predicate: Option<Bound<'py, PyAny>>,
         r#where: Option<&Bound<'py, PyAny>>,
         batch_size: Option<&Bound<'py, PyAny>>,
-        vectorized: bool,
+        vectorized: FlagArg,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("filter_nodes");
+        let vectorized = vectorized.value("filter_nodes", "vectorized")?;
         let default = if vectorized {
             filter::DEFAULT_VECTOR_BATCH
         } else {
@@ -1330,9 +1338,10 @@ impl PyGraph {
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
         target: &Bound<'py, PyAny>,
-        weight: Option<&str>,
+        weight: Option<StrArg>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("shortest_path");
+        let weight = StrArg::optional(weight.as_ref(), "shortest_path", "weight")?;
         let (s, t) = lookup_nodes(source, target)?;
         let (path, _) = self.path(py, s, t, weight)?;
         Self::ids_to_list(py, &path)
@@ -1345,9 +1354,10 @@ impl PyGraph {
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
         target: &Bound<'py, PyAny>,
-        weight: Option<&str>,
+        weight: Option<StrArg>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let _call = trace::call("shortest_path_length");
+        let weight = StrArg::optional(weight.as_ref(), "shortest_path_length", "weight")?;
         let (s, t) = lookup_nodes(source, target)?;
         let (path, dist) = self.path(py, s, t, weight)?;
         match dist {
@@ -1362,9 +1372,10 @@ impl PyGraph {
         &self,
         py: Python<'py>,
         source: &Bound<'py, PyAny>,
-        weight: Option<&str>,
+        weight: Option<StrArg>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("shortest_path_lengths");
+        let weight = StrArg::optional(weight.as_ref(), "shortest_path_lengths", "weight")?;
         let src = lookup_node(source)?;
         let inner = &self.inner;
         match Self::weight_id(weight) {
@@ -1423,9 +1434,10 @@ impl PyGraph {
         alpha: RealArg,
         max_iter: IntArg,
         tol: RealArg,
-        weight: Option<&str>,
+        weight: Option<StrArg>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("pagerank");
+        let weight = StrArg::optional(weight.as_ref(), "pagerank", "weight")?;
         let (alpha, tol) = (
             alpha.value("pagerank", "alpha")?,
             tol.value("pagerank", "tol")?,
@@ -1484,13 +1496,14 @@ impl PyGraph {
     }
 
     /// numpy float64 array of ``attr`` over the nodes where it is numeric, in node order.
-    #[pyo3(signature = (attr = "value"))]
+    #[pyo3(signature = (attr = StrArg::of("value")), text_signature = "($self, attr='value')")]
     fn get_node_values_as_array<'py>(
         &self,
         py: Python<'py>,
-        attr: &str,
+        attr: StrArg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let _call = trace::call("get_node_values_as_array");
+        let attr = attr.value("get_node_values_as_array", "attr")?;
         filter::numpy_api(py)?;
         let col: Vec<f64> = self
             .numeric_column(py, attr)?
@@ -1506,10 +1519,11 @@ impl PyGraph {
     fn node_attribute_array<'py>(
         &self,
         py: Python<'py>,
-        attr: &str,
+        attr: StrArg,
         default: RealArg,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let _call = trace::call("node_attribute_array");
+        let attr = attr.value("node_attribute_array", "attr")?;
         filter::numpy_api(py)?;
         let default = default.value("node_attribute_array", "default")?;
         let col: Vec<f64> = self

@@ -9,7 +9,7 @@
 //! in the graph's [`ColumnCache`](super::filter::ColumnCache) until that shard
 //! changes, so after a write only the written shards are rebuilt.
 
-use super::cancel::{Cancel, CHECK_EVERY};
+use super::cancel::Cancel;
 use super::filter::ShardCol;
 use super::slots::Run;
 use super::store::{Ix, Shard};
@@ -53,11 +53,7 @@ impl ShardCol for AdjColumn {
         for run in shard.slots.runs() {
             let slots = match run {
                 Run::Slots(slots) => {
-                    since_check += slots.len();
-                    if since_check >= CHECK_EVERY {
-                        since_check = 0;
-                        cancel.check()?;
-                    }
+                    cancel.check_every(&mut since_check, slots.len())?;
                     slots
                 }
                 Run::Empty(n) => {

@@ -96,6 +96,19 @@ impl<'a> Cancel<'a> {
         self.check_for(self.gives_up)
     }
 
+    /// Adds `n` steps to `since` (the steps since the last check) and
+    /// checks once [`CHECK_EVERY`] have passed: for loops over runs of
+    /// items (a shard's chunks of slots), whose step is not one item.
+    #[inline]
+    pub fn check_every(&self, since: &mut usize, n: usize) -> Result<()> {
+        *since += n;
+        if *since < CHECK_EVERY {
+            return Ok(());
+        }
+        *since = 0;
+        self.check()
+    }
+
     /// [`Cancel::check`] for work that is done whatever its budget (making a
     /// result's keys): only an interruption stops it, never
     /// [`Cancel::giving_up`]'s `OverBudget`.

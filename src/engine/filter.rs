@@ -267,11 +267,7 @@ fn each_value<O, C>(
         match run {
             Run::Empty(n) => empty(col, n),
             Run::Slots(slots) => {
-                since_check += slots.len();
-                if since_check >= CHECK_EVERY {
-                    since_check = 0;
-                    cancel.check()?;
-                }
+                cancel.check_every(&mut since_check, slots.len())?;
                 for slot in slots {
                     let v = slot
                         .as_ref()

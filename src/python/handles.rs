@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::convert::{node_obj, PyPayload};
 use super::detach::{run_detached, GilYield};
-use crate::engine::cancel::{Cancel, CHECK_EVERY};
+use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::slots::Run;
 use crate::engine::{GraphView, Ix};
@@ -72,11 +72,7 @@ impl ShardHandles {
         for run in shard.slots.runs() {
             let slots = match run {
                 Run::Slots(slots) => {
-                    since_check += slots.len();
-                    if since_check >= CHECK_EVERY {
-                        since_check = 0;
-                        cancel.check()?;
-                    }
+                    cancel.check_every(&mut since_check, slots.len())?;
                     slots
                 }
                 Run::Empty(n) => {

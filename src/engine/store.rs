@@ -717,15 +717,17 @@ impl<'a, O> GraphView<'a, O> {
     /// Watches `cancel` every [`CHECK_EVERY`] keys (a 3M-node result takes
     /// tens of milliseconds), for interruption only: the work is done.
     pub fn keys(&self, ixs: &[Ix], cancel: &Cancel<'_>) -> Result<Vec<NodeId>> {
-        self.keys_of(ixs, |&ix| ix)
-            .enumerate()
-            .map(|(i, (k, _))| {
-                if i % CHECK_EVERY == CHECK_EVERY - 1 {
-                    cancel.interrupted()?;
-                }
-                Ok(k.clone())
-            })
-            .collect()
+        // Filled into its final size (collecting `Result`s loses the exact
+        // size hint: the vector grew by doubling, and a 200k-node result
+        // took ~15 % longer here).
+        let mut out = Vec::with_capacity(ixs.len());
+        for (i, (k, _)) in self.keys_of(ixs, |&ix| ix).enumerate() {
+            if i % CHECK_EVERY == CHECK_EVERY - 1 {
+                cancel.interrupted()?;
+            }
+            out.push(k.clone());
+        }
+        Ok(out)
     }
 
     /// `(key, value)` for each `(ix, value)` of `items`, in order; watches
@@ -735,15 +737,14 @@ impl<'a, O> GraphView<'a, O> {
         items: &[(Ix, T)],
         cancel: &Cancel<'_>,
     ) -> Result<Vec<(NodeId, T)>> {
-        self.keys_of(items, |&(ix, _)| ix)
-            .enumerate()
-            .map(|(i, (k, &(_, v)))| {
-                if i % CHECK_EVERY == CHECK_EVERY - 1 {
-                    cancel.interrupted()?;
-                }
-                Ok((k.clone(), v))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(items.len());
+        for (i, (k, &(_, v))) in self.keys_of(items, |&(ix, _)| ix).enumerate() {
+            if i % CHECK_EVERY == CHECK_EVERY - 1 {
+                cancel.interrupted()?;
+            }
+            out.push((k.clone(), v));
+        }
+        Ok(out)
     }
 
     pub fn key(&self, ix: Ix) -> &'a NodeId {

@@ -300,6 +300,32 @@ def test_values_a_cancelled_query_lets_go_are_freed_outside_its_token() -> None:
     assert seen == [100]
 
 
+def test_a_token_exited_by_a_released_value_leaves_the_thread() -> None:
+    # A generator suspended inside `with token:`, stored in the graph and
+    # released by a removal: its close runs the token's __exit__ while the
+    # release sets the thread's tokens aside. A first version of that moved
+    # them out and back, so the exit missed the token and it stayed entered
+    # for good (a review).
+    g = gli.Graph()
+    g.batch_add_nodes(range(100))
+    token = gli._core.CancelToken()
+
+    def block() -> Any:
+        with token:
+            yield
+
+    it = block()
+    next(it)
+    g.add_node("x", h=it)
+    del it
+    g.remove_node("x")
+    token.cancel()
+    try:
+        assert len(g.pagerank()) == 100
+    except KeyboardInterrupt:  # a failure, not the end of the test session
+        pytest.fail("the token stayed entered after its block was closed by a release")
+
+
 def test_a_cancelled_token_stops_converting_a_large_result() -> None:
     # Converting a result runs attached; it now polls the thread's tokens
     # (and Ctrl-C) whenever it lets the GIL go, every 5 ms, instead of

@@ -22,6 +22,11 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 /// Loops call [`Cancel::check`] every this many steps.
 pub const CHECK_EVERY: usize = 4096;
 
+/// Slots from which a parallel build (of columns, CSRs, id columns) runs
+/// watched ([`Cancel::watch`], a thread started per build): a smaller one
+/// takes well under Ctrl-C's 0.2 s budget.
+pub const WATCH_MIN: usize = 1 << 19;
+
 pub struct Cancel<'a> {
     flag: &'a AtomicBool,
     /// More flags read with `flag` at every check (the binding's nested

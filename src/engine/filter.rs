@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::adjacency::{AdjColumn, AdjIndex};
-use super::cancel::{Cancel, CHECK_EVERY};
+use super::cancel::{Cancel, CHECK_EVERY, WATCH_MIN};
 use super::counters::{bump, Counter};
 use super::slots::Run;
 use super::store::{GraphView, Ix, Shard};
@@ -225,9 +225,6 @@ const NO_MATCH: u32 = u32::MAX;
 const MAX_DISTINCT: usize = 1 << 16;
 /// Attributes whose columns are kept (least recently used ones are dropped).
 const MAX_CACHED_ATTRS: usize = 8;
-/// Slots from which a parallel build of columns runs watched (see
-/// [`Cancel::watch`]): a smaller one takes well under Ctrl-C's 0.2 s budget.
-const WATCH_MIN: usize = 1 << 19;
 
 /// A per-shard column the cache can hold: built from one shard version.
 pub(crate) trait ShardCol: Sized + Send + Sync {

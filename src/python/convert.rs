@@ -1167,13 +1167,21 @@ pub(crate) fn for_each_item<'py>(
     if !gil_disabled(py) {
         let len = dict.len();
         let mut pos: pyo3::ffi::Py_ssize_t = 0;
-        loop {
+        for seen in 0.. {
             let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
             // SAFETY: attached; `PyDict_Next` bounds-checks `pos` against the
             // dict as it is now, and lends the key and value, which are
             // owned (increfed) below before any Python code can run.
             if unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } == 0 {
                 return Ok(());
+            }
+            // More items than it had: a key removed and added again (the
+            // size unchanged) comes round twice, and a name would be stored
+            // twice (a review). Python's own iteration says the same.
+            if seen == len {
+                return Err(PyRuntimeError::new_err(
+                    "dictionary keys changed during iteration",
+                ));
             }
             // SAFETY: non-null, valid borrowed references (just returned).
             let (k, v) = unsafe {
@@ -1189,6 +1197,7 @@ pub(crate) fn for_each_item<'py>(
                 ));
             }
         }
+        unreachable!("a dict holds fewer than usize::MAX items")
     }
     for item in dict.items().iter() {
         // SAFETY: `dict.items()` is a list of 2-tuples.

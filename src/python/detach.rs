@@ -35,30 +35,34 @@ thread_local! {
 /// queries enter one on their worker thread; cancelling the awaiting task
 /// sets it). Cancelling any of them stops the thread's queries.
 pub(crate) fn entered_cancel_flags() -> Vec<Arc<AtomicBool>> {
+    if TOKENS_SET_ASIDE.with(std::cell::Cell::get) > 0 {
+        return Vec::new();
+    }
     ENTERED.with(|e| e.lock().clone())
 }
 
-/// Runs `f` with no token entered on this thread, then enters them again
-/// (with any that `f` left entered after them). For code unrelated to the
-/// query under way, such as the `__del__` of a value that only a cancelled
-/// query's snapshot kept: it inherited the cancelled token, and every GLI
-/// call it made failed with "the query was cancelled" (an audit).
+thread_local! {
+    /// How deep this thread is in [`without_tokens`]: while above 0, its
+    /// entered tokens are not watched.
+    static TOKENS_SET_ASIDE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with this thread's entered tokens not watched, for code
+/// unrelated to the query under way, such as the `__del__` of a value that
+/// only a cancelled query's snapshot kept: it inherited the cancelled token,
+/// and every GLI call it made failed with "the query was cancelled" (an
+/// audit). The tokens stay entered (a `__del__` that leaves one, a
+/// generator's `with` block, leaves it for good; moving them aside and back
+/// brought it back, a review found).
 pub(crate) fn without_tokens<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(Vec<Arc<AtomicBool>>);
+    struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
-            ENTERED.with(|e| {
-                let mut entered = e.lock();
-                let left = std::mem::replace(&mut *entered, std::mem::take(&mut self.0));
-                entered.extend(left);
-            });
+            let _ = TOKENS_SET_ASIDE.try_with(|d| d.set(d.get() - 1));
         }
     }
-    let saved = ENTERED.with(|e| std::mem::take(&mut *e.lock()));
-    if saved.is_empty() {
-        return f();
-    }
-    let _restore = Restore(saved);
+    TOKENS_SET_ASIDE.with(|d| d.set(d.get() + 1));
+    let _restore = Restore;
     f()
 }
 

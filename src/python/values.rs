@@ -189,19 +189,23 @@ impl Values {
     pub(crate) fn adopt(&self, parent: &Bound<'_, Values>) {
         let py = parent.py();
         let mut homes = vec![parent.clone().unbind()];
-        let mut unused = Vec::new();
+        // The parent's own adoptions, taken out for a moment: each is asked
+        // whether it has values left (its own lock) with the parent's let
+        // go, as every registry lock is a leaf (two registries can adopt each
+        // other: a review). Those without are dropped on the way (released
+        // below, after every lock); the rest go back, beside any adopted
+        // meanwhile. While they are out, the collector sees fewer of the
+        // parent's references, which only keeps objects alive longer.
+        let taken = std::mem::take(&mut parent.get().home.registered.lock().parents);
+        let (live, unused): (Vec<_>, Vec<_>) =
+            taken.into_iter().partition(|h| h.get().home.len() > 0);
+        homes.extend(live.iter().map(|p| p.clone_ref(py)));
         {
-            // A leaf held only for a moment, never across Python code (as
-            // `add`). The parent's own adoptions of homes that have no values
-            // left are dropped on the way (released below, after the lock).
             let mut reg = parent.get().home.registered.lock();
-            let (live, empty): (Vec<_>, Vec<_>) = std::mem::take(&mut reg.parents)
-                .into_iter()
-                .partition(|h| h.get().home.len() > 0);
-            reg.parents = live;
-            unused.extend(empty);
-            homes.extend(reg.parents.iter().map(|p| p.clone_ref(py)));
+            let added = std::mem::replace(&mut reg.parents, live);
+            reg.parents.extend(added);
         }
+        let mut unused = unused;
         homes.retain(|h| !std::ptr::eq(h.get(), self) && h.get().home.len() > 0);
         let mut reg = self.home.registered.lock();
         for h in homes {

@@ -251,6 +251,18 @@ def test_a_token_shared_by_two_threads_is_entered_per_thread() -> None:
     t.join(60)
 
 
+def _suspended_inside(token: Any) -> Any:
+    """A generator suspended inside ``with token:``, entered on this thread."""
+
+    def block() -> Any:
+        with token:
+            yield
+
+    it = block()
+    next(it)
+    return it
+
+
 def test_a_token_exited_on_another_thread_leaves_the_thread_it_was_entered_on() -> None:
     # A `with token:` in a generator, entered on this thread and finished on
     # another: the token used to stay entered here, so cancelling it (after
@@ -260,12 +272,7 @@ def test_a_token_exited_on_another_thread_leaves_the_thread_it_was_entered_on() 
     g.batch_add_edges((i, i + 1) for i in range(999))
     token = gli._core.CancelToken()
 
-    def block() -> Any:
-        with token:
-            yield
-
-    it = block()
-    next(it)
+    it = _suspended_inside(token)
     t = threading.Thread(target=lambda: next(it, None))
     t.start()
     t.join()
@@ -310,12 +317,7 @@ def test_a_token_exited_by_a_released_value_leaves_the_thread() -> None:
     g.batch_add_nodes(range(100))
     token = gli._core.CancelToken()
 
-    def block() -> Any:
-        with token:
-            yield
-
-    it = block()
-    next(it)
+    it = _suspended_inside(token)
     g.add_node("x", h=it)
     del it
     g.remove_node("x")

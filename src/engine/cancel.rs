@@ -22,10 +22,10 @@ static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 /// Loops call [`Cancel::check`] every this many steps.
 pub const CHECK_EVERY: usize = 4096;
 
-/// Slots from which a parallel build (of columns, CSRs, id columns) runs
-/// watched ([`Cancel::watch`], a thread started per build): a smaller one
+/// Slots from which [`Cancel::watch`] runs a parallel build (of columns,
+/// CSRs, id columns) watched, a thread started per build: a smaller one
 /// takes well under Ctrl-C's 0.2 s budget.
-pub const WATCH_MIN: usize = 1 << 19;
+const WATCH_MIN: usize = 1 << 19;
 
 pub struct Cancel<'a> {
     flag: &'a AtomicBool,
@@ -159,17 +159,18 @@ impl<'a> Cancel<'a> {
     /// outside rayon's pool the owner would otherwise block in rayon for
     /// the whole of `work`, and a Ctrl-C during a long parallel build went
     /// unseen until it ended (an audit: 0.4-0.8 s for a 3M-node graph's
-    /// first `where` filter). Without a hook, or off the owner thread, runs
-    /// `work` here.
-    pub fn watch<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
-        if self.hook.is_none() || std::thread::current().id() != self.owner {
+    /// first `where` filter). For work over fewer than [`WATCH_MIN`]
+    /// `slots`, without a hook, or off the owner thread, runs `work` here.
+    pub fn watch<T: Send>(&self, slots: usize, work: impl FnOnce() -> T + Send) -> T {
+        if slots < WATCH_MIN || self.hook.is_none() || std::thread::current().id() != self.owner {
             return work();
         }
         crate::sync::run_watched(
             work,
             || {
-                // An error here is the flag now set: `work` sees it.
-                let _ = self.check();
+                // An error here is the flag now set: `work` sees it. Only an
+                // interruption: a budget's `OverBudget` is the work's to see.
+                let _ = self.interrupted();
             },
             POLL,
         )
@@ -197,7 +198,7 @@ mod tests {
         let hook = || polls.fetch_add(1, Ordering::Relaxed) >= 1;
         let c = Cancel::new(&flag, Some(&hook));
         let start = Instant::now();
-        let stopped = c.watch(|| {
+        let stopped = c.watch(WATCH_MIN, || {
             while start.elapsed() < Duration::from_secs(60) {
                 if c.is_cancelled() {
                     return true;
@@ -210,7 +211,7 @@ mod tests {
         assert!(polls.load(Ordering::Relaxed) >= 2);
         // A panic in the work reaches the owner.
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            c.watch(|| -> () { panic!("in the watched work") })
+            c.watch(WATCH_MIN, || -> () { panic!("in the watched work") })
         }));
         assert!(caught.is_err());
     }

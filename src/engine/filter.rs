@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::adjacency::{AdjColumn, AdjIndex};
-use super::cancel::{Cancel, CHECK_EVERY, WATCH_MIN};
+use super::cancel::{Cancel, CHECK_EVERY};
 use super::counters::{bump, Counter};
 use super::slots::Run;
 use super::store::{GraphView, Ix, Shard};
@@ -582,13 +582,8 @@ impl ColumnCache {
         bump(Counter::ViewsBuilt);
         let build = |&i: &usize| Ok((i, C::build(shards[i], attr, cancel)?.map(Arc::new)));
         let built: Vec<(usize, Option<Arc<C>>)> = if stale.len() > 1 && parallel_ok() {
-            let par = || stale.par_iter().map(build).collect::<Result<_>>();
-            let slots: usize = stale.iter().map(|&i| shards[i].slots.len()).sum();
-            if slots >= WATCH_MIN {
-                cancel.watch(par)?
-            } else {
-                par()?
-            }
+            let slots = stale.iter().map(|&i| shards[i].slots.len()).sum();
+            cancel.watch(slots, || stale.par_iter().map(build).collect::<Result<_>>())?
         } else {
             stale.iter().map(build).collect::<Result<_>>()?
         };

@@ -620,9 +620,7 @@ impl StrArg {
 
     /// The text, or a `TypeError` naming `method` and `param`.
     pub(crate) fn value(&self, method: &str, param: &str) -> PyResult<&str> {
-        self.0
-            .as_deref()
-            .map_err(|t| PyTypeError::new_err(format!("{method}: {param} must be a str, not {t}")))
+        self.text(method, param, "a str")
     }
 
     /// [`StrArg::value`] of an optional argument (`weight=None`).
@@ -631,12 +629,14 @@ impl StrArg {
         method: &str,
         param: &str,
     ) -> PyResult<Option<&'s str>> {
-        arg.map(|a| {
-            a.0.as_deref().map_err(|t| {
-                PyTypeError::new_err(format!("{method}: {param} must be a str or None, not {t}"))
-            })
-        })
-        .transpose()
+        arg.map(|a| a.text(method, param, "a str or None"))
+            .transpose()
+    }
+
+    fn text(&self, method: &str, param: &str, want: &str) -> PyResult<&str> {
+        self.0
+            .as_deref()
+            .map_err(|t| PyTypeError::new_err(format!("{method}: {param} must be {want}, not {t}")))
     }
 }
 

@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::convert::{node_obj, PyPayload};
 use super::detach::{run_detached, GilYield};
-use crate::engine::cancel::{Cancel, WATCH_MIN};
+use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::slots::Run;
 use crate::engine::{GraphView, Ix};
@@ -171,13 +171,8 @@ impl HandleCache {
             let attempt: Vec<(usize, Option<ShardHandles>)> = run_detached(py, None, |cancel| {
                 let one = |&s: &usize| Ok((s, ShardHandles::build(view, s, cancel)?));
                 if slots >= PAR_BUILD_MIN && parallel_ok() {
-                    let par = || stale.par_iter().map(one).collect();
-                    if slots >= WATCH_MIN {
-                        // The owner keeps polling for Ctrl-C meanwhile.
-                        cancel.watch(par)
-                    } else {
-                        par()
-                    }
+                    // A large build: the owner keeps polling for Ctrl-C.
+                    cancel.watch(slots, || stale.par_iter().map(one).collect())
                 } else {
                     stale.iter().map(one).collect()
                 }

@@ -188,7 +188,6 @@ impl Values {
     /// holder lets it go.
     pub(crate) fn adopt(&self, parent: &Bound<'_, Values>) {
         let py = parent.py();
-        let mut homes = vec![parent.clone().unbind()];
         // The parent's own adoptions, taken out for a moment: each is asked
         // whether it has values left (its own lock) with the parent's let
         // go, as every registry lock is a leaf (two registries can adopt each
@@ -197,16 +196,18 @@ impl Values {
         // meanwhile. While they are out, the collector sees fewer of the
         // parent's references, which only keeps objects alive longer.
         let taken = std::mem::take(&mut parent.get().home.registered.lock().parents);
-        let (live, unused): (Vec<_>, Vec<_>) =
+        let (live, mut unused): (Vec<_>, Vec<_>) =
             taken.into_iter().partition(|h| h.get().home.len() > 0);
-        homes.extend(live.iter().map(|p| p.clone_ref(py)));
+        let mut homes: Vec<Py<Values>> = live.iter().map(|p| p.clone_ref(py)).collect();
         {
             let mut reg = parent.get().home.registered.lock();
             let added = std::mem::replace(&mut reg.parents, live);
             reg.parents.extend(added);
         }
-        let mut unused = unused;
-        homes.retain(|h| !std::ptr::eq(h.get(), self) && h.get().home.len() > 0);
+        if parent.get().home.len() > 0 {
+            homes.push(parent.clone().unbind());
+        }
+        homes.retain(|h| !std::ptr::eq(h.get(), self));
         let mut reg = self.home.registered.lock();
         for h in homes {
             if reg.parents.iter().any(|p| p.is(&h)) {

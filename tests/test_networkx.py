@@ -178,6 +178,14 @@ def test_from_networkx_names_a_bad_node_id(backend: str, bad: Any) -> None:
     assert repr(bad) in str(info.value)
 
 
+@pytest.mark.parametrize("big", [2**63, -(2**63) - 1, 2**70])
+def test_from_networkx_names_an_int_id_beyond_64_bits(backend: str, big: int) -> None:
+    G = nx.Graph([(1, big)])
+    with pytest.raises(OverflowError, match=f"^node {big} cannot be a GLI node id: an int id must fit in a signed 64-bit integer$"):
+        from_networkx(G, backend=backend)
+    assert from_networkx(nx.Graph([(1, 2**63 - 1), (-(2**63), 1)]), backend=backend).node_count() == 3
+
+
 def test_from_networkx_rejects_non_str_attribute_names(backend: str) -> None:
     G = nx.Graph()
     G.add_edge(1, 2)

@@ -214,12 +214,17 @@ def _build(
         nodes = [(n, _select(d, node_spec)) for n, d in G.nodes(data=True)]
     try:
         g.batch_add_nodes(nodes)
-    except TypeError as exc:
+    except (TypeError, OverflowError) as exc:
+        # Named by the node, not by the batch call the user never made.
         for node in G:
             if not _is_valid_id(node):
                 raise TypeError(
                     f"node {node!r} (type {type(node).__name__}) cannot be a GLI node id: "
                     "ids must be str or int (not bool)"
+                ) from exc
+            if isinstance(node, int) and not -(2**63) <= node < 2**63:
+                raise OverflowError(
+                    f"node {node} cannot be a GLI node id: an int id must fit in a signed 64-bit integer"
                 ) from exc
         raise
     # NetworkX's own adjacency dicts (in insertion order), as its algorithms

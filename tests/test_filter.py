@@ -306,6 +306,36 @@ def test_attribute_view_is_a_read_only_mapping(make_graph: GraphFactory) -> None
         hash(a)
 
 
+def test_a_view_compares_as_the_dict_it_shows(make_graph: GraphFactory) -> None:
+    # `view == other` is `dict(view) == other`: a dict subclass's own __eq__
+    # is consulted (and its error propagates), as when comparing a dict
+    class Strict(dict):  # type: ignore[type-arg]
+        def __eq__(self, other: object) -> bool:
+            raise ValueError("Strict.__eq__")
+
+        __hash__ = None  # type: ignore[assignment]
+
+    class Loose(dict):  # type: ignore[type-arg]
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = None  # type: ignore[assignment]
+
+    g = make_graph()
+    g.add_node(1, a=1)
+    g.add_node(2, a=2)
+    out: list[Any] = []
+
+    def pred(ids: list[Any], batch: Any) -> list[bool]:
+        with pytest.raises(ValueError, match="Strict.__eq__"):
+            batch.count(Strict(a=1))
+        out.extend([batch.count({"a": 1}), batch.count(Loose()), batch[0] == Loose(b=5), batch[1] != {"a": 2}])
+        return [True] * len(ids)
+
+    g.filter_nodes(pred, vectorized=True)
+    assert out == [1, 2, True, False]
+
+
 def test_string_values_read_back_exactly(make_graph: GraphFactory) -> None:
     # short values come from a per-thread cache of string objects; every
     # length around its limits, non-ASCII text, and many distinct values that

@@ -107,8 +107,8 @@ class AttributeView(Mapping[str, Any]):
         return _as_name(key) in self._d
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return dict(self.items()) == dict(other.items())
+        if isinstance(other, Mapping):  # as the dict it shows compares with `other` (its __eq__ consulted too)
+            return dict(self.items()) == other
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

@@ -87,8 +87,11 @@ def test_flags_and_names_are_checked(backend: str) -> None:
             call()  # type: ignore[no-untyped-call]
     with pytest.raises(ValueError, match=r"^pagerank: alpha must be in \[0, 1\], got nan$"):
         g.pagerank(alpha=float("nan"))
+    with pytest.raises(ValueError, match=r"^pagerank: alpha must be in \[0, 1\], got 2$"):
+        g.pagerank(alpha=2)
     # a tolerance that can never be met is refused at once, not after max_iter rounds
-    for tol, shown in ((-1, "-1.0"), (float("nan"), "nan"), (-1e-300, "-1e-300")):
+    # the messages show the value as given: an int stays an int
+    for tol, shown in ((-1, "-1"), (float("nan"), "nan"), (-1e-300, "-1e-300"), (np.int64(-2), "-2")):
         with pytest.raises(ValueError, match=f"^pagerank: tol must be >= 0, got {shown}$"):
             g.pagerank(tol=tol)
     with pytest.raises(gli.ConvergenceError):  # 0 is a tolerance: no ValueError
@@ -202,3 +205,53 @@ def test_either_backend_is_a_graph(backend: str) -> None:
     assert not isinstance(gli.Graph(backend="python"), Mine)
     with pytest.raises(TypeError, match="subclass gli.PythonGraph"):
         Mine(backend="python")
+
+
+class _BadLen:
+    """An iterable whose ``__len__`` lies, raises or is negative."""
+
+    def __init__(self, items: list[Any], length: Any) -> None:
+        self.items, self.length = items, length
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        if isinstance(self.length, Exception):
+            raise self.length
+        return self.length  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("length", [1000, 0, -1, ValueError("len boom")])
+def test_batches_are_read_by_iteration_whatever_len_says(backend: str, length: Any) -> None:
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes(_BadLen([(1, {"a": 1}), 2, 3], length))
+    g.batch_add_edges(_BadLen([(1, 2), (2, 3)], length))
+    assert g.nodes() == [1, 2, 3] and g.edge_count() == 2
+    assert g.get_nodes_batch(_BadLen([1, 2], length)) == [{"a": 1}, {}]
+    assert g.subgraph(_BadLen([1, 2], length)).edges() == [(1, 2)]
+
+
+class _JunkList(np.ndarray):  # type: ignore[type-arg]
+    """An ndarray subclass whose ``tolist()`` makes no list."""
+
+    def tolist(self) -> Any:  # type: ignore[override]
+        return 5
+
+
+class _JunkRows(np.ndarray):  # type: ignore[type-arg]
+    def tolist(self) -> Any:  # type: ignore[override]
+        return [[1, 2], 3]
+
+
+def test_an_arrays_tolist_that_makes_no_list_is_named(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([1, 2])
+    calls = {"batch_add_nodes": g.batch_add_nodes, "batch_add_edges": g.batch_add_edges,
+             "get_nodes_batch": g.get_nodes_batch, "subgraph": g.subgraph}
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=f"^{name}: _JunkList.tolist\\(\\) returned int, not a list$"):
+            call(np.array([1, 2]).view(_JunkList))
+    with pytest.raises(TypeError, match="^batch_add_edges: _JunkRows.tolist\\(\\) returned a row of type int, not a list$"):
+        g.batch_add_edges(np.array([[1, 2], [2, 1]]).view(_JunkRows))
+    assert g.nodes() == [1, 2] and g.edge_count() == 0

@@ -22,15 +22,33 @@ def _is_i64(v: object) -> bool:
     return type(v) is int and _I64[0] <= v <= _I64[1]
 
 
-def batch_items(items: Any) -> Any:
+def batch_items(method: str, items: Any) -> Any:
     """A batch's items as both backends read them: a numpy array (of at
     least one dimension) as the objects ``tolist()`` makes, each row of a 2-D
     (or deeper) array as a tuple, so ``np.array([[1, 2], [2, 3]])`` is the
-    edges ``(1, 2), (2, 3)``; anything else as given."""
+    edges ``(1, 2), (2, 3)``; anything else as given. An ndarray subclass
+    whose ``tolist()`` makes something else is a ``TypeError`` naming
+    ``method``."""
     if isinstance(items, np.ndarray) and items.ndim:
         rows = items.tolist()
-        return [tuple(r) for r in rows] if items.ndim > 1 else rows
+        if not isinstance(rows, list):
+            raise TypeError(f"{method}: {type(items).__name__}.tolist() returned {type(rows).__name__}, not a list")
+        if items.ndim == 1:
+            return rows
+        for row in rows:
+            if not isinstance(row, list):
+                raise TypeError(
+                    f"{method}: {type(items).__name__}.tolist() returned a row of type {type(row).__name__}, not a list"
+                )
+        return [tuple(r) for r in rows]
     return items
+
+
+def read_items(method: str, items: Any) -> list[Any]:
+    """:func:`batch_items` read into a list by iteration alone, as the rust
+    backend reads a batch: ``list()`` would ask ``len()`` for a size hint and
+    fail on a ``__len__`` that raises or returns a negative number."""
+    return [x for x in batch_items(method, items)]
 
 
 def _item_id(method: str, index: int, x: object) -> NodeId:

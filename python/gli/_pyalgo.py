@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._args import _check_id, _count, _float_text, _kind, _lookup_ids, _lookup_items, _name, _number, _numeric, _real, batch_items
+from ._args import _check_id, _count, _float_text, _kind, _lookup_ids, _lookup_items, _name, _number, _numeric, _real, read_items
 from ._order import graph_edges_in_history
 from .exceptions import ConvergenceError, NoPathError
 
@@ -228,11 +228,12 @@ class PythonQueries:
         weight: str | None = None,
     ) -> dict[NodeId, float]:
         weight = _name(weight, "pagerank", "weight", optional=True)  # first, as the rust backend's extraction checks it
-        alpha, tol = _real("pagerank", "alpha", alpha), _real("pagerank", "tol", tol)
-        if not 0.0 <= alpha <= 1.0:
+        alpha_f, tol_f = _real("pagerank", "alpha", alpha), _real("pagerank", "tol", tol)
+        if not 0.0 <= alpha_f <= 1.0:  # the messages show the values as given
             raise ValueError(f"pagerank: alpha must be in [0, 1], got {alpha}")
-        if math.isnan(tol) or tol < 0.0:  # it could never be met
+        if math.isnan(tol_f) or tol_f < 0.0:  # it could never be met
             raise ValueError(f"pagerank: tol must be >= 0, got {tol}")
+        alpha, tol = alpha_f, tol_f
         max_iter = _count("pagerank", "max_iter", max_iter)
         with self._lock:
             order = self.nodes()
@@ -262,7 +263,7 @@ class PythonQueries:
             )
 
     def subgraph(self, ids: Iterable[NodeId], /) -> Any:
-        wanted = _lookup_items("subgraph", list(batch_items(ids)))  # all read, then checked
+        wanted = _lookup_items("subgraph", read_items("subgraph", ids))  # all read, then checked
         with self._lock:
             keep = {self._require(v) for v in wanted}
             new = self._like()  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _name, _text, _utf8, batch_items
+from ._args import _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _name, _text, _utf8, batch_items, read_items
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -392,7 +392,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def batch_add_nodes(self, items: Iterable[Any], /) -> int:
         staged = []
-        for i, item in enumerate(batch_items(items)):
+        for i, item in enumerate(batch_items("batch_add_nodes", items)):
             if isinstance(item, tuple):
                 item = _items(item)
                 if len(item) != 2:
@@ -409,7 +409,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def batch_add_edges(self, items: Iterable[Any], /) -> int:
         staged = []
-        for i, item in enumerate(batch_items(items)):
+        for i, item in enumerate(batch_items("batch_add_edges", items)):
             if not isinstance(item, tuple):
                 raise TypeError(f"batch_add_edges: item {i}: expected a (source, target[, attrs]) tuple")
             item = _items(item)
@@ -547,7 +547,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     def get_nodes_batch(self, ids: Iterable[NodeId], /) -> list[dict[str, Any]]:
         # The whole iterable is read and type-checked before any lookup, as
         # in the rust backend: a bad id anywhere wins over a missing one.
-        wanted = _lookup_items("get_nodes_batch", list(batch_items(ids)))
+        wanted = _lookup_items("get_nodes_batch", read_items("get_nodes_batch", ids))
         with self._lock:
             return [self.get_node(x) for x in wanted]
 

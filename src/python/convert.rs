@@ -670,8 +670,13 @@ impl FlagArg {
 /// parameter is, except that what it cannot be is kept for
 /// [`RealArg::value`]'s error, which names the method and the argument: an
 /// object of a type that is no real number (a `bool` included), or an int
-/// too large for a float, as its text.
-pub(crate) struct RealArg(Result<f64, NotF64>);
+/// too large for a float, as its text. An accepted object that is not a
+/// `float` (an `int`, a NumPy scalar) is kept too, so that a range error
+/// shows it as given (`got -1`, not `got -1.0`; see [`RealArg::shown`]).
+pub(crate) struct RealArg {
+    value: Result<f64, NotF64>,
+    given: Option<Py<PyAny>>,
+}
 
 enum NotF64 {
     /// An int too large for a float: its text.
@@ -686,21 +691,28 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RealArg {
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         let py = obj.py();
         if let Ok(f) = obj.cast::<PyFloat>() {
-            return Ok(Self(Ok(f.value())));
+            return Ok(Self::new(f.value()));
         }
+        let refused = |why: NotF64| Self {
+            value: Err(why),
+            given: None,
+        };
         // A bool (a numpy bool too, which PyO3's `bool` takes) is no real
         // number here, as it is no count to `IntArg` and no numeric value to
         // a column: `alpha=True` is a slip.
         if obj.extract::<bool>().is_ok() {
-            return Ok(Self(Err(NotF64::Type(type_name(&obj)))));
+            return Ok(refused(NotF64::Type(type_name(&obj))));
         }
         match obj.extract::<f64>() {
-            Ok(x) => Ok(Self(Ok(x))),
+            Ok(x) => Ok(Self {
+                value: Ok(x),
+                given: Some(obj.to_owned().unbind()),
+            }),
             Err(e) if e.is_instance_of::<PyOverflowError>(py) => {
-                Ok(Self(Err(NotF64::Big(obj.str()?.to_string()))))
+                Ok(refused(NotF64::Big(obj.str()?.to_string())))
             }
             Err(e) if e.is_instance_of::<PyTypeError>(py) => {
-                Ok(Self(Err(NotF64::Type(type_name(&obj)))))
+                Ok(refused(NotF64::Type(type_name(&obj))))
             }
             Err(e) => Err(e),
         }
@@ -709,13 +721,16 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RealArg {
 
 impl RealArg {
     pub(crate) const fn new(v: f64) -> Self {
-        Self(Ok(v))
+        Self {
+            value: Ok(v),
+            given: None,
+        }
     }
 
     /// The float, or a `TypeError` or `OverflowError` naming the method,
     /// the argument and the value.
     pub(crate) fn value(&self, method: &str, name: &str) -> PyResult<f64> {
-        match &self.0 {
+        match &self.value {
             Ok(x) => Ok(*x),
             Err(NotF64::Big(text)) => Err(PyOverflowError::new_err(format!(
                 "{method}: {name} does not fit in a float, got {text}"
@@ -723,6 +738,16 @@ impl RealArg {
             Err(NotF64::Type(ty)) => Err(PyTypeError::new_err(format!(
                 "{method}: {name} must be a real number, not {ty}"
             ))),
+        }
+    }
+
+    /// The value's text for a range error: `str()` of the object given, or
+    /// of the float (Python's text of it, as the reference backend prints).
+    pub(crate) fn shown(&self, py: Python<'_>) -> PyResult<String> {
+        match (&self.given, &self.value) {
+            (Some(obj), _) => Ok(obj.bind(py).str()?.to_string()),
+            (None, Ok(x)) => Ok(PyFloat::new(py, *x).str()?.to_string()),
+            (None, Err(_)) => Ok(String::new()),
         }
     }
 }

@@ -22,8 +22,8 @@ use pyo3::{PyTraverseError, PyVisit};
 use super::convert::{
     as_tuple, attrs_from_obj, attrs_from_obj_into, attrs_to_dict, edge_not_found, exact_int,
     id_to_py, lookup_edge, lookup_node, lookup_nodes, lookup_ref, node_id, node_not_found,
-    node_ref_borrowed, node_ref_lenient, release_queued, value_payload, with_name_ids, FlagArg,
-    IntArg, PyAttrMap, PyPayload, RealArg, StrArg,
+    node_ref_borrowed, node_ref_lenient, release_queued, type_name, value_payload, with_name_ids,
+    FlagArg, IntArg, PyAttrMap, PyPayload, RealArg, StrArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
 use super::filter;
@@ -688,18 +688,34 @@ fn size_hint(items: &Bound<'_, PyAny>) -> usize {
 /// [2, 3]]))` adds `1 -> 2` and `2 -> 3` as the list of tuples would;
 /// anything else as given. The reference backend reads them the same way
 /// (`_args.batch_items`).
-fn batch_items<'py>(items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+fn batch_items<'py>(method: &str, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let Ok(arr) = items.cast::<PyUntypedArray>() else {
         return Ok(items.clone());
     };
     if arr.ndim() == 0 {
         return Ok(items.clone());
     }
-    let rows = arr.call_method0("tolist")?.cast_into::<PyList>()?;
+    // An ndarray subclass may make anything of `tolist()`: the error names
+    // the method and what came back, not PyO3's bare cast.
+    let junk = |what: &str, got: &Bound<'py, PyAny>| {
+        PyTypeError::new_err(format!(
+            "{method}: {}.tolist() returned {what}{}, not a list",
+            type_name(items),
+            type_name(got)
+        ))
+    };
+    let made = arr.call_method0("tolist")?;
+    let rows = made
+        .cast_into::<PyList>()
+        .map_err(|e| junk("", e.into_inner().as_any()))?;
     if arr.ndim() > 1 {
         for i in 0..rows.len() {
             let row = rows.get_item(i)?;
-            let row = PyTuple::new(items.py(), row.cast::<PyList>()?)?;
+            let row = PyTuple::new(
+                items.py(),
+                row.cast::<PyList>()
+                    .map_err(|_| junk("a row of type ", &row))?,
+            )?;
             rows.set_item(i, row)?;
         }
     }
@@ -905,7 +921,7 @@ impl PyGraph {
             let batch = ints.into_iter().map(|i| (NodeId::Int(i), None)).collect();
             return self.add_nodes(py, batch, &_call);
         }
-        let items = &batch_items(items)?;
+        let items = &batch_items("batch_add_nodes", items)?;
         // One borrow of the name cache for the whole batch (an `items`
         // iterator that calls back into gli gets an uncached one).
         let batch = with_name_ids(|names| -> PyResult<Vec<(NodeId, Attrs<PyPayload>)>> {
@@ -959,7 +975,7 @@ impl PyGraph {
                 },
                 Vec::new(),
             ),
-            None => self.edge_items(&batch_items(items)?)?,
+            None => self.edge_items(&batch_items("batch_add_edges", items)?)?,
         };
         let (pairs, epoch) = self.resolve_pairs(py, &ends)?;
         if let Some(stop) = &ends.stop {
@@ -1081,7 +1097,8 @@ impl PyGraph {
         ids: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let _call = trace::call("get_nodes_batch");
-        let objs: Vec<Bound<'py, PyAny>> = iterate(&batch_items(ids)?)?.collect::<PyResult<_>>()?;
+        let objs: Vec<Bound<'py, PyAny>> =
+            iterate(&batch_items("get_nodes_batch", ids)?)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = Self::item_refs("get_nodes_batch", &objs)?;
         let inner = &self.inner;
@@ -1438,30 +1455,28 @@ impl PyGraph {
     ) -> PyResult<Bound<'py, PyDict>> {
         let _call = trace::call("pagerank");
         let weight = StrArg::optional(weight.as_ref(), "pagerank", "weight")?;
-        let (alpha, tol) = (
+        let (alpha_f, tol_f) = (
             alpha.value("pagerank", "alpha")?,
             tol.value("pagerank", "tol")?,
         );
-        // Python's text of a float, as the reference backend prints it.
-        let shown = |x: f64| pyo3::types::PyFloat::new(py, x).str();
-        if !(0.0..=1.0).contains(&alpha) {
+        if !(0.0..=1.0).contains(&alpha_f) {
             return Err(PyValueError::new_err(format!(
                 "pagerank: alpha must be in [0, 1], got {}",
-                shown(alpha)?
+                alpha.shown(py)?
             )));
         }
         // A negative or NaN tolerance can never be met: an error now, not
         // `max_iter` iterations and then a `ConvergenceError`.
-        if tol.is_nan() || tol < 0.0 {
+        if tol_f.is_nan() || tol_f < 0.0 {
             return Err(PyValueError::new_err(format!(
                 "pagerank: tol must be >= 0, got {}",
-                shown(tol)?
+                tol.shown(py)?
             )));
         }
         let max_iter = max_iter.count("pagerank", "max_iter")?;
         let w = Self::weight_id(weight).flatten();
         let ranks = self.on_traversal(py, |view, c| {
-            view.keyed(&algo::pagerank(view, alpha, max_iter, tol, w, c)?, c)
+            view.keyed(&algo::pagerank(view, alpha_f, max_iter, tol_f, w, c)?, c)
         })?;
         Self::keyed_to_dict(py, &ranks)
     }
@@ -1475,7 +1490,8 @@ impl PyGraph {
         let _call = trace::call("subgraph");
         let py = slf.py();
         let this = slf.get();
-        let objs: Vec<Bound<'py, PyAny>> = iterate(&batch_items(ids)?)?.collect::<PyResult<_>>()?;
+        let objs: Vec<Bound<'py, PyAny>> =
+            iterate(&batch_items("subgraph", ids)?)?.collect::<PyResult<_>>()?;
         _call.items(objs.len());
         let refs = Self::item_refs("subgraph", &objs)?;
         // Of this graph's class, made as a copy is (`gli.graph._like`: the

@@ -8,9 +8,15 @@
 //! keeps in cache. Each shard's CSR is built from one shard version and kept
 //! in the graph's [`ColumnCache`](super::filter::ColumnCache) until that shard
 //! changes, so after a write only the written shards are rebuilt.
+//!
+//! Each shard's CSR also keeps its nodes' ids by slot (16 bytes a node): a
+//! whole-graph result (a `bfs` order, `shortest_path_lengths`, components)
+//! names its nodes in traversal order, which reads them at random, and a
+//! dense column of ids stays in cache where the 64-byte records do not.
 
 use super::cancel::Cancel;
 use super::filter::ShardCol;
+use super::id::NodeId;
 use super::slots::Run;
 use super::store::{Ix, Shard};
 use super::value::AttrId;
@@ -21,9 +27,12 @@ use crate::sync::Arc;
 /// `outs[out_off[row]..out_off[row + 1]]` and in-neighbours
 /// `ins[in_off[row]..in_off[row + 1]]`, in edge insertion order (a dead slot
 /// has none). Out- and in-lists live apart so that a traversal along
-/// out-edges keeps only half the entries in cache.
+/// out-edges keeps only half the entries in cache. `keys[row]` is the slot's
+/// node id (a placeholder for a dead slot, which no caller asks for: they
+/// name live nodes of the view the column was built for).
 pub struct AdjColumn {
     version: u64,
+    keys: Vec<NodeId>,
     out_off: Vec<u32>,
     outs: Vec<Ix>,
     in_off: Vec<u32>,
@@ -45,6 +54,7 @@ impl ShardCol for AdjColumn {
         let rows = shard.slots.len() + 1;
         let mut col = Self {
             version: shard.version,
+            keys: Vec::with_capacity(rows - 1),
             out_off: Vec::with_capacity(rows),
             outs: Vec::with_capacity(n_out),
             in_off: Vec::with_capacity(rows),
@@ -60,15 +70,20 @@ impl ShardCol for AdjColumn {
                     let (o, i) = (col.outs.len() as u32, col.ins.len() as u32);
                     col.out_off.extend(std::iter::repeat_n(o, n));
                     col.in_off.extend(std::iter::repeat_n(i, n));
+                    col.keys.extend(std::iter::repeat_n(DEAD, n));
                     continue;
                 }
             };
             for slot in slots {
                 col.out_off.push(col.outs.len() as u32);
                 col.in_off.push(col.ins.len() as u32);
-                if let Some(rec) = slot {
-                    col.outs.extend_from_slice(rec.out());
-                    col.ins.extend_from_slice(rec.inn());
+                match slot {
+                    Some(rec) => {
+                        col.outs.extend_from_slice(rec.out());
+                        col.ins.extend_from_slice(rec.inn());
+                        col.keys.push(rec.key.clone());
+                    }
+                    None => col.keys.push(DEAD),
                 }
             }
         }
@@ -81,6 +96,9 @@ impl ShardCol for AdjColumn {
         self.version
     }
 }
+
+/// A dead slot's entry in [`AdjColumn::keys`].
+const DEAD: NodeId = NodeId::Int(0);
 
 /// The adjacency of every shard of one view (`None` for a shard too large to
 /// index, which the view then reads from its records).
@@ -110,6 +128,26 @@ impl AdjIndex {
             Some((c, r)) => &c.outs[c.out_off[r] as usize..c.out_off[r + 1] as usize],
             None => &[],
         })
+    }
+
+    /// The id of live node `ix`; `None` if its shard is not indexed.
+    #[inline]
+    pub(crate) fn key(&self, ix: Ix) -> Option<&NodeId> {
+        self.locate(ix)?.map(|(c, r)| &c.keys[r])
+    }
+
+    /// Starts loading the id of `ix` (a result's look-ahead); `false` if its
+    /// shard is not indexed (the caller prefetches the record instead).
+    #[inline]
+    pub(crate) fn prefetch_key(&self, ix: Ix) -> bool {
+        match self.locate(ix) {
+            Some(Some((c, r))) => {
+                prefetch(std::slice::from_ref(&c.keys[r]));
+                true
+            }
+            Some(None) => true,
+            None => false,
+        }
     }
 
     /// In-neighbours of `ix` (directed graphs); `None` if its shard is not indexed.
@@ -146,12 +184,15 @@ pub(crate) fn prefetch_addr(p: *const u8) {
 mod tests {
     use crate::engine::cancel::never;
     use crate::engine::store::GraphView;
-    use crate::engine::{algo, AttrMap, Graph, NodeRef};
+    use crate::engine::{algo, AttrMap, Graph, NodeId, NodeRef};
 
-    /// Every node's out- and in-lists, read through `view`.
-    fn lists(view: &GraphView<'_, ()>) -> Vec<(u32, Vec<u32>, Vec<u32>)> {
+    /// Every node's id and out- and in-lists, read through `view`.
+    fn lists(view: &GraphView<'_, ()>) -> Vec<(u32, NodeId, Vec<u32>, Vec<u32>)> {
         view.ixs()
-            .map(|ix| (ix, view.out(ix).to_vec(), view.inn(ix).to_vec()))
+            .map(|ix| {
+                let (out, inn) = (view.out(ix).to_vec(), view.inn(ix).to_vec());
+                (ix, view.key(ix).clone(), out, inn)
+            })
             .collect()
     }
 
@@ -199,5 +240,37 @@ mod tests {
             g.add_node(NodeRef::Int(99), AttrMap::new()).unwrap();
             check(&g);
         }
+    }
+
+    #[test]
+    fn index_ids_match_records_through_churn() {
+        // Long ids (shared `Arc`s, not inline), and removals that leave
+        // dead slots and free whole chunks (256 slots) of every shard.
+        let g: Graph<()> = Graph::with_shards(true, 4);
+        let name = |i: i64| format!("a node id longer than fifteen bytes {i}");
+        for i in 0..3000 {
+            g.add_node(NodeRef::Str(&name(i)), AttrMap::new()).unwrap();
+        }
+        for i in 0..2999 {
+            let _ = g.add_edge(
+                NodeRef::Str(&name(i)),
+                NodeRef::Str(&name(i + 1)),
+                AttrMap::new(),
+            );
+        }
+        check(&g);
+        for i in (0..2000).chain((2000..3000).step_by(3)) {
+            g.remove_node(NodeRef::Str(&name(i))).unwrap();
+        }
+        g.add_node(NodeRef::Int(7), AttrMap::new()).unwrap();
+        check(&g);
+        let snap = g.snapshot();
+        let plain = snap.view();
+        let index = never(|c| g.columns.adjacency(&plain, c)).unwrap();
+        let indexed = plain.with_adjacency(&index);
+        let order = never(|c| algo::bfs(&indexed, indexed.ixs().next().unwrap(), None, c)).unwrap();
+        let keys = never(|c| indexed.keys(&order, c)).unwrap();
+        assert_eq!(keys, never(|c| plain.keys(&order, c)).unwrap());
+        assert_eq!(keys[0], NodeId::Str(name(2001).as_str().into()));
     }
 }

@@ -706,7 +706,10 @@ impl<'a, O> GraphView<'a, O> {
     ) -> impl Iterator<Item = (&'a NodeId, &'s T)> + 's {
         items.iter().enumerate().map(move |(i, item)| {
             if let Some(ahead) = items.get(i + PREFETCH_AHEAD) {
-                self.prefetch_rec(ix_of(ahead));
+                let ahead = ix_of(ahead);
+                if !self.adj.is_some_and(|a| a.prefetch_key(ahead)) {
+                    self.prefetch_rec(ahead);
+                }
             }
             (self.key(ix_of(item)), item)
         })
@@ -751,8 +754,21 @@ impl<'a, O> GraphView<'a, O> {
         Ok(out)
     }
 
+    /// The id of live node `ix`: from the cached CSR's id column when the
+    /// view has one (dense, so a result read in traversal order stays in
+    /// cache), else from its record.
+    #[inline]
     pub fn key(&self, ix: Ix) -> &'a NodeId {
-        &self.rec(ix).expect("live node").key
+        match self.adj.and_then(|a| a.key(ix)) {
+            Some(key) => {
+                debug_assert!(
+                    self.rec(ix).is_some_and(|r| &r.key == key),
+                    "a stale id column"
+                );
+                key
+            }
+            None => &self.rec(ix).expect("live node").key,
+        }
     }
 
     /// The key and the set-once host handle of live node `ix`.

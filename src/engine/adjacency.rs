@@ -9,15 +9,17 @@
 //! in the graph's [`ColumnCache`](super::filter::ColumnCache) until that shard
 //! changes, so after a write only the written shards are rebuilt.
 //!
-//! Each shard's CSR also keeps its nodes' ids by slot (16 bytes a node): a
-//! whole-graph result (a `bfs` order, `shortest_path_lengths`, components)
-//! names its nodes in traversal order, which reads them at random, and a
-//! dense column of ids stays in cache where the 64-byte records do not.
+//! Each shard's CSR also keeps its nodes' ids by slot, in the records'
+//! chunks of [`CHUNK`] slots (16 bytes a slot of a chunk that holds a node;
+//! a chunk that churn emptied keeps none): a whole-graph result (a `bfs`
+//! order, `shortest_path_lengths`, components) names its nodes in traversal
+//! order, which reads them at random, and a dense column of ids stays in
+//! cache where the 64-byte records do not.
 
 use super::cancel::Cancel;
 use super::filter::ShardCol;
 use super::id::NodeId;
-use super::slots::Run;
+use super::slots::{Run, CHUNK};
 use super::store::{Ix, Shard};
 use super::value::AttrId;
 use crate::error::Result;
@@ -27,12 +29,12 @@ use crate::sync::Arc;
 /// `outs[out_off[row]..out_off[row + 1]]` and in-neighbours
 /// `ins[in_off[row]..in_off[row + 1]]`, in edge insertion order (a dead slot
 /// has none). Out- and in-lists live apart so that a traversal along
-/// out-edges keeps only half the entries in cache. `keys[row]` is the slot's
-/// node id (a placeholder for a dead slot, which no caller asks for: they
-/// name live nodes of the view the column was built for).
+/// out-edges keeps only half the entries in cache. `keys[row / CHUNK][row %
+/// CHUNK]` is the slot's node id ([`DEAD`] for a dead slot; an emptied chunk
+/// has no entries).
 pub struct AdjColumn {
     version: u64,
-    keys: Vec<NodeId>,
+    keys: Vec<Box<[NodeId]>>,
     out_off: Vec<u32>,
     outs: Vec<Ix>,
     in_off: Vec<u32>,
@@ -54,7 +56,7 @@ impl ShardCol for AdjColumn {
         let rows = shard.slots.len() + 1;
         let mut col = Self {
             version: shard.version,
-            keys: Vec::with_capacity(rows - 1),
+            keys: Vec::with_capacity((rows - 1).div_ceil(CHUNK)),
             out_off: Vec::with_capacity(rows),
             outs: Vec::with_capacity(n_out),
             in_off: Vec::with_capacity(rows),
@@ -70,22 +72,25 @@ impl ShardCol for AdjColumn {
                     let (o, i) = (col.outs.len() as u32, col.ins.len() as u32);
                     col.out_off.extend(std::iter::repeat_n(o, n));
                     col.in_off.extend(std::iter::repeat_n(i, n));
-                    col.keys.extend(std::iter::repeat_n(DEAD, n));
+                    col.keys.push(Box::default());
                     continue;
                 }
             };
             for slot in slots {
                 col.out_off.push(col.outs.len() as u32);
                 col.in_off.push(col.ins.len() as u32);
-                match slot {
-                    Some(rec) => {
-                        col.outs.extend_from_slice(rec.out());
-                        col.ins.extend_from_slice(rec.inn());
-                        col.keys.push(rec.key.clone());
-                    }
-                    None => col.keys.push(DEAD),
+                if let Some(rec) = slot {
+                    col.outs.extend_from_slice(rec.out());
+                    col.ins.extend_from_slice(rec.inn());
                 }
             }
+            // One run is one chunk of the records (`Slots::runs`).
+            col.keys.push(
+                slots
+                    .iter()
+                    .map(|slot| slot.as_ref().map_or(DEAD, |rec| rec.key.clone()))
+                    .collect(),
+            );
         }
         col.out_off.push(col.outs.len() as u32);
         col.in_off.push(col.ins.len() as u32);
@@ -97,7 +102,9 @@ impl ShardCol for AdjColumn {
     }
 }
 
-/// A dead slot's entry in [`AdjColumn::keys`].
+/// A dead slot's entry in [`AdjColumn::keys`]. A live node may have this id
+/// too: [`AdjIndex::key`] answers `None` for it, and the caller reads the
+/// record (which also keeps "no such node" a panic, not a wrong id).
 const DEAD: NodeId = NodeId::Int(0);
 
 /// The adjacency of every shard of one view (`None` for a shard too large to
@@ -130,10 +137,15 @@ impl AdjIndex {
         })
     }
 
-    /// The id of live node `ix`; `None` if its shard is not indexed.
+    /// The id of live node `ix`; `None` if its shard is not indexed or the
+    /// entry is [`DEAD`] (the caller reads the record).
     #[inline]
     pub(crate) fn key(&self, ix: Ix) -> Option<&NodeId> {
-        self.locate(ix)?.map(|(c, r)| &c.keys[r])
+        let (c, r) = self.locate(ix)??;
+        c.keys
+            .get(r / CHUNK)
+            .and_then(|chunk| chunk.get(r % CHUNK))
+            .filter(|&key| *key != DEAD)
     }
 
     /// Starts loading the id of `ix` (a result's look-ahead); `false` if its
@@ -142,12 +154,21 @@ impl AdjIndex {
     pub(crate) fn prefetch_key(&self, ix: Ix) -> bool {
         match self.locate(ix) {
             Some(Some((c, r))) => {
-                prefetch(std::slice::from_ref(&c.keys[r]));
+                if let Some(key) = c.keys.get(r / CHUNK).and_then(|chunk| chunk.get(r % CHUNK)) {
+                    prefetch(std::slice::from_ref(key));
+                }
                 true
             }
             Some(None) => true,
             None => false,
         }
+    }
+
+    /// Id entries held, over every shard (for tests of what churn costs).
+    #[cfg(test)]
+    fn key_slots(&self) -> usize {
+        let held = |c: &AdjColumn| c.keys.iter().map(|chunk| chunk.len()).sum::<usize>();
+        self.shards.iter().flatten().map(|c| held(c)).sum()
     }
 
     /// In-neighbours of `ix` (directed graphs); `None` if its shard is not indexed.
@@ -183,6 +204,7 @@ pub(crate) fn prefetch_addr(p: *const u8) {
 #[cfg(test)]
 mod tests {
     use crate::engine::cancel::never;
+    use crate::engine::slots::CHUNK;
     use crate::engine::store::GraphView;
     use crate::engine::{algo, AttrMap, Graph, NodeId, NodeRef};
 
@@ -264,6 +286,16 @@ mod tests {
         }
         g.add_node(NodeRef::Int(7), AttrMap::new()).unwrap();
         check(&g);
+        // 3,001 slots used, 1,334 live: the chunks churn emptied keep no ids.
+        let live_chunks = {
+            let snap = g.snapshot();
+            let index = never(|c| g.columns.adjacency(&snap.view(), c)).unwrap();
+            index.key_slots()
+        };
+        assert!(
+            live_chunks <= 4 * 2 * CHUNK,
+            "{live_chunks} id entries after churn"
+        );
         let snap = g.snapshot();
         let plain = snap.view();
         let index = never(|c| g.columns.adjacency(&plain, c)).unwrap();

@@ -587,6 +587,9 @@ impl ColumnCache {
         } else {
             stale.iter().map(build).collect::<Result<_>>()?
         };
+        // Columns replaced or evicted are dropped after the lock: freeing
+        // one (a CSR's ids, a dictionary's keys) is no work for a leaf lock.
+        let mut retired = Vec::new();
         let mut g = self.inner.lock();
         let map = pick(&mut g);
         let entry = map.entry(attr).or_default();
@@ -598,15 +601,18 @@ impl ColumnCache {
                 _ => true,
             };
             if newer {
-                entry.shards[i] = col.clone();
+                retired.push(std::mem::replace(&mut entry.shards[i], col.clone()));
             }
             have[i] = col;
         }
-        if map.len() > MAX_CACHED_ATTRS {
-            if let Some(oldest) = map.iter().min_by_key(|(_, c)| c.used).map(|(k, _)| *k) {
-                map.remove(&oldest);
-            }
-        }
+        let evicted = if map.len() > MAX_CACHED_ATTRS {
+            let oldest = map.iter().min_by_key(|(_, c)| c.used).map(|(k, _)| *k);
+            oldest.and_then(|k| map.remove(&k))
+        } else {
+            None
+        };
+        drop(g);
+        drop((retired, evicted));
         Ok(have)
     }
 
@@ -653,13 +659,18 @@ impl ColumnCache {
         })
     }
 
-    /// Drops every column (the graph was cleared).
+    /// Drops every column (the graph was cleared or renumbered), after
+    /// letting the lock go.
     pub fn clear(&self) {
         let mut g = self.inner.lock();
-        g.eq.clear();
-        g.num.clear();
-        g.live.clear();
-        g.adj.clear();
+        let taken = (
+            std::mem::take(&mut g.eq),
+            std::mem::take(&mut g.num),
+            std::mem::take(&mut g.live),
+            std::mem::take(&mut g.adj),
+        );
+        drop(g);
+        drop(taken);
     }
 }
 

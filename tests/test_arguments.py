@@ -89,6 +89,19 @@ def test_flags_and_names_are_checked(backend: str) -> None:
         g.pagerank(alpha=float("nan"))
     with pytest.raises(ValueError, match=r"^pagerank: alpha must be in \[0, 1\], got 2$"):
         g.pagerank(alpha=2)
+    class Shown(float):  # a float subclass: its own text, and its stored value read as the value
+        def __str__(self) -> str:
+            return "Shown-str"
+
+        def __format__(self, spec: str) -> str:
+            return "Shown-format"
+
+        def __float__(self) -> float:
+            raise AssertionError("the stored value is read, not __float__")
+
+    with pytest.raises(ValueError, match=r"^pagerank: alpha must be in \[0, 1\], got Shown-str$"):
+        g.pagerank(alpha=Shown(2.0))
+    assert g.pagerank(alpha=Shown(0.85)) == g.pagerank()
     # a tolerance that can never be met is refused at once, not after max_iter rounds
     # the messages show the value as given: an int stays an int
     for tol, shown in ((-1, "-1"), (float("nan"), "nan"), (-1e-300, "-1e-300"), (np.int64(-2), "-2")):
@@ -244,6 +257,25 @@ class _JunkRows(np.ndarray):  # type: ignore[type-arg]
         return [[1, 2], 3]
 
 
+class _Rows(list):  # type: ignore[type-arg]
+    pass
+
+
+class _SubclassList(np.ndarray):  # type: ignore[type-arg]
+    def tolist(self) -> Any:  # type: ignore[override]
+        return _Rows([1, 2])
+
+
+_KEPT: list[Any] = [[1, 2], [2, 1]]
+
+
+class _KeptRows(np.ndarray):  # type: ignore[type-arg]
+    """``tolist()`` hands out a list it keeps."""
+
+    def tolist(self) -> Any:  # type: ignore[override]
+        return _KEPT
+
+
 def test_an_arrays_tolist_that_makes_no_list_is_named(backend: str) -> None:
     g = gli.Graph(backend=backend)
     g.batch_add_nodes([1, 2])
@@ -254,4 +286,10 @@ def test_an_arrays_tolist_that_makes_no_list_is_named(backend: str) -> None:
             call(np.array([1, 2]).view(_JunkList))
     with pytest.raises(TypeError, match="^batch_add_edges: _JunkRows.tolist\\(\\) returned a row of type int, not a list$"):
         g.batch_add_edges(np.array([[1, 2], [2, 1]]).view(_JunkRows))
+    # exactly a list, as numpy makes: a subclass could index and iterate differently
+    with pytest.raises(TypeError, match="^subgraph: _SubclassList.tolist\\(\\) returned _Rows, not a list$"):
+        g.subgraph(np.array([1, 2]).view(_SubclassList))
     assert g.nodes() == [1, 2] and g.edge_count() == 0
+    # the list tolist() returned is read, never rewritten
+    assert g.batch_add_edges(np.array([[1, 2], [2, 1]]).view(_KeptRows)) == 2
+    assert _KEPT == [[1, 2], [2, 1]] and all(type(row) is list for row in _KEPT)

@@ -321,6 +321,12 @@ def test_a_view_compares_as_the_dict_it_shows(make_graph: GraphFactory) -> None:
 
         __hash__ = None  # type: ignore[assignment]
 
+    class Wordy(dict):  # type: ignore[type-arg]
+        def __eq__(self, other: object) -> Any:
+            return "yes"  # truthy, not a bool: the view's answer is still a bool
+
+        __hash__ = None  # type: ignore[assignment]
+
     g = make_graph()
     g.add_node(1, a=1)
     g.add_node(2, a=2)
@@ -329,11 +335,12 @@ def test_a_view_compares_as_the_dict_it_shows(make_graph: GraphFactory) -> None:
     def pred(ids: list[Any], batch: Any) -> list[bool]:
         with pytest.raises(ValueError, match="Strict.__eq__"):
             batch.count(Strict(a=1))
-        out.extend([batch.count({"a": 1}), batch.count(Loose()), batch[0] == Loose(b=5), batch[1] != {"a": 2}])
+        out.extend([batch.count({"a": 1}), batch.count(Loose()), batch[0] == Loose(b=5), batch[1] != {"a": 2},
+                    batch[0] == Wordy()])
         return [True] * len(ids)
 
     g.filter_nodes(pred, vectorized=True)
-    assert out == [1, 2, True, False]
+    assert out == [1, 2, True, False, True] and type(out[-1]) is bool
 
 
 def test_string_values_read_back_exactly(make_graph: GraphFactory) -> None:

@@ -27,16 +27,18 @@ def batch_items(method: str, items: Any) -> Any:
     least one dimension) as the objects ``tolist()`` makes, each row of a 2-D
     (or deeper) array as a tuple, so ``np.array([[1, 2], [2, 3]])`` is the
     edges ``(1, 2), (2, 3)``; anything else as given. An ndarray subclass
-    whose ``tolist()`` makes something else is a ``TypeError`` naming
-    ``method``."""
+    whose ``tolist()`` makes anything but a list (of lists; exactly
+    ``list``) is a ``TypeError`` naming ``method``."""
     if isinstance(items, np.ndarray) and items.ndim:
         rows = items.tolist()
-        if not isinstance(rows, list):
+        # exactly a list (of lists), as numpy makes: a subclass could index
+        # and iterate differently, and the two backends read it one way each
+        if type(rows) is not list:
             raise TypeError(f"{method}: {type(items).__name__}.tolist() returned {type(rows).__name__}, not a list")
         if items.ndim == 1:
             return rows
         for row in rows:
-            if not isinstance(row, list):
+            if type(row) is not list:
                 raise TypeError(
                     f"{method}: {type(items).__name__}.tolist() returned a row of type {type(row).__name__}, not a list"
                 )
@@ -88,6 +90,8 @@ def _real(method: str, name: str, v: object) -> float:
     it is no count to ``_count`` and no numeric value to a column."""
     if isinstance(v, (str, bytes, bytearray, bool, np.bool_)) or not hasattr(type(v), "__float__") and not hasattr(type(v), "__index__"):
         raise TypeError(f"{method}: {name} must be a real number, not {type(v).__name__}")
+    if isinstance(v, float):  # its stored value, as the rust backend's PyFloat_AsDouble reads a subclass
+        return float.__float__(v)
     try:
         return float(v)  # type: ignore[arg-type]
     except OverflowError:

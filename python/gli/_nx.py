@@ -224,7 +224,7 @@ def _build(
                 ) from exc
             if isinstance(node, int) and not -(2**63) <= node < 2**63:
                 raise OverflowError(
-                    f"node {node} cannot be a GLI node id: an int id must fit in a signed 64-bit integer"
+                    f"node {node!r} cannot be a GLI node id: an int id must fit in a signed 64-bit integer"
                 ) from exc
         raise
     # NetworkX's own adjacency dicts (in insertion order), as its algorithms

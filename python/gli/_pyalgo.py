@@ -230,9 +230,9 @@ class PythonQueries:
         weight = _name(weight, "pagerank", "weight", optional=True)  # first, as the rust backend's extraction checks it
         alpha_f, tol_f = _real("pagerank", "alpha", alpha), _real("pagerank", "tol", tol)
         if not 0.0 <= alpha_f <= 1.0:  # the messages show the values as given
-            raise ValueError(f"pagerank: alpha must be in [0, 1], got {alpha}")
+            raise ValueError(f"pagerank: alpha must be in [0, 1], got {alpha!s}")
         if math.isnan(tol_f) or tol_f < 0.0:  # it could never be met
-            raise ValueError(f"pagerank: tol must be >= 0, got {tol}")
+            raise ValueError(f"pagerank: tol must be >= 0, got {tol!s}")
         alpha, tol = alpha_f, tol_f
         max_iter = _count("pagerank", "max_iter", max_iter)
         with self._lock:

@@ -108,7 +108,7 @@ class AttributeView(Mapping[str, Any]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):  # as the dict it shows compares with `other` (its __eq__ consulted too)
-            return dict(self.items()) == other
+            return bool(dict(self.items()) == other)  # a bool, as the rust backend's
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

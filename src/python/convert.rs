@@ -690,7 +690,8 @@ impl<'a, 'py> FromPyObject<'a, 'py> for RealArg {
 
     fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         let py = obj.py();
-        if let Ok(f) = obj.cast::<PyFloat>() {
+        // Exactly a float: a subclass is kept as given, for its own text.
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
             return Ok(Self::new(f.value()));
         }
         let refused = |why: NotF64| Self {

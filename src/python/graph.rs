@@ -704,22 +704,25 @@ fn batch_items<'py>(method: &str, items: &Bound<'py, PyAny>) -> PyResult<Bound<'
             type_name(got)
         ))
     };
+    // Exactly a list (of lists), as numpy makes: a subclass could index and
+    // iterate differently, and the two backends read it one way each.
     let made = arr.call_method0("tolist")?;
     let rows = made
-        .cast_into::<PyList>()
+        .cast_into_exact::<PyList>()
         .map_err(|e| junk("", e.into_inner().as_any()))?;
-    if arr.ndim() > 1 {
-        for i in 0..rows.len() {
-            let row = rows.get_item(i)?;
-            let row = PyTuple::new(
-                items.py(),
-                row.cast::<PyList>()
-                    .map_err(|_| junk("a row of type ", &row))?,
-            )?;
-            rows.set_item(i, row)?;
-        }
+    if arr.ndim() == 1 {
+        return Ok(rows.into_any());
     }
-    Ok(rows.into_any())
+    // Rows as tuples, in a new list: the one `tolist()` returned is the
+    // caller's (a subclass may hand out one it keeps) and stays as it was.
+    let tuples = rows
+        .iter()
+        .map(|row| match row.cast_exact::<PyList>() {
+            Ok(list) => Ok(PyTuple::new(items.py(), list)?),
+            Err(_) => Err(junk("a row of type ", &row)),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(PyList::new(items.py(), tuples)?.into_any())
 }
 
 /// The values of a numpy integer array, in row order, when `shape_ok` accepts

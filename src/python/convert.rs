@@ -1107,9 +1107,10 @@ fn value_from_py_other(
             return Err(nested_too_deep(name));
         }
         let mut items = Vec::with_capacity(list.len());
-        for item in list.iter() {
+        for_each_list_item(list, |item| {
             items.push(value_from_py(&item, name, depth + 1, home)?);
-        }
+            Ok(())
+        })?;
         return Ok(Value::List(items.into()));
     }
     if let Ok(dict) = obj.cast_exact::<PyDict>() {
@@ -1119,7 +1120,7 @@ fn value_from_py_other(
             }
             let mut items: Vec<(Box<str>, PyValue)> = Vec::with_capacity(dict.len());
             let mut mixed = false;
-            for_each_item(dict, |k, v| {
+            for_each_attr_item(dict, |k, v| {
                 // Checked above, but another thread may have added a key since.
                 let Ok(k) = k.cast::<PyString>() else {
                     return Err(PyTypeError::new_err(format!(
@@ -1175,6 +1176,135 @@ pub(crate) fn gil_disabled(py: Python<'_>) -> bool {
     }
 }
 
+/// Whether converting `v` runs no Python code: an exact `str`, `float`,
+/// `int` or `bool`, `None`, or an exact `list` or `dict` (of `str` keys)
+/// of such values, up to [`INERT_DEPTH`] levels. Anything else may: a
+/// NumPy scalar's `item()`, an `int` subclass read as a number, a deeper
+/// container (not looked into: the scan stays cheap).
+fn inert(v: &Bound<'_, PyAny>, depth: u32) -> bool {
+    if v.is_exact_instance_of::<PyString>()
+        || v.is_exact_instance_of::<PyFloat>()
+        || v.is_exact_instance_of::<PyInt>()
+        || v.is_exact_instance_of::<PyBool>()
+        || v.is_none()
+    {
+        return true;
+    }
+    if depth >= INERT_DEPTH {
+        return false;
+    }
+    if let Ok(list) = v.cast_exact::<PyList>() {
+        return list.iter().all(|item| inert(&item, depth + 1));
+    }
+    if let Ok(dict) = v.cast_exact::<PyDict>() {
+        return dict_is_inert(dict, depth + 1);
+    }
+    false
+}
+
+/// Container levels [`inert`] looks into.
+const INERT_DEPTH: u32 = 3;
+
+/// Whether every key of `dict` is an exact `str` and every value [`inert`].
+fn dict_is_inert(dict: &Bound<'_, PyDict>, depth: u32) -> bool {
+    let mut pos: pyo3::ffi::Py_ssize_t = 0;
+    let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: attached; `PyDict_Next` lends valid references, and only
+    // their types (and nested containers' items) are read: no Python code
+    // runs in the loop.
+    while unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
+        // SAFETY: valid borrowed references (just returned).
+        let (k, v) = unsafe {
+            (
+                Bound::from_borrowed_ptr(dict.py(), k),
+                Bound::from_borrowed_ptr(dict.py(), v),
+            )
+        };
+        if !k.is_exact_instance_of::<PyString>() || !inert(&v, depth) {
+            return false;
+        }
+    }
+    true
+}
+
+/// [`for_each_item`] for an attribute dict (not a `where`): read in place
+/// while its values convert without running Python code ([`inert`]); at
+/// the first value that may run some (a NumPy scalar subclass's `item()`),
+/// the rest of its items are taken first, before any code runs, and
+/// converted from there. Code that changes the caller's dict then changes
+/// nothing here: every value is stored as it was when the call began, as
+/// the python backend stores it (it runs no code while reading). Free-
+/// threaded builds copy the items first anyway ([`for_each_item`]).
+fn for_each_attr_item<'py>(
+    dict: &Bound<'py, PyDict>,
+    mut f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    let py = dict.py();
+    if gil_disabled(py) {
+        return for_each_item(dict, f);
+    }
+    let mut pos: pyo3::ffi::Py_ssize_t = 0;
+    let next = |pos: &mut pyo3::ffi::Py_ssize_t| {
+        let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: attached; `PyDict_Next` bounds-checks `pos` and lends the
+        // key and value, owned (increfed) here before any Python code runs.
+        (unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), pos, &mut k, &mut v) } != 0).then(
+            || unsafe {
+                (
+                    Bound::from_borrowed_ptr(py, k),
+                    Bound::from_borrowed_ptr(py, v),
+                )
+            },
+        )
+    };
+    let len = dict.len();
+    let mut seen = 0;
+    while let Some((k, v)) = next(&mut pos) {
+        if !k.is_exact_instance_of::<PyString>() || !inert(&v, 0) {
+            // Nothing has run yet: the dict is as the call found it.
+            let mut rest = vec![(k, v)];
+            while let Some(item) = next(&mut pos) {
+                rest.push(item);
+            }
+            return rest.into_iter().try_for_each(|(k, v)| f(k, v));
+        }
+        // An inert value runs no code, so the dict should not change
+        // meanwhile; a collection's finalizer still could, and is then
+        // Python's own error, as in `for_each_item`.
+        f(k, v)?;
+        seen += 1;
+        if dict.len() != len || seen > len {
+            return Err(PyRuntimeError::new_err(
+                "dictionary changed size during iteration",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A nested list's items, as [`for_each_attr_item`] reads a dict's: in
+/// place while they are [`inert`], the rest taken before the first that
+/// is not.
+fn for_each_list_item<'py>(
+    list: &Bound<'py, PyList>,
+    mut f: impl FnMut(Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    let mut i = 0;
+    // `get_item` past the end would make (and drop) an `IndexError`.
+    while i < list.len() {
+        let item = list.get_item(i)?;
+        i += 1;
+        if !inert(&item, 0) {
+            let rest: Vec<_> = std::iter::once(item)
+                .chain((i..list.len()).filter_map(|j| list.get_item(j).ok()))
+                .collect();
+            return rest.into_iter().try_for_each(f);
+        }
+        f(item)?;
+    }
+    Ok(())
+}
+
 /// Runs `f` on each `(key, value)` of `dict`, in order.
 ///
 /// With the GIL, the dict is read in place: no other thread runs between
@@ -1183,6 +1313,8 @@ pub(crate) fn gil_disabled(py: Python<'_>) -> bool {
 /// the dict: that is `RuntimeError("dictionary changed size during
 /// iteration")`, as Python's own iteration says, where PyO3's iterator
 /// panicked (an audit: a `PanicException` out of `batch_add_nodes`).
+/// Attribute dicts are read by [`for_each_attr_item`] instead, so only a
+/// `where` dict can meet that error.
 /// Without the GIL another thread may change the dict at any time, so its
 /// items are copied first (atomically).
 pub(crate) fn for_each_item<'py>(
@@ -1307,7 +1439,7 @@ fn attrs_from_dict_into(
 ) -> PyResult<()> {
     map.reserve(dict.len());
     let mut mixed = false;
-    for_each_item(dict, |k, v| {
+    for_each_attr_item(dict, |k, v| {
         let key = k.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "attribute names must be str, not {}",

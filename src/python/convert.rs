@@ -1114,7 +1114,7 @@ fn value_from_py_other(
         return Ok(Value::List(items.into()));
     }
     if let Ok(dict) = obj.cast_exact::<PyDict>() {
-        if dict.keys().iter().all(|k| k.is_instance_of::<PyString>()) {
+        if all_keys_str(dict) {
             if depth >= MAX_DEPTH {
                 return Err(nested_too_deep(name));
             }
@@ -1176,19 +1176,30 @@ pub(crate) fn gil_disabled(py: Python<'_>) -> bool {
     }
 }
 
-/// Whether converting `v` runs no Python code: an exact `str`, `float`,
-/// `int` or `bool`, `None`, or an exact `list` or `dict` (of `str` keys)
-/// of such values, up to [`INERT_DEPTH`] levels. Anything else may: a
-/// NumPy scalar's `item()`, an `int` subclass read as a number, a deeper
-/// container (not looked into: the scan stays cheap).
+/// Whether converting `v` runs no Python code and allocates no Python
+/// object (on CPython 3.11 an allocation may start a collection, whose
+/// finalizers are Python code): an exact `str`, `float`, `bool`, `None`,
+/// an exact `int` of 64 bits, or an exact `list` or `dict` (of exact `str`
+/// keys) of such values, up to [`INERT_DEPTH`] levels. Anything else may:
+/// a NumPy scalar's `item()`, a wider int, a deeper container (not looked
+/// into: the scan stays cheap). Free-threaded builds never ask (another
+/// thread may change a container while it is scanned).
 fn inert(v: &Bound<'_, PyAny>, depth: u32) -> bool {
     if v.is_exact_instance_of::<PyString>()
         || v.is_exact_instance_of::<PyFloat>()
-        || v.is_exact_instance_of::<PyInt>()
         || v.is_exact_instance_of::<PyBool>()
         || v.is_none()
     {
         return true;
+    }
+    if v.is_exact_instance_of::<PyInt>() {
+        // Within 64 bits; a wider int is kept as an object, and working
+        // out what it stands for allocates.
+        let mut overflow = 0;
+        // SAFETY: attached, `v` an exact int: read without calling Python,
+        // overflow reported, not raised.
+        unsafe { pyo3::ffi::PyLong_AsLongLongAndOverflow(v.as_ptr(), &mut overflow) };
+        return overflow == 0;
     }
     if depth >= INERT_DEPTH {
         return false;
@@ -1204,6 +1215,27 @@ fn inert(v: &Bound<'_, PyAny>, depth: u32) -> bool {
 
 /// Container levels [`inert`] looks into.
 const INERT_DEPTH: u32 = 3;
+
+/// Whether every key of `dict` is a `str` (a subclass too), read without
+/// allocating (the keys list it replaced could start a collection in the
+/// middle of reading the enclosing dict). Free-threaded builds read a copy
+/// of the keys.
+fn all_keys_str(dict: &Bound<'_, PyDict>) -> bool {
+    if gil_disabled(dict.py()) {
+        return dict.keys().iter().all(|k| k.is_instance_of::<PyString>());
+    }
+    let mut pos: pyo3::ffi::Py_ssize_t = 0;
+    let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: attached with the GIL; `PyDict_Next` lends valid references,
+    // and only the keys' types are read.
+    while unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
+        // SAFETY: a valid borrowed reference (just returned).
+        if !unsafe { Bound::from_borrowed_ptr(dict.py(), k) }.is_instance_of::<PyString>() {
+            return false;
+        }
+    }
+    true
+}
 
 /// Whether every key of `dict` is an exact `str` and every value [`inert`].
 fn dict_is_inert(dict: &Bound<'_, PyDict>, depth: u32) -> bool {
@@ -1231,10 +1263,12 @@ fn dict_is_inert(dict: &Bound<'_, PyDict>, depth: u32) -> bool {
 /// while its values convert without running Python code ([`inert`]); at
 /// the first value that may run some (a NumPy scalar subclass's `item()`),
 /// the rest of its items are taken first, before any code runs, and
-/// converted from there. Code that changes the caller's dict then changes
-/// nothing here: every value is stored as it was when the call began, as
-/// the python backend stores it (it runs no code while reading). Free-
-/// threaded builds copy the items first anyway ([`for_each_item`]).
+/// converted from there. Code that changes this dict then changes nothing
+/// here: its items are stored as they were when its reading began, as the
+/// python backend stores them (it runs no code while reading). A container
+/// reached later (a sibling's nested list) is read when it is reached, so
+/// such code can still change that one first. Free-threaded builds copy
+/// the items first anyway ([`for_each_item`]).
 fn for_each_attr_item<'py>(
     dict: &Bound<'py, PyDict>,
     mut f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
@@ -1268,9 +1302,9 @@ fn for_each_attr_item<'py>(
             }
             return rest.into_iter().try_for_each(|(k, v)| f(k, v));
         }
-        // An inert value runs no code, so the dict should not change
-        // meanwhile; a collection's finalizer still could, and is then
-        // Python's own error, as in `for_each_item`.
+        // An inert value runs no code and allocates no Python object, so
+        // no collection (and no finalizer) can change the dict meanwhile;
+        // the check stays as a guard.
         f(k, v)?;
         seen += 1;
         if dict.len() != len || seen > len {
@@ -1289,14 +1323,22 @@ fn for_each_list_item<'py>(
     list: &Bound<'py, PyList>,
     mut f: impl FnMut(Bound<'py, PyAny>) -> PyResult<()>,
 ) -> PyResult<()> {
+    if gil_disabled(list.py()) {
+        // Another thread may change it at any time: one atomic copy.
+        return list.get_slice(0, usize::MAX).iter().try_for_each(f);
+    }
+    // At most the items it had (as the PyO3 iterator this replaced): code
+    // that keeps appending cannot keep the loop going. `get_item` past the
+    // end would make (and drop) an `IndexError`.
+    let len = list.len();
     let mut i = 0;
-    // `get_item` past the end would make (and drop) an `IndexError`.
-    while i < list.len() {
+    while i < len.min(list.len()) {
         let item = list.get_item(i)?;
         i += 1;
         if !inert(&item, 0) {
+            // Nothing has run yet: the rest is as the call found it.
             let rest: Vec<_> = std::iter::once(item)
-                .chain((i..list.len()).filter_map(|j| list.get_item(j).ok()))
+                .chain((i..len.min(list.len())).filter_map(|j| list.get_item(j).ok()))
                 .collect();
             return rest.into_iter().try_for_each(f);
         }
@@ -1313,8 +1355,7 @@ fn for_each_list_item<'py>(
 /// the dict: that is `RuntimeError("dictionary changed size during
 /// iteration")`, as Python's own iteration says, where PyO3's iterator
 /// panicked (an audit: a `PanicException` out of `batch_add_nodes`).
-/// Attribute dicts are read by [`for_each_attr_item`] instead, so only a
-/// `where` dict can meet that error.
+/// Attribute dicts are read by [`for_each_attr_item`] instead.
 /// Without the GIL another thread may change the dict at any time, so its
 /// items are copied first (atomically).
 pub(crate) fn for_each_item<'py>(

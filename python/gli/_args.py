@@ -30,18 +30,19 @@ def batch_items(method: str, items: Any) -> Any:
     whose ``tolist()`` makes anything but a list (of lists; exactly
     ``list``) is a ``TypeError`` naming ``method``."""
     if isinstance(items, np.ndarray) and items.ndim:
+        def junk(what: str, got: object) -> TypeError:
+            return TypeError(f"{method}: {type(items).__name__}.tolist() returned {what}{type(got).__name__}, not a list")
+
         rows = items.tolist()
         # exactly a list (of lists), as numpy makes: a subclass could index
         # and iterate differently, and the two backends read it one way each
         if type(rows) is not list:
-            raise TypeError(f"{method}: {type(items).__name__}.tolist() returned {type(rows).__name__}, not a list")
+            raise junk("", rows)
         if items.ndim == 1:
             return rows
         for row in rows:
             if type(row) is not list:
-                raise TypeError(
-                    f"{method}: {type(items).__name__}.tolist() returned a row of type {type(row).__name__}, not a list"
-                )
+                raise junk("a row of type ", row)
         return [tuple(r) for r in rows]
     return items
 

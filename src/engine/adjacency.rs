@@ -76,21 +76,18 @@ impl ShardCol for AdjColumn {
                     continue;
                 }
             };
+            // One run is one chunk of the records (`Slots::runs`).
+            let mut keys = Vec::with_capacity(slots.len());
             for slot in slots {
                 col.out_off.push(col.outs.len() as u32);
                 col.in_off.push(col.ins.len() as u32);
-                if let Some(rec) = slot {
+                keys.push(slot.as_ref().map_or(DEAD, |rec| {
                     col.outs.extend_from_slice(rec.out());
                     col.ins.extend_from_slice(rec.inn());
-                }
+                    rec.key.clone()
+                }));
             }
-            // One run is one chunk of the records (`Slots::runs`).
-            col.keys.push(
-                slots
-                    .iter()
-                    .map(|slot| slot.as_ref().map_or(DEAD, |rec| rec.key.clone()))
-                    .collect(),
-            );
+            col.keys.push(keys.into_boxed_slice());
         }
         col.out_off.push(col.outs.len() as u32);
         col.in_off.push(col.ins.len() as u32);
@@ -99,6 +96,14 @@ impl ShardCol for AdjColumn {
 
     fn version(&self) -> u64 {
         self.version
+    }
+}
+
+impl AdjColumn {
+    /// The id entry of `row` (`None` in a chunk churn emptied).
+    #[inline]
+    fn key_at(&self, row: usize) -> Option<&NodeId> {
+        self.keys.get(row / CHUNK)?.get(row % CHUNK)
     }
 }
 
@@ -142,10 +147,7 @@ impl AdjIndex {
     #[inline]
     pub(crate) fn key(&self, ix: Ix) -> Option<&NodeId> {
         let (c, r) = self.locate(ix)??;
-        c.keys
-            .get(r / CHUNK)
-            .and_then(|chunk| chunk.get(r % CHUNK))
-            .filter(|&key| *key != DEAD)
+        c.key_at(r).filter(|&key| *key != DEAD)
     }
 
     /// Starts loading the id of `ix` (a result's look-ahead); `false` if its
@@ -154,7 +156,7 @@ impl AdjIndex {
     pub(crate) fn prefetch_key(&self, ix: Ix) -> bool {
         match self.locate(ix) {
             Some(Some((c, r))) => {
-                if let Some(key) = c.keys.get(r / CHUNK).and_then(|chunk| chunk.get(r % CHUNK)) {
+                if let Some(key) = c.key_at(r) {
                     prefetch(std::slice::from_ref(key));
                 }
                 true

@@ -1224,39 +1224,36 @@ fn all_keys_str(dict: &Bound<'_, PyDict>) -> bool {
     if gil_disabled(dict.py()) {
         return dict.keys().iter().all(|k| k.is_instance_of::<PyString>());
     }
-    let mut pos: pyo3::ffi::Py_ssize_t = 0;
-    let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: attached with the GIL; `PyDict_Next` lends valid references,
-    // and only the keys' types are read.
-    while unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
-        // SAFETY: a valid borrowed reference (just returned).
-        if !unsafe { Bound::from_borrowed_ptr(dict.py(), k) }.is_instance_of::<PyString>() {
-            return false;
-        }
-    }
-    true
+    in_place(dict).all(|(k, _)| k.is_instance_of::<PyString>())
 }
 
 /// Whether every key of `dict` is an exact `str` and every value [`inert`].
 fn dict_is_inert(dict: &Bound<'_, PyDict>, depth: u32) -> bool {
+    in_place(dict).all(|(k, v)| k.is_exact_instance_of::<PyString>() && inert(&v, depth))
+}
+
+/// `dict`'s items as `PyDict_Next` reads them in place, each owned
+/// (increfed) as it is handed out. GIL builds only: the GIL keeps other
+/// threads out between two steps, and each step is bounds-checked against
+/// the dict as it is then (code run between steps may change it; callers
+/// that run code check for that).
+fn in_place<'a, 'py>(
+    dict: &'a Bound<'py, PyDict>,
+) -> impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)> + 'a {
     let mut pos: pyo3::ffi::Py_ssize_t = 0;
-    let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-    // SAFETY: attached; `PyDict_Next` lends valid references, and only
-    // their types (and nested containers' items) are read: no Python code
-    // runs in the loop.
-    while unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
-        // SAFETY: valid borrowed references (just returned).
-        let (k, v) = unsafe {
-            (
-                Bound::from_borrowed_ptr(dict.py(), k),
-                Bound::from_borrowed_ptr(dict.py(), v),
-            )
-        };
-        if !k.is_exact_instance_of::<PyString>() || !inert(&v, depth) {
-            return false;
-        }
-    }
-    true
+    std::iter::from_fn(move || {
+        let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: attached with the GIL; `PyDict_Next` bounds-checks `pos`
+        // and lends valid references, owned here before anything else runs.
+        (unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } != 0).then(
+            || unsafe {
+                (
+                    Bound::from_borrowed_ptr(dict.py(), k),
+                    Bound::from_borrowed_ptr(dict.py(), v),
+                )
+            },
+        )
+    })
 }
 
 /// [`for_each_item`] for an attribute dict (not a `where`): read in place
@@ -1271,49 +1268,13 @@ fn dict_is_inert(dict: &Bound<'_, PyDict>, depth: u32) -> bool {
 /// the items first anyway ([`for_each_item`]).
 fn for_each_attr_item<'py>(
     dict: &Bound<'py, PyDict>,
-    mut f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
+    f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
 ) -> PyResult<()> {
-    let py = dict.py();
-    if gil_disabled(py) {
-        return for_each_item(dict, f);
-    }
-    let mut pos: pyo3::ffi::Py_ssize_t = 0;
-    let next = |pos: &mut pyo3::ffi::Py_ssize_t| {
-        let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: attached; `PyDict_Next` bounds-checks `pos` and lends the
-        // key and value, owned (increfed) here before any Python code runs.
-        (unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), pos, &mut k, &mut v) } != 0).then(
-            || unsafe {
-                (
-                    Bound::from_borrowed_ptr(py, k),
-                    Bound::from_borrowed_ptr(py, v),
-                )
-            },
-        )
-    };
-    let len = dict.len();
-    let mut seen = 0;
-    while let Some((k, v)) = next(&mut pos) {
-        if !k.is_exact_instance_of::<PyString>() || !inert(&v, 0) {
-            // Nothing has run yet: the dict is as the call found it.
-            let mut rest = vec![(k, v)];
-            while let Some(item) = next(&mut pos) {
-                rest.push(item);
-            }
-            return rest.into_iter().try_for_each(|(k, v)| f(k, v));
-        }
-        // An inert value runs no code and allocates no Python object, so
-        // no collection (and no finalizer) can change the dict meanwhile;
-        // the check stays as a guard.
-        f(k, v)?;
-        seen += 1;
-        if dict.len() != len || seen > len {
-            return Err(PyRuntimeError::new_err(
-                "dictionary changed size during iteration",
-            ));
-        }
-    }
-    Ok(())
+    read_items(
+        dict,
+        |k, v| !k.is_exact_instance_of::<PyString>() || !inert(v, 0),
+        f,
+    )
 }
 
 /// A nested list's items, as [`for_each_attr_item`] reads a dict's: in
@@ -1360,48 +1321,53 @@ fn for_each_list_item<'py>(
 /// items are copied first (atomically).
 pub(crate) fn for_each_item<'py>(
     dict: &Bound<'py, PyDict>,
+    f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    read_items(dict, |_, _| false, f)
+}
+
+/// [`for_each_item`] and [`for_each_attr_item`]: on GIL builds the dict is
+/// read in place until `take_rest` says an item may run Python code, and
+/// from there from its remaining items, taken before any runs; code that
+/// changes the dict while it is read in place is Python's own
+/// `RuntimeError`. Free-threaded builds copy the items first (atomically).
+fn read_items<'py>(
+    dict: &Bound<'py, PyDict>,
+    take_rest: impl Fn(&Bound<'py, PyAny>, &Bound<'py, PyAny>) -> bool,
     mut f: impl FnMut(Bound<'py, PyAny>, Bound<'py, PyAny>) -> PyResult<()>,
 ) -> PyResult<()> {
-    let py = dict.py();
-    if !gil_disabled(py) {
-        let len = dict.len();
-        let mut pos: pyo3::ffi::Py_ssize_t = 0;
-        for seen in 0.. {
-            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-            // SAFETY: attached; `PyDict_Next` bounds-checks `pos` against the
-            // dict as it is now, and lends the key and value, which are
-            // owned (increfed) below before any Python code can run.
-            if unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut k, &mut v) } == 0 {
-                return Ok(());
-            }
-            // More items than it had: a key removed and added again (the
-            // size unchanged) comes round twice, and a name would be stored
-            // twice (a review). Python's own iteration says the same.
-            if seen == len {
-                return Err(PyRuntimeError::new_err(
-                    "dictionary keys changed during iteration",
-                ));
-            }
-            // SAFETY: non-null, valid borrowed references (just returned).
-            let (k, v) = unsafe {
-                (
-                    Bound::from_borrowed_ptr(py, k),
-                    Bound::from_borrowed_ptr(py, v),
-                )
-            };
-            f(k, v)?;
-            if dict.len() != len {
-                return Err(PyRuntimeError::new_err(
-                    "dictionary changed size during iteration",
-                ));
-            }
+    if gil_disabled(dict.py()) {
+        for item in dict.items().iter() {
+            // SAFETY: `dict.items()` is a list of 2-tuples.
+            let pair = unsafe { item.cast_into_unchecked::<PyTuple>() };
+            f(pair.get_item(0)?, pair.get_item(1)?)?;
         }
-        unreachable!("a dict holds fewer than usize::MAX items")
+        return Ok(());
     }
-    for item in dict.items().iter() {
-        // SAFETY: `dict.items()` is a list of 2-tuples.
-        let pair = unsafe { item.cast_into_unchecked::<PyTuple>() };
-        f(pair.get_item(0)?, pair.get_item(1)?)?;
+    let len = dict.len();
+    let mut items = in_place(dict);
+    let mut seen = 0;
+    while let Some((k, v)) = items.next() {
+        // More items than it had: a key removed and added again (the size
+        // unchanged) comes round twice, and a name would be stored twice (a
+        // review). Python's own iteration says the same.
+        if seen == len {
+            return Err(PyRuntimeError::new_err(
+                "dictionary keys changed during iteration",
+            ));
+        }
+        if take_rest(&k, &v) {
+            // Nothing has run yet: the rest is as the call found it.
+            let rest: Vec<_> = std::iter::once((k, v)).chain(items).collect();
+            return rest.into_iter().try_for_each(|(k, v)| f(k, v));
+        }
+        f(k, v)?;
+        seen += 1;
+        if dict.len() != len {
+            return Err(PyRuntimeError::new_err(
+                "dictionary changed size during iteration",
+            ));
+        }
     }
     Ok(())
 }

@@ -40,9 +40,12 @@ def test_counts_are_non_negative_ints(backend: str) -> None:
     for call, name in ((lambda v: g.pagerank(alpha=v), "pagerank: alpha"), (lambda v: g.pagerank(tol=v), "pagerank: tol"),
                        (lambda v: g.node_attribute_array("w", default=v), "node_attribute_array: default")):
         # a bool is no real number here, as it is no count above
-        for bad in ("0.5", None, [1.0], True, False, np.bool_(True)):
+        # an array of one or more dimensions refuses float(): no real number
+        # either (the python backend used to let numpy's own message through)
+        for bad in ("0.5", None, [1.0], True, False, np.bool_(True), np.array([-1.0]), np.array([[0.5]])):
             with pytest.raises(TypeError, match=f"^{name} must be a real number, not {type(bad).__name__}$"):
                 call(bad)
+        assert call(np.array(0.5)) is not None  # a 0-d array is a real number
     with pytest.raises(TypeError, match="^set_filter_threads: n must be an int, not float$"):
         gli.set_filter_threads(1.5)  # type: ignore[arg-type]
     assert g.k_hop(0, 0) == [] and g.bfs(0, 0) == [0] and g.k_hop(0, np.int64(1)) == [1]

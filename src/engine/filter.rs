@@ -446,6 +446,11 @@ impl<C> Default for CachedAttr<C> {
     }
 }
 
+/// The columns a [`ColumnCache::take`] emptied out: freed when dropped.
+pub(crate) struct RetiredColumns {
+    _caches: Caches,
+}
+
 #[derive(Default)]
 struct Caches {
     clock: u64,
@@ -659,18 +664,14 @@ impl ColumnCache {
         })
     }
 
-    /// Drops every column (the graph was cleared or renumbered), after
-    /// letting the lock go.
-    pub fn clear(&self) {
-        let mut g = self.inner.lock();
-        let taken = (
-            std::mem::take(&mut g.eq),
-            std::mem::take(&mut g.num),
-            std::mem::take(&mut g.live),
-            std::mem::take(&mut g.adj),
-        );
-        drop(g);
-        drop(taken);
+    /// Empties the cache (the graph was cleared or renumbered) and hands its
+    /// columns to the caller, to free where it holds no lock: a clear or a
+    /// renumbering, which empties it under every shard lock, frees them
+    /// after letting those go.
+    pub(crate) fn take(&self) -> RetiredColumns {
+        RetiredColumns {
+            _caches: std::mem::take(&mut *self.inner.lock()),
+        }
     }
 }
 

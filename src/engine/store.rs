@@ -465,6 +465,29 @@ struct Locked<'g, O> {
     /// locks are let go, so `node_count()` never shows part of it.
     nodes: isize,
     edges: isize,
+    /// What a clear or a renumbering replaced under these locks: the old
+    /// shards (freed here unless a snapshot still holds them) and the cached
+    /// columns. Declared after `guards`, so it is freed after the locks are
+    /// let go, and readers do not wait for the freeing of a whole graph.
+    retired: Retired<O>,
+}
+
+/// See [`Locked::retired`].
+struct Retired<O> {
+    shards: Vec<Arc<Shard<O>>>,
+    columns: Option<super::filter::RetiredColumns>,
+}
+
+impl<O> Locked<'_, O> {
+    /// Replaces every locked shard by `fresh(old)`, retiring the old one.
+    fn replace_shards(&mut self, mut fresh: impl FnMut(&Shard<O>) -> Shard<O>) {
+        for (_, guard) in self.guards.iter_mut() {
+            let new = Arc::new(fresh(guard));
+            self.retired
+                .shards
+                .push(std::mem::replace(&mut **guard, new));
+        }
+    }
 }
 
 impl<O> Drop for Locked<'_, O> {
@@ -1560,18 +1583,16 @@ impl<O: Payload> Graph<O> {
         }
         drop(strs);
         self.ints.reindex(&ints);
-        for ((_, guard), slots) in locked.guards.iter_mut().zip(fresh) {
-            // A snapshot may still hold the old data: start from a fresh shard.
-            let version = guard.version + 1;
-            **guard = Arc::new(Shard {
-                slots,
-                base: 0,
-                version,
-            });
-        }
+        // A snapshot may still hold the old data: start from fresh shards.
+        let mut fresh = fresh.into_iter();
+        locked.replace_shards(|old| Shard {
+            slots: fresh.next().expect("one set of slots per shard"),
+            base: 0,
+            version: old.version + 1,
+        });
         self.next_ix.store(order.len() as u64, Ordering::Relaxed);
         self.announce_removal();
-        self.columns.clear();
+        locked.retired.columns = Some(self.columns.take());
         self.epoch.fetch_add(1, Ordering::Release);
     }
 
@@ -1589,6 +1610,10 @@ impl<O: Payload> Graph<O> {
             all: false,
             nodes: 0,
             edges: 0,
+            retired: Retired {
+                shards: Vec::new(),
+                columns: None,
+            },
         }
     }
 
@@ -1604,6 +1629,10 @@ impl<O: Payload> Graph<O> {
             all: true,
             nodes: 0,
             edges: 0,
+            retired: Retired {
+                shards: Vec::new(),
+                columns: None,
+            },
         }
     }
 
@@ -2189,25 +2218,24 @@ impl<O: Payload> Graph<O> {
         // table (4 bytes an entry, where a record read is a cache line).
         let by_ids = (self.node_count() as u64).saturating_mul(16) < self.ints.dense_limit();
         let mut ids = Vec::new();
-        for (_, guard) in locked.guards.iter_mut() {
+        // A snapshot may still hold the old data: start from fresh shards.
+        locked.replace_shards(|old| {
             if by_ids {
-                ids.extend(guard.slots.iter().flatten().filter_map(|r| match r.key {
+                ids.extend(old.slots.iter().flatten().filter_map(|r| match r.key {
                     NodeId::Int(i) => Some(i),
                     NodeId::Str(_) => None,
                 }));
             }
-            // A snapshot may still hold the old data: start from a fresh shard.
-            let version = guard.version + 1;
-            **guard = Arc::new(Shard {
+            Shard {
                 slots: Slots::default(),
                 base,
-                version,
-            });
-        }
+                version: old.version + 1,
+            }
+        });
         self.announce_removal();
         self.ints.clear(by_ids.then_some(&ids[..]));
         self.strs.clear();
-        self.columns.clear();
+        locked.retired.columns = Some(self.columns.take());
         self.n_nodes.store(0, Ordering::Relaxed);
         self.n_edges.store(0, Ordering::Relaxed);
         self.epoch.fetch_add(1, Ordering::Release);
@@ -3478,6 +3506,56 @@ mod tests {
         g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         assert_eq!(ids(&g), vec![NodeId::Int(5), NodeId::Int(1)]);
         assert!(!g.contains(NodeRef::Int(0)));
+    }
+
+    /// An attribute value that, when freed, records whether a shard of the
+    /// graph it watches was locked then.
+    #[derive(Clone)]
+    struct Watch;
+
+    thread_local! {
+        static WATCHED: std::cell::RefCell<Option<Arc<Graph<Watch>>>> =
+            const { std::cell::RefCell::new(None) };
+        /// (values freed, of which while a shard was locked)
+        static FREED: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+    }
+
+    impl Payload for Watch {}
+
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            if let Some(g) = WATCHED.with(|w| w.borrow().clone()) {
+                let locked = g.shards.iter().any(|s| s.try_read().is_none());
+                FREED.with(|f| {
+                    let (n, under) = f.get();
+                    f.set((n + 1, under + locked as usize));
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn clear_frees_the_old_records_after_letting_the_locks_go() {
+        // Readers do not wait for the freeing of a whole graph: the records
+        // (here, their attribute values) are freed after the shard locks.
+        let g = Arc::new(Graph::<Watch>::with_shards(true, 4));
+        for i in 0..300 {
+            let mut m = AttrMap::new();
+            m.insert(intern("w"), Value::Opaque(Watch));
+            g.add_node(NodeRef::Int(i), m).unwrap();
+        }
+        g.add_edge(NodeRef::Int(0), NodeRef::Int(1), AttrMap::new())
+            .unwrap();
+        WATCHED.with(|w| *w.borrow_mut() = Some(g.clone()));
+        FREED.with(|f| f.set((0, 0)));
+        g.clear();
+        assert_eq!(
+            FREED.with(|f| f.get()),
+            (300, 0),
+            "(freed, of which under a lock)"
+        );
+        assert_eq!(g.node_count(), 0);
+        WATCHED.with(|w| *w.borrow_mut() = None);
     }
 
     /// Out-degrees sum to the edge count, and every edge's ends exist.

@@ -1325,8 +1325,12 @@ impl PyGraph {
         let k = k.count("k_hop", "k")?;
         let src = lookup_node(source)?;
         let inner = &self.inner;
+        // The result's records lie at random: read with `keys_of`, which
+        // prefetches ahead, so that their misses overlap.
         let keys = |view: &GraphView<'_, PyPayload>, order: Vec<Ix>| -> Vec<NodeId> {
-            order.iter().map(|&ix| view.key(ix).clone()).collect()
+            view.keys_of(&order, |&ix| ix)
+                .map(|(k, _)| k.clone())
+                .collect()
         };
         let ids = run_detached(py, None, |c| {
             // Under every shard's read lock, where nothing may wait on the

@@ -136,9 +136,18 @@ mod imp {
             }
         }
 
-        pub fn clear(&self) {
-            self.inner.clear();
-            self.inner.shrink_to_fit();
+        /// Empties the map, handing its tables to the caller to free where
+        /// it holds no other lock: freeing a million entries is a cache miss
+        /// each for the ids' reference counts (`Graph::clear`).
+        pub fn take(&self) -> RetiredKeys<K, V> {
+            RetiredKeys {
+                _tables: self
+                    .inner
+                    .shards()
+                    .iter()
+                    .map(|s| std::mem::replace(&mut *s.write(), RawShard::new()))
+                    .collect(),
+            }
         }
 
         /// Every shard of the map read-locked once, for many lookups: a
@@ -275,6 +284,11 @@ mod imp {
 
     type RawShard<K, V> = hashbrown::raw::RawTable<(K, dashmap::SharedValue<V>)>;
 
+    /// The entries a [`KeyMap::take`] emptied out: freed when dropped.
+    pub struct RetiredKeys<K, V> {
+        _tables: Vec<RawShard<K, V>>,
+    }
+
     /// The value of the key `probe` matches in `table`, whose lock the
     /// caller holds; `hash` is the map's hash of the key.
     #[inline(always)]
@@ -402,6 +416,11 @@ mod imp {
         }
     }
 
+    /// See [`KeyMap::take`].
+    pub struct RetiredKeys<K, V> {
+        _map: HashMap<K, V>,
+    }
+
     /// The key map as one loom mutex around a `HashMap` (dashmap is invisible to loom).
     pub struct KeyMap<K, V> {
         inner: loom::sync::Mutex<HashMap<K, V>>,
@@ -459,8 +478,10 @@ mod imp {
                 None => Some(None),
             }
         }
-        pub fn clear(&self) {
-            self.inner.lock().unwrap().clear();
+        pub fn take(&self) -> RetiredKeys<K, V> {
+            RetiredKeys {
+                _map: std::mem::take(&mut *self.inner.lock().unwrap()),
+            }
         }
         /// The batched reader: the map's lock held for the reader's life,
         /// as the real one holds every shard's read lock.

@@ -236,7 +236,7 @@ impl IntKeys {
     /// O(the largest id it ever covered) (a graph cleared and refilled with
     /// a few nodes paid for its largest size at every `clear()`).
     pub(crate) fn clear(&self, ids: Option<&[i64]>) {
-        self.hash.clear();
+        drop(self.hash.take());
         if let Some(ids) = ids {
             for &k in ids {
                 if let Some(d) = self.below_limit(k) {

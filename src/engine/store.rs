@@ -474,6 +474,11 @@ struct Locked<'g, O> {
 
 /// See [`Locked::retired`].
 struct Retired<O> {
+    /// First (fields drop in order): the key map's references to the ids go
+    /// in its table's order, at random, and the records' last ones then free
+    /// the ids in insertion order, about the order they were allocated in
+    /// (the other way round, `clear()` of 1M `str` ids took 150-250 ms longer).
+    str_keys: Option<crate::sync::RetiredKeys<StrKey, Ix>>,
     shards: Vec<Arc<Shard<O>>>,
     columns: Option<super::filter::RetiredColumns>,
 }
@@ -1611,6 +1616,7 @@ impl<O: Payload> Graph<O> {
             nodes: 0,
             edges: 0,
             retired: Retired {
+                str_keys: None,
                 shards: Vec::new(),
                 columns: None,
             },
@@ -1630,6 +1636,7 @@ impl<O: Payload> Graph<O> {
             nodes: 0,
             edges: 0,
             retired: Retired {
+                str_keys: None,
                 shards: Vec::new(),
                 columns: None,
             },
@@ -2234,7 +2241,7 @@ impl<O: Payload> Graph<O> {
         });
         self.announce_removal();
         self.ints.clear(by_ids.then_some(&ids[..]));
-        self.strs.clear();
+        locked.retired.str_keys = Some(self.strs.take());
         locked.retired.columns = Some(self.columns.take());
         self.n_nodes.store(0, Ordering::Relaxed);
         self.n_edges.store(0, Ordering::Relaxed);
@@ -3506,6 +3513,16 @@ mod tests {
         g.add_node(NodeRef::Int(1), AttrMap::new()).unwrap();
         assert_eq!(ids(&g), vec![NodeId::Int(5), NodeId::Int(1)]);
         assert!(!g.contains(NodeRef::Int(0)));
+        // `str` ids (inline and not) leave the key map with the clear too.
+        let long = "an id longer than sixteen bytes";
+        for s in ["short", long] {
+            g.add_node(n(s), AttrMap::new()).unwrap();
+        }
+        g.clear();
+        assert!(!g.contains(n("short")) && !g.contains(n(long)));
+        g.add_node(n(long), AttrMap::new()).unwrap();
+        assert!(g.contains(n(long)) && !g.contains(n("short")));
+        assert_eq!(ids(&g), vec![NodeId::Str(long.into())]);
     }
 
     /// An attribute value that, when freed, records whether a shard of the

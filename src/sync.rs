@@ -136,9 +136,12 @@ mod imp {
             }
         }
 
-        /// Empties the map, handing its tables to the caller to free where
-        /// it holds no other lock: freeing a million entries is a cache miss
-        /// each for the ids' reference counts (`Graph::clear`).
+        /// Empties the map (each shard under its write lock, in turn),
+        /// handing its tables to the caller to free when it chooses:
+        /// `Graph::clear` frees the `str` map's after the graph's shard locks,
+        /// since a million entries cost a cache miss each for the ids'
+        /// reference counts. The `int` map's entries need no destructor, and
+        /// `IntKeys::clear` frees its table at once.
         pub fn take(&self) -> RetiredKeys<K, V> {
             RetiredKeys {
                 _tables: self

@@ -40,9 +40,10 @@ def test_counts_are_non_negative_ints(backend: str) -> None:
     for call, name in ((lambda v: g.pagerank(alpha=v), "pagerank: alpha"), (lambda v: g.pagerank(tol=v), "pagerank: tol"),
                        (lambda v: g.node_attribute_array("w", default=v), "node_attribute_array: default")):
         # a bool is no real number here, as it is no count above
-        # an array of one or more dimensions refuses float(): no real number
-        # either (the python backend used to let numpy's own message through)
-        for bad in ("0.5", None, [1.0], True, False, np.bool_(True), np.array([-1.0]), np.array([[0.5]])):
+        # an array of more than one element refuses float() (from NumPy 2.4,
+        # any array of one or more dimensions): no real number either (the
+        # python backend used to let numpy's own message through)
+        for bad in ("0.5", None, [1.0], True, False, np.bool_(True), np.array([-1.0, 2.0]), np.array([[0.5, 0.5]])):
             with pytest.raises(TypeError, match=f"^{name} must be a real number, not {type(bad).__name__}$"):
                 call(bad)
         assert call(np.array(0.5)) is not None  # a 0-d array is a real number

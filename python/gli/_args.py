@@ -98,8 +98,8 @@ def _real(method: str, name: str, v: object) -> float:
     except OverflowError:
         raise OverflowError(f"{method}: {name} does not fit in a float, got {v}") from None
     except TypeError:
-        # A ``__float__`` that refuses (a NumPy array of one or more
-        # dimensions): no real number, as the rust backend says.
+        # A ``__float__`` that refuses (a NumPy array of more than one
+        # element): no real number, as the rust backend says.
         raise TypeError(f"{method}: {name} must be a real number, not {type(v).__name__}") from None
 
 

@@ -435,10 +435,12 @@ fn k_hop_with<O: Payload, E>(
     let mut start = 0;
     for _ in 1..k {
         let end = out.len();
-        // Reads each node's record once here, and starts loading its
-        // neighbour list: the lists are separate allocations, and the loop
-        // below would otherwise wait for each in turn (in `perf`, most of a
-        // cache-cold `k_hop(·, 2)`'s own time).
+        // Reading each node's degree from its record, start loading its
+        // neighbour list too: the lists are separate allocations, and the
+        // loop below would otherwise wait for each in turn (in `perf`, most
+        // of a cache-cold `k_hop(·, 2)`'s own time). It pays off for the
+        // small frontiers of a small `k`; a large one (a hub's, or `k` >= 3)
+        // has its early lists evicted again before use, which costs little.
         let bound: usize = out[start..end]
             .iter()
             .map(|&u| {

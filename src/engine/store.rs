@@ -466,18 +466,21 @@ struct Locked<'g, O> {
     nodes: isize,
     edges: isize,
     /// What a clear or a renumbering replaced under these locks: the old
-    /// shards (freed here unless a snapshot still holds them) and the cached
-    /// columns. Declared after `guards`, so it is freed after the locks are
-    /// let go, and readers do not wait for the freeing of a whole graph.
+    /// shards (freed here unless a snapshot still holds them), the cached
+    /// columns and, for a clear, the `str` key map's tables. Declared after
+    /// `guards`, so it is freed after the locks are let go, and readers do
+    /// not wait for the freeing of a whole graph.
     retired: Retired<O>,
 }
 
 /// See [`Locked::retired`].
 struct Retired<O> {
-    /// First (fields drop in order): the key map's references to the ids go
-    /// in its table's order, at random, and the records' last ones then free
-    /// the ids in insertion order, about the order they were allocated in
-    /// (the other way round, `clear()` of 1M `str` ids took 150-250 ms longer).
+    /// First (fields drop in order): the key map lets its references to the
+    /// ids go in its table's order, at random, and what holds the last ones
+    /// (the records, or a cached CSR's id column, dropped after them) frees
+    /// the ids shard by shard in slot order, close to the order they were
+    /// allocated in. The other way round, `clear()` of 1M `str` ids took
+    /// 150-250 ms longer.
     str_keys: Option<crate::sync::RetiredKeys<StrKey, Ix>>,
     shards: Vec<Arc<Shard<O>>>,
     columns: Option<super::filter::RetiredColumns>,
@@ -1485,6 +1488,10 @@ impl<O: Payload> Graph<O> {
                 return Err(e);
             }
             self.compact_locked(locked);
+            // The batch goes on under these locks: free the old records now
+            // (as before retiring them), so that it does not hold two graphs
+            // and its attribute merges find the maps unshared, not copy them.
+            locked.retired.shards.clear();
             self.alloc(n)
         })
     }

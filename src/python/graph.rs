@@ -1325,13 +1325,6 @@ impl PyGraph {
         let k = k.count("k_hop", "k")?;
         let src = lookup_node(source)?;
         let inner = &self.inner;
-        // The result's records lie at random: read with `keys_of`, which
-        // prefetches ahead, so that their misses overlap.
-        let keys = |view: &GraphView<'_, PyPayload>, order: Vec<Ix>| -> Vec<NodeId> {
-            view.keys_of(&order, |&ix| ix)
-                .map(|(k, _)| k.clone())
-                .collect()
-        };
         let ids = run_detached(py, None, |c| {
             // Under every shard's read lock, where nothing may wait on the
             // interpreter (a writer can hold the GIL while it waits for one
@@ -1340,9 +1333,13 @@ impl PyGraph {
             // snapshot, where it may poll.
             let quick = inner.with_view(|view| {
                 let ix = inner.ix_in_locked(view, src)?;
-                Ok::<_, GraphError>(
-                    algo::k_hop_within(view, ix, k, K_HOP_LOCKED_MAX).map(|o| keys(view, o)),
-                )
+                // The result's records lie at random: `keys_of` prefetches
+                // ahead, so that their misses overlap (and polls nothing).
+                Ok::<_, GraphError>(algo::k_hop_within(view, ix, k, K_HOP_LOCKED_MAX).map(|o| {
+                    view.keys_of(&o, |&ix| ix)
+                        .map(|(k, _)| k.clone())
+                        .collect::<Vec<NodeId>>()
+                }))
             })?;
             if let Some(ids) = quick {
                 return Ok(ids);
@@ -1350,7 +1347,8 @@ impl PyGraph {
             let snap = inner.snapshot();
             let view = snap.view();
             let order = algo::k_hop(&view, inner.ix_in(&view, src)?, k, c)?;
-            Ok(keys(&view, order))
+            // Prefetching too, and interruptible: a hub's result can be huge.
+            view.keys(&order, c)
         })?;
         Self::ids_to_list(py, &ids)
     }

@@ -1130,30 +1130,22 @@ fn run_batches<T: Sync, R: Send>(
     } else {
         None
     };
-    // The other threads' predicates, copied here, on the calling thread,
-    // which calls the original itself: one copy fewer than one per thread,
-    // and no evaluating thread touches another's function.
-    let copies: Vec<Py<PyAny>> = (1..threads)
-        .map(|_| private_copy(pred.bind(py)).unbind())
-        .collect();
     let eval = &eval;
     detach(py, || {
-        run_batches_detached(method, pred, &copies, items, size, context.as_ref(), eval)
+        run_batches_detached(method, pred, items, size, threads, context.as_ref(), eval)
     })
 }
 
-/// [`run_batches`], detached, on `1 + copies.len()` threads: this one calls
-/// `pred`, each other one its own copy.
+/// [`run_batches`], detached, on `threads` threads.
 fn run_batches_detached<T: Sync, R: Send>(
     method: &'static str,
     pred: &Py<PyAny>,
-    copies: &[Py<PyAny>],
     items: &[T],
     size: usize,
+    threads: usize,
     context: Option<&Context>,
     eval: impl EvalBatch<T, R>,
 ) -> PyResult<Vec<R>> {
-    let threads = 1 + copies.len();
     let batches = items.len().div_ceil(size);
     let batch = |b: usize| &items[b * size..((b + 1) * size).min(items.len())];
     let next = AtomicUsize::new(0);
@@ -1205,11 +1197,17 @@ fn run_batches_detached<T: Sync, R: Send>(
     // (a brief `detach` lets other threads take the GIL, or lets a
     // stop-the-world pause proceed, then re-attaches on the same thread
     // state: cheap, unlike creating a thread state per batch).
-    let worker = |context: Option<&Context>, pred: &Py<PyAny>| {
+    let worker = |context: Option<&Context>| {
         let Some(first) = claim() else { return };
         attach(|py| {
             let _calling = CallingPython::enter();
-            let pred = pred.bind(py);
+            // Each thread its own copy, made on that thread (see
+            // `private_copy`): its reference count stays the thread's own.
+            let pred = if threads > 1 {
+                private_copy(pred.bind(py))
+            } else {
+                pred.bind(py).clone()
+            };
             let evaluate = || -> PyResult<()> {
                 let mut b = Some(first);
                 while let Some(i) = b {
@@ -1218,7 +1216,7 @@ fn run_batches_detached<T: Sync, R: Send>(
                     // Between batches: a Ctrl-C that arrived while Rust ran.
                     let t0 = super::trace::enabled().then(std::time::Instant::now);
                     checkpoint(py);
-                    let res = eval(py, pred, i, batch(i), &cancelled)
+                    let res = eval(py, &pred, i, batch(i), &cancelled)
                         .and_then(|kept| py.check_signals().map(|_| kept));
                     if let Some(t0) = t0 {
                         let (len, took) = (batch(i).len(), t0.elapsed());
@@ -1248,17 +1246,16 @@ fn run_batches_detached<T: Sync, R: Send>(
         })
     };
     if threads <= 1 {
-        worker(None, pred);
+        worker(None);
     } else {
         let running = AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for copy in copies {
+            for _ in 1..threads {
                 // Fewer evaluating threads if the system refuses one: the
                 // others (this one at least) claim its batches.
                 running.fetch_add(1, Ordering::AcqRel);
-                let (worker, running, caller) = (&worker, &running, &caller);
-                let spawned = std::thread::Builder::new().spawn_scoped(s, move || {
-                    worker(context, copy);
+                let spawned = std::thread::Builder::new().spawn_scoped(s, || {
+                    worker(context);
                     running.fetch_sub(1, Ordering::AcqRel);
                     caller.unpark();
                 });
@@ -1267,7 +1264,7 @@ fn run_batches_detached<T: Sync, R: Send>(
                     break;
                 }
             }
-            worker(None, pred);
+            worker(None);
             // The other threads' batches run on; a Ctrl-C meanwhile stops
             // them before their next predicate call (polled as a detached
             // query polls; a no-op off the main thread).
@@ -1298,7 +1295,7 @@ fn run_batches_detached<T: Sync, R: Send>(
     Ok(out)
 }
 
-/// The predicate one of the other evaluating threads calls: a plain Python
+/// The predicate one of several evaluating threads calls: a plain Python
 /// function is copied (same code, globals, defaults, keyword-only defaults,
 /// closure, names, so a call behaves the same). Every call's frame takes a reference to
 /// its function, and on free-threaded CPython 3.13 threads that share one

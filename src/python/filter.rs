@@ -1206,7 +1206,11 @@ fn run_batches_detached<T: Sync, R: Send>(
             let pred = if threads > 1 {
                 private_copy(pred.bind(py))
             } else {
-                pred.bind(py).clone()
+                Ok(pred.bind(py).clone())
+            };
+            let pred = match pred {
+                Ok(pred) => pred,
+                Err(e) => return fail(e),
             };
             let evaluate = || -> PyResult<()> {
                 let mut b = Some(first);
@@ -1297,18 +1301,24 @@ fn run_batches_detached<T: Sync, R: Send>(
 
 /// The predicate one of several evaluating threads calls: a plain Python
 /// function is copied (same code, globals, defaults, keyword-only defaults,
-/// closure, names, so a call behaves the same). Every call's frame takes a reference to
-/// its function, and on free-threaded CPython 3.13 threads that share one
-/// function contend on its reference count: two threads calling one function
-/// ran at 0.76x the speed of one thread here, with a copy each at 1.03x
-/// (and 1.66x vs 2.03x with private arguments). Anything else, or a copy
-/// that fails, is shared as it is.
+/// closure, names, so a call behaves the same). Every call's frame takes a
+/// reference to its function, and on free-threaded CPython 3.13 threads that
+/// share one function contend on its reference count: two threads calling
+/// one function ran at 0.76x the speed of one thread here, with a copy each
+/// at 1.03x (and 1.66x vs 2.03x with private arguments). Sharing an
+/// immortal one (3.13t makes a function defined at a module's top level
+/// immortal once a second thread runs) was tried and measured no faster:
+/// 42.6-43.3 ms for a 400,000-node filter on two threads, against 27.7-34.2
+/// for copies in alternating runs (a noisy machine).
+/// Anything else, or a copy that fails with an `Exception`, is shared as it
+/// is; a `KeyboardInterrupt` (the copy runs Python code, where a Ctrl-C is
+/// handled on the main thread) is the filter's error.
 ///
-/// The copy runs a code object flagged `CO_NESTED` ([`nested_code`]), one
-/// per code object: CPython 3.13t gives a function of unflagged code (one
-/// defined at a module's top level) deferred reference counting, and never
-/// freed such copies (~240 bytes per multi-batch filter, two copies).
-fn private_copy<'py>(pred: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+/// The copy runs a code object flagged `CO_NESTED` ([`nested_code`]): 3.13t
+/// gives a function of unflagged code deferred reference counting, which
+/// makes it immortal once threads run, and copies of a module-level
+/// function were never freed (~240 bytes per multi-batch filter).
+fn private_copy<'py>(pred: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = pred.py();
     let copy = || -> PyResult<Bound<'py, PyAny>> {
         let function = py.import("types")?.getattr("FunctionType")?;
@@ -1331,14 +1341,19 @@ fn private_copy<'py>(pred: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
         }
         Ok(f)
     };
-    copy().unwrap_or_else(|_| pred.clone())
+    match copy() {
+        Err(e) if !e.is_instance_of::<pyo3::exceptions::PyException>(py) => Err(e),
+        made => Ok(made.unwrap_or_else(|_| pred.clone())),
+    }
 }
 
-/// `code` flagged `CO_NESTED` (itself if it is): the same code, which
-/// CPython 3.13t gives a function of no deferred reference counting. Made
-/// once per code object and kept while that code lives (a
-/// `weakref.WeakKeyDictionary`): `code.replace` per copy leaked too (43
-/// bytes a copy, against 63 for the copy of unflagged code, 0 cached).
+/// `code` flagged `CO_NESTED` (itself if it is): the same code, whose
+/// functions CPython 3.13t does not count by deferral. Made once per code
+/// object, file and qualified name, and kept while such code lives: a
+/// `weakref.WeakKeyDictionary` by code (whose equality leaves out the file
+/// and qualified name) of dicts by `(co_filename, co_qualname)`.
+/// `code.replace` per copy leaked too (43 bytes a copy, against 63 for the
+/// copy of unflagged code, 0 made once).
 fn nested_code<'py>(code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     const CO_NESTED: i64 = 0x10;
     static MADE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -1357,23 +1372,16 @@ fn nested_code<'py>(code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
             )
         })?
         .bind(py);
-    // Keyed by equality, which leaves out the file name (and, before 3.12,
-    // the qualified name): a hit must match those too, or it is not cached.
-    let same = |a: &Bound<'py, PyAny>, name: &str| -> PyResult<bool> {
-        Ok(!code.hasattr(name)? || a.getattr(name)?.eq(code.getattr(name)?)?)
-    };
-    let hit = made.call_method1("get", (code,))?;
-    let hit_matches = !hit.is_none() && same(&hit, "co_filename")? && same(&hit, "co_qualname")?;
-    if hit_matches {
+    let by_name = made.call_method1("setdefault", (code, PyDict::new(py)))?;
+    let name = (code.getattr("co_filename")?, code.getattr("co_qualname")?);
+    let hit = by_name.call_method1("get", (&name,))?;
+    if !hit.is_none() {
         return Ok(hit);
     }
     let kwargs = PyDict::new(py);
     kwargs.set_item("co_flags", flags | CO_NESTED)?;
     let nested = code.call_method("replace", (), Some(&kwargs))?;
-    if hit.is_none() {
-        made.set_item(code, &nested)?;
-    }
-    Ok(nested)
+    by_name.call_method1("setdefault", (name, nested))
 }
 
 /// Upper bound on predicate-evaluating threads (0: one per core), read by

@@ -1204,6 +1204,8 @@ fn run_batches_detached<T: Sync, R: Send>(
             // Each thread its own copy, made on that thread (see
             // `private_copy`): its reference count stays the thread's own.
             let pred = if threads > 1 {
+                // Python code runs in the copy: at exit, park first.
+                checkpoint(py);
                 private_copy(pred.bind(py))
             } else {
                 Ok(pred.bind(py).clone())
@@ -1310,9 +1312,11 @@ fn run_batches_detached<T: Sync, R: Send>(
 /// immortal once a second thread runs) was tried and measured no faster:
 /// 42.6-43.3 ms for a 400,000-node filter on two threads, against 27.7-34.2
 /// for copies in alternating runs (a noisy machine).
-/// Anything else, or a copy that fails with an `Exception`, is shared as it
-/// is; a `KeyboardInterrupt` (the copy runs Python code, where a Ctrl-C is
-/// handled on the main thread) is the filter's error.
+/// Anything else is shared as it is. An error while copying is the
+/// filter's error: copying a plain function has no failure of its own, but
+/// the copy runs Python code ([`nested_code`]'s weak dictionary), where the
+/// main thread runs pending signal handlers, and what a handler raises (a
+/// `KeyboardInterrupt`, a `TimeoutError` from `SIGALRM`) must not be lost.
 ///
 /// The copy runs a code object flagged `CO_NESTED` ([`nested_code`]): 3.13t
 /// gives a function of unflagged code deferred reference counting, which
@@ -1341,15 +1345,13 @@ fn private_copy<'py>(pred: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         }
         Ok(f)
     };
-    match copy() {
-        Err(e) if !e.is_instance_of::<pyo3::exceptions::PyException>(py) => Err(e),
-        made => Ok(made.unwrap_or_else(|_| pred.clone())),
-    }
+    copy()
 }
 
 /// `code` flagged `CO_NESTED` (itself if it is): the same code, whose
 /// functions CPython 3.13t does not count by deferral. Made once per code
-/// object, file and qualified name, and kept while such code lives: a
+/// object, file and qualified name, and kept while such code lives (on
+/// 3.13t, once threads have run, code is immortal: for good): a
 /// `weakref.WeakKeyDictionary` by code (whose equality leaves out the file
 /// and qualified name) of dicts by `(co_filename, co_qualname)`.
 /// `code.replace` per copy leaked too (43 bytes a copy, against 63 for the

@@ -486,6 +486,16 @@ struct Retired<O> {
     columns: Option<super::filter::RetiredColumns>,
 }
 
+impl<O> Default for Retired<O> {
+    fn default() -> Self {
+        Self {
+            str_keys: None,
+            shards: Vec::new(),
+            columns: None,
+        }
+    }
+}
+
 impl<O> Locked<'_, O> {
     /// Replaces every locked shard by `fresh(old)`, retiring the old one.
     fn replace_shards(&mut self, mut fresh: impl FnMut(&Shard<O>) -> Shard<O>) {
@@ -1622,11 +1632,7 @@ impl<O: Payload> Graph<O> {
             all: false,
             nodes: 0,
             edges: 0,
-            retired: Retired {
-                str_keys: None,
-                shards: Vec::new(),
-                columns: None,
-            },
+            retired: Retired::default(),
         }
     }
 
@@ -1642,11 +1648,7 @@ impl<O: Payload> Graph<O> {
             all: true,
             nodes: 0,
             edges: 0,
-            retired: Retired {
-                str_keys: None,
-                shards: Vec::new(),
-                columns: None,
-            },
+            retired: Retired::default(),
         }
     }
 

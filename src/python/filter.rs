@@ -23,8 +23,8 @@ use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple,
-    PyType,
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFunction, PyInt, PyList, PySlice, PyString,
+    PyTuple, PyType,
 };
 
 use super::convert::{
@@ -1323,29 +1323,24 @@ fn run_batches_detached<T: Sync, R: Send>(
 /// makes it immortal once threads run, and copies of a module-level
 /// function were never freed (~240 bytes per multi-batch filter).
 fn private_copy<'py>(pred: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let py = pred.py();
-    let copy = || -> PyResult<Bound<'py, PyAny>> {
-        let function = py.import("types")?.getattr("FunctionType")?;
-        if !pred.get_type().is(&function) {
-            return Ok(pred.clone());
-        }
-        let attr = |name: &str| pred.getattr(name);
-        let f = function.call1((
-            nested_code(&attr("__code__")?)?,
-            attr("__globals__")?,
-            attr("__name__")?,
-            attr("__defaults__")?,
-            attr("__closure__")?,
-        ))?;
-        // Not `__dict__`: reading it makes one, on a function that had
-        // none, and nothing a call runs reaches the copy's own attributes
-        // (the body names the original).
-        for name in ["__kwdefaults__", "__qualname__", "__module__"] {
-            f.setattr(name, attr(name)?)?;
-        }
-        Ok(f)
-    };
-    copy()
+    if !pred.is_exact_instance_of::<PyFunction>() {
+        return Ok(pred.clone());
+    }
+    let attr = |name: &str| pred.getattr(name);
+    let f = pred.get_type().call1((
+        nested_code(&attr("__code__")?)?,
+        attr("__globals__")?,
+        attr("__name__")?,
+        attr("__defaults__")?,
+        attr("__closure__")?,
+    ))?;
+    // Not `__dict__`: reading it makes one, on a function that had none,
+    // and nothing a call runs reaches the copy's own attributes (the body
+    // names the original).
+    for name in ["__kwdefaults__", "__qualname__", "__module__"] {
+        f.setattr(name, attr(name)?)?;
+    }
+    Ok(f)
 }
 
 /// `code` flagged `CO_NESTED` (itself if it is): the same code, whose
@@ -1374,7 +1369,10 @@ fn nested_code<'py>(code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
             )
         })?
         .bind(py);
-    let by_name = made.call_method1("setdefault", (code, PyDict::new(py)))?;
+    let by_name = match made.call_method1("get", (code,))? {
+        found if !found.is_none() => found,
+        _ => made.call_method1("setdefault", (code, PyDict::new(py)))?,
+    };
     let name = (code.getattr("co_filename")?, code.getattr("co_qualname")?);
     let hit = by_name.call_method1("get", (&name,))?;
     if !hit.is_none() {

@@ -297,3 +297,84 @@ def test_an_arrays_tolist_that_makes_no_list_is_named(backend: str) -> None:
     # the list tolist() returned is read, never rewritten
     assert g.batch_add_edges(np.array([[1, 2], [2, 1]]).view(_KeptRows)) == 2
     assert _KEPT == [[1, 2], [2, 1]] and all(type(row) is list for row in _KEPT)
+
+
+class _IndexRaises:
+    def __index__(self) -> int:
+        raise ZeroDivisionError("user __index__ failed")
+
+
+def test_counts_and_indices_from_arrays_and_failing_index(backend: str) -> None:
+    # A one-element array has __index__ and refuses: a wrong type, named as
+    # any other; what a user's __index__ raises otherwise propagates.
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([1, 2])
+    g.add_edge(1, 2)
+    for bad in (np.array([1]), np.array([[1]])):
+        with pytest.raises(TypeError, match="^k_hop: k must be an int, not ndarray$"):
+            g.k_hop(1, bad)
+        with pytest.raises(TypeError, match="^pagerank: max_iter must be an int, not ndarray$"):
+            g.pagerank(max_iter=bad)
+        with pytest.raises(TypeError, match="^filter_nodes: batch_size must be an int or None, not ndarray$"):
+            g.filter_nodes(lambda n, a: True, batch_size=bad)
+    seen: list[Any] = []
+
+    def indexing(ids: Any, batch: Any) -> list[bool]:
+        for bad in (np.array([0]), _IndexRaises()):
+            try:
+                batch[bad]
+            except Exception as e:  # noqa: BLE001 - the error itself is checked below
+                seen.append((type(e).__name__, str(e)))
+        return [True] * len(ids)
+
+    g.filter_nodes(indexing, vectorized=True)
+    assert seen == [("TypeError", "batch indices must be integers or slices, not ndarray"),
+                    ("ZeroDivisionError", "user __index__ failed")]
+    for call in (lambda: g.k_hop(1, _IndexRaises()), lambda: g.filter_nodes(batch_size=_IndexRaises()),
+                 lambda: g.filter_edges(batch_size=_IndexRaises())):
+        with pytest.raises(ZeroDivisionError, match="user __index__ failed"):
+            call()
+
+
+def test_batch_inputs_that_are_no_iterable_or_no_tuples_are_named(backend: str) -> None:
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([1, 2, 3])
+    calls = {"batch_add_nodes": g.batch_add_nodes, "batch_add_edges": g.batch_add_edges,
+             "get_nodes_batch": g.get_nodes_batch, "subgraph": g.subgraph}
+    for name, call in calls.items():
+        for bad in (None, 5):
+            with pytest.raises(TypeError, match=f"^{name}: expected an iterable, not {type(bad).__name__}$"):
+                call(bad)
+    for bad in ([2, 3], "ab"):
+        with pytest.raises(TypeError, match=rf"^batch_add_edges: item 1: expected a \(source, target\[, attrs\]\) tuple, not {type(bad).__name__}$"):
+            g.batch_add_edges([(1, 2), bad])
+    with pytest.raises(TypeError, match="^batch_operations: item 0: opcode must be a str, not int$"):
+        g._apply_ops([(5, 1)])  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="^batch_operations: item 0: expected a tuple, not list$"):
+        g._apply_ops([["add_node", 9, {}]])  # type: ignore[attr-defined]
+    assert g.nodes() == [1, 2, 3] and g.edge_count() == 0
+
+
+def test_the_backend_is_named_by_a_strs_text() -> None:
+    class Lies(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        __hash__ = str.__hash__
+
+    assert gli.Graph(backend=Lies("rust")).backend == "rust"
+    assert gli.Graph(backend=Lies("python")).backend == "python"
+    for bad in (np.array(["python"]), np.array("python"), np.array(["python", "rust"])):
+        with pytest.raises(TypeError, match="^Graph: backend must be a str, not ndarray$"):
+            gli.Graph(backend=bad)  # type: ignore[arg-type]
+
+
+def test_a_cancel_tokens_exit_takes_the_three_exception_arguments() -> None:
+    t = gli._core.CancelToken()  # the async forms' token (internal)
+    with pytest.raises(TypeError):
+        t.__exit__()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        t.__exit__(1, 2, 3, 4)  # type: ignore[call-arg]
+    with t:
+        pass
+    assert t.__exit__(None, None, None) is False

@@ -28,7 +28,11 @@ def batch_items(method: str, items: Any) -> Any:
     (or deeper) array as a tuple, so ``np.array([[1, 2], [2, 3]])`` is the
     edges ``(1, 2), (2, 3)``; anything else as given. An ndarray subclass
     whose ``tolist()`` makes anything but a list (of lists; exactly
-    ``list``) is a ``TypeError`` naming ``method``."""
+    ``list``) is a ``TypeError`` naming ``method``, as is what cannot be
+    iterated at all."""
+    t = type(items)
+    if not (hasattr(t, "__iter__") or hasattr(t, "__getitem__")):
+        raise TypeError(f"{method}: expected an iterable, not {t.__name__}")
     if isinstance(items, np.ndarray) and items.ndim:
         def junk(what: str, got: object) -> TypeError:
             return TypeError(f"{method}: {type(items).__name__}.tolist() returned {what}{type(got).__name__}, not a list")
@@ -74,12 +78,24 @@ def _item_ref(method: str, index: int, x: object) -> int | str:
         raise TypeError(f"{method}: item {index}: {e}") from None
 
 
+def index_or_none(v: object) -> int | None:
+    """``operator.index(v)``, or ``None`` where it raises ``TypeError`` (a
+    NumPy array of one element has ``__index__`` and refuses), as the rust
+    backend's int extraction reads it; other errors propagate."""
+    try:
+        return operator.index(v)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
 def _count(method: str, name: str, v: object) -> int:
     """A non-negative integer argument, checked as the rust backend checks it
     (an int beyond 64 bits is larger than any graph: no bound)."""
     if isinstance(v, bool) or not hasattr(type(v), "__index__"):  # `k=True` is a slip, not a count of 1
         raise TypeError(f"{method}: {name} must be an int, not {type(v).__name__}")
-    n = operator.index(v)  # type: ignore[arg-type]
+    n = index_or_none(v)
+    if n is None:
+        raise TypeError(f"{method}: {name} must be an int, not {type(v).__name__}")
     if n < 0:
         raise ValueError(f"{method}: {name} must be >= 0, got {n}")
     return n

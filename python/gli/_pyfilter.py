@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 
-from ._args import _flag, _is_i64, _number, _numeric, _text, _utf8
+from ._args import _flag, _is_i64, _number, _numeric, _text, _utf8, index_or_none
 from . import _pygraph  # circular: its attributes are read at call time
 
 __all__ = ["PythonFilters", "AttributeView", "AttributeBatch", "DEFAULT_BATCH", "DEFAULT_VECTOR_BATCH"]
@@ -138,9 +138,10 @@ class AttributeBatch(Sequence[AttributeView]):
     def __getitem__(self, index: int | slice) -> AttributeView | list[AttributeView]:
         if isinstance(index, slice):  # the rows' views, as slicing a list of them would
             return [AttributeView(r) for r in self._rows[index]]
-        if isinstance(index, bool) or not hasattr(type(index), "__index__"):
+        got = None if isinstance(index, bool) else index_or_none(index)  # numpy ints too, as the rust backend
+        if got is None:
             raise TypeError(f"batch indices must be integers or slices, not {type(index).__name__}")
-        index = operator.index(index)  # numpy ints too, as the rust backend
+        index = got
         n = len(self._rows)
         i = index + n if index < 0 else index
         if not 0 <= i < n:
@@ -209,9 +210,10 @@ class PythonFilters:
             size = default_batch
         else:
             # An int, or an integer that converts to one (a numpy int), not a bool.
-            if isinstance(batch_size, bool) or not hasattr(type(batch_size), "__index__"):
+            got = None if isinstance(batch_size, bool) else index_or_none(batch_size)
+            if got is None:
                 raise TypeError(f"{method}: batch_size must be an int or None, not {_type_name(batch_size)}")
-            size = operator.index(batch_size)
+            size = got
             if size < 1:
                 raise ValueError(f"{method}: batch_size must be at least 1, got {size}")
         conds: list[tuple[str, object]] = []

@@ -411,7 +411,9 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         staged = []
         for i, item in enumerate(batch_items("batch_add_edges", items)):
             if not isinstance(item, tuple):
-                raise TypeError(f"batch_add_edges: item {i}: expected a (source, target[, attrs]) tuple")
+                raise TypeError(
+                    f"batch_add_edges: item {i}: expected a (source, target[, attrs]) tuple, not {type(item).__name__}"
+                )
             item = _items(item)
             if len(item) not in (2, 3):
                 raise ValueError(
@@ -441,13 +443,13 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             return TypeError(f"batch_operations: item {index}: {what}")
 
         if not isinstance(op, tuple):
-            raise bad("expected a tuple")
+            raise bad(f"expected a tuple, not {type(op).__name__}")
         op = _items(op)
         if not op:
             raise bad("empty operation")
         code, *args = op
         if not isinstance(code, str):
-            raise bad("opcode must be a str")
+            raise bad(f"opcode must be a str, not {type(code).__name__}")
         arity = {"add_node": 2, "update_node": 2, "add_edge": 3, "update_edge": 3, "remove_node": 1, "remove_edge": 2}
         if code not in arity:
             raise ValueError(f"batch_operations: item {index}: unknown operation '{code}'")

@@ -119,7 +119,10 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
             directed, backend = _construction_args(cls, args, kwargs)
         # backend="python" returns the reference backend, which has the same
         # methods and semantics; it is typed as a Graph for the same reason.
-        if backend == "python":
+        # A backend is named by a str's text: a str subclass's own `==` or an
+        # array's could answer anything (the native constructor reads the
+        # text too, and refuses what is not a str).
+        if isinstance(backend, str) and str.__eq__(backend, "python"):
             if cls is not Graph:  # its methods would be silently lost on a PythonGraph
                 raise TypeError(
                     f"{cls.__name__}(backend='python'): a subclass of Graph extends the rust backend;"

@@ -137,8 +137,13 @@ impl CancelToken {
     /// entered here and has not left, else the latest (an exit on another
     /// thread, as a generator's `with` block finished there; it used to stay
     /// entered for good on the first thread, cancelling its later queries).
-    #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+    #[pyo3(signature = (_exc_type, _exc, _tb, /))]
+    fn __exit__(
+        &self,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> bool {
         let list = {
             let mut on = self.entered_on.lock();
             let here = ENTERED.with(|e| on.iter().rposition(|l| Arc::ptr_eq(l, e)));

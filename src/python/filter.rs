@@ -959,10 +959,18 @@ impl<'py> FilterArgs<'py> {
         let batch_size = match batch_size.filter(|b| !b.is_none()) {
             None => default_batch,
             Some(b) => {
-                // An int, or an integer that converts to one (a numpy int), not a bool.
-                let index = (!b.is_instance_of::<PyBool>())
-                    .then(|| py_index(b).ok())
-                    .flatten();
+                // An int, or an integer that converts to one (a numpy int), not
+                // a bool. What its `__index__` raises, other than the
+                // `TypeError` of an object that is no integer, propagates.
+                let index = if b.is_instance_of::<PyBool>() {
+                    None
+                } else {
+                    match py_index(b) {
+                        Ok(i) => Some(i),
+                        Err(e) if e.is_instance_of::<PyTypeError>(b.py()) => None,
+                        Err(e) => return Err(e),
+                    }
+                };
                 let Some(b) = index else {
                     return Err(PyTypeError::new_err(format!(
                         "{method}: batch_size must be an int or None, not {}",

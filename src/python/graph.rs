@@ -319,11 +319,14 @@ impl PyGraph {
         let mut stop = None;
         for (index, item) in iterate(items)?.enumerate() {
             let item = item?;
-            let t = item.cast_into::<PyTuple>().map_err(|_| {
+            let t = item.cast_into::<PyTuple>().map_err(|e| {
                 Self::item_error(
                     "batch_add_edges",
                     index,
-                    "expected a (source, target[, attrs]) tuple",
+                    &format!(
+                        "expected a (source, target[, attrs]) tuple, not {}",
+                        type_name(e.into_inner().as_any())
+                    ),
                 )
             })?;
             let n = t.len();
@@ -393,14 +396,15 @@ impl PyGraph {
 
     fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Staged> {
         let err = |what: &str| Self::item_error("batch_operations", index, what);
-        let t = as_tuple(item).ok_or_else(|| err("expected a tuple"))?;
+        let t = as_tuple(item)
+            .ok_or_else(|| err(&format!("expected a tuple, not {}", type_name(item))))?;
         if t.is_empty() {
             return Err(err("empty operation"));
         }
         let code = t.get_item(0)?;
         let code = code
             .cast::<PyString>()
-            .map_err(|_| err("opcode must be a str"))?
+            .map_err(|_| err(&format!("opcode must be a str, not {}", type_name(&code))))?
             .to_str()?
             .to_owned();
         let arg = |i: usize| t.get_item(i);
@@ -689,6 +693,17 @@ fn size_hint(items: &Bound<'_, PyAny>) -> usize {
 /// anything else as given. The reference backend reads them the same way
 /// (`_args.batch_items`).
 fn batch_items<'py>(method: &str, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    // What cannot be iterated at all is named with the method (Python's own
+    // error names neither).
+    let ty = items.get_type();
+    if !ty.hasattr(pyo3::intern!(items.py(), "__iter__"))?
+        && !ty.hasattr(pyo3::intern!(items.py(), "__getitem__"))?
+    {
+        return Err(PyTypeError::new_err(format!(
+            "{method}: expected an iterable, not {}",
+            type_name(items)
+        )));
+    }
     let Ok(arr) = items.cast::<PyUntypedArray>() else {
         return Ok(items.clone());
     };

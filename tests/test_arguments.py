@@ -374,7 +374,7 @@ def test_a_cancel_tokens_exit_takes_the_three_exception_arguments() -> None:
     with pytest.raises(TypeError):
         t.__exit__()  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        t.__exit__(1, 2, 3, 4)  # type: ignore[call-arg]
+        t.__exit__(None, None, None, None)  # type: ignore[call-arg]
     with t:
         pass
     assert t.__exit__(None, None, None) is False

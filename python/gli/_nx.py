@@ -151,10 +151,16 @@ def _select(attrs: Mapping[str, Any], spec: Mapping[str, Any], weights: bool = F
             value = attrs[name]
             if weights and not isinstance(value, numbers.Real):
                 raise TypeError(f"edge attribute {name!r} is not a real number: {value!r}")
-            if weights and isinstance(value, int) and not -(2**63) <= value < 2**63:
+            plain = _plain(value)
+            # Judged as made plain: a numpy uint64 beyond int64 becomes such
+            # an int, and a numpy longdouble stays one.
+            if weights and type(plain) is int and not -(2**63) <= plain < 2**63:
                 # GLI's numbers are 64-bit ints and floats; NetworkX computes exactly.
                 raise TypeError(f"edge attribute {name!r} is an int beyond 64 bits: {value!r}")
-            selected[name] = _plain(value)
+            if weights and type(plain) not in (int, float):
+                # A bool is no number to GLI (NetworkX weighs True as 1).
+                raise TypeError(f"edge attribute {name!r} is not a 64-bit int or a float: {value!r}")
+            selected[name] = plain
         elif default is not None:
             selected[name] = default
     return selected
@@ -394,7 +400,8 @@ class BackendInterface:
         Raises ``NotImplementedError`` (so NetworkX may fall back) when the
         graph cannot be a GLI graph: multigraphs, node ids not ``str``/``int``
         (or not 64-bit), ids or attribute names with a lone surrogate, non-``str``
-        attribute names, weights that are ints beyond 64 bits, and graphs whose
+        attribute names, weights that are ints beyond 64 bits (numpy's too),
+        bools or other reals GLI reads as no number (a ``longdouble``), and graphs whose
         ``is_directed()`` contradicts their storage (``PlanarEmbedding``).
         """
         try:

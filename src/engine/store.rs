@@ -3200,6 +3200,58 @@ mod tests {
         assert_eq!(g.edge_count(), 3 + (n - 5) as usize);
     }
 
+    /// A large directed batch (the bulk path, grouped by source and by
+    /// target): the adjacency both ways is the batch's, in batch order, and a
+    /// batch with a repeated edge or one the graph has changes nothing.
+    #[test]
+    fn a_bulk_batch_is_whole_or_nothing_both_ways() {
+        let n = 4 * BULK_MIN_EDGES as i64;
+        let g = G::with_shards(true, 8);
+        g.batch_add_nodes((0..n).map(|i| (NodeId::Int(i), None)).collect())
+            .unwrap();
+        let ix = |k: i64| g.resolve(NodeRef::Int(k)).unwrap();
+        // Four out-edges per node, to nodes spread over every shard (no
+        // self-loop: 6i = -1001d has no solution modulo a power of two).
+        let edges: Vec<(i64, i64)> = (0..n)
+            .flat_map(|i| (1..=4).map(move |d| (i, (i * 7 + d * 1_001) % n)))
+            .collect();
+        let batch = |pairs: &[(i64, i64)]| ResolvedEdges::<()> {
+            pairs: pairs.iter().map(|&(s, t)| (ix(s), ix(t))).collect(),
+            attrs: vec![],
+            epoch: 0,
+        };
+        let mut repeated = edges.clone();
+        repeated.push(*edges.last().unwrap());
+        assert!(matches!(
+            g.batch_add_edges(batch(&repeated)),
+            Err(EdgeBatchError::Graph(GraphError::EdgeExists(..)))
+        ));
+        assert_eq!(g.edge_count(), 0);
+        assert_eq!(g.batch_add_edges(batch(&edges)).unwrap(), edges.len());
+        assert_eq!(g.edge_count(), edges.len());
+        let mut outs = vec![Vec::new(); n as usize];
+        let mut ins = vec![Vec::new(); n as usize];
+        for &(s, t) in &edges {
+            outs[s as usize].push(NodeId::Int(t));
+            ins[t as usize].push(NodeId::Int(s));
+        }
+        for k in (0..n).step_by(97) {
+            assert_eq!(g.successors(NodeRef::Int(k)).unwrap(), outs[k as usize]);
+            assert_eq!(g.predecessors(NodeRef::Int(k)).unwrap(), ins[k as usize]);
+        }
+        // A ring, then one edge the graph has: none of the ring is added.
+        let again: Vec<(i64, i64)> = (0..n)
+            .map(|i| (i, (i + 1) % n))
+            .chain([edges[edges.len() / 2]])
+            .collect();
+        assert!(matches!(
+            g.batch_add_edges(batch(&again)),
+            Err(EdgeBatchError::Graph(GraphError::EdgeExists(..)))
+        ));
+        assert_eq!(g.edge_count(), edges.len());
+        assert!(!g.has_edge(NodeRef::Int(0), NodeRef::Int(1)));
+    }
+
     /// The bulk path (a large batch dense in index space) tells removed
     /// endpoints from unrelated removals the same way.
     #[test]

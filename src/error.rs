@@ -29,6 +29,9 @@ pub enum GraphError {
     OverBudget,
     /// The graph's index space or another hard limit is exhausted.
     Capacity(String),
+    /// Operation `.0` of a batch of operations failed with `.1` (nothing of
+    /// the batch was applied): `operation 3: Node 'a' not found`.
+    InOperation(usize, Box<GraphError>),
 }
 
 impl fmt::Display for GraphError {
@@ -44,6 +47,7 @@ impl fmt::Display for GraphError {
             | GraphError::Capacity(m) => f.write_str(m),
             GraphError::Interrupted => f.write_str("interrupted"),
             GraphError::OverBudget => f.write_str("a first attempt ran past its budget"),
+            GraphError::InOperation(k, e) => write!(f, "operation {k}: {e}"),
         }
     }
 }

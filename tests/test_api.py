@@ -436,7 +436,8 @@ def test_numpy_arrays_are_batches(make_graph) -> None:  # type: ignore[no-untype
         (np.array([[0, 2], [0, 1]]), gli.EdgeAlreadyExistsError, "0 -> 1"),
         (np.array([[0, 3], [0, 3]]), gli.EdgeAlreadyExistsError, "0 -> 3"),
         # beyond 64 bits: no node has it (as add_edge finds it)
-        (np.array([[0, 2**63 + 1]], dtype=np.uint64), gli.NodeNotFoundError, "^Node 9223372036854775809 not found$"),
+        (np.array([[0, 2**63 + 1]], dtype=np.uint64), gli.NodeNotFoundError,
+         "^batch_add_edges: item 0: Node 9223372036854775809 not found$"),
         (np.array(5), TypeError, "0-d"),
     ]:
         with pytest.raises(error, match=match):
@@ -575,16 +576,16 @@ def test_int_edge_batches_over_many_lookup_chunks(make_graph) -> None:  # type: 
     bad = list(many)
     bad[40_000] = (bad[40_000][0], 10**6)  # missing, second chunk
     bad[70_000] = (-3, bad[70_000][1])  # missing, third chunk
-    with pytest.raises(gli.NodeNotFoundError, match="Node 1000000 not found"):
+    with pytest.raises(gli.NodeNotFoundError, match="^batch_add_edges: item 40000: Node 1000000 not found$"):
         g.batch_add_edges(bad)
     bad[40_000] = many[40_000]
-    with pytest.raises(gli.NodeNotFoundError, match="Node -3 not found"):
+    with pytest.raises(gli.NodeNotFoundError, match="^batch_add_edges: item 70000: Node -3 not found$"):
         g.batch_add_edges(bad)
     bad[70_001] = (2**70, 1)  # too large for any id: a missing node after -3
-    with pytest.raises(gli.NodeNotFoundError, match="Node -3 not found"):
+    with pytest.raises(gli.NodeNotFoundError, match="^batch_add_edges: item 70000: Node -3 not found$"):
         g.batch_add_edges(bad)
     bad[70_000] = many[70_000]
-    with pytest.raises(gli.NodeNotFoundError, match="^Node 1180591620717411303424 not found$"):
+    with pytest.raises(gli.NodeNotFoundError, match="^batch_add_edges: item 70001: Node 1180591620717411303424 not found$"):
         g.batch_add_edges(bad)
     assert g.edge_count() == 0
     assert g.batch_add_edges(many) == len(many)
@@ -1265,11 +1266,11 @@ def test_ids_no_node_can_have_are_missing_nodes_to_every_lookup(make_graph: Any)
         # In batches too, where it fails the item that names it (earlier
         # items' failures first), nothing applied.
         for items in ([(0, bad)], [(bad, 0, {"w": 1})], [(bad, 7)]):
-            with pytest.raises(gli.NodeNotFoundError, match=f"^Node {shown} not found$"):
+            with pytest.raises(gli.NodeNotFoundError, match=f"^batch_add_edges: item 0: Node {shown} not found$"):
                 g.batch_add_edges(items)
-        with pytest.raises(gli.NodeNotFoundError, match="^Node 7 not found$"):
+        with pytest.raises(gli.NodeNotFoundError, match="^batch_add_edges: item 0: Node 7 not found$"):
             g.batch_add_edges([(7, bad)])  # the missing source comes first, as in a loop of add_edge
-        with pytest.raises(gli.EdgeAlreadyExistsError, match="^Edge 0 -> 0 already exists$"):
+        with pytest.raises(gli.EdgeAlreadyExistsError, match="^batch_add_edges: item 0: Edge 0 -> 0 already exists$"):
             g.batch_add_edges([(0, 0), (0, bad)])
         with pytest.raises(TypeError, match="item 2: node id must be str or int, not float"):
             g.batch_add_edges([(0, bad), (0, 0), (1.5, 0)])  # types first
@@ -1278,12 +1279,13 @@ def test_ids_no_node_can_have_are_missing_nodes_to_every_lookup(make_graph: Any)
             lambda o: (o.add_node(8), o.add_edge(8, bad)), lambda o: o.add_edge(bad, 9),
         ]
         for record in node_ops:
-            with pytest.raises(gli.NodeNotFoundError, match=f"^Node {shown} not found$"):
+            # named by its index among the recorded operations (1, or 2 after add_node(8))
+            with pytest.raises(gli.NodeNotFoundError, match=f"^batch_operations: item [12]: Node {shown} not found$"):
                 with g.batch_operations() as ops:
                     ops.update_node(0, x=5)
                     record(ops)
         for s, t in ((0, bad), (bad, 0)):
-            want = f"^Edge {shown if s is bad else 0} -> {shown if t is bad else 0} not found$"
+            want = f"^batch_operations: item 1: Edge {shown if s is bad else 0} -> {shown if t is bad else 0} not found$"
             for record in (lambda o: o.remove_edge(s, t), lambda o: o.update_edge(s, t, w=2)):
                 with pytest.raises(gli.EdgeNotFoundError, match=want):
                     with g.batch_operations() as ops:
@@ -1291,11 +1293,12 @@ def test_ids_no_node_can_have_are_missing_nodes_to_every_lookup(make_graph: Any)
                         record(ops)
         # An earlier operation's failure comes first; so does a source that
         # is missing by the time its edge comes.
-        for first, error, message in ((lambda o: o.remove_node(4), gli.NodeNotFoundError, "Node 4 not found"),
-                                      (lambda o: o.add_edge(0, 0), gli.EdgeAlreadyExistsError, "Edge 0 -> 0 already exists"),
+        for first, error, message in ((lambda o: o.remove_node(4), gli.NodeNotFoundError, "item 0: Node 4 not found"),
+                                      (lambda o: o.add_edge(0, 0), gli.EdgeAlreadyExistsError,
+                                       "item 0: Edge 0 -> 0 already exists"),
                                       (lambda o: (o.remove_node(0), o.add_edge(0, bad)), gli.NodeNotFoundError,
-                                       "Node 0 not found")):
-            with pytest.raises(error, match=f"^{message}$"):
+                                       "item 1: Node 0 not found")):
+            with pytest.raises(error, match=f"^batch_operations: {message}$"):
                 with g.batch_operations() as ops:
                     first(ops)
                     ops.remove_node(bad)
@@ -1464,3 +1467,44 @@ def test_ids_that_fake_their_class_are_refused_alike(backend: str) -> None:
         assert not g.has_node(fake) and fake not in g and not g.has_edge(1, fake)
         with pytest.raises(TypeError, match="node id must be str or int, not Mock"):
             g.add_node(fake)
+
+
+def test_a_failing_batch_names_the_item_it_fails_at(make_graph: Any) -> None:
+    # An audit: errors a batch meets as a whole (a missing node, an edge the
+    # graph or the batch has) named no item, and "already exists" did not say
+    # whether the graph or the batch had the edge. The item is the one
+    # adding the items one by one would fail at; nothing is applied.
+    for directed in (True, False):
+        g = make_graph(directed)
+        g.batch_add_nodes(range(6))
+        g.add_edge(0, 1)
+        before = (g.nodes(data=True), g.edges(data=True))
+        repeat = [(2, 3), (3, 4), (2, 3)] if directed else [(2, 3), (3, 4), (3, 2)]
+        cases = [
+            (repeat, gli.EdgeAlreadyExistsError, "item 2: Edge"),  # the batch's own edge, again
+            ([(2, 3), (0, 1), (0, 1)], gli.EdgeAlreadyExistsError, "item 1: Edge 0 -> 1"),  # the graph's
+            ([(2, 3), (3, 4), (4, 9), (9, 4)], gli.NodeNotFoundError, "item 2: Node 9 not found"),
+            ([(2, 3)] * 3 + [(4, 9)], gli.EdgeAlreadyExistsError, "item 1: Edge 2 -> 3"),  # the earlier failure
+        ]
+        for items, error, match in cases:
+            with pytest.raises(error, match=f"^batch_add_edges: {match}"):
+                g.batch_add_edges(items)
+        with pytest.raises(gli.NodeNotFoundError, match="^get_nodes_batch: item 3: Node 'x' not found$"):
+            g.get_nodes_batch([0, 1, 2, "x", "x", 9])
+        with pytest.raises(gli.EdgeNotFoundError, match="^batch_operations: item 3: Edge 1 -> 2 not found$"):
+            with g.batch_operations() as ops:
+                ops.add_node(7)
+                ops.add_edge(1, 7)
+                ops.update_node(1, w=1)
+                ops.remove_edge(1, 2)
+        assert (g.nodes(data=True), g.edges(data=True)) == before
+        assert g.batch_add_edges(repeat[:2]) == 2
+        # Many edges (the bulk path, which checks the whole batch at once).
+        h = make_graph(directed)
+        h.batch_add_nodes(range(5000))
+        h.add_edge(0, 2)
+        ring = [(i, i + 1) for i in range(4999)]
+        for last, what in (((11, 10) if not directed else (10, 11), "Edge 1[01] -> 1[01]"), ((0, 2), "Edge 0 -> 2")):
+            with pytest.raises(gli.EdgeAlreadyExistsError, match=f"^batch_add_edges: item 4999: {what} already exists$"):
+                h.batch_add_edges([*ring, last])
+        assert h.edge_count() == 1

@@ -423,8 +423,11 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             attrs = _attrs_arg(item[2], f"batch_add_edges: item {i}") if len(item) == 3 else {}
             staged.append((_item_ref("batch_add_edges", i, item[0]), _item_ref("batch_add_edges", i, item[1]), attrs))
         def add_all() -> int:
-            for s, t, a in staged:
-                self._add_edge(s, t, a)
+            for i, (s, t, a) in enumerate(staged):
+                try:
+                    self._add_edge(s, t, a)
+                except (NodeNotFoundError, EdgeAlreadyExistsError) as e:  # the failing item named
+                    raise type(e)(f"batch_add_edges: item {i}: {e}") from None
             return len(staged)
 
         with self._lock:
@@ -465,19 +468,26 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         return (code, *(check("batch_operations", index, x) for x in args))
 
     def _run_ops(self, ops: list[tuple[Any, ...]]) -> None:
-        for code, *args in ops:
-            if code == "add_node":
-                self._add_node(args[0], args[1])
-            elif code == "update_node":
-                self._nodes[self._node(args[0])].update(args[1])
-            elif code == "add_edge":
-                self._add_edge(args[0], args[1], args[2])
-            elif code == "update_edge":
-                self._edge(args[0], args[1]).update(args[2])
-            elif code == "remove_node":
-                self._remove_node(args[0])
-            else:
-                self._remove_edge(args[0], args[1])
+        for i, op in enumerate(ops):
+            try:
+                self._run_op(op)
+            except (NodeNotFoundError, EdgeNotFoundError, EdgeAlreadyExistsError) as e:  # the failing operation named
+                raise type(e)(f"batch_operations: item {i}: {e}") from None
+
+    def _run_op(self, op: tuple[Any, ...]) -> None:
+        code, *args = op
+        if code == "add_node":
+            self._add_node(args[0], args[1])
+        elif code == "update_node":
+            self._nodes[self._node(args[0])].update(args[1])
+        elif code == "add_edge":
+            self._add_edge(args[0], args[1], args[2])
+        elif code == "update_edge":
+            self._edge(args[0], args[1]).update(args[2])
+        elif code == "remove_node":
+            self._remove_node(args[0])
+        else:
+            self._remove_edge(args[0], args[1])
 
     def _structure_copy(self) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any]]:
         """Copies of the node, successor and predecessor maps: attribute dicts
@@ -551,7 +561,13 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         # in the rust backend: a bad id anywhere wins over a missing one.
         wanted = _lookup_items("get_nodes_batch", read_items("get_nodes_batch", ids))
         with self._lock:
-            return [self.get_node(x) for x in wanted]
+            out = []
+            for i, x in enumerate(wanted):
+                try:
+                    out.append(self.get_node(x))
+                except NodeNotFoundError as e:  # the missing id named with its item
+                    raise NodeNotFoundError(f"get_nodes_batch: item {i}: {e}") from None
+            return out
 
     batch_query_nodes = get_nodes_batch
 

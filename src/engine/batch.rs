@@ -23,7 +23,7 @@ pub enum Op<O> {
 
 /// Checks that `ops`, applied in order to a graph where `node(id)` and
 /// `edge(s, t)` tell what exists now, would all succeed; returns the first
-/// failure otherwise.
+/// failure otherwise, as [`GraphError::InOperation`] naming its operation.
 pub(crate) fn validate<O>(
     directed: bool,
     ops: &[Op<O>],
@@ -80,7 +80,8 @@ pub(crate) fn validate<O>(
     // How many `AddNode`s make a node (the others merge): the indices the
     // batch needs, reserved before it changes anything.
     let mut created = 0;
-    for op in ops {
+    for (k, op) in ops.iter().enumerate() {
+        let at = |e: GraphError| Err(GraphError::InOperation(k, Box::new(e)));
         match op {
             Op::AddNode(id, _) => {
                 if !node_exists(&nodes, id) {
@@ -90,12 +91,12 @@ pub(crate) fn validate<O>(
             }
             Op::UpdateNode(id, _) => {
                 if !node_exists(&nodes, id) {
-                    return Err(GraphError::NodeNotFound(id.clone()));
+                    return at(GraphError::NodeNotFound(id.clone()));
                 }
             }
             Op::RemoveNode(id) => {
                 if !node_exists(&nodes, id) {
-                    return Err(GraphError::NodeNotFound(id.clone()));
+                    return at(GraphError::NodeNotFound(id.clone()));
                 }
                 nodes.insert(id.clone(), false);
                 *removed.entry(id.clone()).or_insert(0) += 1;
@@ -103,22 +104,22 @@ pub(crate) fn validate<O>(
             Op::AddEdge(s, t, _) => {
                 for end in [s, t] {
                     if !node_exists(&nodes, end) {
-                        return Err(GraphError::NodeNotFound(end.clone()));
+                        return at(GraphError::NodeNotFound(end.clone()));
                     }
                 }
                 if edge_exists(&nodes, &removed, &edges, s, t) {
-                    return Err(GraphError::EdgeExists(s.clone(), t.clone()));
+                    return at(GraphError::EdgeExists(s.clone(), t.clone()));
                 }
                 record(&removed, &mut edges, s, t, true);
             }
             Op::UpdateEdge(s, t, _) => {
                 if !edge_exists(&nodes, &removed, &edges, s, t) {
-                    return Err(GraphError::EdgeNotFound(s.clone(), t.clone()));
+                    return at(GraphError::EdgeNotFound(s.clone(), t.clone()));
                 }
             }
             Op::RemoveEdge(s, t) => {
                 if !edge_exists(&nodes, &removed, &edges, s, t) {
-                    return Err(GraphError::EdgeNotFound(s.clone(), t.clone()));
+                    return at(GraphError::EdgeNotFound(s.clone(), t.clone()));
                 }
                 record(&removed, &mut edges, s, t, false);
             }
@@ -136,6 +137,11 @@ mod tests {
         NodeId::Int(n)
     }
 
+    /// `e` as operation `k`'s failure.
+    fn at(k: usize, e: GraphError) -> GraphError {
+        GraphError::InOperation(k, Box::new(e))
+    }
+
     #[test]
     fn invalid_op_applies_nothing() {
         let g: Graph<()> = Graph::with_shards(true, 4);
@@ -146,7 +152,10 @@ mod tests {
             Op::RemoveNode(i(2)),
             Op::UpdateEdge(i(1), i(2), AttrMap::new()),
         ];
-        assert_eq!(g.apply(ops), Err(GraphError::EdgeNotFound(i(1), i(2))));
+        assert_eq!(
+            g.apply(ops),
+            Err(at(3, GraphError::EdgeNotFound(i(1), i(2))))
+        );
         assert_eq!(g.node_count(), 1);
         assert_eq!(g.edge_count(), 0);
     }
@@ -167,15 +176,15 @@ mod tests {
                 ),
                 (
                     vec![Op::RemoveNode(i(1)), Op::UpdateNode(i(1), a())],
-                    Err(GraphError::NodeNotFound(i(1))),
+                    Err(at(1, GraphError::NodeNotFound(i(1)))),
                 ),
                 (
                     vec![Op::AddEdge(i(2), i(1), a())],
-                    Err(GraphError::EdgeExists(i(2), i(1))),
+                    Err(at(0, GraphError::EdgeExists(i(2), i(1)))),
                 ),
                 (
                     vec![Op::RemoveEdge(i(2), i(1)), Op::RemoveEdge(i(2), i(1))],
-                    Err(GraphError::EdgeNotFound(i(2), i(1))),
+                    Err(at(1, GraphError::EdgeNotFound(i(2), i(1)))),
                 ),
             ];
             for (ops, want) in cases {
@@ -204,7 +213,7 @@ mod tests {
             Op::AddNode(i(1), a()),
             Op::UpdateEdge(i(1), i(0), a()),
         ];
-        assert_eq!(check(ops), Err(GraphError::EdgeNotFound(i(1), i(0))));
+        assert_eq!(check(ops), Err(at(3, GraphError::EdgeNotFound(i(1), i(0)))));
         // Recorded after the re-add: there, until the next removal.
         let ops = vec![
             Op::RemoveNode(i(0)),
@@ -217,7 +226,7 @@ mod tests {
             Op::RemoveEdge(i(2), i(0)),
             Op::RemoveEdge(i(2), i(0)),
         ];
-        assert_eq!(check(ops), Err(GraphError::EdgeNotFound(i(2), i(0))));
+        assert_eq!(check(ops), Err(at(8, GraphError::EdgeNotFound(i(2), i(0)))));
         // A removed edge stays removed while both ends stay.
         let ops = vec![
             Op::AddEdge(i(1), i(2), a()),

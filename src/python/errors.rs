@@ -16,20 +16,40 @@ pyo3::import_exception!(gli.exceptions, ConvergenceError);
 impl From<GraphError> for PyErr {
     fn from(err: GraphError) -> PyErr {
         let msg = err.to_string();
-        match err {
-            GraphError::NodeNotFound(_) => NodeNotFoundError::new_err(msg),
-            GraphError::EdgeNotFound(..) => EdgeNotFoundError::new_err(msg),
-            GraphError::EdgeExists(..) => EdgeAlreadyExistsError::new_err(msg),
-            GraphError::NoPath(..) => NoPathError::new_err(msg),
-            GraphError::Convergence(_) => ConvergenceError::new_err(msg),
-            GraphError::InvalidValue(_) => PyValueError::new_err(msg),
-            GraphError::InvalidType(_) => PyTypeError::new_err(msg),
-            GraphError::Interrupted => PyKeyboardInterrupt::new_err(msg),
-            GraphError::Capacity(_) => GLIError::new_err(msg),
-            // Handled where it is raised; never expected here.
-            GraphError::OverBudget => {
-                PyRuntimeError::new_err(format!("internal error in gli (please report): {msg}"))
-            }
+        with_message(err, msg)
+    }
+}
+
+/// `err`'s exception, carrying `msg`.
+fn with_message(err: GraphError, msg: String) -> PyErr {
+    match err {
+        // A failed operation of `batch_operations()`: its own class, named
+        // by its index in the batch (recorded order).
+        GraphError::InOperation(k, e) => {
+            let msg = format!("batch_operations: item {k}: {e}");
+            with_message(*e, msg)
         }
+        GraphError::NodeNotFound(_) => NodeNotFoundError::new_err(msg),
+        GraphError::EdgeNotFound(..) => EdgeNotFoundError::new_err(msg),
+        GraphError::EdgeExists(..) => EdgeAlreadyExistsError::new_err(msg),
+        GraphError::NoPath(..) => NoPathError::new_err(msg),
+        GraphError::Convergence(_) => ConvergenceError::new_err(msg),
+        GraphError::InvalidValue(_) => PyValueError::new_err(msg),
+        GraphError::InvalidType(_) => PyTypeError::new_err(msg),
+        GraphError::Interrupted => PyKeyboardInterrupt::new_err(msg),
+        GraphError::Capacity(_) => GLIError::new_err(msg),
+        // Handled where it is raised; never expected here.
+        GraphError::OverBudget => {
+            PyRuntimeError::new_err(format!("internal error in gli (please report): {msg}"))
+        }
+    }
+}
+
+/// `e` again, its message naming batch item `k` of `method` (a failure the
+/// batch met as a whole, which named no item): the same class, no cause.
+pub(crate) fn at_item(py: Python<'_>, e: PyErr, method: &str, k: usize) -> PyErr {
+    match e.value(py).str() {
+        Ok(msg) => PyErr::from_type(e.get_type(py), format!("{method}: item {k}: {msg}")),
+        Err(_) => e,
     }
 }

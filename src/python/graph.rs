@@ -13,6 +13,8 @@ use numpy::{
     IntoPyArray, PyArray1, PyArrayDescr, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
     PyUntypedArray, PyUntypedArrayMethods,
 };
+use std::collections::HashSet;
+
 use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -26,6 +28,7 @@ use super::convert::{
     FlagArg, IntArg, PyAttrMap, PyPayload, RealArg, StrArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
+use super::errors::{at_item, EdgeAlreadyExistsError, NodeNotFoundError};
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
@@ -369,6 +372,84 @@ impl PyGraph {
             }
         }
         Ok((EdgeEnds { ints, tuples, stop }, attrs))
+    }
+
+    /// Applies an edge batch whose items are read (`ends`, `attrs`): the
+    /// endpoints looked up, then the edges added, all or none.
+    fn add_edge_batch(
+        &self,
+        py: Python<'_>,
+        ends: &EdgeEnds<'_>,
+        attrs: Vec<(usize, PyAttrMap)>,
+        _call: &trace::Call,
+    ) -> PyResult<usize> {
+        let (pairs, epoch) = self.resolve_pairs(py, ends)?;
+        if let Some(stop) = &ends.stop {
+            return Err(self.stop_error(py, stop, &pairs, epoch));
+        }
+        _call.items(pairs.len());
+        let mut batch = ResolvedEdges {
+            pairs,
+            attrs,
+            epoch,
+        };
+        let inner = &self.inner;
+        for _ in 0..EDGE_BATCH_ATTEMPTS {
+            match detach(py, || inner.batch_add_edges(batch)) {
+                Ok(n) => return Ok(n),
+                Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
+                Err(EdgeBatchError::Stale(back)) => {
+                    batch = back;
+                    (batch.pairs, batch.epoch) = self.resolve_pairs(py, ends)?;
+                }
+            }
+        }
+        // Removals keep racing the lookups: the endpoints by id, looked up
+        // under the shard locks the batch is applied under.
+        let ids = ends.owned_ids()?;
+        let attrs = batch.attrs;
+        Ok(detach(py, || inner.batch_add_edges_by_id(&ids, attrs))?)
+    }
+
+    /// `e`, an edge batch's error, naming the item it belongs to when it is
+    /// a missing node's or an existing edge's (found by the whole batch at
+    /// once, they named no item): the first item that adding the items one
+    /// by one would fail at, whose endpoint is missing or whose edge the
+    /// graph or an earlier item has. Other errors, and one whose item no
+    /// longer fails (another thread changed the graph since), pass as they
+    /// are. The error path only: it looks every item up again.
+    fn name_failing_edge_item(&self, py: Python<'_>, e: PyErr, ends: &EdgeEnds<'_>) -> PyErr {
+        if !(e.is_instance_of::<NodeNotFoundError>(py)
+            || e.is_instance_of::<EdgeAlreadyExistsError>(py))
+        {
+            return e;
+        }
+        let Ok(ids) = ends.owned_ids() else {
+            return e;
+        };
+        let inner = &self.inner;
+        let directed = self.directed();
+        let failing = detach(py, || {
+            let mut added: HashSet<(&NodeId, &NodeId)> = HashSet::new();
+            for (k, ends) in ids.chunks_exact(2).enumerate() {
+                let (s, t) = (&ends[0], &ends[1]);
+                if !inner.contains(s.as_ref()) || !inner.contains(t.as_ref()) {
+                    return Some(k);
+                }
+                let repeated = added.contains(&(s, t)) || (!directed && added.contains(&(t, s)));
+                if repeated || inner.has_edge(s.as_ref(), t.as_ref()) {
+                    return Some(k);
+                }
+                added.insert((s, t));
+            }
+            None
+        });
+        // None of the items read fails: the batch failed at the item after
+        // them (an endpoint no node can have), if it had one.
+        let Some(k) = failing.or(ends.stop.as_ref().map(|_| ids.len() / 2)) else {
+            return e;
+        };
+        at_item(py, e, "batch_add_edges", k)
     }
 
     /// The error of an edge batch whose item `stop` has an endpoint no node
@@ -995,32 +1076,8 @@ impl PyGraph {
             ),
             None => self.edge_items(&batch_items("batch_add_edges", items)?)?,
         };
-        let (pairs, epoch) = self.resolve_pairs(py, &ends)?;
-        if let Some(stop) = &ends.stop {
-            return Err(self.stop_error(py, stop, &pairs, epoch));
-        }
-        _call.items(pairs.len());
-        let mut batch = ResolvedEdges {
-            pairs,
-            attrs,
-            epoch,
-        };
-        let inner = &self.inner;
-        for _ in 0..EDGE_BATCH_ATTEMPTS {
-            match detach(py, || inner.batch_add_edges(batch)) {
-                Ok(n) => return Ok(n),
-                Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
-                Err(EdgeBatchError::Stale(back)) => {
-                    batch = back;
-                    (batch.pairs, batch.epoch) = self.resolve_pairs(py, &ends)?;
-                }
-            }
-        }
-        // Removals keep racing the lookups: the endpoints by id, looked up
-        // under the shard locks the batch is applied under.
-        let ids = ends.owned_ids()?;
-        let attrs = batch.attrs;
-        Ok(detach(py, || inner.batch_add_edges_by_id(&ids, attrs))?)
+        self.add_edge_batch(py, &ends, attrs, &_call)
+            .map_err(|e| self.name_failing_edge_item(py, e, &ends))
     }
 
     /// Lowers how many indices the graph hands out before it renumbers its
@@ -1046,7 +1103,9 @@ impl PyGraph {
             match self.op_from_tuple(&item?, index)? {
                 _ if fails.is_some() => {}
                 Staged::Op(op) => batch.push(op),
-                Staged::Fails { probe, err } => fails = Some((probe, err)),
+                Staged::Fails { probe, err } => {
+                    fails = Some((probe, at_item(py, err, "batch_operations", index)))
+                }
             }
         }
         _call.items(batch.len());
@@ -1120,7 +1179,17 @@ impl PyGraph {
         _call.items(objs.len());
         let refs = Self::item_refs("get_nodes_batch", &objs)?;
         let inner = &self.inner;
-        let attrs = detached_if(py, refs.len(), || inner.nodes_attrs(&refs))?;
+        let attrs = detached_if(py, refs.len(), || inner.nodes_attrs(&refs)).map_err(|e| {
+            // The first missing id, in order: named with its first item.
+            let k = match &e {
+                GraphError::NodeNotFound(id) => refs.iter().position(|r| *r == id.as_ref()),
+                _ => None,
+            };
+            match k {
+                Some(k) => at_item(py, e.into(), "get_nodes_batch", k),
+                None => e.into(),
+            }
+        })?;
         let out = PyList::empty(py);
         let mut turn = GilYield::new();
         for a in &attrs {

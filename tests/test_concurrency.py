@@ -806,9 +806,16 @@ if kind == "tracing":
     gli.enable_tracing()
 g.batch_add_nodes((i, {"v": i % 10}) for i in range(100_000))
 g.batch_add_edges((i, (i * 7 + 1) % 100_000) for i in range(100_000))
+def slow_ids(n):
+    for i in range(n):
+        if i % 1000 == 0:
+            time.sleep(0)  # lets the GIL go while the call reads its input
+        yield i
 def loop():
     while True:
-        if kind == "del":
+        if kind == "generator":
+            g.get_nodes_batch(slow_ids(20_000))
+        elif kind == "del":
             g.update_node(1, v=Value())  # the old Value's __del__ runs as the call returns
         elif kind == "subclass_subgraph":
             g.subgraph([1, 2])
@@ -830,7 +837,8 @@ time.sleep(0.3)
 
 @pytest.mark.parametrize(
     "kind",
-    ["filter_edges", "batch_add_nodes", "vectorized", "pagerank", "del", "subclass_subgraph", "tracing"],
+    ["filter_edges", "batch_add_nodes", "vectorized", "pagerank", "del", "subclass_subgraph", "tracing",
+     "generator"],
 )
 def test_daemon_threads_inside_gli_calls_at_exit_do_not_abort(kind: str) -> None:
     # The main thread exits while daemon threads run predicates, read a
@@ -841,11 +849,40 @@ def test_daemon_threads_inside_gli_calls_at_exit_do_not_abort(kind: str) -> None
     # runs of 6 on 3.11; del and subclass_subgraph 4-6 of 6), and a thread
     # parked while attached hung the exit (tracing: 5 of 5); GLI's atexit hook
     # now parks them, detached, before they attach or call Python again.
+    # An audit (4 runs of 30 on 3.11, get_nodes_batch of a generator): a
+    # thread that re-attached as the hook began took the GIL only after
+    # finalization had begun, and a call begun after the hook ran its
+    # generator's first step before any check (0 of 60 since; see also the
+    # test below).
     for _ in range(3):
         out = subprocess.run(
             [sys.executable, "-c", EXIT_CHILD, kind], capture_output=True, text=True, timeout=120
         )
         assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+
+
+AFTER_EXIT_HOOK_CHILD = """
+import threading, gli
+g = gli.Graph()
+g.batch_add_nodes(range(10))
+ran = []
+def ids():
+    ran.append("first step")
+    yield 1
+gli._core._at_exit()  # as at exit: threads but this one park before they next call Python
+t = threading.Thread(target=lambda: g.get_nodes_batch(ids()), daemon=True)
+t.start()
+t.join(0.5)
+print(t.is_alive(), ran)
+"""
+
+
+def test_a_call_begun_after_the_exit_hook_parks_before_it_runs_its_input() -> None:
+    # The generator's first step ran before any check (a thread there when
+    # finalization began was ended in GLI's frames: an abort); the thread now
+    # parks before it calls into its input at all.
+    out = subprocess.run([sys.executable, "-c", AFTER_EXIT_HOOK_CHILD], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.split("\n")[0] == "True []", (out.stdout, out.stderr[-2000:])
 
 
 LATE_ATEXIT_FILTER_CHILD = """
@@ -1224,3 +1261,4 @@ def test_readers_and_writers_racing_renumberings_see_the_right_nodes() -> None:
     for i, n in enumerate(ring):
         assert g.get_node(n) == {"v": n, "kind": "ring"}
         assert g.successors(n)[0] == ring[(i + 1) % 16]
+

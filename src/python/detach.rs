@@ -180,9 +180,11 @@ impl CancelToken {
 //
 // So `gli` registers `_at_exit` with `atexit`: it runs before finalization,
 // sets `EXITING`, and waits (detached, at most `EXIT_WAIT`) for the threads
-// running Python code from a GLI loop to reach their next checkpoint. From
-// then on a thread other than the exiting one parks for good instead of
-// re-attaching or calling Python again; the process exits around it.
+// running Python code from a GLI loop to reach their next checkpoint, and
+// for those already on their way back into the interpreter (see
+// `Reattaching`) to get there. From then on a thread other than the exiting
+// one parks for good instead of re-attaching or calling Python again; the
+// process exits around it.
 
 static EXITING: AtomicBool = AtomicBool::new(false);
 /// The thread that runs `_at_exit` (the main thread): it never parks.
@@ -197,6 +199,68 @@ thread_local! {
     static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// Each thread's mark that it is re-attaching: set (before it checks
+/// [`exiting`]) when it has decided to take the GIL back after GLI's
+/// detached work, cleared once attached. A thread that passed the check just
+/// before the exit hook set `EXITING`, and then waited for the GIL the hook's
+/// thread held, used to take it only after finalization had begun, and was
+/// ended there by `pthread_exit` through GLI's frames: the abort above (an
+/// audit: 4 in 30 runs of daemon threads in `get_nodes_batch` of a
+/// generator). The hook waits, detached, for every mark to clear: such a
+/// thread then re-attaches before finalization, and parks at its next
+/// re-attach or checkpoint. One flag per thread, so that the hot path writes
+/// a line of its own, not a counter every thread shares.
+struct Reattaching;
+
+impl Reattaching {
+    thread_local! {
+        static MINE: Arc<AtomicBool> = Reattaching::register();
+    }
+
+    /// Every thread's mark (those of ended threads pruned as others register).
+    fn all() -> &'static LeafMutex<Vec<Arc<AtomicBool>>> {
+        static ALL: OnceLock<LeafMutex<Vec<Arc<AtomicBool>>>> = OnceLock::new();
+        ALL.get_or_init(|| LeafMutex::new(Vec::new()))
+    }
+
+    fn register() -> Arc<AtomicBool> {
+        let mine = Arc::new(AtomicBool::new(false));
+        let mut all = Self::all().lock();
+        all.retain(|m| Arc::strong_count(m) > 1); // the registry's alone: an ended thread's
+        all.push(mine.clone());
+        mine
+    }
+
+    /// Marks this thread as re-attaching; false (mark cleared) when it must
+    /// park instead. The mark is stored before `EXITING` is read, and the
+    /// hook stores `EXITING` before reading the marks (both sequentially
+    /// consistent): either this thread sees the exit, or the hook sees the
+    /// mark and waits for it.
+    fn begin() -> bool {
+        let marked = Self::MINE.try_with(|m| {
+            m.store(true, Ordering::SeqCst);
+            if exiting() {
+                m.store(false, Ordering::SeqCst);
+                false
+            } else {
+                true
+            }
+        });
+        // A thread whose thread-locals are being destroyed: unmarked.
+        marked.unwrap_or_else(|_| !exiting())
+    }
+
+    /// Attached again: clears this thread's mark.
+    fn end() {
+        let _ = Self::MINE.try_with(|m| m.store(false, Ordering::Release));
+    }
+
+    /// Whether any thread is on its way back into the interpreter.
+    fn any() -> bool {
+        Self::all().lock().iter().any(|m| m.load(Ordering::SeqCst))
+    }
+}
+
 /// `atexit` hook (registered by `gli/__init__.py`); see the comment above.
 #[pyfunction]
 pub(crate) fn _at_exit(py: Python<'_>) {
@@ -204,7 +268,9 @@ pub(crate) fn _at_exit(py: Python<'_>) {
     EXITING.store(true, Ordering::SeqCst);
     py.detach(|| {
         let start = std::time::Instant::now();
-        while CALLING_PYTHON.load(Ordering::SeqCst) > 0 && start.elapsed() < EXIT_WAIT {
+        while (CALLING_PYTHON.load(Ordering::SeqCst) > 0 || Reattaching::any())
+            && start.elapsed() < EXIT_WAIT
+        {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     });
@@ -220,7 +286,10 @@ pub(crate) fn exit_started() -> bool {
 /// Whether this thread must stop before it next attaches or calls Python.
 #[inline]
 fn exiting() -> bool {
-    EXITING.load(Ordering::Relaxed) && EXIT_THREAD.get() != Some(&std::thread::current().id())
+    // Sequentially consistent: read after a `CallingPython` count or a
+    // `Reattaching` mark is stored, against the hook's store of `EXITING`
+    // before it reads them (a plain load on x86).
+    EXITING.load(Ordering::SeqCst) && EXIT_THREAD.get() != Some(&std::thread::current().id())
 }
 
 /// Parks this thread until the process ends (called detached).
@@ -298,14 +367,15 @@ where
         }
         if handoff {
             await_gil_handoff();
-            // The spin may have outlasted the check above: at exit, the
-            // interpreter may have begun finalizing meanwhile.
-            if exiting() {
-                park_for_good();
-            }
+        }
+        // Last, after the spin: at exit, the interpreter may have begun
+        // finalizing meanwhile.
+        if !Reattaching::begin() {
+            park_for_good();
         }
         out
     });
+    Reattaching::end();
     if handoff {
         // Attached: whoever set the hint since has let go of a GIL this
         // thread now holds.
@@ -361,10 +431,16 @@ fn await_gil_handoff() {
 /// keep the GIL for good, and the exit waits on it forever.
 pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> T {
     // SAFETY: no preconditions; true when this thread's state is attached.
-    if exiting() && unsafe { pyo3::ffi::PyGILState_Check() } == 0 {
+    if unsafe { pyo3::ffi::PyGILState_Check() } != 0 {
+        return Python::attach(f);
+    }
+    if !Reattaching::begin() {
         park_for_good();
     }
-    Python::attach(f)
+    Python::attach(|py| {
+        Reattaching::end();
+        f(py)
+    })
 }
 
 /// Runs `call`, which runs arbitrary Python code (a `__del__`, a logging
@@ -466,16 +542,24 @@ pub(crate) fn iterate<'py>(
     const SIGNALS_EVERY: usize = 1 << 13;
     let py = obj.py();
     let calling = CallingPython::enter();
-    let items = obj.try_iter()?;
+    // Before any call into the iterable (`__iter__`, a generator's body):
+    // at exit, park first. A thread that began a call after the exit hook
+    // had stopped waiting used to run the generator's first step unchecked,
+    // and a `time.sleep(0)` there let finalization begin under it (an audit).
+    checkpoint(py);
+    let mut items = obj.try_iter()?;
     let mut seen = 0usize;
-    Ok(items.map(move |item| {
+    Ok(std::iter::from_fn(move || {
         let _ = &calling;
         checkpoint(py);
+        let item = items.next()?;
         seen += 1;
         if seen % SIGNALS_EVERY == 0 {
-            py.check_signals()?;
+            if let Err(e) = py.check_signals() {
+                return Some(Err(e));
+            }
         }
-        item
+        Some(item)
     }))
 }
 

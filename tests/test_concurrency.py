@@ -1262,3 +1262,37 @@ def test_readers_and_writers_racing_renumberings_see_the_right_nodes() -> None:
         assert g.get_node(n) == {"v": n, "kind": "ring"}
         assert g.successors(n)[0] == ring[(i + 1) % 16]
 
+
+def test_a_value_a_batch_frees_may_wait_for_another_thread_using_the_graph(backend: str) -> None:
+    # An audit: the python backend freed what a batch replaced or removed
+    # under its lock, so a __del__ waiting for another thread's call on the
+    # same graph waited forever (single calls free after the lock, as the
+    # rust backend does everywhere).
+    g = gli.Graph(backend=backend)
+    g.add_node(1)
+    seen: list[bool] = []
+
+    class WaitsForAnotherThread:
+        def __del__(self) -> None:
+            done = threading.Event()
+            threading.Thread(target=lambda: (g.has_node(1), done.set())).start()
+            seen.append(done.wait(20))
+
+    g.add_node(5, o=WaitsForAnotherThread())
+    with g.batch_operations() as b:
+        b.remove_node(5)
+    g.add_node(6, o=WaitsForAnotherThread())
+    with g.batch_operations() as b:
+        b.update_node(6, o=None)
+    g.add_node(7, o=WaitsForAnotherThread())
+    g.batch_add_nodes([(7, {"o": None})])
+    g.add_node(8)
+    g.add_edge(1, 8, o=WaitsForAnotherThread())
+    with pytest.raises(gli.NodeNotFoundError):
+        with g.batch_operations() as b:  # fails: the state kept is the one before
+            b.remove_edge(1, 8)
+            b.remove_node("missing")
+    g.batch_add_edges([(8, 1, {"o": WaitsForAnotherThread()})])
+    with g.batch_operations() as b:
+        b.update_edge(8, 1, o=None)
+    assert seen == [True] * 4 and g.get_edge(1, 8)["o"] is not None

@@ -403,8 +403,8 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             else:
                 staged.append((_item_id("batch_add_nodes", i, item), {}))
         with self._lock:
-            for node_id, attrs in staged:
-                self._add_node(node_id, attrs)
+            taken = [self._add_node(node_id, attrs) for node_id, attrs in staged]
+        del taken  # the values merges replaced, freed after the lock (see ``_add_node``)
         return len(staged)
 
     def batch_add_edges(self, items: Iterable[Any], /) -> int:
@@ -430,15 +430,23 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
                     raise type(e)(f"batch_add_edges: item {i}: {e}") from None
             return len(staged)
 
-        with self._lock:
-            return self._atomically(add_all)  # type: ignore[no-any-return]
+        trash: list[Any] = []
+        try:
+            with self._lock:
+                return self._atomically(add_all, trash)  # type: ignore[no-any-return]
+        finally:
+            del trash  # after the lock: a freed value's __del__ may use the graph
 
     def _apply_ops(self, ops: list[tuple[Any, ...]], /) -> None:
         # Like the Rust backend: convert (type-check) every operation first,
         # then apply them in order; the first failure undoes everything.
         staged = [self._convert_op(i, op) for i, op in enumerate(ops)]
-        with self._lock:
-            self._atomically(lambda: self._run_ops(staged))
+        trash: list[Any] = []
+        try:
+            with self._lock:
+                self._atomically(lambda: self._run_ops(staged, trash), trash)
+        finally:
+            del trash  # after the lock, as in ``batch_add_edges``
 
     @staticmethod
     def _convert_op(index: int, op: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -467,27 +475,29 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             return (code, *checked, _attrs_arg(attrs, f"operation {index} ({code})"))
         return (code, *(check("batch_operations", index, x) for x in args))
 
-    def _run_ops(self, ops: list[tuple[Any, ...]]) -> None:
+    def _run_ops(self, ops: list[tuple[Any, ...]], trash: list[Any]) -> None:
+        """Applies ``ops`` in order; what they replace or remove goes to
+        ``trash``, for the caller to free after the lock."""
         for i, op in enumerate(ops):
             try:
-                self._run_op(op)
+                trash.append(self._run_op(op))
             except (NodeNotFoundError, EdgeNotFoundError, EdgeAlreadyExistsError) as e:  # the failing operation named
                 raise type(e)(f"batch_operations: item {i}: {e}") from None
 
-    def _run_op(self, op: tuple[Any, ...]) -> None:
+    def _run_op(self, op: tuple[Any, ...]) -> Any:
+        """Applies one operation; returns what it replaced or removed."""
         code, *args = op
         if code == "add_node":
-            self._add_node(args[0], args[1])
-        elif code == "update_node":
-            self._nodes[self._node(args[0])].update(args[1])
-        elif code == "add_edge":
-            self._add_edge(args[0], args[1], args[2])
-        elif code == "update_edge":
-            self._edge(args[0], args[1]).update(args[2])
-        elif code == "remove_node":
-            self._remove_node(args[0])
-        else:
-            self._remove_edge(args[0], args[1])
+            return self._add_node(args[0], args[1])
+        if code == "update_node":
+            return _update(self._nodes[self._node(args[0])], args[1])
+        if code == "add_edge":
+            return self._add_edge(args[0], args[1], args[2])
+        if code == "update_edge":
+            return _update(self._edge(args[0], args[1]), args[2])
+        if code == "remove_node":
+            return self._remove_node(args[0])
+        return self._remove_edge(args[0], args[1])
 
     def _structure_copy(self) -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any]]:
         """Copies of the node, successor and predecessor maps: attribute dicts
@@ -506,17 +516,24 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             pred = {n: succ[n] for n in succ}
         return nodes, succ, pred
 
-    def _atomically(self, work: Any) -> Any:
+    def _atomically(self, work: Any, trash: list[Any]) -> Any:
         """Runs ``work`` on the live state; on any error restores the state as it
         was. Attribute dicts are copied shallowly (values are never mutated in
-        place) and an edge's one dict stays shared between its two adjacencies."""
+        place) and an edge's one dict stays shared between its two adjacencies.
+        The state not kept (the copy, or the state the error left) goes to
+        ``trash``, for the caller to free after the lock: freeing a value runs
+        its ``__del__``, which may wait for another thread using the graph (an
+        audit: that deadlocked, where single calls free after the lock)."""
         nodes, succ, pred = self._structure_copy()
         edges = self._edges
         try:
-            return work()
+            out = work()
         except BaseException:
+            trash.append((self._nodes, self._succ, self._pred))
             self._nodes, self._succ, self._pred, self._edges = nodes, succ, pred, edges
             raise
+        trash.append((nodes, succ, pred))
+        return out
 
     # ----------------------------------------------------------- point queries
     # Counts and membership take the lock too: a batch applies item by item

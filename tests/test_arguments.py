@@ -378,3 +378,20 @@ def test_a_cancel_tokens_exit_takes_the_three_exception_arguments() -> None:
     with t:
         pass
     assert t.__exit__(None, None, None) is False
+
+
+class _FloatRefusing(float):
+    def __float__(self) -> float:
+        raise RuntimeError("user __float__")
+
+
+def test_a_float_subclass_default_is_read_as_its_stored_value(backend: str) -> None:
+    # As the rust backend reads it (PyFloat_AsDouble): the python backend used
+    # to call the subclass's own __float__ for a column's default.
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([(1, {"v": 1.0}), 2])
+    cols: list[list[float]] = []
+    g.filter_nodes(lambda ids, b: (cols.append(b.column("v", default=_FloatRefusing(0.5)).tolist()), [True] * len(ids))[1],
+                   vectorized=True)
+    assert cols == [[1.0, 0.5]]
+    assert g.node_attribute_array("v", _FloatRefusing(0.5)).tolist() == [1.0, 0.5]

@@ -169,7 +169,9 @@ class AttributeBatch(Sequence[AttributeView]):
         # A default that stands for a number (a numpy scalar) counts as that number.
         d = default if default is None or isinstance(default, (int, float)) else _number(default)
         if default is None or (isinstance(d, (int, float)) and not isinstance(d, bool)):
-            fill = math.nan if d is None else float(d)
+            # a float (subclass) as its stored value, as the rust backend's
+            # PyFloat_AsDouble reads it (its own __float__ is not asked)
+            fill = math.nan if d is None else float.__float__(d) if isinstance(d, float) else float(d)
             # numeric: int (64-bit) or float, never bool (beside other values)
             numeric = all(v is _MISSING or _numeric(v) for v in vals)
             if numeric:

@@ -327,12 +327,18 @@ def test_graphs_gli_cannot_hold_are_left_to_networkx() -> None:
         assert nx.single_source_dijkstra_path_length(big, 0) == {0: 0, 1: 2**70, 2: 2**70 + 1}
 
 
-@pytest.mark.parametrize("weight", [np.uint64(2**64 - 1), np.longdouble(2), True], ids=repr)
+class _Weight(int):
+    pass
+
+
+@pytest.mark.parametrize("weight", [np.uint64(2**64 - 1), np.longdouble(2), True, _Weight(2**70)], ids=repr)
 def test_weights_gli_reads_as_no_64_bit_number_are_left_to_networkx(weight: Any) -> None:
     """Judged as GLI would store them: a numpy uint64 beyond int64 (an int
-    beyond 64 bits once plain), a longdouble (no float to GLI) and a bool (no
-    number to GLI; 1 to NetworkX) decline, and NetworkX answers (the
-    conversion used to pass them on, and the engine refused them)."""
+    beyond 64 bits once plain), a longdouble (no float to GLI), a bool (no
+    number to GLI; 1 to NetworkX) and an int subclass beyond 64 bits (made a
+    float, it gave a path that was not the shortest) decline, and NetworkX
+    answers (the conversion used to pass them on, and the engine refused
+    them)."""
     G = nx.DiGraph()
     G.add_edge(0, 1, weight=weight)
     G.add_edge(1, 2, weight=1)

@@ -138,6 +138,8 @@ def _plain(value: Any) -> Any:
     ``Fraction``, which NetworkX weighs with."""
     if type(value) in (int, float, bool) or not isinstance(value, numbers.Real):
         return value
+    if isinstance(value, int) and not isinstance(value, bool):  # an int subclass: its exact value
+        return int.__int__(value)
     return value.item() if hasattr(value, "item") else float(value)
 
 

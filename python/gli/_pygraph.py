@@ -246,7 +246,9 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         from ._nx import from_networkx
 
         # A subclass stays itself; another backend builds that backend's graph.
-        return from_networkx(G, backend, cls=cls if backend == "python" else None)  # type: ignore[arg-type]
+        # (a str's text names the backend, as in ``Graph(backend=...)``)
+        python = isinstance(backend, str) and str.__eq__(backend, "python")
+        return from_networkx(G, backend, cls=cls if python else None)  # type: ignore[arg-type]
 
     # pickle / copy: everything but the lock. An edge's one dict stays shared
     # between its two adjacencies (pickle and deepcopy keep identities). The

@@ -16,7 +16,7 @@ use crate::engine::cancel::Cancel;
 use crate::engine::counters::{bump, Counter};
 use crate::engine::{Graph, GraphView, Snapshot};
 use crate::error::GraphError;
-use crate::sync::{Arc, AtomicBool, AtomicUsize, LeafMutex, OnceLock, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicPtr, AtomicUsize, LeafMutex, OnceLock, Ordering};
 
 /// The cancellation flags of the `CancelToken`s entered on one thread and
 /// not yet exited, innermost last. A leaf lock: held only to read or change
@@ -212,15 +212,66 @@ thread_local! {
 /// a line of its own, not a counter every thread shares.
 struct Reattaching;
 
+type Marks = LeafMutex<Vec<Arc<AtomicBool>>>;
+
+/// The registry of [`Reattaching`] marks (null until first used).
+static MARKS: AtomicPtr<Marks> = AtomicPtr::new(std::ptr::null_mut());
+
+/// `_after_fork` in a child, before any other thread starts: what the
+/// parent's other threads left counted (re-attaching, or running Python code
+/// from a GLI loop) is theirs, and the child does not have them.
+pub(crate) fn forget_other_threads_in_child() {
+    Reattaching::reset_in_child();
+    let mine = DEPTH.with(|d| usize::from(d.get() > 0));
+    CALLING_PYTHON.store(mine, Ordering::SeqCst);
+}
+
 impl Reattaching {
     thread_local! {
         static MINE: Arc<AtomicBool> = Reattaching::register();
     }
 
-    /// Every thread's mark (those of ended threads pruned as others register).
-    fn all() -> &'static LeafMutex<Vec<Arc<AtomicBool>>> {
-        static ALL: OnceLock<LeafMutex<Vec<Arc<AtomicBool>>>> = OnceLock::new();
-        ALL.get_or_init(|| LeafMutex::new(Vec::new()))
+    /// Every thread's mark (those of ended threads pruned as others
+    /// register), behind a pointer that a forked child replaces.
+    fn all() -> &'static Marks {
+        let p = MARKS.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: set once from a leaked `Box`, never freed.
+            return unsafe { &*p };
+        }
+        let new = Box::into_raw(Box::new(Marks::new(Vec::new())));
+        match MARKS.compare_exchange(
+            std::ptr::null_mut(),
+            new,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            // SAFETY: just leaked, never freed.
+            Ok(_) => unsafe { &*new },
+            Err(current) => {
+                // SAFETY: `new` lost the race and was never shared.
+                drop(unsafe { Box::from_raw(new) });
+                // SAFETY: as above.
+                unsafe { &*current }
+            }
+        }
+    }
+
+    /// In a forked child, before any other thread starts: the marks of the
+    /// parent's other threads (set while they waited for the GIL the
+    /// forking thread held) belong to threads the child does not have, and
+    /// kept every exit of the child waiting its full `EXIT_WAIT` (a review).
+    /// A new registry holds this thread's mark alone, cleared; the old one
+    /// is leaked (a parent thread may have held its lock).
+    fn reset_in_child() {
+        let mine = Self::MINE
+            .try_with(|m| {
+                m.store(false, Ordering::SeqCst);
+                m.clone()
+            })
+            .ok();
+        let fresh = Box::into_raw(Box::new(Marks::new(mine.into_iter().collect())));
+        MARKS.store(fresh, Ordering::Release);
     }
 
     fn register() -> Arc<AtomicBool> {

@@ -16,18 +16,18 @@ pyo3::import_exception!(gli.exceptions, ConvergenceError);
 impl From<GraphError> for PyErr {
     fn from(err: GraphError) -> PyErr {
         let msg = err.to_string();
-        with_message(err, msg)
+        error_with_message(err, msg)
     }
 }
 
 /// `err`'s exception, carrying `msg`.
-fn with_message(err: GraphError, msg: String) -> PyErr {
+pub(crate) fn error_with_message(err: GraphError, msg: String) -> PyErr {
     match err {
         // A failed operation of `batch_operations()`: its own class, named
         // by its index in the batch (recorded order).
         GraphError::InOperation(k, e) => {
             let msg = format!("batch_operations: item {k}: {e}");
-            with_message(*e, msg)
+            error_with_message(*e, msg)
         }
         GraphError::NodeNotFound(_) => NodeNotFoundError::new_err(msg),
         GraphError::EdgeNotFound(..) => EdgeNotFoundError::new_err(msg),
@@ -48,8 +48,21 @@ fn with_message(err: GraphError, msg: String) -> PyErr {
 /// `e` again, its message naming batch item `k` of `method` (a failure the
 /// batch met as a whole, which named no item): the same class, no cause.
 pub(crate) fn at_item(py: Python<'_>, e: PyErr, method: &str, k: usize) -> PyErr {
-    match e.value(py).str() {
-        Ok(msg) => PyErr::from_type(e.get_type(py), format!("{method}: item {k}: {msg}")),
-        Err(_) => e,
-    }
+    // Its message as given (`args[0]`, BaseException's own attribute, read
+    // without running Python code: `str(e)` would run the class's
+    // `__str__`, Python code).
+    let msg = {
+        let args = e.value(py).getattr(pyo3::intern!(py, "args"));
+        let first = args
+            .ok()
+            .and_then(|a| a.cast_into::<pyo3::types::PyTuple>().ok())
+            .filter(|a| a.len() == 1)
+            .and_then(|a| a.get_item(0).ok())
+            .and_then(|m| m.cast_into::<pyo3::types::PyString>().ok());
+        match first {
+            Some(m) => m.to_string(),
+            None => return e,
+        }
+    };
+    PyErr::from_type(e.get_type(py), format!("{method}: item {k}: {msg}"))
 }

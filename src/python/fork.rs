@@ -46,6 +46,9 @@ pub(crate) fn _before_fork(py: Python<'_>) {
 /// `after_in_child=...` (`in_child=True`).
 #[pyfunction]
 pub(crate) fn _after_fork(in_child: bool) {
+    if in_child {
+        super::detach::forget_other_threads_in_child();
+    }
     if HOLDING.with(|h| h.replace(false)) {
         // SAFETY: this thread's `_before_fork` took the gate, in this
         // process's memory (a child's is a copy of the parent's, this

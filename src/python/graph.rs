@@ -13,7 +13,6 @@ use numpy::{
     IntoPyArray, PyArray1, PyArrayDescr, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
     PyUntypedArray, PyUntypedArrayMethods,
 };
-use std::collections::HashSet;
 
 use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
@@ -28,7 +27,7 @@ use super::convert::{
     FlagArg, IntArg, PyAttrMap, PyPayload, RealArg, StrArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
-use super::errors::{at_item, EdgeAlreadyExistsError, NodeNotFoundError};
+use super::errors::{at_item, error_with_message};
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
@@ -218,7 +217,11 @@ impl PyGraph {
     /// (`EdgeAlreadyExistsError` for the first such). Ids are borrowed from
     /// the tuples a chunk at a time and resolved detached, every key-map lock
     /// taken once per chunk (`Graph::resolve_many`).
-    fn resolve_pairs(&self, py: Python<'_>, ends: &EdgeEnds<'_>) -> PyResult<(Vec<(Ix, Ix)>, u64)> {
+    fn resolve_pairs(
+        &self,
+        py: Python<'_>,
+        ends: &EdgeEnds<'_>,
+    ) -> Result<(Vec<(Ix, Ix)>, u64), EdgeFail> {
         /// Pairs per detached lookup run: long enough to amortize the locks,
         /// short enough to bound what the run borrows and how long it holds
         /// the key maps.
@@ -234,16 +237,16 @@ impl PyGraph {
         let take = |found: &[Option<Ix>],
                     pairs: &mut Vec<(Ix, Ix)>,
                     id_at: &dyn Fn(usize) -> NodeId|
-         -> PyResult<()> {
+         -> Result<(), EdgeFail> {
             let both = |e: &[Option<Ix>]| Some((e[0]?, e[1]?));
             if let Some(k) = found.iter().position(Option::is_none) {
                 // An earlier item that is already an edge is the first error.
                 pairs.extend(found[..k / 2 * 2].chunks_exact(2).filter_map(both));
                 let pairs = &*pairs;
                 let err = detach(py, || inner.first_existing_edge(pairs, epoch));
-                return Err(err
-                    .unwrap_or_else(|| GraphError::NodeNotFound(id_at(k)))
-                    .into());
+                return Err(EdgeFail::Graph(
+                    err.unwrap_or_else(|| GraphError::NodeNotFound(id_at(k))),
+                ));
             }
             // Every id was found (checked just above).
             pairs.extend(found.chunks_exact(2).filter_map(both));
@@ -382,7 +385,7 @@ impl PyGraph {
         ends: &EdgeEnds<'_>,
         attrs: Vec<(usize, PyAttrMap)>,
         _call: &trace::Call,
-    ) -> PyResult<usize> {
+    ) -> Result<usize, EdgeFail> {
         let (pairs, epoch) = self.resolve_pairs(py, ends)?;
         if let Some(stop) = &ends.stop {
             return Err(self.stop_error(py, stop, &pairs, epoch));
@@ -397,7 +400,7 @@ impl PyGraph {
         for _ in 0..EDGE_BATCH_ATTEMPTS {
             match detach(py, || inner.batch_add_edges(batch)) {
                 Ok(n) => return Ok(n),
-                Err(EdgeBatchError::Graph(e)) => return Err(e.into()),
+                Err(EdgeBatchError::Graph(e)) => return Err(EdgeFail::Graph(e)),
                 Err(EdgeBatchError::Stale(back)) => {
                     batch = back;
                     (batch.pairs, batch.epoch) = self.resolve_pairs(py, ends)?;
@@ -408,48 +411,50 @@ impl PyGraph {
         // under the shard locks the batch is applied under.
         let ids = ends.owned_ids()?;
         let attrs = batch.attrs;
-        Ok(detach(py, || inner.batch_add_edges_by_id(&ids, attrs))?)
+        detach(py, || inner.batch_add_edges_by_id(&ids, attrs)).map_err(EdgeFail::Graph)
     }
 
-    /// `e`, an edge batch's error, naming the item it belongs to when it is
-    /// a missing node's or an existing edge's (found by the whole batch at
-    /// once, they named no item): the first item that adding the items one
-    /// by one would fail at, whose endpoint is missing or whose edge the
-    /// graph or an earlier item has. Other errors, and one whose item no
-    /// longer fails (another thread changed the graph since), pass as they
-    /// are. The error path only: it looks every item up again.
-    fn name_failing_edge_item(&self, py: Python<'_>, e: PyErr, ends: &EdgeEnds<'_>) -> PyErr {
-        if !(e.is_instance_of::<NodeNotFoundError>(py)
-            || e.is_instance_of::<EdgeAlreadyExistsError>(py))
-        {
-            return e;
-        }
-        let Ok(ids) = ends.owned_ids() else {
-            return e;
-        };
-        let inner = &self.inner;
-        let directed = self.directed();
-        let failing = detach(py, || {
-            let mut added: HashSet<(&NodeId, &NodeId)> = HashSet::new();
-            for (k, ends) in ids.chunks_exact(2).enumerate() {
-                let (s, t) = (&ends[0], &ends[1]);
-                if !inner.contains(s.as_ref()) || !inner.contains(t.as_ref()) {
-                    return Some(k);
+    /// An edge batch's error as an exception, naming the item it belongs to
+    /// when the batch met it as a whole (a missing node, an existing edge):
+    /// the item adding the items one by one would fail at. Missing: the
+    /// first item with that endpoint (the engine reports the first failure
+    /// in item order). Existing: the edge's first item when the graph has
+    /// it, else its second (which repeats the first). A scan of the items,
+    /// no lookup but the one `has_edge`; under concurrent writes that may
+    /// have changed since, and then names the edge's other item. The
+    /// message is made in Rust (no Python code runs here).
+    fn name_failing_edge_item(&self, py: Python<'_>, fail: EdgeFail, ends: &EdgeEnds<'_>) -> PyErr {
+        const METHOD: &str = "batch_add_edges";
+        match fail {
+            EdgeFail::Py(e) => e,
+            EdgeFail::Stop(e) => at_item(py, e, METHOD, ends.len()),
+            EdgeFail::Graph(e) => {
+                let k = match &e {
+                    GraphError::NodeNotFound(id) => {
+                        let id = id.as_ref();
+                        ends.position(py, 0, |s, t| s == id || t == id)
+                    }
+                    GraphError::EdgeExists(s, t) => {
+                        let (s, t) = (s.as_ref(), t.as_ref());
+                        let directed = self.directed();
+                        let inner = &self.inner;
+                        let had = detach(py, || inner.has_edge(s, t));
+                        let same = |a: NodeRef<'_>, b: NodeRef<'_>| {
+                            (a == s && b == t) || (!directed && a == t && b == s)
+                        };
+                        ends.position(py, usize::from(!had), same)
+                    }
+                    _ => None,
+                };
+                match k {
+                    Some(k) => {
+                        let msg = format!("{METHOD}: item {k}: {e}");
+                        error_with_message(e, msg)
+                    }
+                    None => e.into(),
                 }
-                let repeated = added.contains(&(s, t)) || (!directed && added.contains(&(t, s)));
-                if repeated || inner.has_edge(s.as_ref(), t.as_ref()) {
-                    return Some(k);
-                }
-                added.insert((s, t));
             }
-            None
-        });
-        // None of the items read fails: the batch failed at the item after
-        // them (an endpoint no node can have), if it had one.
-        let Some(k) = failing.or(ends.stop.as_ref().map(|_| ids.len() / 2)) else {
-            return e;
-        };
-        at_item(py, e, "batch_add_edges", k)
+        }
     }
 
     /// The error of an edge batch whose item `stop` has an endpoint no node
@@ -463,16 +468,16 @@ impl PyGraph {
         stop: &Bound<'_, PyTuple>,
         pairs: &[(Ix, Ix)],
         epoch: u64,
-    ) -> PyErr {
+    ) -> EdgeFail {
         let inner = &self.inner;
         if let Some(e) = detach(py, || inner.first_existing_edge(pairs, epoch)) {
-            return e.into();
+            return EdgeFail::Graph(e);
         }
         // SAFETY: `edge_items` checked that the tuple has 2 or 3 items.
         let (s, d) = unsafe { endpoints(stop) };
         let missing =
             |x: &Bound<'_, PyAny>| node_ref_lenient(x).is_none_or(|id| !inner.contains(id));
-        node_not_found(if missing(&s) { &s } else { &d })
+        EdgeFail::Stop(node_not_found(if missing(&s) { &s } else { &d }))
     }
 
     fn op_from_tuple(&self, item: &Bound<'_, PyAny>, index: usize) -> PyResult<Staged> {
@@ -885,9 +890,70 @@ struct EdgeEnds<'py> {
     stop: Option<Bound<'py, PyTuple>>,
 }
 
+/// How an edge batch failed (see [`PyGraph::name_failing_edge_item`]).
+enum EdgeFail {
+    /// A missing node or an existing edge, which the batch met as a whole.
+    Graph(GraphError),
+    /// The item after those read ([`EdgeEnds::stop`]): an endpoint no node
+    /// can have.
+    Stop(PyErr),
+    /// Anything else (a Ctrl-C, a bad id), as it is.
+    Py(PyErr),
+}
+
+impl From<PyErr> for EdgeFail {
+    fn from(e: PyErr) -> Self {
+        EdgeFail::Py(e)
+    }
+}
+
 impl EdgeEnds<'_> {
     fn len(&self) -> usize {
         self.ints.len() / 2 + self.tuples.len()
+    }
+
+    /// The index of the item after the first `skip` items whose endpoints
+    /// satisfy `hit` (items in order: the leading int pairs, then the
+    /// tuples). Polls for Ctrl-C as it goes: a batch can be huge.
+    fn position(
+        &self,
+        py: Python<'_>,
+        mut skip: usize,
+        hit: impl Fn(NodeRef<'_>, NodeRef<'_>) -> bool,
+    ) -> Option<usize> {
+        let mut found = |s: NodeRef<'_>, t: NodeRef<'_>| {
+            if !hit(s, t) {
+                return false;
+            }
+            if skip == 0 {
+                return true;
+            }
+            skip -= 1;
+            false
+        };
+        let pairs = self.ints.chunks_exact(2).enumerate();
+        for (k, e) in pairs {
+            if k % (1 << 16) == 0 && py.check_signals().is_err() {
+                return None;
+            }
+            if found(NodeRef::Int(e[0]), NodeRef::Int(e[1])) {
+                return Some(k);
+            }
+        }
+        let base = self.ints.len() / 2;
+        for (k, tuple) in self.tuples.iter().enumerate() {
+            if k % (1 << 16) == 0 && py.check_signals().is_err() {
+                return None;
+            }
+            // SAFETY: `edge_items` checked that every tuple has 2 or 3 items.
+            let (s, d) = unsafe { endpoints(tuple) };
+            if let (Ok(s), Ok(d)) = (node_ref_borrowed(s), node_ref_borrowed(d)) {
+                if found(s, d) {
+                    return Some(base + k);
+                }
+            }
+        }
+        None
     }
 
     /// Every endpoint as an owned id, two per edge, in item order.
@@ -1186,7 +1252,10 @@ impl PyGraph {
                 _ => None,
             };
             match k {
-                Some(k) => at_item(py, e.into(), "get_nodes_batch", k),
+                Some(k) => {
+                    let msg = format!("get_nodes_batch: item {k}: {e}");
+                    error_with_message(e, msg)
+                }
                 None => e.into(),
             }
         })?;

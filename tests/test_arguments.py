@@ -395,3 +395,22 @@ def test_a_float_subclass_default_is_read_as_its_stored_value(backend: str) -> N
                    vectorized=True)
     assert cols == [[1.0, 0.5]]
     assert g.node_attribute_array("v", _FloatRefusing(0.5)).tolist() == [1.0, 0.5]
+
+
+def test_numpy_sees_an_attribute_view_as_one_object(backend: str) -> None:
+    # An audit: a Mapping written in Python has __getitem__ and __len__, which
+    # NumPy took for a sequence of its keys on the python backend: `view ==
+    # np.int64(1)` gave an array and `np.float64(1) in batch` raised there.
+    g = gli.Graph(backend=backend)
+    g.batch_add_nodes([(1, {"v": 1.0, "w": 2}), (2, {"v": 2.0})])
+    seen: list[Any] = []
+
+    def look(ids: Any, batch: Any) -> list[bool]:
+        a = batch[0]
+        seen.append((bool(a == np.int64(1)), a == {"v": 1.0, "w": 2}, np.asarray(a).shape,
+                     np.array([a, batch[1]], dtype=object).shape, np.float64(1) in batch,
+                     batch.count(np.float64(1))))
+        return [True] * len(ids)
+
+    g.filter_nodes(look, vectorized=True)
+    assert seen == [(False, True, (), (2,), False, 0)]

@@ -113,6 +113,18 @@ class AttributeView(Mapping[str, Any]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        """To NumPy, one object (a 0-d object array holding the view), as the
+        rust backend's view and a ``dict`` are: a mapping written in Python
+        has ``__getitem__`` and ``__len__``, which NumPy takes for a sequence
+        (an audit: ``view == np.int64(1)`` gave an array here, ``False``
+        there, and ``np.float64(1) in batch`` raised)."""
+        if dtype is not None and np.dtype(dtype) != np.dtype(object):
+            raise TypeError(f"an attribute view is no array of {np.dtype(dtype)}")
+        out = np.empty((), dtype=object)
+        out[()] = self
+        return out
+
     def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
         return dict, (dict(self.items()),)  # pickled and copied as the dict it shows
 

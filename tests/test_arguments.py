@@ -367,6 +367,12 @@ def test_the_backend_is_named_by_a_strs_text() -> None:
     for bad in (np.array(["python"]), np.array("python"), np.array(["python", "rust"])):
         with pytest.raises(TypeError, match="^Graph: backend must be a str, not ndarray$"):
             gli.Graph(backend=bad)  # type: ignore[arg-type]
+    # from_networkx too (a review): the python backend's classmethod chose
+    # itself for a str subclass whose == says yes to anything
+    nx = pytest.importorskip("networkx")
+    G = nx.path_graph(3)
+    assert gli.PythonGraph.from_networkx(G, Lies("rust")).backend == "rust"
+    assert gli.PythonGraph.from_networkx(G, Lies("python")).backend == "python"
 
 
 def test_a_cancel_tokens_exit_takes_the_three_exception_arguments() -> None:

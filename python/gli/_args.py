@@ -78,6 +78,20 @@ def _item_ref(method: str, index: int, x: object) -> int | str:
         raise TypeError(f"{method}: item {index}: {e}") from None
 
 
+def names_python_backend(backend: object) -> bool:
+    """Whether ``backend`` names the reference backend: by a ``str``'s text
+    (a ``str`` subclass's own ``==``, or an array's, could answer anything;
+    the native constructor reads the text too, and refuses what is not a
+    ``str``)."""
+    return isinstance(backend, str) and str.__eq__(backend, "python")
+
+
+def at_item(method: str, index: int, e: Exception) -> Exception:
+    """``e`` again, naming batch item ``index`` of ``method`` (a failure the
+    batch met as a whole): the same class, as the rust backend raises it."""
+    return type(e)(f"{method}: item {index}: {e}")
+
+
 def index_or_none(v: object) -> int | None:
     """``operator.index(v)``, or ``None`` where it raises ``TypeError`` (a
     NumPy array of one element has ``__index__`` and refuses), as the rust
@@ -91,9 +105,7 @@ def index_or_none(v: object) -> int | None:
 def _count(method: str, name: str, v: object) -> int:
     """A non-negative integer argument, checked as the rust backend checks it
     (an int beyond 64 bits is larger than any graph: no bound)."""
-    if isinstance(v, bool) or not hasattr(type(v), "__index__"):  # `k=True` is a slip, not a count of 1
-        raise TypeError(f"{method}: {name} must be an int, not {type(v).__name__}")
-    n = index_or_none(v)
+    n = None if isinstance(v, bool) else index_or_none(v)  # `k=True` is a slip, not a count of 1
     if n is None:
         raise TypeError(f"{method}: {name} must be an int, not {type(v).__name__}")
     if n < 0:

@@ -12,7 +12,6 @@ matches.
 from __future__ import annotations
 
 import math
-import operator
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbcSet

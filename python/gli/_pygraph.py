@@ -14,7 +14,10 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._args import _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _name, _text, _utf8, batch_items, read_items
+from ._args import (
+    _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _name, _text, _utf8, at_item, batch_items,
+    names_python_backend, read_items,
+)
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pyalgo import PythonQueries
@@ -246,9 +249,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         from ._nx import from_networkx
 
         # A subclass stays itself; another backend builds that backend's graph.
-        # (a str's text names the backend, as in ``Graph(backend=...)``)
-        python = isinstance(backend, str) and str.__eq__(backend, "python")
-        return from_networkx(G, backend, cls=cls if python else None)  # type: ignore[arg-type]
+        return from_networkx(G, backend, cls=cls if names_python_backend(backend) else None)  # type: ignore[arg-type]
 
     # pickle / copy: everything but the lock. An edge's one dict stays shared
     # between its two adjacencies (pickle and deepcopy keep identities). The
@@ -429,7 +430,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
                 try:
                     self._add_edge(s, t, a)
                 except (NodeNotFoundError, EdgeAlreadyExistsError) as e:  # the failing item named
-                    raise type(e)(f"batch_add_edges: item {i}: {e}") from None
+                    raise at_item("batch_add_edges", i, e) from None
             return len(staged)
 
         trash: list[Any] = []
@@ -484,7 +485,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             try:
                 trash.append(self._run_op(op))
             except (NodeNotFoundError, EdgeNotFoundError, EdgeAlreadyExistsError) as e:  # the failing operation named
-                raise type(e)(f"batch_operations: item {i}: {e}") from None
+                raise at_item("batch_operations", i, e) from None
 
     def _run_op(self, op: tuple[Any, ...]) -> Any:
         """Applies one operation; returns what it replaced or removed."""
@@ -585,7 +586,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
                 try:
                     out.append(self.get_node(x))
                 except NodeNotFoundError as e:  # the missing id named with its item
-                    raise NodeNotFoundError(f"get_nodes_batch: item {i}: {e}") from None
+                    raise at_item("get_nodes_batch", i, e) from None
             return out
 
     batch_query_nodes = get_nodes_batch

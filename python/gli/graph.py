@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self, cast
 
 from . import _core
+from ._args import names_python_backend
 from ._async import AsyncQueries
 from ._batch import BatchOperations
 from ._pygraph import PythonGraph, share_attributes, slot_values
@@ -119,10 +120,7 @@ class Graph(_core.Graph, AsyncQueries, metaclass=_GraphType):
             directed, backend = _construction_args(cls, args, kwargs)
         # backend="python" returns the reference backend, which has the same
         # methods and semantics; it is typed as a Graph for the same reason.
-        # A backend is named by a str's text: a str subclass's own `==` or an
-        # array's could answer anything (the native constructor reads the
-        # text too, and refuses what is not a str).
-        if isinstance(backend, str) and str.__eq__(backend, "python"):
+        if names_python_backend(backend):
             if cls is not Graph:  # its methods would be silently lost on a PythonGraph
                 raise TypeError(
                     f"{cls.__name__}(backend='python'): a subclass of Graph extends the rust backend;"

@@ -214,8 +214,10 @@ struct Reattaching;
 
 type Marks = LeafMutex<Vec<Arc<AtomicBool>>>;
 
-/// The registry of [`Reattaching`] marks (null until first used).
-static MARKS: AtomicPtr<Marks> = AtomicPtr::new(std::ptr::null_mut());
+/// The registry of [`Reattaching`] marks: [`FIRST_MARKS`], until a forked
+/// child replaces it.
+static MARKS: AtomicPtr<Marks> = AtomicPtr::new(&FIRST_MARKS as *const Marks as *mut Marks);
+static FIRST_MARKS: Marks = LeafMutex::new(Vec::new());
 
 /// `_after_fork` in a child, before any other thread starts: what the
 /// parent's other threads left counted (re-attaching, or running Python code
@@ -234,27 +236,8 @@ impl Reattaching {
     /// Every thread's mark (those of ended threads pruned as others
     /// register), behind a pointer that a forked child replaces.
     fn all() -> &'static Marks {
-        let p = MARKS.load(Ordering::Acquire);
-        if !p.is_null() {
-            // SAFETY: set once from a leaked `Box`, never freed.
-            return unsafe { &*p };
-        }
-        let new = Box::into_raw(Box::new(Marks::new(Vec::new())));
-        match MARKS.compare_exchange(
-            std::ptr::null_mut(),
-            new,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            // SAFETY: just leaked, never freed.
-            Ok(_) => unsafe { &*new },
-            Err(current) => {
-                // SAFETY: `new` lost the race and was never shared.
-                drop(unsafe { Box::from_raw(new) });
-                // SAFETY: as above.
-                unsafe { &*current }
-            }
-        }
+        // SAFETY: `FIRST_MARKS` or a leaked `Box`, never freed.
+        unsafe { &*MARKS.load(Ordering::Acquire) }
     }
 
     /// In a forked child, before any other thread starts: the marks of the

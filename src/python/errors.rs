@@ -20,15 +20,20 @@ impl From<GraphError> for PyErr {
     }
 }
 
+/// `err` as the exception of a batch's item `k` (a failure the batch met as
+/// a whole, which named no item): its own class, the message naming
+/// `method` and the item.
+pub(crate) fn error_at_item(err: GraphError, method: &str, k: usize) -> PyErr {
+    let msg = format!("{method}: item {k}: {err}");
+    error_with_message(err, msg)
+}
+
 /// `err`'s exception, carrying `msg`.
-pub(crate) fn error_with_message(err: GraphError, msg: String) -> PyErr {
+fn error_with_message(err: GraphError, msg: String) -> PyErr {
     match err {
-        // A failed operation of `batch_operations()`: its own class, named
-        // by its index in the batch (recorded order).
-        GraphError::InOperation(k, e) => {
-            let msg = format!("batch_operations: item {k}: {e}");
-            error_with_message(*e, msg)
-        }
+        // A failed operation of `batch_operations()`, by its index in the
+        // batch (recorded order).
+        GraphError::InOperation(k, e) => error_at_item(*e, "batch_operations", k),
         GraphError::NodeNotFound(_) => NodeNotFoundError::new_err(msg),
         GraphError::EdgeNotFound(..) => EdgeNotFoundError::new_err(msg),
         GraphError::EdgeExists(..) => EdgeAlreadyExistsError::new_err(msg),

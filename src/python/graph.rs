@@ -13,7 +13,6 @@ use numpy::{
     IntoPyArray, PyArray1, PyArrayDescr, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
     PyUntypedArray, PyUntypedArrayMethods,
 };
-
 use pyo3::exceptions::{PyTypeError, PyUnicodeEncodeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -27,7 +26,7 @@ use super::convert::{
     FlagArg, IntArg, PyAttrMap, PyPayload, RealArg, StrArg,
 };
 use super::detach::{calling_python, detach, iterate, run_detached, GilYield};
-use super::errors::{at_item, error_with_message};
+use super::errors::{at_item, error_at_item};
 use super::filter;
 use super::handles::HandleCache;
 use super::trace;
@@ -447,10 +446,7 @@ impl PyGraph {
                     _ => None,
                 };
                 match k {
-                    Some(k) => {
-                        let msg = format!("{METHOD}: item {k}: {e}");
-                        error_with_message(e, msg)
-                    }
+                    Some(k) => error_at_item(e, METHOD, k),
                     None => e.into(),
                 }
             }
@@ -918,42 +914,22 @@ impl EdgeEnds<'_> {
     fn position(
         &self,
         py: Python<'_>,
-        mut skip: usize,
+        skip: usize,
         hit: impl Fn(NodeRef<'_>, NodeRef<'_>) -> bool,
     ) -> Option<usize> {
-        let mut found = |s: NodeRef<'_>, t: NodeRef<'_>| {
-            if !hit(s, t) {
-                return false;
-            }
-            if skip == 0 {
-                return true;
-            }
-            skip -= 1;
-            false
-        };
-        let pairs = self.ints.chunks_exact(2).enumerate();
-        for (k, e) in pairs {
-            if k % (1 << 16) == 0 && py.check_signals().is_err() {
-                return None;
-            }
-            if found(NodeRef::Int(e[0]), NodeRef::Int(e[1])) {
-                return Some(k);
-            }
-        }
-        let base = self.ints.len() / 2;
-        for (k, tuple) in self.tuples.iter().enumerate() {
-            if k % (1 << 16) == 0 && py.check_signals().is_err() {
-                return None;
-            }
+        let ints =
+            (self.ints.chunks_exact(2)).map(|e| Some((NodeRef::Int(e[0]), NodeRef::Int(e[1]))));
+        let tuples = self.tuples.iter().map(|t| {
             // SAFETY: `edge_items` checked that every tuple has 2 or 3 items.
-            let (s, d) = unsafe { endpoints(tuple) };
-            if let (Ok(s), Ok(d)) = (node_ref_borrowed(s), node_ref_borrowed(d)) {
-                if found(s, d) {
-                    return Some(base + k);
-                }
-            }
-        }
-        None
+            let (s, d) = unsafe { endpoints(t) };
+            Some((node_ref_borrowed(s).ok()?, node_ref_borrowed(d).ok()?))
+        });
+        ints.chain(tuples)
+            .enumerate()
+            .take_while(|(k, _)| k % (1 << 16) != 0 || py.check_signals().is_ok())
+            .filter(|(_, ends)| ends.is_some_and(|(s, t)| hit(s, t)))
+            .nth(skip)
+            .map(|(k, _)| k)
     }
 
     /// Every endpoint as an owned id, two per edge, in item order.
@@ -1252,10 +1228,7 @@ impl PyGraph {
                 _ => None,
             };
             match k {
-                Some(k) => {
-                    let msg = format!("get_nodes_batch: item {k}: {e}");
-                    error_with_message(e, msg)
-                }
+                Some(k) => error_at_item(e, "get_nodes_batch", k),
                 None => e.into(),
             }
         })?;

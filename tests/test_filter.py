@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import decimal
 import functools
 import gc
 import math
@@ -387,6 +388,112 @@ def test_views_show_the_snapshot_not_later_writes(make_graph: GraphFactory) -> N
     assert g.filter_nodes(pred) == [1, 3, 5, 7, 9]
     assert seen[5] == "active" and len(seen) == 10
     assert g.get_node(5)["status"] == "changed" and 9 not in g and 100 in g
+
+
+WIDE_PAD = {f"pad{j}": j for j in range(12)}  # wide maps: the rust backend reads them from value columns
+
+
+def wide_value(i: int) -> Any:
+    """Node ``i``'s ``v``: every kind a node stores (``MISSING``: none)."""
+    if i % 13 == 12:
+        return "MISSING"
+    kinds = [i, i / 4, i % 3 == 0, None, f"s{i}", "a long string " * (1 + i % 3) + str(i),
+             [i], {"k": i}, decimal.Decimal(i), 2**70 + i, -(2**63)]
+    return kinds[i % len(kinds)]
+
+
+def wide_graph(make_graph: GraphFactory, n: int) -> gli.Graph:
+    g = make_graph()
+    g.batch_add_nodes(
+        (i, WIDE_PAD if wide_value(i) == "MISSING" else {**WIDE_PAD, "v": wide_value(i)}) for i in range(n)
+    )
+    g.add_node("bare")
+    return g
+
+
+def read_v(g: gli.Graph, kept: list[Any] | None = None) -> tuple[list[Any], list[tuple[Any, type, Any]]]:
+    """Filters ``g`` reading ``v`` every way a predicate can: what it keeps
+    and what it read, node by node."""
+    seen: list[tuple[Any, type, Any]] = []
+
+    def pred(node: Any, a: Mapping[str, Any]) -> bool:
+        got = a.get("v", "MISSING")
+        assert ("v" in a) == (got != "MISSING")
+        seen.append((node, type(got), got))
+        if kept is not None and node in (1, 2):
+            kept.append(a)
+        try:
+            return a["v"] is not None
+        except KeyError:
+            return False
+
+    kept_nodes = g.filter_nodes(pred)
+    return kept_nodes, sorted(seen, key=lambda s: str(s[0]))
+
+
+def test_repeated_filters_over_wide_nodes_read_every_value_exactly(make_graph: GraphFactory, backend: str) -> None:
+    # Enough nodes for value columns (the rust backend's second filter on
+    # notes what the first one read); every kind of value, missing ones and
+    # a node without attributes.
+    n = 3_000
+    g = wide_graph(make_graph, n)
+    want_nodes = [i for i in range(n) if wide_value(i) not in ("MISSING", None)]
+    want_seen = sorted(
+        [(i, type(wide_value(i)), wide_value(i)) for i in range(n)] + [("bare", str, "MISSING")],
+        key=lambda s: str(s[0]),
+    )
+    built = []
+    for _ in range(3):
+        before = gli.counters()["views_built"]
+        nodes, seen = read_v(g)
+        built.append(gli.counters()["views_built"] - before)
+        assert nodes == want_nodes
+        assert seen == want_seen  # values and their exact types
+    if backend == "rust":
+        # The first filter lists the live nodes (a view build) and notes what
+        # its predicate reads; the second builds value columns of those
+        # names; the third reuses them.
+        assert built == [1, 1, 0]
+
+
+def test_a_filter_inside_a_predicate_leaves_the_outer_filters_reads_noted(
+    make_graph: GraphFactory, backend: str
+) -> None:
+    outer, inner = wide_graph(make_graph, 3_000), wide_graph(make_graph, 2_000)
+    inner_hits: list[int] = []
+
+    def pred(node: Any, a: Mapping[str, Any]) -> bool:
+        if node == 0:
+            inner_hits.append(len(inner.filter_nodes(lambda n, b: b.get("pad3") == 3)))
+        return a.get("v") == 11
+
+    assert outer.filter_nodes(pred) == [11] and inner_hits == [2_000]
+    before = gli.counters()["views_built"]
+    assert outer.filter_nodes(lambda n, a: a.get("v") == 11) == [11]
+    if backend == "rust":
+        assert gli.counters()["views_built"] - before == 1  # the column of v: noted by the first filter
+
+
+def test_filters_over_wide_nodes_follow_writes_and_kept_views_keep_their_snapshot(
+    make_graph: GraphFactory,
+) -> None:
+    n = 3_000
+    g = wide_graph(make_graph, n)
+    read_v(g), read_v(g)  # the columns are built
+    kept: list[Any] = []
+    before = read_v(g, kept)
+    g.update_node(1, v="changed")
+    g.update_node(2, v=None)
+    g.remove_node(4)
+    g.add_node(n, **WIDE_PAD, v=7)
+    for _ in range(3):  # a written shard is read from its maps once, then gets a new column
+        nodes, seen = read_v(g)
+        assert 1 in nodes and 2 not in nodes and 4 not in nodes and n in nodes
+        assert (1, str, "changed") in seen and (2, type(None), None) in seen and (n, int, 7) in seen
+        assert nodes == [x for x in before[0] if x not in (2, 4)] + [n]
+    # Views a predicate kept show the snapshot of their filter, not the writes.
+    assert sorted(v["v"] for v in kept[:2]) == sorted([wide_value(1), wide_value(2)])
+    assert {v.get("v") for v in kept} == {wide_value(1), wide_value(2)}
 
 
 def test_writes_all_over_a_large_graph_during_a_filter_stay_out_of_it(make_graph: GraphFactory) -> None:

@@ -236,6 +236,9 @@ pub(crate) trait ShardCol: Sized + Send + Sync {
         cancel: &Cancel<'_>,
     ) -> Result<Option<Self>>;
     fn version(&self) -> u64;
+    /// Attributes whose columns of this kind are kept (the least recently
+    /// used one beyond is dropped).
+    const KEPT: usize = MAX_CACHED_ATTRS;
 }
 
 /// One attribute's values over one shard's slots, dictionary-encoded.
@@ -244,6 +247,9 @@ struct ShardColumn {
     codes: Vec<u32>,
     dict: HashMap<Key, u32, foldhash::fast::RandomState>,
 }
+
+/// How far ahead [`each_value`] loads attribute maps.
+const MAPS_AHEAD: usize = 8;
 
 /// Walks `shard`'s slots in order for a column of `attr` being built in
 /// `col`: `empty(col, n)` for a run of `n` slots that churn emptied (a freed
@@ -265,7 +271,16 @@ fn each_value<O, C>(
             Run::Empty(n) => empty(col, n),
             Run::Slots(slots) => {
                 cancel.check_every(&mut since_check, slots.len())?;
-                for slot in slots {
+                for (i, slot) in slots.iter().enumerate() {
+                    // Maps of many attributes lie a page or more apart, where
+                    // no hardware prefetcher follows: their loads overlap
+                    // only if asked for ahead.
+                    if let Some(a) = slots
+                        .get(i + MAPS_AHEAD)
+                        .and_then(|s| s.as_ref()?.attrs.as_ref())
+                    {
+                        a.prefetch();
+                    }
                     let v = slot
                         .as_ref()
                         .and_then(|r| r.attrs.as_deref())
@@ -428,6 +443,147 @@ impl NumColumns {
     }
 }
 
+/// A slot's value in a [`ValueColumn`]: a scalar copied out of the node's
+/// attribute map, or where to find it instead.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// No node in the slot, or the node has no such attribute.
+    Missing,
+    /// A list, dict or opaque value: read it from the node's map.
+    InMap,
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(compact_str::CompactString),
+}
+
+// 24 bytes a slot, as a stored value (the string's spare byte tells the kinds apart).
+const _: () = assert!(std::mem::size_of::<Cell>() == 24);
+
+impl Cell {
+    fn of<O>(v: Option<&Value<O>>) -> Self {
+        match v {
+            None => Cell::Missing,
+            Some(Value::None) => Cell::None,
+            Some(Value::Bool(b)) => Cell::Bool(*b),
+            Some(Value::Int(i)) => Cell::Int(*i),
+            Some(Value::Float(x)) => Cell::Float(*x),
+            Some(Value::Str(s)) => Cell::Str(s.clone()),
+            Some(Value::List(_) | Value::Dict(_) | Value::Opaque(_)) => Cell::InMap,
+        }
+    }
+}
+
+/// One attribute's scalar values over one shard's slots, copied out of the
+/// nodes' maps. A Python predicate that reads the attribute node after node
+/// reads it here, one sequential stream, instead of from each node's map: a
+/// map of many attributes sits a page or more from the next one, and
+/// reaching it costs a TLB miss and a cache miss per node (see
+/// `docs/performance.md`). Small maps lie next to each other and stream as
+/// well as a column would: a shard of such nodes keeps no cells (its nodes
+/// are read from their maps).
+pub struct ValueColumn {
+    version: u64,
+    cells: Vec<Cell>,
+}
+
+/// Maps sampled to tell whether a shard's nodes are wide.
+const WIDE_SAMPLE: usize = 64;
+/// Attributes per node, on average over the sample, from which a shard's
+/// values are worth copying into a column (a map of 8 takes 4 cache lines).
+const WIDE_MAP: usize = 8;
+
+/// Whether `shard`'s nodes (the first [`WIDE_SAMPLE`] with attributes) have
+/// [`WIDE_MAP`] attributes or more on average.
+fn wide<O>(shard: &Shard<O>) -> bool {
+    let (mut maps, mut entries) = (0, 0);
+    let sample = shard
+        .slots
+        .items()
+        .filter_map(|(_, r)| r.attrs.as_deref())
+        .take(WIDE_SAMPLE);
+    for a in sample {
+        maps += 1;
+        entries += a.len();
+    }
+    maps > 0 && entries >= maps * WIDE_MAP
+}
+
+impl ShardCol for ValueColumn {
+    fn build<O: Payload>(
+        shard: &Shard<O>,
+        attr: AttrId,
+        cancel: &Cancel<'_>,
+    ) -> Result<Option<Self>> {
+        if !wide(shard) {
+            return Ok(Some(Self {
+                version: shard.version,
+                cells: Vec::new(),
+            }));
+        }
+        let mut cells = Vec::with_capacity(shard.slots.len());
+        each_value(
+            shard,
+            attr,
+            cancel,
+            &mut cells,
+            |cells, n| cells.extend(std::iter::repeat_n(Cell::Missing, n)),
+            |cells, v| {
+                cells.push(Cell::of(v));
+                true
+            },
+        )?;
+        Ok(Some(Self {
+            version: shard.version,
+            cells,
+        }))
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// 24 bytes a slot each: fewer than the other kinds.
+    const KEPT: usize = MAX_VALUE_COLUMNS;
+}
+
+/// Attributes whose [`ValueColumn`]s are kept.
+const MAX_VALUE_COLUMNS: usize = 4;
+
+/// The value columns of some attributes over every shard of a view: what a
+/// per-node predicate reads instead of the nodes' maps. A shard without a
+/// column (written since its column was built: see
+/// [`ColumnCache::columns`]'s `lazy`) is read from the maps.
+pub struct ValueColumns {
+    bits: u32,
+    base: usize,
+    attrs: Vec<(AttrId, Vec<Option<Arc<ValueColumn>>>)>,
+}
+
+impl ValueColumns {
+    /// Attribute `attr` of live node `ix`, if a column holds it (`None`:
+    /// read the node's map).
+    #[inline]
+    pub fn get(&self, attr: AttrId, ix: Ix) -> Option<&Cell> {
+        let (_, shards) = self.attrs.iter().find(|(a, _)| *a == attr)?;
+        let s = (ix as usize) & ((1 << self.bits) - 1);
+        let row = ((ix as usize) >> self.bits).checked_sub(self.base)?;
+        match shards.get(s)?.as_deref()?.cells.get(row)? {
+            Cell::InMap => None,
+            cell => Some(cell),
+        }
+    }
+
+    /// Whether no attribute has a column with cells (nothing to read here).
+    pub fn is_empty(&self) -> bool {
+        self.attrs
+            .iter()
+            .flat_map(|(_, shards)| shards.iter().flatten())
+            .all(|c| c.cells.is_empty())
+    }
+}
+
 struct CachedAttr<C> {
     shards: Vec<Option<Arc<C>>>,
     /// Per shard, the version a lazy caller found its column stale at and
@@ -460,6 +616,10 @@ struct Caches {
     live: HashMap<AttrId, CachedAttr<LiveColumn>>,
     /// One entry (key 0): the adjacency CSR of each shard.
     adj: HashMap<AttrId, CachedAttr<AdjColumn>>,
+    vals: HashMap<AttrId, CachedAttr<ValueColumn>>,
+    /// The names the last large per-node predicate filter read (see
+    /// [`ColumnCache::values`]).
+    read: Vec<AttrId>,
 }
 
 /// Which of a shard's slots hold a node, one bit each: a filter without
@@ -610,7 +770,7 @@ impl ColumnCache {
             }
             have[i] = col;
         }
-        let evicted = if map.len() > MAX_CACHED_ATTRS {
+        let evicted = if map.len() > C::KEPT {
             let oldest = map.iter().min_by_key(|(_, c)| c.used).map(|(k, _)| *k);
             oldest.and_then(|k| map.remove(&k))
         } else {
@@ -634,6 +794,41 @@ impl ColumnCache {
             base: shards.first().map_or(0, |s| s.base as usize),
             shards: self.columns(view, attr, |c| &mut c.num, false, cancel)?,
         })
+    }
+
+    /// Value columns over `view`'s shards of the names the last large
+    /// per-node predicate filter read ([`Self::note_reads`]), for the next
+    /// one. Lazy as `where` is: a shard written since its column was built
+    /// is read from its maps the first time, and gets a new column when the
+    /// same version is filtered again.
+    pub fn values<O: Payload>(
+        &self,
+        view: &GraphView<'_, O>,
+        cancel: &Cancel<'_>,
+    ) -> Result<ValueColumns> {
+        let (bits, shards) = view.parts();
+        let names = self.inner.lock().read.clone();
+        let attrs = names
+            .into_iter()
+            .map(|a| Ok((a, self.columns(view, a, |c| &mut c.vals, true, cancel)?)))
+            .collect::<Result<_>>()?;
+        Ok(ValueColumns {
+            bits,
+            base: shards.first().map_or(0, |s| s.base as usize),
+            attrs,
+        })
+    }
+
+    /// Records the names (at most [`MAX_VALUE_COLUMNS`], in the order first
+    /// read) a large per-node predicate filter read: the next such filter
+    /// reads them from value columns ([`Self::values`]).
+    pub fn note_reads(&self, names: &[AttrId]) {
+        let names = &names[..names.len().min(MAX_VALUE_COLUMNS)];
+        let mut g = self.inner.lock();
+        if g.read != names {
+            g.read.clear();
+            g.read.extend_from_slice(names);
+        }
     }
 
     /// The adjacency of `view`'s shards as cached CSRs (see [`AdjIndex`]).
@@ -972,6 +1167,88 @@ mod tests {
                 assert_eq!(col.count(r0, r1), want, "{r0}..{r1}");
             }
         }
+    }
+
+    #[test]
+    fn value_columns_hold_what_the_maps_hold_and_follow_writes() {
+        let g: Graph<()> = Graph::with_shards(true, 8);
+        let k = intern("value_col_k");
+        let pad: Vec<(String, Value<()>)> = (0..WIDE_MAP)
+            .map(|j| (format!("value_col_pad{j}"), Value::Int(j as i64)))
+            .collect();
+        let value = |i: i64| match i % 7 {
+            0 => Some(Value::Int(i)),
+            1 => Some(Value::Float(i as f64 / 3.0)),
+            2 => Some(Value::Bool(i % 3 == 0)),
+            3 => Some(Value::None),
+            4 => Some(Value::Str(
+                format!("s{i}").repeat(1 + (i as usize % 5) * 4).into(),
+            )),
+            5 => Some(Value::List(vec![Value::Int(i)].into())),
+            _ => None, // missing
+        };
+        for i in 0..1_000i64 {
+            let mut m = AttrMap::new();
+            for (name, v) in &pad {
+                m.insert(intern(name), v.clone());
+            }
+            if let Some(v) = value(i) {
+                m.insert(k, v);
+            }
+            g.add_node(NodeRef::Int(i), m).unwrap();
+        }
+        let narrow_k = intern("value_col_narrow");
+        g.add_node(
+            NodeRef::Int(5_000),
+            attrs(&[("value_col_narrow", Value::Int(1))]),
+        )
+        .unwrap();
+        // `stale`: a shard may have no current column (its nodes then read
+        // their maps).
+        let check = |g: &Graph<()>, stale: bool| {
+            let snap = g.snapshot();
+            let view = snap.view();
+            g.columns.note_reads(&[k, narrow_k]);
+            let cols = never(|c| g.columns.values(&view, c)).unwrap();
+            let mut served = 0;
+            for ix in view.lo()..view.lo() + 1_001 {
+                let want = view.attrs(ix).and_then(|a| a.get(k));
+                match cols.get(k, ix) {
+                    Some(cell) => {
+                        served += 1;
+                        assert_eq!(*cell, Cell::of(want), "node {ix}");
+                    }
+                    // Read from the map: containers, and nodes of stale shards.
+                    None => assert!(
+                        matches!(want, Some(Value::List(_))) || stale,
+                        "node {ix}: {want:?}"
+                    ),
+                }
+            }
+            served
+        };
+        // Every scalar and every missing value is served; lists are not.
+        let all = 1_001 - 1_000 / 7 - 1;
+        assert_eq!(check(&g, false), all);
+        // A write: the written shard is read from its maps once, then rebuilt.
+        let mut m = AttrMap::new();
+        m.insert(k, Value::Str("changed".into()));
+        g.update_node(NodeRef::Int(3), m).unwrap();
+        let shard_nodes = 1_000 / 8;
+        assert!(check(&g, true) <= all - shard_nodes + shard_nodes / 7 + 1);
+        assert_eq!(check(&g, false), all);
+        // A graph of small maps keeps no cells: its maps are read directly.
+        let small: Graph<()> = Graph::with_shards(true, 8);
+        for i in 0..100i64 {
+            small
+                .add_node(NodeRef::Int(i), attrs(&[("value_col_k", Value::Int(i))]))
+                .unwrap();
+        }
+        let snap = small.snapshot();
+        small.columns.note_reads(&[k]);
+        let cols = never(|c| small.columns.values(&snap.view(), c)).unwrap();
+        assert!(cols.is_empty());
+        assert!((0..100).all(|ix| cols.get(k, snap.view().lo() + ix).is_none()));
     }
 
     #[test]

@@ -41,7 +41,9 @@ use super::handles::{HandleCache, Handles};
 use super::values::Values;
 use crate::engine::cancel::Cancel;
 use crate::engine::counters::{add, bump, Counter};
-use crate::engine::filter::{scan_edges, scan_nodes_cached, Where, WhereVal};
+use crate::engine::filter::{
+    scan_edges, scan_nodes_cached, Cell, ColumnCache, ValueColumns, Where, WhereVal,
+};
 use crate::engine::id::PyRepr;
 use crate::engine::{AttrId, Graph, Ix, Number, Snapshot, Value};
 use crate::error::GraphError;
@@ -164,6 +166,11 @@ pub(crate) fn is_numpy_number(obj: &Bound<'_, PyAny>) -> bool {
 struct ReadCache {
     keys: [Option<(Py<PyString>, AttrId)>; KEY_SLOTS],
     strs: Vec<Option<(InlineWords, Py<PyString>)>>,
+    /// Set while this thread evaluates the first batch of a large per-node
+    /// filter: the names its predicate reads are noted in `read` (see
+    /// `ColumnCache::note_reads`).
+    learning: bool,
+    read: Vec<AttrId>,
 }
 
 const KEY_SLOTS: usize = 16;
@@ -193,11 +200,25 @@ fn inline_words(s: &CompactString) -> Option<InlineWords> {
 
 thread_local! {
     static READ_CACHE: std::cell::RefCell<ReadCache> = const {
-        std::cell::RefCell::new(ReadCache { keys: [const { None }; KEY_SLOTS], strs: Vec::new() })
+        std::cell::RefCell::new(ReadCache {
+            keys: [const { None }; KEY_SLOTS],
+            strs: Vec::new(),
+            learning: false,
+            read: Vec::new(),
+        })
     };
 }
 
 impl ReadCache {
+    /// Notes that the predicate read `id` (while learning).
+    #[inline]
+    fn noted(&mut self, id: AttrId) -> AttrId {
+        if self.learning && self.read.len() < MAX_LEARNED && !self.read.contains(&id) {
+            self.read.push(id);
+        }
+        id
+    }
+
     #[inline]
     fn key_id(&mut self, key: &Bound<'_, PyString>) -> Option<AttrId> {
         let addr = key.as_ptr() as usize;
@@ -253,7 +274,10 @@ fn key_id(key: &Bound<'_, PyAny>) -> PyResult<Option<AttrId>> {
         key.hash()?;
         return Ok(None);
     };
-    Ok(READ_CACHE.with(|c| c.borrow_mut().key_id(s)))
+    Ok(READ_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.key_id(s).map(|id| c.noted(id))
+    }))
 }
 
 /// `map[key]` for the predicate: one cache access for key and value; short
@@ -268,13 +292,21 @@ fn read_attr<'py>(
         key.hash()?; // as a dict: unhashable is a TypeError, anything else absent
         return Ok(None);
     };
-    if view.map().is_none() {
+    if !view.has_map() {
         return Ok(None);
     }
     let found = READ_CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let v = view.find(c.key_id(key)?)?;
-        Some(match v {
+        let id = c.key_id(key)?;
+        let id = c.noted(id);
+        if let Some(cell) = view.cell(id) {
+            return match cell {
+                Cell::Missing => None,
+                Cell::Str(s) => Some(Ok(c.str_value(py, s))),
+                scalar => Some(Ok(scalar_to_py(py, scalar))),
+            };
+        }
+        Some(match view.find(id)? {
             Value::Str(s) => Ok(c.str_value(py, s)),
             other => Err(other),
         })
@@ -285,6 +317,18 @@ fn read_attr<'py>(
         // Other values convert outside the cache borrow (an opaque value's
         // conversion is just an incref, but containers allocate).
         Some(Err(v)) => value_to_py(py, v).map(Some),
+    }
+}
+
+/// A value column's scalar as Python reads it from the map (a `str` is read
+/// through the string cache instead).
+fn scalar_to_py<'py>(py: Python<'py>, cell: &Cell) -> Bound<'py, PyAny> {
+    match cell {
+        Cell::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Cell::Int(i) => PyInt::new(py, *i).into_any(),
+        Cell::Float(x) => PyFloat::new(py, *x).into_any(),
+        Cell::Str(s) => PyString::new(py, s).into_any(),
+        Cell::None | Cell::Missing | Cell::InMap => py.None().into_bound(py),
     }
 }
 
@@ -299,8 +343,15 @@ fn read_attr<'py>(
 pub struct AttrView {
     /// Keeps the snapshot, and so the map `map` points into, alive.
     snap: ManuallyDrop<Arc<Snapshot<PyPayload>>>,
-    /// The node's (or edge's) attribute map inside `snap` (null: none).
-    map: std::cell::UnsafeCell<Option<NonNull<PyAttrSlice>>>,
+    /// The node's (or edge's) attribute map inside `snap` (null: none):
+    /// where the record keeps it, so that placing the view on a node does
+    /// not read the map itself (a read served by `cols` never does).
+    map: std::cell::UnsafeCell<Option<NonNull<PySharedAttrs>>>,
+    /// The node's index, where `cols` is read.
+    ix: std::cell::UnsafeCell<Ix>,
+    /// Value columns of the names the filter's predicate is expected to
+    /// read (see `ColumnCache::values`), inside `snap` as far as they go.
+    cols: Option<Arc<ValueColumns>>,
     /// Where the last name read was found in the map (see
     /// `AttrSlice::get_from`), kept when the view moves to the next node.
     hint: AtomicU32,
@@ -312,14 +363,15 @@ pub struct AttrView {
 }
 
 // SAFETY: `map` points into `snap`, which this view keeps alive and which is
-// immutable (a snapshot's shards are never written: writers copy them). The
-// cell is written only by `AttrView::reuse`, which requires the caller's
-// reference to be the object's only one (no concurrent reader can exist).
+// immutable (a snapshot's shards are never written: writers copy them); the
+// columns in `cols` are immutable too. The `map` and `ix` cells are written
+// only by `AttrView::reuse`, which requires the caller's reference to be the
+// object's only one (no concurrent reader can exist).
 unsafe impl Send for AttrView {}
 unsafe impl Sync for AttrView {}
 
-fn map_ptr(attrs: Option<&PySharedAttrs>) -> Option<NonNull<PyAttrSlice>> {
-    attrs.map(|a| NonNull::from(&**a))
+fn map_ptr(attrs: Option<&PySharedAttrs>) -> Option<NonNull<PySharedAttrs>> {
+    attrs.map(NonNull::from)
 }
 
 /// Drops a view's hold on a snapshot (and graph); when it was the last one,
@@ -351,16 +403,20 @@ impl Drop for AttrBatch {
 }
 
 impl AttrView {
-    /// A view of `attrs`, which must live inside `snap`.
+    /// A view of `attrs`, which must live inside `snap`: node `ix`'s when
+    /// `cols` is given (an edge's view reads no columns).
     fn new(
         py: Python<'_>,
         snap: &Arc<Snapshot<PyPayload>>,
         values: &Py<Values>,
         attrs: Option<&PySharedAttrs>,
+        (cols, ix): (Option<&Arc<ValueColumns>>, Ix),
     ) -> Self {
         Self {
             snap: ManuallyDrop::new(snap.clone()),
             map: std::cell::UnsafeCell::new(map_ptr(attrs)),
+            ix: std::cell::UnsafeCell::new(ix),
+            cols: cols.cloned(),
             hint: AtomicU32::new(0),
             values: values.clone_ref(py),
         }
@@ -369,7 +425,21 @@ impl AttrView {
     #[inline]
     fn map(&self) -> Option<&PyAttrSlice> {
         // SAFETY: see the `Sync` impl: the pointee lives as long as `snap`.
-        unsafe { (*self.map.get()).map(|p| p.as_ref()) }
+        unsafe { (*self.map.get()).map(|p| &**p.as_ref()) }
+    }
+
+    /// Whether the node has attributes (without reading its map).
+    #[inline]
+    fn has_map(&self) -> bool {
+        // SAFETY: see the `Sync` impl.
+        unsafe { (*self.map.get()).is_some() }
+    }
+
+    /// Attribute `id` from the view's value columns, if one holds it.
+    #[inline]
+    fn cell(&self, id: AttrId) -> Option<&Cell> {
+        // SAFETY: see the `Sync` impl.
+        self.cols.as_deref()?.get(id, unsafe { *self.ix.get() })
     }
 
     /// A view of `attrs` (inside `snap`): `slot`'s object again when nothing
@@ -382,25 +452,31 @@ impl AttrView {
         snap: &Arc<Snapshot<PyPayload>>,
         values: &Py<Values>,
         attrs: Option<&PySharedAttrs>,
+        (cols, ix): (Option<&Arc<ValueColumns>>, Ix),
     ) -> PyResult<Bound<'py, AttrView>> {
         if let Some(v) = slot.as_ref() {
+            let same_cols = match (&v.get().cols, cols) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            };
             // SAFETY: `v` is a live object and we are attached.
-            if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1 && Arc::ptr_eq(&*v.get().snap, snap)
+            if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1
+                && Arc::ptr_eq(&*v.get().snap, snap)
+                && same_cols
             {
                 // SAFETY: our reference is the only one, so nothing reads the
-                // cell concurrently; `attrs` lives in the view's snapshot.
-                unsafe { *v.get().map.get() = map_ptr(attrs) };
+                // cells concurrently; `attrs` lives in the view's snapshot.
+                unsafe {
+                    *v.get().map.get() = map_ptr(attrs);
+                    *v.get().ix.get() = ix;
+                }
                 return Ok(v.clone());
             }
         }
-        let v = Bound::new(py, AttrView::new(py, snap, values, attrs))?;
+        let v = Bound::new(py, AttrView::new(py, snap, values, attrs, (cols, ix)))?;
         *slot = Some(v.clone());
         Ok(v)
-    }
-
-    fn get_value(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<&Value<PyPayload>>> {
-        let id = key_id(key)?;
-        Ok(id.and_then(|id| self.find(id)))
     }
 
     /// The value of attribute `id`, looked up from where the view's last
@@ -491,7 +567,13 @@ impl AttrView {
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.get_value(key)?.is_some())
+        let Some(id) = key_id(key)? else {
+            return Ok(false);
+        };
+        Ok(match self.cell(id) {
+            Some(cell) => !matches!(cell, Cell::Missing),
+            None => self.find(id).is_some(),
+        })
     }
 
     fn __len__(&self) -> usize {
@@ -664,7 +746,13 @@ impl AttrBatch {
     /// The view of row `i` (< the batch's length).
     fn row(&self, py: Python<'_>, i: usize) -> AttrView {
         let ix = self.ixs[self.start + i];
-        AttrView::new(py, &self.snap, &self.values, self.snap.attrs(ix))
+        AttrView::new(
+            py,
+            &self.snap,
+            &self.values,
+            self.snap.attrs(ix),
+            (None, ix),
+        )
     }
 
     /// `batch[index]` for an int index (anything with `__index__`, such as
@@ -1602,17 +1690,64 @@ impl Drop for Calls {
     }
 }
 
+/// The names a large per-node filter's first batch reads, noted while it
+/// runs on this thread (see `ColumnCache::note_reads`). A filter the
+/// predicate runs inside it learns for itself; the outer one's notes are
+/// put back when it is done.
+struct Learning<'a> {
+    cache: &'a ColumnCache,
+    outer: (bool, Vec<AttrId>),
+}
+
+impl<'a> Learning<'a> {
+    fn start(cache: &'a ColumnCache) -> Self {
+        let outer = READ_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            (
+                std::mem::replace(&mut c.learning, true),
+                std::mem::take(&mut c.read),
+            )
+        });
+        Self { cache, outer }
+    }
+}
+
+impl Drop for Learning<'_> {
+    fn drop(&mut self) {
+        let (learning, read) = std::mem::take(&mut self.outer);
+        let read = READ_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            c.learning = learning;
+            std::mem::replace(&mut c.read, read)
+        });
+        self.cache.note_reads(&read);
+    }
+}
+
+/// At most this many names a predicate reads get value columns.
+const MAX_LEARNED: usize = 4;
+
+/// A per-node filter of at least this many candidates reads value columns
+/// and notes the names its predicate reads (smaller ones would spend more
+/// on the columns than they save).
+const COLUMNS_MIN: usize = 1 << 10;
+
 fn per_node_batch(
     py: Python<'_>,
     pred: &Bound<'_, PyAny>,
     (snap, values): (&Arc<Snapshot<PyPayload>>, &Py<Values>),
     items: &[Ix],
+    (cols, learn): (Option<&Arc<ValueColumns>>, Option<&ColumnCache>),
     cancelled: &Cancelled<'_>,
 ) -> PyResult<Vec<Py<PyAny>>> {
+    let _learning = learn.map(Learning::start);
     let mut calls = Calls(0);
     let view = snap.view();
     let mut out = Vec::with_capacity(items.len());
     let mut spare = None;
+    // With columns, reads that they serve never reach the maps: loading the
+    // maps ahead would cost what the columns save.
+    let maps_ahead = cols.is_none();
     for (i, &ix) in items.iter().enumerate() {
         // Records some nodes ahead, their attribute maps nearer: both then
         // arrive while the predicate runs (maps of many attributes sit a page
@@ -1624,13 +1759,15 @@ fn per_node_batch(
         if let Some(&ahead) = items.get(i + 24) {
             view.prefetch_rec(ahead);
         }
-        if let Some(&ahead) = items.get(i + 12) {
-            view.prefetch_attrs(ahead);
+        if maps_ahead {
+            if let Some(&ahead) = items.get(i + 12) {
+                view.prefetch_attrs(ahead);
+            }
         }
         checkpoint(py);
         cancelled.check()?;
         let id = node_obj(py, &view, ix);
-        let attrs = AttrView::reuse(py, &mut spare, snap, values, view.attrs(ix))?;
+        let attrs = AttrView::reuse(py, &mut spare, snap, values, view.attrs(ix), (cols, ix))?;
         calls.0 += 1;
         if pred.call1((&id, attrs))?.is_truthy()? {
             out.push(id.unbind());
@@ -1656,9 +1793,22 @@ pub(crate) fn filter_nodes<'py>(
         ));
     }
     let cond = &args.cond;
-    let (snap, cands) = on_snapshot(py, graph, |view, cancel| {
-        scan_nodes_cached(view, cond, &graph.columns, cancel)
+    // A large per-node predicate filter reads the names the last one read
+    // from value columns (built now if need be, detached).
+    let per_node = args.predicate.is_some() && !vectorized;
+    let (snap, (cands, cols)) = on_snapshot(py, graph, |view, cancel| {
+        let cands = scan_nodes_cached(view, cond, &graph.columns, cancel)?;
+        let cols = if per_node && cands.len() >= COLUMNS_MIN {
+            let cols = graph.columns.values(view, cancel)?;
+            Some((!cols.is_empty()).then(|| Arc::new(cols)))
+        } else {
+            None
+        };
+        Ok((cands, cols))
     })?;
+    // `Some`: a large per-node filter, whose first batch notes what it reads.
+    let learn = cols.is_some().then_some(&graph.columns);
+    let cols = cols.flatten();
     let view = snap.view();
     let Some(pred) = args.predicate else {
         // From the id columns; but a few results right after a write take
@@ -1687,7 +1837,11 @@ pub(crate) fn filter_nodes<'py>(
                 let batch = (&cands, b * bs, items.len());
                 vectorized_batch(py, pred, graph, (&snap, values), handles, batch)
             }
-            None => per_node_batch(py, pred, (&snap, values), items, cancelled),
+            None => {
+                let learn = learn.filter(|_| b == 0);
+                let how = (cols.as_ref(), learn);
+                per_node_batch(py, pred, (&snap, values), items, how, cancelled)
+            }
         },
     )?;
     PyList::new(py, kept)
@@ -1727,7 +1881,7 @@ pub(crate) fn filter_edges<'py>(
                 cancelled.check()?;
                 let (si, ti) = (node_obj(py, &view, s), node_obj(py, &view, t));
                 let edge = view.edge_attrs(s, t);
-                let attrs = AttrView::reuse(py, &mut spare, &snap, values, edge)?;
+                let attrs = AttrView::reuse(py, &mut spare, &snap, values, edge, (None, 0))?;
                 calls.0 += 1;
                 if pred.call1((&si, &ti, attrs))?.is_truthy()? {
                     out.push(PyTuple::new(py, [si, ti])?.unbind());

@@ -285,6 +285,82 @@ def test_backends_agree(
     assert results[0] == results[1]
 
 
+# ------------------------- differential (wide nodes: value columns, writes)
+
+WIDE_NAMES = ["a", "b", "c", "d", "e", "f"]
+WIDE_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False),
+    st.text(max_size=30), st.lists(st.integers(0, 3), max_size=2), st.sampled_from([2**70, np.int64(5), Flag(1)]),
+)
+
+
+def wide_attrs(rnd: random.Random, pool: list[Any]) -> dict[str, Any]:
+    """Eight padding attributes (the rust backend reads the names a
+    predicate reads from value columns on such nodes) and some of the
+    names, with values drawn from ``pool``."""
+    attrs: dict[str, Any] = {f"pad{j}": j for j in range(8)}
+    for name in WIDE_NAMES:
+        if rnd.random() < 0.8:
+            attrs[name] = rnd.choice(pool)
+    return attrs
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32),
+    pool=st.lists(WIDE_VALUES, min_size=1, max_size=12),
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["filter", "filter", "update", "remove", "add"]),
+            st.lists(st.sampled_from(WIDE_NAMES), min_size=1, max_size=3),
+            st.integers(0, 2**32),
+        ),
+        max_size=8,
+    ),
+)
+def test_backends_agree_on_wide_filters_across_writes(
+    seed: int, pool: list[Any], steps: list[tuple[str, list[str], int]]
+) -> None:
+    # More nodes than a filter needs for value columns; filters read
+    # different names with [], get and in, with writes between them.
+    rnd = random.Random(seed)
+    n = 1_100
+    nodes = [(i, wide_attrs(rnd, pool)) for i in range(n)]
+    graphs = [gli.Graph(backend=b) for b in ("rust", "python")]
+    for g in graphs:
+        g.batch_add_nodes(nodes)
+    for op, names, arg in steps:
+        r = random.Random(arg)
+        node = r.randrange(n + 20)
+        if op == "filter":
+            outs = []
+            for g in graphs:
+                seen: list[Any] = []
+
+                def pred(v: Any, a: Mapping[str, Any], seen: list[Any] = seen) -> bool:
+                    got = [(name in a, a.get(name, "MISSING"), type(a.get(name))) for name in names]
+                    try:
+                        first = a[names[0]]
+                    except KeyError:
+                        first = "MISSING"
+                    seen.append((v, got, repr(first)))
+                    return first is not None and first != "MISSING"
+
+                outs.append((g.filter_nodes(pred), seen))
+            assert outs[0] == outs[1]
+        elif op == "update":
+            value = r.choice(pool)
+            for g in graphs:
+                assert outcome(g.update_node, node, **{names[0]: value})[0] == ("ok" if node in g else "err")
+        elif op == "remove":
+            for g in graphs:
+                outcome(g.remove_node, node)
+        else:
+            attrs, new = wide_attrs(r, pool), n + r.randrange(20)
+            assert len({outcome(g.add_node, new, **attrs)[0] for g in graphs}) == 1
+    assert [g.nodes() for g in graphs][0] == graphs[1].nodes()
+
+
 # ------------------------------------------- differential (large, seeded)
 
 

@@ -442,32 +442,45 @@ def test_repeated_filters_over_wide_nodes_read_every_value_exactly(make_graph: G
         [(i, type(wide_value(i)), wide_value(i)) for i in range(n)] + [("bare", str, "MISSING")],
         key=lambda s: str(s[0]),
     )
-    built = []
+    built, served = [], []
     for _ in range(3):
-        before = gli.counters()["views_built"]
+        before = gli.counters()
         nodes, seen = read_v(g)
-        built.append(gli.counters()["views_built"] - before)
+        after = gli.counters()
+        built.append(after["views_built"] - before["views_built"])
+        served.append(after["column_reads"] - before["column_reads"])
         assert nodes == want_nodes
         assert seen == want_seen  # values and their exact types
     if backend == "rust":
         # The first filter lists the live nodes (a view build) and notes what
         # its predicate reads; the second builds value columns of those
-        # names; the third reuses them.
+        # names; the third reuses them. Columns serve every read (get, in,
+        # []) of a scalar or a missing value; strings of more than 24
+        # bytes, lists, dicts and objects are read from the maps.
         assert built == [1, 1, 0]
+        def servable(v: Any) -> bool:
+            if isinstance(v, str):
+                return v == "MISSING" or len(v.encode()) <= 24
+            return v is None or type(v) in (int, float, bool) and -(2**63) <= v < 2**63
+        assert served == [0] + [3 * sum(servable(wide_value(i)) for i in range(n))] * 2
 
 
+@pytest.mark.parametrize(("inner_n", "inner_batch"), [(2_000, None), (2_000, 256), (500, None)])
 def test_a_filter_inside_a_predicate_leaves_the_outer_filters_reads_noted(
-    make_graph: GraphFactory, backend: str
+    make_graph: GraphFactory, backend: str, inner_n: int, inner_batch: int | None
 ) -> None:
-    outer, inner = wide_graph(make_graph, 3_000), wide_graph(make_graph, 2_000)
+    # The inner filter, one batch or several, large or small, reads other
+    # names: the outer filter notes only its own.
+    outer, inner = wide_graph(make_graph, 3_000), wide_graph(make_graph, inner_n)
     inner_hits: list[int] = []
 
     def pred(node: Any, a: Mapping[str, Any]) -> bool:
         if node == 0:
-            inner_hits.append(len(inner.filter_nodes(lambda n, b: b.get("pad3") == 3)))
+            found = inner.filter_nodes(lambda n, b: b.get("pad3") == 3 and b.get("pad4") == 4, batch_size=inner_batch)
+            inner_hits.append(len(found))
         return a.get("v") == 11
 
-    assert outer.filter_nodes(pred) == [11] and inner_hits == [2_000]
+    assert outer.filter_nodes(pred) == [11] and inner_hits == [inner_n]
     before = gli.counters()["views_built"]
     assert outer.filter_nodes(lambda n, a: a.get("v") == 11) == [11]
     if backend == "rust":

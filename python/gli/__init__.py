@@ -65,8 +65,10 @@ def counters() -> dict[str, int]:
     """Process-wide monotonic event counters of the native engine.
 
     Keys include ``ffi_calls`` (calls into ``gli._core``), ``gil_reacquisitions``,
-    ``predicate_calls`` and ``predicate_batches``. Counting is per thread and
-    summed here, so it never becomes a contention point.
+    ``predicate_calls``, ``predicate_batches``, ``views_built`` and
+    ``column_reads`` (a predicate's attribute reads served by value columns).
+    Counting is per thread and summed here, so it never becomes a contention
+    point.
     """
     return _core.counters()
 

@@ -26,15 +26,19 @@ pub enum Counter {
     /// id columns) built, or rebuilt for the shards written since: one per
     /// query that had to build any part of one.
     ViewsBuilt,
+    /// Attribute reads (`a[name]`, `.get`, `in`) of a predicate's views
+    /// served by value columns instead of the nodes' maps.
+    ColumnReads,
 }
 
 /// Names, in `Counter` order, as `gli.counters()` reports them.
-pub const NAMES: [&str; 5] = [
+pub const NAMES: [&str; 6] = [
     "ffi_calls",
     "gil_reacquisitions",
     "predicate_calls",
     "predicate_batches",
     "views_built",
+    "column_reads",
 ];
 const N: usize = NAMES.len();
 

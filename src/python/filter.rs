@@ -171,6 +171,9 @@ struct ReadCache {
     /// `ColumnCache::note_reads`).
     learning: bool,
     read: Vec<AttrId>,
+    /// Reads value columns served on this thread, not yet added to the
+    /// `column_reads` counter (see [`flush_column_reads`]).
+    served: u64,
 }
 
 const KEY_SLOTS: usize = 16;
@@ -205,6 +208,7 @@ thread_local! {
             strs: Vec::new(),
             learning: false,
             read: Vec::new(),
+            served: 0,
         })
     };
 }
@@ -300,6 +304,7 @@ fn read_attr<'py>(
         let id = c.key_id(key)?;
         let id = c.noted(id);
         if let Some(cell) = view.cell(id) {
+            c.served += 1;
             return match cell {
                 Cell::Missing => None,
                 Cell::Str(s) => Some(Ok(c.str_value(py, s))),
@@ -315,7 +320,9 @@ fn read_attr<'py>(
         None => Ok(None),
         Some(Ok(obj)) => Ok(Some(obj)),
         // Other values convert outside the cache borrow (an opaque value's
-        // conversion is just an incref, but containers allocate).
+        // conversion is just an incref, but containers allocate). A
+        // column's scalars convert inside it: an int or a float is not
+        // tracked by the collector, so making one runs no Python code.
         Some(Err(v)) => value_to_py(py, v).map(Some),
     }
 }
@@ -570,8 +577,14 @@ impl AttrView {
         let Some(id) = key_id(key)? else {
             return Ok(false);
         };
+        if !self.has_map() {
+            return Ok(false);
+        }
         Ok(match self.cell(id) {
-            Some(cell) => !matches!(cell, Cell::Missing),
+            Some(cell) => {
+                READ_CACHE.with(|c| c.borrow_mut().served += 1);
+                !matches!(cell, Cell::Missing)
+            }
             None => self.find(id).is_some(),
         })
     }
@@ -1610,6 +1623,7 @@ fn vectorized_batch(
     (cands, start, len): (&Arc<Vec<Ix>>, usize, usize),
 ) -> PyResult<Vec<Py<PyAny>>> {
     add(Counter::PredicateCalls, 1);
+    let _notes = ReadNotes::enter(None);
     let view = snap.view();
     let items = &cands[start..start + len];
     let ids = handles.list(py, &view, items)?;
@@ -1687,24 +1701,46 @@ struct Calls(u64);
 impl Drop for Calls {
     fn drop(&mut self) {
         add(Counter::PredicateCalls, self.0);
+        flush_column_reads();
     }
 }
 
-/// The names a large per-node filter's first batch reads, noted while it
-/// runs on this thread (see `ColumnCache::note_reads`). A filter the
-/// predicate runs inside it learns for itself; the outer one's notes are
-/// put back when it is done.
-struct Learning<'a> {
-    cache: &'a ColumnCache,
+/// Adds this thread's reads served by value columns to the `column_reads`
+/// counter: at the end of each predicate batch (a read is one field
+/// increment, in the thread's read cache, already borrowed) and when
+/// `gli.counters()` is read.
+pub(crate) fn flush_column_reads() {
+    let n = READ_CACHE
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .map(|mut c| std::mem::take(&mut c.served))
+        })
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0);
+    if n > 0 {
+        add(Counter::ColumnReads, n);
+    }
+}
+
+/// What a batch's predicate reads, noted on this thread while the batch
+/// runs: the names, for the first batch of a large per-node filter
+/// (`Some`: see `ColumnCache::note_reads`); nothing, for every other batch.
+/// Entered around each batch, so that a filter the predicate runs (its
+/// batches, large or small, per-node, vectorized or of edges) notes
+/// nothing for the filter around it; the outer state is put back when the
+/// batch is done.
+struct ReadNotes<'a> {
+    cache: Option<&'a ColumnCache>,
     outer: (bool, Vec<AttrId>),
 }
 
-impl<'a> Learning<'a> {
-    fn start(cache: &'a ColumnCache) -> Self {
+impl<'a> ReadNotes<'a> {
+    fn enter(cache: Option<&'a ColumnCache>) -> Self {
         let outer = READ_CACHE.with(|c| {
             let mut c = c.borrow_mut();
             (
-                std::mem::replace(&mut c.learning, true),
+                std::mem::replace(&mut c.learning, cache.is_some()),
                 std::mem::take(&mut c.read),
             )
         });
@@ -1712,7 +1748,7 @@ impl<'a> Learning<'a> {
     }
 }
 
-impl Drop for Learning<'_> {
+impl Drop for ReadNotes<'_> {
     fn drop(&mut self) {
         let (learning, read) = std::mem::take(&mut self.outer);
         let read = READ_CACHE.with(|c| {
@@ -1720,7 +1756,9 @@ impl Drop for Learning<'_> {
             c.learning = learning;
             std::mem::replace(&mut c.read, read)
         });
-        self.cache.note_reads(&read);
+        if let Some(cache) = self.cache {
+            cache.note_reads(&read);
+        }
     }
 }
 
@@ -1740,7 +1778,7 @@ fn per_node_batch(
     (cols, learn): (Option<&Arc<ValueColumns>>, Option<&ColumnCache>),
     cancelled: &Cancelled<'_>,
 ) -> PyResult<Vec<Py<PyAny>>> {
-    let _learning = learn.map(Learning::start);
+    let _notes = ReadNotes::enter(learn);
     let mut calls = Calls(0);
     let view = snap.view();
     let mut out = Vec::with_capacity(items.len());
@@ -1872,6 +1910,7 @@ pub(crate) fn filter_edges<'py>(
         &cands,
         args.batch_size,
         |py, pred, _, items, cancelled| {
+            let _notes = ReadNotes::enter(None);
             let view = snap.view();
             let mut calls = Calls(0);
             let mut out = Vec::with_capacity(items.len());

@@ -20,6 +20,7 @@ use crate::engine::counters as stats;
 #[pyfunction]
 fn counters(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let _call = trace::call("counters");
+    filter::flush_column_reads();
     let dict = PyDict::new(py);
     for (name, value) in stats::snapshot() {
         dict.set_item(name, value)?;

@@ -314,22 +314,28 @@ def wide_attrs(rnd: random.Random, pool: list[Any]) -> dict[str, Any]:
             st.sampled_from(["filter", "filter", "update", "remove", "add"]),
             st.lists(st.sampled_from(WIDE_NAMES), min_size=1, max_size=3),
             st.integers(0, 2**32),
+            st.booleans(),
         ),
         max_size=8,
     ),
 )
 def test_backends_agree_on_wide_filters_across_writes(
-    seed: int, pool: list[Any], steps: list[tuple[str, list[str], int]]
+    seed: int, pool: list[Any], steps: list[tuple[str, list[str], int, bool]]
 ) -> None:
     # More nodes than a filter needs for value columns; filters read
     # different names with [], get and in, with writes between them.
+    # `again`: a step uses the last filter's names, so that filters read
+    # the columns the one before noted, and writes land in them (a written
+    # shard is read from its maps once, then gets a new column).
     rnd = random.Random(seed)
+    last: list[str] = []
     n = 1_100
     nodes = [(i, wide_attrs(rnd, pool)) for i in range(n)]
     graphs = [gli.Graph(backend=b) for b in ("rust", "python")]
     for g in graphs:
         g.batch_add_nodes(nodes)
-    for op, names, arg in steps:
+    for op, drawn, arg, again in steps:
+        names = last if again and last else drawn
         r = random.Random(arg)
         node = r.randrange(n + 20)
         if op == "filter":
@@ -348,6 +354,7 @@ def test_backends_agree_on_wide_filters_across_writes(
 
                 outs.append((g.filter_nodes(pred), seen))
             assert outs[0] == outs[1]
+            last = names
         elif op == "update":
             value = r.choice(pool)
             for g in graphs:

@@ -11,7 +11,7 @@ import itertools
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ._args import (
@@ -433,23 +433,13 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
                     raise at_item("batch_add_edges", i, e) from None
             return len(staged)
 
-        trash: list[Any] = []
-        try:
-            with self._lock:
-                return self._atomically(add_all, trash)  # type: ignore[no-any-return]
-        finally:
-            del trash  # after the lock: a freed value's __del__ may use the graph
+        return self._locked_atomically(lambda trash: add_all())  # type: ignore[no-any-return]
 
     def _apply_ops(self, ops: list[tuple[Any, ...]], /) -> None:
         # Like the Rust backend: convert (type-check) every operation first,
         # then apply them in order; the first failure undoes everything.
         staged = [self._convert_op(i, op) for i, op in enumerate(ops)]
-        trash: list[Any] = []
-        try:
-            with self._lock:
-                self._atomically(lambda: self._run_ops(staged, trash), trash)
-        finally:
-            del trash  # after the lock, as in ``batch_add_edges``
+        self._locked_atomically(lambda trash: self._run_ops(staged, trash))
 
     @staticmethod
     def _convert_op(index: int, op: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -518,6 +508,17 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         else:
             pred = {n: succ[n] for n in succ}
         return nodes, succ, pred
+
+    def _locked_atomically(self, work: Callable[[list[Any]], Any]) -> Any:
+        """``work(trash)`` under the lock, through ``_atomically``; what it
+        and ``work`` put in ``trash`` is freed after the lock (a freed value's
+        ``__del__`` may use the graph)."""
+        trash: list[Any] = []
+        try:
+            with self._lock:
+                return self._atomically(lambda: work(trash), trash)
+        finally:
+            del trash
 
     def _atomically(self, work: Any, trash: list[Any]) -> Any:
         """Runs ``work`` on the live state; on any error restores the state as it

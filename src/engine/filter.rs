@@ -477,6 +477,18 @@ impl Cell {
             Some(Value::Str(_) | Value::List(_) | Value::Dict(_) | Value::Opaque(_)) => Cell::InMap,
         }
     }
+
+    /// The value the cell holds (`None`: missing, or read from the map).
+    pub fn value<O>(&self) -> Option<Value<O>> {
+        Some(match self {
+            Cell::Missing | Cell::InMap => return None,
+            Cell::None => Value::None,
+            Cell::Bool(b) => Value::Bool(*b),
+            Cell::Int(i) => Value::Int(*i),
+            Cell::Float(x) => Value::Float(*x),
+            Cell::Str(s) => Value::Str(s.clone()),
+        })
+    }
 }
 
 /// One attribute's scalar values over one shard's slots, copied out of the
@@ -1207,10 +1219,9 @@ mod tests {
             attrs(&[("value_col_narrow", Value::Int(1))]),
         )
         .unwrap();
-        // `stale`: a shard may have no current column (its nodes then read
-        // their maps).
-        // Returns how many nodes the columns served and how many they
-        // could serve (all but lists and strings of more than 24 bytes).
+        // How many nodes the columns served and how many they could serve
+        // (all but lists and strings of more than 24 bytes); `stale`: a
+        // shard may have no current column (its nodes then read their maps).
         let check = |g: &Graph<()>, stale: bool| {
             let snap = g.snapshot();
             let view = snap.view();

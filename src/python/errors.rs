@@ -24,8 +24,13 @@ impl From<GraphError> for PyErr {
 /// a whole, which named no item): its own class, the message naming
 /// `method` and the item.
 pub(crate) fn error_at_item(err: GraphError, method: &str, k: usize) -> PyErr {
-    let msg = format!("{method}: item {k}: {err}");
+    let msg = item_message(method, k, &err);
     error_with_message(err, msg)
+}
+
+/// The message of a batch's item `k` that failed with `msg`.
+fn item_message(method: &str, k: usize, msg: &dyn std::fmt::Display) -> String {
+    format!("{method}: item {k}: {msg}")
 }
 
 /// `err`'s exception, carrying `msg`.
@@ -56,18 +61,11 @@ pub(crate) fn at_item(py: Python<'_>, e: PyErr, method: &str, k: usize) -> PyErr
     // Its message as given (`args[0]`, BaseException's own attribute, read
     // without running Python code: `str(e)` would run the class's
     // `__str__`, Python code).
-    let msg = {
-        let args = e.value(py).getattr(pyo3::intern!(py, "args"));
-        let first = args
-            .ok()
-            .and_then(|a| a.cast_into::<pyo3::types::PyTuple>().ok())
-            .filter(|a| a.len() == 1)
-            .and_then(|a| a.get_item(0).ok())
-            .and_then(|m| m.cast_into::<pyo3::types::PyString>().ok());
-        match first {
-            Some(m) => m.to_string(),
-            None => return e,
-        }
-    };
-    PyErr::from_type(e.get_type(py), format!("{method}: item {k}: {msg}"))
+    let msg = (e.value(py).getattr(pyo3::intern!(py, "args")).ok())
+        .and_then(|a| a.cast_into::<pyo3::types::PyTuple>().ok())
+        .filter(|a| a.len() == 1)
+        .and_then(|a| a.get_item(0).ok())
+        .and_then(|m| m.cast_into::<pyo3::types::PyString>().ok());
+    let Some(msg) = msg else { return e };
+    PyErr::from_type(e.get_type(py), item_message(method, k, &msg))
 }

@@ -214,17 +214,19 @@ thread_local! {
 }
 
 impl ReadCache {
-    /// Notes that the predicate read `id` (while learning).
+    /// The attribute id `key` names, if any; noted as read while learning
+    /// (see `ReadNotes`).
     #[inline]
-    fn noted(&mut self, id: AttrId) -> AttrId {
+    fn key_id(&mut self, key: &Bound<'_, PyString>) -> Option<AttrId> {
+        let id = self.lookup(key)?;
         if self.learning && self.read.len() < MAX_LEARNED && !self.read.contains(&id) {
             self.read.push(id);
         }
-        id
+        Some(id)
     }
 
     #[inline]
-    fn key_id(&mut self, key: &Bound<'_, PyString>) -> Option<AttrId> {
+    fn lookup(&mut self, key: &Bound<'_, PyString>) -> Option<AttrId> {
         let addr = key.as_ptr() as usize;
         let slot = (addr >> 4) % KEY_SLOTS;
         if let Some((cached, id)) = &self.keys[slot] {
@@ -278,10 +280,7 @@ fn key_id(key: &Bound<'_, PyAny>) -> PyResult<Option<AttrId>> {
         key.hash()?;
         return Ok(None);
     };
-    Ok(READ_CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        c.key_id(s).map(|id| c.noted(id))
-    }))
+    Ok(READ_CACHE.with(|c| c.borrow_mut().key_id(s)))
 }
 
 /// `map[key]` for the predicate: one cache access for key and value; short
@@ -302,40 +301,27 @@ fn read_attr<'py>(
     let found = READ_CACHE.with(|c| {
         let mut c = c.borrow_mut();
         let id = c.key_id(key)?;
-        let id = c.noted(id);
         if let Some(cell) = view.cell(id) {
             c.served += 1;
-            return match cell {
-                Cell::Missing => None,
-                Cell::Str(s) => Some(Ok(c.str_value(py, s))),
-                scalar => Some(Ok(scalar_to_py(py, scalar))),
-            };
+            // A column's scalars convert inside the cache borrow: an int or
+            // a float is not tracked by the collector, so making one runs
+            // no Python code.
+            return Some(Ok(match cell {
+                Cell::Str(s) => Ok(c.str_value(py, s)),
+                cell => value_to_py(py, &cell.value()?),
+            }));
         }
         Some(match view.find(id)? {
-            Value::Str(s) => Ok(c.str_value(py, s)),
+            Value::Str(s) => Ok(Ok(c.str_value(py, s))),
             other => Err(other),
         })
     });
     match found {
         None => Ok(None),
-        Some(Ok(obj)) => Ok(Some(obj)),
+        Some(Ok(obj)) => obj.map(Some),
         // Other values convert outside the cache borrow (an opaque value's
-        // conversion is just an incref, but containers allocate). A
-        // column's scalars convert inside it: an int or a float is not
-        // tracked by the collector, so making one runs no Python code.
+        // conversion is just an incref, but containers allocate).
         Some(Err(v)) => value_to_py(py, v).map(Some),
-    }
-}
-
-/// A value column's scalar as Python reads it from the map (a `str` is read
-/// through the string cache instead).
-fn scalar_to_py<'py>(py: Python<'py>, cell: &Cell) -> Bound<'py, PyAny> {
-    match cell {
-        Cell::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Cell::Int(i) => PyInt::new(py, *i).into_any(),
-        Cell::Float(x) => PyFloat::new(py, *x).into_any(),
-        Cell::Str(s) => PyString::new(py, s).into_any(),
-        Cell::None | Cell::Missing | Cell::InMap => py.None().into_bound(py),
     }
 }
 
@@ -462,11 +448,7 @@ impl AttrView {
         (cols, ix): (Option<&Arc<ValueColumns>>, Ix),
     ) -> PyResult<Bound<'py, AttrView>> {
         if let Some(v) = slot.as_ref() {
-            let same_cols = match (&v.get().cols, cols) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            };
+            let same_cols = v.get().cols.as_ref().map(Arc::as_ptr) == cols.map(Arc::as_ptr);
             // SAFETY: `v` is a live object and we are attached.
             if unsafe { pyo3::ffi::Py_REFCNT(v.as_ptr()) } == 1
                 && Arc::ptr_eq(&*v.get().snap, snap)
@@ -1834,19 +1816,18 @@ pub(crate) fn filter_nodes<'py>(
     // A large per-node predicate filter reads the names the last one read
     // from value columns (built now if need be, detached).
     let per_node = args.predicate.is_some() && !vectorized;
+    let large = |cands: &[Ix]| per_node && cands.len() >= COLUMNS_MIN;
     let (snap, (cands, cols)) = on_snapshot(py, graph, |view, cancel| {
         let cands = scan_nodes_cached(view, cond, &graph.columns, cancel)?;
-        let cols = if per_node && cands.len() >= COLUMNS_MIN {
-            let cols = graph.columns.values(view, cancel)?;
-            Some((!cols.is_empty()).then(|| Arc::new(cols)))
+        let cols = if large(&cands) {
+            Some(graph.columns.values(view, cancel)?).filter(|c| !c.is_empty())
         } else {
             None
         };
-        Ok((cands, cols))
+        Ok((cands, cols.map(Arc::new)))
     })?;
-    // `Some`: a large per-node filter, whose first batch notes what it reads.
-    let learn = cols.is_some().then_some(&graph.columns);
-    let cols = cols.flatten();
+    // A large per-node filter's first batch notes what its predicate reads.
+    let learn = large(&cands).then_some(&graph.columns);
     let view = snap.view();
     let Some(pred) = args.predicate else {
         // From the id columns; but a few results right after a write take

@@ -443,11 +443,12 @@ impl PyGraph {
                         };
                         ends.position(py, usize::from(!had), same)
                     }
-                    _ => None,
+                    _ => Ok(None),
                 };
                 match k {
-                    Some(k) => error_at_item(e, METHOD, k),
-                    None => e.into(),
+                    Ok(Some(k)) => error_at_item(e, METHOD, k),
+                    Ok(None) => e.into(),
+                    Err(interrupt) => interrupt,
                 }
             }
         }
@@ -910,13 +911,14 @@ impl EdgeEnds<'_> {
 
     /// The index of the item after the first `skip` items whose endpoints
     /// satisfy `hit` (items in order: the leading int pairs, then the
-    /// tuples). Polls for Ctrl-C as it goes: a batch can be huge.
+    /// tuples). Polls for Ctrl-C as it goes (a batch can be huge): an
+    /// interrupt is the error, not a lost item number.
     fn position(
         &self,
         py: Python<'_>,
         skip: usize,
         hit: impl Fn(NodeRef<'_>, NodeRef<'_>) -> bool,
-    ) -> Option<usize> {
+    ) -> PyResult<Option<usize>> {
         let ints =
             (self.ints.chunks_exact(2)).map(|e| Some((NodeRef::Int(e[0]), NodeRef::Int(e[1]))));
         let tuples = self.tuples.iter().map(|t| {
@@ -924,12 +926,19 @@ impl EdgeEnds<'_> {
             let (s, d) = unsafe { endpoints(t) };
             Some((node_ref_borrowed(s).ok()?, node_ref_borrowed(d).ok()?))
         });
-        ints.chain(tuples)
-            .enumerate()
-            .take_while(|(k, _)| k % (1 << 16) != 0 || py.check_signals().is_ok())
-            .filter(|(_, ends)| ends.is_some_and(|(s, t)| hit(s, t)))
-            .nth(skip)
-            .map(|(k, _)| k)
+        let mut hits = 0;
+        for (k, ends) in ints.chain(tuples).enumerate() {
+            if k % (1 << 16) == 0 {
+                py.check_signals()?;
+            }
+            if ends.is_some_and(|(s, t)| hit(s, t)) {
+                if hits == skip {
+                    return Ok(Some(k));
+                }
+                hits += 1;
+            }
+        }
+        Ok(None)
     }
 
     /// Every endpoint as an owned id, two per edge, in item order.

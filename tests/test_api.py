@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import collections.abc
 import copy
 import gc
 import os
@@ -391,7 +393,7 @@ def test_batches_are_all_or_nothing(make_graph) -> None:  # type: ignore[no-unty
         g.batch_add_nodes([3, 4, 5.5])
     with pytest.raises(ValueError, match="item 1"):
         g.batch_add_nodes([3, (4, {}, 1)])
-    with pytest.raises(TypeError, match="attributes must be a dict"):
+    with pytest.raises(TypeError, match=r"^batch_add_nodes: item 0: attributes must be a dict or another mapping, not list$"):
         g.batch_add_nodes([(3, [1])])
     assert (g.nodes(data=True), g.edges(data=True)) == before
     assert g.batch_add_edges([(1, 2, {"w": 1}), (2, 1)]) == 2
@@ -431,7 +433,7 @@ def test_numpy_arrays_are_batches(make_graph) -> None:  # type: ignore[no-untype
         (np.array([[0.0, 1.0]]), TypeError, "item 0: node id must be str or int, not float"),
         (np.array([[True, False]]), TypeError, "not bool"),
         (np.array([0, 1]), TypeError, "item 0: expected a \\(source, target"),
-        (np.array([[0, 1, 2]]), TypeError, "item 0: attributes must be a dict, not int"),
+        (np.array([[0, 1, 2]]), TypeError, "item 0: attributes must be a dict or another mapping, not int"),
         (np.array([[0, 2], [0, 99]]), gli.NodeNotFoundError, "Node 99 not found"),
         (np.array([[0, 2], [0, 1]]), gli.EdgeAlreadyExistsError, "0 -> 1"),
         (np.array([[0, 3], [0, 3]]), gli.EdgeAlreadyExistsError, "0 -> 3"),
@@ -1200,15 +1202,16 @@ def test_adding_and_removing_nodes_forever_keeps_the_graph_small() -> None:
     assert g.nodes() == ["anchor", "last"]
 
 
-def test_a_lone_surrogate_in_attributes_names_the_attribute_and_item(make_graph: Any) -> None:
+def test_a_lone_surrogate_in_an_attribute_name_is_refused_naming_it(make_graph: Any) -> None:
+    # Names (and a stored dict's keys) are text the rust backend keeps as
+    # UTF-8; a value with lone surrogates is kept (see the next test).
     g = make_graph()
     g.add_node(1)
     bad = "x\ud800"
     cases: list[tuple[Any, str]] = [
-        (lambda: g.add_node(1, a=bad), r"^attribute 'a': 'utf-8' codec can't encode"),
-        (lambda: g.update_node(1, a={"k": [bad]}), r"^attribute 'a': 'utf-8' codec"),
+        (lambda: g.update_node(1, a={"k": [{bad: 1}]}), r"^attribute 'a': 'utf-8' codec"),
         (lambda: g.add_node(1, **{bad: 1}), r"^attribute name 'x\\ud800' is not valid UTF-8: 'utf-8' codec"),
-        (lambda: g.batch_add_nodes([2, (1, {"a": [bad]})]), r"^batch_add_nodes: item 1: attribute 'a': "),
+        (lambda: g.batch_add_nodes([2, (1, {"a": [{bad: 1}]})]), r"^batch_add_nodes: item 1: attribute 'a': "),
         (lambda: g.batch_add_edges([(1, 1, {"w": {bad: 1}})]), r"^batch_add_edges: item 0: attribute 'w': "),
         (lambda: g.batch_add_nodes([(1, {bad: 1})]), r"^batch_add_nodes: item 0: attribute name 'x\\ud800'"),
     ]
@@ -1217,6 +1220,71 @@ def test_a_lone_surrogate_in_attributes_names_the_attribute_and_item(make_graph:
             call()
         assert isinstance(err.value.__cause__, UnicodeEncodeError)
     assert g.nodes(data=True) == [(1, {})] and g.edges() == []
+
+
+def test_a_batch_takes_attributes_from_any_mapping(make_graph: Any) -> None:
+    # A filter's attribute view (copying filtered nodes into another graph),
+    # a MappingProxyType, a UserDict: read as dict(m) reads them, as
+    # add_node(id, **m) takes them.
+    src = make_graph()
+    src.add_node("a", x=1, tags=["t"])
+    src.add_node("b", x=2)
+    views: list[Any] = []
+    src.filter_nodes(lambda n, a: views.append((n, a)) or True)
+    g = make_graph()
+    assert g.batch_add_nodes(views) == 2
+    assert g.nodes(data=True) == [("a", {"x": 1, "tags": ["t"]}), ("b", {"x": 2})]
+    assert g.batch_add_edges([("a", "b", types.MappingProxyType({"w": 1.5})), ("b", "a", collections.UserDict(w=2))]) == 2
+    assert g.edges(data=True) == [("a", "b", {"w": 1.5}), ("b", "a", {"w": 2})]
+
+    class Raising(collections.abc.Mapping):  # type: ignore[type-arg]
+        def __getitem__(self, k: str) -> Any:
+            raise LookupError(k)
+
+        def __iter__(self) -> Any:
+            return iter(["k"])
+
+        def __len__(self) -> int:
+            return 1
+
+    before = g.nodes(data=True)
+    with pytest.raises(LookupError, match="k"):
+        g.batch_add_nodes(["c", ("d", Raising())])  # its own error, nothing added
+    with pytest.raises(TypeError, match=r"^batch_add_nodes: item 1: attribute names must be str, not int$"):
+        g.batch_add_nodes(["c", ("d", types.MappingProxyType({1: 2}))])
+    assert g.nodes(data=True) == before
+
+
+class Tag(str):
+    """A str subclass attribute value (module level: it pickles)."""
+
+
+def test_text_with_lone_surrogates_is_kept_as_a_value_and_where_compares_it(make_graph: Any) -> None:
+    # `surrogateescape`-decoded file names, JSON's "\udce9": NetworkX keeps
+    # them, and so does GLI (as the very object: Rust text cannot hold it).
+    g = make_graph()
+    name = "caf\udce9"
+    g.add_node(1, name=name, names=[name, "ok"], meta={"k": name})
+    g.batch_add_nodes([(2, {"name": Tag("caf\udce9")}), (3, {"name": "caf\u00e9"}), (4, {"name": "\udce9"})])
+    g.add_edge(1, 2, label=name)
+    got = g.get_node(1)
+    assert got == {"name": name, "names": [name, "ok"], "meta": {"k": name}} and got["name"] is name
+    assert g.get_edge(1, 2) == {"label": name}
+    # `where` compares it as Python's == does: equal to the same text (a str
+    # subclass by its text), to nothing else.
+    for want in (name, Tag(name)):
+        assert g.filter_nodes(where={"name": want}) == [1, 2]
+    assert g.filter_nodes(where={"name": "caf\u00e9"}) == [3]
+    assert g.filter_nodes(where={"name": "\udce9"}) == [4] and g.filter_nodes(where={"name": "caf"}) == []
+    assert g.filter_edges(where={"label": name}) == [(1, 2)]
+    assert g.filter_nodes(lambda n, a: a["name"] == name) == [1, 2]
+    # A name with lone surrogates is no attribute's: its condition matches nothing.
+    assert g.filter_nodes(where={"\ud800": name}) == []
+    with pytest.raises(TypeError, match=r"^filter_nodes: where\['\\ud800'\] must be str, int, float, bool or None, not object$"):
+        g.filter_nodes(where={"\ud800": object()})
+    # Kept through a pickle, and compared the same there.
+    h = pickle.loads(pickle.dumps(g))
+    assert h.get_node(1) == got and h.filter_nodes(where={"name": name}) == [1, 2]
 
 
 def test_a_tuple_subclass_item_is_read_by_its_stored_items(make_graph: Any) -> None:

@@ -34,7 +34,7 @@ ANY_ID = st.one_of(IDS, IDS, IDS, BAD_IDS)
 VALUES = st.recursive(
     st.one_of(
         st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=4),
-        st.just("a\ud800"),  # a lone surrogate: refused by both
+        st.just("a\ud800"),  # a lone surrogate: kept as the object by both
         # Kept as objects, read as the numbers they stand for (or none).
         st.builds(np.int64, st.integers(-(2**63), 2**63 - 1)), st.builds(np.float32, st.floats(width=32)),
         st.builds(np.bool_, st.booleans()), st.builds(Flag, st.integers(0, 3)), st.builds(np.str_, st.text(max_size=2)),

@@ -219,7 +219,7 @@ def test_stored_str_subclasses_and_ints_beyond_64_bits_match_as_python_compares_
     g.add_node("big_sub", x=Big(2**70 + 1))
     g.add_node("u64", x=np.uint64(2**64 - 1))
     g.add_node("huge", x=10**5000)  # beyond str()'s digit limit
-    g.add_node("surrogate", x=Tag("\ud800"))  # no UTF-8 text: equal to nothing
+    g.add_node("surrogate", x=Tag("\ud800"))  # no UTF-8 text: equal to the same text
     g.add_node("other", x=2**63 - 1)
     assert type(g.get_node("np_str")["x"]) is np.str_ and g.get_node("big_sub")["x"].__class__ is Big
 
@@ -233,6 +233,7 @@ def test_stored_str_subclasses_and_ints_beyond_64_bits_match_as_python_compares_
     assert where(2**64 - 1) == where(np.uint64(2**64 - 1)) == ["u64"]
     assert where(10**5000) == ["huge"] and where(10**5000 + 1) == []
     assert where(math.inf) == []
+    assert where("\ud800") == where(Tag("\ud800")) == ["surrogate"] and where("\ud801") == []
     # The same through the predicate path (where first, then the predicate)
     # and on edges.
     assert g.filter_nodes(lambda n, a: True, where={"x": 2**70 + 1}) == ["2**70+1", "big_sub"]

@@ -30,6 +30,8 @@ NodeId = Any
 class PythonQueries:
     """Mixin: needs ``_lock`` (an ``RLock``) and the point-query methods."""
 
+    __slots__ = ()
+
     _lock: threading.RLock
 
     if TYPE_CHECKING:  # the host class provides these (never defined at run time)
@@ -284,9 +286,9 @@ class PythonQueries:
         with self._lock:
             return np.array([v for v in self._column(attr) if v is not None], dtype=np.float64)
 
-    def node_attribute_array(self, attr: str, default: float = float("nan")) -> np.ndarray:
+    def node_attribute_array(self, attr: str, default: float | None = float("nan")) -> np.ndarray:
         attr = _name(attr, "node_attribute_array", "attr")
-        default = _real("node_attribute_array", "default", default)
+        default = float("nan") if default is None else _real("node_attribute_array", "default", default)
         with self._lock:
             return np.array([default if v is None else v for v in self._column(attr)], dtype=np.float64)
 

@@ -42,10 +42,7 @@ def _where_form(v: object) -> object:
         return v
     t = type(v)  # its own type, not a __class__ it claims (as _number)
     if issubclass(t, str):
-        try:
-            return _utf8(_text(cast(str, v)))
-        except UnicodeEncodeError:  # lone surrogates: the rust backend cannot read it
-            return _MISSING
+        return _text(cast(str, v))  # lone surrogates too: text equals text
     n = _number(v)
     if n is not None:
         return n
@@ -63,7 +60,7 @@ def _where_value(method: str, name: str, v: object) -> object:
     # A subclass instance means its plain value, as in the rust backend: its
     # ``__eq__`` is never asked.
     if isinstance(v, str):
-        return _utf8(_text(v))
+        return _text(v)  # with lone surrogates, equal to the same stored text
     if v is None or isinstance(v, bool):
         return v
     if isinstance(v, float):
@@ -73,7 +70,7 @@ def _where_value(method: str, name: str, v: object) -> object:
         # and a float, is exact, as the rust backend compares them.
         return int.__int__(v)
     raise TypeError(
-        f"{method}: where[{name!r}] must be str, int, float, bool or None, not {type(v).__name__}"
+        f"{method}: where[{str.__repr__(name)}] must be str, int, float, bool or None, not {type(v).__name__}"
     )
 
 
@@ -206,6 +203,8 @@ def _type_name(x: object) -> str:
 class PythonFilters:
     """Mixin: needs ``_lock``, ``_nodes`` and ``_edge_items``."""
 
+    __slots__ = ()
+
     _lock: threading.RLock
     _nodes: dict[Any, dict[str, Any]]
 
@@ -240,7 +239,7 @@ class PythonFilters:
                     raise TypeError(
                         f"{method}: where keys must be attribute names (str), not {_type_name(k)}"
                     )
-                conds.append((_utf8(_text(k)), _where_value(method, k, v)))
+                conds.append((_text(k), _where_value(method, k, v)))  # lone surrogates: no name, no match
         return predicate, conds, size
 
     @staticmethod

@@ -11,7 +11,7 @@ import itertools
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ._args import (
@@ -51,11 +51,19 @@ def _id_or_none(x: object) -> NodeId | None:
         return None
 
 
+# The classes whose slots hold a graph's own state, which pickle and copy
+# handle themselves (not a subclass's attributes): ``PythonGraph``.
+_STATE_CLASSES: set[type] = set()
+
+
 def _slot_names(cls: type) -> list[str]:
     """The ``__slots__`` attributes of ``cls`` and its bases (private names
-    mangled), as ``copyreg`` finds them for pickle."""
+    mangled), as ``copyreg`` finds them for pickle, but for the graph's own
+    state (``_STATE_CLASSES``)."""
     names = []
     for c in cls.__mro__:
+        if c in _STATE_CLASSES:
+            continue
         slots = c.__dict__.get("__slots__", ())
         for n in (slots,) if isinstance(slots, str) else slots:
             if n in ("__dict__", "__weakref__"):
@@ -101,9 +109,7 @@ def _store(value: Any, name: str, depth: int = 0) -> Any:
         if depth >= MAX_DEPTH:
             raise ValueError(_too_deep(name))
         return _Dict((_utf8(_text(k)), _store(v, name, depth + 1)) for k, v in value.items())
-    if type(value) is str:
-        return _utf8(value)
-    return value
+    return value  # a str with lone surrogates too: kept as the object (the rust backend's opaque value)
 
 
 def _too_deep(name: str) -> str:
@@ -157,7 +163,9 @@ def _attrs(attrs: dict[str, Any], where: str = "") -> dict[str, Any]:
 
 def _attrs_arg(obj: object, where: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
-        raise TypeError(f"{where}: attributes must be a dict, not {type(obj).__name__}")
+        if not isinstance(obj, Mapping):
+            raise TypeError(f"{where}: attributes must be a dict or another mapping, not {type(obj).__name__}")
+        obj = dict(obj)  # its own keys() and [] (what they raise propagates), as the rust backend reads it
     return _attrs(obj, where + ": ")
 
 
@@ -201,6 +209,11 @@ if hasattr(os, "register_at_fork"):
 
 class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     """Pure-Python graph with the same API and semantics as the Rust backend."""
+
+    # No ``__dict__``, as the rust backend's graph: ``g.name = ...`` is an
+    # ``AttributeError`` on both (a subclass has one on both).
+    __slots__ = ("_directed", "_lock", "_nodes", "_succ", "_pred", "_edges", "__weakref__")
+    _STATE = ("_directed", "_nodes", "_succ", "_pred", "_edges")  # pickled: all but the lock
 
     def __init__(self, directed: bool = True, backend: str = "python") -> None:
         directed = _flag(directed, "Graph", "directed")
@@ -257,14 +270,17 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
     # the lock is let go, while other threads may write to the graph.
     def __getstate__(self) -> Any:
         with self._lock:
-            state = {k: v for k, v in self.__dict__.items() if k != "_lock"}
+            # The graph's own state, then a subclass's attributes.
+            state = {k: getattr(self, k) for k in PythonGraph._STATE}
+            state.update(getattr(self, "__dict__", {}))
             state["_nodes"], state["_succ"], state["_pred"] = self._structure_copy()
         slots = slot_values(self)
         return (state, slots) if slots else state
 
     def __setstate__(self, state: Any) -> None:
         state, slots = state if isinstance(state, tuple) else (state, {})
-        self.__dict__.update(state)
+        for name, value in state.items():
+            setattr(self, name, value)
         self._lock = _graph_lock()
         for name, value in slots.items():
             setattr(self, name, value)
@@ -465,7 +481,7 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
         if code in ("add_node", "update_node", "add_edge", "update_edge"):
             *ids, attrs = args
             checked = [check("batch_operations", index, x) for x in ids]
-            return (code, *checked, _attrs_arg(attrs, f"operation {index} ({code})"))
+            return (code, *checked, _attrs_arg(attrs, f"batch_operations: item {index} ({code})"))
         return (code, *(check("batch_operations", index, x) for x in args))
 
     def _run_ops(self, ops: list[tuple[Any, ...]], trash: list[Any]) -> None:
@@ -645,3 +661,6 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             if self._directed:
                 return len(self._succ[n]) + len(self._pred[n])
             return len(self._succ[n]) + (n in self._succ[n])
+
+
+_STATE_CLASSES.add(PythonGraph)

@@ -30,6 +30,9 @@ pub enum WhereVal {
     /// An int beyond 64 bits equal to no float, by the text the binding
     /// gives such ints ([`Equiv::BigInt`]).
     BigInt(Box<str>),
+    /// Text with lone surrogates, by the form the binding gives such text
+    /// ([`Equiv::Lone`]).
+    Lone(Box<str>),
 }
 
 /// A scalar in canonical form: values Python's `==` calls equal have equal
@@ -44,6 +47,8 @@ enum Canon<'a> {
     Str(&'a str),
     /// An int beyond 64 bits equal to no float, by its text ([`Equiv::BigInt`]).
     BigInt(&'a str),
+    /// Text with lone surrogates, by its form ([`Equiv::Lone`]).
+    Lone(&'a str),
 }
 
 impl Canon<'_> {
@@ -75,6 +80,7 @@ impl Canon<'_> {
                 Equiv::Str(s) => Some(Canon::Str(s)),
                 Equiv::Float(x) => Canon::of_float(x),
                 Equiv::BigInt(t) => Some(Canon::BigInt(t)),
+                Equiv::Lone(t) => Some(Canon::Lone(t)),
             },
             _ => None,
         }
@@ -87,6 +93,7 @@ impl Canon<'_> {
             Canon::Float(b) => Key::Float(b),
             Canon::Str(s) => Key::Str(s.into()),
             Canon::BigInt(t) => Key::BigInt(t.into()),
+            Canon::Lone(t) => Key::Lone(t.into()),
         }
     }
 }
@@ -100,6 +107,7 @@ impl WhereVal {
             WhereVal::Float(x) => Canon::of_float(*x),
             WhereVal::Str(s) => Some(Canon::Str(s)),
             WhereVal::BigInt(t) => Some(Canon::BigInt(t)),
+            WhereVal::Lone(t) => Some(Canon::Lone(t)),
         }
     }
 
@@ -217,6 +225,7 @@ enum Key {
     Float(u64),
     Str(Box<str>),
     BigInt(Box<str>),
+    Lone(Box<str>),
 }
 
 /// Code of a value no condition can match (NaN, containers, opaque, missing).
@@ -1366,6 +1375,7 @@ mod tests {
         Str(&'static str),
         Float(f64),
         BigInt(&'static str),
+        Lone(&'static str),
         Nothing,
     }
 
@@ -1375,6 +1385,7 @@ mod tests {
                 Equal::Str(s) => Some(Equiv::Str(s)),
                 Equal::Float(x) => Some(Equiv::Float(x)),
                 Equal::BigInt(t) => Some(Equiv::BigInt(t)),
+                Equal::Lone(t) => Some(Equiv::Lone(t)),
                 Equal::Nothing => None,
             }
         }
@@ -1392,6 +1403,9 @@ mod tests {
         assert!(!WhereVal::BigInt("0x400000000000000001".into())
             .eq_value(&v(Equal::Str("0x400000000000000001"))));
         assert!(!WhereVal::None.eq_value(&v(Equal::Nothing)));
+        assert!(WhereVal::Lone("00d800".into()).eq_value(&v(Equal::Lone("00d800"))));
+        assert!(!WhereVal::Lone("00d800".into()).eq_value(&v(Equal::Str("00d800"))));
+        assert!(!WhereVal::Str("00d800".into()).eq_value(&v(Equal::Lone("00d800"))));
         // The same by the direct scan and by the cached, dictionary-encoded
         // columns.
         let g: Graph<Equal> = Graph::with_shards(true, 2);
@@ -1402,6 +1416,7 @@ mod tests {
             Equal::Float(two_70),
             Equal::Nothing,
             Equal::Str("0x400000000000000001"),
+            Equal::Lone("0x400000000000000001"),
         ];
         for (i, e) in stored.into_iter().enumerate() {
             let mut a = AttrMap::new();
@@ -1421,6 +1436,7 @@ mod tests {
         assert_eq!(hits(WhereVal::BigInt("0x400000000000000001".into())), [1]);
         assert_eq!(hits(WhereVal::Float(two_70)), [2]);
         assert_eq!(hits(WhereVal::Str("0x400000000000000001".into())), [4]);
+        assert_eq!(hits(WhereVal::Lone("0x400000000000000001".into())), [5]);
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub enum Equiv<'a> {
     /// An `int` beyond 64 bits that equals no float, by a canonical text of
     /// it (the binding's choice: one int, one text).
     BigInt(&'a str),
+    /// Text that is no Unicode scalar sequence (a Python `str` with lone
+    /// surrogates, which Rust cannot hold), by a canonical form of it (the
+    /// binding's choice: one text, one form). It equals no `Str`.
+    Lone(&'a str),
 }
 
 impl<O: super::Payload> Value<O> {

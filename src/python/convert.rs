@@ -53,6 +53,8 @@ enum Stands {
     Str(Box<str>),
     Float(f64),
     BigInt(Box<str>),
+    /// A `str` with lone surrogates, by [`lone_form`].
+    Lone(Box<str>),
 }
 
 impl Opaque {
@@ -80,6 +82,7 @@ impl engine::Payload for PyPayload {
             Stands::Str(s) => Some(engine::Equiv::Str(s)),
             Stands::Float(x) => Some(engine::Equiv::Float(*x)),
             Stands::BigInt(t) => Some(engine::Equiv::BigInt(t)),
+            Stands::Lone(t) => Some(engine::Equiv::Lone(t)),
             Stands::Nothing | Stands::Number(_) => None,
         }
     }
@@ -128,14 +131,17 @@ pub(crate) fn value_payload(obj: &Bound<'_, PyAny>, home: &Arc<Home>) -> PyPaylo
 /// it stands for ([`number_of`]); else a `str` subclass instance's own text
 /// (`np.str_("a")` equals `"a"`; its `__eq__` is not asked, as for `where`
 /// values); else an `int` beyond 64 bits (or a numpy integer's value beyond
-/// them) by [`super::filter::big_int`].
-/// A value with lone surrogates, or any other object, equals nothing.
+/// them) by [`super::filter::big_int`]; text with lone surrogates by
+/// [`lone_form`]. Any other object equals nothing.
 fn stands_for(obj: &Bound<'_, PyAny>) -> Stands {
     if let Some(n) = number_of(obj) {
         return Stands::Number(n);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return str_text(s).map_or(Stands::Nothing, |t| Stands::Str(t.into()));
+        return match str_text(s) {
+            Some(t) => Stands::Str(t.into()),
+            None => lone_form(s).map_or(Stands::Nothing, |f| Stands::Lone(f.into())),
+        };
     }
     let big = |int: &Bound<'_, PyAny>| match super::filter::big_int(int) {
         Ok(Ok(x)) => Stands::Float(x),
@@ -392,6 +398,32 @@ pub(crate) fn str_text<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
         unsafe { pyo3::ffi::PyErr_Clear() };
     }
     text
+}
+
+/// The form `where` compares text with lone surrogates by, which Rust's
+/// `str` cannot hold ([`engine::Equiv::Lone`]): its UTF-8 bytes with the
+/// surrogates passed through (Python's `surrogatepass`), in hex. One text,
+/// one form, and no form of valid text, which is compared as itself.
+pub(crate) fn lone_form(s: &Bound<'_, PyString>) -> PyResult<String> {
+    use std::fmt::Write;
+    // SAFETY: attached, `s` a live str; a new bytes object, or null with an
+    // error set.
+    let bytes = unsafe {
+        Bound::from_owned_ptr_or_err(
+            s.py(),
+            pyo3::ffi::PyUnicode_AsEncodedString(
+                s.as_ptr(),
+                c"utf-8".as_ptr(),
+                c"surrogatepass".as_ptr(),
+            ),
+        )
+    }?;
+    let bytes = bytes.cast_into::<pyo3::types::PyBytes>()?;
+    let mut form = String::with_capacity(2 * bytes.as_bytes().len());
+    for b in bytes.as_bytes() {
+        let _ = write!(form, "{b:02x}");
+    }
+    Ok(form)
 }
 
 /// The ids of `objs` for a lookup: a wrong type raises `TypeError` (every
@@ -1072,10 +1104,13 @@ fn convert_value<R>(
     if obj.is_none() {
         return Ok(put(Value::None));
     }
-    if obj.is_exact_instance_of::<PyString>() {
-        // SAFETY-free: exact str checked above.
-        let s = obj.cast::<PyString>().expect("exact str");
-        return Ok(put(Value::Str(s.to_str()?.into())));
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        return Ok(put(match str_text(s) {
+            Some(text) => Value::Str(text.into()),
+            // Lone surrogates: no Rust text; kept as the very object, which
+            // `where` compares by its `lone_form`.
+            None => opaque(obj, home),
+        }));
     }
     if obj.is_exact_instance_of::<PyBool>() {
         return Ok(put(Value::Bool(obj.is_truthy()?)));
@@ -1178,18 +1213,20 @@ pub(crate) fn gil_disabled(py: Python<'_>) -> bool {
 
 /// Whether converting `v` runs no Python code and allocates no Python
 /// object (on CPython 3.11 an allocation may start a collection, whose
-/// finalizers are Python code): an exact `str`, `float`, `bool`, `None`,
+/// finalizers are Python code): an exact `str` of valid text, `float`, `bool`, `None`,
 /// an exact `int` of 64 bits, or an exact `list` or `dict` (of exact `str`
 /// keys) of such values, up to [`INERT_DEPTH`] levels. Anything else may:
 /// a NumPy scalar's `item()`, a wider int, a deeper container (not looked
 /// into: the scan stays cheap). Free-threaded builds never ask (another
 /// thread may change a container while it is scanned).
 fn inert(v: &Bound<'_, PyAny>, depth: u32) -> bool {
-    if v.is_exact_instance_of::<PyString>()
-        || v.is_exact_instance_of::<PyFloat>()
-        || v.is_exact_instance_of::<PyBool>()
-        || v.is_none()
-    {
+    if let Ok(s) = v.cast_exact::<PyString>() {
+        // Its UTF-8, made once and kept by the str, no object; text with
+        // lone surrogates has none (the failure made an exception object)
+        // and is kept as an object.
+        return str_text(s).is_some();
+    }
+    if v.is_exact_instance_of::<PyFloat>() || v.is_exact_instance_of::<PyBool>() || v.is_none() {
         return true;
     }
     if v.is_exact_instance_of::<PyInt>() {
@@ -1482,7 +1519,8 @@ pub(crate) fn attrs_from_kwnames<'py>(
     Ok(map)
 }
 
-/// Converts an attrs argument that must be a dict.
+/// Converts an attrs argument: a dict, or any other mapping (an attribute
+/// view, a `MappingProxyType`), read as `dict(obj)` reads it.
 pub(crate) fn attrs_from_obj(
     obj: &Bound<'_, PyAny>,
     home: &Arc<Home>,
@@ -1518,8 +1556,14 @@ pub(crate) fn attrs_from_obj_into(
             err.set_cause(py, e.cause(py));
             err
         }),
+        Err(_) if obj.is_instance(&super::filter::abc(obj.py(), "Mapping")?)? => {
+            // Its own `keys()` and `[]` run here, before any lookup; what
+            // they raise propagates.
+            let d = obj.py().get_type::<PyDict>().call1((obj,))?;
+            attrs_from_obj_into(names, &d, map, home, what)
+        }
         Err(_) => Err(PyTypeError::new_err(format!(
-            "{}: attributes must be a dict, not {}",
+            "{}: attributes must be a dict or another mapping, not {}",
             what(),
             type_name(obj)
         ))),

@@ -28,8 +28,8 @@ use pyo3::types::{
 };
 
 use super::convert::{
-    attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, str_text, type_name,
-    value_to_py, with_py_names,
+    attrs_to_dict, for_each_item, gil_disabled, known_name_id, lone_form, node_obj, str_text,
+    type_name, value_to_py, with_py_names,
 };
 use super::convert::{
     number_of, py_index, release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs,
@@ -44,7 +44,6 @@ use crate::engine::counters::{add, bump, Counter};
 use crate::engine::filter::{
     scan_edges, scan_nodes_cached, Cell, ColumnCache, ValueColumns, Where, WhereVal,
 };
-use crate::engine::id::PyRepr;
 use crate::engine::{AttrId, Graph, Ix, Number, Snapshot, Value};
 use crate::error::GraphError;
 use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicUsize, LeafMutex, Ordering};
@@ -60,7 +59,7 @@ pub(crate) const DEFAULT_VECTOR_BATCH: usize = 65_536;
 
 // ----------------------------------------------------------- attribute views
 
-fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn abc<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     static ABC: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
     let m = ABC.get_or_try_init(py, || -> PyResult<_> {
         Ok(py.import("collections.abc")?.unbind())
@@ -951,7 +950,12 @@ pub(crate) struct FilterArgs<'py> {
     pub batch_size: usize,
 }
 
-fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<WhereVal> {
+/// The value `v` of `where[key]`.
+fn where_value(
+    key: &Bound<'_, PyString>,
+    v: &Bound<'_, PyAny>,
+    method: &str,
+) -> PyResult<WhereVal> {
     if v.is_none() {
         return Ok(WhereVal::None);
     }
@@ -959,7 +963,12 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
         return Ok(WhereVal::Bool(b.is_true()));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(WhereVal::Str(s.to_str()?.into()));
+        return Ok(match str_text(s) {
+            Some(text) => WhereVal::Str(text.into()),
+            // Lone surrogates: equal to the stored text it is (kept as an
+            // object), as Python's `==` finds it.
+            None => WhereVal::Lone(lone_form(s)?.into()),
+        });
     }
     if v.is_instance_of::<PyInt>() {
         return match v.extract::<i64>() {
@@ -983,12 +992,17 @@ fn where_value(name: &str, v: &Bound<'_, PyAny>, method: &str) -> PyResult<Where
         // Once: `np.longdouble(x).item()` is a new longdouble (no Python
         // type holds its value), which is no `where` value.
         if !item.is_instance(&generic)? {
-            return where_value(name, &item, method);
+            return where_value(key, &item, method);
         }
     }
+    // The key as Python shows it (lone surrogates escaped), by `str`'s own
+    // repr (a subclass's is not asked).
+    let shown = v
+        .py()
+        .get_type::<PyString>()
+        .call_method1("__repr__", (key,))?;
     Err(PyTypeError::new_err(format!(
-        "{method}: where[{}] must be str, int, float, bool or None, not {}",
-        PyRepr(name),
+        "{method}: where[{shown}] must be str, int, float, bool or None, not {}",
         type_name(v)
     )))
 }
@@ -1085,8 +1099,11 @@ impl<'py> FilterArgs<'py> {
                         type_name(&k)
                     )));
                 };
-                let name = ks.to_str()?;
-                conds.push((known_name_id(name), where_value(name, &v, method)?));
+                // A name with lone surrogates is no attribute's (names are
+                // valid text): its condition matches nothing, as an id no
+                // node can have is simply absent.
+                let id = str_text(ks).and_then(known_name_id);
+                conds.push((id, where_value(ks, &v, method)?));
                 Ok(())
             })?;
         }

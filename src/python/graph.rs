@@ -501,7 +501,7 @@ impl PyGraph {
         };
         let attrs = |i: usize| -> PyResult<PyAttrMap> {
             attrs_from_obj(&arg(i)?, self.home(), || {
-                format!("operation {index} ({code})")
+                format!("batch_operations: item {index} ({code})")
             })
         };
         let want = |n: usize| -> PyResult<()> {
@@ -1670,18 +1670,21 @@ impl PyGraph {
     }
 
     /// numpy float64 array of ``attr`` aligned with ``nodes()`` (``default`` where
-    /// missing or not numeric).
-    #[pyo3(signature = (attr, default = RealArg::new(f64::NAN)), text_signature = "($self, attr, default=math.nan)")]
+    /// missing or not numeric; `None`: NaN, as for `batch.column`).
+    #[pyo3(signature = (attr, default = Some(RealArg::new(f64::NAN))), text_signature = "($self, attr, default=math.nan)")]
     fn node_attribute_array<'py>(
         &self,
         py: Python<'py>,
         attr: StrArg,
-        default: RealArg,
+        default: Option<RealArg>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let _call = trace::call("node_attribute_array");
         let attr = attr.value("node_attribute_array", "attr")?;
         filter::numpy_api(py)?;
-        let default = default.value("node_attribute_array", "default")?;
+        let default = match default {
+            Some(d) => d.value("node_attribute_array", "default")?,
+            None => f64::NAN,
+        };
         let col: Vec<f64> = self
             .numeric_column(py, attr)?
             .into_iter()

@@ -1247,6 +1247,27 @@ def test_a_batch_takes_attributes_from_any_mapping(make_graph: Any) -> None:
         def __len__(self) -> int:
             return 1
 
+    class Proxy:  # claims to be a dict (as wrapt's proxies do): read as the mapping it is
+        def __init__(self, target: dict[str, Any]) -> None:
+            self._t = target
+
+        @property  # type: ignore[misc]
+        def __class__(self) -> type:
+            return dict
+
+        def keys(self) -> Any:
+            return self._t.keys()
+
+        def __getitem__(self, k: str) -> Any:
+            return self._t[k]
+
+        def __iter__(self) -> Any:
+            return iter(self._t)
+
+        def __len__(self) -> int:
+            return len(self._t)
+
+    assert g.batch_add_nodes([("p", Proxy({"z": 1}))]) == 1 and g.get_node("p") == {"z": 1}
     before = g.nodes(data=True)
     with pytest.raises(LookupError, match="k"):
         g.batch_add_nodes(["c", ("d", Raising())])  # its own error, nothing added
@@ -1278,6 +1299,9 @@ def test_text_with_lone_surrogates_is_kept_as_a_value_and_where_compares_it(make
     assert g.filter_nodes(where={"name": "\udce9"}) == [4] and g.filter_nodes(where={"name": "caf"}) == []
     assert g.filter_edges(where={"label": name}) == [(1, 2)]
     assert g.filter_nodes(lambda n, a: a["name"] == name) == [1, 2]
+    # As a weight it is no number, as any object that stands for none.
+    with pytest.raises(TypeError, match=r"^edge 1 -> 2: weight attribute 'label' is not numeric \(a Python object that is not a number\)$"):
+        g.shortest_path(1, 2, weight="label")
     # A name with lone surrogates is no attribute's: its condition matches nothing.
     assert g.filter_nodes(where={"\ud800": name}) == []
     with pytest.raises(TypeError, match=r"^filter_nodes: where\['\\ud800'\] must be str, int, float, bool or None, not object$"):

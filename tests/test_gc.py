@@ -360,3 +360,35 @@ def test_a_del_that_writes_to_the_graph_finds_it_whole(backend: str) -> None:
     g.add_node(1, v=_Hook(lambda: g.add_node(2, w=g.get_node(1)["v"])))
     g.update_node(1, v=0)
     assert g.get_node(1) == {"v": 0} and g.get_node(2) == {"w": 0}
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_a_collection_during_a_batch_leaves_each_item_as_it_was_read(backend: str) -> None:
+    # A finalizer that a collection runs in the middle of converting an
+    # item's attributes may change that dict: the item is stored as it was
+    # when its reading began, or (the collection before it) as changed, but
+    # never half of each. The lone-surrogate value is kept as an object;
+    # finding that out makes no object that could start a collection.
+    lone = "x\ud800"
+    before, after = {"a": 1, "b": lone, "c": 3}, {"a": -1, "b": lone, "c": 99}
+    old = gc.get_threshold()
+    try:
+        for j in range(1, 16):
+            g = gli.Graph(backend=backend)
+            d = dict(before)
+
+            class Fin:
+                def __del__(self) -> None:
+                    d["a"], d["c"] = -1, 99
+
+            gc.collect()
+            cycle: list[Any] = [Fin()]
+            cycle.append(cycle)
+            del cycle
+            gc.set_threshold(gc.get_count()[0] + j, 1000, 1000)
+            g.batch_add_nodes([(1, d), (2, {"k": [1.5, "y"]})])
+            gc.set_threshold(*old)
+            assert g.get_node(1) in (before, after), j
+    finally:
+        gc.set_threshold(*old)
+        gc.collect()

@@ -370,3 +370,37 @@ def test_a_reference_backend_subclass_copies_its_own_attributes() -> None:
     s.add_node(1)
     for h in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s)), s.subgraph([1])):
         assert type(h) is SlottedPython and (h.y, h._SlottedPython__z) == (3, 4) and h.nodes() == [1]  # type: ignore[attr-defined]
+
+
+class ReadOnlyTag(gli.Graph):
+    """A property with no setter over a ``__dict__`` entry, and a
+    ``__setattr__`` of its own."""
+
+    @property
+    def tag(self) -> Any:
+        return self.__dict__.get("tag")
+
+    def set_tag(self, v: Any) -> None:
+        self.__dict__["tag"] = v
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "tag":
+            raise AttributeError("tag is read-only")
+        object.__setattr__(self, name, value)
+
+
+class ReadOnlyTagPython(gli.PythonGraph):
+    tag = ReadOnlyTag.tag
+    set_tag = ReadOnlyTag.set_tag
+    __setattr__ = ReadOnlyTag.__setattr__  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("cls", [ReadOnlyTag, ReadOnlyTagPython])
+def test_a_subclass_restores_its_attributes_without_its_setters(cls: type) -> None:
+    # As pickle restores an object's __dict__ (directly, not attribute by
+    # attribute), on both backends.
+    g = cls()
+    g.add_node(1)
+    g.set_tag("t")
+    for h in (pickle.loads(pickle.dumps(g)), copy.deepcopy(g), copy.copy(g), g.subgraph([1])):
+        assert type(h) is cls and h.tag == "t" and h.nodes() == [1]

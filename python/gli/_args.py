@@ -254,6 +254,15 @@ def _text(s: str) -> str:
     return s if type(s) is str else str.__str__(s)
 
 
+def _is_lone(s: str) -> bool:
+    """Whether ``s`` holds a lone surrogate (no UTF-8 text)."""
+    try:
+        _utf8(s)
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _utf8(s: str) -> str:
     """``s``, or ``UnicodeEncodeError`` (a ``ValueError``) when it holds a lone
     surrogate: the rust backend keeps ids, names and strings as UTF-8."""
@@ -266,6 +275,8 @@ def _kind(v: object) -> str:
     """How the rust backend names a value's kind in its errors."""
     if v is None:
         return "None"
+    if type(v) is str and _is_lone(v):  # kept as an object by the rust backend
+        return "a Python object that is not a number"
     if type(v) in (bool, float, str, list) or _is_i64(v):
         return type(v).__name__
     if type(v) is dict and all(type(k) is str for k in v):

@@ -12,7 +12,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._args import (
     _check_id, _flag, _item_id, _item_ref, _lookup_ids, _lookup_items, _name, _text, _utf8, at_item, batch_items,
@@ -145,7 +145,10 @@ def _attrs(attrs: dict[str, Any], where: str = "") -> dict[str, Any]:
     out = {}
     # The dict's own entries, as the rust backend reads them (and as
     # ``dict(attrs)`` does): a subclass's ``items()`` override is not called.
-    for k, v in dict.items(attrs):
+    # Its items as they are when the reading begins, as the rust backend
+    # reads them: a collection that the conversions below start may run a
+    # finalizer that changes the dict, which then changes nothing here.
+    for k, v in list(dict.items(attrs)):
         if not isinstance(k, str):
             raise TypeError(f"{where}attribute names must be str, not {type(k).__name__}")
         try:
@@ -162,11 +165,11 @@ def _attrs(attrs: dict[str, Any], where: str = "") -> dict[str, Any]:
 
 
 def _attrs_arg(obj: object, where: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
+    if not issubclass(type(obj), dict):  # its own type, not a __class__ it claims (a proxy), as the rust backend checks
         if not isinstance(obj, Mapping):
             raise TypeError(f"{where}: attributes must be a dict or another mapping, not {type(obj).__name__}")
         obj = dict(obj)  # its own keys() and [] (what they raise propagates), as the rust backend reads it
-    return _attrs(obj, where + ": ")
+    return _attrs(cast(dict[str, Any], obj), where + ": ")
 
 
 # fork(): a child must not inherit a graph's lock held by a thread the child
@@ -279,9 +282,15 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
 
     def __setstate__(self, state: Any) -> None:
         state, slots = state if isinstance(state, tuple) else (state, {})
-        for name, value in state.items():
-            setattr(self, name, value)
-        self._lock = _graph_lock()
+        state = dict(state)
+        # The graph's own state into its slots, with no subclass
+        # ``__setattr__`` asked (as the rust backend restores its own); a
+        # subclass's attributes into its ``__dict__``, as pickle does.
+        for name in PythonGraph._STATE:
+            object.__setattr__(self, name, state.pop(name))
+        object.__setattr__(self, "_lock", _graph_lock())
+        if state:
+            self.__dict__.update(state)
         for name, value in slots.items():
             setattr(self, name, value)
 

@@ -138,10 +138,10 @@ fn stands_for(obj: &Bound<'_, PyAny>) -> Stands {
         return Stands::Number(n);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return match str_text(s) {
-            Some(t) => Stands::Str(t.into()),
-            None => lone_form(s).map_or(Stands::Nothing, |f| Stands::Lone(f.into())),
-        };
+        if has_lone_surrogate(s) {
+            return lone_form(s).map_or(Stands::Nothing, |f| Stands::Lone(f.into()));
+        }
+        return str_text(s).map_or(Stands::Nothing, |t| Stands::Str(t.into()));
     }
     let big = |int: &Bound<'_, PyAny>| match super::filter::big_int(int) {
         Ok(Ok(x)) => Stands::Float(x),
@@ -398,6 +398,27 @@ pub(crate) fn str_text<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a str> {
         unsafe { pyo3::ffi::PyErr_Clear() };
     }
     text
+}
+
+/// Whether `s` holds a lone surrogate, so that it has no UTF-8 text: read
+/// in place, making no object (asking for its UTF-8 would make the
+/// `UnicodeEncodeError` of such a string, a tracked object, and so could
+/// start a collection). Latin-1 strings, most of them, are answered by
+/// their kind alone.
+#[inline]
+pub(crate) fn has_lone_surrogate(s: &Bound<'_, PyString>) -> bool {
+    use pyo3::types::string::PyStringData;
+    const SURROGATES: std::ops::RangeInclusive<u32> = 0xD800..=0xDFFF;
+    // SAFETY: attached; `s` is a live str, which CPython never changes, and
+    // the data is read while it is borrowed.
+    match unsafe { s.data() } {
+        Ok(PyStringData::Ucs1(_)) => false,
+        Ok(PyStringData::Ucs2(units)) => units.iter().any(|&u| SURROGATES.contains(&u32::from(u))),
+        Ok(PyStringData::Ucs4(units)) => units.iter().any(|u| SURROGATES.contains(u)),
+        // A string not ready to read (3.11's legacy strings, out of
+        // memory): no text this can vouch for.
+        Err(_) => true,
+    }
 }
 
 /// The form `where` compares text with lone surrogates by, which Rust's
@@ -1105,12 +1126,12 @@ fn convert_value<R>(
         return Ok(put(Value::None));
     }
     if let Ok(s) = obj.cast_exact::<PyString>() {
-        return Ok(put(match str_text(s) {
-            Some(text) => Value::Str(text.into()),
-            // Lone surrogates: no Rust text; kept as the very object, which
-            // `where` compares by its `lone_form`.
-            None => opaque(obj, home),
-        }));
+        if has_lone_surrogate(s) {
+            // No Rust text: kept as the very object, which `where` compares
+            // by its `lone_form`.
+            return Ok(put(opaque(obj, home)));
+        }
+        return Ok(put(Value::Str(s.to_str()?.into())));
     }
     if obj.is_exact_instance_of::<PyBool>() {
         return Ok(put(Value::Bool(obj.is_truthy()?)));
@@ -1221,10 +1242,9 @@ pub(crate) fn gil_disabled(py: Python<'_>) -> bool {
 /// thread may change a container while it is scanned).
 fn inert(v: &Bound<'_, PyAny>, depth: u32) -> bool {
     if let Ok(s) = v.cast_exact::<PyString>() {
-        // Its UTF-8, made once and kept by the str, no object; text with
-        // lone surrogates has none (the failure made an exception object)
-        // and is kept as an object.
-        return str_text(s).is_some();
+        // Text with lone surrogates is kept as an object, and finding its
+        // canonical form makes a `bytes` (see `lone_form`).
+        return !has_lone_surrogate(s);
     }
     if v.is_exact_instance_of::<PyFloat>() || v.is_exact_instance_of::<PyBool>() || v.is_none() {
         return true;

@@ -51,18 +51,14 @@ def _id_or_none(x: object) -> NodeId | None:
         return None
 
 
-# The classes whose slots hold a graph's own state, which pickle and copy
-# handle themselves (not a subclass's attributes): ``PythonGraph``.
-_STATE_CLASSES: set[type] = set()
-
-
 def _slot_names(cls: type) -> list[str]:
     """The ``__slots__`` attributes of ``cls`` and its bases (private names
     mangled), as ``copyreg`` finds them for pickle, but for the graph's own
-    state (``_STATE_CLASSES``)."""
+    state (the slots of a class that names it in ``_STATE``: pickle and copy
+    handle it themselves)."""
     names = []
     for c in cls.__mro__:
-        if c in _STATE_CLASSES:
+        if "_STATE" in c.__dict__:
             continue
         slots = c.__dict__.get("__slots__", ())
         for n in (slots,) if isinstance(slots, str) else slots:
@@ -670,6 +666,3 @@ class PythonGraph(PythonQueries, PythonFilters, AsyncQueries):
             if self._directed:
                 return len(self._succ[n]) + len(self._pred[n])
             return len(self._succ[n]) + (n in self._succ[n])
-
-
-_STATE_CLASSES.add(PythonGraph)

@@ -138,10 +138,11 @@ fn stands_for(obj: &Bound<'_, PyAny>) -> Stands {
         return Stands::Number(n);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        if has_lone_surrogate(s) {
-            return lone_form(s).map_or(Stands::Nothing, |f| Stands::Lone(f.into()));
-        }
-        return str_text(s).map_or(Stands::Nothing, |t| Stands::Str(t.into()));
+        return match text_or_lone_form(s) {
+            Ok(Ok(text)) => Stands::Str(text.into()),
+            Ok(Err(form)) => Stands::Lone(form.into()),
+            Err(_) => Stands::Nothing,
+        };
     }
     let big = |int: &Bound<'_, PyAny>| match super::filter::big_int(int) {
         Ok(Ok(x)) => Stands::Float(x),
@@ -421,11 +422,22 @@ pub(crate) fn has_lone_surrogate(s: &Bound<'_, PyString>) -> bool {
     }
 }
 
+/// `s`'s text (`Ok`), or, when it has lone surrogates, its [`lone_form`]
+/// (`Err`): how `where` compares a str, stored or asked for.
+pub(crate) fn text_or_lone_form<'a>(
+    s: &'a Bound<'_, PyString>,
+) -> PyResult<Result<&'a str, String>> {
+    if has_lone_surrogate(s) {
+        return lone_form(s).map(Err);
+    }
+    s.to_str().map(Ok)
+}
+
 /// The form `where` compares text with lone surrogates by, which Rust's
 /// `str` cannot hold ([`engine::Equiv::Lone`]): its UTF-8 bytes with the
 /// surrogates passed through (Python's `surrogatepass`), in hex. One text,
 /// one form, and no form of valid text, which is compared as itself.
-pub(crate) fn lone_form(s: &Bound<'_, PyString>) -> PyResult<String> {
+fn lone_form(s: &Bound<'_, PyString>) -> PyResult<String> {
     use std::fmt::Write;
     // SAFETY: attached, `s` a live str; a new bytes object, or null with an
     // error set.
@@ -538,7 +550,7 @@ pub(crate) fn node_not_found(obj: &Bound<'_, PyAny>) -> PyErr {
 
 /// The repr of the plain `int` or `str` value of `obj` (an instance of
 /// either or of a subclass), as a stored id of that value prints.
-fn plain_repr(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn plain_repr(obj: &Bound<'_, PyAny>) -> String {
     let py = obj.py();
     let of = |ty: Bound<'_, pyo3::types::PyType>| {
         ty.getattr("__repr__")
@@ -1464,7 +1476,8 @@ fn push_attr(
     )
 }
 
-/// A lone surrogate in attribute name `key` (`in_name`) or in its value, as
+/// A lone surrogate in attribute name `key` (`in_name`) or in a dict key
+/// inside its value (a str value with one is kept as an object), as
 /// the error the user sees: a `ValueError` naming the attribute, with the
 /// encoder's error as its cause (the reference backend's `_attrs` says the
 /// same); any other error as it is.

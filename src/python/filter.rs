@@ -28,8 +28,8 @@ use pyo3::types::{
 };
 
 use super::convert::{
-    attrs_to_dict, for_each_item, gil_disabled, known_name_id, lone_form, node_obj, str_text,
-    type_name, value_to_py, with_py_names,
+    attrs_to_dict, for_each_item, gil_disabled, known_name_id, node_obj, plain_repr, str_text,
+    text_or_lone_form, type_name, value_to_py, with_py_names,
 };
 use super::convert::{
     number_of, py_index, release_queued, IntArg, PyAttrSlice, PyPayload, PySharedAttrs,
@@ -963,11 +963,11 @@ fn where_value(
         return Ok(WhereVal::Bool(b.is_true()));
     }
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(match str_text(s) {
-            Some(text) => WhereVal::Str(text.into()),
-            // Lone surrogates: equal to the stored text it is (kept as an
-            // object), as Python's `==` finds it.
-            None => WhereVal::Lone(lone_form(s)?.into()),
+        // Lone surrogates: equal to the stored text it is (kept as an
+        // object), as Python's `==` finds it.
+        return Ok(match text_or_lone_form(s)? {
+            Ok(text) => WhereVal::Str(text.into()),
+            Err(form) => WhereVal::Lone(form.into()),
         });
     }
     if v.is_instance_of::<PyInt>() {
@@ -997,12 +997,9 @@ fn where_value(
     }
     // The key as Python shows it (lone surrogates escaped), by `str`'s own
     // repr (a subclass's is not asked).
-    let shown = v
-        .py()
-        .get_type::<PyString>()
-        .call_method1("__repr__", (key,))?;
     Err(PyTypeError::new_err(format!(
-        "{method}: where[{shown}] must be str, int, float, bool or None, not {}",
+        "{method}: where[{}] must be str, int, float, bool or None, not {}",
+        plain_repr(key),
         type_name(v)
     )))
 }

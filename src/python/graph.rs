@@ -1671,7 +1671,7 @@ impl PyGraph {
 
     /// numpy float64 array of ``attr`` aligned with ``nodes()`` (``default`` where
     /// missing or not numeric; `None`: NaN, as for `batch.column`).
-    #[pyo3(signature = (attr, default = Some(RealArg::new(f64::NAN))), text_signature = "($self, attr, default=math.nan)")]
+    #[pyo3(signature = (attr, default = None), text_signature = "($self, attr, default=math.nan)")]
     fn node_attribute_array<'py>(
         &self,
         py: Python<'py>,
@@ -1681,10 +1681,8 @@ impl PyGraph {
         let _call = trace::call("node_attribute_array");
         let attr = attr.value("node_attribute_array", "attr")?;
         filter::numpy_api(py)?;
-        let default = match default {
-            Some(d) => d.value("node_attribute_array", "default")?,
-            None => f64::NAN,
-        };
+        let default =
+            default.map_or(Ok(f64::NAN), |d| d.value("node_attribute_array", "default"))?;
         let col: Vec<f64> = self
             .numeric_column(py, attr)?
             .into_iter()
